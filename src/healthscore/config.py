@@ -1,0 +1,412 @@
+"""``params.yaml`` loaded into frozen, typed sections.
+
+Each stage receives only its own section. An unknown key or a value of the wrong type
+is a :class:`~healthscore.errors.ConfigError` naming the key and what was expected, so
+a typo never falls back silently to a default.
+
+Durations are whole days (``*_days``); dates are ISO strings (``2024-01-31``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from healthscore.errors import ConfigError
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class LookupParams:
+    """Replace a column's codes by names from another table (e.g. event type ids)."""
+
+    table: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the tables are and how a user's names map onto the contract's.
+
+    ``tables`` maps our table name to the user's file or table name (without the
+    extension); ``columns`` maps, per table, our column name to the user's column name;
+    ``lookups`` maps, per table, our column to a lookup table that turns codes into
+    names. ``observed_until`` is the last instant the data describes (default: the
+    latest timestamp found); anything at or after it is ignored.
+    """
+
+    source: str = "data/demo"
+    format: Literal["auto", "parquet", "csv", "duckdb"] = "auto"
+    tables: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    lookups: dict[str, dict[str, LookupParams]] = field(default_factory=dict)
+    on_invalid_rows: Literal["drop", "error"] = "drop"
+    observed_until: str | None = None
+
+
+# ------------------------------------------------------------------ timeline, labels
+
+
+@dataclass(frozen=True)
+class TimelineParams:
+    """Cutoffs (DESIGN.md section 2).
+
+    ``renewal`` mode: one row per renewal date R, cut off at R - ``lead_time_days``.
+    ``horizon`` mode: one row per active account every ``cadence`` (a pandas offset
+    alias, ``MS`` = first of each month); the outcome window is
+    ``[cutoff + lead_time_days, cutoff + lead_time_days + horizon_days)``.
+    ``start`` / ``end`` bound the cutoff times kept (inclusive).
+    """
+
+    mode: Literal["renewal", "horizon"] = "renewal"
+    lead_time_days: int = 90
+    horizon_days: int = 90
+    cadence: str = "MS"
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelParams:
+    """How an outcome becomes a label.
+
+    A renewal is churn when no successor subscription starts within ``grace_days`` of
+    the end, or an explicit ``outcome`` column says ``churned``; with
+    ``contraction_share`` set, a successor whose MRR is lower by more than that share
+    counts as churn too.
+    """
+
+    grace_days: int = 30
+    contraction_share: float | None = None
+
+
+# ------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Which features to build (DESIGN.md section 3).
+
+    ``windows``: look-back windows in days. ``trend_windows``: windows compared with the
+    previous window of the same length. ``top_event_types``: how many of the most
+    common event types get their own counts. ``account_attributes``: extra account
+    columns used as features as of the cutoff. ``partition_accounts``: accounts per
+    partition, which bounds memory.
+    """
+
+    windows: list[int] = field(default_factory=lambda: [7, 30, 90, 180])
+    trend_windows: list[int] = field(default_factory=lambda: [30, 90])
+    top_event_types: int = 5
+    categoricals: list[str] = field(
+        default_factory=lambda: ["segment", "plan", "industry", "region"]
+    )
+    account_attributes: list[str] = field(default_factory=list)
+    high_priority: list[str] = field(default_factory=lambda: ["high", "urgent"])
+    detractor_max: float = 6.0
+    partition_accounts: int = 25_000
+
+
+# -------------------------------------------------------------------- model, split
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """Out-of-time split by cutoff time: the last ``test_months`` of cutoffs are test,
+    the ``validation_months`` before them validation, the rest train."""
+
+    test_months: int = 6
+    validation_months: int = 6
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """LightGBM and the small-data guard. No class weighting, on purpose."""
+
+    n_estimators: int = 2000
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    max_depth: int = -1
+    min_child_samples: int = 40
+    subsample: float = 0.8
+    subsample_freq: int = 1
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 100
+    holdout_share: float = 0.25
+    min_churned_rows: int = 50
+    random_state: int = 42
+    n_jobs: int = 2
+
+
+@dataclass(frozen=True)
+class CalibrationParams:
+    """Platt scaling on the raw margin (keeps explanations additive) or isotonic."""
+
+    method: Literal["platt", "isotonic"] = "platt"
+
+
+@dataclass(frozen=True)
+class ScorecardRule:
+    """One metric of the rule scorecard: 100 points at ``good`` or better, 0 at
+    ``bad`` or worse, linear between; ``weight`` is its share of the total."""
+
+    feature: str
+    good: float
+    bad: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class ScorecardParams:
+    """The weighted rule scorecard, the way vendor health scores work."""
+
+    rules: list[ScorecardRule] = field(default_factory=list)
+    missing_points: float = 50.0
+
+
+# ------------------------------------------------------------------- score, alerts
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """The 1-100 health score: ``clip(round(offset - pdo/ln2 * logit), 1, 100)``.
+
+    ``offset`` is the score at even odds; every ``pdo`` points halve the odds of churn.
+    Bands: red below ``red_below``, green from ``green_from``, yellow between.
+    """
+
+    offset: float = 35.0
+    pdo: float = 10.0
+    red_below: int = 50
+    green_from: int = 70
+    top_drivers: int = 5
+    out_dir: str = "outputs"
+    chunk_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class AlertParams:
+    """When a scored account raises an alert."""
+
+    new_red: bool = True
+    band_drop: bool = True
+    drop_points: int = 10
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The HTML report for customer-success managers."""
+
+    title: str = "Customer health"
+    top_movers: int = 10
+    max_accounts: int = 500
+
+
+# ---------------------------------------------------------------------- tracking
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """Quality gates ``promote`` checks before moving the ``champion`` alias."""
+
+    max_auc_drop: float = 0.01
+    max_ece: float = 0.05
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """MLflow. ``uri`` empty means ``MLFLOW_TRACKING_URI`` if set, else the embedded
+    SQLite store ``sqlite:///mlruns.db`` with artifacts in ``mlartifacts/``."""
+
+    uri: str = ""
+    artifact_location: str = "mlartifacts"
+    experiment: str = "healthscore"
+    registered_model: str = "healthscore"
+    export_dir: str = "models/healthscore"
+    gates: GateParams = field(default_factory=GateParams)
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    """The small seeded hyperparameter search of ``train --tune``."""
+
+    n_trials: int = 20
+    timeout_seconds: int = 180
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every section of ``params.yaml``."""
+
+    data: DataParams = field(default_factory=DataParams)
+    timeline: TimelineParams = field(default_factory=TimelineParams)
+    labels: LabelParams = field(default_factory=LabelParams)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)
+    scorecard: ScorecardParams = field(default_factory=ScorecardParams)
+    score: ScoreParams = field(default_factory=ScoreParams)
+    alerts: AlertParams = field(default_factory=AlertParams)
+    report: ReportParams = field(default_factory=ReportParams)
+    tracking: TrackingParams = field(default_factory=TrackingParams)
+    tune: TuneParams = field(default_factory=TuneParams)
+
+
+# ------------------------------------------------------------------------ loading
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"a mapping of {_type_name(typing.get_args(tp)[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
+    if tp is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ``key`` names it in errors."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise bad
+        return value
+    if origin in (types.UnionType, typing.Union):
+        for arg in typing.get_args(tp):
+            try:
+                return _convert(value, arg, key)
+            except ConfigError:
+                continue
+        raise bad
+    if tp is type(None):
+        if value is not None:
+            raise bad
+        return None
+    if origin is list:
+        if not isinstance(value, list):
+            raise bad
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise bad
+        _, item = typing.get_args(tp)
+        return {str(k): _convert(v, item, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise bad
+        return _build(tp, value, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug, not user input
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(
+            f"unknown key {where}{unknown[0]!s}; expected one of: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for name, value in raw.items():
+        kwargs[name] = _convert(value, hints[name], f"{prefix}.{name}" if prefix else name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field of a nested entry is missing
+        raise ConfigError(f"{prefix or 'params'}: {exc}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value`` into a key path and a YAML-parsed value."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    key, _, raw = text.partition("=")
+    path = [p for p in key.strip().split(".") if p]
+    if len(path) < 2:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from None
+    return path, value
+
+
+def make_params(raw: Mapping[str, Any] | None = None, overrides: list[str] = ()) -> Params:
+    """Build :class:`Params` from a mapping plus ``section.key=value`` overrides."""
+    tree: dict[str, Any] = _deepcopy(dict(raw or {}))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = tree
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+    return _build(Params, tree, "")
+
+
+def read_params(path: str | Path | None = None, overrides: list[str] = ()) -> Params:
+    """Read ``params.yaml`` (or defaults when ``path`` is None) and apply overrides."""
+    raw: Mapping[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"params file {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return make_params(raw, overrides)
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """Plain nested dict of a params object (for sidecars and MLflow)."""
+    return dataclasses.asdict(params)
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value

@@ -1,0 +1,152 @@
+"""The data contract (DESIGN.md section 1) as code.
+
+Each table has required columns (ids and the dates a feature or label needs) and
+optional descriptive ones. After reading, every table is in canonical form:
+
+* timestamps are ``datetime64[us]``, timezone-naive, in UTC;
+* ``account_id`` has the dtype of ``accounts.account_id`` in every table;
+* amounts and counts are ``float64``; descriptive text is ``str``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What the contract says about one table.
+
+    Parameters
+    ----------
+    name : str
+        Our table name.
+    required : tuple of str
+        Columns without which the table is unusable.
+    optional : tuple of str
+        Descriptive columns; absent ones are simply missing (or derived, for ids).
+    key : tuple of str
+        Columns whose combination must be unique (checked when all are present).
+    timestamps : tuple of str
+        Columns parsed as instants.
+    numeric : tuple of str
+        Columns parsed as numbers.
+    non_negative : tuple of str
+        Numeric columns that must not be negative.
+    intervals : tuple of (str, str)
+        (start, end) pairs where end must not precede start.
+    event_time : str or None
+        The column that places a row in time (the time rule applies to it).
+    """
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    timestamps: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    non_negative: tuple[str, ...] = ()
+    intervals: tuple[tuple[str, str], ...] = ()
+    event_time: str | None = None
+    derived: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            "accounts",
+            required=("account_id",),
+            optional=("name", "segment", "plan", "industry", "region", "owner",
+                      "created_at", "seats"),
+            key=("account_id",),
+            timestamps=("created_at",),
+            numeric=("seats",),
+            non_negative=("seats",),
+        ),
+        TableSpec(
+            "subscriptions",
+            required=("account_id", "start_date", "end_date"),
+            optional=("subscription_id", "mrr", "plan", "outcome"),
+            key=("subscription_id",),
+            timestamps=("start_date", "end_date"),
+            numeric=("mrr",),
+            non_negative=("mrr",),
+            intervals=(("start_date", "end_date"),),
+            event_time="start_date",
+            derived={"subscription_id": "account_id + row number by start_date"},
+        ),
+        TableSpec(
+            "events",
+            required=("account_id", "timestamp", "event"),
+            optional=("user_id", "quantity"),
+            timestamps=("timestamp",),
+            numeric=("quantity",),
+            non_negative=("quantity",),
+            event_time="timestamp",
+        ),
+        TableSpec(
+            "tickets",
+            required=("account_id", "opened_at"),
+            optional=("ticket_id", "closed_at", "priority", "csat"),
+            key=("ticket_id",),
+            timestamps=("opened_at", "closed_at"),
+            numeric=("csat",),
+            non_negative=("csat",),
+            intervals=(("opened_at", "closed_at"),),
+            event_time="opened_at",
+            derived={"ticket_id": "row number"},
+        ),
+        TableSpec(
+            "invoices",
+            required=("account_id", "issued_at", "due_at", "amount"),
+            optional=("invoice_id", "paid_at"),
+            key=("invoice_id",),
+            timestamps=("issued_at", "due_at", "paid_at"),
+            numeric=("amount",),
+            non_negative=("amount",),
+            intervals=(("issued_at", "due_at"), ("issued_at", "paid_at")),
+            event_time="issued_at",
+            derived={"invoice_id": "row number"},
+        ),
+        TableSpec(
+            "surveys",
+            required=("account_id", "responded_at", "score"),
+            optional=("user_id", "kind"),
+            timestamps=("responded_at",),
+            numeric=("score",),
+            non_negative=("score",),
+            event_time="responded_at",
+        ),
+        TableSpec(
+            "emails",
+            required=("account_id", "sent_at"),
+            optional=("opened_at", "clicked_at"),
+            timestamps=("sent_at", "opened_at", "clicked_at"),
+            intervals=(("sent_at", "opened_at"), ("sent_at", "clicked_at")),
+            event_time="sent_at",
+        ),
+        TableSpec(
+            "signals",
+            required=("account_id", "timestamp", "signal"),
+            optional=("value",),
+            timestamps=("timestamp",),
+            numeric=("value",),
+            event_time="timestamp",
+        ),
+    ]
+}
+
+REQUIRED_TABLES = ("accounts", "subscriptions")
+
+#: Tables the simulator writes besides the contract; never read as features.
+SIMULATOR_ONLY = ("ground_truth",)
+
+#: The outcome values of ``subscriptions.outcome`` that mean the account left.
+CHURN_OUTCOMES = frozenset({"churned", "churn", "cancelled", "canceled", "lost", "1", "true"})
