@@ -29,6 +29,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def one_line(exc: HealthscoreError) -> str:
+    """The error as one readable line (the first problem, and how many more)."""
+    problems = getattr(exc, "problems", None)
+    if problems:
+        more = len(problems) - 1
+        tail = f" (and {more} more problem(s); `healthscore validate` lists them all)" if more else ""
+        return problems[0].describe() + tail
+    return " ".join(str(exc).split())
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthscore",
@@ -77,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except HealthscoreError as exc:
         if args.debug:
             raise
-        message = " ".join(str(exc).split("\n")[0].split()) if "\n" not in str(exc) else str(exc)
-        print(f"healthscore {args.command}: error: {message}", file=sys.stderr)
+        print(f"healthscore {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("healthscore: interrupted", file=sys.stderr)

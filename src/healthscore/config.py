@@ -128,13 +128,22 @@ class SplitParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """LightGBM and the small-data guard. No class weighting, on purpose."""
+    """LightGBM and the small-data guard. No class weighting, on purpose.
 
-    n_estimators: int = 2000
-    learning_rate: float = 0.03
-    num_leaves: int = 15
-    max_depth: int = -1
-    min_child_samples: int = 40
+    Defaults favour many small trees (``num_leaves`` 7, ``max_depth`` 3, a strong
+    ``min_child_samples``) stopped early on the validation window: a few hundred such
+    trees keep TreeSHAP cheap (cost ~ trees x leaves x depth^2). ``n_estimators`` is
+    the cap; early stopping picks the number used. ``holdout_share`` is the seeded,
+    stratified share held out for early stopping and calibration only when ``fit`` is
+    given no validation window. Below ``min_churned_rows`` churned training rows,
+    ``train`` refuses to learn and recommends ``--mode scorecard``.
+    """
+
+    n_estimators: int = 1000
+    learning_rate: float = 0.05
+    num_leaves: int = 7
+    max_depth: int = 3
+    min_child_samples: int = 50
     subsample: float = 0.8
     subsample_freq: int = 1
     colsample_bytree: float = 0.8
@@ -148,9 +157,14 @@ class ModelParams:
 
 @dataclass(frozen=True)
 class CalibrationParams:
-    """Platt scaling on the raw margin (keeps explanations additive) or isotonic."""
+    """Platt scaling on the raw margin (keeps explanations additive) or isotonic.
+
+    Isotonic is report-only: the score's points are then not exactly additive.
+    ``ece_bins`` equal-width bins measure the expected calibration error.
+    """
 
     method: Literal["platt", "isotonic"] = "platt"
+    ece_bins: int = 10
 
 
 @dataclass(frozen=True)
@@ -164,11 +178,31 @@ class ScorecardRule:
     weight: float
 
 
+def _default_scorecard_rules() -> list[ScorecardRule]:
+    # Vendor-style (Gainsight / HubSpot) health metrics; weights sum to 1.
+    return [
+        ScorecardRule("events__seat_utilisation__30d", good=0.8, bad=0.2, weight=0.20),
+        ScorecardRule("events__count__30d_vs_prev_30d", good=1.0, bad=0.5, weight=0.15),
+        ScorecardRule("events__days_since_last", good=3.0, bad=30.0, weight=0.15),
+        ScorecardRule("tickets__open__now", good=0.0, bad=5.0, weight=0.10),
+        ScorecardRule("tickets__csat_mean__90d", good=4.5, bad=2.5, weight=0.10),
+        ScorecardRule("invoices__days_overdue__now", good=0.0, bad=60.0, weight=0.15),
+        ScorecardRule("surveys__nps_last", good=9.0, bad=6.0, weight=0.10),
+        ScorecardRule("emails__open_rate__90d", good=0.4, bad=0.05, weight=0.05),
+    ]
+
+
 @dataclass(frozen=True)
 class ScorecardParams:
-    """The weighted rule scorecard, the way vendor health scores work."""
+    """The weighted rule scorecard, the way vendor health scores work.
 
-    rules: list[ScorecardRule] = field(default_factory=list)
+    Each rule gives 0-100 points (linear between ``bad`` and ``good``; ``good`` may be
+    below ``bad`` for metrics where less is better); a missing value gives
+    ``missing_points``. The health score is the weighted mean over the rules whose
+    feature is present, rounded and clipped to 1-100.
+    """
+
+    rules: list[ScorecardRule] = field(default_factory=_default_scorecard_rules)
     missing_points: float = 50.0
 
 

@@ -1,15 +1,54 @@
-"""`healthscore validate` (not yet built)."""
+"""`healthscore validate --data DIR`: check a source against the contract and summarise it."""
 
 from __future__ import annotations
 
 import argparse
 
-from healthscore.errors import HealthscoreError
+from healthscore.config import Params
+from healthscore.errors import ValidationError
+from healthscore.io import read_source
+from healthscore.schema import TABLES
+from healthscore.tables import Tables
+from healthscore.validate import ValidationReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
+                        help="folder of .parquet/.csv tables or a .duckdb file (default: data.source)")
 
 
-def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'validate' is not built yet")
+def summarise(tables: Tables, report: ValidationReport) -> str:
+    """A readable summary: rows per table, date range, accounts, problems."""
+    lines = [f"accounts: {len(tables.accounts):,}", "tables:"]
+    width = max(len(n) for n in TABLES)
+    for name, spec in TABLES.items():
+        if name not in tables:
+            lines.append(f"  {name:<{width}}  absent")
+            continue
+        frame = tables[name]
+        span = ""
+        if spec.event_time and len(frame):
+            first, last = frame[spec.event_time].min(), frame[spec.event_time].max()
+            span = f"  {first:%Y-%m-%d} .. {last:%Y-%m-%d}"
+        dropped = report.rows_in.get(name, len(frame)) - len(frame)
+        note = f"  ({dropped:,} dropped or ignored)" if dropped else ""
+        lines.append(f"  {name:<{width}}  {len(frame):>12,} rows{span}{note}")
+    lines.append(f"data observed until: {tables.observed_until:%Y-%m-%d} (exclusive)")
+    if report.problems:
+        lines.append(f"problems ({len(report.problems)}):")
+        lines.extend(f"  - {p.describe()}" for p in report.problems)
+    else:
+        lines.append("problems: none")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    try:
+        tables, report = read_source(params.data, source=args.data)
+    except ValidationError as exc:
+        print(f"{len(exc.problems)} problem(s) stop the run:")
+        for problem in exc.problems:
+            print(f"  - {problem.describe()}")
+        return 2
+    print(summarise(tables, report))
+    return 0

@@ -1,0 +1,152 @@
+"""Calibration of a raw margin into a churn probability.
+
+Platt scaling (the default) is a one-feature logistic regression of the label on the
+raw LightGBM margin with negligible regularisation:
+``calibrated_logit = a * margin + b``. Being linear in the margin, it keeps TreeSHAP
+contributions additive in score points (explain.py). Isotonic regression is offered for
+reports only: it is monotone but not linear, so the points of an explanation then no
+longer add up exactly to the score. The Platt coefficients are fitted in both cases.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.special import expit, logit
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from healthscore.errors import ModelError
+
+#: Inverse regularisation strength of the Platt fit: large = negligible penalty, but
+#: finite so that a perfectly separated window still gives a finite slope.
+PLATT_C = 1e4
+_EPS = 1e-6  # isotonic probabilities are clipped to [eps, 1 - eps] to keep logits finite
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A fitted map from raw margin to calibrated logit.
+
+    Attributes
+    ----------
+    method : {"platt", "isotonic"}
+    a, b : float
+        Platt slope and intercept: ``calibrated_logit = a * margin + b``.
+    x, y : list of float
+        Isotonic knots (margin, probability), empty for Platt; interpolated linearly
+        and clipped at the ends.
+    """
+
+    method: Literal["platt", "isotonic"]
+    a: float
+    b: float
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+    def logit(self, margin: Any) -> np.ndarray:
+        """Calibrated logit of raw margins (float64, same shape)."""
+        margin = np.asarray(margin, dtype=np.float64)
+        if self.method == "platt":
+            return self.a * margin + self.b
+        proba = np.interp(margin, np.asarray(self.x), np.asarray(self.y))
+        return logit(np.clip(proba, _EPS, 1 - _EPS))
+
+    def proba(self, margin: Any) -> np.ndarray:
+        """Calibrated churn probability of raw margins."""
+        return expit(self.logit(margin))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "a": self.a, "b": self.b, "x": self.x, "y": self.y}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Calibrator":
+        try:
+            method = data["method"]
+            if method not in ("platt", "isotonic"):
+                raise ValueError(method)
+            return cls(
+                method=method,
+                a=float(data["a"]),
+                b=float(data["b"]),
+                x=[float(v) for v in data.get("x", [])],
+                y=[float(v) for v in data.get("y", [])],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                "calibration.json: expected method (platt|isotonic), a, b[, x, y]; "
+                f"problem with {exc!s}"
+            ) from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Calibrator":
+        return cls.from_dict(json.loads(text))
+
+
+def fit_platt(score: Any, y: Any, *, what: str = "margin") -> tuple[float, float]:
+    """Fit ``logit(p) = a * score + b`` by a one-feature logistic regression.
+
+    Parameters
+    ----------
+    score : array of shape (n,)
+        The one feature (a raw margin, or a scorecard's score).
+    y : array of shape (n,)
+        0/1 labels; both classes must be present.
+    what : str
+        Names the feature in errors.
+
+    Returns
+    -------
+    (a, b) : tuple of float
+    """
+    score = np.asarray(score, dtype=np.float64).reshape(-1, 1)
+    y = np.asarray(y, dtype=np.int64)
+    _require_both_classes(y, what)
+    if not np.isfinite(score).all():
+        raise ModelError(f"calibration: the {what} has non-finite values")
+    fit = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=1000).fit(score, y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def fit_calibrator(
+    margin: Any, y: Any, *, method: Literal["platt", "isotonic"] = "platt"
+) -> Calibrator:
+    """Fit a :class:`Calibrator` on held-out margins and labels (the validation window).
+
+    Parameters
+    ----------
+    margin : array of shape (n,)
+        Raw LightGBM margins (log-odds) of rows the booster was not trained on.
+    y : array of shape (n,)
+        0/1 labels of the same rows.
+    method : {"platt", "isotonic"}
+    """
+    if method not in ("platt", "isotonic"):
+        raise ModelError(f"calibration.method: expected 'platt' or 'isotonic', got {method!r}")
+    a, b = fit_platt(margin, y)
+    if method == "platt":
+        return Calibrator("platt", a, b)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    iso.fit(np.asarray(margin, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    return Calibrator(
+        "isotonic",
+        a,
+        b,
+        x=[float(v) for v in iso.X_thresholds_],
+        y=[float(v) for v in iso.y_thresholds_],
+    )
+
+
+def _require_both_classes(y: np.ndarray, what: str) -> None:
+    positives = int((y == 1).sum())
+    if positives == 0 or positives == len(y):
+        raise ModelError(
+            f"calibration: the window used to calibrate the {what} has {len(y)} row(s) "
+            f"and {positives} churned; expected both churned and retained rows"
+        )
