@@ -64,6 +64,11 @@ class TimelineParams:
     alias, ``MS`` = first of each month); the outcome window is
     ``[cutoff + lead_time_days, cutoff + lead_time_days + horizon_days)``.
     ``start`` / ``end`` bound the cutoff times kept (inclusive).
+    ``renewal_rows``: which renewals get a row in renewal mode. ``active``: the account
+    is a customer at the cutoff (e.g. a monthly plan with a 90-day lead time has a row
+    per monthly renewal, cut off while an earlier month runs); ``contract``: only when
+    the renewing subscription itself started before the cutoff, so no row exists
+    because of renewals that happen after its cutoff.
     """
 
     mode: Literal["renewal", "horizon"] = "renewal"
@@ -72,6 +77,7 @@ class TimelineParams:
     cadence: str = "MS"
     start: str | None = None
     end: str | None = None
+    renewal_rows: Literal["active", "contract"] = "active"
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,10 @@ class ScoreParams:
 
     ``offset`` is the score at even odds; every ``pdo`` points halve the odds of churn.
     Bands: red below ``red_below``, green from ``green_from``, yellow between.
+    ``top_drivers``: hurting and helping features named per account (each), also the
+    number of named lines of "why it changed". ``chunk_rows``: feature rows explained
+    at a time (bounds memory). ``incremental``: reuse the stored points of accounts
+    whose feature row is unchanged since the last run with the same model.
     """
 
     offset: float = 35.0
@@ -224,15 +234,22 @@ class ScoreParams:
     top_drivers: int = 5
     out_dir: str = "outputs"
     chunk_rows: int = 100_000
+    incremental: bool = False
 
 
 @dataclass(frozen=True)
 class AlertParams:
-    """When a scored account raises an alert."""
+    """When a scored account raises an alert (against its previous scoring).
+
+    ``new_red``: red now, not red before. ``band_drop``: a worse band than before.
+    ``drop_points``: the health score fell by at least this many points (0 = off).
+    ``reasons``: changed drivers named as the alert's reasons.
+    """
 
     new_red: bool = True
     band_drop: bool = True
     drop_points: int = 10
+    reasons: int = 3
 
 
 @dataclass(frozen=True)

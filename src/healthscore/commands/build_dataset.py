@@ -1,15 +1,90 @@
-"""`healthscore build-dataset` (not yet built)."""
+"""`healthscore build-dataset --data DIR --out FILE [--cutoffs FILE]`: the training set.
+
+Reads the source, builds cutoffs, labels and point-in-time features
+(:func:`healthscore.pipeline.build_dataset`) and writes one Parquet file plus its
+provenance sidecar ``<FILE>.meta.json``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import logging
+import time
+from pathlib import Path
 
-from healthscore.errors import HealthscoreError
+import pandas as pd
+
+from healthscore.config import Params, params_to_dict
+from healthscore.errors import DataError
+from healthscore.io import fingerprint_tables, make_meta, read_source, write_dataset
+from healthscore.pipeline import build_dataset, summarize_dataset
+from healthscore.timeline import check_cutoffs
+
+log = logging.getLogger("healthscore.build_dataset")
+
+DEFAULT_OUT = "data/dataset.parquet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
+                        help="folder of .parquet/.csv tables or a .duckdb file (default: data.source)")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="FILE",
+                        help=f"training set to write, Parquet (default: {DEFAULT_OUT}); "
+                             "the sidecar FILE.meta.json is written beside it")
+    parser.add_argument("--cutoffs", default=None, metavar="FILE",
+                        help="Parquet or CSV with account_id, cutoff_time and optional label, "
+                             "renewal_date: build features for exactly these rows, keeping their "
+                             "labels, instead of the timeline's")
 
 
-def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'build-dataset' is not built yet")
+def run(args: argparse.Namespace, params: Params) -> int:
+    if args.data is not None:
+        params = dataclasses.replace(params, data=dataclasses.replace(params.data, source=str(args.data)))
+    started = time.monotonic()
+    tables, _report = read_source(params.data)
+    log.info("read %s: %d accounts, observed until %s", params.data.source,
+             len(tables.accounts), f"{tables.observed_until:%Y-%m-%d}")
+    cutoffs = None
+    if args.cutoffs is not None:
+        cutoffs = check_cutoffs(read_cutoffs_file(args.cutoffs), tables, source=f"cutoffs file {args.cutoffs}")
+    frame = build_dataset(tables, params, cutoffs=cutoffs, progress=_log_progress)
+    summary = summarize_dataset(frame)
+    meta = make_meta(
+        params=params_to_dict(params),
+        data_source=str(params.data.source),
+        data_fingerprint=fingerprint_tables(tables),
+        observed_until=tables.observed_until.isoformat(),
+        cutoffs_file=str(args.cutoffs) if args.cutoffs else None,
+        **summary,
+    )
+    out = write_dataset(frame, args.out, meta=meta)
+    seconds = time.monotonic() - started
+    print(f"wrote {out} ({summary['rows']:,} rows, {summary['accounts']:,} accounts, "
+          f"{len(summary['feature_names'])} features) in {seconds:.1f} s")
+    print(f"labels: {summary['labelled']:,} labelled ({summary['positives']:,} churned, "
+          f"{summary['labelled'] - summary['positives']:,} retained), "
+          f"{summary['censored']:,} censored; cutoffs {summary['first_cutoff'] or '-'} .. "
+          f"{summary['last_cutoff'] or '-'}")
+    print(f"provenance: {out.with_name(out.name + '.meta.json')}")
+    return 0
+
+
+def read_cutoffs_file(path: str | Path) -> pd.DataFrame:
+    """Read a cutoffs file as given (CSV cells as text, so ids keep their form)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"cutoffs file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=True)
+    except Exception as exc:  # pyarrow / pandas raise many kinds
+        raise DataError(f"cannot read cutoffs file {path}: {exc}") from None
+    raise DataError(f"cutoffs file {path}: expected a .parquet or .csv file")
+
+
+def _log_progress(done: int, total: int, *_more) -> None:
+    log.info("features: partition %d of %d done", done, total)

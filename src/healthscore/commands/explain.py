@@ -1,15 +1,37 @@
-"""`healthscore explain` (not yet built)."""
+"""`healthscore explain ACCOUNT_ID [--as-of DATE]`: one account's explanation.
+
+Read from the stored scoring outputs (``params.score.out_dir``); the latest date
+scored unless ``--as-of`` names another.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from healthscore.errors import HealthscoreError
+from healthscore.config import Params
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("account_id", metavar="ACCOUNT_ID", help="the account to explain")
+    parser.add_argument("--as-of", default=None, metavar="DATE",
+                        help="a date scored before (default: the latest)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="scoring output folder (default: score.out_dir)")
 
 
-def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'explain' is not built yet")
+def run(args: argparse.Namespace, params: Params) -> int:
+    import pandas as pd
+
+    from healthscore.errors import DataError
+    from healthscore.scoring import OutputLayout, read_account, render_account
+
+    as_of = None
+    if args.as_of is not None:
+        try:
+            as_of = pd.Timestamp(args.as_of)
+        except (TypeError, ValueError):
+            raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
+    layout = OutputLayout(args.out or params.score.out_dir)
+    info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers)
+    print(render_account(info))
+    return 0

@@ -1,15 +1,73 @@
-"""`healthscore score` (not yet built)."""
+"""`healthscore score --as-of DATE`: score and explain every active account.
+
+Writes, under ``params.score.out_dir``, the risk list (Parquet and CSV), the score
+history partition, the per-feature points, why it changed, the alerts and the run
+record of the date (layout: :mod:`healthscore.scoring.outputs`). Rerunning a date
+replaces that date only; a failed run leaves earlier outputs as they were.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 
-from healthscore.errors import HealthscoreError
+from healthscore.config import Params
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--as-of", required=True, metavar="DATE",
+                        help="the date to score (ISO, e.g. 2024-06-30); features use data before it")
+    parser.add_argument("--model", default=None, metavar="PATH_OR_URI",
+                        help="exported model folder or models:/ URI (default: tracking.export_dir)")
+    parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
+                        help="folder of tables or a .duckdb file (default: data.source)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: score.out_dir)")
 
 
-def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'score' is not built yet")
+def run(args: argparse.Namespace, params: Params) -> int:
+    from healthscore.io import read_source
+    from healthscore.model import load_exported
+    from healthscore.scoring import (
+        OutputLayout, check_as_of, read_previous, read_reusable_points, score_date, write_date,
+        write_risk_csv,
+    )
+    from healthscore.scoring.engine import model_identity
+
+    layout = OutputLayout(args.out or params.score.out_dir)
+    tables, _report = read_source(params.data, source=args.data)
+    as_of = check_as_of(args.as_of, tables)
+    exported = load_exported(args.model or params.tracking.export_dir, tracking=params.tracking)
+    previous = read_previous(layout, as_of)
+    reuse = None
+    if params.score.incremental:
+        reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1])
+    outputs = score_date(
+        tables, exported, as_of=as_of, features=params.features, score=params.score,
+        alerts=params.alerts, previous=previous, reuse=reuse,
+    )
+    latest = layout.latest_date()
+    write_date(layout, outputs, write_csv=write_risk_csv,
+               update_latest=latest is None or as_of >= latest)
+    print(summarise(outputs, layout))
+    return 0
+
+
+def summarise(outputs, layout) -> str:
+    """What was scored and where it went."""
+    counts = outputs.run["counts"]
+    previous = outputs.run.get("previous_as_of")
+    lines = [
+        f"scored {counts['scored']:,} active accounts on {outputs.run['as_of']} "
+        f"with model {outputs.run['model_version']}",
+        f"  bands: {counts['red']:,} red, {counts['yellow']:,} yellow, {counts['green']:,} green",
+        f"  compared with {previous}: {counts['compared']:,} accounts, {counts['alerts']:,} alerts"
+        if previous else "  first scoring date: no changes or alerts yet",
+        f"  risk list: {layout.risk_list(outputs.as_of)} (and .csv)",
+        f"  history, points, changes, alerts, run: under {layout.root}",
+    ]
+    if counts.get("reused"):
+        lines.append(f"  reused stored points of {counts['reused']:,} unchanged accounts")
+    return "\n".join(lines)

@@ -1,15 +1,50 @@
-"""`healthscore simulate` (not yet built)."""
+"""`healthscore simulate`: write a simulated B2B SaaS data set with its ground truth."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import time
 
-from healthscore.errors import HealthscoreError
+from healthscore.simulate import SimulationSpec, write_simulation
+
+log = logging.getLogger(__name__)
+DEFAULTS = SimulationSpec()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--accounts", type=int, default=DEFAULTS.n_accounts, metavar="N",
+                        help=f"accounts in the data (default {DEFAULTS.n_accounts})")
+    parser.add_argument("--months", type=int, default=DEFAULTS.months, metavar="M",
+                        help=f"length of the window in months (default {DEFAULTS.months})")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="S",
+                        help=f"random seed; same seed, same bytes (default {DEFAULTS.seed})")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: data.source of params.yaml)")
+    parser.add_argument("--start", default=DEFAULTS.start, metavar="DATE",
+                        help=f"first day of the window, first of a month "
+                             f"(default {DEFAULTS.start})")
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="file format of the tables (default parquet)")
+    parser.add_argument("--churn-scale", type=float, default=DEFAULTS.churn_scale,
+                        metavar="X", help="multiply the odds of churn at every renewal "
+                                          "(default 1.0: about 13%% annual logo churn)")
+    parser.add_argument("--notice-days", type=int, default=DEFAULTS.notice_days,
+                        metavar="D", help="days before the renewal date that customers "
+                                          f"decide (default {DEFAULTS.notice_days})")
 
 
 def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'simulate' is not built yet")
+    spec = SimulationSpec(
+        n_accounts=args.accounts, months=args.months, seed=args.seed, start=args.start,
+        churn_scale=args.churn_scale, notice_days=args.notice_days,
+    )
+    out = args.out if args.out is not None else params.data.source
+    began = time.perf_counter()
+    paths = write_simulation(spec, out, format=args.format)
+    log.info("simulated %d accounts over %d months in %.1f s", spec.n_accounts,
+             spec.months, time.perf_counter() - began)
+    print(f"wrote {len(paths) - 1} tables and README.md to {paths['accounts'].parent}")
+    for name, path in paths.items():
+        print(f"  {name:<14} {path}")
+    return 0

@@ -1,15 +1,99 @@
-"""`healthscore train` (not yet built)."""
+"""`healthscore train`: train, calibrate and evaluate the model beside its baselines.
+
+Reads the training set written by ``build-dataset``, splits it by cutoff time, trains
+LightGBM (or, with ``--mode scorecard``, only the rule scorecard), evaluates it and the
+baselines on the test window, logs everything to MLflow and registers the model.
+``healthscore promote`` then moves the ``champion`` alias when the gates pass.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
 
-from healthscore.errors import HealthscoreError
+import pandas as pd
+
+from healthscore.errors import DataError
+
+log = logging.getLogger(__name__)
+
+_SHOWN = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift", "recall_at_top10")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--data", required=True, metavar="DATASET.parquet",
+                        help="training set written by `healthscore build-dataset`")
+    parser.add_argument("--mode", choices=("ml", "scorecard"), default="ml",
+                        help="ml: LightGBM (default); scorecard: the weighted rule scorecard, "
+                             "for too few churned renewals to learn from")
+    parser.add_argument("--ground-truth", default=None, metavar="FILE",
+                        help="simulator ground truth (.parquet or .csv with account_id, "
+                             "renewal_date, churn_proba): adds the oracle to the metrics")
 
 
 def run(args: argparse.Namespace, params) -> int:
-    raise HealthscoreError("'train' is not built yet")
+    from healthscore import tracking
+    from healthscore.io import read_dataset
+    from healthscore.model.export import catalogue_dict
+    from healthscore.model.training import train_models
+
+    frame, meta = read_dataset(args.data)
+    truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
+    result = train_models(
+        frame,
+        split=params.split,
+        model=params.model,
+        calibration=params.calibration,
+        scorecard=params.scorecard,
+        score=params.score,
+        mode=args.mode,
+        ground_truth=truth,
+    )
+    logged = tracking.log_training_run(
+        result,
+        params=params,
+        dataset_meta=meta,
+        catalogue=catalogue_dict(result.feature_names),
+        command=shlex.join(["healthscore", *sys.argv[1:]]),
+    )
+    print(render_summary(result, logged))
+    return 0
+
+
+def read_ground_truth(path: str | Path) -> pd.DataFrame:
+    """The simulator's ``ground_truth`` table (Parquet or CSV)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"ground truth {path} does not exist")
+    if path.suffix == ".csv":
+        return pd.read_csv(path, parse_dates=["renewal_date"])
+    return pd.read_parquet(path)
+
+
+def render_summary(result, logged) -> str:
+    """The console summary of a training run: windows, metrics side by side, bands."""
+    lines = [f"trained ({result.mode}) on {len(result.feature_names)} features"]
+    for row in result.counts.itertuples(index=False):
+        span = "" if pd.isna(row.first_cutoff) else (
+            f"  cutoffs {row.first_cutoff.date()} .. {row.last_cutoff.date()}"
+        )
+        lines.append(f"  {row.window:<10} {row.rows:>8} rows {row.churned:>7} churned{span}")
+    table = result.metrics.query("segment == 'all'").set_index("predictor")[list(_SHOWN)]
+    lines += ["", "test window:", table.to_string(float_format=lambda v: f"{v:.4f}")]
+    if result.oracle_auc_ratio is not None:
+        lines.append(f"model AUC / oracle AUC: {result.oracle_auc_ratio:.4f}")
+    bands = result.bands.query("predictor == 'model'")
+    lines += ["", "observed churn per band (model):"]
+    for row in bands.itertuples(index=False):
+        rate = "-" if pd.isna(row.churn_rate) else f"{row.churn_rate:.3f}"
+        lines.append(f"  {row.band:<7} {row.rows:>7} rows  churn rate {rate}")
+    lines += [
+        "",
+        f"MLflow run {logged.run_id}; registered {logged.registered_model} "
+        f"version {logged.model_version}",
+        f"next: healthscore promote {logged.model_version}",
+    ]
+    return "\n".join(lines)

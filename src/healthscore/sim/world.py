@@ -117,7 +117,7 @@ MU_SD = 0.5
 
 #: Renewal decision log-odds: intercept per segment (annual contracts), offset for a
 #: monthly contract's decision, slope on hidden health, first-year offset.
-CHURN_INTERCEPT = np.array([-3.85, -4.1, -4.45])
+CHURN_INTERCEPT = np.array([-3.75, -4.0, -4.35])
 MONTHLY_OFFSET = -2.5
 CHURN_HEALTH_SLOPE = 0.9
 FIRST_YEAR_OFFSET = 0.4

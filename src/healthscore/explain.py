@@ -1,0 +1,398 @@
+"""Explanations in score points: TreeSHAP contributions mapped onto the health score.
+
+LightGBM's own TreeSHAP (``pred_contrib=True``) splits each raw margin into a base
+(the expected margin, ``phi_0``) plus one contribution ``phi_i`` per feature. Platt
+calibration is linear (``calibrated_logit = a * margin + b``) and the health score is
+linear in the calibrated logit (``unclipped = offset - factor * logit``), so
+
+* the points of feature ``i`` are ``-factor * a * phi_i`` (positive = healthier);
+* the base is ``offset - factor * (a * phi_0 + b)``;
+* ``base + sum(points) = unclipped health score``, exactly (up to float rounding).
+
+The health score shown is ``clip(round(unclipped), 1, 100)``. With an isotonic
+calibrator the points use the Platt coefficients (fitted in both cases) and the gap
+to the isotonic score is carried as a ``residual`` so the sum still holds.
+
+A model without trees (the rule scorecard) explains itself: it exposes per-rule points
+that add up to its score, and :func:`explain_model` takes them as they are.
+
+Everything here is pure: arrays and frames in, arrays and frames out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+#: Signal families, in the order they are shown (DESIGN.md section 3).
+FAMILIES: tuple[str, ...] = (
+    "usage", "support", "billing", "sentiment", "engagement", "contract", "account",
+)
+
+
+#: Family of a feature the catalogue does not know, by its source table.
+_SOURCE_FAMILY = {
+    "events": "usage", "tickets": "support", "invoices": "billing", "surveys": "sentiment",
+    "emails": "engagement", "signals": "engagement", "subscriptions": "contract",
+    "accounts": "account",
+}
+
+
+def family_column(family: str) -> str:
+    """Column holding a family's points: ``points_<family>``."""
+    return f"points_{family}"
+
+
+def catalogue_entry(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A feature's catalogue entry as a plain dict with at least ``label`` and ``family``.
+
+    ``catalogue`` maps names to ``FeatureInfo`` objects or their dicts (as exported);
+    an unknown feature gets its name as label and its source table's family.
+    """
+    info = catalogue.get(name)
+    if info is not None and not isinstance(info, Mapping):
+        info = {k: getattr(info, k) for k in ("name", "label", "family", "unit", "phrase",
+                                               "kind", "healthy_direction") if hasattr(info, k)}
+    entry = dict(info or {})
+    entry.setdefault("label", name)
+    if entry.get("family") not in FAMILIES:
+        entry["family"] = _SOURCE_FAMILY.get(name.split("__", 1)[0], "account")
+    return entry
+
+
+# ----------------------------------------------------------------- the arithmetic
+
+
+def points_from_contributions(
+    contributions: np.ndarray, *, a: float, b: float, offset: float, factor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score points and base of TreeSHAP contributions.
+
+    Parameters
+    ----------
+    contributions : ndarray of shape (n, p + 1)
+        Raw-margin (log-odds) contributions, last column the expected value ``phi_0``
+        (LightGBM's ``pred_contrib=True`` layout).
+    a, b : float
+        Platt coefficients: ``calibrated_logit = a * margin + b``.
+    offset, factor : float
+        Health scale: ``unclipped = offset - factor * calibrated_logit``;
+        ``factor = pdo / ln 2``.
+
+    Returns
+    -------
+    points : ndarray of shape (n, p)
+        ``-factor * a * phi_i``, in health-score points (positive = healthier).
+    base : ndarray of shape (n,)
+        ``offset - factor * (a * phi_0 + b)``.
+    """
+    contributions = np.asarray(contributions, dtype=np.float64)
+    if contributions.ndim != 2 or contributions.shape[1] < 1:
+        raise ValueError(f"contributions: expected shape (n, p + 1), got {contributions.shape}")
+    scale = -float(factor) * float(a)
+    points = contributions[:, :-1] * scale
+    base = float(offset) - float(factor) * (float(a) * contributions[:, -1] + float(b))
+    return points, base
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Scores of ``n`` rows and their split into points over ``p`` features.
+
+    ``base + points.sum(axis=1) + residual == unclipped`` for every row.
+
+    Attributes
+    ----------
+    feature_names : list of str, length p
+    points : ndarray (n, p), float64
+        Health-score points per feature; negative points hurt.
+    base : ndarray (n,)
+        The score of an average account under this model.
+    residual : ndarray (n,)
+        What the points do not explain: 0 for Platt calibration and scorecards; the
+        gap between the isotonic score and the Platt points otherwise.
+    unclipped : ndarray (n,)
+        ``offset - factor * calibrated_logit``, before rounding and clipping.
+    risk_proba : ndarray (n,)
+        Calibrated churn probability.
+    health_score : ndarray (n,), int64, 1..100
+    band : ndarray (n,), object: red, yellow or green
+    """
+
+    feature_names: list[str]
+    points: np.ndarray
+    base: np.ndarray
+    residual: np.ndarray
+    unclipped: np.ndarray
+    risk_proba: np.ndarray
+    health_score: np.ndarray
+    band: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def take(self, rows: np.ndarray) -> "Explanation":
+        """The explanation of a subset (or permutation) of rows."""
+        return Explanation(
+            list(self.feature_names), self.points[rows], self.base[rows], self.residual[rows],
+            self.unclipped[rows], self.risk_proba[rows], self.health_score[rows], self.band[rows],
+        )
+
+
+def explanation_from_points(
+    points: np.ndarray,
+    base: np.ndarray,
+    residual: np.ndarray,
+    *,
+    feature_names: Sequence[str],
+    scale: Any,
+) -> Explanation:
+    """Assemble an :class:`Explanation` from points: the score follows from their sum.
+
+    ``scale`` is a :class:`healthscore.model.HealthScale` (``offset``, ``factor``,
+    ``score_from_logit``, ``band``). Used for fresh explanations and for points
+    reused from an earlier run.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    base = np.asarray(base, dtype=np.float64)
+    residual = np.asarray(residual, dtype=np.float64)
+    unclipped = base + points.sum(axis=1) + residual
+    logit = (float(scale.offset) - unclipped) / float(scale.factor)
+    score = scale.score_from_logit(logit)
+    return Explanation(
+        list(feature_names), points, base, residual, unclipped, expit(logit),
+        score, np.asarray(scale.band(score), dtype=object).reshape(-1),
+    )
+
+
+def explain_contributions(
+    contributions: np.ndarray,
+    *,
+    a: float,
+    b: float,
+    scale: Any,
+    feature_names: Sequence[str],
+    calibrated_logit: np.ndarray | None = None,
+) -> Explanation:
+    """Explanation of TreeSHAP contributions under Platt ``(a, b)`` and ``scale``.
+
+    ``calibrated_logit`` is given only when the score comes from another calibrator
+    (isotonic); the difference to the Platt points is then the ``residual``.
+    """
+    points, base = points_from_contributions(
+        contributions, a=a, b=b, offset=scale.offset, factor=scale.factor
+    )
+    residual = np.zeros_like(base)
+    if calibrated_logit is not None:
+        unclipped = float(scale.offset) - float(scale.factor) * np.asarray(calibrated_logit)
+        residual = unclipped - (base + points.sum(axis=1))
+    return explanation_from_points(points, base, residual, feature_names=feature_names, scale=scale)
+
+
+#: The scorecard's neutral mark: a rule at 50 of its 100 points neither hurts nor helps.
+SCORECARD_BASE = 50.0
+
+
+def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanation:
+    """Explain a fitted model's scores of the feature rows ``X`` (n rows).
+
+    Parameters
+    ----------
+    model : ExportedModel, HealthScoreModel or RuleScorecard
+        An :class:`healthscore.model.ExportedModel` brings its own scale. A tree model
+        exposes ``contributions(X)`` (n x (p + 1), raw margin) and ``calibrator_``.
+        A rule scorecard exposes ``points(X)`` (0-100 per rule) and ``weights()``; its
+        health score is the weighted mean of the rule points, so a rule's points in
+        the explanation are ``weight * (rule points - 50)`` and the base is 50: a rule
+        below half its points hurts, above helps, and the sum is the score.
+    X : DataFrame
+        The model's feature columns (by name), n rows.
+    scale : HealthScale
+        Required unless ``model`` is an ``ExportedModel``.
+    """
+    kind = getattr(model, "kind", None)
+    if kind in ("lightgbm", "scorecard") and hasattr(model, "scale"):
+        inner = model.model if kind == "lightgbm" else model.scorecard
+        return explain_model(inner, X, scale=model.scale)
+    if scale is None:
+        raise TypeError("explain_model: scale is required for a bare model")
+    if hasattr(model, "contributions") and hasattr(model, "calibrator_"):
+        names = list(model.feature_names_)
+        contributions = model.contributions(X[names])
+        calibrator = model.calibrator_
+        logit = None
+        if calibrator.method != "platt":
+            logit = calibrator.logit(contributions.sum(axis=1))
+        return explain_contributions(
+            contributions, a=calibrator.a, b=calibrator.b, scale=scale,
+            feature_names=names, calibrated_logit=logit,
+        )
+    if hasattr(model, "points") and hasattr(model, "weights"):
+        weights = model.weights()
+        names = [str(n) for n in weights.index]
+        rule_points = model.points(X).loc[:, names].to_numpy(dtype=np.float64)
+        points = (rule_points - SCORECARD_BASE) * weights.to_numpy()
+        base = np.full(len(points), SCORECARD_BASE)
+        unclipped = base + points.sum(axis=1)
+        score = np.clip(np.floor(unclipped + 0.5), 1, 100).astype(np.int64)
+        return Explanation(
+            names, points, base, np.zeros(len(points)), unclipped,
+            np.asarray(model.predict_risk(X), dtype=np.float64), score,
+            np.asarray(scale.band(score), dtype=object).reshape(-1),
+        )
+    raise TypeError(f"cannot explain a {type(model).__name__}: no contributions nor rule points")
+
+
+# ------------------------------------------------------------------------ drivers
+
+
+@dataclass(frozen=True)
+class Drivers:
+    """The top ``k`` hurting and helping features of each row.
+
+    ``hurting`` / ``helping``: int64 (n, k) feature indices, most important first,
+    -1 where a row has fewer than ``k`` features pushing that way. ``hurting_points``
+    (all < 0) and ``helping_points`` (all > 0): float64 (n, k), NaN where the index
+    is -1.
+    """
+
+    hurting: np.ndarray
+    hurting_points: np.ndarray
+    helping: np.ndarray
+    helping_points: np.ndarray
+
+
+def _top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n, k) of the ``k`` largest positive values per row, largest first."""
+    n, p = values.shape
+    k_eff = min(k, p)
+    if k_eff == 0:
+        return np.full((n, k), -1, np.int64), np.full((n, k), np.nan)
+    if k_eff < p:
+        part = np.argpartition(-values, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(p), (n, p)).copy()
+    picked = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(-picked, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    val = np.take_along_axis(picked, order, axis=1)
+    keep = val > 0
+    idx = np.where(keep, idx, -1)
+    val = np.where(keep, val, np.nan)
+    if k_eff < k:
+        pad = k - k_eff
+        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
+        val = np.pad(val, ((0, 0), (0, pad)), constant_values=np.nan)
+    return idx, val
+
+
+def find_drivers(points: np.ndarray, *, k: int = 5) -> Drivers:
+    """Top ``k`` hurting (most negative) and helping (most positive) features per row.
+
+    Vectorised over rows (``argpartition`` then a sort of ``k`` columns); features
+    with exactly zero points are neither.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, p)
+    k : int
+    """
+    points = np.asarray(points, dtype=np.float64)
+    hurt, hurt_val = _top_k(-points, k)
+    helps, helps_val = _top_k(points, k)
+    return Drivers(hurt, -hurt_val, helps, helps_val)
+
+
+def family_points(
+    points: np.ndarray, feature_names: Sequence[str], families: Mapping[str, str]
+) -> pd.DataFrame:
+    """Points summed by family: one column ``points_<family>`` per family in
+    :data:`FAMILIES` (zero when no feature belongs to it), n rows.
+
+    ``families`` maps feature name to family; a feature without one counts as
+    ``account``.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    member = np.zeros((points.shape[1], len(FAMILIES)))
+    position = {f: j for j, f in enumerate(FAMILIES)}
+    for i, name in enumerate(feature_names):
+        member[i, position.get(families.get(name, "account"), position["account"])] = 1.0
+    return pd.DataFrame(points @ member, columns=[family_column(f) for f in FAMILIES])
+
+
+# ------------------------------------------------------------------------- words
+
+
+def format_points(points: float) -> str:
+    """``-12 pts``, ``+3 pts``, ``-0.4 pts`` (one decimal below one point)."""
+    if not np.isfinite(points):
+        return "n/a"
+    if abs(points) < 0.95:
+        return f"{points:+.1f} pts"
+    return f"{points:+.0f} pts"
+
+
+def describe_risk(risk_proba: float) -> str:
+    """``about 1 in 8 accounts like this did not renew`` (from the calibrated risk)."""
+    if not np.isfinite(risk_proba):
+        return "churn risk unknown"
+    if risk_proba < 0.001:
+        return "fewer than 1 in 1,000 accounts like this did not renew"
+    if risk_proba >= 0.5:
+        return f"about {round(10 * risk_proba):.0f} in 10 accounts like this did not renew"
+    return f"about 1 in {round(1 / risk_proba):,.0f} accounts like this did not renew"
+
+
+# ---------------------------------------------------------------------- fidelity
+
+
+def cause_fidelity(points_by_family: pd.DataFrame, ground_truth: pd.DataFrame) -> float:
+    """Share of churned renewals whose named primary cause shows in the explanation.
+
+    A churned renewal with a ``primary_cause`` counts as a hit when its cause's family
+    (``cause_family``) is among the three families with the most negative points
+    (hurting, points < 0) of its explanation.
+
+    Parameters
+    ----------
+    points_by_family : DataFrame
+        ``account_id``, ``renewal_date`` and one ``points_<family>`` column per family
+        (as :func:`family_points` names them), one row per explained renewal.
+    ground_truth : DataFrame
+        The simulator's ``ground_truth``: ``account_id``, ``renewal_date``,
+        ``churned``, ``primary_cause``, ``cause_family``.
+
+    Returns
+    -------
+    float
+        Hits / churned renewals with a named cause that have an explanation; NaN when
+        there are none.
+    """
+    keys = ["account_id", "renewal_date"]
+    columns = [c for c in points_by_family.columns if c.startswith("points_")]
+    for frame, what, needed in (
+        (points_by_family, "points_by_family", keys),
+        (ground_truth, "ground_truth", keys + ["churned", "primary_cause", "cause_family"]),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"cause_fidelity: {what} has no column {missing[0]!r}")
+    truth = ground_truth.loc[
+        ground_truth["churned"].astype(bool) & ground_truth["primary_cause"].notna(),
+        keys + ["cause_family"],
+    ]
+    merged = truth.merge(points_by_family[keys + columns], on=keys, how="inner")
+    if merged.empty:
+        return float("nan")
+    values = merged[columns].to_numpy(dtype=np.float64)
+    families = np.array([c.removeprefix("points_") for c in columns], dtype=object)
+    order = np.argsort(values, axis=1, kind="stable")[:, :3]
+    top = families[order]
+    hurting = np.take_along_axis(values, order, axis=1) < 0
+    cause = merged["cause_family"].astype(str).to_numpy()[:, None]
+    hits = ((top == cause) & hurting).any(axis=1)
+    return float(hits.mean())

@@ -1,0 +1,224 @@
+"""Labels with censoring (DESIGN.md section 2): 1 churned, 0 retained, <NA> unknown.
+
+A label is given only when the data shows the outcome; a row whose outcome window runs
+past ``observed_until`` (the exclusive end of the data) without the answer being
+visible is censored (<NA>), never "retained".
+
+``renewal`` mode, for the renewal date R of an account:
+
+* *retained* (0) when some subscription of the account covers a moment after R and
+  starts no later than ``R + grace_days``: a same-day successor, a late one inside the
+  grace period, an early renewal signed before R, or another concurrent subscription
+  that runs past R. A successor that is visible in the data settles the row even when
+  the grace window is not over yet.
+* *churned* (1) when nothing continues and the whole grace window
+  ``[R, R + grace_days]`` is inside the data (``R + grace_days < observed_until``).
+* with ``contraction_share`` set, a continuing account whose MRR at ``R + grace_days``
+  is lower than its MRR at the cutoff by more than that share is churned too
+  (censored while later successors could still restore it).
+* an explicit ``subscriptions.outcome`` on a subscription ending at R decides the row:
+  one of :data:`healthscore.schema.CHURN_OUTCOMES` is 1, one of
+  :data:`RETAINED_OUTCOMES` is 0, anything else is ignored.
+
+``horizon`` mode, for a cutoff t with outcome window ``[a, b) = [t + lead_time,
+t + lead_time + horizon)``: subscriptions are merged into active periods (gaps up to
+``grace_days`` forgiven, :func:`healthscore.timeline.make_periods`); the period holding
+t ends at E. E is a known churn date when ``E + grace_days < observed_until`` or an
+explicit churn outcome ends the period. Then: known E in ``[a, b)`` is 1; E at or after
+b (known or scheduled: the subscriptions run until E) is 0; an unknown end before b is
+<NA>. A known churn *before* a (during the lead time) drops the row: the label asks
+whether a customer at the start of the outcome window leaves within it, and such an
+account is no longer a customer then.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from healthscore.config import LabelParams, TimelineParams
+from healthscore.errors import SchemaError
+from healthscore.schema import CHURN_OUTCOMES
+from healthscore.tables import Tables
+from healthscore.timeline import make_cutoffs, make_periods
+
+log = logging.getLogger(__name__)
+
+#: The ``subscriptions.outcome`` values that mean the account stayed.
+RETAINED_OUTCOMES = frozenset({"renewed", "renew", "retained", "won", "expanded",
+                               "contracted", "0", "false"})
+
+
+def make_label_times(tables: Tables, timeline: TimelineParams, labels: LabelParams) -> pd.DataFrame:
+    """Cutoffs and their labels: :func:`make_cutoffs` then :func:`make_labels`.
+
+    Returns
+    -------
+    DataFrame
+        ``account_id``, ``cutoff_time``, ``renewal_date``, ``label`` (Int8 with <NA>
+        for censored rows) and, in renewal mode, ``subscription_id``; sorted by
+        ``cutoff_time`` then ``account_id``.
+    """
+    cutoffs = make_cutoffs(tables, timeline, labels)
+    return make_labels(cutoffs, tables, timeline=timeline, labels=labels)
+
+
+def make_labels(
+    cutoffs: pd.DataFrame, tables: Tables, *, timeline: TimelineParams, labels: LabelParams
+) -> pd.DataFrame:
+    """Add ``label`` to the rows of :func:`healthscore.timeline.make_cutoffs`.
+
+    Parameters
+    ----------
+    cutoffs : DataFrame
+        ``account_id``, ``cutoff_time`` and (renewal mode) ``renewal_date``.
+    tables : Tables
+        Validated tables; ``observed_until`` decides censoring.
+    timeline, labels : TimelineParams, LabelParams
+        Mode, lead time and horizon (days); grace period and contraction share.
+
+    Returns
+    -------
+    DataFrame
+        ``cutoffs`` plus ``label`` (Int8: 1 churned, 0 retained, <NA> censored), in
+        the same order. Horizon mode drops rows whose account churned during the lead
+        time (see the module docstring).
+    """
+    if timeline.mode == "renewal":
+        label = _renewal_labels(cutoffs, tables, labels=labels)
+        out = cutoffs.assign(label=label)
+    else:
+        out = _horizon_labels(cutoffs, tables, timeline=timeline, labels=labels)
+    out = _put_label_after_renewal(out)
+    counts = out["label"].value_counts(dropna=False)
+    log.info("labels: %d rows, %d churned, %d retained, %d censored", len(out),
+             int(counts.get(1, 0)), int(counts.get(0, 0)), int(out["label"].isna().sum()))
+    return out
+
+
+# ---------------------------------------------------------------------- renewal
+
+
+def _renewal_labels(rows: pd.DataFrame, tables: Tables, *, labels: LabelParams) -> pd.Series:
+    subs = tables.subscriptions
+    grace = pd.Timedelta(days=labels.grace_days)
+    periods, membership = make_periods(subs, grace_days=labels.grace_days)
+    ends = pd.DataFrame({
+        "account_id": subs["account_id"],
+        "renewal_date": subs["end_date"],
+        "period_end": periods["period_end"].to_numpy()[membership.to_numpy()],
+        "churn_said": _outcome_in(subs, CHURN_OUTCOMES),
+        "retained_said": _outcome_in(subs, RETAINED_OUTCOMES),
+    }).groupby(["account_id", "renewal_date"], as_index=False).agg(
+        period_end=("period_end", "max"), churn_said=("churn_said", "any"),
+        retained_said=("retained_said", "any"))
+    found = rows[["account_id", "renewal_date"]].merge(ends, how="left", on=["account_id", "renewal_date"])
+    renewal = found["renewal_date"]
+    seen = (renewal + grace < tables.observed_until).to_numpy()
+    continues = (found["period_end"] > renewal).to_numpy()
+    matched = found["period_end"].notna().to_numpy()
+
+    label = np.full(len(rows), -1, dtype=np.int8)  # -1 = unknown
+    label[matched & continues] = 0
+    label[matched & ~continues & seen] = 1
+    if labels.contraction_share is not None:
+        if "mrr" not in subs:
+            raise SchemaError("labels.contraction_share needs subscriptions.mrr, which the "
+                              "data source does not have; map it under data.columns.subscriptions.mrr "
+                              "or set labels.contraction_share to null")
+        before = _mrr_at(subs, rows["account_id"], rows["cutoff_time"])
+        after = _mrr_at(subs, rows["account_id"], renewal + grace)
+        shrunk = (before > 0) & (after < (1.0 - labels.contraction_share) * before)
+        label[matched & continues & shrunk] = np.where(seen, 1, -1)[matched & continues & shrunk]
+    label[found["retained_said"].fillna(False).to_numpy(dtype=bool)] = 0
+    label[found["churn_said"].fillna(False).to_numpy(dtype=bool)] = 1
+    if (~matched).any():
+        log.warning("labels: %d rows name a renewal date that ends no subscription; left unlabelled",
+                    int((~matched).sum()))
+    return _as_label(label, rows.index)
+
+
+def _outcome_in(subs: pd.DataFrame, values: frozenset) -> pd.Series:
+    if "outcome" not in subs:
+        return pd.Series(False, index=subs.index)
+    words = subs["outcome"].astype("str").str.strip().str.lower()
+    return words.isin(values) & subs["outcome"].notna()
+
+
+def _mrr_at(subs: pd.DataFrame, accounts: pd.Series, when: pd.Series) -> np.ndarray:
+    """Total MRR of each account's subscriptions with ``start_date <= when < end_date``."""
+    mrr = subs["mrr"].fillna(0.0).to_numpy()
+    steps = pd.DataFrame({
+        "account_id": pd.concat([subs["account_id"], subs["account_id"]], ignore_index=True),
+        "time": pd.concat([subs["start_date"], subs["end_date"]], ignore_index=True),
+        "delta": np.concatenate([mrr, -mrr]),
+    }).groupby(["account_id", "time"], as_index=False)["delta"].sum()
+    steps["mrr"] = steps.groupby("account_id")["delta"].cumsum()
+    query = pd.DataFrame({"account_id": accounts.to_numpy(), "time": when.to_numpy(),
+                          "position": np.arange(len(accounts))})
+    query["account_id"] = query["account_id"].astype(steps["account_id"].dtype)
+    found = pd.merge_asof(query.sort_values("time"), steps.sort_values("time")[["account_id", "time", "mrr"]],
+                          on="time", by="account_id", direction="backward")
+    values = found.sort_values("position")["mrr"].fillna(0.0).to_numpy()
+    return np.round(values, 9)  # cumulative sums of +/- amounts leave float dust
+
+
+# ---------------------------------------------------------------------- horizon
+
+
+def _horizon_labels(
+    rows: pd.DataFrame, tables: Tables, *, timeline: TimelineParams, labels: LabelParams
+) -> pd.DataFrame:
+    subs = tables.subscriptions
+    periods, membership = make_periods(subs, grace_days=labels.grace_days)
+    last = subs["end_date"].to_numpy() == periods["period_end"].to_numpy()[membership.to_numpy()]
+    said = pd.DataFrame({"period": membership.to_numpy()[last],
+                         "churn": _outcome_in(subs, CHURN_OUTCOMES).to_numpy()[last],
+                         "retained": _outcome_in(subs, RETAINED_OUTCOMES).to_numpy()[last]})
+    said = said.groupby("period").any().reindex(periods.index, fill_value=False)
+    grace = pd.Timedelta(days=labels.grace_days)
+    ended = (periods["period_end"] + grace < tables.observed_until) & ~said["retained"]
+    periods = periods.assign(known=(ended | said["churn"]).to_numpy())
+
+    query = rows[["account_id", "cutoff_time"]].assign(position=np.arange(len(rows)))
+    found = pd.merge_asof(
+        query.sort_values("cutoff_time"), periods.sort_values("period_start"),
+        left_on="cutoff_time", right_on="period_start", by="account_id",
+        direction="backward", allow_exact_matches=False,
+    ).sort_values("position")
+    end = found["period_end"].to_numpy()
+    known = found["known"].fillna(False).to_numpy(dtype=bool)
+    t = found["cutoff_time"].to_numpy()
+    window_start = t + np.timedelta64(timeline.lead_time_days, "D")
+    window_end = window_start + np.timedelta64(timeline.horizon_days, "D")
+    active = ~pd.isna(end) & (end >= t)
+
+    label = np.full(len(rows), -1, dtype=np.int8)
+    label[end >= window_end] = 0
+    label[known & (end < window_end)] = 1
+    gone = known & (end < window_start)
+    keep = active & ~gone
+    if (~active).any():
+        log.warning("labels: %d rows name an account not active at the cutoff; dropped",
+                    int((~active).sum()))
+    if gone.any():
+        log.info("labels: %d rows dropped: the account churned during the %d-day lead time",
+                 int((gone & active).sum()), timeline.lead_time_days)
+    out = rows.assign(label=_as_label(label, rows.index))
+    return out.loc[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _as_label(codes: np.ndarray, index: pd.Index) -> pd.Series:
+    label = pd.Series(codes, index=index).astype("Int8")
+    return label.mask(label < 0)
+
+
+def _put_label_after_renewal(frame: pd.DataFrame) -> pd.DataFrame:
+    first = ["account_id", "cutoff_time", "renewal_date", "label"]
+    rest = [c for c in frame.columns if c not in first]
+    return frame[first + rest]

@@ -1,0 +1,273 @@
+"""Baselines trained and evaluated beside every model on the same split.
+
+* :class:`BaseRateBaseline`: every row gets the training churn rate.
+* :class:`RuleScorecard`: the weighted rule scorecard most vendors ship (Gainsight,
+  HubSpot): each metric scores 0-100 points linearly between a ``bad`` and a ``good``
+  value, the health score is the weighted mean. Its churn probability comes from a
+  one-feature logistic fit of the score on the validation window, so its log loss and
+  calibration error compare with the model's. It is also the cold-start mode.
+* :class:`LogisticBaseline`: L2 logistic regression on the same features (median
+  imputation with missing indicators and standardisation for numbers, one-hot
+  categories), fitted on the training window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from healthscore.errors import ConfigError, DataError, ModelError
+from healthscore.model.calibration import fit_platt
+from healthscore.model.encoding import is_categorical
+from healthscore.model.scale import HealthScale
+
+log = logging.getLogger(__name__)
+
+SCORECARD_FORMAT = 1
+
+
+class BaseRateBaseline:
+    """Predicts the training churn rate for every row."""
+
+    def fit(self, X: Any, y: Any) -> "BaseRateBaseline":
+        y = np.asarray(y, dtype=np.float64)
+        if y.size == 0:
+            raise ModelError("base rate: no training rows")
+        self.rate_ = float(y.mean())
+        return self
+
+    def predict_risk(self, X: Any) -> np.ndarray:
+        return np.full(len(X), self.rate_, dtype=np.float64)
+
+
+class LogisticBaseline:
+    """L2 logistic regression on the model's features (scikit-learn pipeline).
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 strength.
+    max_iter : int
+    """
+
+    def __init__(self, *, C: float = 1.0, max_iter: int = 2000) -> None:
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, X: pd.DataFrame, y: Any) -> "LogisticBaseline":
+        frame = _plain_frame(X)
+        self.categorical_ = [c for c in frame.columns if frame[c].dtype == object]
+        self.numeric_ = [c for c in frame.columns if c not in self.categorical_]
+        transformers = []
+        if self.numeric_:
+            numeric = make_pipeline(
+                SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+            )
+            transformers.append(("numeric", numeric, self.numeric_))
+        if self.categorical_:
+            transformers.append(
+                ("categorical", OneHotEncoder(handle_unknown="ignore"), self.categorical_)
+            )
+        self.pipeline_ = Pipeline(
+            [
+                ("prepare", ColumnTransformer(transformers)),
+                ("logistic", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+            ]
+        )
+        self.pipeline_.fit(frame, np.asarray(y, dtype=np.int64))
+        return self
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        frame = _plain_frame(X[self.numeric_ + self.categorical_])
+        return self.pipeline_.predict_proba(frame)[:, 1]
+
+
+def _plain_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as float64 (inf -> NaN), categories as text with ``"(missing)"``."""
+    out = {}
+    for column in X.columns:
+        series = X[column]
+        if is_categorical(series):
+            out[column] = series.astype("string").fillna("(missing)").astype(object)
+        else:
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            out[column] = np.where(np.isfinite(values), values, np.nan)
+    return pd.DataFrame(out, index=X.index)
+
+
+class RuleScorecard:
+    """Weighted rule scorecard: 0-100 points per metric, weighted mean = health score.
+
+    Parameters
+    ----------
+    rules : sequence of ScorecardRule
+        ``feature``, ``good``, ``bad``, ``weight``. 100 points at ``good`` or better,
+        0 at ``bad`` or worse, linear between (``good < bad`` means less is better).
+    missing_points : float
+        Points of a metric whose value is missing.
+    scale : HealthScale
+        Bands, and the prior risk used when no window has both classes to calibrate
+        on (``logit = (offset - score) / factor``).
+
+    Attributes
+    ----------
+    rules_ : list of ScorecardRule
+        The rules whose feature was present at fit; weights renormalised over them.
+    a_, b_ : float
+        ``calibrated_logit = a_ * health_score + b_``.
+    calibration_ : {"validation", "train", "prior"}
+        Where the risk map came from.
+    """
+
+    def __init__(
+        self, rules: Sequence[Any], *, missing_points: float = 50.0, scale: HealthScale
+    ) -> None:
+        self.rules = list(rules)
+        self.missing_points = missing_points
+        self.scale = scale
+
+    @classmethod
+    def from_params(cls, params: Any, scale: HealthScale) -> "RuleScorecard":
+        """From ``params.scorecard`` (ScorecardParams) and the health scale."""
+        return cls(params.rules, missing_points=params.missing_points, scale=scale)
+
+    def fit(
+        self, X: pd.DataFrame, y: Any = None, *, X_val: pd.DataFrame | None = None,
+        y_val: Any = None,
+    ) -> "RuleScorecard":
+        """Keep the rules whose feature is in ``X`` and fit the score-to-risk map.
+
+        The map is a one-feature logistic fit of the health score on the validation
+        window; on the training window when validation lacks a class; the scale's prior
+        when neither has both classes.
+        """
+        _check_rules(self.rules, self.missing_points)
+        present = [r for r in self.rules if r.feature in X.columns]
+        skipped = [r.feature for r in self.rules if r.feature not in X.columns]
+        if skipped:
+            log.warning("scorecard: feature(s) absent, rule(s) skipped: %s", ", ".join(skipped))
+        if not present:
+            raise ModelError(
+                "scorecard: none of the rule features is in the training set "
+                f"({', '.join(r.feature for r in self.rules)}); set params.scorecard.rules"
+            )
+        self.rules_ = present
+        self.calibration_ = "prior"
+        self.a_ = -1.0 / self.scale.factor
+        self.b_ = self.scale.offset / self.scale.factor
+        for name, frame, labels in (("validation", X_val, y_val), ("train", X, y)):
+            if frame is None or labels is None:
+                continue
+            labels = np.asarray(labels, dtype=np.int64)
+            if 0 < labels.sum() < len(labels):
+                self.a_, self.b_ = fit_platt(self.health_score(frame), labels, what="score")
+                self.calibration_ = name
+                break
+        if self.calibration_ == "prior":
+            log.warning("scorecard: no window has churned and retained rows; risk from the scale")
+        return self
+
+    def points(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Points (0-100, float) of each rule, shape (n, rules), columns = features."""
+        rules = self._fitted_rules()
+        missing = [r.feature for r in rules if r.feature not in X.columns]
+        if missing:
+            raise DataError(f"scoring frame: missing scorecard feature(s) {', '.join(missing)}")
+        out = {}
+        for rule in rules:
+            values = X[rule.feature].to_numpy(dtype=np.float64, na_value=np.nan)
+            share = (values - rule.bad) / (rule.good - rule.bad)
+            points = 100.0 * np.clip(share, 0.0, 1.0)
+            out[rule.feature] = np.where(np.isnan(values), self.missing_points, points)
+        return pd.DataFrame(out, index=X.index)
+
+    def weights(self) -> pd.Series:
+        """Rule weights normalised to sum to 1, indexed by feature."""
+        rules = self._fitted_rules()
+        total = sum(r.weight for r in rules)
+        return pd.Series({r.feature: r.weight / total for r in rules}, dtype=np.float64)
+
+    def unclipped_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Weighted mean points (float, 0-100) before rounding."""
+        return self.points(X).to_numpy() @ self.weights().to_numpy()
+
+    def health_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Health score (int64, 1..100): weighted mean points rounded half up."""
+        return np.clip(np.floor(self.unclipped_score(X) + 0.5), 1, 100).astype(np.int64)
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        return self.a_ * self.health_score(X) + self.b_
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """Churn probability from the fitted score-to-risk map, shape (n,)."""
+        return expit(self.predict_logit(X))
+
+    def _fitted_rules(self) -> list[Any]:
+        if not hasattr(self, "rules_"):
+            raise ModelError("scorecard: not fitted; call fit() first")
+        return self.rules_
+
+    # ------------------------------------------------------------------ JSON
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": SCORECARD_FORMAT,
+            "kind": "scorecard",
+            "rules": [
+                {"feature": r.feature, "good": r.good, "bad": r.bad, "weight": r.weight}
+                for r in self._fitted_rules()
+            ],
+            "missing_points": self.missing_points,
+            "a": self.a_,
+            "b": self.b_,
+            "calibration": self.calibration_,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``scorecard.json`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "scorecard.json").write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, scale: HealthScale) -> "RuleScorecard":
+        from healthscore.config import ScorecardRule
+
+        path = Path(directory) / "scorecard.json"
+        if not path.exists():
+            raise ModelError(f"model folder {directory}: missing scorecard.json")
+        data = json.loads(path.read_text())
+        if data.get("format") != SCORECARD_FORMAT or data.get("kind") != "scorecard":
+            raise ModelError(f"{path}: expected a scorecard of format {SCORECARD_FORMAT}")
+        rules = [ScorecardRule(**r) for r in data["rules"]]
+        card = cls(rules, missing_points=float(data["missing_points"]), scale=scale)
+        card.rules_ = rules
+        card.a_, card.b_ = float(data["a"]), float(data["b"])
+        card.calibration_ = data["calibration"]
+        return card
+
+
+def _check_rules(rules: Sequence[Any], missing_points: float) -> None:
+    if not rules:
+        raise ConfigError("scorecard.rules: expected at least one rule")
+    for i, rule in enumerate(rules):
+        where = f"scorecard.rules[{i}] ({rule.feature})"
+        if not (math.isfinite(rule.good) and math.isfinite(rule.bad)) or rule.good == rule.bad:
+            raise ConfigError(f"{where}: expected finite good != bad, got {rule.good}, {rule.bad}")
+        if not rule.weight > 0:
+            raise ConfigError(f"{where}: expected weight > 0, got {rule.weight}")
+    if not 0 <= missing_points <= 100:
+        raise ConfigError(f"scorecard.missing_points: expected 0-100, got {missing_points}")

@@ -1,0 +1,393 @@
+"""``HealthScoreModel``: a calibrated LightGBM churn classifier, scikit-learn style.
+
+``__init__`` stores parameters only; ``fit`` learns and returns ``self``; learned state
+ends in ``_``. The booster is trained with native categoricals, early stopping on a
+validation window and deterministic settings (same data and seed, same model bytes).
+The raw margin is calibrated by Platt scaling on the validation window
+(``calibrated_logit = a * margin + b``, see :mod:`healthscore.model.calibration`).
+
+Persistence is three plain files, no pickle: ``model.txt`` (LightGBM's text format),
+``calibration.json`` and ``features.json`` (feature order and categorical levels).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from healthscore.errors import DataError, ModelError
+from healthscore.model.calibration import Calibrator, fit_calibrator
+from healthscore.model.encoding import encode_frame, learn_columns
+
+FORMAT_VERSION = 1
+
+
+class HealthScoreModel(ClassifierMixin, BaseEstimator):
+    """Calibrated LightGBM binary classifier of churn (label 1 = churned).
+
+    Parameters
+    ----------
+    n_estimators : int
+        Cap on boosting rounds; early stopping picks the number kept.
+    learning_rate, num_leaves, max_depth, min_child_samples : LightGBM tree settings
+        (``min_child_samples`` is LightGBM's ``min_data_in_leaf``).
+    subsample, subsample_freq, colsample_bytree, reg_lambda : LightGBM bagging,
+        feature sampling and L2 settings.
+    early_stopping_rounds : int
+        Rounds without improvement of the validation log loss before stopping;
+        0 disables early stopping.
+    holdout_share : float
+        When ``fit`` gets no validation window: the seeded, stratified share of rows
+        held out for early stopping and calibration (0 = none: calibrate in-sample).
+    calibration : {"platt", "isotonic"}
+        Platt (default) keeps explanations additive; isotonic is report-only.
+    random_state : int
+        Seed of LightGBM and of the holdout split.
+    n_jobs : int
+        LightGBM threads (fixed, for reproducible results).
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+        Trimmed to the best iteration.
+    calibrator_ : Calibrator
+    feature_names_ : list of str
+        Feature order of the booster.
+    categories_ : dict of str to list of str
+        Levels of each categorical feature; code i = level i, unseen or missing = NaN.
+    classes_ : ndarray of shape (2,)
+        ``classes_[1]`` is the churned class.
+    best_iteration_ : int
+        Trees kept.
+    validation_ : {"given", "holdout", "in-sample"}
+        Where early stopping and calibration got their rows.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 7,
+        max_depth: int = 3,
+        min_child_samples: int = 50,
+        subsample: float = 0.8,
+        subsample_freq: int = 1,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        early_stopping_rounds: int = 100,
+        holdout_share: float = 0.25,
+        calibration: Literal["platt", "isotonic"] = "platt",
+        random_state: int = 42,
+        n_jobs: int = 2,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+        self.holdout_share = holdout_share
+        self.calibration = calibration
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    @classmethod
+    def from_params(cls, model: Any, calibration: Any = None) -> "HealthScoreModel":
+        """Build from ``params.model`` (ModelParams) and ``params.calibration``."""
+        return cls(
+            n_estimators=model.n_estimators,
+            learning_rate=model.learning_rate,
+            num_leaves=model.num_leaves,
+            max_depth=model.max_depth,
+            min_child_samples=model.min_child_samples,
+            subsample=model.subsample,
+            subsample_freq=model.subsample_freq,
+            colsample_bytree=model.colsample_bytree,
+            reg_lambda=model.reg_lambda,
+            early_stopping_rounds=model.early_stopping_rounds,
+            holdout_share=model.holdout_share,
+            calibration=calibration.method if calibration is not None else "platt",
+            random_state=model.random_state,
+            n_jobs=model.n_jobs,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # ------------------------------------------------------------------- fitting
+
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> "HealthScoreModel":
+        """Train the booster, stop early and calibrate.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n, p)
+            Numeric columns and categorical ones (``category``, ``object`` or
+            ``string`` dtype); NaN = missing.
+        y : array of shape (n,)
+            Two classes; the larger (sorted) one is churn.
+        X_val, y_val : optional
+            The validation window (later cutoffs than ``X``) for early stopping and
+            calibration. Without it, a seeded stratified ``holdout_share`` of ``X`` is
+            held out.
+
+        Returns
+        -------
+        self
+        """
+        if (X_val is None) != (y_val is None):
+            raise ValueError("fit: give both X_val and y_val, or neither")
+        frame = self._frame_for_fit(X)
+        target = self._fit_target(y)
+        if len(target) != len(frame):
+            raise ValueError(f"fit: X has {len(frame)} rows but y has {len(target)}")
+        self.feature_names_, self.categories_ = learn_columns(frame)
+        matrix = encode_frame(frame, self.feature_names_, self.categories_)
+
+        if X_val is not None:
+            train_m, train_y = matrix, target
+            val_m = self._matrix(X_val, fitting=True)
+            val_y = self._encode_target(y_val)
+            self.validation_ = "given"
+        else:
+            held = self._holdout_indices(target)
+            if held is None:
+                train_m, train_y, val_m, val_y = matrix, target, None, None
+                self.validation_ = "in-sample"
+            else:
+                fit_idx, val_idx = held
+                train_m, train_y = matrix[fit_idx], target[fit_idx]
+                val_m, val_y = matrix[val_idx], target[val_idx]
+                self.validation_ = "holdout"
+
+        self.booster_ = self._train_booster(train_m, train_y, val_m, val_y)
+        self.best_iteration_ = int(self.booster_.num_trees())
+        calib_m, calib_y = (train_m, train_y) if val_m is None else (val_m, val_y)
+        margin = self.booster_.predict(calib_m, raw_score=True, num_threads=self.n_jobs)
+        self.calibrator_ = fit_calibrator(margin, calib_y, method=self.calibration)
+        return self
+
+    def _train_booster(self, train_m, train_y, val_m, val_y) -> lgb.Booster:
+        categorical = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
+        dtrain = lgb.Dataset(
+            train_m,
+            label=train_y,
+            feature_name=list(self.feature_names_),
+            categorical_feature=categorical,
+            params={"verbosity": -1},
+            free_raw_data=True,
+        )
+        valid_sets, callbacks = [], []
+        if val_m is not None and self.early_stopping_rounds > 0:
+            valid_sets = [lgb.Dataset(val_m, label=val_y, reference=dtrain)]
+            callbacks = [
+                lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
+            ]
+        booster = lgb.train(
+            self._lgb_params(),
+            dtrain,
+            num_boost_round=int(self.n_estimators),
+            valid_sets=valid_sets,
+            valid_names=["validation"] * len(valid_sets),
+            callbacks=callbacks,
+        )
+        best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
+        # Keep only the trees used: smaller files, cheaper TreeSHAP.
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+    def _lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "learning_rate": float(self.learning_rate),
+            "num_leaves": int(self.num_leaves),
+            "max_depth": int(self.max_depth),
+            "min_data_in_leaf": int(self.min_child_samples),
+            "bagging_fraction": float(self.subsample),
+            "bagging_freq": int(self.subsample_freq),
+            "feature_fraction": float(self.colsample_bytree),
+            "lambda_l2": float(self.reg_lambda),
+            "seed": int(self.random_state),
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": int(self.n_jobs),
+            "verbosity": -1,
+        }
+
+    def _holdout_indices(self, target: np.ndarray):
+        """Seeded stratified (train, holdout) row indices, or None when too few rows."""
+        share = float(self.holdout_share)
+        counts = np.bincount(target, minlength=2)
+        if share <= 0 or share >= 1 or counts.min() * min(share, 1 - share) < 1:
+            return None
+        fit_idx, val_idx = train_test_split(
+            np.arange(len(target)),
+            test_size=share,
+            stratify=target,
+            random_state=self.random_state,
+        )
+        if len(np.unique(target[val_idx])) < 2 or len(np.unique(target[fit_idx])) < 2:
+            return None
+        return np.sort(fit_idx), np.sort(val_idx)
+
+    def _frame_for_fit(self, X: Any) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X=X, reset=True, skip_check_array=True)
+            if X.shape[0] == 0 or X.shape[1] == 0:
+                raise ValueError(f"fit: expected a non-empty frame, got shape {X.shape}")
+            return X
+        array = validate_data(self, X=X, reset=True, dtype=np.float64, ensure_all_finite="allow-nan")
+        return pd.DataFrame(array, columns=[f"f{i}" for i in range(array.shape[1])])
+
+    def _fit_target(self, y: Any) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"HealthScoreModel needs 2 classes in y; got {len(self.classes_)} class"
+            )
+        if len(self.classes_) > 2:
+            raise ValueError(
+                "Only binary classification is supported: HealthScoreModel got "
+                f"{len(self.classes_)} classes in y"
+            )
+        return self._encode_target(y)
+
+    def _encode_target(self, y: Any) -> np.ndarray:
+        y = column_or_1d(np.asarray(y), warn=True)
+        if pd.isna(pd.Series(y)).any():
+            raise DataError("label: missing values (censored rows?) where 0/1 was expected")
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.clip(codes, 0, len(self.classes_) - 1)
+        if not np.array_equal(self.classes_[codes], y):
+            raise ValueError(f"y has labels other than the fitted classes {self.classes_.tolist()}")
+        return codes.astype(np.int64)
+
+    # ---------------------------------------------------------------- predicting
+
+    def _matrix(self, X: Any, *, fitting: bool = False) -> np.ndarray:
+        """Encode ``X`` exactly as at fit time: float64 (n, p) in ``feature_names_`` order."""
+        if not fitting:
+            check_is_fitted(self)
+        if isinstance(X, pd.DataFrame):
+            names = getattr(self, "feature_names_in_", None)
+            if names is not None:
+                missing = [n for n in names if n not in X.columns]
+                if missing:
+                    raise DataError(
+                        f"scoring frame: missing feature column(s) {', '.join(missing[:5])}"
+                        f"{' ...' if len(missing) > 5 else ''}; the model expects "
+                        f"{len(names)} features"
+                    )
+                X = X.loc[:, list(names)]
+            validate_data(self, X=X, reset=False, skip_check_array=True)
+            frame = X.set_axis(self.feature_names_, axis=1)
+        else:
+            array = validate_data(
+                self, X=X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan"
+            )
+            frame = pd.DataFrame(array, columns=self.feature_names_)
+        return encode_frame(frame, self.feature_names_, self.categories_)
+
+    def predict_margin(self, X: Any) -> np.ndarray:
+        """Raw LightGBM log-odds, shape (n,)."""
+        matrix = self._matrix(X)
+        return self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
+
+    def predict_logit(self, X: Any) -> np.ndarray:
+        """Calibrated logit of churn, shape (n,); Platt: ``a * margin + b``."""
+        margin = self.predict_margin(X)
+        return self.calibrator_.logit(margin)
+
+    def predict_risk(self, X: Any) -> np.ndarray:
+        """Calibrated churn probability (``risk_proba``), shape (n,), in [0, 1]."""
+        return expit(self.predict_logit(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Shape (n, 2): columns ``classes_`` (retained, churned)."""
+        risk = self.predict_risk(X)
+        return np.column_stack([1.0 - risk, risk])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more probable class of each row."""
+        risk = self.predict_risk(X)
+        return self.classes_[(risk >= 0.5).astype(np.int64)]
+
+    def contributions(self, X: Any) -> np.ndarray:
+        """TreeSHAP contributions in raw margin space, shape (n, p + 1).
+
+        Columns follow ``feature_names_``; the last is the expected value (base).
+        Each row sums to :meth:`predict_margin`.
+        """
+        matrix = self._matrix(X)
+        return self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)
+
+    # --------------------------------------------------------------- persistence
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.txt``, ``calibration.json`` and ``features.json`` into ``directory``."""
+        check_is_fitted(self)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "model.txt").write_text(self.booster_.model_to_string())
+        (directory / "calibration.json").write_text(self.calibrator_.to_json() + "\n")
+        features = {
+            "format": FORMAT_VERSION,
+            "kind": "lightgbm",
+            "feature_names": list(self.feature_names_),
+            "named_input": getattr(self, "feature_names_in_", None) is not None,
+            "categories": self.categories_,
+            "classes": self.classes_.tolist(),
+            "best_iteration": self.best_iteration_,
+            "validation": self.validation_,
+            "params": self.get_params(),
+        }
+        (directory / "features.json").write_text(json.dumps(features, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "HealthScoreModel":
+        """Read a model written by :meth:`save` (no pickle involved)."""
+        directory = Path(directory)
+        paths = [directory / n for n in ("model.txt", "calibration.json", "features.json")]
+        missing = [p.name for p in paths if not p.exists()]
+        if missing:
+            raise ModelError(f"model folder {directory}: missing {', '.join(missing)}")
+        features = json.loads(paths[2].read_text())
+        if features.get("format") != FORMAT_VERSION or features.get("kind") != "lightgbm":
+            raise ModelError(
+                f"{paths[2]}: expected a lightgbm model of format {FORMAT_VERSION}, got "
+                f"kind={features.get('kind')!r} format={features.get('format')!r}"
+            )
+        model = cls(**features["params"])
+        model.booster_ = lgb.Booster(model_str=paths[0].read_text())
+        model.calibrator_ = Calibrator.from_json(paths[1].read_text())
+        model.feature_names_ = list(features["feature_names"])
+        model.categories_ = {k: list(v) for k, v in features["categories"].items()}
+        model.classes_ = np.asarray(features["classes"])
+        model.best_iteration_ = int(features["best_iteration"])
+        model.validation_ = features["validation"]
+        model.n_features_in_ = len(model.feature_names_)
+        if features["named_input"]:
+            model.feature_names_in_ = np.asarray(model.feature_names_, dtype=object)
+        return model

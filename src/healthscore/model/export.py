@@ -1,0 +1,261 @@
+"""The exported model: one folder that scoring loads without a tracking server.
+
+A *bundle* folder holds plain files, never a pickle:
+
+* ``manifest.json``: ``kind`` (``lightgbm`` or ``scorecard``), format, package version,
+  creation time and run information;
+* ``lightgbm``: ``model.txt``, ``calibration.json``, ``features.json``;
+  ``scorecard``: ``scorecard.json``;
+* ``scale.json`` (the health scale), ``catalogue.json`` (feature catalogue, may be
+  empty), ``metrics.json`` (test metrics of the run).
+
+The MLflow model (``MLmodel``, a models-from-code pyfunc, see
+:mod:`healthscore.model.pyfunc`) carries the bundle under ``artifacts/bundle/``;
+``healthscore promote`` copies that MLflow model folder to ``models/healthscore/`` and
+adds ``registry.json`` (registered name, version, run id). :func:`load_exported` reads a
+bundle, an MLflow model folder or a ``models:/`` / ``runs:/`` URI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import ModelError
+from healthscore.model.baselines import RuleScorecard
+from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.scale import HealthScale
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = 1
+MANIFEST = "manifest.json"
+REGISTRY = "registry.json"
+
+
+@dataclass
+class ExportedModel:
+    """A model ready to score: the LightGBM model or the rule scorecard, plus the scale.
+
+    Attributes
+    ----------
+    kind : {"lightgbm", "scorecard"}
+    scale : HealthScale
+    model : HealthScoreModel or None
+        Set when ``kind == "lightgbm"``.
+    scorecard : RuleScorecard or None
+        Set when ``kind == "scorecard"``.
+    catalogue : dict
+        Feature name -> catalogue entry (``FeatureInfo`` fields) as plain values.
+    metrics : dict
+        Flat test metrics of the training run.
+    info : dict
+        Manifest and registry information (``run_id``, ``model_version``, ...).
+    """
+
+    kind: Literal["lightgbm", "scorecard"]
+    scale: HealthScale
+    model: HealthScoreModel | None = None
+    scorecard: RuleScorecard | None = None
+    catalogue: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind == "lightgbm" and self.model is None:
+            raise ModelError("exported model: kind 'lightgbm' needs a HealthScoreModel")
+        if self.kind == "scorecard" and self.scorecard is None:
+            raise ModelError("exported model: kind 'scorecard' needs a RuleScorecard")
+        if self.kind not in ("lightgbm", "scorecard"):
+            raise ModelError(f"exported model: unknown kind {self.kind!r}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Columns the model reads from a scoring frame."""
+        if self.kind == "lightgbm":
+            return list(self.model.feature_names_)
+        return [r.feature for r in self.scorecard.rules_]
+
+    @property
+    def version(self) -> str | None:
+        """Registered model version, when the folder came from the registry."""
+        value = self.info.get("model_version")
+        return None if value is None else str(value)
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated logit of churn, shape (n,)."""
+        if self.kind == "lightgbm":
+            return self.model.predict_logit(X)
+        return self.scorecard.predict_logit(X)
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """``risk_proba``, shape (n,)."""
+        if self.kind == "lightgbm":
+            return self.model.predict_risk(X)
+        return self.scorecard.predict_risk(X)
+
+    def health_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Health score 1..100 (int64): the scale on the calibrated logit for LightGBM,
+        the rule scorecard's own score for the scorecard."""
+        if self.kind == "lightgbm":
+            return self.scale.score_from_logit(self.model.predict_logit(X))
+        return self.scorecard.health_score(X)
+
+    def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``risk_proba``, ``health_score``, ``band`` per row, indexed like ``X``."""
+        logit = self.predict_logit(X)
+        risk = 1.0 / (1.0 + np.exp(-logit))
+        if self.kind == "lightgbm":
+            score = self.scale.score_from_logit(logit)
+        else:
+            score = self.scorecard.health_score(X)
+        return pd.DataFrame(
+            {"risk_proba": risk, "health_score": score, "band": self.scale.band(score)},
+            index=X.index,
+        )
+
+
+def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
+    """Write ``exported`` as a bundle folder (created if needed; files overwritten)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if exported.kind == "lightgbm":
+        exported.model.save(directory)
+    else:
+        exported.scorecard.save(directory)
+    exported.scale.save(directory / "scale.json")
+    _write_json(directory / "catalogue.json", exported.catalogue)
+    _write_json(directory / "metrics.json", exported.metrics)
+    from healthscore import __version__
+
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "kind": exported.kind,
+        "package_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "feature_names": exported.feature_names,
+        "info": {k: v for k, v in exported.info.items() if k != "model_version"},
+    }
+    _write_json(directory / MANIFEST, manifest)
+    return directory
+
+
+def load_bundle(directory: str | Path) -> ExportedModel:
+    """Read a bundle folder written by :func:`save_bundle` (no pickle)."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.exists():
+        raise ModelError(f"{directory}: not an exported model (no {MANIFEST})")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise ModelError(f"{path}: expected format {BUNDLE_FORMAT}, got {manifest.get('format')!r}")
+    scale = HealthScale.load(directory / "scale.json")
+    kind = manifest.get("kind")
+    model = card = None
+    if kind == "lightgbm":
+        model = HealthScoreModel.load(directory)
+    elif kind == "scorecard":
+        card = RuleScorecard.load(directory, scale=scale)
+    else:
+        raise ModelError(f"{path}: unknown kind {kind!r}; expected lightgbm or scorecard")
+    info = dict(manifest.get("info", {}))
+    info.update(package_version=manifest.get("package_version"), created_at=manifest.get("created_at"))
+    return ExportedModel(
+        kind=kind,
+        scale=scale,
+        model=model,
+        scorecard=card,
+        catalogue=_read_json(directory / "catalogue.json", {}),
+        metrics=_read_json(directory / "metrics.json", {}),
+        info=info,
+    )
+
+
+def find_bundle(folder: str | Path) -> Path:
+    """The bundle inside an exported folder: the folder itself or ``artifacts/bundle``."""
+    folder = Path(folder)
+    for candidate in (folder, folder / "artifacts" / "bundle"):
+        if (candidate / MANIFEST).exists():
+            return candidate
+    raise ModelError(
+        f"{folder}: no exported model found (expected {MANIFEST} there or under "
+        "artifacts/bundle/); run `healthscore train` then `healthscore promote`"
+    )
+
+
+def load_exported(path_or_uri: str | Path, *, tracking: Any = None) -> ExportedModel:
+    """Load the model to score with, from a folder or an MLflow model URI.
+
+    Parameters
+    ----------
+    path_or_uri : str or Path
+        A bundle folder, an MLflow model folder (``models/healthscore/``), or a URI
+        such as ``models:/healthscore@champion`` or ``runs:/<run_id>/model``.
+    tracking : TrackingParams, optional
+        Where the registry is, for URIs (default: env or the embedded store).
+    """
+    text = str(path_or_uri)
+    if "://" in text or text.startswith(("models:/", "runs:/")):
+        from healthscore import tracking as tracking_module
+
+        folder, registry = tracking_module.download_model(text, params=tracking)
+    else:
+        folder, registry = Path(text), None
+        if not folder.exists():
+            raise ModelError(
+                f"no exported model at {folder}; run `healthscore promote` to export the champion"
+            )
+    exported = load_bundle(find_bundle(folder))
+    registry = registry or _read_json(Path(folder) / REGISTRY, {})
+    exported.info.update(registry)
+    return exported
+
+
+def catalogue_dict(feature_names: list[str]) -> dict[str, Any]:
+    """The feature catalogue of ``feature_names`` as plain values ({} when unavailable)."""
+    try:
+        from healthscore.features.catalogue import build_catalogue
+    except ImportError:
+        log.info("feature catalogue not available; exporting none")
+        return {}
+    entries = build_catalogue(list(feature_names))
+    return {
+        name: dataclasses.asdict(info) if dataclasses.is_dataclass(info) else dict(info)
+        for name, info in entries.items()
+    }
+
+
+def _write_json(path: Path, value: Any) -> None:
+    text = json.dumps(_finite(value), indent=2, sort_keys=True, default=_plain, allow_nan=False)
+    path.write_text(text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null, so the files are strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

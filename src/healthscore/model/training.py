@@ -1,0 +1,282 @@
+"""Training as a pure function: dataset frame + params -> :class:`TrainResult`.
+
+Splits by cutoff time, trains the model (or, in ``scorecard`` mode, only the rule
+scorecard) and every baseline on the same windows, evaluates all of them on the test
+window (overall, per segment, per band, and against the simulator's oracle when ground
+truth is given) and draws the plots. No file, no MLflow: ``tracking.py`` logs the
+result, ``commands/train.py`` wires it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from healthscore.errors import DataError, InsufficientDataError
+from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.evaluation import (
+    METRICS,
+    band_table,
+    metrics_table,
+    plot_lift,
+    plot_reliability,
+    plot_roc,
+)
+from healthscore.model.export import ExportedModel
+from healthscore.model.scale import HealthScale
+from healthscore.model.split import SplitWindows, split_by_time, split_windows
+
+log = logging.getLogger(__name__)
+
+SEGMENT = "accounts__segment"
+KEYS = ("account_id", "cutoff_time", "renewal_date")
+
+
+def feature_columns(dataset: pd.DataFrame) -> list[str]:
+    """The feature columns of a training set: every column whose name contains ``__``."""
+    names = [str(c) for c in dataset.columns if "__" in str(c)]
+    if not names:
+        raise DataError("training set: no feature column (names containing '__') found")
+    return names
+
+
+@dataclass
+class TrainResult:
+    """Everything one training run produced, in memory.
+
+    ``predictors`` of the tables: ``model`` (the exported one: LightGBM in ``ml`` mode,
+    the rule scorecard in ``scorecard`` mode), ``logistic``, ``scorecard``,
+    ``base_rate`` and, with ground truth, ``oracle``.
+    """
+
+    mode: Literal["ml", "scorecard"]
+    exported: ExportedModel
+    model: HealthScoreModel | None
+    scorecard: RuleScorecard
+    logistic: LogisticBaseline
+    base_rate: BaseRateBaseline
+    scale: HealthScale
+    feature_names: list[str]
+    windows: SplitWindows
+    counts: pd.DataFrame
+    metrics: pd.DataFrame
+    validation_metrics: pd.DataFrame
+    bands: pd.DataFrame
+    predictions: pd.DataFrame
+    figures: dict[str, Figure] = field(default_factory=dict)
+    oracle_auc_ratio: float | None = None
+    example: pd.DataFrame | None = None
+
+    def overall(self, predictor: str = "model") -> dict[str, float]:
+        """Test metrics of one predictor over all test rows."""
+        row = self.metrics.query("segment == 'all' and predictor == @predictor")
+        return {} if row.empty else row.iloc[0].drop(["segment", "predictor"]).to_dict()
+
+    def flat_metrics(self) -> dict[str, float]:
+        """Metric name -> value, for MLflow: ``test_<predictor>_<metric>``,
+        ``val_<predictor>_<metric>``, ``segment/<segment>/test_<predictor>_<metric>``,
+        ``test_<predictor>_churn_rate_<band>``, ``rows_<window>``, ``churned_<window>``."""
+        out: dict[str, float] = {}
+        for row in self.metrics.itertuples(index=False):
+            prefix = "" if row.segment == "all" else f"segment/{_safe(row.segment)}/"
+            for metric in (*METRICS, "rows", "churned"):
+                if metric in ("rows", "churned") and row.segment == "all":
+                    continue
+                out[f"{prefix}test_{row.predictor}_{metric}"] = float(getattr(row, metric))
+        for row in self.validation_metrics.itertuples(index=False):
+            for metric in METRICS:
+                out[f"val_{row.predictor}_{metric}"] = float(getattr(row, metric))
+        for row in self.bands.itertuples(index=False):
+            out[f"test_{row.predictor}_churn_rate_{row.band}"] = float(row.churn_rate)
+            out[f"test_{row.predictor}_share_{row.band}"] = float(row.share)
+        for row in self.counts.itertuples(index=False):
+            out[f"rows_{row.window}"] = float(row.rows)
+            out[f"churned_{row.window}"] = float(row.churned)
+        if self.model is not None:
+            out["best_iteration"] = float(self.model.best_iteration_)
+        if self.oracle_auc_ratio is not None:
+            out["test_model_auc_to_oracle"] = float(self.oracle_auc_ratio)
+        return out
+
+
+def train_models(
+    dataset: pd.DataFrame,
+    *,
+    split: Any,
+    model: Any,
+    calibration: Any,
+    scorecard: Any,
+    score: Any,
+    mode: Literal["ml", "scorecard"] = "ml",
+    ground_truth: pd.DataFrame | None = None,
+) -> TrainResult:
+    """Train, calibrate and evaluate the model beside its baselines.
+
+    Parameters
+    ----------
+    dataset : DataFrame
+        The training set of ``build-dataset`` (architecture.md): keys, ``label``
+        (Int8, ``<NA>`` = censored, left out) and ``__`` feature columns.
+    split, model, calibration, scorecard, score : params sections
+        ``SplitParams``, ``ModelParams``, ``CalibrationParams``, ``ScorecardParams``,
+        ``ScoreParams`` (offset, pdo and bands only).
+    mode : {"ml", "scorecard"}
+        ``ml`` trains LightGBM and refuses below ``model.min_churned_rows`` churned
+        training rows; ``scorecard`` exports the rule scorecard instead.
+    ground_truth : DataFrame, optional
+        Simulator truth with ``account_id``, ``renewal_date``, ``churn_proba``: adds the
+        ``oracle`` predictor on the same test rows.
+
+    Raises
+    ------
+    InsufficientDataError
+        ``ml`` mode with too few churned training rows.
+    DataError
+        No feature columns, or an empty split window.
+    """
+    if mode not in ("ml", "scorecard"):
+        raise DataError(f"train: mode must be 'ml' or 'scorecard', got {mode!r}")
+    names = feature_columns(dataset)
+    windows = split_windows(dataset, split)
+    train, validation, test = split_by_time(dataset, split)
+    y_train, y_val, y_test = (_labels(w) for w in (train, validation, test))
+    churned = int(y_train.sum())
+    if mode == "ml" and churned < model.min_churned_rows:
+        raise InsufficientDataError(
+            f"training window: {churned} churned row(s) (label 1) out of {len(train)}; "
+            f"at least {model.min_churned_rows} (params.model.min_churned_rows) are needed "
+            "to learn a model. Use the rule scorecard instead: healthscore train --mode scorecard"
+        )
+    scale = HealthScale.from_params(score)
+    X_train, X_val, X_test = train[names], validation[names], test[names]
+
+    base_rate = BaseRateBaseline().fit(X_train, y_train)
+    logistic = LogisticBaseline().fit(X_train, y_train)
+    card = RuleScorecard.from_params(scorecard, scale).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    fitted: HealthScoreModel | None = None
+    if mode == "ml":
+        fitted = HealthScoreModel.from_params(model, calibration).fit(
+            X_train, y_train, X_val=X_val, y_val=y_val
+        )
+        exported = ExportedModel(kind="lightgbm", scale=scale, model=fitted)
+    else:
+        exported = ExportedModel(kind="scorecard", scale=scale, scorecard=card)
+
+    def risks_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {
+            "model": exported.predict_risk(frame),
+            "logistic": logistic.predict_risk(frame),
+            "scorecard": card.predict_risk(frame),
+            "base_rate": base_rate.predict_risk(frame),
+        }
+
+    bins = calibration.ece_bins
+    test_risks = risks_of(X_test)
+    ratio = None
+    if ground_truth is not None:
+        test_risks["oracle"] = oracle_risk(test, ground_truth)
+    segments = test[SEGMENT] if SEGMENT in test.columns else None
+    metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
+    validation_metrics = metrics_table(y_val, risks_of(X_val), n_bins=bins)
+    if ground_truth is not None:
+        overall = metrics.query("segment == 'all'").set_index("predictor")["roc_auc"]
+        ratio = float(overall["model"] / overall["oracle"])
+
+    model_scores = exported.health_score(X_test)
+    card_scores = card.health_score(X_test)
+    bands = pd.concat(
+        [
+            band_table(y_test, scale.band(model_scores)).assign(predictor="model"),
+            band_table(y_test, scale.band(card_scores)).assign(predictor="scorecard"),
+        ],
+        ignore_index=True,
+    )[["predictor", "band", "rows", "churned", "churn_rate", "share"]]
+
+    keys = [k for k in KEYS if k in test.columns]
+    predictions = test[keys].reset_index(drop=True).assign(label=y_test)
+    if segments is not None:
+        predictions[SEGMENT] = segments.to_numpy()
+    for name, values in test_risks.items():
+        predictions[f"risk_{name}"] = values
+    predictions["health_score"] = model_scores
+    predictions["band"] = scale.band(model_scores)
+
+    figures = {
+        "reliability": plot_reliability(y_test, test_risks, n_bins=bins),
+        "roc": plot_roc(y_test, test_risks),
+        "lift": plot_lift(y_test, test_risks),
+    }
+    counts = pd.DataFrame(
+        [_count(name, w) for name, w in zip(("train", "validation", "test"), (train, validation, test))]
+        + [_count("censored", dataset.loc[dataset["label"].isna()])]
+    )
+    return TrainResult(
+        mode=mode,
+        exported=exported,
+        model=fitted,
+        scorecard=card,
+        logistic=logistic,
+        base_rate=base_rate,
+        scale=scale,
+        feature_names=names,
+        windows=windows,
+        counts=counts,
+        metrics=metrics,
+        validation_metrics=validation_metrics,
+        bands=bands,
+        predictions=predictions,
+        figures=figures,
+        oracle_auc_ratio=ratio,
+        example=test[[*keys[:1], *names]].head(5).reset_index(drop=True),
+    )
+
+
+def oracle_risk(
+    rows: pd.DataFrame, ground_truth: pd.DataFrame, *, keys: tuple[str, ...] = ("account_id", "renewal_date")
+) -> np.ndarray:
+    """The simulator's true churn probability of each row (NaN where unmatched).
+
+    Joins ``rows`` to ``ground_truth`` on ``keys``; ground truth must have one row per key.
+    """
+    missing = [k for k in (*keys, "churn_proba") if k not in ground_truth.columns]
+    if missing:
+        raise DataError(f"ground_truth: missing column(s) {', '.join(missing)}")
+    truth = ground_truth[[*keys, "churn_proba"]]
+    if truth.duplicated(list(keys)).any():
+        raise DataError(f"ground_truth: several rows per ({', '.join(keys)})")
+    left = rows[list(keys)].reset_index(drop=True)
+    for key in keys:  # align key dtypes (e.g. datetime64[us] vs [ns])
+        if pd.api.types.is_datetime64_any_dtype(left[key]):
+            truth = truth.assign(**{key: pd.to_datetime(truth[key]).astype(left[key].dtype)})
+    merged = left.merge(truth, on=list(keys), how="left", validate="many_to_one")
+    unmatched = int(merged["churn_proba"].isna().sum())
+    if unmatched:
+        log.warning("oracle: %d of %d test row(s) have no ground truth", unmatched, len(merged))
+    return merged["churn_proba"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _labels(window: pd.DataFrame) -> np.ndarray:
+    return window["label"].to_numpy(dtype=np.int64)
+
+
+def _count(name: str, window: pd.DataFrame) -> dict[str, Any]:
+    cutoffs = pd.to_datetime(window["cutoff_time"])
+    churned = int(window["label"].fillna(0).astype(np.int64).sum()) if name != "censored" else 0
+    return {
+        "window": name,
+        "rows": len(window),
+        "churned": churned,
+        "first_cutoff": cutoffs.min() if len(window) else pd.NaT,
+        "last_cutoff": cutoffs.max() if len(window) else pd.NaT,
+    }
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text))

@@ -1,0 +1,206 @@
+"""Inline SVG charts drawn in Python: no chart library, no script, prints as vectors.
+
+Each function is pure: numbers in, an SVG text out (a :class:`markupsafe.Markup`, so a
+template can place it as it is). Every text taken from the data is escaped here, and
+every chart carries a ``<title>`` and an ``aria-label`` that say what it shows in words.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from markupsafe import Markup, escape
+
+#: Band colours (text labels always accompany them).
+BAND_FILL = {"red": "#d9534f", "yellow": "#e9a23b", "green": "#3c9d6d"}
+BAND_SOFT = {"red": "#fdecea", "yellow": "#fdf4e3", "green": "#e8f5ee"}
+INK = "#1f2a37"
+MUTED = "#6b7280"
+GRID = "#e5e7eb"
+ACCENT = "#2f5d8a"
+NEGATIVE = "#c2410c"
+POSITIVE = "#2f7d5b"
+
+
+def _svg(width: int, height: int, label: str, body: list[str], *, css: str = "chart") -> Markup:
+    safe = escape(label)
+    return Markup(
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{safe}" preserveAspectRatio="xMidYMid meet" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{safe}</title>{"".join(body)}</svg>'
+    )
+
+
+def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 12,
+          fill: str = MUTED, weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+            f'fill="{fill}" font-weight="{weight}">{escape(content)}</text>')
+
+
+def score_histogram(
+    scores: Sequence[float],
+    bands: Sequence[str],
+    *,
+    red_below: float,
+    green_from: float,
+    bin_width: int = 5,
+) -> Markup:
+    """Accounts per health-score bin (1-100), each bar coloured by its band.
+
+    A bar's band is the band of the bin's lower edge under the thresholds, so the
+    colours follow the band lines drawn at ``red_below`` and ``green_from``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    scores = scores[~np.isnan(scores)]
+    edges = np.arange(0, 100 + bin_width, bin_width)
+    counts, _ = np.histogram(np.clip(scores, 0, 99.999), bins=edges)
+    width, height, left, bottom, top = 640, 220, 40, 30, 14
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max(int(counts.max()) if counts.size else 0, 1)
+    body = []
+    for frac in (0.5, 1.0):
+        y = top + plot_h * (1 - frac)
+        body.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        body.append(_text(left - 6, y + 4, f"{peak * frac:,.0f}", anchor="end", size=11))
+    bar_w = plot_w / len(counts)
+    for i, count in enumerate(counts):
+        lo = edges[i]
+        band = "red" if lo < red_below else ("green" if lo >= green_from else "yellow")
+        h = plot_h * count / peak
+        x = left + i * bar_w
+        body.append(
+            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 2:.1f}" '
+            f'height="{h:.1f}" fill="{BAND_FILL[band]}"><title>{escape(f"Scores {lo}-{lo + bin_width - 1}: {count:,} accounts")}</title></rect>'
+        )
+    for value in (red_below, green_from):
+        x = left + plot_w * value / 100
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{top + plot_h}" '
+                    f'stroke="{INK}" stroke-dasharray="3 3"/>')
+    for value in range(0, 101, 10):
+        body.append(_text(left + plot_w * value / 100, height - 10, str(value), anchor="middle", size=11))
+    body.append(f'<line x1="{left}" x2="{width - 10}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{MUTED}"/>')
+    label = (f"Health score distribution of {len(scores):,} accounts: "
+             f"{int((scores < red_below).sum()):,} below {red_below:g} (red), "
+             f"{int((scores >= green_from).sum()):,} from {green_from:g} up (green)")
+    return _svg(width, height, label, body)
+
+
+def trend_line(
+    dates: Sequence[str],
+    scores: Sequence[float],
+    *,
+    red_below: float,
+    green_from: float,
+) -> Markup:
+    """An account's health score over its scoring dates, on the band zones."""
+    scores = [float(s) for s in scores]
+    width, height, left, right, top, bottom = 640, 200, 36, 16, 12, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - min(max(v, 0.0), 100.0) / 100)
+
+    body = []
+    for band, lo, hi in (("red", 0, red_below), ("yellow", red_below, green_from), ("green", green_from, 100)):
+        if hi > lo:
+            body.append(f'<rect x="{left}" y="{y_of(hi):.1f}" width="{plot_w}" '
+                        f'height="{y_of(lo) - y_of(hi):.1f}" fill="{BAND_SOFT[band]}"/>')
+    for v in (0, 25, 50, 75, 100):
+        body.append(_text(left - 6, y_of(v) + 4, str(v), anchor="end", size=11))
+    n = len(scores)
+    xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
+    if n > 1:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y_of(s):.1f}" for i, (x, s) in enumerate(zip(xs, scores)))
+        body.append(f'<path d="{path}" fill="none" stroke="{ACCENT}" stroke-width="2.5"/>')
+    step = max(1, n // 6)
+    for i, (x, s, d) in enumerate(zip(xs, scores, dates)):
+        body.append(f'<circle cx="{x:.1f}" cy="{y_of(s):.1f}" r="4" fill="{ACCENT}">'
+                    f'<title>{escape(f"{d}: {s:.0f}")}</title></circle>')
+        if i % step == 0 or i == n - 1:
+            body.append(_text(x, height - 12, str(d), anchor="middle", size=11))
+    if n:
+        body.append(_text(xs[-1] - 6, y_of(scores[-1]) - 9, f"{scores[-1]:.0f}", anchor="end",
+                          size=13, fill=INK, weight="bold"))
+    summary = ", ".join(f"{d}: {s:.0f}" for d, s in zip(dates, scores))
+    return _svg(width, height, f"Health score over time: {summary}", body)
+
+
+def hbars(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    value_text: Sequence[str] | None = None,
+    diverging: bool = False,
+    fills: Sequence[str] | None = None,
+    title: str = "",
+    label_width: int = 230,
+) -> Markup:
+    """Horizontal bars, one per label; ``diverging`` draws negatives left of zero."""
+    values = [0.0 if v is None or not np.isfinite(v) else float(v) for v in values]
+    texts = list(value_text) if value_text is not None else [f"{v:,.1f}" for v in values]
+    row_h, width, value_w = 26, 640, 80
+    height = row_h * len(values) + 8
+    plot_w = width - label_width - value_w
+    span = max((abs(v) for v in values), default=0.0) or 1.0
+    zero = label_width + (plot_w / 2 if diverging else 0)
+    scale = (plot_w / 2 if diverging else plot_w) / span
+    body = []
+    for i, (label, v, t) in enumerate(zip(labels, values, texts)):
+        y = 4 + i * row_h
+        fill = fills[i] if fills is not None else (NEGATIVE if v < 0 else POSITIVE if diverging else ACCENT)
+        w = abs(v) * scale
+        x = zero - w if v < 0 else zero
+        short = label if len(label) <= 34 else label[:33] + "\u2026"
+        body.append(_text(label_width - 8, y + 17, short, anchor="end", size=12, fill=INK))
+        body.append(f'<rect x="{x:.1f}" y="{y + 5}" width="{max(w, 1):.1f}" height="{row_h - 10}" '
+                    f'rx="2" fill="{fill}"><title>{escape(f"{label}: {t}")}</title></rect>')
+        body.append(_text(width - 4, y + 17, t, anchor="end", size=12, fill=INK))
+    if diverging:
+        body.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{height}" stroke="{MUTED}"/>')
+    summary = "; ".join(f"{label}: {t}" for label, t in zip(labels, texts))
+    return _svg(width, height, f"{title}: {summary}" if title else summary, body)
+
+
+def reliability_curve(
+    predicted: Sequence[float],
+    observed: Sequence[float],
+    *,
+    counts: Sequence[float] | None = None,
+) -> Markup:
+    """Observed churn rate against predicted churn probability per bin; the diagonal
+    is a perfectly calibrated model."""
+    pred = np.asarray(predicted, dtype=np.float64)
+    obs = np.asarray(observed, dtype=np.float64)
+    keep = ~(np.isnan(pred) | np.isnan(obs))
+    pred, obs = pred[keep], obs[keep]
+    size, pad = 300, 42
+    inner = size - pad - 12
+    top = max(float(np.max(pred, initial=0)), float(np.max(obs, initial=0)), 0.1)
+    top = min(1.0, np.ceil(top * 10) / 10)
+
+    def xy(p: float, o: float) -> tuple[float, float]:
+        return pad + inner * p / top, 12 + inner * (1 - o / top)
+
+    body = [f'<rect x="{pad}" y="12" width="{inner}" height="{inner}" fill="none" stroke="{GRID}"/>']
+    x0, y0 = xy(0, 0)
+    x1, y1 = xy(top, top)
+    body.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="{MUTED}" stroke-dasharray="4 4"/>')
+    for t in np.linspace(0, top, 5):
+        x, _ = xy(t, 0)
+        _, y = xy(0, t)
+        body.append(_text(x, size - 16, f"{100 * t:.0f}%", anchor="middle", size=10))
+        body.append(_text(pad - 4, y + 4, f"{100 * t:.0f}%", anchor="end", size=10))
+    body.append(_text(pad + inner / 2, size - 2, "predicted churn", anchor="middle", size=11))
+    order = np.argsort(pred)
+    pts = [xy(p, o) for p, o in zip(pred[order], obs[order])]
+    if len(pts) > 1:
+        body.append('<path d="' + " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}"
+                                          for i, (x, y) in enumerate(pts))
+                    + f'" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
+    for (x, y), p, o in zip(pts, pred[order], obs[order]):
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{ACCENT}">'
+                    f'<title>{escape(f"predicted {100 * p:.0f}%, observed {100 * o:.0f}%")}</title></circle>')
+    label = "Reliability: observed against predicted churn per bin; " + "; ".join(
+        f"predicted {100 * p:.0f}% observed {100 * o:.0f}%" for p, o in zip(pred[order], obs[order]))
+    return _svg(size, size, label, body, css="chart chart-square")

@@ -1,0 +1,402 @@
+"""What the report reads: :class:`ReportInputs`, and its normalisation.
+
+The scoring outputs (architecture.md, "Scoring outputs") arrive as frames and dicts;
+:func:`normalise_inputs` turns them into the one shape the report's views use, filling
+what a source leaves out (no owner: ``Unassigned``; no catalogue: a label made from the
+feature name) and converting the wide points layout into a long one. It is pure.
+
+Normalised frames (columns the views rely on):
+
+* ``risk_list``: ``account_id, name, owner, segment, arr, health_score, band,
+  risk_proba, arr_at_risk, score_change, previous_band, top_drivers`` (list of str),
+  ``base_points`` and ``unclipped_score`` (float, NaN when unknown);
+* ``history``: ``account_id, as_of, health_score, band, risk_proba``;
+* ``points`` / ``previous_points`` (long): ``account_id, feature, value, points,
+  label, family, phrase, unit``;
+* ``changes`` (long): ``account_id, feature, points_change, points_before, points_now,
+  value_before, value_now, label, family``;
+* ``alerts``: ``account_id, kind, reason``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataError
+from healthscore.report import text
+
+#: Pseudo-features that carry the base or residual of an explanation in a long frame.
+BASE_FEATURES = ("__base__", "base", "_base")
+RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
+
+_POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit"]
+_CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
+                 "value_before", "value_now", "label", "family", "unit"]
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the report shows, for one as-of date.
+
+    Attributes
+    ----------
+    as_of : Timestamp
+        The scoring date the report describes.
+    risk_list : DataFrame
+        One row per scored account (architecture.md risk list columns).
+    history : DataFrame
+        Score history over every as-of date (``as_of`` column), one row per account
+        and date.
+    points : DataFrame
+        Per-feature points and values at ``as_of``, long or wide.
+    previous_points : DataFrame
+        The same at ``previous_as_of`` (empty when there is no earlier run).
+    changes : DataFrame
+        Why it changed: per account and feature, the change in points.
+    alerts : DataFrame
+        Alerts raised at ``as_of``.
+    run_info : dict
+        ``run/<as_of>.json``.
+    model_info : dict
+        ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
+        ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
+        green_from).
+    previous_as_of : Timestamp or None
+        The previous scoring date.
+    """
+
+    as_of: pd.Timestamp
+    risk_list: pd.DataFrame
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    previous_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    run_info: Mapping[str, Any] = field(default_factory=dict)
+    model_info: Mapping[str, Any] = field(default_factory=dict)
+    previous_as_of: pd.Timestamp | None = None
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _rename_first(frame: pd.DataFrame, target: str, candidates: tuple[str, ...]) -> pd.DataFrame:
+    """Rename the first present candidate column to ``target`` (if target is absent)."""
+    if target in frame.columns:
+        return frame
+    for name in candidates:
+        if name in frame.columns:
+            return frame.rename(columns={name: target})
+    return frame
+
+
+def _numeric(frame: pd.DataFrame, column: str, default: float = np.nan) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+
+
+def _texts(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), default).map(str)
+
+
+def parse_drivers(value: Any) -> list[str]:
+    """``top_drivers`` as a list of short texts, whatever form it was stored in.
+
+    Accepts a list (of texts or of dicts with ``label``/``phrase``/``points``), a
+    JSON text of one, or a text separated by ``;`` or new lines.
+    """
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if text.is_missing(value):
+        return []
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("[") or stripped.startswith("{"):
+            try:
+                value = json.loads(stripped)
+            except ValueError:
+                value = [stripped]
+        else:
+            parts = [p.strip() for p in stripped.replace("\n", ";").split(";")]
+            return [p for p in parts if p]
+    if isinstance(value, Mapping):
+        value = [value]
+    out = []
+    for item in value:
+        if isinstance(item, Mapping):
+            label = item.get("phrase") or item.get("label") or item.get("feature") or ""
+            pts = item.get("points")
+            out.append(f"{label} ({text.signed(pts)} pts)" if not text.is_missing(pts) else str(label))
+        elif not text.is_missing(item):
+            out.append(str(item))
+    return out
+
+
+def _catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
+    """Fill ``label``, ``family``, ``phrase``, ``unit`` from the catalogue or the name."""
+    frame = frame.copy()
+    features = frame["feature"].astype(str)
+    for column, fallback in (
+        ("label", text.feature_label),
+        ("family", text.feature_family),
+        ("phrase", lambda name: None),
+        ("unit", lambda name: None),
+    ):
+        from_catalogue = features.map(
+            lambda name, c=column: (catalogue.get(name) or {}).get(c) if isinstance(
+                catalogue.get(name), Mapping) else getattr(catalogue.get(name), c, None)
+        )
+        current = frame[column] if column in frame.columns else pd.Series(None, index=frame.index)
+        current = current.astype(object).where(current.notna(), from_catalogue)
+        frame[column] = current.where(current.notna(), features.map(fallback)).astype(object)
+    return frame
+
+
+def points_to_long(points: pd.DataFrame) -> pd.DataFrame:
+    """Per-feature points in the long layout, from either layout.
+
+    Long input has ``feature`` and ``points`` columns. Wide input has, per feature
+    ``f``, a points column named ``points__f`` or ``f__points`` (or ``points:f``) and
+    optionally its value under ``f`` or ``value__f``. Columns ``base``/``base_points``
+    and ``residual`` are kept as pseudo-features ``__base__`` / ``__residual__``.
+    """
+    if points is None or points.empty:
+        return _empty(_POINTS_LONG)
+    if "feature" in points.columns:
+        frame = _rename_first(points, "points", ("points_value", "score_points"))
+        frame = _rename_first(frame, "value", ("feature_value", "raw_value"))
+        if "value" not in frame.columns:
+            frame = frame.assign(value=np.nan)
+        return frame
+    prefixes = ("points__", "points:", "pts__")
+    point_cols: dict[str, str] = {}
+    for col in points.columns:
+        for p in prefixes:
+            if col.startswith(p):
+                point_cols[col[len(p):]] = col
+        if col.endswith("__points"):
+            point_cols[col[: -len("__points")]] = col
+    if not point_cols:
+        raise DataError(
+            "points: expected a long frame (columns feature, points) or a wide one "
+            f"(points__<feature> columns); got columns {list(points.columns)[:8]}"
+        )
+    ids = points["account_id"].to_numpy()
+    pieces = []
+    for feature, col in point_cols.items():
+        value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
+                          if c in points.columns), None)
+        pieces.append(pd.DataFrame({
+            "account_id": ids, "feature": feature,
+            "value": points[value_col].astype(object).to_numpy() if value_col else np.nan,
+            "points": pd.to_numeric(points[col], errors="coerce").to_numpy(),
+        }))
+    for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
+                         ("residual", "__residual__"), ("residual_points", "__residual__")):
+        if name in points.columns:
+            pieces.append(pd.DataFrame({"account_id": ids, "feature": pseudo, "value": np.nan,
+                                        "points": pd.to_numeric(points[name], errors="coerce")}))
+    return pd.concat(pieces, ignore_index=True)
+
+
+# ------------------------------------------------------------- normalising
+
+
+def _scale_of(model_info: Mapping[str, Any]) -> dict[str, float]:
+    scale = dict(model_info.get("scale") or {})
+    scale.setdefault("offset", 35.0)
+    scale.setdefault("pdo", 10.0)
+    scale.setdefault("red_below", 50)
+    scale.setdefault("green_from", 70)
+    scale["factor"] = float(scale["pdo"]) / np.log(2.0)
+    return scale
+
+
+def _bands(score: pd.Series, scale: Mapping[str, float]) -> pd.Series:
+    return pd.Series(
+        np.where(score < scale["red_below"], "red",
+                 np.where(score >= scale["green_from"], "green", "yellow")),
+        index=score.index, dtype=object,
+    ).where(score.notna(), None)
+
+
+def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long points with catalogue columns, and the per-account base and residual.
+
+    Returns ``(points, extras)``: ``extras`` is indexed by ``account_id`` with columns
+    ``base_points`` and ``residual_points`` (NaN when the input carried none).
+    """
+    long = points_to_long(points)
+    if long.empty:
+        return _empty(_POINTS_LONG), pd.DataFrame(columns=["base_points", "residual_points"])
+    long = long.copy()
+    long["feature"] = long["feature"].astype(str)
+    long["points"] = pd.to_numeric(long["points"], errors="coerce").astype("float64")
+    pseudo = long["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)
+    extra = long[pseudo]
+    extras = pd.DataFrame({
+        "base_points": extra[extra["feature"].isin(BASE_FEATURES)].groupby("account_id")["points"].sum(),
+        "residual_points": extra[extra["feature"].isin(RESIDUAL_FEATURES)].groupby("account_id")["points"].sum(),
+    })
+    for column in ("base", "base_points"):  # a long frame may repeat the base on every row
+        if column in long.columns and extras["base_points"].isna().all():
+            extras = extras.combine_first(
+                long.groupby("account_id")[column].first().rename("base_points").to_frame())
+    long = _catalogue_columns(long[~pseudo], catalogue)
+    return long[_POINTS_LONG].reset_index(drop=True), extras
+
+
+def normalise_risk_list(
+    risk_list: pd.DataFrame,
+    *,
+    scale: Mapping[str, float],
+    points: pd.DataFrame,
+    extras: pd.DataFrame,
+) -> pd.DataFrame:
+    """The risk list with every column the views use (see the module docstring)."""
+    if risk_list is None or risk_list.empty:
+        raise DataError("risk_list: no scored accounts; run `healthscore score` first")
+    frame = _rename_first(risk_list, "health_score", ("score", "healthscore"))
+    for column in ("account_id", "health_score"):
+        if column not in frame.columns:
+            raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
+                            "`healthscore score` (architecture.md)")
+    frame = _rename_first(frame, "risk_proba", ("churn_proba", "risk", "churn_probability"))
+    frame = _rename_first(frame, "score_change", ("change", "score_delta", "change_since_last"))
+    frame = _rename_first(frame, "base_points", ("base", "score_base"))
+    frame = _rename_first(frame, "unclipped_score", ("unclipped", "score_unclipped"))
+    out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
+    out["name"] = _texts(frame, "name", "")
+    out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
+    out["owner"] = _texts(frame, "owner", "Unassigned")
+    out["segment"] = _texts(frame, "segment", "Unknown")
+    out["arr"] = _numeric(frame, "arr")
+    out["health_score"] = _numeric(frame, "health_score")
+    band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
+    out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))
+    risk = _numeric(frame, "risk_proba")
+    implied = 1.0 / (1.0 + np.exp(-(scale["offset"] - out["health_score"]) / scale["factor"]))
+    out["risk_proba"] = risk.where(risk.notna(), implied)
+    at_risk = _numeric(frame, "arr_at_risk")
+    out["arr_at_risk"] = at_risk.where(at_risk.notna(), out["arr"] * out["risk_proba"])
+    out["score_change"] = _numeric(frame, "score_change")
+    prev = frame["previous_band"] if "previous_band" in frame.columns else pd.Series(None, index=frame.index)
+    out["previous_band"] = prev.astype(object).where(prev.notna(), None)
+    drivers = frame["top_drivers"] if "top_drivers" in frame.columns else pd.Series(None, index=frame.index)
+    out["top_drivers"] = drivers.map(parse_drivers)
+    # The score's arithmetic: base + points (+ residual) = unclipped score.
+    sums = points.groupby("account_id")["points"].sum() if not points.empty else pd.Series(dtype=float)
+    ids = out["account_id"]
+    point_sum = ids.map(sums).astype("float64")
+    base = _numeric(frame, "base_points")
+    base = base.where(base.notna(), ids.map(extras["base_points"]) if len(extras) else np.nan)
+    residual = ids.map(extras["residual_points"]).astype("float64") if len(extras) else pd.Series(
+        np.nan, index=out.index)
+    out["residual_points"] = residual.fillna(0.0)
+    unclipped = _numeric(frame, "unclipped_score")
+    from_base = base + point_sum.fillna(0.0) + out["residual_points"]
+    unclipped = unclipped.where(unclipped.notna(), from_base)
+    p = out["risk_proba"].clip(1e-12, 1 - 1e-12)
+    from_risk = scale["offset"] - scale["factor"] * np.log(p / (1 - p))
+    out["unclipped_score"] = unclipped.where(unclipped.notna(), from_risk)
+    # Without an explicit base, it is what the points leave of the unclipped score.
+    out["base_points"] = base.where(
+        base.notna(), out["unclipped_score"] - point_sum - out["residual_points"])
+    for column in ("model_version", "as_of"):
+        if column in frame.columns:
+            out[column] = frame[column].to_numpy()
+    return out.reset_index(drop=True)
+
+
+def normalise_history(history: pd.DataFrame, *, scale: Mapping[str, float]) -> pd.DataFrame:
+    columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
+    if history is None or history.empty:
+        return _empty(columns)
+    frame = _rename_first(history, "as_of", ("date", "cutoff_time", "scored_at"))
+    frame = _rename_first(frame, "health_score", ("score",))
+    if "as_of" not in frame.columns or "health_score" not in frame.columns:
+        raise DataError("history: expected columns account_id, as_of, health_score; got "
+                        f"{list(frame.columns)[:8]}")
+    out = pd.DataFrame({
+        "account_id": frame["account_id"].to_numpy(),
+        "as_of": pd.to_datetime(frame["as_of"].astype(str)).to_numpy(),
+        "health_score": _numeric(frame, "health_score").to_numpy(),
+        "risk_proba": _numeric(frame, "risk_proba").to_numpy(),
+    })
+    band = frame["band"].astype(object).to_numpy() if "band" in frame.columns else None
+    out["band"] = band if band is not None else _bands(out["health_score"], scale)
+    return out.sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
+
+
+def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
+    if changes is None or changes.empty or "feature" not in changes.columns:
+        return _empty(_CHANGES_LONG)
+    frame = changes
+    for target, names in (
+        ("points_change", ("change", "delta", "points_delta", "delta_points", "change_points")),
+        ("points_before", ("previous_points", "points_previous", "points_prev", "before")),
+        ("points_now", ("points", "points_after", "current_points", "after")),
+        ("value_before", ("previous_value", "value_previous", "value_prev")),
+        ("value_now", ("value", "current_value", "value_after")),
+    ):
+        frame = _rename_first(frame, target, names)
+    frame = frame.copy()
+    for column in ("points_before", "points_now"):
+        frame[column] = _numeric(frame, column)
+    change = _numeric(frame, "points_change")
+    frame["points_change"] = change.where(change.notna(), frame["points_now"] - frame["points_before"])
+    for column in ("value_before", "value_now"):
+        if column not in frame.columns:
+            frame[column] = np.nan
+    frame["feature"] = frame["feature"].astype(str)
+    frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+    return _catalogue_columns(frame, catalogue)[_CHANGES_LONG].reset_index(drop=True)
+
+
+def normalise_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
+    if alerts is None or alerts.empty:
+        return _empty(["account_id", "kind", "reason"])
+    frame = _rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
+    frame = _rename_first(frame, "reason", ("message", "detail", "description", "text"))
+    return pd.DataFrame({
+        "account_id": frame["account_id"].to_numpy(),
+        "kind": _texts(frame, "kind", "alert").to_numpy(),
+        "reason": _texts(frame, "reason", "").to_numpy(),
+    })
+
+
+def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
+    """The inputs in the one shape the views use (module docstring); pure."""
+    model_info = dict(inputs.model_info or {})
+    catalogue = model_info.get("catalogue") or {}
+    scale = _scale_of(model_info)
+    points, extras = normalise_points(inputs.points, catalogue)
+    previous_points, _ = normalise_points(inputs.previous_points, catalogue)
+    risk_list = normalise_risk_list(inputs.risk_list, scale=scale, points=points, extras=extras)
+    model_info["scale"] = scale
+    return replace(
+        inputs,
+        as_of=pd.Timestamp(inputs.as_of),
+        previous_as_of=None if inputs.previous_as_of is None else pd.Timestamp(inputs.previous_as_of),
+        risk_list=risk_list,
+        history=normalise_history(inputs.history, scale=scale),
+        points=points,
+        previous_points=previous_points,
+        changes=normalise_changes(inputs.changes, catalogue),
+        alerts=normalise_alerts(inputs.alerts),
+        run_info=dict(inputs.run_info or {}),
+        model_info=model_info,
+    )

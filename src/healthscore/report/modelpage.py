@@ -1,0 +1,148 @@
+"""The model page, for the data scientist: version, test metrics against the baselines,
+reliability, observed churn per band and the global drivers.
+
+Pure. ``model_info["metrics"]`` is the flat test metrics of the exported model
+(``test_<predictor>_<metric>``, ``test_<predictor>_churn_rate_<band>``, as
+:meth:`healthscore.model.training.TrainResult.flat_metrics` names them) or a nested
+``{predictor: {metric: value}}`` mapping; ``model_info["reliability"]`` holds the
+reliability points when they were exported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.report import charts, text
+
+#: metric -> (name, what it means, higher is better)
+METRIC_WORDS: dict[str, tuple[str, str, bool]] = {
+    "roc_auc": ("ROC-AUC", "how often a churner is ranked riskier than a renewer (0.5 is a coin flip)", True),
+    "pr_auc": ("PR-AUC", "ranking quality among churners; the churn rate is no skill", True),
+    "top_decile_lift": ("Top-10% lift", "churn in the riskiest tenth, relative to the average", True),
+    "recall_at_top10": ("Recall in top 10%", "share of all churners found in the riskiest tenth", True),
+    "log_loss": ("Log loss", "penalises confident wrong probabilities", False),
+    "brier": ("Brier score", "squared error of the churn probability", False),
+    "ece": ("Calibration error", "average gap between predicted and observed churn", False),
+}
+
+PREDICTOR_WORDS: dict[str, str] = {
+    "model": "Model (LightGBM)", "logistic": "Logistic regression", "scorecard": "Rule scorecard",
+    "base_rate": "Base rate", "oracle": "Oracle (simulation truth)",
+}
+
+_METRIC = re.compile(r"^test_(?P<pred>.+?)_(?P<metric>" + "|".join(METRIC_WORDS) + r")$")
+_BAND = re.compile(r"^test_(?P<pred>.+?)_(?P<what>churn_rate|share)_(?P<band>red|yellow|green)$")
+
+
+def parse_metrics(metrics: Mapping[str, Any]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """``(per_predictor, per_band)`` from flat or nested test metrics.
+
+    ``per_predictor[predictor][metric]``; ``per_band[band]`` has ``churn_rate`` and
+    ``share`` of the model's test rows.
+    """
+    per_pred: dict[str, dict[str, float]] = {}
+    per_band: dict[str, dict[str, float]] = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, Mapping):
+            if key in ("test", "baselines"):
+                nested, bands = parse_metrics({f"test_{p}_{m}": v for p, d in value.items()
+                                               if isinstance(d, Mapping) for m, v in d.items()})
+                for p, d in nested.items():
+                    per_pred.setdefault(p, {}).update(d)
+                for b, d in bands.items():
+                    per_band.setdefault(b, {}).update(d)
+            elif any(m in value for m in METRIC_WORDS):
+                per_pred.setdefault(key, {}).update(
+                    {m: float(v) for m, v in value.items() if m in METRIC_WORDS and _is_number(v)})
+            continue
+        if not _is_number(value):
+            continue
+        if m := _METRIC.match(key):
+            per_pred.setdefault(m["pred"], {})[m["metric"]] = float(value)
+        elif (m := _BAND.match(key)) and m["pred"] == "model":
+            per_band.setdefault(m["band"], {})[m["what"]] = float(value)
+        elif key in METRIC_WORDS:
+            per_pred.setdefault("model", {})[key] = float(value)
+    return per_pred, per_band
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
+def metric_table(per_pred: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Rows per metric, columns per predictor (model first); the best value marked."""
+    order = [p for p in PREDICTOR_WORDS if p in per_pred] + sorted(p for p in per_pred if p not in PREDICTOR_WORDS)
+    columns = [{"key": p, "label": PREDICTOR_WORDS.get(p, p.replace("_", " ").capitalize())} for p in order]
+    rows = []
+    for metric, (name, meaning, higher) in METRIC_WORDS.items():
+        vals = {p: per_pred[p].get(metric, np.nan) for p in order}
+        real = {p: v for p, v in vals.items() if np.isfinite(v) and p != "oracle"}
+        if not real:
+            continue
+        best = (max if higher else min)(real, key=real.get)
+        rows.append({
+            "name": name, "meaning": meaning, "direction": "higher is better" if higher else "lower is better",
+            "cells": [{"text": "n/a" if not np.isfinite(vals[p]) else f"{vals[p]:.3f}", "best": p == best}
+                      for p in order],
+        })
+    return {"columns": columns, "rows": rows}
+
+
+def _reliability(model_info: Mapping[str, Any]) -> Any:
+    data = model_info.get("reliability")
+    if not data:
+        return None
+    frame = pd.DataFrame(data)
+    pick = {}
+    for target, names in (("predicted", ("predicted", "mean_predicted", "prob_pred", "risk")),
+                          ("observed", ("observed", "fraction_positive", "prob_true", "churn_rate")),
+                          ("count", ("count", "rows", "n"))):
+        pick[target] = next((frame[n] for n in names if n in frame.columns), None)
+    if pick["predicted"] is None or pick["observed"] is None:
+        return None
+    return charts.reliability_curve(pick["predicted"], pick["observed"], counts=pick["count"])
+
+
+def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
+    """Context of the model page from normalised inputs."""
+    info = inputs.model_info
+    per_pred, per_band = parse_metrics(info.get("metrics") or {})
+    bands = [b for b in ("red", "yellow", "green") if b in per_band and "churn_rate" in per_band[b]]
+    band_chart = charts.hbars(
+        [text.band_label(b) for b in bands], [per_band[b]["churn_rate"] * 100 for b in bands],
+        value_text=[text.percent(per_band[b]["churn_rate"]) for b in bands],
+        fills=[charts.BAND_FILL[b] for b in bands], title="Observed churn per band (test)",
+        label_width=180,
+    ) if bands else None
+    band_rows = [{"band": b, "label": text.band_label(b), "churn": text.percent(per_band[b]["churn_rate"], digits=1),
+                  "share": text.percent(per_band[b].get("share"))} for b in bands]
+    pts = inputs.points
+    drivers = None
+    if len(pts):
+        mean_abs = pts.assign(a=pts["points"].abs()).groupby(["feature", "label"])["a"].mean()
+        mean_abs = mean_abs.sort_values(ascending=False).head(15)
+        drivers = charts.hbars([label for _, label in mean_abs.index], mean_abs.tolist(),
+                               value_text=[f"{v:.1f} pts" for v in mean_abs],
+                               title="Mean absolute points per signal", label_width=260)
+    scale = info["scale"]
+    run = inputs.run_info
+    return {
+        "version": info.get("version") or run.get("model_version") or "unversioned",
+        "kind": info.get("kind") or "", "created_at": info.get("created_at") or "",
+        "package_version": info.get("package_version") or "",
+        "run_id": info.get("run_id") or "",
+        "scale": {"offset": f"{scale['offset']:g}", "pdo": f"{scale['pdo']:g}",
+                  "red_below": scale["red_below"], "green_from": scale["green_from"]},
+        "metrics": metric_table(per_pred),
+        "band_chart": band_chart, "band_rows": band_rows,
+        "reliability": _reliability(info),
+        "drivers": drivers,
+        "plots": [{"name": n.replace("_", " ").rsplit(".", 1)[0], "data": d}
+                  for n, d in sorted((info.get("plots") or {}).items())],
+        "counts": {k: v for k, v in run.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+    }

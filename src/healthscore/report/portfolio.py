@@ -1,0 +1,203 @@
+"""The portfolio overview: bands, movers, alerts, patterns and the risk-list table.
+
+Pure: a normalised :class:`~healthscore.report.inputs.ReportInputs` and the report
+params in, plain dicts and lists out (the template's context). A driver *hurts* an
+account when it costs it at least ``params.driver_min_points`` points.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.report import charts, text
+from healthscore.report.inputs import ReportInputs
+
+BAND_ORDER = ("red", "yellow", "green")
+
+
+def band_summary(risk_list: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
+    """Accounts, ARR and ARR at risk per band, red first."""
+    total_n = max(len(risk_list), 1)
+    total_arr = float(risk_list["arr"].fillna(0).sum()) or 1.0
+    rows = []
+    for band in BAND_ORDER:
+        part = risk_list[risk_list["band"] == band]
+        arr = float(part["arr"].fillna(0).sum())
+        rows.append({
+            "band": band, "label": text.band_label(band), "accounts": len(part),
+            "share": text.percent(len(part) / total_n), "share_value": len(part) / total_n,
+            "arr": text.money(arr, symbol=currency), "arr_share": text.percent(arr / total_arr),
+            "arr_at_risk": text.money(part["arr_at_risk"].fillna(0).sum(), symbol=currency),
+        })
+    return rows
+
+
+def _account_row(row: Mapping[str, Any], pages: Mapping[Any, str], currency: str) -> dict[str, Any]:
+    score_change = row["score_change"]
+    return {
+        "account_id": str(row["account_id"]), "name": row["name"], "owner": row["owner"],
+        "segment": row["segment"], "href": pages.get(row["account_id"]),
+        "score": None if text.is_missing(row["health_score"]) else int(round(row["health_score"])),
+        "band": row["band"], "band_label": text.band_label(row["band"]),
+        "previous_band": row["previous_band"],
+        "previous_band_label": text.band_label(row["previous_band"]) if not text.is_missing(
+            row["previous_band"]) else "",
+        "change": None if text.is_missing(score_change) else int(round(score_change)),
+        "change_text": text.signed(score_change, digits=0),
+        "change_words": text.change_words(score_change),
+        "arr": text.money(row["arr"], symbol=currency),
+        "risk": text.percent(row["risk_proba"]),
+        "top_driver": row["top_drivers"][0] if row["top_drivers"] else "",
+    }
+
+
+def movers(risk_list: pd.DataFrame, *, top: int, pages: Mapping[Any, str], currency: str) -> dict:
+    """The ``top`` biggest drops and rises since the previous run."""
+    moved = risk_list[risk_list["score_change"].notna() & (risk_list["score_change"] != 0)]
+    drops = moved[moved["score_change"] < 0].sort_values(["score_change", "arr"], ascending=[True, False])
+    rises = moved[moved["score_change"] > 0].sort_values(["score_change", "arr"], ascending=[False, False])
+    return {
+        "drops": [_account_row(r, pages, currency) for r in drops.head(top).to_dict("records")],
+        "rises": [_account_row(r, pages, currency) for r in rises.head(top).to_dict("records")],
+    }
+
+
+def new_alerts(inputs: ReportInputs, *, pages: Mapping[Any, str], currency: str) -> list[dict]:
+    """Alerts of this run with the account's name, owner and score, worst score first."""
+    if inputs.alerts.empty:
+        return []
+    merged = inputs.alerts.merge(inputs.risk_list, on="account_id", how="left")
+    merged = merged.sort_values(["health_score", "arr"], ascending=[True, False], na_position="last")
+    out = []
+    for r in merged.to_dict("records"):
+        if text.is_missing(r.get("name")):
+            r.update(name=str(r["account_id"]), owner="", segment="", health_score=np.nan,
+                     band=None, previous_band=None, score_change=np.nan, arr=np.nan,
+                     risk_proba=np.nan, top_drivers=[])
+        row = _account_row(r, pages, currency)
+        row.update(kind=text.alert_label(r["kind"]), reason=r["reason"])
+        out.append(row)
+    return out
+
+
+def _hurt(points: pd.DataFrame, risk_list: pd.DataFrame, min_points: float) -> pd.DataFrame:
+    """Rows of ``points`` that hurt their account, with the account's ARR, segment, owner."""
+    if points.empty:
+        return points.assign(arr=[], segment=[], owner=[])
+    hurt = points[points["points"] <= -abs(min_points)]
+    attrs = risk_list.set_index("account_id")[["arr", "segment", "owner"]]
+    return hurt.join(attrs, on="account_id", how="inner")
+
+
+def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, top: int = 12) -> dict:
+    """Which drivers hurt the most accounts and ARR now, and which grew since last run.
+
+    Returns ``drivers`` (one row per feature hurting at least one account, most
+    accounts first), ``growing`` (drivers hurting more accounts than at the previous
+    run, largest rise first), ``by_segment`` and ``by_owner`` (per group: accounts,
+    ARR, share red, its three most common drivers).
+    """
+    now = _hurt(inputs.points, inputs.risk_list, min_points)
+    before = _hurt(inputs.previous_points, inputs.risk_list, min_points)
+    has_before = not inputs.previous_points.empty
+    total = max(len(inputs.risk_list), 1)
+    rows = []
+    if not now.empty:
+        grouped = now.groupby("feature").agg(
+            accounts=("account_id", "nunique"), arr=("arr", "sum"), points=("points", "sum"),
+            label=("label", "first"), family=("family", "first"))
+        prev_counts = before.groupby("feature")["account_id"].nunique() if has_before else pd.Series(dtype=float)
+        grouped["before"] = grouped.index.map(prev_counts).astype("float64")
+        if has_before:
+            grouped["before"] = grouped["before"].fillna(0)
+        grouped = grouped.sort_values(["accounts", "arr"], ascending=False)
+        for feature, g in grouped.iterrows():
+            growth = g["accounts"] - g["before"] if has_before else np.nan
+            rows.append({
+                "feature": feature, "label": g["label"], "family": text.family_label(g["family"]),
+                "accounts": int(g["accounts"]), "share": text.percent(g["accounts"] / total),
+                "arr_value": float(g["arr"]), "arr": text.money(g["arr"], symbol=currency, compact=True),
+                "mean_points": text.signed(g["points"] / g["accounts"]),
+                "before": None if np.isnan(g["before"]) else int(g["before"]),
+                "growth": None if np.isnan(growth) else int(growth),
+                "growth_text": "n/a" if np.isnan(growth) else text.signed(growth, digits=0),
+            })
+    by_arr = sorted(rows, key=lambda r: -r["arr_value"])[:5]
+    growing = sorted((r for r in rows if (r["growth"] or 0) > 0), key=lambda r: -r["growth"])[:5]
+    return {
+        "drivers": rows[:top], "by_arr": by_arr, "growing": growing, "has_before": has_before,
+        "by_segment": _by_group(inputs.risk_list, now, "segment", currency),
+        "by_owner": _by_group(inputs.risk_list, now, "owner", currency),
+    }
+
+
+def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency: str) -> list[dict]:
+    out = []
+    for value, part in risk_list.groupby(column, sort=True):
+        mine = hurt[hurt[column] == value]
+        counts = mine.groupby("label")["account_id"].nunique().sort_values(ascending=False).head(3)
+        out.append({
+            "name": value, "accounts": len(part),
+            "arr": text.money(part["arr"].fillna(0).sum(), symbol=currency, compact=True),
+            "red": int((part["band"] == "red").sum()),
+            "red_share": text.percent((part["band"] == "red").mean()),
+            "arr_at_risk": text.money(part["arr_at_risk"].fillna(0).sum(), symbol=currency, compact=True),
+            "drivers": [{"label": label, "accounts": int(n)} for label, n in counts.items()],
+        })
+    out.sort(key=lambda g: (-g["red"], -g["accounts"]))
+    return out
+
+
+def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dict[str, Any]]:
+    """The risk list as plain records for the sortable table (JSON in the page).
+
+    Numbers stay numbers (the script sorts on them); ``href`` is set only for accounts
+    with a page.
+    """
+    frame = risk_list
+    records = []
+    for r in frame.itertuples(index=False):
+        records.append({
+            "id": str(r.account_id), "name": str(r.name), "owner": str(r.owner),
+            "segment": str(r.segment), "band": str(r.band),
+            "score": None if text.is_missing(r.health_score) else float(r.health_score),
+            "risk": None if text.is_missing(r.risk_proba) else round(float(r.risk_proba), 4),
+            "arr": None if text.is_missing(r.arr) else float(r.arr),
+            "arr_at_risk": None if text.is_missing(r.arr_at_risk) else round(float(r.arr_at_risk), 2),
+            "change": None if text.is_missing(r.score_change) else float(r.score_change),
+            "driver": r.top_drivers[0] if r.top_drivers else "",
+            "href": pages.get(r.account_id),
+        })
+    return records
+
+
+def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, str]) -> dict[str, Any]:
+    """Context of the overview page. ``pages`` maps account_id -> relative link."""
+    rl = inputs.risk_list
+    cur = params.currency
+    scale = inputs.model_info["scale"]
+    arr_total = float(rl["arr"].fillna(0).sum())
+    return {
+        "kpis": {
+            "accounts": f"{len(rl):,}",
+            "arr": text.money(arr_total, symbol=cur, compact=True),
+            "arr_at_risk": text.money(rl["arr_at_risk"].fillna(0).sum(), symbol=cur, compact=True),
+            "red": f"{int((rl['band'] == 'red').sum()):,}",
+            "alerts": f"{len(inputs.alerts):,}",
+            "mean_risk": text.percent(rl["risk_proba"].mean()),
+        },
+        "bands": band_summary(rl, currency=cur),
+        "histogram": charts.score_histogram(
+            rl["health_score"], rl["band"], red_below=scale["red_below"], green_from=scale["green_from"]),
+        "movers": movers(rl, top=params.top_movers, pages=pages, currency=cur),
+        "alerts": new_alerts(inputs, pages=pages, currency=cur),
+        "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur),
+        "rows": table_rows(rl, pages=pages),
+        "owners": sorted(rl["owner"].unique().tolist()),
+        "segments": sorted(rl["segment"].unique().tolist()),
+        "band_options": [(b, text.band_label(b)) for b in BAND_ORDER],
+        "pages": len(pages), "accounts": len(rl),
+    }

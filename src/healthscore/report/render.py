@@ -1,0 +1,123 @@
+"""Scoring outputs -> HTML text, through autoescaping Jinja2 templates.
+
+:func:`render_report` is pure: the same inputs give the same files, byte for byte (no
+clock, no randomness). Every page inlines its style and script, so a single page
+opens from disk, mails as one file and loads nothing from a network; a Content
+Security Policy in each page says so to the browser (``default-src 'none'``, the one
+inline script allowed by its hash).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+from importlib import resources
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from healthscore.report import text
+from healthscore.report.account import account_filename, build_account, slice_by_account
+from healthscore.report.inputs import ReportInputs, normalise_inputs
+from healthscore.report.modelpage import build_model_page
+from healthscore.report.portfolio import build_portfolio
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("healthscore.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["band_label"] = text.band_label
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def _static(name: str) -> str:
+    return resources.files("healthscore.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _script_hash(script: str) -> str:
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
+    """account_ids of the ``n`` riskiest accounts: highest ``risk_proba``, then
+    lowest score, then largest ARR."""
+    order = risk_list.sort_values(
+        ["risk_proba", "health_score", "arr"], ascending=[False, True, False],
+        na_position="last", kind="stable",
+    )
+    return order["account_id"].head(max(int(n), 0)).tolist()
+
+
+def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
+    """Render the report: relative file name -> HTML text.
+
+    Parameters
+    ----------
+    inputs : ReportInputs
+        The scoring outputs of one as-of date (see :mod:`healthscore.report.inputs`);
+        normalised here.
+    params : ReportParams
+        ``title``, ``top_movers``, ``max_accounts`` (account pages for the riskiest N
+        only), ``drivers_shown``, ``driver_min_points``, ``outcome``, ``currency``,
+        ``next_steps``.
+
+    Returns
+    -------
+    dict of str to str
+        ``index.html`` (overview and risk list), ``model.html`` and one
+        ``accounts/<account_id>.html`` per account with a page.
+    """
+    data = normalise_inputs(inputs)
+    env = _environment()
+    css, js = _static("report.css"), _static("report.js")
+    scale = data.model_info["scale"]
+    ids = riskiest(data.risk_list, params.max_accounts)
+    pages = {account_id: account_filename(account_id) for account_id in ids}
+    run = data.run_info
+    common = {
+        "title": params.title, "css": css, "as_of": text.date_text(data.as_of),
+        "previous_as_of": text.date_text(data.previous_as_of),
+        "model_version": str(data.model_info.get("version") or run.get("model_version") or "unversioned"),
+        "package_version": str(run.get("package_version") or data.model_info.get("package_version") or ""),
+        "csp_scripts": "'none'", "scale": scale, "outcome": params.outcome,
+    }
+    files: dict[str, str] = {}
+    portfolio = build_portfolio(data, params, pages=pages)
+    files["index.html"] = env.get_template("index.html.j2").render(
+        **{**common, "csp_scripts": _script_hash(js)}, root="", page="overview", js=js,
+        p=portfolio, max_accounts=params.max_accounts, min_points=params.driver_min_points,
+    )
+    files["model.html"] = env.get_template("model.html.j2").render(
+        **common, root="", page="model", m=build_model_page(data, params),
+    )
+    template = env.get_template("account.html.j2")
+    rows = data.risk_list.set_index("account_id", drop=False)
+    slices = {name: (frame, slice_by_account(frame)) for name, frame in (
+        ("points", data.points), ("previous_points", data.previous_points),
+        ("changes", data.changes), ("history", data.history), ("alerts", data.alerts))}
+
+    def part(name: str, account_id: Any) -> pd.DataFrame:
+        frame, index = slices[name]
+        return frame.iloc[index.get(account_id, [])]
+
+    for account_id, path in pages.items():
+        view = build_account(
+            rows.loc[account_id].to_dict() if rows.index.is_unique else rows.loc[[account_id]].iloc[0].to_dict(),
+            points=part("points", account_id), previous_points=part("previous_points", account_id),
+            changes=part("changes", account_id), history=part("history", account_id),
+            alerts=part("alerts", account_id), previous_as_of=data.previous_as_of,
+            scale=scale, params=params,
+        )
+        files[path] = template.render(**common, root="../", page="account", a=view,
+                                      min_points=params.driver_min_points)
+    return files

@@ -1,0 +1,173 @@
+"""One account's explanation, read back from the stored scoring outputs.
+
+:func:`read_account` gathers what ``healthscore explain`` and the report show for one
+account on one as-of date: score, band, risk, trend, drivers with phrases and points,
+points by family and the lines of why it changed. :func:`render_account` turns it
+into terminal text. Nothing is recomputed from the model: the stored points are the
+explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataError
+from healthscore.explain import FAMILIES, describe_risk, family_column, find_drivers, format_points
+from healthscore.scoring.changes import describe_change
+from healthscore.scoring.outputs import OutputLayout, as_of_text
+from healthscore.scoring.points import feature_names_of, points_matrix
+from healthscore.scoring.risk_list import RowView, describe_feature, feature_columns
+
+
+@dataclass
+class AccountExplanation:
+    """Everything shown about one account on one date.
+
+    ``drivers_hurting`` / ``drivers_helping``: dicts with ``feature``, ``label``,
+    ``family``, ``phrase``, ``points``. ``trend``: ``as_of`` and ``health_score`` per
+    date scored. ``changes``: the why-it-changed lines (``text``, ``points_change``).
+    """
+
+    account_id: Any
+    as_of: pd.Timestamp
+    health_score: int
+    band: str
+    risk_proba: float
+    unclipped_score: float
+    base: float
+    model_version: str
+    details: dict[str, Any] = field(default_factory=dict)
+    trend: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drivers_hurting: list[dict[str, Any]] = field(default_factory=list)
+    drivers_helping: list[dict[str, Any]] = field(default_factory=list)
+    families: dict[str, float] = field(default_factory=dict)
+    previous_as_of: pd.Timestamp | None = None
+    score_change: int | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_account_id(text: Any, dtype: Any) -> Any:
+    """``text`` in the stored ``account_id`` dtype (None when it cannot be one)."""
+    if pd.api.types.is_integer_dtype(dtype):
+        try:
+            return int(str(text).strip())
+        except ValueError:
+            return None
+    return str(text)
+
+
+def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, top: int = 5) -> AccountExplanation:
+    """Read one account's explanation on ``as_of`` (default: the latest date scored).
+
+    Raises
+    ------
+    DataError
+        Nothing was scored yet, the date was not scored, or the account was not scored
+        on it.
+    """
+    dates = layout.dates()
+    if not dates:
+        raise DataError(f"no scoring outputs under {layout.root}; run `healthscore score --as-of DATE` first")
+    when = dates[-1] if as_of is None else pd.Timestamp(as_of)
+    if when not in dates:
+        shown = ", ".join(as_of_text(d) for d in dates[-5:])
+        raise DataError(f"as-of date {as_of_text(when)} was not scored (scored dates: {shown})")
+    dtype = layout.read_partition("history", when).dtypes["account_id"]
+    key = parse_account_id(account_id, dtype)
+    rows = layout.read_partition("history", when, account_ids=[key]) if key is not None else None
+    if rows is None or rows.empty:
+        raise DataError(f"account {account_id} was not scored on {as_of_text(when)} "
+                        "(unknown account, or not active on that date)")
+    row = rows.iloc[0]
+    run = layout.read_run(when)
+    catalogue = run.get("catalogue") or {}
+    result = AccountExplanation(
+        account_id=key, as_of=when, health_score=int(row["health_score"]), band=str(row["band"]),
+        risk_proba=float(row["risk_proba"]), unclipped_score=float(row["unclipped_score"]),
+        base=float(row["base"]), model_version=str(row["model_version"]),
+    )
+    result.families = {f: float(row[family_column(f)]) for f in FAMILIES}
+    result.trend = layout.read_history(account_ids=[key], columns=["health_score", "band"])
+    risk = layout.read_table("risk_list", when)
+    if not risk.empty:
+        match = risk.loc[risk["account_id"] == key]
+        if len(match):
+            found = match.iloc[0]
+            result.details = {c: found[c] for c in ("name", "owner", "segment", "arr",
+                                                    "previous_band", "score_change")}
+    points = layout.read_partition("points", when, account_ids=[key])
+    names = feature_names_of(points)
+    matrix = points_matrix(points, names)
+    drivers = find_drivers(matrix, k=top)
+    columns = feature_columns(points, [c for c in points.columns if "__" in c and ":" not in c])
+    view = RowView(columns, 0)
+    for which, index, pts in (("hurting", drivers.hurting[0], drivers.hurting_points[0]),
+                              ("helping", drivers.helping[0], drivers.helping_points[0])):
+        out = result.drivers_hurting if which == "hurting" else result.drivers_helping
+        for j, p in zip(index, pts):
+            if j < 0:
+                break
+            name = names[j]
+            info = catalogue.get(name) or {}
+            out.append({"feature": name, "label": info.get("label", name),
+                        "family": info.get("family"), "points": float(p),
+                        "phrase": describe_feature(catalogue.get(name), name, view)})
+    changes = layout.read_table("changes", when)
+    if not changes.empty:
+        mine = changes.loc[changes["account_id"] == key].sort_values("rank")
+        if len(mine):
+            result.previous_as_of = pd.Timestamp(mine["previous_as_of"].iloc[0])
+            change = mine["score_change"].iloc[0]
+            result.score_change = None if pd.isna(change) else int(change)
+            result.changes = [{"text": describe_change(line), **line} for line in mine.to_dict("records")]
+    return result
+
+
+def render_account(info: AccountExplanation) -> str:
+    """Terminal text of an :class:`AccountExplanation`."""
+    d = info.details
+    name = d.get("name")
+    title = f"{name} (account {info.account_id})" if _given(name) else f"Account {info.account_id}"
+    facts = [f"{k}: {d[k]}" for k in ("owner", "segment") if _given(d.get(k))]
+    if _given(d.get("arr")):
+        facts.append(f"ARR {float(d['arr']):,.0f}")
+    lines = [title + (" - " + ", ".join(facts) if facts else "")]
+    lines.append(f"As of {as_of_text(info.as_of)}: health score {info.health_score} / 100, "
+                 f"{info.band} (model {info.model_version})")
+    lines.append(f"Churn risk {info.risk_proba:.0%}: {describe_risk(info.risk_proba)}.")
+    if len(info.trend) > 1:
+        trend = " -> ".join(f"{as_of_text(a)} {s}" for a, s in
+                            zip(info.trend["as_of"].tail(8), info.trend["health_score"].tail(8)))
+        lines.append(f"Trend: {trend}")
+    for title_text, drivers in (("What lowers the score", info.drivers_hurting),
+                                ("What raises the score", info.drivers_helping)):
+        lines.append("")
+        lines.append(f"{title_text}:")
+        if not drivers:
+            lines.append("  (nothing)")
+        for item in drivers:
+            lines.append(f"  {format_points(item['points']):>9}  {item['phrase']}")
+    lines.append("")
+    lines.append(f"Points by family (an average account scores {info.base:.0f}):")
+    for family in FAMILIES:
+        value = info.families.get(family, 0.0)
+        if abs(value) >= 0.05:
+            lines.append(f"  {family:<11} {format_points(value):>9}")
+    if info.previous_as_of is not None:
+        lines.append("")
+        change = "n/a" if info.score_change is None else f"{info.score_change:+d}"
+        lines.append(f"Since {as_of_text(info.previous_as_of)}: {change} points")
+        for line in info.changes:
+            lines.append(f"  {line['text']}")
+    elif len(info.trend) <= 1:
+        lines.append("")
+        lines.append("First scoring of this account: no earlier date to compare with.")
+    return "\n".join(lines)
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA

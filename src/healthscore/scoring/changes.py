@@ -1,0 +1,194 @@
+"""Why it changed: a score change split into per-feature point changes.
+
+For an account scored at the previous as-of date and now, the change of the unclipped
+health score is exactly the sum of
+
+* each feature's change of points (a feature only one model uses counts 0 for the
+  other);
+* the change of the base: zero for one model; when the model version changed, it is
+  its own line, ``model changed``;
+* the change of the residual (isotonic calibration only).
+
+The ``top`` largest feature changes (by size) are named, one line each; the rest, with
+the residual change, make one ``other changes`` line, so the lines of an account always
+sum to its ``unclipped_change``. (``score_change`` is the change of the rounded,
+clipped health score and can differ from it by rounding or clipping.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.explain import catalogue_entry, format_points
+from healthscore.scoring.points import feature_names_of, points_matrix
+
+MODEL_CHANGED = "model changed"
+OTHER_CHANGES = "other changes"
+
+CHANGE_COLUMNS = (
+    "account_id", "previous_as_of", "rank", "feature", "label", "family", "value_before",
+    "value_after", "points_before", "points_after", "points_change", "unclipped_change",
+    "score_change",
+)
+
+_TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
+
+
+def attribute_changes(
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    *,
+    current_scores: pd.DataFrame,
+    previous_scores: pd.DataFrame,
+    model_changed: bool,
+    previous_as_of: pd.Timestamp,
+    catalogue: Mapping[str, Any],
+    top: int = 5,
+) -> pd.DataFrame:
+    """Per-account lines of why the score changed since ``previous_as_of``.
+
+    Parameters
+    ----------
+    current, previous : DataFrame
+        Wide points frames (:mod:`healthscore.scoring.points`) of the two dates.
+    current_scores, previous_scores : DataFrame
+        ``account_id`` and ``health_score`` of the two dates (history rows).
+    model_changed : bool
+        The two dates were scored by different model versions.
+    top : int
+        Feature changes named per account.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`CHANGE_COLUMNS`; per account, feature lines ranked 1.. by size,
+        then the pseudo-features ``model changed`` and ``other changes`` where present. Accounts scored on only
+        one of the dates have no line.
+    """
+    both = pd.Index(current["account_id"]).intersection(pd.Index(previous["account_id"]))
+    if len(both) == 0:
+        return _empty(current["account_id"].dtype)
+    cur = current.set_index("account_id").loc[both]
+    prev = previous.set_index("account_id").loc[both]
+    names = list(dict.fromkeys(feature_names_of(current) + feature_names_of(previous)))
+    p_cur, p_prev = points_matrix(cur, names), points_matrix(prev, names)
+    delta = p_cur - p_prev
+    d_base = cur["base"].to_numpy() - prev["base"].to_numpy()
+    d_resid = cur["residual"].to_numpy() - prev["residual"].to_numpy()
+    unclipped_change = delta.sum(axis=1) + d_base + d_resid
+
+    m, q = delta.shape
+    k = min(top, q)
+    size = np.abs(delta)
+    if k < q:
+        pick = np.argpartition(-size, k - 1, axis=1)[:, :k] if k > 0 else np.empty((m, 0), int)
+    else:
+        pick = np.broadcast_to(np.arange(q), (m, q)).copy()
+    order = np.argsort(-np.take_along_axis(size, pick, axis=1), axis=1, kind="stable")
+    pick = np.take_along_axis(pick, order, axis=1)
+    picked = np.take_along_axis(delta, pick, axis=1)
+    named = picked != 0
+    other = delta.sum(axis=1) - np.where(named, picked, 0.0).sum(axis=1) + d_resid
+    if not model_changed:
+        other = other + d_base
+
+    rows_i, cols_k = np.nonzero(named)
+    feat = pick[rows_i, cols_k]
+    entries = [catalogue_entry(catalogue, n) for n in names]
+    account = both.to_numpy()
+    score_change = (
+        pd.Series(account).map(current_scores.set_index("account_id")["health_score"]).to_numpy(np.float64)
+        - pd.Series(account).map(previous_scores.set_index("account_id")["health_score"]).to_numpy(np.float64)
+    )
+    lines = pd.DataFrame({
+        "row": rows_i,
+        "rank": cols_k + 1,
+        "feature": np.array(names, dtype=object)[feat],
+        "label": np.array([e["label"] for e in entries], dtype=object)[feat],
+        "family": np.array([e["family"] for e in entries], dtype=object)[feat],
+        "value_before": _texts(prev, names, rows_i, feat),
+        "value_after": _texts(cur, names, rows_i, feat),
+        "points_before": p_prev[rows_i, feat],
+        "points_after": p_cur[rows_i, feat],
+        "points_change": delta[rows_i, feat],
+    })
+    extra = []
+    if model_changed:
+        extra.append(_special(np.arange(m), MODEL_CHANGED, "model", prev["base"].to_numpy(),
+                              cur["base"].to_numpy(), d_base, k + 1))
+    show = np.abs(other) >= _TINY
+    if show.any():
+        rows = np.nonzero(show)[0]
+        extra.append(_special(rows, OTHER_CHANGES, "", np.full(len(rows), np.nan),
+                              np.full(len(rows), np.nan), other[rows], k + 2))
+    lines = pd.concat([lines, *extra], ignore_index=True)
+    lines = lines.sort_values(["row", "rank"], kind="stable")
+    rows = lines.pop("row").to_numpy()
+    lines.insert(0, "account_id", account[rows])
+    lines.insert(1, "previous_as_of", pd.Timestamp(previous_as_of).as_unit("us"))
+    lines["previous_as_of"] = lines["previous_as_of"].astype("datetime64[us]")
+    lines["unclipped_change"] = unclipped_change[rows]
+    lines["score_change"] = pd.array(score_change[rows], dtype="Float64").astype("Int64")
+    lines["rank"] = lines["rank"].astype(np.int64)
+    for column in ("feature", "label", "family", "value_before", "value_after"):
+        lines[column] = lines[column].astype("string")
+    return lines.loc[:, list(CHANGE_COLUMNS)].reset_index(drop=True)
+
+
+def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray) -> np.ndarray:
+    from healthscore.scoring.risk_list import format_value
+
+    out = np.empty(len(rows), dtype=object)
+    for j in np.unique(feat):
+        mask = feat == j
+        if names[j] not in frame:
+            out[mask] = "n/a"
+            continue
+        column = frame[names[j]].to_numpy()[rows[mask]]
+        out[mask] = [format_value(None if pd.isna(v) else v) for v in column]
+    return out
+
+
+def _special(rows, item, family, before, after, change, rank) -> pd.DataFrame:
+    return pd.DataFrame({
+        "row": rows, "rank": rank, "feature": item, "label": item, "family": family,
+        "value_before": None, "value_after": None, "points_before": before,
+        "points_after": after, "points_change": change,
+    })
+
+
+def _empty(account_dtype: Any) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype="string") for c in CHANGE_COLUMNS})
+    for column in ("points_before", "points_after", "points_change", "unclipped_change"):
+        frame[column] = frame[column].astype(np.float64)
+    frame["rank"] = frame["rank"].astype(np.int64)
+    frame["score_change"] = frame["score_change"].astype("Int64")
+    frame["previous_as_of"] = frame["previous_as_of"].astype("datetime64[us]")
+    frame["account_id"] = frame["account_id"].astype(account_dtype)
+    return frame
+
+
+def describe_change(line: Mapping[str, Any]) -> str:
+    """One line of why it changed, for people: ``Active users: 12 -> 4 (-8 pts)``."""
+    if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
+        return f"{line['feature'].capitalize()} ({format_points(line['points_change'])})"
+    return (f"{line['label']}: {line['value_before']} -> {line['value_after']} "
+            f"({format_points(line['points_change'])})")
+
+
+def change_reasons(changes: pd.DataFrame, *, top: int = 3) -> pd.Series:
+    """Per account, the ``top`` changed lines that lowered the score, as one text.
+
+    Indexed by ``account_id``; accounts whose score no line lowered are absent.
+    """
+    hurt = changes.loc[changes["points_change"] < 0]
+    if hurt.empty:
+        return pd.Series([], dtype="string", name="reasons")
+    hurt = hurt.sort_values(["account_id", "points_change"], kind="stable")
+    hurt = hurt.groupby("account_id", sort=False).head(top)
+    texts = [describe_change(row) for row in hurt.to_dict("records")]
+    return pd.Series(texts, index=hurt["account_id"].to_numpy()).groupby(level=0, sort=False).agg(
+        "; ".join).astype("string").rename("reasons")

@@ -1,0 +1,250 @@
+"""Score an as-of date: features, scores and explanations, then every output frame.
+
+:func:`score_date` computes; it reads nothing from disk and writes nothing (the
+previous date's outputs come in as a :class:`~healthscore.scoring.history.Previous`).
+``healthscore score`` reads the inputs and writes the result with
+:func:`~healthscore.scoring.outputs.write_date`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import string
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
+from healthscore.errors import DataError
+from healthscore.explain import Explanation, explain_model, explanation_from_points, find_drivers
+from healthscore.scoring.alerts import make_alerts
+from healthscore.scoring.changes import attribute_changes, change_reasons
+from healthscore.scoring.history import Previous, make_history_rows
+from healthscore.scoring.outputs import DateOutputs, as_of_text
+from healthscore.scoring.points import (
+    feature_names_of, hash_rows, make_points_frame, points_matrix,
+)
+from healthscore.scoring.risk_list import (
+    build_risk_list, feature_columns, make_scoring_cutoffs, render_drivers,
+)
+from healthscore.tables import Tables
+
+log = logging.getLogger(__name__)
+
+
+def model_identity(exported: Any) -> tuple[str, str]:
+    """``(model_version, fingerprint)`` of an exported model.
+
+    The fingerprint hashes what decides a score (trees, calibration, feature encoding,
+    scorecard rules, scale); the version is the registered version when known, else
+    ``sha-`` and the fingerprint's start.
+    """
+    digest = hashlib.sha256()
+    if exported.kind == "lightgbm":
+        model = exported.model
+        digest.update(model.booster_.model_to_string().encode())
+        digest.update(model.calibrator_.to_json().encode())
+        digest.update(json.dumps([model.feature_names_, model.categories_], sort_keys=True).encode())
+    else:
+        digest.update(json.dumps(exported.scorecard.to_dict(), sort_keys=True).encode())
+    digest.update(exported.scale.to_json().encode())
+    fingerprint = digest.hexdigest()[:16]
+    return (exported.version or f"sha-{fingerprint[:10]}"), fingerprint
+
+
+def resolve_catalogue(exported: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The exported catalogue, completed by the feature package's for missing names."""
+    catalogue = dict(getattr(exported, "catalogue", None) or {})
+    missing = [n for n in names if n not in catalogue]
+    if missing:
+        try:
+            from healthscore.features.catalogue import build_catalogue
+        except ImportError:
+            return catalogue
+        import dataclasses
+
+        for name, info in build_catalogue(list(missing)).items():
+            catalogue[name] = dataclasses.asdict(info) if dataclasses.is_dataclass(info) else dict(info)
+    return catalogue
+
+
+def phrase_references(catalogue: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """Feature names the phrases of ``names`` refer to (besides ``value``)."""
+    found: list[str] = []
+    for name in names:
+        phrase = (catalogue.get(name) or {}).get("phrase") or ""
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(phrase) if f]
+        except ValueError:
+            continue
+        found.extend(f for f in fields if "__" in f)
+    return list(dict.fromkeys(found))
+
+
+def explain_rows(
+    exported: Any,
+    values: pd.DataFrame,
+    *,
+    chunk_rows: int,
+    reuse: pd.DataFrame | None = None,
+    account_ids: Any = None,
+) -> tuple[Explanation, np.ndarray, int]:
+    """Explain ``values`` (the model's feature columns, n rows) ``chunk_rows`` at a time.
+
+    With ``reuse`` (a stored points frame of the same model), a row whose
+    ``(account_id, row_hash)`` is stored takes its stored points instead of being
+    explained again. Returns the explanation, the row hashes and the rows reused.
+    """
+    names = list(exported.feature_names)
+    n = len(values)
+    hashes = hash_rows(values)
+    todo = np.ones(n, dtype=bool)
+    points = np.zeros((n, len(names)))
+    base, residual = np.zeros(n), np.zeros(n)
+    if reuse is not None and len(reuse) and exported.kind == "lightgbm" \
+            and feature_names_of(reuse) == names:
+        stored = pd.DataFrame({"account_id": np.asarray(account_ids), "row_hash": hashes,
+                               "row": np.arange(n)})
+        hit = stored.merge(reuse.assign(_pos=np.arange(len(reuse)))[["account_id", "row_hash", "_pos"]],
+                           on=["account_id", "row_hash"], how="inner")
+        rows, pos = hit["row"].to_numpy(), hit["_pos"].to_numpy()
+        points[rows] = points_matrix(reuse, names)[pos]
+        base[rows] = reuse["base"].to_numpy()[pos]
+        residual[rows] = reuse["residual"].to_numpy()[pos]
+        todo[rows] = False
+    fresh = np.nonzero(todo)[0]
+    scored = []
+    step = max(int(chunk_rows), 1)
+    for start in range(0, len(fresh), step):
+        rows = fresh[start:start + step]
+        part = explain_model(exported, values.iloc[rows])
+        scored.append((rows, part))
+    if len(fresh) == n and len(scored) == 1:
+        return scored[0][1], hashes, 0
+    if exported.kind == "lightgbm":
+        for rows, part in scored:
+            points[rows], base[rows], residual[rows] = part.points, part.base, part.residual
+        explanation = explanation_from_points(points, base, residual, feature_names=names,
+                                              scale=exported.scale)
+        return explanation, hashes, n - len(fresh)
+    # Rule scorecard: its risk comes from its own map, so concatenate as explained.
+    parts = [p for _, p in scored]
+    return Explanation(
+        names, np.concatenate([p.points for p in parts]), np.concatenate([p.base for p in parts]),
+        np.concatenate([p.residual for p in parts]), np.concatenate([p.unclipped for p in parts]),
+        np.concatenate([p.risk_proba for p in parts]), np.concatenate([p.health_score for p in parts]),
+        np.concatenate([p.band for p in parts]),
+    ), hashes, 0
+
+
+def score_date(
+    tables: Tables,
+    exported: Any,
+    *,
+    as_of: pd.Timestamp,
+    features: FeatureParams,
+    score: ScoreParams,
+    alerts: AlertParams,
+    previous: Previous | None = None,
+    reuse: pd.DataFrame | None = None,
+    build_features: Callable[..., pd.DataFrame] | None = None,
+) -> DateOutputs:
+    """Score and explain every account active at ``as_of``; every output frame.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated source; features use only rows strictly before ``as_of``.
+    exported : ExportedModel
+    as_of : Timestamp
+        Midnight of the as-of date (the cutoff of every row).
+    features, score, alerts : the params sections
+    previous : Previous, optional
+        The last scoring before ``as_of`` (changes, alerts and score_change need it).
+    reuse : DataFrame, optional
+        Stored points of the same model, for incremental scoring.
+    build_features : callable, optional
+        Defaults to :func:`healthscore.features.build_features`.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    if build_features is None:
+        from healthscore.features import build_features
+    cutoffs = make_scoring_cutoffs(tables, as_of)
+    if cutoffs.empty:
+        raise DataError(f"no account is active on {as_of_text(as_of)} (no subscription in "
+                        "subscriptions covers that date)")
+    frame = build_features(tables, cutoffs[["account_id", "cutoff_time"]], features)
+    if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
+        frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
+    names = list(exported.feature_names)
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise DataError(f"the model needs feature(s) the data cannot give: {', '.join(missing[:5])} "
+                        "(a table or column present at training is absent now?)")
+    timings["features_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    ids = cutoffs["account_id"].to_numpy()
+    explanation, hashes, reused = explain_rows(
+        exported, frame[names], chunk_rows=score.chunk_rows, reuse=reuse, account_ids=ids)
+    timings["explain_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    model_version, fingerprint = model_identity(exported)
+    catalogue = resolve_catalogue(exported, names)
+    extra = [n for n in phrase_references(catalogue, names) if n in frame.columns]
+    history = make_history_rows(ids, explanation, arr=12.0 * cutoffs["mrr"].to_numpy(),
+                                model_version=model_version, catalogue=catalogue)
+    points = make_points_frame(ids, frame, explanation, row_hash=hashes,
+                               model_fingerprint=fingerprint, value_names=extra)
+    drivers = find_drivers(explanation.points, k=score.top_drivers)
+    texts = render_drivers(drivers, feature_names=names,
+                           columns=feature_columns(frame, [*names, *extra]), catalogue=catalogue)
+    scores = pd.DataFrame({"account_id": ids, "mrr": cutoffs["mrr"].to_numpy(),
+                           "health_score": explanation.health_score, "band": explanation.band,
+                           "risk_proba": explanation.risk_proba})
+    risk_list = build_risk_list(scores, tables.accounts,
+                                None if previous is None else previous.history,
+                                top_drivers=texts, model_version=model_version, as_of=as_of)
+    if previous is not None:
+        changes = attribute_changes(
+            points, previous.points, current_scores=history, previous_scores=previous.history,
+            model_changed=previous.model_version != model_version,
+            previous_as_of=previous.as_of, catalogue=catalogue, top=score.top_drivers)
+    else:
+        changes = attribute_changes(points, points.iloc[:0], current_scores=history,
+                                    previous_scores=history.iloc[:0], model_changed=False,
+                                    previous_as_of=as_of, catalogue=catalogue)
+    alert_frame = make_alerts(history[["account_id", "health_score", "band"]],
+                              None if previous is None else previous.history,
+                              change_reasons(changes, top=alerts.reasons), alerts)
+    timings["outputs_s"] = time.perf_counter() - clock
+
+    from healthscore.io import make_meta
+
+    bands = pd.Series(explanation.band).value_counts()
+    run = make_meta(
+        as_of=as_of_text(as_of),
+        previous_as_of=None if previous is None else as_of_text(previous.as_of),
+        model_version=model_version,
+        model_fingerprint=fingerprint,
+        model_kind=exported.kind,
+        model_info=dict(getattr(exported, "info", {}) or {}),
+        scale=exported.scale.to_dict(),
+        counts={
+            "active": int(len(cutoffs)), "scored": int(len(explanation)),
+            "red": int(bands.get("red", 0)), "yellow": int(bands.get("yellow", 0)),
+            "green": int(bands.get("green", 0)), "alerts": int(len(alert_frame)),
+            "compared": int(changes["account_id"].nunique()), "reused": int(reused),
+        },
+        params={"score": params_to_dict(score), "alerts": params_to_dict(alerts)},
+        catalogue={n: catalogue.get(n) for n in [*names, *extra] if n in catalogue},
+        timings=timings,
+    )
+    return DateOutputs(pd.Timestamp(as_of), risk_list, history, points, changes, alert_frame, run)
+

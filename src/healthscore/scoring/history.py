@@ -1,0 +1,84 @@
+"""The score history: one partition per as-of date, one row per scored account.
+
+``history/as_of=<YYYY-MM-DD>/part-0.parquet`` columns: ``account_id``,
+``health_score`` (1..100), ``unclipped_score`` (before rounding and clipping),
+``band``, ``risk_proba``, ``arr``, ``model_version``, ``base``, ``residual`` and one
+``points_<family>`` column per family (usage, support, billing, sentiment, engagement,
+contract, account). ``base + residual + sum(points_<family>) = unclipped_score``.
+The as-of date is the partition's folder name (read back as an ``as_of`` column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.explain import FAMILIES, Explanation, catalogue_entry, family_column, family_points
+from healthscore.scoring.outputs import OutputLayout
+
+HISTORY_COLUMNS = (
+    "account_id", "health_score", "unclipped_score", "band", "risk_proba", "arr",
+    "model_version", "base", "residual", *(family_column(f) for f in FAMILIES),
+)
+
+
+def make_history_rows(
+    account_ids: Any,
+    explanation: Explanation,
+    *,
+    arr: np.ndarray,
+    model_version: str,
+    catalogue: Mapping[str, Any],
+) -> pd.DataFrame:
+    """History rows of one date (columns :data:`HISTORY_COLUMNS`, n rows in order)."""
+    families = {n: catalogue_entry(catalogue, n)["family"] for n in explanation.feature_names}
+    by_family = family_points(explanation.points, explanation.feature_names, families)
+    head = pd.DataFrame({
+        "account_id": np.asarray(account_ids),
+        "health_score": explanation.health_score.astype(np.int64),
+        "unclipped_score": explanation.unclipped,
+        "band": pd.array(explanation.band, dtype="string"),
+        "risk_proba": explanation.risk_proba,
+        "arr": np.asarray(arr, dtype=np.float64),
+        "model_version": pd.array([model_version] * len(explanation), dtype="string"),
+        "base": explanation.base,
+        "residual": explanation.residual,
+    })
+    return pd.concat([head, by_family], axis=1).loc[:, list(HISTORY_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the last scoring before a date left: its date, history rows, points rows."""
+
+    as_of: pd.Timestamp
+    history: pd.DataFrame
+    points: pd.DataFrame
+    model_version: str | None
+
+
+def read_previous(layout: OutputLayout, as_of: Any) -> Previous | None:
+    """The latest complete scoring strictly before ``as_of``, or None."""
+    when = layout.previous_date(as_of)
+    if when is None:
+        return None
+    history = layout.read_partition("history", when)
+    points = layout.read_partition("points", when)
+    version = layout.read_run(when).get("model_version")
+    return Previous(when, history, points, None if version is None else str(version))
+
+
+def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str) -> pd.DataFrame | None:
+    """The newest stored points at or before ``as_of`` scored by the same model
+    (``model_fingerprint``), for incremental scoring; None when there are none."""
+    dates = [d for d in layout.dates() if d <= pd.Timestamp(as_of)]
+    if not dates:
+        return None
+    # Only the newest date is worth it: older rows describe older feature values.
+    frame = layout.read_partition("points", dates[-1])
+    if "model_fingerprint" in frame and (frame["model_fingerprint"] == fingerprint).all():
+        return frame
+    return None

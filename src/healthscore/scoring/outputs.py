@@ -1,0 +1,239 @@
+"""The scoring outputs on disk: their layout, reading them back, and writing one as-of
+date as a unit.
+
+Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
+
+    risk_list/<as_of>.parquet, risk_list/<as_of>.csv, risk_list/latest.parquet
+    history/as_of=<YYYY-MM-DD>/part-0.parquet   one row per scored account
+    points/as_of=<YYYY-MM-DD>/part-0.parquet    wide: values and points per feature
+    changes/<as_of>.parquet                     why it changed (long)
+    alerts/<as_of>.parquet
+    run/<as_of>.json                            model version, counts, params
+
+Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
+:meth:`OutputLayout.read_history` adds it back.
+
+Writing a date is close to a transaction: every file is first written under a staging
+folder inside ``out_dir``; only when all of them are written are they moved into place
+by renames (``run/<as_of>.json`` last, so a date with a run file is complete). An
+exception while staging removes the staging folder and leaves every earlier output as
+it was; rerunning a date replaces that date's files and partitions, and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from healthscore.errors import DataError
+
+_PARTITIONING = ds.partitioning(pa.schema([("as_of", pa.string())]), flavor="hive")
+
+
+def as_of_text(as_of: Any) -> str:
+    """``YYYY-MM-DD`` of an as-of date."""
+    return pd.Timestamp(as_of).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Paths of the scoring outputs under ``root`` (``params.score.out_dir``)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    # -------------------------------------------------------------- paths
+
+    def risk_list(self, as_of: Any, *, suffix: str = "parquet") -> Path:
+        return self.root / "risk_list" / f"{as_of_text(as_of)}.{suffix}"
+
+    @property
+    def latest_risk_list(self) -> Path:
+        return self.root / "risk_list" / "latest.parquet"
+
+    def history_partition(self, as_of: Any) -> Path:
+        return self.root / "history" / f"as_of={as_of_text(as_of)}"
+
+    def points_partition(self, as_of: Any) -> Path:
+        return self.root / "points" / f"as_of={as_of_text(as_of)}"
+
+    def changes(self, as_of: Any) -> Path:
+        return self.root / "changes" / f"{as_of_text(as_of)}.parquet"
+
+    def alerts(self, as_of: Any) -> Path:
+        return self.root / "alerts" / f"{as_of_text(as_of)}.parquet"
+
+    def run(self, as_of: Any) -> Path:
+        return self.root / "run" / f"{as_of_text(as_of)}.json"
+
+    # ------------------------------------------------------------ reading
+
+    def dates(self) -> list[pd.Timestamp]:
+        """As-of dates with a complete run (a run file and a history partition), sorted."""
+        folder = self.root / "run"
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in folder.glob("*.json"):
+            try:
+                when = pd.Timestamp(path.stem)
+            except ValueError:
+                continue
+            if (self.history_partition(when) / "part-0.parquet").exists():
+                found.append(when)
+        return sorted(found)
+
+    def previous_date(self, as_of: Any) -> pd.Timestamp | None:
+        """The latest complete date strictly before ``as_of``, or None."""
+        earlier = [d for d in self.dates() if d < pd.Timestamp(as_of)]
+        return earlier[-1] if earlier else None
+
+    def latest_date(self) -> pd.Timestamp | None:
+        dates = self.dates()
+        return dates[-1] if dates else None
+
+    def read_history(
+        self, *, account_ids: Any = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Every history partition (complete dates only), with ``as_of`` (datetime64[us]).
+
+        ``account_ids`` keeps only those accounts (pushed down to the Parquet scan).
+        """
+        dates = self.dates()
+        if not dates:
+            return pd.DataFrame()
+        files = [str(self.history_partition(d) / "part-0.parquet") for d in dates]
+        dataset = ds.dataset(
+            files, format="parquet", partitioning=_PARTITIONING,
+            partition_base_dir=str(self.root / "history"),
+        )
+        where = None
+        if account_ids is not None:
+            where = ds.field("account_id").isin(pa.array(pd.Series(list(account_ids))))
+        cols = None if columns is None else list(dict.fromkeys(["account_id", *columns, "as_of"]))
+        frame = dataset.to_table(columns=cols, filter=where).to_pandas()
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+        return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+
+    def read_partition(self, kind: str, as_of: Any, *, account_ids: Any = None) -> pd.DataFrame:
+        """One ``history`` or ``points`` partition; DataError when absent."""
+        folder = self.history_partition(as_of) if kind == "history" else self.points_partition(as_of)
+        path = folder / "part-0.parquet"
+        if not path.exists():
+            raise DataError(f"no {kind} for as-of date {as_of_text(as_of)} under {self.root}")
+        filters = None
+        if account_ids is not None:
+            filters = [("account_id", "in", list(account_ids))]
+        return pd.read_parquet(path, filters=filters)
+
+    def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
+        """``changes``, ``alerts`` or the risk list of a date (empty frame if absent)."""
+        path = self.risk_list(as_of) if kind == "risk_list" else getattr(self, kind)(as_of)
+        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+    def read_run(self, as_of: Any) -> dict[str, Any]:
+        path = self.run(as_of)
+        if not path.exists():
+            raise DataError(f"no scoring run for as-of date {as_of_text(as_of)} under {self.root}")
+        return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- writing
+
+
+@dataclass
+class DateOutputs:
+    """Everything one as-of date writes; ``write_date`` puts it in place."""
+
+    as_of: pd.Timestamp
+    risk_list: pd.DataFrame
+    history: pd.DataFrame
+    points: pd.DataFrame
+    changes: pd.DataFrame
+    alerts: pd.DataFrame
+    run: Mapping[str, Any]
+
+
+def write_date(
+    layout: OutputLayout,
+    outputs: DateOutputs,
+    *,
+    write_csv: Callable[[pd.DataFrame, Path], None],
+    update_latest: bool,
+) -> None:
+    """Write one date's outputs under ``layout.root``, all or nothing.
+
+    Parameters
+    ----------
+    write_csv : callable
+        Writes the risk list as CSV (formula cells neutralised by the caller's writer).
+    update_latest : bool
+        Replace ``risk_list/latest.parquet`` (only when this is the latest date).
+    """
+    from healthscore.io import write_json_atomic
+
+    layout.root.mkdir(parents=True, exist_ok=True)
+    staging = layout.root / f".staging-{as_of_text(outputs.as_of)}-{uuid.uuid4().hex[:8]}"
+    stage = OutputLayout(staging)
+    try:
+        # Stage: every file of the date, written in full before anything moves.
+        _write_parquet(outputs.points, stage.points_partition(outputs.as_of) / "part-0.parquet")
+        _write_parquet(outputs.history, stage.history_partition(outputs.as_of) / "part-0.parquet")
+        _write_parquet(outputs.changes, stage.changes(outputs.as_of))
+        _write_parquet(outputs.alerts, stage.alerts(outputs.as_of))
+        _write_parquet(outputs.risk_list, stage.risk_list(outputs.as_of))
+        stage.risk_list(outputs.as_of, suffix="csv").parent.mkdir(parents=True, exist_ok=True)
+        write_csv(outputs.risk_list, stage.risk_list(outputs.as_of, suffix="csv"))
+        write_json_atomic(dict(outputs.run), stage.run(outputs.as_of))
+        # Commit: renames only; the run file last marks the date complete.
+        layout.run(outputs.as_of).unlink(missing_ok=True)
+        for folder in (stage.points_partition, stage.history_partition):
+            _replace_folder(folder(outputs.as_of), staging, layout.root)
+        for path in (
+            stage.changes(outputs.as_of), stage.alerts(outputs.as_of),
+            stage.risk_list(outputs.as_of), stage.risk_list(outputs.as_of, suffix="csv"),
+        ):
+            _replace_file(path, staging, layout.root)
+        if update_latest:
+            latest = layout.latest_risk_list
+            tmp = latest.with_name(f".latest.{uuid.uuid4().hex[:8]}.tmp")
+            shutil.copyfile(layout.risk_list(outputs.as_of), tmp)
+            os.replace(tmp, latest)
+        _replace_file(stage.run(outputs.as_of), staging, layout.root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def _replace_file(staged: Path, staging: Path, root: Path) -> None:
+    target = root / staged.relative_to(staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+
+
+def _replace_folder(staged: Path, staging: Path, root: Path) -> None:
+    """Swap a partition folder in: old aside, new in, old removed."""
+    target = root / staged.relative_to(staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(staged, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

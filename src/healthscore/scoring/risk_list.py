@@ -1,0 +1,245 @@
+"""Who is scored on an as-of date, the risk list, its driver text and its CSV.
+
+An account is active at the as-of instant ``t`` (midnight of the as-of date) when one
+of its subscriptions started strictly before ``t`` and has not ended before it
+(``start_date < t <= end_date``), as in the timeline's horizon mode: a subscription
+starting at ``t`` is invisible under the time rule, one ending at ``t`` is the renewal
+being decided. An account created at or after ``t`` is not scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataError
+from healthscore.explain import Drivers, format_points
+from healthscore.tables import Tables
+
+#: Columns of the risk list, in order (architecture.md).
+RISK_LIST_COLUMNS = (
+    "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
+    "arr_at_risk", "score_change", "previous_band", "top_drivers", "model_version", "as_of",
+)
+
+#: A CSV cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def make_scoring_cutoffs(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The rows to score: one per account active at ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``account_id``, ``cutoff_time`` (= ``as_of``, datetime64[us]),
+        ``renewal_date`` (the earliest end of the covering subscriptions) and ``mrr``
+        (the sum of their MRR; NaN without an ``mrr`` column), sorted by account.
+    """
+    t = pd.Timestamp(as_of).as_unit("us")
+    subs = tables.subscriptions
+    covering = subs.loc[(subs["start_date"] < t) & (subs["end_date"] >= t)]
+    mrr = covering["mrr"] if "mrr" in covering else pd.Series(np.nan, index=covering.index)
+    rows = (
+        pd.DataFrame({"account_id": covering["account_id"], "renewal_date": covering["end_date"],
+                      "mrr": mrr.astype(np.float64)})
+        .groupby("account_id", sort=True)
+        .agg(renewal_date=("renewal_date", "min"), mrr=("mrr", lambda s: s.sum(min_count=1)))
+        .reset_index()
+    )
+    accounts = tables.accounts
+    if "created_at" in accounts:
+        created = rows["account_id"].map(accounts.set_index("account_id")["created_at"])
+        rows = rows.loc[~(created >= t).fillna(False).to_numpy(dtype=bool)]
+    rows.insert(1, "cutoff_time", pd.Series(t, index=rows.index).astype("datetime64[us]"))
+    rows["renewal_date"] = rows["renewal_date"].astype("datetime64[us]")
+    return rows.reset_index(drop=True)
+
+
+def check_as_of(as_of: Any, tables: Tables) -> pd.Timestamp:
+    """``as_of`` as a midnight timestamp, not after the end of the data.
+
+    Raises
+    ------
+    DataError
+        Not a date, or later than ``observed_until`` (features would miss days).
+    """
+    try:
+        when = pd.Timestamp(as_of)
+    except (TypeError, ValueError):
+        raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30") from None
+    if when != when.normalize():
+        raise DataError(f"--as-of {as_of!r}: expected a date without a time of day")
+    if when > tables.observed_until:
+        raise DataError(
+            f"--as-of {when:%Y-%m-%d} is after the end of the data ({tables.observed_until:%Y-%m-%d}); "
+            "score a date the data covers, or set data.observed_until"
+        )
+    return when.as_unit("us")
+
+
+# ------------------------------------------------------------------- driver text
+
+
+class RowView(Mapping):
+    """Read-only mapping of one row of column arrays (feature name -> value)."""
+
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: Mapping[str, np.ndarray], i: int) -> None:
+        self._columns = columns
+        self._i = i
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._columns[key][self._i]
+        return None if value is pd.NA else value
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
+def feature_columns(values: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Feature values as one numpy array per column (numbers float, categories object)."""
+    out = {}
+    for name in names:
+        series = values[name]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            out[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            out[name] = series.astype(object).where(series.notna(), None).to_numpy()
+    return out
+
+
+def describe_feature(info: Mapping[str, Any] | None, name: str, row: Mapping[str, Any]) -> str:
+    """The catalogue phrase of feature ``name`` in ``row`` ("Active users ...: 4 of 25")."""
+    if info is not None:
+        try:
+            from healthscore.features.catalogue import FeatureInfo, render_phrase
+
+            entry = info if isinstance(info, FeatureInfo) else FeatureInfo(**info)
+            return render_phrase(entry, row)
+        except (ImportError, TypeError, KeyError, ValueError):
+            pass
+    label = (info or {}).get("label", name) if isinstance(info, Mapping) else name
+    return f"{label}: {format_value(row.get(name))}"
+
+
+def format_value(value: Any) -> str:
+    """A feature value for people: ``12``, ``0.35``, ``1,250``, ``missing``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "missing"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        value = float(value)
+        if value == round(value) and abs(value) < 1e15:
+            return f"{value:,.0f}"
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def render_drivers(
+    drivers: Drivers,
+    *,
+    feature_names: Sequence[str],
+    columns: Mapping[str, np.ndarray],
+    catalogue: Mapping[str, Any],
+    which: str = "hurting",
+) -> list[str]:
+    """One text per row: ``phrase (-12 pts); phrase (-5 pts)`` of its top drivers.
+
+    Text is rendered for the chosen drivers only, never for every feature.
+    """
+    index = drivers.hurting if which == "hurting" else drivers.helping
+    points = drivers.hurting_points if which == "hurting" else drivers.helping_points
+    texts = []
+    for i in range(index.shape[0]):
+        row = RowView(columns, i)
+        parts = []
+        for j, p in zip(index[i], points[i]):
+            if j < 0:
+                break
+            name = feature_names[j]
+            parts.append(f"{describe_feature(catalogue.get(name), name, row)} ({format_points(p)})")
+        texts.append("; ".join(parts))
+    return texts
+
+
+# --------------------------------------------------------------------- risk list
+
+
+def build_risk_list(
+    scores: pd.DataFrame,
+    accounts: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    *,
+    top_drivers: Sequence[str],
+    model_version: str,
+    as_of: pd.Timestamp,
+) -> pd.DataFrame:
+    """The risk list: one row per scored account, sorted by ``arr_at_risk`` descending.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``account_id``, ``mrr``, ``health_score``, ``band``, ``risk_proba``.
+    accounts : DataFrame
+        The accounts table (``name``, ``owner``, ``segment`` where present).
+    previous : DataFrame or None
+        The previous date's history rows (``account_id``, ``health_score``, ``band``).
+    top_drivers : sequence of str
+        Driver text per row of ``scores``.
+    """
+    out = pd.DataFrame({"account_id": scores["account_id"].to_numpy()})
+    info = accounts.set_index("account_id")
+    for column in ("name", "owner", "segment"):
+        values = out["account_id"].map(info[column]) if column in info else None
+        out[column] = pd.Series(values, dtype="string") if values is not None else pd.Series(
+            pd.NA, index=out.index, dtype="string")
+    out["arr"] = 12.0 * scores["mrr"].to_numpy(dtype=np.float64)
+    out["health_score"] = scores["health_score"].to_numpy(dtype=np.int64)
+    out["band"] = scores["band"].to_numpy()
+    out["risk_proba"] = scores["risk_proba"].to_numpy(dtype=np.float64)
+    out["arr_at_risk"] = out["arr"] * out["risk_proba"]
+    if previous is not None and len(previous):
+        before = previous.set_index("account_id")
+        prev_score = out["account_id"].map(before["health_score"]).astype("Int64")
+        out["score_change"] = out["health_score"].astype("Int64") - prev_score
+        out["previous_band"] = out["account_id"].map(before["band"]).astype("string")
+    else:
+        out["score_change"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+        out["previous_band"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out["top_drivers"] = pd.Series(list(top_drivers), index=out.index, dtype="string")
+    out["model_version"] = model_version
+    out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[us]")
+    out = out.sort_values(["arr_at_risk", "risk_proba", "account_id"],
+                          ascending=[False, False, True], kind="stable", na_position="last")
+    return out.loc[:, list(RISK_LIST_COLUMNS)].reset_index(drop=True)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas.
+
+    Text cells starting with ``= + - @``, a tab or a carriage return get a leading
+    single quote (OWASP's advice for CSV injection); numbers are untouched.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        text = series.astype("string")
+        risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            text = text.where(~risky, "'" + text)
+            out[column] = text
+    return out
+
+
+def write_risk_csv(frame: pd.DataFrame, path: Path) -> None:
+    """The risk list as CSV (UTF-8, dates as ``YYYY-MM-DD``, formulas neutralised)."""
+    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")

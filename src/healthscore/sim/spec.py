@@ -1,0 +1,128 @@
+"""What to simulate: :class:`SimulationSpec`, and the calendar it implies."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from healthscore.errors import ConfigError
+
+DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """The size, window and knobs of one simulated data set.
+
+    Parameters
+    ----------
+    n_accounts : int
+        Accounts in the data: the installed base at ``start`` plus those acquired
+        during the window (``new_account_share`` of them).
+    months : int
+        Length of the simulation window; it covers ``[start, start + months)``.
+    seed : int
+        The only source of randomness. Same spec, same bytes.
+    start : str
+        First day of the window, an ISO date on the first of a month.
+    churn_scale : float
+        Multiplies the odds of every renewal decision (1.0: about 13 % annual logo
+        churn; 2.0 roughly doubles it).
+    notice_days : int
+        Customers decide whether to renew at ``renewal_date - notice_days`` (the
+        notice date), from their hidden state and the causes that struck at least a
+        month before; rows after it carry no information about the decision except
+        a usage wind-down of accounts that decided to leave.
+    new_account_share : float
+        Share of ``n_accounts`` acquired during the window (spread evenly over it).
+    segment_mix : tuple of 3 float
+        Shares of SMB, Mid-Market and Enterprise accounts.
+    event_scale : float
+        Multiplies the number of product-usage rows (about 14 per account-month at 1).
+    chunk_accounts : int
+        Accounts per independently seeded chunk. Part of the spec: results depend on
+        ``(seed, chunk_accounts)``; the default keeps memory bounded at any size.
+    burn_in_months : int
+        Months simulated before ``start`` (hidden state only, no rows) so that
+        causes and health are in their steady state when the window opens.
+    """
+
+    n_accounts: int = 2000
+    months: int = 24
+    seed: int = 0
+    start: str = "2023-01-01"
+    churn_scale: float = 1.0
+    notice_days: int = 90
+    new_account_share: float = 0.25
+    segment_mix: tuple[float, float, float] = (0.6, 0.3, 0.1)
+    event_scale: float = 1.0
+    chunk_accounts: int = 5000
+    burn_in_months: int = 12
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_accounts >= 1, "n_accounts", "an integer >= 1"),
+            (1 <= self.months <= 240, "months", "an integer in 1..240"),
+            (self.churn_scale > 0, "churn_scale", "a number > 0"),
+            (0 <= self.notice_days <= 365, "notice_days", "an integer in 0..365"),
+            (0 <= self.new_account_share <= 1, "new_account_share", "a share in [0, 1]"),
+            (len(self.segment_mix) == 3 and min(self.segment_mix) >= 0
+             and sum(self.segment_mix) > 0, "segment_mix", "3 non-negative shares"),
+            (self.event_scale > 0, "event_scale", "a number > 0"),
+            (self.chunk_accounts >= 1, "chunk_accounts", "an integer >= 1"),
+            (self.burn_in_months >= 0, "burn_in_months", "an integer >= 0"),
+        ]
+        for ok, name, expected in checks:
+            if not ok:
+                raise ConfigError(
+                    f"simulation spec: {name}={getattr(self, name)!r}, expected {expected}"
+                )
+        try:
+            day = np.datetime64(self.start, "D")
+        except ValueError:
+            raise ConfigError(
+                f"simulation spec: start={self.start!r}, expected an ISO date like 2023-01-01"
+            ) from None
+        if day != day.astype("datetime64[M]").astype("datetime64[D]"):
+            raise ConfigError(
+                f"simulation spec: start={self.start!r}, expected the first day of a month"
+            )
+
+    def to_dict(self) -> dict:
+        """The spec as plain JSON-ready values."""
+        out = dataclasses.asdict(self)
+        out["segment_mix"] = list(self.segment_mix)
+        return out
+
+    @property
+    def end(self) -> np.datetime64:
+        """Exclusive end of the window (day precision)."""
+        return (np.datetime64(self.start, "M") + self.months).astype("datetime64[D]")
+
+
+class Calendar:
+    """Month boundaries as integer days since 1970-01-01.
+
+    Month index 0 is the month of ``start``; negative indices are before the window.
+    """
+
+    def __init__(self, start: str, first: int, last: int) -> None:
+        self.base = np.datetime64(start, "M")
+        self.first = first
+        months = np.arange(first, last + 2)
+        self._starts = (self.base + months).astype("datetime64[D]").astype(np.int64)
+
+    def start_day(self, month) -> np.ndarray:
+        """First day of ``month`` (scalar or array of month indices)."""
+        month = np.asarray(month)
+        inside = (month >= self.first) & (month - self.first < len(self._starts))
+        if np.all(inside):
+            return self._starts[month - self.first]
+        return (self.base + month.astype(np.int64)).astype("datetime64[D]").astype(np.int64)
+
+    def month_of(self, day) -> np.ndarray:
+        """Month index containing integer ``day``."""
+        months = np.asarray(day).astype("datetime64[D]").astype("datetime64[M]")
+        return (months - self.base).astype(np.int64)

@@ -1,0 +1,382 @@
+"""Cutoffs: which (account, instant) rows a training set describes (DESIGN.md section 2).
+
+Two modes, both decided with nothing but what is known at the cutoff, so the choice of
+rows never leaks the future:
+
+``renewal``
+    One row per renewal date R of an account (the ``end_date`` of its subscriptions),
+    cut off at ``R - lead_time_days``. With ``renewal_rows: active`` (default) the row
+    is kept when the account is a customer at the cutoff: one of its subscriptions
+    covers the cutoff and the active period that ends in (or runs through) R started
+    before it. A monthly plan with a 90-day lead time thus has a row per monthly
+    renewal, cut off while an earlier month runs (the customer decides, or gives
+    notice, that early). The price: the row for R exists only if the renewals between
+    the cutoff and R happened, so the label reads "churns at R, having stayed until
+    then"; each churn is still a positive exactly once, at its own renewal. With
+    ``renewal_rows: contract`` the row is kept only when the subscription ending at R
+    started strictly before the cutoff (no row depends on a later renewal; monthly
+    plans with long lead times then have no rows: use horizon mode). Several
+    subscriptions of one account ending on the same day make one row
+    (``subscription_id`` names the latest-starting of them).
+``horizon``
+    One row per account active at each cutoff of a fixed cadence (``MS`` = the 1st of
+    each month). An account is active at ``t`` when one of its subscriptions started
+    strictly before ``t`` and has not ended before ``t`` (``start_date < t <=
+    end_date``): a subscription starting at ``t`` is invisible under the time rule.
+
+In both modes an account created at or after the cutoff has no row, cutoffs lie in
+``[timeline.start, timeline.end]`` (inclusive) and never after ``observed_until``.
+Labels are added by :func:`healthscore.labels.make_labels`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from healthscore.config import LabelParams, TimelineParams
+from healthscore.errors import ConfigError, SchemaError, ValidationError
+from healthscore.tables import Tables
+
+log = logging.getLogger(__name__)
+
+#: Columns every cutoff frame has, in order (renewal mode adds ``subscription_id``).
+CUTOFF_COLUMNS = ("account_id", "cutoff_time", "renewal_date")
+
+
+def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) -> pd.DataFrame:
+    """The rows of a training set, before labels.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables; ``subscriptions`` drives both modes.
+    timeline : TimelineParams
+        Mode, lead time (days), cadence and the ``start``/``end`` bounds of cutoffs.
+    labels : LabelParams
+        Only ``grace_days`` is used here (active periods; validated with the rest).
+
+    Returns
+    -------
+    DataFrame
+        ``account_id``, ``cutoff_time`` (datetime64[us]), ``renewal_date``
+        (datetime64[us]; NaT in horizon mode) and, in renewal mode,
+        ``subscription_id``. One row per (account_id, cutoff_time), sorted by
+        ``cutoff_time`` then ``account_id``.
+    """
+    check_timeline(timeline, labels)
+    start, end = _bounds(timeline)
+    if timeline.mode == "renewal":
+        rows = _renewal_rows(tables, lead_days=timeline.lead_time_days,
+                             rule=timeline.renewal_rows, grace_days=labels.grace_days)
+    else:
+        rows = _horizon_rows(tables, cadence=timeline.cadence, start=start, end=end)
+    keep = rows["cutoff_time"] <= tables.observed_until
+    if start is not None:
+        keep &= rows["cutoff_time"] >= start
+    if end is not None:
+        keep &= rows["cutoff_time"] <= end
+    rows = rows.loc[keep]
+    rows = _drop_not_yet_created(rows, tables.accounts)
+    rows = rows.sort_values(["cutoff_time", "account_id"], kind="stable").reset_index(drop=True)
+    log.info("%s cutoffs: %d rows for %d accounts", timeline.mode, len(rows),
+             rows["account_id"].nunique())
+    return rows
+
+
+def check_timeline(timeline: TimelineParams, labels: LabelParams) -> None:
+    """Raise :class:`ConfigError` for durations or dates that cannot work."""
+    if timeline.lead_time_days < 0:
+        raise ConfigError(f"timeline.lead_time_days: expected 0 or more days, got {timeline.lead_time_days}")
+    if timeline.horizon_days <= 0:
+        raise ConfigError(f"timeline.horizon_days: expected 1 or more days, got {timeline.horizon_days}")
+    if labels.grace_days < 0:
+        raise ConfigError(f"labels.grace_days: expected 0 or more days, got {labels.grace_days}")
+    share = labels.contraction_share
+    if share is not None and not 0 < share <= 1:
+        raise ConfigError(f"labels.contraction_share: expected a share in (0, 1], got {share}")
+    start, end = _bounds(timeline)
+    if start is not None and end is not None and end < start:
+        raise ConfigError(f"timeline.end ({timeline.end}) is before timeline.start ({timeline.start})")
+
+
+def make_periods(
+    subscriptions: pd.DataFrame, *, grace_days: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Merge each account's subscriptions into active periods.
+
+    Subscriptions overlapping, touching, or separated by a gap of at most
+    ``grace_days`` belong to one period (the gap is forgiven, as a late renewal).
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        ``account_id``, ``start_date``, ``end_date``, ``subscription_id``.
+    grace_days : int
+        Longest gap, in days, that does not end a period.
+
+    Returns
+    -------
+    periods : DataFrame
+        ``account_id``, ``period_start``, ``period_end`` (the churn date if nothing
+        follows), one row per period, sorted by account and start.
+    membership : Series
+        Period number (row position in ``periods``) per subscription, indexed like
+        ``subscriptions``.
+    """
+    subs = subscriptions.sort_values(["account_id", "start_date", "end_date"], kind="stable")
+    reach = subs.groupby("account_id", sort=False)["end_date"].cummax()
+    previous = reach.groupby(subs["account_id"], sort=False).shift()
+    new = previous.isna() | (subs["start_date"] > previous + pd.Timedelta(days=grace_days))
+    number = new.cumsum().to_numpy() - 1
+    grouped = subs.groupby(number, sort=True)
+    periods = pd.DataFrame({
+        "account_id": grouped["account_id"].first().to_numpy(),
+        "period_start": grouped["start_date"].min().to_numpy(),
+        "period_end": grouped["end_date"].max().to_numpy(),
+    })
+    membership = pd.Series(number, index=subs.index, name="period").reindex(subscriptions.index)
+    return periods, membership
+
+
+def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs") -> pd.DataFrame:
+    """Check and normalise an explicit cutoff frame (``build-dataset --cutoffs``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``account_id`` and ``cutoff_time``; optionally ``label`` (1/0/true/false/empty)
+        and ``renewal_date``. Other columns are ignored. Text is parsed (a CSV file
+        read as strings works).
+    tables : Tables
+        The source whose accounts the rows must name.
+    source : str
+        What to call the frame in error messages (the file name).
+
+    Returns
+    -------
+    DataFrame
+        ``account_id`` (dtype of ``accounts.account_id``), ``cutoff_time`` and
+        ``renewal_date`` (datetime64[us]), ``label`` (Int8, <NA> where not given), in
+        the given row order.
+
+    Raises
+    ------
+    SchemaError
+        A required column is missing.
+    ValidationError
+        Unparsable times or labels, missing values, unknown accounts or duplicate
+        (account_id, cutoff_time) keys; each problem names the column and a row.
+    """
+    from healthscore.validate import Problem  # the lead's problem record, shared wording
+
+    missing = [c for c in ("account_id", "cutoff_time") if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{source} has no column {missing[0]!r} (required: account_id, cutoff_time; "
+            f"optional: label, renewal_date; found: {', '.join(map(str, frame.columns))})")
+    raw = frame.reset_index(drop=True)
+    problems = []
+
+    def flag(column: str, mask, rule: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            row = raw.loc[mask].iloc[0]
+            example = {str(k): _plain(v) for k, v in row.items()}
+            problems.append(Problem(source, column, rule, int(mask.sum()), example, "stop"))
+
+    out = pd.DataFrame(index=raw.index)
+    ids = _as_account_ids(raw["account_id"], tables.accounts["account_id"])
+    blank = raw["account_id"].isna() | (raw["account_id"].astype("str").str.strip() == "")
+    flag("account_id", blank, "have no account_id")
+    unknown = ~blank & ~ids.isin(tables.accounts["account_id"]).fillna(False)
+    flag("account_id", unknown, "name an account that is not in the data source")
+    out["account_id"] = ids
+    for column in ("cutoff_time", "renewal_date"):
+        if column not in raw:
+            out[column] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+            continue
+        parsed = _as_times(raw[column])
+        present = raw[column].notna().to_numpy() & (raw[column].astype("str").str.strip() != "")
+        flag(column, present & parsed.isna().to_numpy(), "have an unparsable timestamp")
+        if column == "cutoff_time":
+            flag(column, ~present, "have no cutoff_time")
+        out[column] = parsed
+    if "label" in raw:
+        labels = _as_labels(raw["label"])
+        given = raw["label"].notna().to_numpy() & (raw["label"].astype("str").str.strip() != "")
+        flag("label", given & labels.isna().to_numpy(), "have a label other than 1, 0, true, false or empty")
+        out["label"] = labels
+    else:
+        out["label"] = pd.Series(pd.NA, index=raw.index, dtype="Int8")
+    if not problems:
+        twice = out.duplicated(["account_id", "cutoff_time"], keep=False).to_numpy()
+        flag("cutoff_time", twice, "repeat an (account_id, cutoff_time) pair")
+    if problems:
+        raise ValidationError(problems)
+    return out[["account_id", "cutoff_time", "renewal_date", "label"]]
+
+
+# ------------------------------------------------------------------------ modes
+
+
+def _renewal_rows(tables: Tables, *, lead_days: int, rule: str, grace_days: int) -> pd.DataFrame:
+    subs = tables.subscriptions
+    lead = pd.Timedelta(days=lead_days)
+    candidates = subs[["account_id", "subscription_id", "start_date", "end_date"]].rename(
+        columns={"end_date": "renewal_date"})
+    candidates.insert(1, "cutoff_time", candidates["renewal_date"] - lead)
+    if rule == "contract":
+        keep = candidates["start_date"] < candidates["cutoff_time"]
+        why = "their subscription starts at or after the cutoff"
+    else:
+        periods, membership = make_periods(subs, grace_days=grace_days)
+        period_start = periods["period_start"].to_numpy()[membership.to_numpy()]
+        covered = count_covering(subs, candidates["account_id"], candidates["cutoff_time"]) > 0
+        keep = pd.Series((period_start < candidates["cutoff_time"].to_numpy()) & covered,
+                         index=candidates.index)
+        why = "the account is not a customer at the cutoff"
+    dropped = int((~keep).sum())
+    if dropped:
+        log.info("renewal cutoffs: %d of %d renewals skipped: %s (%d days before the renewal)",
+                 dropped, len(candidates), why, lead_days)
+    candidates = candidates.loc[keep]
+    # One row per account and renewal date: the latest-starting subscription names it.
+    candidates = candidates.sort_values(
+        ["account_id", "renewal_date", "start_date", "subscription_id"], kind="stable")
+    rows = candidates.drop_duplicates(["account_id", "renewal_date"], keep="last")
+    return rows[["account_id", "cutoff_time", "renewal_date", "subscription_id"]]
+
+
+def count_covering(subscriptions: pd.DataFrame, account_ids: pd.Series, times: pd.Series) -> np.ndarray:
+    """How many of each account's subscriptions have ``start_date < time <= end_date``.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        ``account_id``, ``start_date``, ``end_date``.
+    account_ids, times : Series
+        One query per position (same length).
+
+    Returns
+    -------
+    ndarray of int64, one count per query.
+    """
+    subs = subscriptions
+    steps = pd.DataFrame({
+        "account_id": pd.concat([subs["account_id"], subs["account_id"]], ignore_index=True),
+        "time": pd.concat([subs["start_date"], subs["end_date"]], ignore_index=True),
+        "delta": np.concatenate([np.ones(len(subs), np.int64), -np.ones(len(subs), np.int64)]),
+    }).groupby(["account_id", "time"], as_index=False)["delta"].sum()
+    steps["covering"] = steps.groupby("account_id")["delta"].cumsum()
+    query = pd.DataFrame({"account_id": account_ids.to_numpy(), "time": times.to_numpy(),
+                          "position": np.arange(len(times))})
+    query["account_id"] = query["account_id"].astype(steps["account_id"].dtype)
+    # strictly before the query time: a start at t does not cover t, an end at t does
+    found = pd.merge_asof(query.sort_values("time"), steps.sort_values("time")[["account_id", "time", "covering"]],
+                          on="time", by="account_id", direction="backward", allow_exact_matches=False)
+    return found.sort_values("position")["covering"].fillna(0).to_numpy(dtype=np.int64)
+
+
+def _horizon_rows(tables: Tables, *, cadence: str, start, end) -> pd.DataFrame:
+    subs = tables.subscriptions
+    account_dtype = tables.accounts["account_id"].dtype
+    empty = pd.DataFrame({
+        "account_id": pd.Series([], dtype=account_dtype),
+        "cutoff_time": pd.Series([], dtype="datetime64[us]"),
+        "renewal_date": pd.Series([], dtype="datetime64[us]"),
+    })
+    if subs.empty:
+        return empty
+    first = start if start is not None else subs["start_date"].min().normalize()
+    last = end if end is not None else tables.observed_until
+    try:
+        grid = pd.date_range(first, last, freq=cadence).astype("datetime64[us]")
+    except ValueError as exc:
+        raise ConfigError(f"timeline.cadence: {cadence!r} is not a pandas offset alias "
+                          f"such as MS, W-MON or 7D ({exc})") from None
+    if grid.empty:
+        return empty
+    values = grid.to_numpy()
+    # A subscription covers the grid points t with start_date < t <= end_date.
+    lo = np.searchsorted(values, subs["start_date"].to_numpy(), side="right")
+    hi = np.searchsorted(values, subs["end_date"].to_numpy(), side="right")
+    counts = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(subs)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = pd.DataFrame({
+        "account_id": subs["account_id"].iloc[owner].reset_index(drop=True),
+        "cutoff_time": values[lo[owner] + offsets],
+    })
+    rows = rows.drop_duplicates(["account_id", "cutoff_time"])
+    rows["renewal_date"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
+    return rows
+
+
+def _drop_not_yet_created(rows: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows of accounts created at or after the cutoff (the time rule)."""
+    if "created_at" not in accounts or rows.empty:
+        return rows
+    created = accounts.set_index("account_id")["created_at"]
+    when = rows["account_id"].map(created)
+    early = (when >= rows["cutoff_time"]).fillna(False).to_numpy(dtype=bool)
+    if early.any():
+        log.info("cutoffs: %d rows dropped: the account was created at or after the cutoff",
+                 int(early.sum()))
+    return rows.loc[~early]
+
+
+def _as_account_ids(ids: pd.Series, reference: pd.Series) -> pd.Series:
+    """``ids`` in the dtype of ``accounts.account_id``; <NA>/NaN where not convertible."""
+    if ids.dtype == reference.dtype:
+        return ids
+    if pd.api.types.is_integer_dtype(reference):
+        numbers = pd.to_numeric(ids, errors="coerce")
+        whole = numbers.notna() & (numbers == numbers.round())
+        return numbers.where(whole).astype("Int64").astype(
+            reference.dtype if whole.all() else "Int64")
+    text = ids.astype("str").str.strip()
+    return text.where(ids.notna()).astype(reference.dtype)
+
+
+def _as_times(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[us]")
+    text = values.astype("str").where(values.notna())
+    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+_LABEL_WORDS = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0}
+
+
+def _as_labels(values: pd.Series) -> pd.Series:
+    words = values.astype("str").str.strip().str.lower().where(values.notna())
+    return words.map(_LABEL_WORDS).astype("Int8")
+
+
+def _plain(value):
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _bounds(timeline: TimelineParams) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    out = []
+    for key in ("start", "end"):
+        text = getattr(timeline, key)
+        if text is None:
+            out.append(None)
+            continue
+        try:
+            out.append(pd.Timestamp(text).as_unit("us"))
+        except (ValueError, TypeError):
+            raise ConfigError(f"timeline.{key}: expected an ISO date such as 2024-01-31, "
+                              f"got {text!r}") from None
+    return out[0], out[1]

@@ -1,0 +1,193 @@
+"""Cutoffs: which rows exist (renewal and horizon modes, bounds, explicit cutoffs)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from healthscore.config import LabelParams, TimelineParams
+from healthscore.errors import ConfigError, SchemaError, ValidationError
+from healthscore.tables import Tables
+from healthscore.timeline import check_cutoffs, make_cutoffs, make_periods
+from healthscore.validate import validate_tables
+
+T = pd.Timestamp
+
+
+def tables_of(subs: list[tuple], *, accounts=None, observed_until="2022-01-01") -> Tables:
+    """Subscriptions as (account_id, start, end[, mrr]) tuples; accounts from them."""
+    columns = ["account_id", "start_date", "end_date", "mrr"][: len(subs[0])]
+    subscriptions = pd.DataFrame(subs, columns=columns)
+    if accounts is None:
+        accounts = pd.DataFrame({"account_id": sorted(subscriptions["account_id"].unique())})
+    tables, _ = validate_tables({"accounts": accounts, "subscriptions": subscriptions},
+                                observed_until=T(observed_until))
+    return tables
+
+
+def keys(frame: pd.DataFrame) -> list[tuple]:
+    return [(a, f"{t:%Y-%m-%d}") for a, t in zip(frame["account_id"], frame["cutoff_time"])]
+
+
+# ---------------------------------------------------------------------- renewal
+
+
+def test_renewal_cutoff_is_lead_time_before_each_end():
+    tables = tables_of([(1, "2020-01-01", "2021-01-01"), (1, "2021-01-01", "2022-01-01")],
+                       observed_until="2023-01-01")
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    assert keys(rows) == [(1, "2020-10-03"), (1, "2021-10-03")]
+    assert list(rows["renewal_date"]) == [T("2021-01-01"), T("2022-01-01")]
+    assert list(rows["subscription_id"]) == ["1-1", "1-2"]
+    assert rows["cutoff_time"].dtype == "datetime64[us]"
+
+
+def monthly(account, first: str, months: int) -> list[tuple]:
+    starts = pd.date_range(first, periods=months + 1, freq="MS")
+    return [(account, f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}") for a, b in zip(starts[:-1], starts[1:])]
+
+
+def test_monthly_plan_with_long_lead_time_active_rule():
+    # Monthly from 2020-01-01 to 2020-07-01, 90-day lead: the renewal on 2020-04-01 is
+    # cut off on 2020-01-02, while January runs; earlier renewals precede the account.
+    tables = tables_of(monthly(1, "2020-01-01", 6))
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    assert [f"{r:%m-%d}" for r in rows["renewal_date"]] == ["04-01", "05-01", "06-01", "07-01"]
+    assert keys(rows)[0] == (1, "2020-01-02")
+
+
+def test_monthly_plan_with_long_lead_time_contract_rule_has_no_row():
+    # Each renewal's contract starts after its cutoff: the contract rule keeps none.
+    tables = tables_of(monthly(1, "2020-01-01", 6))
+    timeline = TimelineParams(lead_time_days=90, renewal_rows="contract")
+    assert make_cutoffs(tables, timeline, LabelParams()).empty
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=5, renewal_rows="contract"), LabelParams())
+    assert len(rows) == 6 and keys(rows)[1] == (1, "2020-02-25")
+
+
+def test_no_row_when_the_cutoff_falls_in_an_earlier_active_period():
+    # Churned 2020-02-01, back 2020-03-15 (gap > 7 days of grace): the renewal of the
+    # new period on 2020-04-15 is cut off on 2020-01-16, in the old period.
+    tables = tables_of([(1, "2020-01-01", "2020-02-01"), (1, "2020-03-15", "2020-04-15")])
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams(grace_days=7))
+    assert rows.empty
+    merged = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams(grace_days=60))
+    assert keys(merged) == [(1, "2020-01-16")]
+
+
+def test_no_row_when_the_cutoff_falls_in_a_gap_between_subscriptions():
+    # A 10-day gap inside the 30-day grace: the account has no contract at 2020-02-05.
+    tables = tables_of([(1, "2020-01-01", "2020-02-01"), (1, "2020-02-11", "2020-03-06")])
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams(grace_days=30))
+    assert keys(rows) == [(1, "2020-01-02")]
+
+
+def test_account_created_at_or_after_the_cutoff_is_absent():
+    accounts = pd.DataFrame({"account_id": [1, 2, 3],
+                             "created_at": ["2019-12-01", "2020-10-03", "2020-10-04"]})
+    tables = tables_of([(1, "2020-01-01", "2021-01-01"), (2, "2020-01-01", "2021-01-01"),
+                        (3, "2020-01-01", "2021-01-01")], accounts=accounts)
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    assert keys(rows) == [(1, "2020-10-03")]  # cutoff 2020-10-03: 2 created at it, 3 after
+
+
+def test_two_subscriptions_ending_the_same_day_make_one_row():
+    tables = tables_of([(1, "2020-01-01", "2021-01-01"), (1, "2020-06-01", "2021-01-01")])
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams())
+    assert keys(rows) == [(1, "2020-12-02")]
+    assert rows["subscription_id"].iloc[0] == "1-2"  # the latest-starting one
+
+
+def test_cutoffs_respect_start_end_inclusive_and_observed_until():
+    subs = [(a, "2020-01-01", end) for a, end in
+            [(1, "2020-03-11"), (2, "2020-03-10"), (3, "2020-06-12"), (4, "2020-06-11"), (5, "2020-08-30")]]
+    tables = tables_of(subs, observed_until="2020-08-01")
+    timeline = TimelineParams(lead_time_days=10, start="2020-03-01", end="2020-06-01")
+    rows = make_cutoffs(tables, timeline, LabelParams())
+    assert keys(rows) == [(1, "2020-03-01"), (4, "2020-06-01")]
+    unbounded = make_cutoffs(tables, TimelineParams(lead_time_days=10), LabelParams())
+    # account 5's cutoff 2020-08-20 lies after the end of the data
+    assert [a for a, _ in keys(unbounded)] == [2, 1, 4, 3]
+
+
+def test_rows_are_sorted_by_cutoff_then_account():
+    tables = tables_of([(3, "2020-01-01", "2020-09-01"), (1, "2020-01-01", "2020-09-01"),
+                        (2, "2020-01-01", "2020-08-01")])
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams())
+    assert [a for a, _ in keys(rows)] == [2, 1, 3]
+
+
+# ---------------------------------------------------------------------- horizon
+
+
+def test_horizon_rows_for_accounts_active_at_each_cutoff():
+    # Account 1 starts on a cadence date: invisible at that instant (start < t needed);
+    # its subscription ending on 2020-04-01 still makes it active on 2020-04-01.
+    tables = tables_of([(1, "2020-02-01", "2020-04-01"), (2, "2020-01-15", "2020-02-20"),
+                        (2, "2020-05-10", "2020-06-10")], observed_until="2020-07-01")
+    timeline = TimelineParams(mode="horizon", cadence="MS")
+    rows = make_cutoffs(tables, timeline, LabelParams(grace_days=0))
+    assert keys(rows) == [(2, "2020-02-01"), (1, "2020-03-01"), (1, "2020-04-01"),
+                          (2, "2020-06-01"), ]
+    assert rows["renewal_date"].isna().all()
+    assert "subscription_id" not in rows
+
+
+def test_horizon_bad_cadence_names_the_key():
+    tables = tables_of([(1, "2020-02-01", "2020-04-01")])
+    with pytest.raises(ConfigError, match="timeline.cadence"):
+        make_cutoffs(tables, TimelineParams(mode="horizon", cadence="every month"), LabelParams())
+
+
+def test_bad_dates_and_durations_are_config_errors():
+    tables = tables_of([(1, "2020-02-01", "2020-04-01")])
+    with pytest.raises(ConfigError, match="timeline.start"):
+        make_cutoffs(tables, TimelineParams(start="soon"), LabelParams())
+    with pytest.raises(ConfigError, match="before timeline.start"):
+        make_cutoffs(tables, TimelineParams(start="2020-05-01", end="2020-04-01"), LabelParams())
+    with pytest.raises(ConfigError, match="labels.grace_days"):
+        make_cutoffs(tables, TimelineParams(), LabelParams(grace_days=-1))
+
+
+def test_periods_merge_gaps_up_to_grace():
+    tables = tables_of([(1, "2020-01-01", "2020-02-01"), (1, "2020-02-08", "2020-03-01"),
+                        (1, "2020-03-09", "2020-04-01"), (2, "2020-01-01", "2020-12-01"),
+                        (2, "2020-02-01", "2020-03-01")])
+    periods, membership = make_periods(tables.subscriptions, grace_days=7)
+    spans = [(a, f"{s:%m-%d}", f"{e:%m-%d}") for a, s, e in periods.itertuples(index=False)]
+    assert spans == [(1, "01-01", "03-01"), (1, "03-09", "04-01"), (2, "01-01", "12-01")]
+    assert list(membership) == [0, 0, 1, 2, 2]
+
+
+# ------------------------------------------------------------- explicit cutoffs
+
+
+def test_explicit_cutoffs_keep_order_and_labels_and_parse_text():
+    tables = tables_of([(1, "2020-01-01", "2021-01-01"), (2, "2020-01-01", "2021-01-01")])
+    given = pd.DataFrame({"account_id": ["2", "1", "1"],
+                          "cutoff_time": ["2020-05-01", "2020-03-01", "2020-02-01T12:00:00"],
+                          "label": ["1", "", "false"]})
+    rows = check_cutoffs(given, tables, source="cut.csv")
+    assert list(rows["account_id"]) == [2, 1, 1]
+    assert rows["account_id"].dtype == tables.accounts["account_id"].dtype
+    assert list(rows["cutoff_time"]) == [T("2020-05-01"), T("2020-03-01"), T("2020-02-01 12:00")]
+    assert rows["label"].dtype == "Int8"
+    assert rows["label"].tolist() == [1, pd.NA, 0]
+
+
+@pytest.mark.parametrize("frame, column, words", [
+    ({"account_id": [1]}, "cutoff_time", "no column 'cutoff_time'"),
+    ({"account_id": [1, 9], "cutoff_time": ["2020-01-01", "2020-01-02"]}, "account_id",
+     "not in the data source"),
+    ({"account_id": [1, 1], "cutoff_time": ["2020-01-01", "yesterday"]}, "cutoff_time", "unparsable"),
+    ({"account_id": [1], "cutoff_time": ["2020-01-01"], "label": ["maybe"]}, "label", "label other than"),
+    ({"account_id": [1, 1], "cutoff_time": ["2020-01-01", "2020-01-01"]}, "cutoff_time", "repeat"),
+])
+def test_explicit_cutoffs_errors_name_file_column_and_example(frame, column, words):
+    tables = tables_of([(1, "2020-01-01", "2021-01-01")])
+    with pytest.raises((SchemaError, ValidationError)) as caught:
+        check_cutoffs(pd.DataFrame(frame), tables, source="cuts.csv")
+    message = str(caught.value)
+    assert "cuts.csv" in message and column in message and words in message
+    if isinstance(caught.value, ValidationError):
+        assert "e.g. {" in message  # an example row
