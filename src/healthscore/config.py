@@ -63,7 +63,8 @@ class TimelineParams:
     ``horizon`` mode: one row per active account every ``cadence`` (a pandas offset
     alias, ``MS`` = first of each month); the outcome window is
     ``[cutoff + lead_time_days, cutoff + lead_time_days + horizon_days)``.
-    ``start`` / ``end`` bound the cutoff times kept (inclusive).
+    ``start`` / ``end`` bound the cutoff times kept (inclusive); without ``start``,
+    cutoffs begin when every dated table has data (``timeline.data_start``).
     ``renewal_rows``: which renewals get a row in renewal mode. ``active``: the account
     is a customer at the cutoff (e.g. a monthly plan with a 90-day lead time has a row
     per monthly renewal, cut off while an earlier month runs); ``contract``: only when
@@ -103,14 +104,16 @@ class FeatureParams:
 
     ``windows``: look-back windows in days. ``trend_windows``: windows compared with the
     previous window of the same length. ``top_event_types``: how many of the most
-    common event types get their own counts. ``account_attributes``: extra account
-    columns used as features as of the cutoff. ``partition_accounts``: accounts per
-    partition, which bounds memory.
+    common event types get their own counts; ``top_signal_types`` likewise for the
+    ``signals`` table. ``account_attributes``: extra account columns used as features
+    as of the cutoff. ``partition_accounts``: accounts per partition, which bounds
+    memory.
     """
 
     windows: list[int] = field(default_factory=lambda: [7, 30, 90, 180])
     trend_windows: list[int] = field(default_factory=lambda: [30, 90])
     top_event_types: int = 5
+    top_signal_types: int = 8
     categoricals: list[str] = field(
         default_factory=lambda: ["segment", "plan", "industry", "region"]
     )
@@ -126,7 +129,10 @@ class FeatureParams:
 @dataclass(frozen=True)
 class SplitParams:
     """Out-of-time split by cutoff time: the last ``test_months`` of cutoffs are test,
-    the ``validation_months`` before them validation, the rest train."""
+    the ``validation_months`` before them validation (early stopping and Platt
+    calibration), the rest train. A shorter validation window leaves more rows to learn
+    from but calibrates on fewer: on the 20,000-account simulation, 3 months gave +0.002
+    test AUC over 6 but a Platt intercept skewed by that quarter's churn rate."""
 
     test_months: int = 6
     validation_months: int = 6
@@ -187,10 +193,10 @@ class ScorecardRule:
 def _default_scorecard_rules() -> list[ScorecardRule]:
     # Vendor-style (Gainsight / HubSpot) health metrics; weights sum to 1.
     return [
-        ScorecardRule("events__seat_utilisation__30d", good=0.8, bad=0.2, weight=0.20),
+        ScorecardRule("events__seat_utilisation__30d", good=0.6, bad=0.1, weight=0.20),
         ScorecardRule("events__count__30d_vs_prev_30d", good=1.0, bad=0.5, weight=0.15),
         ScorecardRule("events__days_since_last", good=3.0, bad=30.0, weight=0.15),
-        ScorecardRule("tickets__open__now", good=0.0, bad=5.0, weight=0.10),
+        ScorecardRule("tickets__open__now", good=0.0, bad=3.0, weight=0.10),
         ScorecardRule("tickets__csat_mean__90d", good=4.5, bad=2.5, weight=0.10),
         ScorecardRule("invoices__days_overdue__now", good=0.0, bad=60.0, weight=0.15),
         ScorecardRule("surveys__nps_last", good=9.0, bad=6.0, weight=0.10),
@@ -254,11 +260,26 @@ class AlertParams:
 
 @dataclass(frozen=True)
 class ReportParams:
-    """The HTML report for customer-success managers."""
+    """The HTML report for customer-success managers.
+
+    ``top_movers``: biggest drops and rises listed on the overview. ``max_accounts``:
+    account pages for the riskiest N accounts only (the overview says so).
+    ``drivers_shown``: drivers hurting and helping listed per account.
+    ``driver_min_points``: a driver *hurts* an account (patterns, next steps) when it
+    costs at least this many points. ``outcome``: how churn is worded ("about 1 in 4
+    accounts like this did not renew"). ``currency``: symbol before amounts.
+    ``next_steps``: extra next-step rules, feature-name fragment or family -> step,
+    consulted before the built-in ones.
+    """
 
     title: str = "Customer health"
     top_movers: int = 10
     max_accounts: int = 500
+    drivers_shown: int = 5
+    driver_min_points: float = 2.0
+    outcome: str = "did not renew"
+    currency: str = "$"
+    next_steps: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- tracking

@@ -324,6 +324,26 @@ def family_points(
     return pd.DataFrame(points @ member, columns=[family_column(f) for f in FAMILIES])
 
 
+def explain_families(
+    model: Any, dataset: pd.DataFrame, *, scale: Any = None, catalogue: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Points by family of every row of a training-set-like frame.
+
+    ``dataset`` holds the model's feature columns and keys; the result has the keys
+    present (``account_id``, ``cutoff_time``, ``renewal_date``), the health score and
+    one ``points_<family>`` column per family: the input of :func:`cause_fidelity`.
+    ``catalogue`` defaults to the exported model's, then to the feature names' source.
+    """
+    explanation = explain_model(model, dataset, scale=scale)
+    catalogue = catalogue if catalogue is not None else (getattr(model, "catalogue", None) or {})
+    families = {n: catalogue_entry(catalogue, n)["family"] for n in explanation.feature_names}
+    keys = [k for k in ("account_id", "cutoff_time", "renewal_date") if k in dataset.columns]
+    out = dataset[keys].reset_index(drop=True)
+    out["health_score"] = explanation.health_score
+    return pd.concat([out, family_points(explanation.points, explanation.feature_names, families)],
+                     axis=1)
+
+
 # ------------------------------------------------------------------------- words
 
 

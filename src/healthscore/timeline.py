@@ -26,6 +26,9 @@ rows never leaks the future:
 
 In both modes an account created at or after the cutoff has no row, cutoffs lie in
 ``[timeline.start, timeline.end]`` (inclusive) and never after ``observed_until``.
+Without ``timeline.start``, cutoffs start when every dated table has data
+(:func:`data_start`): a source whose subscriptions go back years but whose events
+start last spring gets no rows whose usage features are empty for want of records.
 Labels are added by :func:`healthscore.labels.make_labels`.
 """
 
@@ -38,13 +41,11 @@ import pandas as pd
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import ConfigError, SchemaError, ValidationError
+from healthscore.schema import TABLES
 from healthscore.tables import Tables
+from healthscore.validate import Problem
 
 log = logging.getLogger(__name__)
-
-#: Columns every cutoff frame has, in order (renewal mode adds ``subscription_id``).
-CUTOFF_COLUMNS = ("account_id", "cutoff_time", "renewal_date")
-
 
 def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) -> pd.DataFrame:
     """The rows of a training set, before labels.
@@ -68,6 +69,9 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
     """
     check_timeline(timeline, labels)
     start, end = _bounds(timeline)
+    if start is None:
+        start = data_start(tables)
+        log.info("timeline.start not set: cutoffs from %s, when every table has data", f"{start:%Y-%m-%d}")
     if timeline.mode == "renewal":
         rows = _renewal_rows(tables, lead_days=timeline.lead_time_days,
                              rule=timeline.renewal_rows, grace_days=labels.grace_days)
@@ -84,6 +88,21 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
     log.info("%s cutoffs: %d rows for %d accounts", timeline.mode, len(rows),
              rows["account_id"].nunique())
     return rows
+
+
+def data_start(tables: Tables) -> pd.Timestamp:
+    """The first instant at which every dated table has data.
+
+    The latest of the tables' earliest event times (``schema.TABLES[name].event_time``).
+    A cutoff before it would describe an account with, say, no usage at all only
+    because usage was not recorded yet, so the default ``timeline.start`` is this.
+    """
+    firsts = []
+    for name, frame in tables.frames.items():
+        column = TABLES[name].event_time
+        if column and column in frame and len(frame) and frame[column].notna().any():
+            firsts.append(frame[column].min())
+    return pd.Timestamp(max(firsts)).as_unit("us")
 
 
 def check_timeline(timeline: TimelineParams, labels: LabelParams) -> None:
@@ -133,7 +152,7 @@ def make_periods(
     number = new.cumsum().to_numpy() - 1
     grouped = subs.groupby(number, sort=True)
     periods = pd.DataFrame({
-        "account_id": grouped["account_id"].first().to_numpy(),
+        "account_id": grouped["account_id"].first().reset_index(drop=True),
         "period_start": grouped["start_date"].min().to_numpy(),
         "period_end": grouped["end_date"].max().to_numpy(),
     })
@@ -170,8 +189,6 @@ def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs
         Unparsable times or labels, missing values, unknown accounts or duplicate
         (account_id, cutoff_time) keys; each problem names the column and a row.
     """
-    from healthscore.validate import Problem  # the lead's problem record, shared wording
-
     missing = [c for c in ("account_id", "cutoff_time") if c not in frame.columns]
     if missing:
         raise SchemaError(
@@ -337,8 +354,7 @@ def _as_account_ids(ids: pd.Series, reference: pd.Series) -> pd.Series:
         whole = numbers.notna() & (numbers == numbers.round())
         return numbers.where(whole).astype("Int64").astype(
             reference.dtype if whole.all() else "Int64")
-    text = ids.astype("str").str.strip()
-    return text.where(ids.notna()).astype(reference.dtype)
+    return ids.astype("str").where(ids.notna()).astype(reference.dtype)
 
 
 def _as_times(values: pd.Series) -> pd.Series:

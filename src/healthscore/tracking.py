@@ -68,6 +68,7 @@ def artifact_location(params: TrackingParams, *, project_dir: str | Path | None 
 
 
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 @contextlib.contextmanager
@@ -78,9 +79,11 @@ def tracking_session(
 
     MLflow's setters also write ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI`` into
     the environment; both the setting and those variables are restored on exit.
+    Artifact progress bars are off inside the block unless the user set that variable.
     """
     uri = resolve_tracking_uri(params, project_dir=project_dir)
-    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    saved = {name: os.environ.get(name) for name in (*_URI_VARIABLES, _PROGRESS_BAR)}
+    os.environ.setdefault(_PROGRESS_BAR, "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -150,6 +153,7 @@ def log_training_run(
                     "mode": result.mode,
                     "model_kind": result.exported.kind,
                     "data_fingerprint": str(meta.get("data_fingerprint", "")),
+                    "content_fingerprint": str(meta.get("content_fingerprint", "")),
                     "package_version": _dist_version("healthscore"),
                     "command": command or "",
                     **{f"split.{k}": v for k, v in result.windows.describe().items()},
@@ -165,6 +169,10 @@ def log_training_run(
                 ("counts", result.counts),
             ):
                 mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
+            if result.tuning is not None:
+                mlflow.log_text(result.tuning.to_csv(index=False), "tables/tuning.csv")
+                tuned = dataclasses.asdict(result.model_params)
+                mlflow.log_params({f"tuned.{k}": json.dumps(v) for k, v in tuned.items()})
             mlflow.log_dict(catalogue or {}, "catalogue.json")
             mlflow.log_dict({k: v for k, v in meta.items() if k != "params"}, "dataset_meta.json")
 
@@ -173,9 +181,14 @@ def log_training_run(
                 catalogue=dict(catalogue or {}),
                 metrics=flat,
                 info={"run_id": run.info.run_id, "data_fingerprint": meta.get("data_fingerprint")},
+                reliability=None if result.reliability is None
+                else result.reliability.to_dict(orient="records"),
             )
             with tempfile.TemporaryDirectory() as tmp:
                 bundle = save_bundle(exported, Path(tmp) / "bundle")
+                (bundle / "plots").mkdir()
+                for name, figure in result.figures.items():
+                    figure.savefig(bundle / "plots" / f"{name}.png", dpi=80)
                 info = _log_pyfunc(bundle, tracking.registered_model, example=result.example)
     return LoggedRun(
         run_id=run.info.run_id,
@@ -192,7 +205,11 @@ def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
     signature = ModelSignature(
         inputs=None,  # features vary with params; categories arrive as category or text
         outputs=Schema(
-            [ColSpec("double", "risk_proba"), ColSpec("long", "health_score"), ColSpec("string", "band")]
+            [
+                ColSpec("double", "risk_proba"),
+                ColSpec("long", "health_score"),
+                ColSpec("string", "band"),
+            ]
         ),
     )
     requirements = [f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS]
@@ -272,7 +289,9 @@ def promote(
     with tracking_session(params, project_dir=project_dir) as client:
         versions = client.search_model_versions(f"name='{name}'")
         if not versions:
-            raise ModelError(f"registry: no version of model '{name}'; run `healthscore train` first")
+            raise ModelError(
+                f"registry: no version of model '{name}'; run `healthscore train` first"
+            )
         if version is None:
             candidate = max(versions, key=lambda v: int(v.version))
         else:
@@ -304,7 +323,8 @@ def promote(
         client.set_registered_model_alias(name, CHAMPION, candidate.version)
         export_dir = None
         if export:
-            export_dir = _export(client, name, candidate, Path(project_dir or Path.cwd()) / params.export_dir)
+            target = Path(project_dir or Path.cwd()) / params.export_dir
+            export_dir = _export(client, name, candidate, target)
     return Promotion(
         registered_model=name,
         version=str(candidate.version),

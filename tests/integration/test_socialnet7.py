@@ -131,6 +131,27 @@ def test_socialnet7_at_the_books_end_date_censors_instead_of_calling_retained(da
     assert result["unexplained"].empty, result["unexplained"]
 
 
+def test_socialnet7_builds_with_the_cli_and_the_scorecard_features_exist(data_folder, tmp_path, capsys):
+    from healthscore import cli
+    from healthscore.io import read_dataset
+
+    out = tmp_path / "socialnet7.parquet"
+    status = cli.main(["--params", str(CONFIG), "-q", "build-dataset", "--data", str(data_folder),
+                       "--out", str(out)])
+    assert status == 0
+    assert str(out) in capsys.readouterr().out
+    frame, meta = read_dataset(out)
+    params, _ = socialnet_params()
+    assert meta["rows"] == len(frame) and meta["censored"] == 0
+    assert meta["positives"] == int((frame["label"] == 1).sum()) > 0
+    assert frame["cutoff_time"].between(pd.Timestamp(params.timeline.start),
+                                        pd.Timestamp(params.timeline.end)).all()
+    names = set(meta["feature_names"])
+    missing = [r.feature for r in params.scorecard.rules if r.feature not in names]
+    assert not missing, f"configs/socialnet7.yaml scorecard names unknown features {missing}"
+    assert {"accounts__segment", "events__newfriend__count__28d"} <= names
+
+
 if __name__ == "__main__":  # pragma: no cover - prints the figures for the report
     for label, overrides in [("observed_until 2020-06-01 (config)", {}),
                              ("observed_until 2020-05-11 (book's end)", {"observed_until": "2020-05-11"})]:

@@ -18,6 +18,7 @@ from healthscore.explain import (
     cause_fidelity,
     describe_risk,
     explain_contributions,
+    explain_families,
     explain_model,
     family_points,
     find_drivers,
@@ -170,6 +171,7 @@ def _exact_shapley(booster, x):
     return phi
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_contributions_equal_exact_shapley_values_with_a_categorical(booster_categorical):
     booster, X = booster_categorical
     dump = booster.dump_model()["tree_info"]
@@ -283,3 +285,23 @@ def test_cause_fidelity_counts_causes_among_the_top_three_hurting_families():
     # account 4 has no explanation, account 3 did not churn: 1 hit of 3
     assert cause_fidelity(points, truth) == pytest.approx(1 / 3)
     assert math.isnan(cause_fidelity(points.iloc[:0], truth))
+
+
+def test_explain_families_feeds_cause_fidelity():
+    from healthscore.model import ExportedModel
+
+    X, y = _data(n=300, seed=4)
+    day = pd.Timestamp("2024-01-01")
+    frame = pd.DataFrame({"events__active_users__30d": X[:, 0], "tickets__open__now": X[:, 1]})
+    model = HealthScoreModel(n_estimators=30, num_leaves=4, min_child_samples=10,
+                             early_stopping_rounds=0, n_jobs=1).fit(frame, y)
+    dataset = frame.assign(account_id=np.arange(300), renewal_date=day)
+    families = explain_families(ExportedModel(kind="lightgbm", scale=SCALE, model=model), dataset)
+    expl = explain_model(model, frame, scale=SCALE)
+    np.testing.assert_allclose(families["points_usage"], expl.points[:, 0])
+    np.testing.assert_allclose(families["points_support"], expl.points[:, 1])
+    truth = pd.DataFrame({"account_id": np.arange(300), "renewal_date": day, "churned": True,
+                          "primary_cause": "x", "cause_family": "usage"})
+    usage_hurts = (expl.points[:, 0] < 0).mean()
+    # with two families, usage is in the top three hurting exactly when it hurts
+    assert cause_fidelity(families, truth) == pytest.approx(usage_hurts)

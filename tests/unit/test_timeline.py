@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import ConfigError, SchemaError, ValidationError
 from healthscore.tables import Tables
-from healthscore.timeline import check_cutoffs, make_cutoffs, make_periods
+from healthscore.timeline import check_cutoffs, data_start, make_cutoffs, make_periods
 from healthscore.validate import validate_tables
 
 T = pd.Timestamp
@@ -110,6 +112,22 @@ def test_cutoffs_respect_start_end_inclusive_and_observed_until():
     assert [a for a, _ in keys(unbounded)] == [2, 1, 4, 3]
 
 
+def test_default_start_is_when_every_table_has_data():
+    # Contracts since 2019, usage recorded only from 2020-03-01.
+    subscriptions = pd.DataFrame({"account_id": [1, 1, 1],
+                                  "start_date": ["2019-01-01", "2020-01-01", "2021-01-01"],
+                                  "end_date": ["2020-01-01", "2021-01-01", "2022-01-01"]})
+    events = pd.DataFrame({"account_id": [1], "timestamp": ["2020-03-01 08:00"], "event": ["login"]})
+    tables, _ = validate_tables({"accounts": pd.DataFrame({"account_id": [1]}),
+                                 "subscriptions": subscriptions, "events": events},
+                                observed_until=T("2022-01-01"))
+    assert data_start(tables) == T("2020-03-01 08:00")
+    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    assert keys(rows) == [(1, "2020-10-03"), (1, "2021-10-03")]  # not 2019-10-03: no usage yet
+    early = make_cutoffs(tables, TimelineParams(lead_time_days=90, start="2019-01-01"), LabelParams())
+    assert keys(early) == [(1, "2019-10-03"), (1, "2020-10-03"), (1, "2021-10-03")]
+
+
 def test_rows_are_sorted_by_cutoff_then_account():
     tables = tables_of([(3, "2020-01-01", "2020-09-01"), (1, "2020-01-01", "2020-09-01"),
                         (2, "2020-01-01", "2020-08-01")])
@@ -191,3 +209,32 @@ def test_explicit_cutoffs_errors_name_file_column_and_example(frame, column, wor
     assert "cuts.csv" in message and column in message and words in message
     if isinstance(caught.value, ValidationError):
         assert "e.g. {" in message  # an example row
+
+
+# -------------------------------------------------------------------- invariants
+
+_subscription = st.tuples(st.integers(1, 3), st.integers(0, 400), st.integers(1, 200))
+
+
+def _tables_from(draws) -> Tables:
+    base = T("2020-01-01")
+    subs = [(a, f"{base + pd.Timedelta(days=s):%Y-%m-%d}", f"{base + pd.Timedelta(days=s + n):%Y-%m-%d}")
+            for a, s, n in draws]
+    return tables_of(subs, observed_until="2021-12-01")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_subscription, min_size=1, max_size=8), st.sampled_from(["horizon", "contract"]))
+def test_rows_at_a_cutoff_do_not_depend_on_subscriptions_starting_later(draws, mode):
+    """Whether a row exists at t is known at t: later contracts change nothing."""
+    tables = _tables_from(draws)
+    timeline = (TimelineParams(mode="horizon", cadence="MS") if mode == "horizon"
+                else TimelineParams(lead_time_days=30, renewal_rows="contract"))
+    rows = make_cutoffs(tables, timeline, LabelParams(grace_days=7))
+    subs = tables.subscriptions
+    for t in rows["cutoff_time"].unique()[:4]:
+        earlier = Tables({"accounts": tables.accounts,
+                          "subscriptions": subs[subs["start_date"] < t].reset_index(drop=True)},
+                         tables.observed_until)
+        again = make_cutoffs(earlier, timeline, LabelParams(grace_days=7))
+        assert keys(again[again["cutoff_time"] == t]) == keys(rows[rows["cutoff_time"] == t])

@@ -26,12 +26,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.scoring import OutputLayout, read_account, render_account
 
     as_of = None
-    if args.as_of is not None:
+    if getattr(args, "as_of", None) is not None:
         try:
             as_of = pd.Timestamp(args.as_of)
         except (TypeError, ValueError):
             raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
-    layout = OutputLayout(args.out or params.score.out_dir)
+    layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
     info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers)
     print(render_account(info))
     return 0

@@ -36,10 +36,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     )
     from healthscore.scoring.engine import model_identity
 
-    layout = OutputLayout(args.out or params.score.out_dir)
-    tables, _report = read_source(params.data, source=args.data)
+    layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
+    tables, _report = read_source(params.data, source=getattr(args, "data", None))
     as_of = check_as_of(args.as_of, tables)
-    exported = load_exported(args.model or params.tracking.export_dir, tracking=params.tracking)
+    model = getattr(args, "model", None) or params.tracking.export_dir
+    exported = load_exported(model, tracking=params.tracking)
     previous = read_previous(layout, as_of)
     reuse = None
     if params.score.incremental:

@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ground-truth", default=None, metavar="FILE",
                         help="simulator ground truth (.parquet or .csv with account_id, "
                              "renewal_date, churn_proba): adds the oracle to the metrics")
+    parser.add_argument("--tune", action="store_true",
+                        help="search tree settings first (params.tune: n_trials, timeout_seconds)")
 
 
 def run(args: argparse.Namespace, params) -> int:
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace, params) -> int:
         score=params.score,
         mode=args.mode,
         ground_truth=truth,
+        tune=params.tune if args.tune else None,
     )
     logged = tracking.log_training_run(
         result,

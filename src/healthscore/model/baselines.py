@@ -200,8 +200,12 @@ class RuleScorecard:
         return pd.Series({r.feature: r.weight / total for r in rules}, dtype=np.float64)
 
     def unclipped_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Weighted mean points (float, 0-100) before rounding."""
-        return self.points(X).to_numpy() @ self.weights().to_numpy()
+        """Weighted mean points (float, 0-100) before rounding.
+
+        Rounded to 9 decimals so that float noise (0.3 / 0.6 = 0.4999...) cannot flip
+        the final rounding of a score that is exactly half a point.
+        """
+        return np.round(self.points(X).to_numpy() @ self.weights().to_numpy(), 9)
 
     def health_score(self, X: pd.DataFrame) -> np.ndarray:
         """Health score (int64, 1..100): weighted mean points rounded half up."""

@@ -199,9 +199,10 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         valid_sets, callbacks = [], []
         if val_m is not None and self.early_stopping_rounds > 0:
             valid_sets = [lgb.Dataset(val_m, label=val_y, reference=dtrain)]
-            callbacks = [
-                lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)
-            ]
+            stop = lgb.early_stopping(
+                self.early_stopping_rounds, first_metric_only=True, verbose=False
+            )
+            callbacks = [stop]
         booster = lgb.train(
             self._lgb_params(),
             dtrain,
@@ -255,7 +256,9 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise ValueError(f"fit: expected a non-empty frame, got shape {X.shape}")
             return X
-        array = validate_data(self, X=X, reset=True, dtype=np.float64, ensure_all_finite="allow-nan")
+        array = validate_data(
+            self, X=X, reset=True, dtype=np.float64, ensure_all_finite="allow-nan"
+        )
         return pd.DataFrame(array, columns=[f"f{i}" for i in range(array.shape[1])])
 
     def _fit_target(self, y: Any) -> np.ndarray:

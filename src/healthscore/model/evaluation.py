@@ -73,7 +73,9 @@ def classification_metrics(y: Any, p: Any, *, n_bins: int = 10) -> dict[str, flo
     y = np.asarray(y, dtype=np.int64)
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     n, churned = len(y), int(y.sum())
-    out: dict[str, float] = {"rows": n, "churned": churned, "churn_rate": churned / n if n else math.nan}
+    out: dict[str, float] = {
+        "rows": n, "churned": churned, "churn_rate": churned / n if n else math.nan
+    }
     both = 0 < churned < n
     out["roc_auc"] = float(roc_auc_score(y, p)) if both else math.nan
     out["pr_auc"] = float(average_precision_score(y, p)) if both else math.nan
@@ -129,6 +131,24 @@ def metrics_table(
                 | classification_metrics(y[keep], p[keep], n_bins=n_bins)
             )
     return pd.DataFrame(rows)
+
+
+def reliability_table(y: Any, p: Any, *, n_bins: int = 10) -> pd.DataFrame:
+    """Points of the reliability curve: per non-empty equal-width bin of ``p``,
+    ``bin`` (0-based), ``predicted`` (mean risk), ``observed`` (churn rate), ``count``."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    used = np.flatnonzero(counts)
+    return pd.DataFrame(
+        {
+            "bin": used,
+            "predicted": np.bincount(bins, weights=p, minlength=n_bins)[used] / counts[used],
+            "observed": np.bincount(bins, weights=y, minlength=n_bins)[used] / counts[used],
+            "count": counts[used],
+        }
+    )
 
 
 def band_table(y: Any, bands: Any) -> pd.DataFrame:

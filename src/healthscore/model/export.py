@@ -7,7 +7,9 @@ A *bundle* folder holds plain files, never a pickle:
 * ``lightgbm``: ``model.txt``, ``calibration.json``, ``features.json``;
   ``scorecard``: ``scorecard.json``;
 * ``scale.json`` (the health scale), ``catalogue.json`` (feature catalogue, may be
-  empty), ``metrics.json`` (test metrics of the run).
+  empty), ``metrics.json`` (flat test metrics of the run, as
+  :meth:`~healthscore.model.training.TrainResult.flat_metrics` names them) and, when
+  known, ``reliability.json`` (test reliability points) and ``plots/*.png``.
 
 The MLflow model (``MLmodel``, a models-from-code pyfunc, see
 :mod:`healthscore.model.pyfunc`) carries the bundle under ``artifacts/bundle/``;
@@ -28,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from healthscore.errors import ModelError
 from healthscore.model.baselines import RuleScorecard
@@ -59,6 +62,8 @@ class ExportedModel:
         Flat test metrics of the training run.
     info : dict
         Manifest and registry information (``run_id``, ``model_version``, ...).
+    reliability : list of dict or None
+        Test reliability points (``predicted``, ``observed``, ``count``) for the report.
     """
 
     kind: Literal["lightgbm", "scorecard"]
@@ -68,6 +73,7 @@ class ExportedModel:
     catalogue: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    reliability: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "lightgbm" and self.model is None:
@@ -112,7 +118,7 @@ class ExportedModel:
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
         """``risk_proba``, ``health_score``, ``band`` per row, indexed like ``X``."""
         logit = self.predict_logit(X)
-        risk = 1.0 / (1.0 + np.exp(-logit))
+        risk = expit(logit)
         if self.kind == "lightgbm":
             score = self.scale.score_from_logit(logit)
         else:
@@ -134,6 +140,8 @@ def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
     exported.scale.save(directory / "scale.json")
     _write_json(directory / "catalogue.json", exported.catalogue)
     _write_json(directory / "metrics.json", exported.metrics)
+    if exported.reliability is not None:
+        _write_json(directory / "reliability.json", exported.reliability)
     from healthscore import __version__
 
     manifest = {
@@ -167,7 +175,9 @@ def load_bundle(directory: str | Path) -> ExportedModel:
     else:
         raise ModelError(f"{path}: unknown kind {kind!r}; expected lightgbm or scorecard")
     info = dict(manifest.get("info", {}))
-    info.update(package_version=manifest.get("package_version"), created_at=manifest.get("created_at"))
+    info.update(
+        package_version=manifest.get("package_version"), created_at=manifest.get("created_at")
+    )
     return ExportedModel(
         kind=kind,
         scale=scale,
@@ -176,6 +186,7 @@ def load_bundle(directory: str | Path) -> ExportedModel:
         catalogue=_read_json(directory / "catalogue.json", {}),
         metrics=_read_json(directory / "metrics.json", {}),
         info=info,
+        reliability=_read_json(directory / "reliability.json", None),
     )
 
 

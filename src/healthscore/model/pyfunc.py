@@ -27,9 +27,9 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         self.exported: ExportedModel = load_bundle(context.artifacts["bundle"])
 
-    # No type hints on predict: MLflow would try to derive a signature from them.
-    def predict(self, context, model_input, params=None):
-        """``model_input``: a frame (or records) of feature columns, as in the training set."""
+    # ``pd.DataFrame`` is a hint MLflow accepts without deriving a schema from it.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """``model_input``: a frame of feature columns, as in the training set."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         out = self.exported.predict_frame(frame)
         if "account_id" in frame.columns:

@@ -111,7 +111,10 @@ def split_by_time(dataset: pd.DataFrame, params) -> TimeSplit:
     in_validation = ~in_train & ~in_test
     parts = TimeSplit(labelled.loc[in_train], labelled.loc[in_validation], labelled.loc[in_test])
     spans = {
-        "train": (f"up to {windows.validation_start.date()}", "split.validation_months or split.test_months"),
+        "train": (
+            f"up to {windows.validation_start.date()}",
+            "split.validation_months or split.test_months",
+        ),
         "validation": (
             f"after {windows.validation_start.date()} up to {windows.test_start.date()}",
             "split.validation_months",

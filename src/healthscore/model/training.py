@@ -26,6 +26,7 @@ from healthscore.model.evaluation import (
     band_table,
     metrics_table,
     plot_lift,
+    reliability_table,
     plot_reliability,
     plot_roc,
 )
@@ -73,6 +74,9 @@ class TrainResult:
     figures: dict[str, Figure] = field(default_factory=dict)
     oracle_auc_ratio: float | None = None
     example: pd.DataFrame | None = None
+    model_params: Any = None
+    tuning: pd.DataFrame | None = None
+    reliability: pd.DataFrame | None = None
 
     def overall(self, predictor: str = "model") -> dict[str, float]:
         """Test metrics of one predictor over all test rows."""
@@ -116,6 +120,7 @@ def train_models(
     score: Any,
     mode: Literal["ml", "scorecard"] = "ml",
     ground_truth: pd.DataFrame | None = None,
+    tune: Any = None,
 ) -> TrainResult:
     """Train, calibrate and evaluate the model beside its baselines.
 
@@ -133,6 +138,9 @@ def train_models(
     ground_truth : DataFrame, optional
         Simulator truth with ``account_id``, ``renewal_date``, ``churn_proba``: adds the
         ``oracle`` predictor on the same test rows.
+    tune : TuneParams, optional
+        ``ml`` mode: search tree settings first (:mod:`healthscore.model.tuning`) on
+        the training and validation windows; the trials land in ``result.tuning``.
 
     Raises
     ------
@@ -159,8 +167,17 @@ def train_models(
 
     base_rate = BaseRateBaseline().fit(X_train, y_train)
     logistic = LogisticBaseline().fit(X_train, y_train)
-    card = RuleScorecard.from_params(scorecard, scale).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    card = RuleScorecard.from_params(scorecard, scale).fit(
+        X_train, y_train, X_val=X_val, y_val=y_val
+    )
     fitted: HealthScoreModel | None = None
+    trials = None
+    if mode == "ml" and tune is not None:
+        from healthscore.model.tuning import tune_model_params
+
+        model, trials = tune_model_params(
+            X_train, y_train, X_val, y_val, model=model, calibration=calibration, tune=tune
+        )
     if mode == "ml":
         fitted = HealthScoreModel.from_params(model, calibration).fit(
             X_train, y_train, X_val=X_val, y_val=y_val
@@ -185,9 +202,12 @@ def train_models(
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
     validation_metrics = metrics_table(y_val, risks_of(X_val), n_bins=bins)
-    if ground_truth is not None:
-        overall = metrics.query("segment == 'all'").set_index("predictor")["roc_auc"]
-        ratio = float(overall["model"] / overall["oracle"])
+    if ground_truth is not None:  # both AUCs on the rows that have ground truth
+        matched = ~np.isnan(test_risks["oracle"])
+        pair = metrics_table(
+            y_test[matched], {k: test_risks[k][matched] for k in ("model", "oracle")}
+        ).set_index("predictor")["roc_auc"]
+        ratio = float(pair["model"] / pair["oracle"])
 
     model_scores = exported.health_score(X_test)
     card_scores = card.health_score(X_test)
@@ -214,8 +234,12 @@ def train_models(
         "lift": plot_lift(y_test, test_risks),
     }
     counts = pd.DataFrame(
-        [_count(name, w) for name, w in zip(("train", "validation", "test"), (train, validation, test))]
-        + [_count("censored", dataset.loc[dataset["label"].isna()])]
+        [
+            _count("train", train),
+            _count("validation", validation),
+            _count("test", test),
+            _count("censored", dataset.loc[dataset["label"].isna()]),
+        ]
     )
     return TrainResult(
         mode=mode,
@@ -235,11 +259,17 @@ def train_models(
         figures=figures,
         oracle_auc_ratio=ratio,
         example=test[[*keys[:1], *names]].head(5).reset_index(drop=True),
+        model_params=model if mode == "ml" else None,
+        reliability=reliability_table(y_test, test_risks["model"], n_bins=bins),
+        tuning=trials,
     )
 
 
 def oracle_risk(
-    rows: pd.DataFrame, ground_truth: pd.DataFrame, *, keys: tuple[str, ...] = ("account_id", "renewal_date")
+    rows: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    *,
+    keys: tuple[str, ...] = ("account_id", "renewal_date"),
 ) -> np.ndarray:
     """The simulator's true churn probability of each row (NaN where unmatched).
 

@@ -12,11 +12,11 @@ import re
 import string
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from healthscore.report import charts, text
 from healthscore.report.actions import suggest_next_steps
+from healthscore.report.inputs import SPECIAL_CHANGES
 
 _UNSAFE_FIELD = re.compile(r"\{[^{}:!]*[.\[]")
 
@@ -42,62 +42,64 @@ def render_phrase(phrase: Any, value: Any, *, label: str, unit: Any, row: Mappin
         return fallback
 
 
-def _driver_rows(part: pd.DataFrame, values: Mapping[str, Any], span: float) -> list[dict[str, Any]]:
-    rows = []
-    for r in part.itertuples(index=False):
-        rows.append({
-            "feature": r.feature, "label": r.label, "family": text.family_label(r.family),
-            "phrase": render_phrase(r.phrase, r.value, label=r.label, unit=r.unit, row=values),
-            "points": float(r.points), "points_text": text.signed(r.points),
-            "points_words": text.points_words(r.points),
-            "value_text": text.format_value(r.value, r.unit),
-            "bar": round(100 * abs(float(r.points)) / span, 1) if span else 0.0,
-        })
-    return rows
+Record = Mapping[str, Any]
+
+
+def _driver_rows(part: list[Record], values: Mapping[str, Any], span: float) -> list[dict[str, Any]]:
+    return [{
+        "feature": r["feature"], "label": r["label"], "family": text.family_label(r["family"]),
+        "phrase": render_phrase(r["phrase"], r["value"], label=r["label"], unit=r["unit"], row=values),
+        "points": float(r["points"]), "points_text": text.signed(r["points"]),
+        "points_words": text.points_words(r["points"]),
+        "value_text": text.format_value(r["value"], r["unit"]),
+        "bar": round(100 * abs(float(r["points"])) / span, 1) if span else 0.0,
+    } for r in part]
 
 
 def _changes(
-    changes: pd.DataFrame, *, row: Mapping[str, Any], history: pd.DataFrame,
+    changes: list[Record], *, row: Record, history: list[Record],
     previous_as_of: pd.Timestamp | None, shown: int,
 ) -> dict[str, Any] | None:
     """Why the score changed since the previous run (None when there was none)."""
     change = row["score_change"]
-    before = history[history["as_of"] == previous_as_of] if previous_as_of is not None else history.iloc[0:0]
-    if text.is_missing(change) and before.empty:
+    before = [h for h in history if previous_as_of is not None and h["as_of"] == previous_as_of]
+    if text.is_missing(change) and not before:
         return None
     score_now = row["health_score"]
-    score_before = float(before["health_score"].iloc[-1]) if not before.empty else score_now - change
+    score_before = float(before[-1]["health_score"]) if before else score_now - change
     if text.is_missing(change):
         change = score_now - score_before
-    ordered = changes.assign(magnitude=changes["points_change"].abs()).sort_values(
-        "magnitude", ascending=False, kind="stable")
-    ordered = ordered[ordered["magnitude"] >= 0.05]
+    # scoring's own "other changes" line joins the rest
+    rest = sum(float(c["points_change"]) for c in changes if c["feature"] == "other changes")
+    ordered = sorted((c for c in changes if c["feature"] != "other changes"
+                      and not text.is_missing(c["points_change"]) and abs(c["points_change"]) >= 0.05),
+                     key=lambda c: -abs(c["points_change"]))
+    rest += sum(float(c["points_change"]) for c in ordered[shown:])
     items = [{
-        "label": r.label, "family": text.family_label(r.family),
-        "value_before": text.format_value(r.value_before, r.unit),
-        "value_now": text.format_value(r.value_now, r.unit),
-        "points_change": text.signed(r.points_change),
-        "direction": "down" if r.points_change < 0 else "up",
-    } for r in ordered.head(shown).itertuples(index=False)]
-    rest = float(ordered["points_change"].iloc[shown:].sum()) if len(ordered) > shown else 0.0
+        "label": c["label"], "family": text.family_label(c["family"]) if c["family"] else "",
+        "value_before": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_before"], c["unit"]),
+        "value_now": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_now"], c["unit"]),
+        "points_change": text.signed(c["points_change"]),
+        "direction": "down" if c["points_change"] < 0 else "up",
+    } for c in ordered[:shown]]
     return {
         "since": text.date_text(previous_as_of) if previous_as_of is not None else "the previous run",
         "score_before": None if text.is_missing(score_before) else f"{score_before:.0f}",
         "score_now": f"{score_now:.0f}", "change": text.signed(change, digits=0),
-        "change_words": text.change_words(change), "items": items,
+        "change_words": text.change_words(change), "rows": items,
         "rest": text.signed(rest) if abs(rest) >= 0.05 else None,
         "previous_band": text.band_label(row["previous_band"]) if not text.is_missing(row["previous_band"]) else None,
     }
 
 
 def build_account(
-    row: Mapping[str, Any],
+    row: Record,
     *,
-    points: pd.DataFrame,
-    previous_points: pd.DataFrame,
-    changes: pd.DataFrame,
-    history: pd.DataFrame,
-    alerts: pd.DataFrame,
+    points: list[Record],
+    previous_points: list[Record],
+    changes: list[Record],
+    history: list[Record],
+    alerts: list[Record],
     previous_as_of: pd.Timestamp | None,
     scale: Mapping[str, float],
     params: Any,
@@ -108,40 +110,45 @@ def build_account(
     ----------
     row : mapping
         The account's normalised risk-list row.
-    points, previous_points, changes, history, alerts : DataFrame
-        This account's rows only (normalised layouts).
+    points, previous_points, changes, history, alerts : list of mappings
+        This account's records only (normalised layouts, one mapping per row); plain
+        records keep a page to a fraction of a millisecond of Python.
     previous_as_of : Timestamp or None
     scale : mapping
         ``offset``, ``factor``, ``red_below``, ``green_from``.
     params : ReportParams
     """
     k = params.drivers_shown
-    values = dict(zip(points["feature"], points["value"]))
-    hurting = points[points["points"] < 0].sort_values("points").head(k)
-    helping = points[points["points"] > 0].sort_values("points", ascending=False).head(k)
-    span = float(points["points"].abs().max()) if len(points) else 0.0
-    shown = set(hurting["feature"]) | set(helping["feature"])
-    others = points[~points["feature"].isin(shown)]
+    values = {r["feature"]: r["value"] for r in points}  # also unscored context values
+    scored = [r for r in points if not text.is_missing(r["points"])]
+    hurting = sorted((r for r in scored if r["points"] < 0), key=lambda r: r["points"])[:k]
+    helping = sorted((r for r in scored if r["points"] > 0), key=lambda r: -r["points"])[:k]
+    span = max((abs(r["points"]) for r in scored), default=0.0)
+    shown = {r["feature"] for r in hurting} | {r["feature"] for r in helping}
+    others = [r for r in scored if r["feature"] not in shown]
     base, unclipped = float(row["base_points"]), float(row["unclipped_score"])
     residual = float(row.get("residual_points", 0.0) or 0.0)
-    families = (points.groupby("family")["points"].sum().sort_values() if len(points)
-                else pd.Series(dtype=float))
-    previous_values = dict(zip(previous_points["feature"], previous_points["value"]))
+    family_sum: dict[str, float] = {}
+    for r in scored:
+        family_sum[r["family"]] = family_sum.get(r["family"], 0.0) + float(r["points"])
+    families = sorted(family_sum.items(), key=lambda item: item[1])
+    previous_values = {r["feature"]: r["value"] for r in previous_points}
     signals = [{
-        "label": r.label, "family": text.family_label(r.family),
-        "value": text.format_value(r.value, r.unit),
-        "before": text.format_value(previous_values[r.feature], r.unit) if r.feature in previous_values else "",
-        "points": text.signed(r.points),
-    } for r in pd.concat([hurting, helping]).itertuples(index=False)]
+        "label": r["label"], "family": text.family_label(r["family"]),
+        "value": text.format_value(r["value"], r["unit"]),
+        "before": text.format_value(previous_values[r["feature"]], r["unit"])
+        if r["feature"] in previous_values else "",
+        "points": text.signed(r["points"]),
+    } for r in hurting + helping]
     steps = suggest_next_steps(
-        zip(points["feature"], points["family"], points["label"], points["points"]),
+        ((r["feature"], r["family"], r["label"], r["points"]) for r in scored),
         min_points=params.driver_min_points, overrides=params.next_steps,
     )
-    hist = history.sort_values("as_of")
+    hist = sorted(history, key=lambda h: h["as_of"])
     trend = charts.trend_line(
-        [text.date_text(d) for d in hist["as_of"]], hist["health_score"].tolist(),
+        [text.date_text(h["as_of"]) for h in hist], [h["health_score"] for h in hist],
         red_below=scale["red_below"], green_from=scale["green_from"],
-    ) if len(hist) else None
+    ) if hist else None
     score = row["health_score"]
     return {
         "account_id": str(row["account_id"]), "name": row["name"], "owner": row["owner"],
@@ -151,30 +158,49 @@ def build_account(
         "risk_words": text.churn_in_words(row["risk_proba"], outcome=params.outcome),
         "arr_at_risk": text.money(row["arr_at_risk"], symbol=params.currency),
         "change_words": text.change_words(row["score_change"]),
-        "alerts": [{"kind": text.alert_label(a.kind), "reason": a.reason}
-                   for a in alerts.itertuples(index=False)],
+        "alerts": [{"kind": a["kind"], "reason": a["reason"]} for a in alerts],
         "hurting": _driver_rows(hurting, values, span),
         "helping": _driver_rows(helping, values, span),
         "arithmetic": {
             "base": text.signed(base) if base < 0 else f"{base:.1f}",
-            "others": text.signed(float(others["points"].sum())), "others_count": len(others),
+            "others": text.signed(sum(float(r["points"]) for r in others)), "others_count": len(others),
+            "hurting": text.signed(sum(float(r["points"]) for r in hurting)),
+            "helping": text.signed(sum(float(r["points"]) for r in helping)),
             "residual": text.signed(residual) if abs(residual) >= 0.05 else None,
             "unclipped": f"{unclipped:.1f}", "score": f"{score:.0f}",
             "clipped": bool(unclipped < 0.5 or unclipped > 100.5),
         },
         "families": charts.hbars(
-            [text.family_label(f) for f in families.index], families.tolist(),
-            value_text=[f"{text.signed(v)} pts" for v in families], diverging=True,
-            title="Points by family", label_width=190,
-        ) if len(families) else None,
-        "family_rows": [{"label": text.family_label(f), "points": text.signed(v)} for f, v in families.items()],
+            [text.family_label(f) for f, _ in families], [v for _, v in families],
+            value_text=[f"{text.signed(v)} pts" for _, v in families], diverging=True,
+            title="Points by family", label_width=170, width=500,
+        ) if families else None,
+        "family_rows": [{"label": text.family_label(f), "points": text.signed(v)} for f, v in families],
         "trend": trend,
         "history_points": len(hist),
         "changes": _changes(changes, row=row, history=hist, previous_as_of=previous_as_of, shown=k),
         "signals": signals,
-        "next_steps": [{"step": s.step, "because": ", ".join(s.because),
-                        "points": text.signed(s.points)} for s in steps],
+        "next_steps": [{
+            "step": s.step, "because": "; ".join(s.because),
+            "cost": f"costs {abs(s.points):.1f} points" if len(s.because) == 1
+            else f"together they cost {abs(s.points):.1f} points",
+        } for s in steps],
     }
+
+
+def records_by_account(frame: pd.DataFrame, account_ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """The rows of ``account_ids`` as plain records, grouped by account (one pass).
+
+    Only the accounts that get a page are converted, so a portfolio of thousands of
+    accounts costs one ``take`` and one ``to_dict``, not a frame slice per page.
+    """
+    out: dict[Any, list[dict[str, Any]]] = {a: [] for a in account_ids}
+    if frame.empty or not account_ids:
+        return out
+    keep = frame["account_id"].isin(account_ids).to_numpy()
+    for record in frame.loc[keep].to_dict("records"):
+        out[record["account_id"]].append(record)
+    return out
 
 
 def account_filename(account_id: Any) -> str:
@@ -191,10 +217,3 @@ def account_filename(account_id: Any) -> str:
 
         safe = f"{safe}-{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
     return f"accounts/{safe}.html"
-
-
-def slice_by_account(frame: pd.DataFrame) -> dict[Any, np.ndarray]:
-    """account_id -> row positions, computed once for many pages."""
-    if frame.empty:
-        return {}
-    return frame.groupby("account_id", sort=False).indices

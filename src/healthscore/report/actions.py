@@ -30,14 +30,14 @@ FEATURE_STEPS: tuple[tuple[str, str], ...] = (
             "with what you will do."),
     ("csat", "Support satisfaction is low: review the recent tickets with the support "
              "lead and call the customer about the worst one."),
-    ("high_priority", "Urgent tickets are open: review them with the support lead and "
-                      "give the customer a date for each fix."),
+    ("high_priority", "Many tickets are high priority: review them with the support lead "
+                      "and give the customer a date for each open fix."),
     ("open_rate", "The customer stopped reading our emails: re-engage the champion with "
                   "a personal note, and confirm they are still the right contact."),
     ("click", "The customer stopped reading our emails: re-engage the champion with a "
               "personal note, and confirm they are still the right contact."),
-    ("days_to_renewal", "The renewal is close: prepare the renewal conversation (value "
-                        "delivered, usage, pricing options) and book it now."),
+    ("days_to_renewal", "The renewal timing counts against this account: prepare the "
+                        "renewal conversation (value delivered, usage, pricing options) early."),
     ("mrr_change", "Spend is shrinking: ask what was cut and why before the renewal "
                    "conversation."),
     ("tenure", "A young account: check that onboarding is complete and the first goals "

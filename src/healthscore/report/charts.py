@@ -26,7 +26,7 @@ POSITIVE = "#2f7d5b"
 def _svg(width: int, height: int, label: str, body: list[str], *, css: str = "chart") -> Markup:
     safe = escape(label)
     return Markup(
-        f'<svg class="{css}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{safe}" preserveAspectRatio="xMidYMid meet" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{safe}</title>{"".join(body)}</svg>'
     )
@@ -55,7 +55,7 @@ def score_histogram(
     scores = scores[~np.isnan(scores)]
     edges = np.arange(0, 100 + bin_width, bin_width)
     counts, _ = np.histogram(np.clip(scores, 0, 99.999), bins=edges)
-    width, height, left, bottom, top = 640, 220, 40, 30, 14
+    width, height, left, bottom, top = 520, 220, 40, 30, 14
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max(int(counts.max()) if counts.size else 0, 1)
     body = []
@@ -95,7 +95,7 @@ def trend_line(
 ) -> Markup:
     """An account's health score over its scoring dates, on the band zones."""
     scores = [float(s) for s in scores]
-    width, height, left, right, top, bottom = 640, 200, 36, 16, 12, 34
+    width, height, left, right, top, bottom = 1080, 230, 40, 40, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def y_of(v: float) -> float:
@@ -107,7 +107,7 @@ def trend_line(
             body.append(f'<rect x="{left}" y="{y_of(hi):.1f}" width="{plot_w}" '
                         f'height="{y_of(lo) - y_of(hi):.1f}" fill="{BAND_SOFT[band]}"/>')
     for v in (0, 25, 50, 75, 100):
-        body.append(_text(left - 6, y_of(v) + 4, str(v), anchor="end", size=11))
+        body.append(_text(left - 6, y_of(v) + 4, str(v), anchor="end", size=12))
     n = len(scores)
     xs = [left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
     if n > 1:
@@ -118,7 +118,8 @@ def trend_line(
         body.append(f'<circle cx="{x:.1f}" cy="{y_of(s):.1f}" r="4" fill="{ACCENT}">'
                     f'<title>{escape(f"{d}: {s:.0f}")}</title></circle>')
         if i % step == 0 or i == n - 1:
-            body.append(_text(x, height - 12, str(d), anchor="middle", size=11))
+            anchor = "middle" if 0 < i < n - 1 or n == 1 else ("start" if i == 0 else "end")
+            body.append(_text(x, height - 12, str(d), anchor=anchor, size=12))
     if n:
         body.append(_text(xs[-1] - 6, y_of(scores[-1]) - 9, f"{scores[-1]:.0f}", anchor="end",
                           size=13, fill=INK, weight="bold"))
@@ -135,11 +136,12 @@ def hbars(
     fills: Sequence[str] | None = None,
     title: str = "",
     label_width: int = 230,
+    width: int = 520,
 ) -> Markup:
     """Horizontal bars, one per label; ``diverging`` draws negatives left of zero."""
     values = [0.0 if v is None or not np.isfinite(v) else float(v) for v in values]
     texts = list(value_text) if value_text is not None else [f"{v:,.1f}" for v in values]
-    row_h, width, value_w = 26, 640, 80
+    row_h, value_w = 26, 80
     height = row_h * len(values) + 8
     plot_w = width - label_width - value_w
     span = max((abs(v) for v in values), default=0.0) or 1.0
@@ -198,9 +200,18 @@ def reliability_curve(
         body.append('<path d="' + " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}"
                                           for i, (x, y) in enumerate(pts))
                     + f'" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
-    for (x, y), p, o in zip(pts, pred[order], obs[order]):
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{ACCENT}">'
-                    f'<title>{escape(f"predicted {100 * p:.0f}%, observed {100 * o:.0f}%")}</title></circle>')
+    n = None
+    if counts is not None:
+        n = np.asarray(counts, dtype=np.float64)[keep][order]
+    biggest = float(np.nanmax(n)) if n is not None and n.size else 0.0
+    for i, ((x, y), p, o) in enumerate(zip(pts, pred[order], obs[order])):
+        # a dot's area follows its number of renewals: small bins are noisy
+        r = 3.5 if not biggest else 2.5 + 5.5 * np.sqrt(n[i] / biggest)
+        tip = f"predicted {100 * p:.0f}%, observed {100 * o:.0f}%"
+        if n is not None:
+            tip += f", {n[i]:,.0f} renewals"
+        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{ACCENT}" fill-opacity="0.75">'
+                    f'<title>{escape(tip)}</title></circle>')
     label = "Reliability: observed against predicted churn per bin; " + "; ".join(
         f"predicted {100 * p:.0f}% observed {100 * o:.0f}%" for p, o in zip(pred[order], obs[order]))
     return _svg(size, size, label, body, css="chart chart-square")

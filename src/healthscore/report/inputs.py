@@ -34,6 +34,9 @@ from healthscore.report import text
 BASE_FEATURES = ("__base__", "base", "_base")
 RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
 
+#: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
+SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
+
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit"]
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
                  "value_before", "value_now", "label", "family", "unit"]
@@ -155,13 +158,14 @@ def _catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.
         ("phrase", lambda name: None),
         ("unit", lambda name: None),
     ):
-        from_catalogue = features.map(
-            lambda name, c=column: (catalogue.get(name) or {}).get(c) if isinstance(
-                catalogue.get(name), Mapping) else getattr(catalogue.get(name), c, None)
-        )
+        # one look-up per distinct feature, not per row (thousands of accounts)
+        lookup = {}
+        for name in features.unique():
+            entry = catalogue.get(name)
+            found = entry.get(column) if isinstance(entry, Mapping) else getattr(entry, column, None)
+            lookup[name] = found if found is not None else fallback(name)
         current = frame[column] if column in frame.columns else pd.Series(None, index=frame.index)
-        current = current.astype(object).where(current.notna(), from_catalogue)
-        frame[column] = current.where(current.notna(), features.map(fallback)).astype(object)
+        frame[column] = current.astype(object).where(current.notna(), features.map(lookup)).astype(object)
     return frame
 
 
@@ -196,14 +200,22 @@ def points_to_long(points: pd.DataFrame) -> pd.DataFrame:
         )
     ids = points["account_id"].to_numpy()
     pieces = []
+    used = set(point_cols.values())
     for feature, col in point_cols.items():
         value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
                           if c in points.columns), None)
+        used.add(value_col)
         pieces.append(pd.DataFrame({
             "account_id": ids, "feature": feature,
             "value": points[value_col].astype(object).to_numpy() if value_col else np.nan,
             "points": pd.to_numeric(points[col], errors="coerce").to_numpy(),
         }))
+    # Values without points (features a phrase refers to, e.g. accounts__seats): kept
+    # for the phrases, with NaN points so they never count as drivers.
+    for col in points.columns:
+        if "__" in col and col not in used and not col.startswith(prefixes):
+            pieces.append(pd.DataFrame({"account_id": ids, "feature": col, "value": points[col].astype(
+                object).to_numpy(), "points": np.nan}))
     for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
                          ("residual", "__residual__"), ("residual_points", "__residual__")):
         if name in points.columns:
@@ -256,6 +268,7 @@ def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any]) -> tupl
             extras = extras.combine_first(
                 long.groupby("account_id")[column].first().rename("base_points").to_frame())
     long = _catalogue_columns(long[~pseudo], catalogue)
+    long["value"] = long["value"].astype(object).where(long["value"].notna(), None)
     return long[_POINTS_LONG].reset_index(drop=True), extras
 
 
@@ -350,7 +363,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd
         ("points_before", ("previous_points", "points_previous", "points_prev", "before")),
         ("points_now", ("points", "points_after", "current_points", "after")),
         ("value_before", ("previous_value", "value_previous", "value_prev")),
-        ("value_now", ("value", "current_value", "value_after")),
+        ("value_now", ("value_after", "value", "current_value")),
     ):
         frame = _rename_first(frame, target, names)
     frame = frame.copy()
@@ -363,7 +376,11 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd
             frame[column] = np.nan
     frame["feature"] = frame["feature"].astype(str)
     frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
-    return _catalogue_columns(frame, catalogue)[_CHANGES_LONG].reset_index(drop=True)
+    frame = _catalogue_columns(frame, catalogue)
+    special = frame["feature"].isin(SPECIAL_CHANGES)
+    frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
+    frame.loc[special, "family"] = ""
+    return frame[_CHANGES_LONG].reset_index(drop=True)
 
 
 def normalise_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -373,15 +390,29 @@ def normalise_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     frame = _rename_first(frame, "reason", ("message", "detail", "description", "text"))
     return pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
-        "kind": _texts(frame, "kind", "alert").to_numpy(),
+        "kind": _texts(frame, "kind", "alert").map(
+            lambda k: "; ".join(text.alert_label(p.strip()) for p in k.split(",") if p.strip())).to_numpy(),
         "reason": _texts(frame, "reason", "").to_numpy(),
     })
 
 
 def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
-    """The inputs in the one shape the views use (module docstring); pure."""
+    """The inputs in the one shape the views use (module docstring); pure.
+
+    The run file fills what the exported model does not say: its ``catalogue``
+    (entries of the features scored), ``scale``, ``model_version``, ``model_kind``.
+    """
+    run = dict(inputs.run_info or {})
     model_info = dict(inputs.model_info or {})
-    catalogue = model_info.get("catalogue") or {}
+    catalogue = {**(run.get("catalogue") or {}), **(model_info.get("catalogue") or {})}
+    model_info["catalogue"] = catalogue
+    if not model_info.get("scale") and isinstance(run.get("scale"), Mapping):
+        model_info["scale"] = run["scale"]
+    for key, run_key in (("version", "model_version"), ("kind", "model_kind")):
+        if not model_info.get(key) and run.get(run_key):
+            model_info[key] = run[run_key]
+    for key, value in (run.get("model_info") or {}).items():
+        model_info.setdefault(key, value)
     scale = _scale_of(model_info)
     points, extras = normalise_points(inputs.points, catalogue)
     previous_points, _ = normalise_points(inputs.previous_points, catalogue)
@@ -397,6 +428,6 @@ def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
         previous_points=previous_points,
         changes=normalise_changes(inputs.changes, catalogue),
         alerts=normalise_alerts(inputs.alerts),
-        run_info=dict(inputs.run_info or {}),
+        run_info=run,
         model_info=model_info,
     )

@@ -108,6 +108,19 @@ def _reliability(model_info: Mapping[str, Any]) -> Any:
     return charts.reliability_curve(pick["predicted"], pick["observed"], counts=pick["count"])
 
 
+def _when(value: Any) -> str:
+    """``2024-04-20 08:00 UTC`` of an ISO time; the text as it is when unparsable."""
+    if not value:
+        return ""
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        return str(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M") + (" UTC" if stamp.tzinfo is not None else "")
+
+
 def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
     """Context of the model page from normalised inputs."""
     info = inputs.model_info
@@ -117,23 +130,23 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         [text.band_label(b) for b in bands], [per_band[b]["churn_rate"] * 100 for b in bands],
         value_text=[text.percent(per_band[b]["churn_rate"]) for b in bands],
         fills=[charts.BAND_FILL[b] for b in bands], title="Observed churn per band (test)",
-        label_width=180,
+        label_width=170, width=500,
     ) if bands else None
     band_rows = [{"band": b, "label": text.band_label(b), "churn": text.percent(per_band[b]["churn_rate"], digits=1),
                   "share": text.percent(per_band[b].get("share"))} for b in bands]
-    pts = inputs.points
+    pts = inputs.points[inputs.points["points"].notna()]
     drivers = None
     if len(pts):
         mean_abs = pts.assign(a=pts["points"].abs()).groupby(["feature", "label"])["a"].mean()
         mean_abs = mean_abs.sort_values(ascending=False).head(15)
         drivers = charts.hbars([label for _, label in mean_abs.index], mean_abs.tolist(),
                                value_text=[f"{v:.1f} pts" for v in mean_abs],
-                               title="Mean absolute points per signal", label_width=260)
+                               title="Mean absolute points per signal", label_width=260, width=900)
     scale = info["scale"]
     run = inputs.run_info
     return {
         "version": info.get("version") or run.get("model_version") or "unversioned",
-        "kind": info.get("kind") or "", "created_at": info.get("created_at") or "",
+        "kind": info.get("kind") or "", "created_at": _when(info.get("created_at")),
         "package_version": info.get("package_version") or "",
         "run_id": info.get("run_id") or "",
         "scale": {"offset": f"{scale['offset']:g}", "pdo": f"{scale['pdo']:g}",
@@ -144,5 +157,6 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         "drivers": drivers,
         "plots": [{"name": n.replace("_", " ").rsplit(".", 1)[0], "data": d}
                   for n, d in sorted((info.get("plots") or {}).items())],
-        "counts": {k: v for k, v in run.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "counts": {k: v for k, v in (run.get("counts") if isinstance(run.get("counts"), Mapping) else run).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)},
     }

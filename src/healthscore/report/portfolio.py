@@ -46,6 +46,8 @@ def _account_row(row: Mapping[str, Any], pages: Mapping[Any, str], currency: str
         "previous_band_label": text.band_label(row["previous_band"]) if not text.is_missing(
             row["previous_band"]) else "",
         "change": None if text.is_missing(score_change) else int(round(score_change)),
+        "score_before": None if text.is_missing(score_change) or text.is_missing(row["health_score"])
+        else int(round(row["health_score"] - score_change)),
         "change_text": text.signed(score_change, digits=0),
         "change_words": text.change_words(score_change),
         "arr": text.money(row["arr"], symbol=currency),
@@ -78,7 +80,7 @@ def new_alerts(inputs: ReportInputs, *, pages: Mapping[Any, str], currency: str)
                      band=None, previous_band=None, score_change=np.nan, arr=np.nan,
                      risk_proba=np.nan, top_drivers=[])
         row = _account_row(r, pages, currency)
-        row.update(kind=text.alert_label(r["kind"]), reason=r["reason"])
+        row.update(kind=r["kind"], reason=r["reason"])
         out.append(row)
     return out
 
@@ -121,6 +123,7 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
                 "accounts": int(g["accounts"]), "share": text.percent(g["accounts"] / total),
                 "arr_value": float(g["arr"]), "arr": text.money(g["arr"], symbol=currency, compact=True),
                 "mean_points": text.signed(g["points"] / g["accounts"]),
+                "mean_points_value": round(float(g["points"] / g["accounts"]), 3),
                 "before": None if np.isnan(g["before"]) else int(g["before"]),
                 "growth": None if np.isnan(growth) else int(growth),
                 "growth_text": "n/a" if np.isnan(growth) else text.signed(growth, digits=0),

@@ -17,12 +17,17 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from healthscore.report import text
-from healthscore.report.account import account_filename, build_account, slice_by_account
+from healthscore.report.account import account_filename, build_account, records_by_account
 from healthscore.report.inputs import ReportInputs, normalise_inputs
 from healthscore.report.modelpage import build_model_page
 from healthscore.report.portfolio import build_portfolio
+
+
+#: Alerts listed on the overview before the rest fold away (under "Show the other N").
+ALERTS_SHOWN = 12
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,7 +50,7 @@ def _static(name: str) -> str:
 
 def _script_hash(script: str) -> str:
     digest = hashlib.sha256(script.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+    return Markup("'sha256-" + base64.b64encode(digest).decode("ascii") + "'")
 
 
 def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
@@ -89,34 +94,28 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         "previous_as_of": text.date_text(data.previous_as_of),
         "model_version": str(data.model_info.get("version") or run.get("model_version") or "unversioned"),
         "package_version": str(run.get("package_version") or data.model_info.get("package_version") or ""),
-        "csp_scripts": "'none'", "scale": scale, "outcome": params.outcome,
+        "csp_scripts": Markup("'none'"), "scale": scale, "outcome": params.outcome,
     }
     files: dict[str, str] = {}
     portfolio = build_portfolio(data, params, pages=pages)
     files["index.html"] = env.get_template("index.html.j2").render(
         **{**common, "csp_scripts": _script_hash(js)}, root="", page="overview", js=js,
         p=portfolio, max_accounts=params.max_accounts, min_points=params.driver_min_points,
+        alerts_shown=ALERTS_SHOWN,
     )
     files["model.html"] = env.get_template("model.html.j2").render(
         **common, root="", page="model", m=build_model_page(data, params),
     )
     template = env.get_template("account.html.j2")
-    rows = data.risk_list.set_index("account_id", drop=False)
-    slices = {name: (frame, slice_by_account(frame)) for name, frame in (
+    rows = {r["account_id"]: r for r in data.risk_list.loc[
+        data.risk_list["account_id"].isin(ids)].to_dict("records")}
+    parts = {name: records_by_account(frame, ids) for name, frame in (
         ("points", data.points), ("previous_points", data.previous_points),
         ("changes", data.changes), ("history", data.history), ("alerts", data.alerts))}
-
-    def part(name: str, account_id: Any) -> pd.DataFrame:
-        frame, index = slices[name]
-        return frame.iloc[index.get(account_id, [])]
-
     for account_id, path in pages.items():
         view = build_account(
-            rows.loc[account_id].to_dict() if rows.index.is_unique else rows.loc[[account_id]].iloc[0].to_dict(),
-            points=part("points", account_id), previous_points=part("previous_points", account_id),
-            changes=part("changes", account_id), history=part("history", account_id),
-            alerts=part("alerts", account_id), previous_as_of=data.previous_as_of,
-            scale=scale, params=params,
+            rows[account_id], **{name: part[account_id] for name, part in parts.items()},
+            previous_as_of=data.previous_as_of, scale=scale, params=params,
         )
         files[path] = template.render(**common, root="../", page="account", a=view,
                                       min_points=params.driver_min_points)

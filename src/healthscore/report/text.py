@@ -83,7 +83,7 @@ def churn_in_words(risk_proba: Any, *, outcome: str = "did not renew") -> str:
 
     ``0.27`` -> ``about 1 in 4 accounts like this did not renew``; ``0.6`` ->
     ``about 3 in 5 ...``. The fraction is the simplest one (denominator 2 to 10)
-    within 3 percentage points; below 10 % it is ``1 in N``.
+    within 4 percentage points; below 20 % it is ``1 in N``.
     """
     if is_missing(risk_proba) or not math.isfinite(float(risk_proba)):
         return "no churn estimate"
@@ -92,18 +92,17 @@ def churn_in_words(risk_proba: Any, *, outcome: str = "did not renew") -> str:
         return f"fewer than 1 in 100 accounts like this {outcome}"
     if p > 0.97:
         return f"almost every account like this {outcome}"
-    if p < 0.1:
+    if p < 0.2:
         return f"about 1 in {round(1 / p):,} accounts like this {outcome}"
     best = None
     for n in range(2, 11):
-        k = round(p * n)
-        if 1 <= k < n:
-            err = abs(k / n - p)
-            if err <= 0.03:
-                best = (k, n)
-                break
-            if best is None or err < abs(best[0] / best[1] - p):
-                best = (k, n)
+        k = min(max(round(p * n), 1), n - 1)
+        err = abs(k / n - p)
+        if err <= 0.04:
+            best = (k, n)
+            break
+        if best is None or err < abs(best[0] / best[1] - p):
+            best = (k, n)
     k, n = best
     return f"about {k} in {n} accounts like this {outcome}"
 

@@ -20,7 +20,7 @@ from healthscore.explain import FAMILIES, describe_risk, family_column, find_dri
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
-from healthscore.scoring.risk_list import RowView, describe_feature, feature_columns
+from healthscore.scoring.risk_list import PhraseBook, RowView, feature_columns
 
 
 @dataclass
@@ -28,7 +28,7 @@ class AccountExplanation:
     """Everything shown about one account on one date.
 
     ``drivers_hurting`` / ``drivers_helping``: dicts with ``feature``, ``label``,
-    ``family``, ``phrase``, ``points``. ``trend``: ``as_of`` and ``health_score`` per
+    ``family``, ``value``, ``phrase``, ``points``. ``trend``: ``as_of`` and ``health_score`` per
     date scored. ``changes``: the why-it-changed lines (``text``, ``points_change``).
     """
 
@@ -80,8 +80,10 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     key = parse_account_id(account_id, dtype)
     rows = layout.read_partition("history", when, account_ids=[key]) if key is not None else None
     if rows is None or rows.empty:
-        raise DataError(f"account {account_id} was not scored on {as_of_text(when)} "
-                        "(unknown account, or not active on that date)")
+        seen = layout.read_history(account_ids=[key], columns=["health_score"]) if key is not None else None
+        hint = ("unknown account, or not active on that date" if seen is None or seen.empty else
+                "it was scored on " + ", ".join(as_of_text(d) for d in seen["as_of"].tail(3)))
+        raise DataError(f"account {account_id} was not scored on {as_of_text(when)} ({hint})")
     row = rows.iloc[0]
     run = layout.read_run(when)
     catalogue = run.get("catalogue") or {}
@@ -105,6 +107,7 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     drivers = find_drivers(matrix, k=top)
     columns = feature_columns(points, [c for c in points.columns if "__" in c and ":" not in c])
     view = RowView(columns, 0)
+    book = PhraseBook(catalogue)
     for which, index, pts in (("hurting", drivers.hurting[0], drivers.hurting_points[0]),
                               ("helping", drivers.helping[0], drivers.helping_points[0])):
         out = result.drivers_hurting if which == "hurting" else result.drivers_helping
@@ -114,8 +117,8 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
             name = names[j]
             info = catalogue.get(name) or {}
             out.append({"feature": name, "label": info.get("label", name),
-                        "family": info.get("family"), "points": float(p),
-                        "phrase": describe_feature(catalogue.get(name), name, view)})
+                        "family": info.get("family"), "value": view.get(name),
+                        "points": float(p), "phrase": book.describe(name, view)})
     changes = layout.read_table("changes", when)
     if not changes.empty:
         mine = changes.loc[changes["account_id"] == key].sort_values("rank")

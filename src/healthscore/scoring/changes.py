@@ -109,8 +109,8 @@ def attribute_changes(
         "feature": np.array(names, dtype=object)[feat],
         "label": np.array([e["label"] for e in entries], dtype=object)[feat],
         "family": np.array([e["family"] for e in entries], dtype=object)[feat],
-        "value_before": _texts(prev, names, rows_i, feat),
-        "value_after": _texts(cur, names, rows_i, feat),
+        "value_before": _texts(prev, names, rows_i, feat, entries),
+        "value_after": _texts(cur, names, rows_i, feat, entries),
         "points_before": p_prev[rows_i, feat],
         "points_after": p_cur[rows_i, feat],
         "points_change": delta[rows_i, feat],
@@ -138,8 +138,10 @@ def attribute_changes(
     return lines.loc[:, list(CHANGE_COLUMNS)].reset_index(drop=True)
 
 
-def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray) -> np.ndarray:
-    from healthscore.scoring.risk_list import format_value
+def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray,
+           entries: list[dict[str, Any]]) -> np.ndarray:
+    """Values of the named lines as text, formatted as each feature's phrase does."""
+    from healthscore.scoring.risk_list import format_value, value_spec
 
     out = np.empty(len(rows), dtype=object)
     for j in np.unique(feat):
@@ -148,7 +150,8 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
             out[mask] = "n/a"
             continue
         column = frame[names[j]].to_numpy()[rows[mask]]
-        out[mask] = [format_value(None if pd.isna(v) else v) for v in column]
+        spec = value_spec(entries[j])
+        out[mask] = [format_value(None if pd.isna(v) else v, spec) for v in column]
     return out
 
 

@@ -85,6 +85,37 @@ def phrase_references(catalogue: Mapping[str, Any], names: Sequence[str]) -> lis
     return list(dict.fromkeys(found))
 
 
+def plan_for_model(tables: Tables, features: FeatureParams, names: Sequence[str]) -> Any:
+    """The feature plan that builds the columns ``names`` a model was trained on.
+
+    The plan's whole-table choices (the most common event and signal types) are made
+    from the data at hand; when the data has drifted since training (another type is
+    now among the most common), the per-type columns the model reads would be missing.
+    The types are then taken from the model's own column names instead.
+    """
+    from healthscore.features import feature_names, plan_features
+    from healthscore.features.plan import FeaturePlan, category_levels, slugify, top_types
+
+    plan = plan_features(tables, features)
+    if set(names) <= set(plan.feature_names):
+        return plan
+
+    def types_in_model(table: str, column: str) -> tuple[str, ...]:
+        if table not in tables:
+            return ()
+        wanted = {n.split("__")[1] for n in names
+                  if n.startswith(f"{table}__") and len(n.split("__")) == 4}
+        every = top_types(tables[table][column], tables[table][column].nunique())
+        return tuple(t for t, slug in zip(every, slugify(every)) if slug in wanted)
+
+    event_types = types_in_model("events", "event")
+    signal_types = types_in_model("signals", "signal")
+    built = feature_names(tables, features, event_types=event_types, signal_types=signal_types)
+    log.info("feature plan: event and signal types taken from the model's columns "
+             "(the most common types of the data changed since training)")
+    return FeaturePlan(tuple(built), event_types, signal_types, category_levels(tables, features))
+
+
 def explain_rows(
     exported: Any,
     values: pd.DataFrame,
@@ -172,16 +203,20 @@ def score_date(
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    if build_features is None:
-        from healthscore.features import build_features
     cutoffs = make_scoring_cutoffs(tables, as_of)
     if cutoffs.empty:
         raise DataError(f"no account is active on {as_of_text(as_of)} (no subscription in "
                         "subscriptions covers that date)")
-    frame = build_features(tables, cutoffs[["account_id", "cutoff_time"]], features)
+    names = list(exported.feature_names)
+    keys = cutoffs[["account_id", "cutoff_time"]]
+    if build_features is None:
+        from healthscore.features import build_features as build
+
+        frame = build(tables, keys, features, plan=plan_for_model(tables, features, names))
+    else:
+        frame = build_features(tables, keys, features)
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
-    names = list(exported.feature_names)
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise DataError(f"the model needs feature(s) the data cannot give: {', '.join(missing[:5])} "

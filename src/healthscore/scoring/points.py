@@ -101,13 +101,13 @@ def points_long(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFra
     if not names or frame.empty:
         return pd.DataFrame(columns=["account_id", "feature", "label", "family", "value", "points"])
     n = len(frame)
-    from healthscore.scoring.risk_list import format_value
+    from healthscore.scoring.risk_list import format_value, value_spec
 
     entries = [catalogue_entry(catalogue, name) for name in names]
     values = np.concatenate([
-        np.array([format_value(v) for v in frame[name].astype(object).where(frame[name].notna(), None)],
-                 dtype=object)
-        for name in names
+        np.array([format_value(v, value_spec(entry))
+                  for v in frame[name].astype(object).where(frame[name].notna(), None)], dtype=object)
+        for name, entry in zip(names, entries)
     ])
     return pd.DataFrame({
         "account_id": np.tile(frame["account_id"].to_numpy(), len(names)),

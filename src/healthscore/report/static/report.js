@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var LIMIT = 500; // rows drawn before "Show all"
+  var LIMIT = 100; // rows drawn before "Show all"
   var BAND_RANK = { red: 0, yellow: 1, green: 2 };
   var BAND_TEXT = { red: "Red", yellow: "Yellow", green: "Green" };
 
@@ -78,8 +78,8 @@
       if (r.href) { var a = el("a", null, r.name); a.href = r.href; name.appendChild(a); }
       else name.textContent = r.name;
       tr.appendChild(name);
-      tr.appendChild(el("td", null, r.owner));
-      tr.appendChild(el("td", null, r.segment));
+      tr.appendChild(el("td", "nowrap", r.owner));
+      tr.appendChild(el("td", "nowrap", r.segment));
       var score = el("td", "num score", r.score === null ? "n/a" : Math.round(r.score));
       tr.appendChild(score);
       var band = el("td");

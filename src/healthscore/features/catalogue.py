@@ -1,0 +1,295 @@
+"""The feature catalogue: what each feature means, in words a CSM reads.
+
+Entries are made from feature *names* by pattern (``<source>__<measure>__<window>``,
+``<source>__<type>__<measure>__<window>``, ``<source>__<measure>__<N>d_vs_prev_<N>d``
+and a few fixed names), so every name the builder produces is covered, per-type
+columns included. ``phrase`` is a :meth:`str.format` template rendered with ``value``
+and the row's other feature values by name; :func:`render_phrase` degrades
+gracefully when a referenced value is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+FAMILIES = ("usage", "support", "billing", "sentiment", "engagement", "contract", "account")
+SOURCE_FAMILY = {"events": "usage", "tickets": "support", "invoices": "billing",
+                 "surveys": "sentiment", "emails": "engagement", "signals": "engagement",
+                 "subscriptions": "contract", "accounts": "account"}
+#: Account columns that are categorical unless told otherwise.
+DEFAULT_CATEGORICALS = ("segment", "plan", "industry", "region")
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """One feature in words.
+
+    ``family`` is one of :data:`FAMILIES`; ``kind`` ``numeric`` or ``categorical``;
+    ``healthy_direction`` +1 when higher is healthier, -1 when lower is, 0 no prior.
+    """
+
+    name: str
+    label: str
+    family: str
+    unit: str
+    phrase: str
+    kind: str = "numeric"
+    healthy_direction: int = 0
+
+
+# (label, unit, phrase, healthy_direction); "{w}" is the window in words.
+_WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
+    ("events", "count"): ("Product events, {w}", "events", "Product events in the {w}: {value:,.0f}", 1),
+    ("events", "quantity"): ("Product actions, {w}", "actions", "Product actions in the {w}: {value:,.0f}", 1),
+    ("events", "active_days"): ("Active days, {w}", "days", "Days with product use in the {w}: {value:.0f}", 1),
+    ("events", "active_users"): ("Active users, {w}", "users", "Active users in the {w}: {value:.0f}", 1),
+    ("events", "event_types"): ("Product features used, {w}", "features",
+                                "Product features used in the {w}: {value:.0f}", 1),
+    ("events", "seat_utilisation"): ("Seat utilisation, {w}", "share",
+                                     "Seat utilisation in the {w}: {value:.0%}", 1),
+    ("tickets", "opened"): ("Tickets opened, {w}", "tickets", "Support tickets opened in the {w}: {value:.0f}", -1),
+    ("tickets", "high_priority_share"): ("High-priority ticket share, {w}", "share",
+                                         "High-priority share of tickets opened in the {w}: {value:.0%}", -1),
+    ("tickets", "days_to_close_mean"): ("Mean days to close a ticket, {w}", "days",
+                                        "Tickets closed in the {w} took {value:.1f} days on average", -1),
+    ("tickets", "csat_mean"): ("Mean ticket CSAT, {w}", "score",
+                               "Mean CSAT of tickets closed in the {w}: {value:.1f}", 1),
+    ("invoices", "late"): ("Late invoices, {w}", "invoices",
+                           "Invoices due in the {w} paid late or not paid: {value:.0f}", -1),
+    ("invoices", "late_share"): ("Share of invoices paid late, {w}", "share",
+                                 "Share of invoices due in the {w} paid late: {value:.0%}", -1),
+    ("surveys", "nps_mean"): ("Mean NPS, {w}", "score", "Mean NPS score in the {w}: {value:.1f}", 1),
+    ("surveys", "responses"): ("Survey responses, {w}", "responses",
+                               "Survey responses in the {w}: {value:.0f}", 0),
+    ("emails", "sent"): ("Emails sent, {w}", "emails", "Emails sent in the {w}: {value:.0f}", 0),
+    ("emails", "open_rate"): ("Email open rate, {w}", "share", "Email open rate in the {w}: {value:.0%}", 1),
+    ("emails", "click_rate"): ("Email click rate, {w}", "share", "Email click rate in the {w}: {value:.0%}", 1),
+    ("subscriptions", "mrr_change"): ("MRR change, {w}", "currency", "MRR change over the {w}: {value:+,.0f}", 1),
+}
+
+_FIXED: dict[str, tuple[str, str, str, int]] = {
+    "events__days_since_last": ("Days since the last product event", "days",
+                                "Last product event {value:.0f} days ago", -1),
+    "tickets__open__now": ("Open tickets", "tickets", "Open support tickets: {value:.0f}", -1),
+    "invoices__overdue__now": ("Overdue invoices", "invoices", "Overdue invoices: {value:.0f}", -1),
+    "invoices__days_overdue__now": ("Days overdue", "days",
+                                    "Oldest unpaid invoice is {value:.0f} days past due", -1),
+    "invoices__unpaid_amount__now": ("Unpaid amount", "currency",
+                                     "Unpaid invoices (due or not yet due): {value:,.0f}", 0),
+    "surveys__nps_last": ("Latest NPS", "score", "Latest NPS response: {value:.0f}", 1),
+    "surveys__nps_change": ("NPS change", "score",
+                            "Latest NPS response vs the one before: {value:+.0f}", 1),
+    "surveys__nps_detractor": ("Latest NPS is a detractor", "flag",
+                               "Latest NPS response from a detractor (1 = yes): {value:.0f}", -1),
+    "surveys__days_since_last": ("Days since the last survey response", "days",
+                                 "Last survey response {value:.0f} days ago", 0),
+    "subscriptions__mrr__now": ("MRR", "currency", "Monthly recurring revenue: {value:,.0f}", 0),
+    "subscriptions__days_to_renewal": ("Days to renewal", "days", "Renewal in {value:.0f} days", 0),
+    "subscriptions__contract_days": ("Contract length", "days",
+                                     "Current contract runs {value:.0f} days", 1),
+    "subscriptions__renewals": ("Renewals so far", "renewals", "Renewals so far: {value:.0f}", 1),
+    "accounts__tenure_days": ("Tenure", "days", "Customer for {value:,.0f} days", 1),
+    "accounts__seats": ("Seats", "seats", "Seats: {value:,.0f}", 0),
+}
+
+# Signal names hint at their family and direction (matched as words in the name).
+_SIGNAL_HINTS: tuple[tuple[str, str, int], ...] = (
+    ("referral", "engagement", 1), ("sponsor", "engagement", 1), ("onboard", "usage", 1),
+    ("expansion", "contract", 1), ("upsell", "contract", 1), ("praise", "sentiment", 1),
+    ("community", "engagement", 1), ("downgrade", "contract", -1), ("cancel", "contract", -1),
+    ("competitor", "sentiment", -1), ("complaint", "sentiment", -1),
+    ("escalation", "support", -1), ("contact_change", "engagement", -1),
+)
+
+_WINDOW = re.compile(r"^(\d+)d$")
+_TREND = re.compile(r"^(\d+)d_vs_prev_(\d+)d$")
+
+
+def _in_words(days: int) -> str:
+    return "last day" if days == 1 else f"last {days} days"
+
+
+def _fill(text: str, days: int) -> str:
+    return text.replace("{w}", _in_words(days))
+
+
+def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] = ()) -> dict[str, FeatureInfo]:
+    """Catalogue entries for ``feature_names``, in their order.
+
+    Parameters
+    ----------
+    feature_names : iterable of str
+        Names as the builder makes them.
+    categorical : iterable of str
+        Extra ``accounts__<column>`` names that are categorical (beyond segment, plan,
+        industry and region), e.g. the dataset's ``category`` columns.
+
+    Raises
+    ------
+    ValueError
+        A name that does not follow ``<source>__<measure>`` with a known source.
+    """
+    names = list(feature_names)
+    present = set(names)
+    extra_categorical = set(categorical)
+    return {name: _entry(name, present, extra_categorical) for name in names}
+
+
+def _entry(name: str, present: set[str], categorical: set[str]) -> FeatureInfo:
+    parts = name.split("__")
+    source = parts[0]
+    if len(parts) < 2 or source not in SOURCE_FAMILY:
+        raise ValueError(f"feature {name!r}: expected <source>__<measure>[__<window>] with "
+                         f"source one of {', '.join(SOURCE_FAMILY)}")
+    family = SOURCE_FAMILY[source]
+    if name in _FIXED:
+        label, unit, phrase, direction = _FIXED[name]
+        return FeatureInfo(name, label, family, unit, phrase, "numeric", direction)
+    if source == "accounts" and len(parts) == 2:
+        column = parts[1]
+        words = column.replace("_", " ").capitalize()
+        if column in DEFAULT_CATEGORICALS or name in categorical:
+            return FeatureInfo(name, words, family, "category", f"{words}: {{value}}", "categorical", 0)
+        return FeatureInfo(name, words, family, "value", f"{words}: {{value:,.4g}}", "numeric", 0)
+    if len(parts) == 3 and (trend := _TREND.match(parts[2])):
+        days = int(trend.group(1))
+        what = {"count": "Product events", "active_users": "Active users"}.get(
+            parts[1], parts[1].replace("_", " ").capitalize())
+        label = f"{what} trend, {_in_words(days)} vs the {days} before"
+        phrase = f"{what} in the {_in_words(days)} vs the {days} days before: {{value:.2f}}x"
+        return FeatureInfo(name, label, family, "ratio", phrase, "numeric", 1)
+    if len(parts) == 3 and (window := _WINDOW.match(parts[2])):
+        days = int(window.group(1))
+        spec = _WINDOWED.get((source, parts[1]))
+        if spec is None:
+            words = parts[1].replace("_", " ").capitalize()
+            spec = (f"{words}, {{w}}", "value", f"{words} in the {{w}}: {{value:,.4g}}", 0)
+        label, unit, phrase, direction = spec
+        phrase = _fill(phrase, days)
+        if (source, parts[1]) == ("events", "active_users") and "accounts__seats" in present:
+            phrase += " of {accounts__seats:.0f} seats"
+        if (source, parts[1]) == ("events", "seat_utilisation"):
+            users = f"events__active_users__{days}d"
+            if users in present and "accounts__seats" in present:
+                phrase += f" ({{{users}:.0f}} of {{accounts__seats:.0f}} seats)"
+        return FeatureInfo(name, _fill(label, days), family, unit, phrase, "numeric", direction)
+    if len(parts) == 4 and (window := _WINDOW.match(parts[3])) and source in ("events", "signals"):
+        days = int(window.group(1))
+        kind, measure = parts[1], parts[2]
+        words = kind.replace("_", " ")
+        if source == "events":
+            return FeatureInfo(name, f"'{words}' events, {_in_words(days)}", family, "events",
+                               f"'{words}' events in the {_in_words(days)}: {{value:,.0f}}", "numeric", 1)
+        family, direction = _signal_hint(kind)
+        if measure == "value":
+            return FeatureInfo(name, f"Total of '{words}' signals, {_in_words(days)}", family, "value",
+                               f"Total value of '{words}' signals in the {_in_words(days)}: {{value:,.4g}}",
+                               "numeric", direction)
+        return FeatureInfo(name, f"'{words}' signals, {_in_words(days)}", family, "signals",
+                           f"'{words}' signals in the {_in_words(days)}: {{value:,.0f}}", "numeric", direction)
+    words = " ".join(p.replace("_", " ") for p in parts[1:]).capitalize()
+    return FeatureInfo(name, words, family, "value", f"{words}: {{value:,.4g}}", "numeric", 0)
+
+
+def _signal_hint(kind: str) -> tuple[str, int]:
+    for word, family, direction in _SIGNAL_HINTS:
+        if word in kind:
+            return family, direction
+    return "engagement", 0
+
+
+# ------------------------------------------------------------------------ phrases
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _format(value: Any, spec: str, conversion: str | None) -> str:
+    if conversion == "r":
+        value = repr(value)
+    elif conversion == "s":
+        value = str(value)
+    if spec == "yesno":
+        return "yes" if bool(value) else "no"
+    try:
+        text = format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        text = text[1:]  # "-0" reads as a bug
+    return text
+
+
+def _lookup(row: Mapping, key: str) -> Any:
+    try:
+        return row[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def render_phrase(info: FeatureInfo, row: Mapping) -> str:
+    """The entry's phrase for one row (a dict or Series of feature values).
+
+    ``{value}`` is ``row[info.name]``; other fields are the row's features by name.
+    A missing value gives ``"<label>: not available"``; a missing other field cuts
+    the phrase after ``{value}``.
+    """
+    value = _lookup(row, info.name)
+    if _missing(value):
+        return f"{info.label}: not available"
+    parsed = list(string.Formatter().parse(info.phrase))
+    pieces: list[str] = []
+    complete = True
+    for literal, field, spec, conversion in parsed:
+        if field is None:
+            pieces.append(literal)
+            continue
+        current = value if field == "value" else _lookup(row, field)
+        if _missing(current):
+            complete = False
+            break
+        pieces.append(literal)
+        pieces.append(_format(current, spec or "", conversion))
+    if complete:
+        return "".join(pieces)
+    cut: list[str] = []
+    for (literal, field, spec, conversion) in parsed:
+        cut.append(literal)
+        if field == "value":
+            cut.append(_format(value, spec or "", conversion))
+            return "".join(cut).rstrip(" (,;:-")
+        if field is not None:
+            break
+    return f"{info.label}: {_format(value, '', None)}"
+
+
+# -------------------------------------------------------------------- persistence
+
+
+def catalogue_to_frame(catalogue: Mapping[str, FeatureInfo]) -> pd.DataFrame:
+    """One row per feature with the :class:`FeatureInfo` fields as columns."""
+    columns = ["name", "label", "family", "unit", "phrase", "kind", "healthy_direction"]
+    return pd.DataFrame([asdict(info) for info in catalogue.values()], columns=columns)
+
+
+def to_json(catalogue: Mapping[str, FeatureInfo]) -> str:
+    """The catalogue as a JSON list of entries (``catalogue.json``)."""
+    return json.dumps([asdict(info) for info in catalogue.values()], indent=1)
+
+
+def catalogue_from_json(text: str) -> dict[str, FeatureInfo]:
+    """Inverse of :func:`to_json`."""
+    return {entry["name"]: FeatureInfo(**entry) for entry in json.loads(text)}

@@ -1,0 +1,138 @@
+"""Read the scoring outputs of one as-of date into :class:`ReportInputs` (the edge).
+
+Reads the layout of :class:`healthscore.scoring.outputs.OutputLayout` under
+``params.score.out_dir`` and the exported model folder (``models/healthscore/``: its
+bundle's ``manifest.json``, ``scale.json``, ``catalogue.json``, ``metrics.json``, an
+optional ``reliability.json``, PNG plots, and ``registry.json``). Every part but the
+risk list is optional: a missing part leaves an empty frame or dict and the report says
+what is missing instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from healthscore.errors import DataError
+from healthscore.report.inputs import ReportInputs
+from healthscore.scoring.outputs import OutputLayout, as_of_text
+
+log = logging.getLogger(__name__)
+
+#: Largest PNG plot embedded in the model page, and how many.
+MAX_PLOT_BYTES = 2_000_000
+MAX_PLOTS = 6
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_model_info(model_dir: str | Path | None) -> dict[str, Any]:
+    """What the model page shows, from an exported model folder ({} when absent).
+
+    Looks for the bundle in the folder itself or under ``artifacts/bundle/`` (an
+    MLflow model folder), as :func:`healthscore.model.export.find_bundle` does.
+    """
+    if model_dir is None:
+        return {}
+    folder = Path(model_dir)
+    bundle = next((c for c in (folder, folder / "artifacts" / "bundle") if (c / "manifest.json").exists()), None)
+    if bundle is None:
+        log.warning("report: no exported model under %s; the model page will be sparse", folder)
+        return {}
+    manifest = _read_json(bundle / "manifest.json", {})
+    registry = _read_json(folder / "registry.json", {})
+    info = dict(manifest.get("info") or {})
+    plots = {}
+    for path in sorted({*bundle.glob("*.png"), *folder.glob("*.png"), *(bundle / "plots").glob("*.png")}):
+        if len(plots) < MAX_PLOTS and path.stat().st_size <= MAX_PLOT_BYTES:
+            plots[path.name] = base64.b64encode(path.read_bytes()).decode("ascii")
+    return {
+        "version": registry.get("model_version") or info.get("model_version"),
+        "run_id": registry.get("run_id") or info.get("run_id"),
+        "kind": manifest.get("kind"),
+        "created_at": manifest.get("created_at"),
+        "package_version": manifest.get("package_version"),
+        "metrics": _read_json(bundle / "metrics.json", {}),
+        "catalogue": _read_json(bundle / "catalogue.json", {}),
+        "scale": _read_json(bundle / "scale.json", {}),
+        "reliability": _read_json(bundle / "reliability.json", None),
+        "plots": plots,
+    }
+
+
+def read_report_inputs(
+    outputs_dir: str | Path,
+    *,
+    as_of: Any = None,
+    model_dir: str | Path | None = None,
+) -> ReportInputs:
+    """The scoring outputs of ``as_of`` (default: the latest complete run).
+
+    Parameters
+    ----------
+    outputs_dir : path
+        ``params.score.out_dir``.
+    as_of : date-like, optional
+        A date with a complete scoring run; default the latest.
+    model_dir : path, optional
+        The exported model folder (``params.tracking.export_dir``).
+
+    Raises
+    ------
+    DataError
+        No complete scoring run (at ``as_of``) under ``outputs_dir``.
+    """
+    layout = OutputLayout(Path(outputs_dir))
+    dates = layout.dates()
+    if not dates:
+        raise DataError(f"no scoring runs under {outputs_dir}; run `healthscore score --as-of DATE` first")
+    when = dates[-1] if as_of is None else pd.Timestamp(as_of)
+    if when not in dates:
+        listed = ", ".join(as_of_text(d) for d in dates[-5:])
+        raise DataError(f"no complete scoring run for as-of date {as_of_text(when)} under {outputs_dir}; "
+                        f"expected one of: {listed}")
+    previous = layout.previous_date(when)
+    risk_list = layout.read_table("risk_list", when)
+    if risk_list.empty:
+        raise DataError(f"risk_list: {layout.risk_list(when)} is missing or empty")
+    history = layout.read_history()
+    if not history.empty:
+        history = history[history["as_of"] <= when]
+
+    def partition(kind: str, date: Any) -> pd.DataFrame:
+        if date is None or not (layout.points_partition(date) / "part-0.parquet").exists():
+            return pd.DataFrame()
+        return layout.read_partition(kind, date)
+
+    run_info = layout.read_run(when)
+    if model_dir is None:
+        model_dir = run_info.get("model_dir") or run_info.get("model_path")
+        if model_dir is not None and not Path(str(model_dir)).exists():
+            model_dir = None
+    model_info = read_model_info(model_dir)
+    if not model_info.get("version") and run_info.get("model_version"):
+        model_info["version"] = run_info["model_version"]
+    return ReportInputs(
+        as_of=when,
+        previous_as_of=previous,
+        risk_list=risk_list,
+        history=history,
+        points=partition("points", when),
+        previous_points=partition("points", previous),
+        changes=layout.read_table("changes", when),
+        alerts=layout.read_table("alerts", when),
+        run_info=run_info,
+        model_info=model_info,
+    )

@@ -1,0 +1,188 @@
+"""`healthscore score` and `healthscore explain` end to end: simulated tables, a tiny
+model trained here and exported in the bundle layout, two as-of dates, a rerun, a
+crash, and one account explained."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.cli import main
+from healthscore.config import make_params
+from healthscore.io import read_source
+from healthscore.model import ExportedModel, HealthScale, HealthScoreModel, load_exported
+from healthscore.model.export import catalogue_dict, save_bundle
+from healthscore.scoring import OutputLayout, make_scoring_cutoffs
+from healthscore.scoring.points import unclipped_of
+from healthscore.scoring.risk_list import RISK_LIST_COLUMNS
+from healthscore.simulate import SimulationSpec, write_simulation
+
+D1, D2 = "2024-05-01", "2024-06-01"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Simulated tables and a small LightGBM model trained on their renewals."""
+    from healthscore.pipeline import build_dataset
+
+    root = tmp_path_factory.mktemp("score-cli")
+    data = root / "data"
+    write_simulation(SimulationSpec(n_accounts=160, months=18, seed=3), data)
+    params = make_params({})
+    tables, _ = read_source(params.data, source=data)
+    dataset = build_dataset(tables, params)
+    labelled = dataset[dataset["label"].notna()]
+    names = [c for c in dataset.columns if "__" in c]
+    model = HealthScoreModel(n_estimators=40, num_leaves=5, max_depth=3, min_child_samples=5,
+                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
+    model.fit(labelled[names], labelled["label"].astype(int))
+    exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model,
+                             catalogue=catalogue_dict(names))
+    save_bundle(exported, root / "model")
+    return {"data": data, "model": root / "model", "tables": tables, "params": params}
+
+
+def score(world, out, as_of, *extra):
+    return main(["--set", f"score.out_dir={out}", *extra, "score", "--as-of", as_of,
+                 "--data", str(world["data"]), "--model", str(world["model"])])
+
+
+@pytest.fixture()
+def scored(world, tmp_path, monkeypatch):
+    """Outputs of two as-of dates, scored in order."""
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: defaults
+    out = tmp_path / "outputs"
+    assert score(world, out, D1) == 0
+    assert score(world, out, D2) == 0
+    return OutputLayout(out)
+
+
+def test_score_writes_every_output_and_the_numbers_agree(world, scored):
+    layout = scored
+    risk = pd.read_parquet(layout.risk_list(D2))
+    assert tuple(risk.columns) == RISK_LIST_COLUMNS
+    active = make_scoring_cutoffs(world["tables"], pd.Timestamp(D2))
+    assert sorted(risk["account_id"]) == sorted(active["account_id"])
+    assert risk["arr_at_risk"].is_monotonic_decreasing
+    np.testing.assert_allclose(risk["arr"], 12 * risk["account_id"].map(
+        active.set_index("account_id")["mrr"]))
+    csv = pd.read_csv(layout.risk_list(D2, suffix="csv"))
+    assert len(csv) == len(risk) and list(csv.columns) == list(RISK_LIST_COLUMNS)
+    pd.testing.assert_frame_equal(pd.read_parquet(layout.latest_risk_list), risk)
+
+    # scores equal the exported model's own prediction on the same feature rows
+    from healthscore.features import build_features
+
+    exported = load_exported(world["model"])
+    rows = build_features(world["tables"], active[["account_id", "cutoff_time"]],
+                          world["params"].features)
+    expected = exported.predict_frame(rows[exported.feature_names])
+    expected.index = rows["account_id"].to_numpy()
+    history = layout.read_history()
+    now = history[history["as_of"] == D2].set_index("account_id")
+    np.testing.assert_array_equal(now["health_score"], expected.loc[now.index, "health_score"])
+    np.testing.assert_allclose(now["risk_proba"], expected.loc[now.index, "risk_proba"], atol=1e-12)
+
+    # base + points = unclipped score, for every account, from the stored files
+    points = layout.read_partition("points", D2).set_index("account_id")
+    np.testing.assert_allclose(unclipped_of(points.reset_index()),
+                               now.loc[points.index, "unclipped_score"], atol=1e-9)
+    families = now.filter(like="points_").sum(axis=1) + now["base"] + now["residual"]
+    np.testing.assert_allclose(families, now["unclipped_score"], atol=1e-9)
+
+    # why it changed: the lines of each account sum to its change of unclipped score
+    before = history[history["as_of"] == D1].set_index("account_id")
+    changes = layout.read_table("changes", D2)
+    assert len(changes) and (changes["previous_as_of"] == pd.Timestamp(D1)).all()
+    sums = changes.groupby("account_id")["points_change"].sum()
+    moved = now.loc[sums.index, "unclipped_score"] - before.loc[sums.index, "unclipped_score"]
+    np.testing.assert_allclose(sums, moved, atol=1e-9)
+    by_id = risk.set_index("account_id")
+    both = by_id.index.intersection(before.index)
+    np.testing.assert_array_equal(by_id.loc[both, "score_change"],
+                                  now.loc[both, "health_score"] - before.loc[both, "health_score"])
+
+    run = json.loads(layout.run(D2).read_text())
+    assert run["counts"]["scored"] == len(risk) and run["previous_as_of"] == D1
+    alerts = layout.read_table("alerts", D2)
+    assert set(alerts["account_id"]) <= set(risk["account_id"])
+
+
+def test_rerunning_a_date_replaces_only_that_date(world, scored):
+    layout = scored
+    d1_files = {p: p.read_bytes() for p in layout.root.rglob("*") if p.is_file() and D1 in str(p)}
+    history = layout.read_history()
+    assert score(world, layout.root, D2) == 0
+    pd.testing.assert_frame_equal(layout.read_history(), history)
+    assert {p: p.read_bytes() for p in d1_files} == d1_files
+    assert not [p for p in layout.root.rglob(".*")]
+
+
+def test_a_failed_run_leaves_the_previous_outputs(world, scored, monkeypatch):
+    layout = scored
+    before = {p: p.read_bytes() for p in layout.root.rglob("*") if p.is_file()}
+
+    def broken(frame, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("healthscore.scoring.write_risk_csv", broken)
+    with pytest.raises(OSError):
+        score(world, layout.root, "2024-06-15")
+    assert {p: p.read_bytes() for p in layout.root.rglob("*") if p.is_file()} == before
+
+
+def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsys):
+    layout = scored
+    risk = pd.read_parquet(layout.risk_list(D2))
+    account = risk.iloc[0]
+    points = layout.read_partition("points", D2).set_index("account_id").loc[account["account_id"]]
+    worst = points.filter(like="points:").astype(float).idxmin()
+    capsys.readouterr()
+    assert main(["--set", f"score.out_dir={layout.root}", "explain",
+                 str(account["account_id"])]) == 0
+    text = capsys.readouterr().out
+    assert f"health score {account['health_score']} / 100, {account['band']}" in text
+    assert "accounts like this did not renew" in text
+    assert f"Trend: {D1}" in text and f"Since {D1}" in text
+    assert "Points by family" in text
+    if points[worst] < 0:  # the most hurting feature is named with its points
+        from healthscore.explain import format_points
+
+        assert format_points(points[worst]) in text.split("What raises")[0]
+    assert main(["--set", f"score.out_dir={layout.root}", "explain",
+                 str(account["account_id"]), "--as-of", D1]) == 0
+    assert f"As of {D1}" in capsys.readouterr().out
+
+
+def test_explain_says_clearly_when_the_account_or_date_is_unknown(scored, capsys):
+    layout = scored
+    assert main(["--set", f"score.out_dir={layout.root}", "explain", "999999"]) == 2
+    assert "account 999999 was not scored on" in capsys.readouterr().err
+    assert main(["--set", f"score.out_dir={layout.root}", "explain", "1",
+                 "--as-of", "2020-01-01"]) == 2
+    assert "2020-01-01 was not scored" in capsys.readouterr().err
+    shutil.rmtree(layout.root)
+    assert main(["--set", f"score.out_dir={layout.root}", "explain", "1"]) == 2
+    assert "no scoring outputs" in capsys.readouterr().err
+
+
+def test_scoring_survives_a_new_most_common_event_type(world, tmp_path, monkeypatch):
+    """The model's per-type columns are built even when other types now lead."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data"
+    shutil.copytree(world["data"], data)
+    events = pd.read_parquet(data / "events.parquet")
+    first = events.iloc[[0] * 20000].copy()
+    first["event"] = "brand new feature"
+    first["timestamp"] = pd.Timestamp("2024-04-20")
+    pd.concat([events, first], ignore_index=True).to_parquet(data / "events.parquet", index=False)
+    out = tmp_path / "outputs"
+    assert main(["--set", f"score.out_dir={out}", "score", "--as-of", D1, "--data", str(data),
+                 "--model", str(world["model"])]) == 0
+    points = OutputLayout(out).read_partition("points", D1)
+    model_names = load_exported(world["model"]).feature_names
+    assert all(f"points:{n}" in points.columns for n in model_names)

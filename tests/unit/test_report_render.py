@@ -1,0 +1,343 @@
+"""The HTML report as a pure function: words, escaping, arithmetic, layout, writing.
+
+Three accounts scored on two dates; base 60 points, every number readable here:
+
+=====  ===========================  =================  ===============  ==========
+id     name                         now (points)       before           score
+=====  ===========================  =================  ===============  ==========
+1      Acme                         -12, -6, +1 -> 43  0, +2, +1 -> 63  63 -> 43
+2      <script>alert(1)</script>    0, +8, +1 -> 69    same             69 -> 69
+3      Initech                      0, +15, +2.5       0, +10, +2.5     73 -> 78
+=====  ===========================  =================  ===============  ==========
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.cli import main
+from healthscore.config import ReportParams
+from healthscore.errors import DataError, HealthscoreError
+from healthscore.report import ReportInputs, read_report_inputs, render_report, write_report
+from healthscore.report.actions import suggest_next_steps
+from healthscore.report.inputs import normalise_inputs, points_to_long
+from healthscore.report.text import churn_in_words
+
+NOW, BEFORE = pd.Timestamp("2024-06-01"), pd.Timestamp("2024-05-01")
+FEATURES = ["invoices__days_overdue__now", "events__active_users__30d", "accounts__segment"]
+CATALOGUE = {
+    "invoices__days_overdue__now": {"label": "Days overdue", "family": "billing", "unit": "days",
+                                    "phrase": "Oldest unpaid invoice: {value:.0f} days overdue"},
+    "events__active_users__30d": {"label": "Active users", "family": "usage", "unit": "users",
+                                  "phrase": "Active users: {value:.0f} of {accounts__seats:.0f} seats"},
+    "accounts__segment": {"label": "Segment", "family": "account", "unit": "category",
+                          "phrase": "Segment: {value}"},
+}
+BASE, OFFSET, FACTOR = 60.0, 35.0, 10.0 / np.log(2)
+XSS_NAME = "<script>alert(1)</script>"
+XSS_OWNER = '"><img src=x onerror=alert(2)>'
+
+# account -> per-feature (value, points), now and before
+NOW_ROWS = {1: [(45, -12.0), (3, -6.0), ("SMB", 1.0)],
+            2: [(0, 0.0), (18, 8.0), ("SMB", 1.0)],
+            3: [(0, 0.0), (24, 15.0), ("Enterprise", 2.5)]}
+BEFORE_ROWS = {1: [(0, 0.0), (12, 2.0), ("SMB", 1.0)],
+               2: [(0, 0.0), (18, 8.0), ("SMB", 1.0)],
+               3: [(0, 0.0), (20, 10.0), ("Enterprise", 2.5)]}
+
+
+def _long(rows):
+    return pd.DataFrame([{"account_id": a, "feature": f, "value": v, "points": p}
+                         for a, items in rows.items() for f, (v, p) in zip(FEATURES, items)])
+
+
+def _scores(rows):
+    unclipped = pd.Series({a: BASE + sum(p for _, p in items) for a, items in rows.items()})
+    score = np.clip(np.floor(unclipped + 0.5), 1, 100)
+    band = np.where(score < 50, "red", np.where(score >= 70, "green", "yellow"))
+    risk = 1 / (1 + np.exp((unclipped - OFFSET) / FACTOR))
+    return unclipped, score, band, risk
+
+
+def make_inputs(**overrides) -> ReportInputs:
+    unclipped, score, band, risk = _scores(NOW_ROWS)
+    _, score0, band0, risk0 = _scores(BEFORE_ROWS)
+    risk_list = pd.DataFrame({
+        "account_id": [1, 2, 3], "name": ["Acme", XSS_NAME, "Initech"],
+        "owner": ["Dana", XSS_OWNER, "Dana"], "segment": ["SMB", "SMB", "Enterprise"],
+        "arr": [10_000.0, 20_000.0, 90_000.0], "health_score": score.values, "band": band,
+        "risk_proba": risk.values, "arr_at_risk": [10_000.0, 20_000.0, 90_000.0] * risk.values,
+        "score_change": score.values - score0.values, "previous_band": band0,
+        "top_drivers": ["Oldest unpaid invoice: 45 days overdue (-12 pts)", "", ""],
+        "model_version": "7", "as_of": NOW, "base_points": BASE,
+    })
+    history = pd.concat([
+        pd.DataFrame({"account_id": [1, 2, 3], "as_of": BEFORE, "health_score": score0.values,
+                      "band": band0, "risk_proba": risk0.values}),
+        pd.DataFrame({"account_id": [1, 2, 3], "as_of": NOW, "health_score": score.values,
+                      "band": band, "risk_proba": risk.values}),
+    ])
+    now, then = _long(NOW_ROWS), _long(BEFORE_ROWS)
+    changes = now.merge(then, on=["account_id", "feature"], suffixes=("_after", "_before"))
+    changes["points_change"] = changes["points_after"] - changes["points_before"]
+    fields = dict(
+        as_of=NOW, previous_as_of=BEFORE, risk_list=risk_list, history=history, points=now,
+        previous_points=then, changes=changes,
+        alerts=pd.DataFrame({"account_id": [1], "kind": ["band_drop"], "reason": ["yellow to red"]}),
+        run_info={"model_version": "7", "counts": {"scored": 3}},
+        model_info={"version": "7", "catalogue": CATALOGUE,
+                    "scale": {"offset": OFFSET, "pdo": 10.0, "red_below": 50, "green_from": 70},
+                    "metrics": {"test_model_roc_auc": 0.8, "test_scorecard_roc_auc": 0.7,
+                                "test_model_churn_rate_red": 0.4}},
+    )
+    fields.update(overrides)
+    return ReportInputs(**fields)
+
+
+@pytest.fixture(scope="module")
+def files():
+    return render_report(make_inputs(), ReportParams(top_movers=2))
+
+
+def _numbers(html: str, testid: str) -> list[float]:
+    found = re.findall(rf'data-testid="{testid}">([^<]*)<', html)
+    return [float(t.replace("\u2212", "-").replace("+", "")) for t in found]
+
+
+# -------------------------------------------------------------------- words
+
+
+@pytest.mark.parametrize("risk, words", [
+    (0.25, "about 1 in 4 accounts like this did not renew"),
+    (0.6, "about 3 in 5 accounts like this did not renew"),
+    (0.05, "about 1 in 20 accounts like this did not renew"),
+    (0.95, "about 9 in 10 accounts like this did not renew"),
+    (0.99, "almost every account like this did not renew"),
+    (0.004, "fewer than 1 in 100 accounts like this did not renew"),
+    (np.nan, "no churn estimate"),
+])
+def test_churn_in_words_reads_as_a_frequency(risk, words):
+    assert churn_in_words(risk) == words
+
+
+def test_next_steps_follow_the_costliest_drivers_and_ignore_profile_drivers():
+    drivers = [("invoices__days_overdue__now", "billing", "Days overdue", -12.0),
+               ("accounts__segment", "account", "Segment", -9.0),
+               ("surveys__nps_last", "sentiment", "NPS", -1.0)]  # below min_points
+    steps = suggest_next_steps(drivers, min_points=2.0)
+    assert len(steps) == 1 and "finance" in steps[0].step and steps[0].because == ("Days overdue",)
+    custom = suggest_next_steps(drivers, min_points=2.0, overrides={"segment": "Check the plan fits."})
+    assert [s.step for s in custom][:2] == ["Check the overdue invoices with finance before your next call, "
+                                            "and agree who contacts the customer's billing team.",
+                                            "Check the plan fits."]
+
+
+# ------------------------------------------------------------------ layout
+
+
+def test_wide_points_read_like_long_points():
+    wide = pd.DataFrame({"account_id": [1, 2], "base": [60.0, 60.0], "residual": [0.0, 0.5],
+                         "invoices__days_overdue__now": [45.0, 0.0], "points:invoices__days_overdue__now": [-12.0, 0.0],
+                         "accounts__seats": [25.0, 10.0]})
+    long = points_to_long(wide)
+    scored = long[long["feature"] == "invoices__days_overdue__now"].set_index("account_id")
+    assert scored.loc[1, "value"] == 45.0 and scored.loc[1, "points"] == -12.0
+    seats = long[long["feature"] == "accounts__seats"]
+    assert seats["points"].isna().all() and list(seats["value"]) == [25.0, 10.0]
+    assert set(long.loc[long["feature"] == "__residual__", "points"]) == {0.0, 0.5}
+
+
+def test_normalised_risk_list_keeps_the_arithmetic():
+    data = normalise_inputs(make_inputs(risk_list=make_inputs().risk_list.drop(columns="base_points")))
+    row = data.risk_list.set_index("account_id").loc[1]
+    # without an explicit base it is recovered from the risk: base + points = unclipped
+    assert row["unclipped_score"] == pytest.approx(43.0)
+    assert row["base_points"] == pytest.approx(BASE)
+    assert row["top_drivers"] == ["Oldest unpaid invoice: 45 days overdue (-12 pts)"]
+
+
+def test_risk_list_without_accounts_is_an_error():
+    with pytest.raises(DataError, match="risk_list"):
+        render_report(make_inputs(risk_list=make_inputs().risk_list.iloc[:0]), ReportParams())
+
+
+# ------------------------------------------------------------------ render
+
+
+def test_pages_for_the_riskiest_accounts_only():
+    files = render_report(make_inputs(), ReportParams(max_accounts=2))
+    assert set(files) == {"index.html", "model.html", "accounts/1.html", "accounts/2.html"}
+    assert "for the 2 riskiest accounts of 3" in files["index.html"]
+
+
+def test_render_is_pure_and_deterministic():
+    inputs = make_inputs()
+    before = inputs.risk_list.copy(), inputs.points.copy()
+    first = render_report(inputs, ReportParams())
+    assert first == render_report(inputs, ReportParams())
+    pd.testing.assert_frame_equal(inputs.risk_list, before[0])
+    pd.testing.assert_frame_equal(inputs.points, before[1])
+
+
+def test_text_from_the_data_is_escaped_everywhere(files):
+    for name, html in files.items():
+        assert "<script>alert(1)" not in html, name
+        assert "<img src=x" not in html, name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in files["accounts/2.html"]
+    table = re.search(r'<script type="application/json" id="risk-data">(.*?)</script>', files["index.html"], re.S)
+    rows = json.loads(table.group(1))
+    assert {r["name"] for r in rows} == {"Acme", XSS_NAME, "Initech"}  # the JSON round-trips
+    assert "\\u003cscript\\u003e" in table.group(1)
+
+
+def test_only_the_hashed_inline_script_may_run(files):
+    html = files["index.html"]
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in html
+    assert "script-src 'none'" in files["accounts/1.html"]
+
+
+def test_nothing_is_loaded_from_a_network(files):
+    for name, html in files.items():
+        assert not re.search(r'(src|href)="(https?:)?//', html), name
+        assert "@import" not in html and "url(http" not in html, name
+
+
+def test_account_page_points_add_up_to_the_unclipped_score(files):
+    html = files["accounts/1.html"]
+    drivers = _numbers(html, "driver-points")
+    assert sorted(drivers) == [-12.0, -6.0, 1.0]
+    total = _numbers(html, "base")[0] + sum(drivers) + _numbers(html, "others")[0]
+    assert total == pytest.approx(_numbers(html, "unclipped")[0], abs=0.05) == pytest.approx(43.0)
+    assert _numbers(html, "score") == [43.0]
+
+
+def test_account_page_says_what_to_do_why_and_what_changed(files):
+    html = files["accounts/1.html"]
+    assert "about 1 in 3 accounts like this did not renew" in html
+    assert "Oldest unpaid invoice: 45 days overdue" in html
+    assert "Active users: 3 of" not in html  # no seats value: the phrase falls back
+    assert "Active users: 3" in html
+    assert "finance" in html.split('id="next-steps"')[1].split("</section>")[0]
+    changed = html.split('id="changes"')[1].split("</section>")[0]
+    assert "since 2024-05-01" in changed and "<strong>63</strong> to <strong>43</strong>" in changed
+    assert changed.index("Days overdue") < changed.index("Active users")  # -12 before -8
+
+
+def test_overview_movers_alerts_and_patterns(files):
+    html = files["index.html"]
+    movers = html.split('id="movers"')[1].split("</section>")[0]
+    assert "Acme" in movers and "\u221220" in movers and "+5" in movers
+    alerts = html.split('id="alerts"')[1].split("</section>")[0]
+    assert "Acme" in alerts and "Dropped a band" in alerts and "yellow to red" in alerts
+    patterns = html.split('id="patterns"')[1].split("</section>")[0]
+    # Days overdue hurts 1 account now and none before; Active users hurts account 1 now only
+    assert re.search(r"Days overdue now hurts 1 accounts, \+1 since", patterns)
+
+
+def test_model_page_compares_the_model_with_its_baselines(files):
+    html = files["model.html"]
+    assert "Model (LightGBM)" in html and "Rule scorecard" in html
+    assert "<strong title=\"best of the real predictors\">0.800</strong>" in html
+    assert "40%" in html  # observed churn in the red band
+
+
+# ------------------------------------------------------------------ writing
+
+
+def test_write_report_replaces_a_previous_report_as_a_whole(tmp_path):
+    out = tmp_path / "report"
+    write_report(make_inputs(), ReportParams(), out_dir=out)
+    assert (out / "accounts" / "3.html").exists()
+    index = write_report(make_inputs(), ReportParams(max_accounts=1), out_dir=out)
+    assert index == out / "index.html" and index.exists()
+    assert sorted(p.name for p in (out / "accounts").iterdir()) == ["1.html"]
+
+
+def test_a_failed_report_leaves_the_previous_one(tmp_path):
+    out = tmp_path / "report"
+    write_report(make_inputs(), ReportParams(), out_dir=out)
+    before = (out / "index.html").read_text()
+    with pytest.raises(DataError):
+        write_report(make_inputs(risk_list=make_inputs().risk_list.iloc[:0]), ReportParams(), out_dir=out)
+    assert (out / "index.html").read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging left behind
+
+
+def test_a_folder_with_other_files_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(HealthscoreError, match="holds other files"):
+        write_report(make_inputs(), ReportParams(), out_dir=tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------- loader and command
+
+
+def _write_scoring_outputs(root):
+    """The two dates in the layout `healthscore score` writes (wide points)."""
+    from healthscore.scoring.outputs import DateOutputs, OutputLayout, write_date
+
+    inputs = make_inputs()
+    layout = OutputLayout(root)
+    for when, rows in ((BEFORE, BEFORE_ROWS), (NOW, NOW_ROWS)):
+        long = _long(rows)
+        wide = long.pivot(index="account_id", columns="feature", values="points").add_prefix("points:")
+        values = long.pivot(index="account_id", columns="feature", values="value")
+        wide = pd.concat([values.astype({"accounts__segment": "string"}).astype(
+            {f: float for f in FEATURES[:2]}), wide], axis=1).reset_index()
+        wide.insert(1, "base", BASE)
+        wide.insert(2, "residual", 0.0)
+        hist = inputs.history[inputs.history["as_of"] == when].drop(columns="as_of")
+        risk = inputs.risk_list.assign(as_of=when)
+        if when == BEFORE:
+            risk = risk.assign(health_score=hist["health_score"].to_numpy(), band=hist["band"].to_numpy(),
+                               score_change=np.nan, previous_band=None)
+        changes = inputs.changes.astype({"value_before": str, "value_after": str})  # text, as scoring
+        changes = changes.iloc[:0] if when == BEFORE else changes
+        alerts = inputs.alerts.iloc[:0] if when == BEFORE else inputs.alerts
+        run = {"as_of": when.strftime("%Y-%m-%d"), "model_version": "7", "catalogue": CATALOGUE,
+               "scale": {"offset": OFFSET, "pdo": 10.0, "red_below": 50, "green_from": 70},
+               "counts": {"scored": 3}}
+        write_date(layout, DateOutputs(when, risk, hist, wide, changes, alerts, run),
+                   write_csv=lambda frame, path: frame.to_csv(path, index=False), update_latest=True)
+
+
+def test_loader_reads_what_scoring_writes(tmp_path):
+    _write_scoring_outputs(tmp_path / "outputs")
+    inputs = read_report_inputs(tmp_path / "outputs")
+    assert inputs.as_of == NOW and inputs.previous_as_of == BEFORE
+    assert sorted(inputs.history["as_of"].unique()) == [BEFORE, NOW]
+    data = normalise_inputs(inputs)
+    acme = data.points[data.points["account_id"] == 1].set_index("feature")
+    assert acme.loc["invoices__days_overdue__now", "points"] == -12.0
+    assert acme.loc["invoices__days_overdue__now", "label"] == "Days overdue"  # from the run's catalogue
+    assert data.risk_list.set_index("account_id").loc[1, "unclipped_score"] == pytest.approx(43.0)
+    earlier = read_report_inputs(tmp_path / "outputs", as_of="2024-05-01")
+    assert earlier.previous_as_of is None and earlier.history["as_of"].max() == BEFORE
+    with pytest.raises(DataError, match="expected one of: 2024-05-01, 2024-06-01"):
+        read_report_inputs(tmp_path / "outputs", as_of="2024-05-15")
+
+
+def test_report_command_prints_the_index_path(tmp_path, capsys):
+    _write_scoring_outputs(tmp_path / "outputs")
+    code = main(["--set", f"score.out_dir={tmp_path / 'outputs'}", "--set",
+                 f"tracking.export_dir={tmp_path / 'no-model'}", "report"])
+    assert code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(tmp_path / "outputs" / "report" / "index.html")
+    assert "Acme" in (tmp_path / "outputs" / "report" / "accounts" / "1.html").read_text()
+
+
+def test_report_command_without_scoring_runs_is_one_readable_error(tmp_path, capsys):
+    assert main(["--set", f"score.out_dir={tmp_path}", "report"]) == 2
+    assert "no scoring runs under" in capsys.readouterr().err
