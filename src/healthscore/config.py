@@ -149,6 +149,12 @@ class ModelParams:
     stratified share held out for early stopping and calibration only when ``fit`` is
     given no validation window. Below ``min_churned_rows`` churned training rows,
     ``train`` refuses to learn and recommends ``--mode scorecard``.
+
+    ``exclude_features`` are built but not learnt from. The default leaves out
+    ``subscriptions__days_to_renewal``: in renewal mode every training row is cut off
+    ``lead_time_days`` before its renewal, so the feature only restates the contract
+    length there, while on a scoring date it takes every value; learning from it would
+    make the score swing with the calendar rather than with the account.
     """
 
     n_estimators: int = 1000
@@ -165,6 +171,7 @@ class ModelParams:
     min_churned_rows: int = 50
     random_state: int = 42
     n_jobs: int = 2
+    exclude_features: list[str] = field(default_factory=lambda: ["subscriptions__days_to_renewal"])
 
 
 @dataclass(frozen=True)

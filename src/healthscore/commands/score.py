@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of tables or a .duckdb file (default: data.source)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default: score.out_dir)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip the HTML report (written by default as the last step)")
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -53,7 +55,21 @@ def run(args: argparse.Namespace, params: Params) -> int:
     write_date(layout, outputs, write_csv=write_risk_csv,
                update_latest=latest is None or as_of >= latest)
     print(summarise(outputs, layout))
+    if not getattr(args, "no_report", False):
+        print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     return 0
+
+
+def write_date_report(root, as_of, params: Params, model) -> "Path":
+    """The HTML report of ``as_of`` under ``<root>/report/`` (the last step of a run)."""
+    from pathlib import Path
+
+    from healthscore.report import read_report_inputs, write_report
+
+    model_dir = Path(model)
+    inputs = read_report_inputs(Path(root), as_of=f"{as_of:%Y-%m-%d}",
+                                model_dir=model_dir if model_dir.exists() else None)
+    return write_report(inputs, params.report, out_dir=Path(root) / "report")
 
 
 def summarise(outputs, layout) -> str:

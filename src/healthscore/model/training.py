@@ -9,6 +9,8 @@ result, ``commands/train.py`` wires it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import logging
 import re
 from dataclasses import dataclass, field
@@ -40,9 +42,10 @@ SEGMENT = "accounts__segment"
 KEYS = ("account_id", "cutoff_time", "renewal_date")
 
 
-def feature_columns(dataset: pd.DataFrame) -> list[str]:
-    """The feature columns of a training set: every column whose name contains ``__``."""
-    names = [str(c) for c in dataset.columns if "__" in str(c)]
+def feature_columns(dataset: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:
+    """The feature columns of a training set: every column whose name contains ``__``,
+    less those named in ``exclude`` (``params.model.exclude_features``)."""
+    names = [str(c) for c in dataset.columns if "__" in str(c) and str(c) not in set(exclude)]
     if not names:
         raise DataError("training set: no feature column (names containing '__') found")
     return names
@@ -151,7 +154,7 @@ def train_models(
     """
     if mode not in ("ml", "scorecard"):
         raise DataError(f"train: mode must be 'ml' or 'scorecard', got {mode!r}")
-    names = feature_columns(dataset)
+    names = feature_columns(dataset, exclude=model.exclude_features)
     windows = split_windows(dataset, split)
     train, validation, test = split_by_time(dataset, split)
     y_train, y_val, y_test = (_labels(w) for w in (train, validation, test))
