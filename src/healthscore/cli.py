@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from healthscore.errors import HealthscoreError
@@ -34,7 +35,7 @@ def one_line(exc: HealthscoreError) -> str:
     problems = getattr(exc, "problems", None)
     if problems:
         more = len(problems) - 1
-        tail = f" (and {more} more problem(s); `healthscore validate` lists them all)" if more else ""
+        tail = f" (and {more} more problem(s); --debug lists them all)" if more else ""
         return problems[0].describe() + tail
     return " ".join(str(exc).split())
 
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         "%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # MLflow configures its own logger on import, from this variable.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if args.debug else "WARNING")
     for noisy in ("mlflow", "alembic", "urllib3", "matplotlib", "numba", "shap"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

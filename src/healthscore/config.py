@@ -10,6 +10,7 @@ Durations are whole days (``*_days``); dates are ISO strings (``2024-01-31``).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import types
 import typing
 from dataclasses import dataclass, field
@@ -408,6 +409,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise bad
         return float(value)
     if tp is str:
+        if isinstance(value, (dt.date, dt.datetime)):  # YAML reads 2024-01-31 as a date
+            return value.isoformat()
         if not isinstance(value, str):
             raise bad
         return value

@@ -84,3 +84,10 @@ def test_params_file_must_be_a_mapping(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         read_params(path)
+
+
+def test_unquoted_yaml_dates_are_accepted_as_iso_strings(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("timeline:\n  start: 2024-01-31\n")
+    assert read_params(path, ["timeline.end=2025-06-30"]).timeline.start == "2024-01-31"
+    assert read_params(path, ["timeline.end=2025-06-30"]).timeline.end == "2025-06-30"
