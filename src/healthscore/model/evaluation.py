@@ -226,3 +226,147 @@ def plot_lift(y: Any, risks: Mapping[str, Any]) -> Figure:
            title="Cumulative lift", xlim=(0, 1))
     ax.legend(loc="upper right")
     return fig
+
+
+# ----------------------------------------------------- global drivers, leak check
+
+
+def global_drivers(
+    contributions: Any,
+    feature_names: Any,
+    *,
+    points_per_logit: float | None = None,
+) -> pd.DataFrame:
+    """Global importance: mean absolute TreeSHAP contribution of each feature.
+
+    Parameters
+    ----------
+    contributions : array of shape (n, p + 1)
+        Raw-margin (log-odds) contributions of ``n`` rows, last column the base value
+        (LightGBM's ``pred_contrib=True`` layout, ``HealthScoreModel.contributions``).
+    feature_names : sequence of str, length p
+    points_per_logit : float, optional
+        Health-score points per unit of raw margin: ``factor * a`` (the scale's
+        ``pdo / ln 2`` times the Platt slope), so a feature's points are
+        ``-points_per_logit * phi``. Adds ``mean_abs_points`` when given.
+
+    Returns
+    -------
+    DataFrame
+        One row per feature, largest first: ``feature``, ``mean_abs_logit`` (mean of
+        ``|phi|``, log-odds), ``share`` (of the sum of ``mean_abs_logit``, so the
+        shares add up to 1), ``mean_logit`` (signed mean: > 0 pushes towards churn
+        on average), ``mean_abs_points`` (when ``points_per_logit`` is given).
+    """
+    values = np.asarray(contributions, dtype=np.float64)
+    names = [str(n) for n in feature_names]
+    if values.ndim != 2 or values.shape[1] != len(names) + 1:
+        raise ValueError(
+            f"global_drivers: contributions of shape {values.shape}, expected (n, "
+            f"{len(names) + 1}) for {len(names)} feature(s) plus the base column"
+        )
+    phi = values[:, :-1]
+    mean_abs = np.abs(phi).mean(axis=0) if len(phi) else np.full(len(names), np.nan)
+    total = np.nansum(mean_abs)
+    out = pd.DataFrame({
+        "feature": names,
+        "mean_abs_logit": mean_abs,
+        "share": mean_abs / total if total > 0 else np.full(len(names), np.nan),
+        "mean_logit": phi.mean(axis=0) if len(phi) else np.full(len(names), np.nan),
+    })
+    if points_per_logit is not None:
+        out["mean_abs_points"] = abs(float(points_per_logit)) * out["mean_abs_logit"]
+    return out.sort_values("mean_abs_logit", ascending=False, kind="stable").reset_index(drop=True)
+
+
+#: A feature whose AUC on its own exceeds this is flagged by :func:`single_feature_auc`.
+LEAK_AUC = 0.95
+
+
+def single_feature_auc(
+    X: pd.DataFrame,
+    y: Any,
+    *,
+    X_train: pd.DataFrame | None = None,
+    y_train: Any = None,
+    threshold: float = LEAK_AUC,
+) -> pd.DataFrame:
+    """Leak check: the ROC-AUC of every feature used on its own as a risk score.
+
+    A numeric feature scores a row by its value, in whichever direction ranks better
+    (``max(auc, 1 - auc)``), with missing values ranked lowest or highest, whichever
+    ranks better (so a feature that is missing only for churned rows is caught too).
+    A categorical feature scores a row by its level's churn rate in ``X_train`` /
+    ``y_train`` (unseen levels: the training churn rate); without training rows, by
+    the level's churn rate in ``X`` itself (in-sample, so optimistic for many levels).
+    A feature that separates the classes almost perfectly on its own usually knows the
+    outcome (a leak), rarely a real signal.
+
+    Parameters
+    ----------
+    X : DataFrame of shape (n, p)
+        Test rows, feature columns.
+    y : array of shape (n,)
+        0/1 labels of ``X``.
+    X_train, y_train : optional
+        Training rows, for the churn rate per categorical level.
+    threshold : float
+        ``flagged`` is ``auc > threshold`` (default :data:`LEAK_AUC`).
+
+    Returns
+    -------
+    DataFrame
+        One row per feature, highest AUC first: ``feature``, ``auc`` (in [0.5, 1];
+        NaN when ``y`` holds one class), ``direction`` (+1: higher values mean more
+        churn, -1: less; 0 for categorical features), ``missing_share``, ``flagged``.
+    """
+    from healthscore.model.encoding import is_categorical
+
+    if (X_train is None) != (y_train is None):
+        raise ValueError("single_feature_auc: give both X_train and y_train, or neither")
+    labels = np.asarray(y, dtype=np.int64)
+    if len(labels) != len(X):
+        raise ValueError(f"single_feature_auc: X has {len(X)} rows but y has {len(labels)}")
+    both = 0 < labels.sum() < len(labels)
+    rows = []
+    for column in X.columns:
+        series = X[column]
+        direction = 0
+        auc = math.nan
+        if is_categorical(series):
+            if X_train is not None:
+                score = _level_rates(X_train[column], np.asarray(y_train, dtype=np.int64), series)
+            else:
+                score = _level_rates(series, labels, series)
+            if both:
+                raw = float(roc_auc_score(labels, score))
+                auc = max(raw, 1.0 - raw)
+        elif both:
+            numeric = pd.Series(series.to_numpy(dtype=np.float64, na_value=np.nan))
+            best = -1.0
+            for na_option in ("top", "bottom"):
+                raw = float(roc_auc_score(labels, numeric.rank(na_option=na_option)))
+                if max(raw, 1.0 - raw) > best:
+                    best, direction = max(raw, 1.0 - raw), 1 if raw >= 0.5 else -1
+            auc = best
+        rows.append({
+            "feature": str(column),
+            "auc": auc,
+            "direction": direction,
+            "missing_share": float(series.isna().mean()) if len(series) else math.nan,
+            "flagged": bool(auc > threshold),
+        })
+    out = pd.DataFrame(rows, columns=["feature", "auc", "direction", "missing_share", "flagged"])
+    return out.sort_values("auc", ascending=False, kind="stable", na_position="last").reset_index(
+        drop=True
+    )
+
+
+def _level_rates(levels: pd.Series, labels: np.ndarray, target: pd.Series) -> np.ndarray:
+    """Churn rate of each row's level in ``target``, learned from ``levels``/``labels``
+    (missing is a level of its own; an unseen level gets the overall rate)."""
+    key = levels.astype("string").fillna("(missing)").to_numpy(dtype=object)
+    rates = pd.Series(labels, dtype=np.float64).groupby(key).mean()
+    overall = float(labels.mean()) if len(labels) else math.nan
+    wanted = target.astype("string").fillna("(missing)").to_numpy(dtype=object)
+    return rates.reindex(wanted).fillna(overall).to_numpy(dtype=np.float64)

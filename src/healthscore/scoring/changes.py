@@ -178,6 +178,11 @@ def describe_change(line: Mapping[str, Any]) -> str:
     """One line of why it changed, for people: ``Active users: 12 -> 4 (-8 pts)``."""
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
         return f"{line['feature'].capitalize()} ({format_points(line['points_change'])})"
+    if line["value_before"] == line["value_after"]:
+        # A tree model weighs a signal with the others: its points can move while its
+        # value stays; say so rather than print "365 -> 365".
+        return (f"{line['label']}: {line['value_after']}, unchanged, weighs differently "
+                f"next to the other changes ({format_points(line['points_change'])})")
     return (f"{line['label']}: {line['value_before']} -> {line['value_after']} "
             f"({format_points(line['points_change'])})")
 
