@@ -8,8 +8,9 @@ Where: ``params.tracking.uri``, else ``MLFLOW_TRACKING_URI``, else the embedded 
 A training run logs params, the data fingerprint, metrics of the model and of every
 baseline, plots, tables, the feature catalogue and the model as a models-from-code
 pyfunc (:mod:`healthscore.model.pyfunc`) registered as ``params.tracking
-.registered_model``. :func:`promote` moves the ``champion`` alias only when the quality
-gates pass, then exports the champion folder for serverless scoring.
+.registered_model``; with ``train --tune``, one nested child run per tuning trial.
+:func:`promote` moves the ``champion`` alias only when the quality gates pass, then
+exports the champion folder for serverless scoring.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def log_training_run(
                 mlflow.log_text(result.tuning.to_csv(index=False), "tables/tuning.csv")
                 tuned = dataclasses.asdict(result.model_params)
                 mlflow.log_params({f"tuned.{k}": json.dumps(v) for k, v in tuned.items()})
+                _log_tuning_trials(result.tuning, experiment_id=experiment_id)
             mlflow.log_dict(catalogue or {}, "catalogue.json")
             mlflow.log_dict({k: v for k, v in meta.items() if k != "params"}, "dataset_meta.json")
 
@@ -197,6 +199,27 @@ def log_training_run(
         registered_model=tracking.registered_model,
         model_version=str(info.registered_model_version),
     )
+
+
+def _log_tuning_trials(trials: Any, *, experiment_id: str) -> None:
+    """One child run per tuning trial under the active (training) run.
+
+    ``trials`` is the table of :func:`healthscore.model.tuning.tune_model_params`:
+    ``trial``, the tried settings, ``val_log_loss``, ``trees`` and ``seconds``. Each
+    child run is named ``trial-<n>`` and holds the settings as params, the other three
+    as metrics and ``best`` (true for the chosen trial) as a tag.
+    """
+    metrics = [c for c in ("val_log_loss", "trees", "seconds") if c in trials.columns]
+    settings = [c for c in trials.columns if c not in (*metrics, "trial")]
+    trials = trials.reset_index(drop=True)
+    best = trials["val_log_loss"].idxmin() if "val_log_loss" in trials.columns else None
+    for index, row in enumerate(trials.to_dict(orient="records")):  # keeps ints as ints
+        number = int(row.get("trial", index))
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{number:03d}",
+                              nested=True):
+            mlflow.log_params({name: row[name] for name in settings})
+            mlflow.log_metrics({name: float(row[name]) for name in metrics})
+            mlflow.set_tags({"tuning_trial": str(number), "best": str(index == best).lower()})
 
 
 def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):

@@ -21,7 +21,7 @@ DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2024-01-01")
 PARAMS = FeatureParams(windows=[1, 7, 20], trend_windows=[3, 7], top_event_types=3,
                        top_signal_types=2, account_attributes=["score", "tier"],
-                       partition_accounts=2)
+                       partition_accounts=2, top_user_days=15)
 
 
 # ------------------------------------------------------------------- random data
@@ -208,6 +208,19 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
         f[f"events__active_users__{w}d_vs_prev_{w}d"] = (
             (now["user_id"].nunique() + 1) / (prev["user_id"].nunique() + 1))
     f["events__days_since_last"] = (q - ev["timestamp"].max()) / DAY if len(ev) else np.nan
+    for w in params.trend_windows:
+        now = set(_window(ev, "timestamp", q, w)["user_id"])
+        prev = set(_window(ev, "timestamp", q, w, end_back=w)["user_id"])
+        f[f"events__lapsed_users__{w}d"] = len(prev - now)
+    recent = _window(ev, "timestamp", q, params.top_user_days)
+    if len(recent):
+        # the most events, then the latest last event (before q, even before the window)
+        per_user = recent.groupby("user_id").size().rename("n").to_frame()
+        per_user["last"] = ev.groupby("user_id")["timestamp"].max()
+        top = per_user.sort_values(["n", "last"]).iloc[-1]
+        f["events__top_user_days_since_last"] = (q - top["last"]) / DAY
+    else:
+        f["events__top_user_days_since_last"] = np.nan
 
     # tickets: a close (and its csat) is known only once it happened
     tk = tables["tickets"]
@@ -221,11 +234,19 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
         win = _window(opened, "opened_at", q, w)
         f[f"tickets__opened__{w}d"] = len(win)
         is_high = win["priority"].map(lambda p: isinstance(p, str) and p.lower() in high)
+        f[f"tickets__high_priority__{w}d"] = int(is_high.astype(bool).sum())
         f[f"tickets__high_priority_share__{w}d"] = is_high.mean() if len(win) else np.nan
         done = _window(closed, "closed_at", q, w)
         f[f"tickets__days_to_close_mean__{w}d"] = (
             ((done["closed_at"] - done["opened_at"]) / DAY).mean() if len(done) else np.nan)
         f[f"tickets__csat_mean__{w}d"] = done["csat"].mean()
+    for w in params.trend_windows:
+        now = len(_window(opened, "opened_at", q, w))
+        prev = len(_window(opened, "opened_at", q, w, end_back=w))
+        f[f"tickets__opened__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
+    urgent = opened[opened["priority"].map(lambda p: isinstance(p, str) and p.lower() in high)]
+    f["tickets__days_since_last_high_priority"] = (
+        (q - urgent["opened_at"].max()) / DAY if len(urgent) else np.nan)
 
     # invoices: a payment at or after q is unknown at q
     inv = tables["invoices"]
@@ -241,6 +262,9 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
     f["invoices__overdue__now"] = len(overdue)
     f["invoices__days_overdue__now"] = ((q - overdue["due_at"]) / DAY).max() if len(overdue) else 0.0
     f["invoices__unpaid_amount__now"] = unpaid["amount"].sum()
+    late_due = inv.loc[late & (inv["due_at"] < q), "due_at"]
+    f["invoices__days_since_last_late"] = (q - late_due.max()) / DAY if len(late_due) else np.nan
+    f["invoices__days_since_last_payment"] = (q - paid.max()) / DAY if paid.notna().any() else np.nan
 
     # surveys (NPS rows only, as the table has some)
     sv = tables["surveys"]
@@ -251,6 +275,9 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
     f["surveys__nps_change"] = last - sv["score"].iloc[-2] if len(sv) > 1 else np.nan
     f["surveys__nps_detractor"] = float(last <= params.detractor_max) if len(sv) else np.nan
     f["surveys__days_since_last"] = (q - sv["responded_at"].iloc[-1]) / DAY if len(sv) else np.nan
+    low = sv[sv["score"] <= params.detractor_max]
+    f["surveys__days_since_last_detractor"] = (
+        (q - low["responded_at"].max()) / DAY if len(low) else np.nan)
     for w in W:
         win = _window(sv, "responded_at", q, w)
         f[f"surveys__nps_mean__{w}d"] = win["score"].mean()
@@ -273,6 +300,9 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
             win = _window(sg[sg["signal"] == name], "timestamp", q, w)
             f[f"signals__{slug}__count__{w}d"] = len(win)
             f[f"signals__{slug}__value__{w}d"] = win["value"].fillna(0).sum()
+        mine = sg[sg["signal"] == name]
+        f[f"signals__{slug}__days_since_last"] = (
+            (q - mine["timestamp"].max()) / DAY if len(mine) else np.nan)
     return f
 
 

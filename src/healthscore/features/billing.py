@@ -16,6 +16,12 @@ payments is known and the table gives no features.
     Days the oldest of those is past due at ``q`` (0 when none).
 ``invoices__unpaid_amount__now``
     Amount of the invoices issued before ``q`` and not paid before ``q``.
+``invoices__days_since_last_late``
+    Days from the due date of the latest late invoice due before ``q`` to ``q``
+    (NaN: none). An invoice due before ``q`` is late when it was not paid by its due
+    date, which is known at ``q``.
+``invoices__days_since_last_payment``
+    Days from the latest payment before ``q`` to ``q`` (NaN: none).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ def names(tables: Tables, params: FeatureParams, _types=()) -> list[str]:
     return ([f"invoices__late__{w}" for w in windows]
             + [f"invoices__late_share__{w}" for w in windows]
             + ["invoices__overdue__now", "invoices__days_overdue__now",
-               "invoices__unpaid_amount__now"])
+               "invoices__unpaid_amount__now", "invoices__days_since_last_late",
+               "invoices__days_since_last_payment"])
 
 
 def extract(frame, params: FeatureParams, _types=()) -> Extracted:
@@ -69,7 +76,16 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta=None, conte
     out["invoices__days_overdue__now"] = _days_overdue(index, index.take(paid), queries)
     out["invoices__unpaid_amount__now"] = Stab(code, arrays["issued"], paid, queries,
                                                values=arrays["amount"]).total()
+    out["invoices__days_since_last_late"] = _days_since(code[late], due[late], queries)
+    settled = paid != NAT
+    out["invoices__days_since_last_payment"] = _days_since(code[settled], paid[settled], queries)
     return out
+
+
+def _days_since(code: np.ndarray, times: np.ndarray, queries: Queries) -> np.ndarray:
+    """Days from the latest of ``times`` before each cutoff to it (NaN: none)."""
+    index = TimeIndex(code, times, queries)
+    return (queries.time - index.last(index.time)) / DAY_US
 
 
 def _days_overdue(index: TimeIndex, paid_sorted: np.ndarray, queries: Queries) -> np.ndarray:

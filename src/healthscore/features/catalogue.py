@@ -1,9 +1,10 @@
 """The feature catalogue: what each feature means, in words a CSM reads.
 
 Entries are made from feature *names* by pattern (``<source>__<measure>__<window>``,
-``<source>__<type>__<measure>__<window>``, ``<source>__<measure>__<N>d_vs_prev_<N>d``
-and a few fixed names), so every name the builder produces is covered, per-type
-columns included. ``phrase`` is a :meth:`str.format` template rendered with ``value``
+``<source>__<type>__<measure>__<window>``, ``<source>__<measure>__<N>d_vs_prev_<N>d``,
+``signals__<type>__days_since_last`` and a few fixed names), so every name the builder
+produces is covered, per-type columns included. A signal type's family comes from
+``features.signal_families`` (by name), else from words in its name. ``phrase`` is a :meth:`str.format` template rendered with ``value``
 and the row's other feature values by name; :func:`render_phrase` degrades
 gracefully when a referenced value is missing.
 """
@@ -18,6 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+
+from healthscore.config import FeatureParams
 
 FAMILIES = ("usage", "support", "billing", "sentiment", "engagement", "contract", "account")
 SOURCE_FAMILY = {"events": "usage", "tickets": "support", "invoices": "billing",
@@ -54,6 +57,11 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
                                 "Product features used in the {w}: {value:.0f}", 1),
     ("events", "seat_utilisation"): ("Seat utilisation, {w}", "share",
                                      "Seat utilisation in the {w}: {value:.0%}", 1),
+    ("events", "lapsed_users"): ("Users gone quiet, {w}", "users",
+                                 "Users active in the {W} days before the {w} but not since: "
+                                 "{value:.0f}", -1),
+    ("tickets", "high_priority"): ("High-priority tickets, {w}", "tickets",
+                                   "High-priority tickets opened in the {w}: {value:.0f}", -1),
     ("tickets", "opened"): ("Tickets opened, {w}", "tickets", "Support tickets opened in the {w}: {value:.0f}", -1),
     ("tickets", "high_priority_share"): ("High-priority ticket share, {w}", "share",
                                          "High-priority share of tickets opened in the {w}: {value:.0%}", -1),
@@ -77,6 +85,19 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
 _FIXED: dict[str, tuple[str, str, str, int]] = {
     "events__days_since_last": ("Days since the last product event", "days",
                                 "Last product event {value:.0f} days ago", -1),
+    "events__top_user_days_since_last": ("Days since the most active user was last seen", "days",
+                                         "The most active user was last seen {value:.0f} days ago",
+                                         -1),
+    "tickets__days_since_last_high_priority": (
+        "Days since the last high-priority ticket", "days",
+        "Last high-priority ticket opened {value:.0f} days ago", 1),
+    "invoices__days_since_last_late": ("Days since the last late invoice", "days",
+                                       "Last invoice paid late (or not paid) was due {value:.0f} "
+                                       "days ago", 1),
+    "invoices__days_since_last_payment": ("Days since the last payment", "days",
+                                          "Last payment received {value:.0f} days ago", 0),
+    "surveys__days_since_last_detractor": ("Days since the last detractor NPS", "days",
+                                           "Last detractor NPS response {value:.0f} days ago", 1),
     "tickets__open__now": ("Open tickets", "tickets", "Open support tickets: {value:.0f}", -1),
     "invoices__overdue__now": ("Overdue invoices", "invoices", "Overdue invoices: {value:.0f}", -1),
     "invoices__days_overdue__now": ("Days overdue", "days",
@@ -105,7 +126,8 @@ _SIGNAL_HINTS: tuple[tuple[str, str, int], ...] = (
     ("expansion", "contract", 1), ("upsell", "contract", 1), ("praise", "sentiment", 1),
     ("community", "engagement", 1), ("downgrade", "contract", -1), ("cancel", "contract", -1),
     ("competitor", "sentiment", -1), ("complaint", "sentiment", -1),
-    ("escalation", "support", -1), ("contact_change", "engagement", -1),
+    ("escalation", "support", -1), ("contact_change", "account", -1),
+    ("payment", "billing", -1), ("churn", "contract", -1),
 )
 
 _WINDOW = re.compile(r"^(\d+)d$")
@@ -117,10 +139,11 @@ def _in_words(days: int) -> str:
 
 
 def _fill(text: str, days: int) -> str:
-    return text.replace("{w}", _in_words(days))
+    return text.replace("{w}", _in_words(days)).replace("{W}", str(days))
 
 
-def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] = ()) -> dict[str, FeatureInfo]:
+def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] = (),
+                    signal_families: Mapping[str, str] | None = None) -> dict[str, FeatureInfo]:
     """Catalogue entries for ``feature_names``, in their order.
 
     Parameters
@@ -130,19 +153,38 @@ def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] 
     categorical : iterable of str
         Extra ``accounts__<column>`` names that are categorical (beyond segment, plan,
         industry and region), e.g. the dataset's ``category`` columns.
+    signal_families : mapping of str to str, optional
+        Family of each ``signals.signal`` value (``params.features.signal_families``);
+        default: :class:`~healthscore.config.FeatureParams`'s. Types not listed get a
+        family from words in their name (``downgrade`` -> contract, ...), else
+        ``engagement``.
 
     Raises
     ------
     ValueError
-        A name that does not follow ``<source>__<measure>`` with a known source.
+        A name that does not follow ``<source>__<measure>`` with a known source, or a
+        family that is not one of :data:`FAMILIES`.
     """
     names = list(feature_names)
     present = set(names)
     extra_categorical = set(categorical)
-    return {name: _entry(name, present, extra_categorical) for name in names}
+    if signal_families is None:
+        signal_families = FeatureParams().signal_families
+    by_slug = {_slug(k): v for k, v in signal_families.items()}
+    bad = {k: v for k, v in by_slug.items() if v not in FAMILIES}
+    if bad:
+        key, family = next(iter(bad.items()))
+        raise ValueError(f"signal_families: {key!r} -> {family!r}; expected one of {', '.join(FAMILIES)}")
+    return {name: _entry(name, present, extra_categorical, by_slug) for name in names}
 
 
-def _entry(name: str, present: set[str], categorical: set[str]) -> FeatureInfo:
+def _slug(name: str) -> str:
+    """The column slug of a type name (as :func:`healthscore.features.plan.slugify`)."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def _entry(name: str, present: set[str], categorical: set[str],
+           signal_families: Mapping[str, str]) -> FeatureInfo:
     parts = name.split("__")
     source = parts[0]
     if len(parts) < 2 or source not in SOURCE_FAMILY:
@@ -160,11 +202,19 @@ def _entry(name: str, present: set[str], categorical: set[str]) -> FeatureInfo:
         return FeatureInfo(name, words, family, "value", f"{words}: {{value:,.4g}}", "numeric", 0)
     if len(parts) == 3 and (trend := _TREND.match(parts[2])):
         days = int(trend.group(1))
-        what = {"count": "Product events", "active_users": "Active users"}.get(
-            parts[1], parts[1].replace("_", " ").capitalize())
+        what = {("events", "count"): "Product events", ("events", "active_users"): "Active users",
+                ("tickets", "opened"): "Tickets opened"}.get(
+            (source, parts[1]), parts[1].replace("_", " ").capitalize())
         label = f"{what} trend, {_in_words(days)} vs the {days} before"
         phrase = f"{what} in the {_in_words(days)} vs the {days} days before: {{value:.2f}}x"
-        return FeatureInfo(name, label, family, "ratio", phrase, "numeric", 1)
+        direction = -1 if source == "tickets" else 1
+        return FeatureInfo(name, label, family, "ratio", phrase, "numeric", direction)
+    if source == "signals" and len(parts) == 3 and parts[2] == "days_since_last":
+        kind = parts[1]
+        words = kind.replace("_", " ")
+        family, direction = _signal_hint(kind, signal_families)
+        return FeatureInfo(name, f"Days since the last '{words}' signal", family, "days",
+                           f"Last '{words}' signal {{value:.0f}} days ago", "numeric", -direction)
     if len(parts) == 3 and (window := _WINDOW.match(parts[2])):
         days = int(window.group(1))
         spec = _WINDOWED.get((source, parts[1]))
@@ -187,7 +237,7 @@ def _entry(name: str, present: set[str], categorical: set[str]) -> FeatureInfo:
         if source == "events":
             return FeatureInfo(name, f"'{words}' events, {_in_words(days)}", family, "events",
                                f"'{words}' events in the {_in_words(days)}: {{value:,.0f}}", "numeric", 1)
-        family, direction = _signal_hint(kind)
+        family, direction = _signal_hint(kind, signal_families)
         if measure == "value":
             return FeatureInfo(name, f"Total of '{words}' signals, {_in_words(days)}", family, "value",
                                f"Total value of '{words}' signals in the {_in_words(days)}: {{value:,.4g}}",
@@ -198,11 +248,14 @@ def _entry(name: str, present: set[str], categorical: set[str]) -> FeatureInfo:
     return FeatureInfo(name, words, family, "value", f"{words}: {{value:,.4g}}", "numeric", 0)
 
 
-def _signal_hint(kind: str) -> tuple[str, int]:
-    for word, family, direction in _SIGNAL_HINTS:
+def _signal_hint(kind: str, signal_families: Mapping[str, str]) -> tuple[str, int]:
+    """Family and healthy direction of a signal type (its slug ``kind``)."""
+    family, direction = "engagement", 0
+    for word, hinted, sign in _SIGNAL_HINTS:
         if word in kind:
-            return family, direction
-    return "engagement", 0
+            family, direction = hinted, sign
+            break
+    return signal_families.get(kind, family), direction
 
 
 # ------------------------------------------------------------------------ phrases

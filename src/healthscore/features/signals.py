@@ -7,6 +7,11 @@ table, see :mod:`healthscore.features.plan`) and window ``[q - w, q)``:
     Signals of that type in the window.
 ``signals__<signal>__value__<w>d``
     Sum of their ``value`` (missing values count as 0), when the column exists.
+``signals__<signal>__days_since_last``
+    Days from the latest signal of that type before ``q`` to ``q`` (NaN: none).
+
+The family of each signal type in explanations is ``params.signal_families``'s (see
+:mod:`healthscore.features.catalogue`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ def names(tables: Tables, params: FeatureParams, signal_types=()) -> list[str]:
         out += [f"signals__{slug}__count__{w}d" for w in params.windows]
         if value:
             out += [f"signals__{slug}__value__{w}d" for w in params.windows]
+        out.append(f"signals__{slug}__days_since_last")
     return out
 
 
@@ -60,4 +66,19 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta=None, conte
             out[f"signals__{slug}__count__{w}d"] = (counts[r0] - counts[back]).astype(np.float64)
             if sums is not None:
                 out[f"signals__{slug}__value__{w}d"] = sums.at(r0, start) - sums.at(back, start)
+        out[f"signals__{slug}__days_since_last"] = _days_since(index, hit, r0, start, queries)
     return out
+
+
+def _days_since(index: TimeIndex, hit: np.ndarray, r0: np.ndarray, start: np.ndarray,
+                queries: Queries) -> np.ndarray:
+    """Days from the latest ``hit`` row before each cutoff to it (NaN: none)."""
+    days = np.full(len(queries), np.nan)
+    if not hit.any():
+        return days
+    # latest[i]: the last hit row at or before row i (rows sorted by account, time)
+    latest = np.maximum.accumulate(np.where(hit, np.arange(len(hit)), -1))
+    j = np.where(r0 > start, latest[np.maximum(r0 - 1, 0)], -1)
+    ok = j >= start  # that row is the account's own
+    days[ok] = (queries.time[ok] - index.time[j[ok]]) / DAY_US
+    return days

@@ -14,6 +14,9 @@ input order.
     1 when the latest score is at most ``params.detractor_max``, else 0 (NaN: none).
 ``surveys__days_since_last``
     Days from the latest response to ``q``.
+``surveys__days_since_last_detractor``
+    Days from the latest response scoring at most ``params.detractor_max`` to ``q``
+    (NaN: none).
 ``surveys__nps_mean__<w>d``, ``surveys__responses__<w>d``
     Mean score and number of responses in ``[q - w, q)``.
 """
@@ -33,7 +36,7 @@ TABLE = "surveys"
 def names(tables: Tables, params: FeatureParams, _types=()) -> list[str]:
     windows = [f"{w}d" for w in params.windows]
     return (["surveys__nps_last", "surveys__nps_change", "surveys__nps_detractor",
-             "surveys__days_since_last"]
+             "surveys__days_since_last", "surveys__days_since_last_detractor"]
             + [f"surveys__nps_mean__{w}" for w in windows]
             + [f"surveys__responses__{w}" for w in windows])
 
@@ -62,6 +65,10 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta=None, conte
     detractor[np.isnan(last)] = np.nan
     out["surveys__nps_detractor"] = detractor
     out["surveys__days_since_last"] = (queries.time - index.last(index.time)) / DAY_US
+    low = arrays["score"] <= params.detractor_max
+    detractors = TimeIndex(arrays["code"][low], arrays["time"][low], queries)
+    out["surveys__days_since_last_detractor"] = (
+        queries.time - detractors.last(detractors.time)) / DAY_US
     sums = index.summer(arrays["score"])
     r0, start = index.rank(0), index.start()
     at_q = sums.at(r0, start)

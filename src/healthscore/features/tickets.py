@@ -8,9 +8,15 @@ A ticket is known from ``opened_at``; its close (``closed_at``) and its ``csat``
 ``tickets__open__now``
     Tickets opened before ``q`` and not closed before ``q`` (a ticket closed at or
     after ``q`` is open at ``q``). Needs ``closed_at``.
-``tickets__high_priority_share__<w>d``
-    Share of the window's opened tickets whose ``priority`` is in
-    ``params.high_priority`` (case-insensitive); NaN when none were opened.
+``tickets__opened__<w>d_vs_prev_<w>d``
+    For ``trend_windows``: ``(a + 1) / (b + 1)``, tickets opened in ``[q - w, q)``
+    against ``[q - 2w, q - w)``; above 1 means more tickets lately.
+``tickets__high_priority__<w>d``, ``tickets__high_priority_share__<w>d``
+    Number and share of the window's opened tickets whose ``priority`` is in
+    ``params.high_priority`` (case-insensitive); the share is NaN when none were
+    opened.
+``tickets__days_since_last_high_priority``
+    Days from the latest high-priority ticket opened before ``q`` to ``q`` (NaN: none).
 ``tickets__days_to_close_mean__<w>d``
     Mean days from open to close of the tickets closed in ``[q - w, q)``.
 ``tickets__csat_mean__<w>d``
@@ -33,11 +39,14 @@ def names(tables: Tables, params: FeatureParams, _types=()) -> list[str]:
     columns = set(tables[TABLE].columns)
     windows = [f"{w}d" for w in params.windows]
     out = [f"tickets__opened__{w}" for w in windows]
+    out += [f"tickets__opened__{w}d_vs_prev_{w}d" for w in params.trend_windows]
     closed = "closed_at" in columns
     if closed:
         out.append("tickets__open__now")
     if "priority" in columns:
+        out += [f"tickets__high_priority__{w}" for w in windows]
         out += [f"tickets__high_priority_share__{w}" for w in windows]
+        out.append("tickets__days_since_last_high_priority")
     if closed:
         out += [f"tickets__days_to_close_mean__{w}" for w in windows]
         if "csat" in columns:
@@ -65,12 +74,20 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta=None, conte
     opened_counts = {w: index.count(w * DAY_US) for w in params.windows}
     for w in params.windows:
         out[f"tickets__opened__{w}d"] = opened_counts[w]
+    for w in params.trend_windows:
+        now, prev = index.count(w * DAY_US), index.count(2 * w * DAY_US, w * DAY_US)
+        out[f"tickets__opened__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
     if "high" in arrays:
         high = cumsum0(index.take(arrays["high"]))
         r0 = index.rank(0)
         for w in params.windows:
             n_high = (high[r0] - high[index.rank(w * DAY_US)]).astype(np.float64)
+            out[f"tickets__high_priority__{w}d"] = n_high
             out[f"tickets__high_priority_share__{w}d"] = ratio(n_high, opened_counts[w])
+        flagged = arrays["high"]
+        urgent = TimeIndex(code[flagged], opened[flagged], queries)
+        out["tickets__days_since_last_high_priority"] = (
+            queries.time - urgent.last(urgent.time)) / DAY_US
     if "closed" not in arrays:
         return out
     closed = arrays["closed"]

@@ -8,12 +8,16 @@ search, and ``tune.timeout_seconds`` its wall time (with a timeout, how many tri
 depends on the machine, so the result may differ between machines).
 
 The space stays within cheap-to-explain trees: ``num_leaves`` 4-15, ``max_depth`` 2-4.
+The trials table is returned, not logged: :mod:`healthscore.tracking` writes one MLflow
+child run per trial under the training run. On the demo data (2,000 simulated accounts
+over 36 months, ~10,000 training rows) the default 20 trials take about a minute on 2 cores.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -62,8 +66,8 @@ def tune_model_params(
     -------
     (ModelParams, DataFrame)
         The best settings (the start point is trial 0, so the result is never worse on
-        validation than the defaults) and one row per trial: its settings,
-        ``val_log_loss`` and ``trees``.
+        validation than the defaults) and one row per trial: ``trial`` (0-based), its
+        settings, ``val_log_loss``, ``trees`` and ``seconds`` (fit and scoring time).
     """
     import optuna
 
@@ -76,12 +80,14 @@ def tune_model_params(
             suggest = trial.suggest_int if kind is int else trial.suggest_float
             settings[name] = suggest(name, low, high, log=log_scale)
         candidate = dataclasses.replace(model, **settings)
+        started = time.perf_counter()
         fitted = HealthScoreModel.from_params(candidate, calibration).fit(
             X_train, y_train, X_val=X_val, y_val=y_val
         )
         loss = float(log_loss(y_val, fitted.predict_risk(X_val), labels=[0, 1]))
         rows.append({"trial": trial.number, **settings, "val_log_loss": loss,
-                     "trees": fitted.best_iteration_})
+                     "trees": fitted.best_iteration_,
+                     "seconds": round(time.perf_counter() - started, 3)})
         return loss
 
     study = optuna.create_study(

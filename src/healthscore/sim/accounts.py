@@ -89,12 +89,16 @@ class Book:
     installed base), ``d0`` its day of the month (0-based, < 28), so contract ``k``
     starts on day ``d0`` of month ``a0 + k * term``. ``created_day`` is that first
     start in days since 1970-01-01. ``mu`` is the account's long-run hidden health.
+    ``billing_months`` is the invoicing period (1, 3 or 12 months; 1 for monthly
+    contracts), ``net_days`` the payment terms in days (1: card, charged on the
+    invoice date; 30: invoice).
     """
 
     account_id: np.ndarray
     segment: np.ndarray
     term: np.ndarray
-    annual_billing: np.ndarray
+    billing_months: np.ndarray
+    net_days: np.ndarray
     plan: np.ndarray
     seats: np.ndarray
     discount: np.ndarray
@@ -116,7 +120,10 @@ def draw_book(account_id: np.ndarray, spec: SimulationSpec, roster: Roster,
     mix = np.asarray(spec.segment_mix, dtype=float)
     seg = rng.choice(3, size=n, p=mix / mix.sum())
     term = np.where(rng.random(n) < w.MONTHLY_TERM_SHARE[seg], 1, 12)
-    annual_billing = (term == 12) & (rng.random(n) < w.ANNUAL_BILLING_SHARE[seg])
+    cum_billing = np.cumsum(w.BILLING_MIX, axis=1)[seg]
+    period = (rng.random(n)[:, None] > cum_billing).sum(axis=1).clip(0, len(w.BILLING_MONTHS) - 1)
+    billing_months = np.where(term == 12, w.BILLING_MONTHS[period], 1)
+    net_days = np.where(rng.random(n) < w.CARD_SHARE[seg], *w.NET_DAYS)
     cum = np.cumsum(w.PLAN_MIX, axis=1)[seg]
     plan = (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, len(w.PLANS) - 1)
     is_new = rng.random(n) < spec.new_account_share
@@ -137,7 +144,8 @@ def draw_book(account_id: np.ndarray, spec: SimulationSpec, roster: Roster,
     d0 = rng.integers(0, 28, size=n)
     created_day = calendar.start_day(a0) + d0
     return Book(
-        account_id=account_id, segment=seg, term=term, annual_billing=annual_billing,
+        account_id=account_id, segment=seg, term=term, billing_months=billing_months,
+        net_days=net_days,
         plan=plan, seats=seats, discount=discount, industry=industry, region=region,
         owner=owner, name=company_names(account_id, roster), mu=mu, a0=a0, d0=d0,
         created_day=created_day, is_new=is_new,

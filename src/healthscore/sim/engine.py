@@ -77,6 +77,8 @@ class ChunkEngine:
         self.pending_team = np.zeros(n, dtype=bool)
         self.last_struck = np.full((K, n), -1, dtype=np.int64)
         self.last_struck_lag = self.last_struck
+        # How many champions have left: the champion's seat is then someone else's.
+        self.champion_gen = np.zeros(n, dtype=np.int64)
         self._emit_subscriptions(np.flatnonzero(~b.is_new))
 
     # ---------------------------------------------------------------- contracts
@@ -193,6 +195,7 @@ class ChunkEngine:
         self.intensity = DECAY * self.intensity + occurs
         self.last_struck_lag = self.last_struck
         self.last_struck = np.where(occurs, struck_day, self.last_struck)
+        self.champion_gen += occurs[w.C["champion_left"]]
 
         good_day = month_start + np.floor(rng.random((2, n)) * length).astype(np.int64)
         good_occurs = alive & (rng.random((2, n)) < GOOD[:, :1] * np.exp(0.4 * self.z))
@@ -213,7 +216,7 @@ class ChunkEngine:
         lo = np.maximum(month_start, b.created_day)
         hi = np.minimum(month_end, self.end_day)
         idx = np.flatnonzero((b.a0 <= t) & (hi > lo))
-        billing = np.where(b.annual_billing, np.where((t - b.a0) % 12 == 0, 12, 0), 1)
+        billing = np.where((t - b.a0) % b.billing_months == 0, b.billing_months, 0)
         view = observe.MonthView(
             rng=self.rng, month=t, end_us=self.end_us, account_id=b.account_id[idx],
             segment=b.segment[idx], seats=self.seats[idx], mrr=self.mrr[idx], lo=lo[idx],
@@ -221,9 +224,10 @@ class ChunkEngine:
             good=good[:, idx], good_day=good_day[:, idx],
             wind_down=(self.decision_day < hi)[idx],
             invoice_day=(month_start + b.d0)[idx], invoice_months=billing[idx],
+            net_days=b.net_days[idx], champion_gen=self.champion_gen[idx],
             event_scale=self.spec.event_scale)
         users = observe.emit_events(view, self.cols)
-        observe.emit_tickets(view, self.cols)
+        observe.emit_tickets(view, users, self.cols)
         observe.emit_invoices(view, self.cols)
         observe.emit_surveys(view, users, self.cols)
         observe.emit_emails(view, self.cols)

@@ -2,9 +2,12 @@
 
 Each ``emit_*`` function draws one month's rows of one table for the accounts active
 in that month, from a :class:`MonthView`, and appends them to :class:`Columns`. Every
-cause leaves its trace in its family: champion_left in usage, bad_release and
-support_escalation in support, payment_trouble in billing, competitor_evaluation in
-sentiment (NPS, email clicks), budget_cut in contract signals (downgrade requests).
+cause leaves its trace in its family: champion_left in usage (the most active user goes
+silent, a new person takes the seat, fewer users stay active; a contact change in the
+CRM), bad_release and support_escalation in support (bug reports, escalated tickets),
+payment_trouble in billing (late or failed payments), competitor_evaluation in
+sentiment (NPS, email clicks, competitor mentions), budget_cut in contract signals
+(downgrade requests).
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ class MonthView:
     shape (6, n), each cause's intensity this month, weighted by the share of the
     month after it struck. ``struck``: shape (6, n), the day a cause struck this
     month or -1. ``good``/``good_day``: the same for the two kinds of good news.
-    ``wind_down``: the account decided to leave before ``hi``.
+    ``wind_down``: the account decided to leave before ``hi``. ``invoice_months``:
+    months billed by an invoice issued on ``invoice_day`` this month (0: none);
+    ``net_days``: payment terms (1: card). ``champion_gen``: champions who have left
+    by the end of the month (the champion's seat changes hands each time).
     """
 
     rng: np.random.Generator
@@ -50,6 +56,8 @@ class MonthView:
     wind_down: np.ndarray
     invoice_day: np.ndarray
     invoice_months: np.ndarray
+    net_days: np.ndarray
+    champion_gen: np.ndarray
     event_scale: float
 
     @property
@@ -79,11 +87,26 @@ def _after(rng, start_us, mean_seconds, end_us):
     return np.where(out < end_us, out, -1)
 
 
+def _user_ids(v: MonthView, acc: np.ndarray, slot: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """User ids of seat ``slot`` (0 = the champion's seat) of rows ``acc`` on ``day``.
+
+    Seat ``s`` is user ``account_id * 10_000 + s + 1``, except the champion's seat once a
+    champion has left: it belongs to user ``account_id * 10_000 + 5_000 + generation``
+    from the day the champion left (seats never exceed 5,000).
+    """
+    struck = v.struck[C["champion_left"], acc]
+    gen = v.champion_gen[acc] - ((struck >= 0) & (day < struck))
+    base = v.account_id[acc] * 10_000
+    heir = base + 5_000 + np.minimum(gen, 4_999)
+    return np.where((slot == 0) & (gen > 0), heir, base + slot + 1)
+
+
 def emit_events(v: MonthView, cols: Columns) -> np.ndarray:
     """Product usage; returns the active users per account, shape (n,).
 
     Active users are the account's first ``U`` seats, ``U ~ Binomial(seats, p)`` with
-    ``p`` rising with health and falling after a champion leaves. Rows are
+    ``p`` rising with health and falling after a champion leaves (whose own seat, the
+    most active, passes to someone new: see :func:`_user_ids`). Rows are
     ``Poisson(U * (1 + 0.3 e^{0.3 h}) * event_scale * share of month)``; each active user
     gets one row before users repeat, so breadth is visible. Healthy accounts use more
     distinct features (a truncated geometric over popularity).
@@ -112,14 +135,17 @@ def emit_events(v: MonthView, cols: Columns) -> np.ndarray:
     kind = np.clip(kind, 0, n_types - 1)
     quantity = 1 + rng.poisson(w.EVENT_ACTIONS[kind] * np.exp(0.25 * v.health[acc]))
     day = _days(rng, v.lo[acc], v.hi[acc])
-    cols.add("events", account_id=v.account_id[acc],
-             user_id=v.account_id[acc] * 10_000 + user + 1,
+    cols.add("events", account_id=v.account_id[acc], user_id=_user_ids(v, acc, user, day),
              timestamp=_instants(rng, day), event=kind, quantity=quantity.astype(float))
     return users
 
 
-def emit_tickets(v: MonthView, cols: Columns) -> None:
-    """Support tickets: more and worse after a bad release or an escalation."""
+def emit_tickets(v: MonthView, users: np.ndarray, cols: Columns) -> None:
+    """Support tickets: more and worse after a bad release or an escalation.
+
+    An account hit by a bad release reports it within a week with a chance that grows
+    with its active users ``users`` (shape (n,)): ``1 - 0.8 exp(-users / 4)``.
+    """
     rng = v.rng
     bad, esc = v.cause[C["bad_release"]], v.cause[C["support_escalation"]]
     base = np.array([0.2, 0.5, 1.2])[v.segment]
@@ -134,9 +160,14 @@ def emit_tickets(v: MonthView, cols: Columns) -> None:
     struck = v.struck[C["support_escalation"]]
     hit = np.flatnonzero((struck >= v.lo) & (struck < v.hi))
     extra = np.repeat(hit, 1 + (rng.random(len(hit)) < 0.4))
-    acc = np.concatenate([acc, extra])
-    day = np.concatenate([day, struck[extra]])
-    priority = np.concatenate([priority, 2 + (rng.random(len(extra)) < 0.6)])
+    release = v.struck[C["bad_release"]]
+    hit = np.flatnonzero((release >= v.lo) & (release < v.hi))
+    hit = hit[rng.random(len(hit)) < 1 - 0.8 * np.exp(-users[hit] / 4)]
+    report_day = np.minimum(release[hit] + rng.integers(0, 7, len(hit)), v.hi[hit] - 1)
+    acc = np.concatenate([acc, extra, hit])
+    day = np.concatenate([day, struck[extra], report_day])
+    priority = np.concatenate([priority, 2 + (rng.random(len(extra)) < 0.6),
+                               1 + (rng.random(len(hit)) < 0.4)])
     opened = _instants(rng, day)
     hours = np.array([72.0, 36.0, 16.0, 6.0])[priority] * np.exp(
         0.8 * rng.standard_normal(len(acc)) - 0.2 * v.health[acc] + 0.4 * bad[acc])
@@ -151,7 +182,12 @@ def emit_tickets(v: MonthView, cols: Columns) -> None:
 
 
 def emit_invoices(v: MonthView, cols: Columns) -> None:
-    """Invoices on the billing day; payment trouble makes them late or unpaid."""
+    """Invoices on the billing day; payment trouble makes them late or unpaid.
+
+    Card payers (``net_days`` 1) are charged on the invoice date unless the charge
+    fails (then dunning retries: paid late or never); the others pay within their net
+    terms unless in trouble.
+    """
     rng = v.rng
     due_now = (v.invoice_months > 0) & (v.invoice_day >= v.lo) & (v.invoice_day < v.hi)
     idx = np.flatnonzero(due_now)
@@ -160,10 +196,11 @@ def emit_invoices(v: MonthView, cols: Columns) -> None:
     pay = v.cause[C["payment_trouble"], idx]
     health = v.health[idx]
     issued = v.invoice_day[idx]
-    due = issued + 30
+    net = v.net_days[idx]
+    due = issued + net
     on_time = rng.random(len(idx)) < _sigmoid(2.6 + 0.5 * health - 3.5 * pay)
     paid_day = np.where(
-        on_time, issued + rng.integers(2, 30, len(idx)),
+        on_time, issued + np.minimum(rng.integers(2, 30, len(idx)), net - 1),
         due + 1 + np.floor(rng.exponential(15 * (1 + 2 * pay))).astype(np.int64))
     unpaid = ~on_time & (rng.random(len(idx)) < 0.1 + 0.6 * np.minimum(pay, 1))
     paid = _instants(rng, paid_day)
@@ -182,9 +219,9 @@ def emit_surveys(v: MonthView, users: np.ndarray, cols: Columns) -> None:
         - 1.0 * v.cause[C["bad_release"], acc] + 1.5 * rng.standard_normal(len(acc))), 0, 10)
     pool = np.maximum(users, 1)[acc]
     user = np.floor(rng.random(len(acc)) * pool).astype(np.int64)
-    cols.add("surveys", account_id=v.account_id[acc],
-             user_id=v.account_id[acc] * 10_000 + user + 1,
-             responded_at=_instants(rng, _days(rng, v.lo[acc], v.hi[acc])), score=score,
+    day = _days(rng, v.lo[acc], v.hi[acc])
+    cols.add("surveys", account_id=v.account_id[acc], user_id=_user_ids(v, acc, user, day),
+             responded_at=_instants(rng, day), score=score,
              kind=np.zeros(len(acc), dtype=np.int64))
 
 

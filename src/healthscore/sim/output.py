@@ -32,7 +32,8 @@ TABLE_NOTES = {
               "actions); every active user appears at least once a month",
     "tickets": "support tickets with priority low/normal/high/urgent, `closed_at` "
                "(null while open) and `csat` 1-5 (null when not answered)",
-    "invoices": "monthly or annual invoices, due 30 days after issue; `paid_at` null "
+    "invoices": "monthly, quarterly or annual invoices; card payers are charged on the "
+                "issue date (due the next day), the others pay net 30; `paid_at` null "
                 "when unpaid (or not yet paid at the end of the window)",
     "surveys": "NPS answers (`kind` = nps, `score` 0-10)",
     "emails": "marketing and CS emails with open and click instants (null if none)",

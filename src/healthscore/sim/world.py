@@ -19,8 +19,20 @@ SEAT_MAX = np.array([25.0, 90.0, 400.0])
 
 #: Share of accounts on monthly contracts (the rest sign annual contracts).
 MONTHLY_TERM_SHARE = np.array([0.40, 0.12, 0.0])
-#: Among annual contracts, share billed once a year (the rest billed monthly).
-ANNUAL_BILLING_SHARE = np.array([0.40, 0.60, 0.80])
+#: How annual contracts are invoiced, by segment (rows): shares billed every 12, 3 and
+#: 1 months (columns, in :data:`BILLING_MONTHS`). Upfront annual invoices are common,
+#: but many annual contracts are billed monthly (SMB, by card) or quarterly
+#: (Enterprise procurement). Monthly contracts are billed monthly.
+BILLING_MONTHS = np.array([12, 3, 1])
+BILLING_MIX = np.array([
+    [0.35, 0.10, 0.55],
+    [0.40, 0.30, 0.30],
+    [0.40, 0.45, 0.15],
+])
+#: Share of accounts paying by card, by segment: charged on the invoice date and due
+#: the next day, so a failed charge shows at once; the others pay invoices net 30.
+CARD_SHARE = np.array([0.85, 0.35, 0.0])
+NET_DAYS = (1, 30)  # card, invoice
 
 PLANS = ("Starter", "Growth", "Business", "Enterprise")
 #: List price per seat per month, by plan (currency units).
