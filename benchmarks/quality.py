@@ -76,7 +76,7 @@ STANDARD = {
                    "--cutoffs", f"{SOCIALNET}/observation.parquet", "--cv", "5"],
     "socialnet7-tuned": ["--data", SOCIALNET, "--params", "configs/socialnet7.yaml",
                          "--cutoffs", f"{SOCIALNET}/observation.parquet", "--cv", "5",
-                         "--tune", "--name", "socialnet7-tuned"],
+                         "--tune", "--set", "tune.timeout_seconds=0", "--name", "socialnet7-tuned"],
 }
 #: Column names of other cutoff layouts (fightchurn's ``observation`` table) -> ours.
 CUTOFF_ALIASES = {"observation_date": "cutoff_time", "is_churn": "label"}
@@ -479,6 +479,9 @@ def write_results(sections: list[dict[str, Any]], out_dir: Path = RESULTS) -> di
             record = {"benchmark": "quality", "sections": {}}
     for section in sections:
         record["sections"][section["name"]] = section
+    order = [*[n for n in STANDARD if n in record["sections"]],
+             *[n for n in record["sections"] if n not in STANDARD]]
+    record["sections"] = {n: record["sections"][n] for n in order}
     paths = {"json": path, "md": out_dir / "quality.md"}
     for key, text in (("json", json.dumps(record, indent=2, default=str) + "\n"),
                       ("md", render_markdown(record))):

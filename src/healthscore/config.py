@@ -327,7 +327,9 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class TuneParams:
-    """The small seeded hyperparameter search of ``train --tune``."""
+    """The small seeded hyperparameter search of ``train --tune``: ``n_trials`` trials
+    (trial 0 = the ``model`` settings), stopped early after ``timeout_seconds`` of wall
+    time (0: no time limit, so the same trials run on every machine)."""
 
     n_trials: int = 20
     timeout_seconds: int = 180

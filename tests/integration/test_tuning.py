@@ -71,3 +71,23 @@ def test_train_without_tune_logs_no_child_run(store):
     assert len(parents) == 1 and children == []
     assert not any(k.startswith("tuned.") for k in parents[0].data.params)
     assert mlflow.get_tracking_uri() != store  # the session restored the URI
+
+
+def test_no_timeout_runs_every_trial_and_bad_settings_are_refused():
+    from healthscore.config import CalibrationParams, ModelParams, SplitParams, TuneParams
+    from healthscore.errors import ConfigError
+    from healthscore.model.split import split_by_time
+    from healthscore.model.training import feature_columns
+    from healthscore.model.tuning import tune_model_params
+
+    dataset, _ = make_training_frame(400, random_state=5)
+    train, validation, _ = split_by_time(dataset, SplitParams())
+    names = feature_columns(dataset)
+    args = (train[names], train["label"].to_numpy(int), validation[names], validation["label"].to_numpy(int))
+    model = ModelParams(n_estimators=30, early_stopping_rounds=5, min_child_samples=10, n_jobs=1)
+    _, trials = tune_model_params(*args, model=model, calibration=CalibrationParams(),
+                                  tune=TuneParams(n_trials=2, timeout_seconds=0))
+    assert list(trials["trial"]) == [0, 1]
+    for bad in (TuneParams(n_trials=0), TuneParams(timeout_seconds=-1)):
+        with pytest.raises(ConfigError, match="tune: expected"):
+            tune_model_params(*args, model=model, calibration=CalibrationParams(), tune=bad)

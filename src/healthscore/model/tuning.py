@@ -5,7 +5,7 @@ each trial fits :class:`HealthScoreModel` on the training window with early stop
 and calibration on the validation window, and is scored by the validation log loss of
 its calibrated risk. The test window is never seen. ``tune.n_trials`` bounds the
 search, and ``tune.timeout_seconds`` its wall time (with a timeout, how many trials run
-depends on the machine, so the result may differ between machines).
+depends on the machine, so the result may differ between machines; 0 means no limit).
 
 The space stays within cheap-to-explain trees: ``num_leaves`` 4-15, ``max_depth`` 2-4.
 The trials table is returned, not logged: :mod:`healthscore.tracking` writes one MLflow
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss
 
+from healthscore.errors import ConfigError
 from healthscore.model.estimator import HealthScoreModel
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ def tune_model_params(
         validation than the defaults) and one row per trial: ``trial`` (0-based), its
         settings, ``val_log_loss``, ``trees`` and ``seconds`` (fit and scoring time).
     """
+    if tune.n_trials < 1 or tune.timeout_seconds < 0:
+        raise ConfigError(
+            f"tune: expected n_trials >= 1 and timeout_seconds >= 0 (0: no limit), got "
+            f"{tune.n_trials} and {tune.timeout_seconds}"
+        )
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -100,7 +106,7 @@ def tune_model_params(
             value = high
         start[name] = kind(min(max(value, low), high))
     study.enqueue_trial(start)  # the configured settings are trial 0
-    study.optimize(objective, n_trials=tune.n_trials, timeout=tune.timeout_seconds)
+    study.optimize(objective, n_trials=tune.n_trials, timeout=tune.timeout_seconds or None)
     best = dataclasses.replace(model, **study.best_params)
     log.info("tuning: %d trial(s), best validation log loss %.5f", len(rows), study.best_value)
     return best, pd.DataFrame(rows)
