@@ -121,3 +121,22 @@ def _why_empty(params: Params, *, explicit: bool) -> str:
             f"no account is active at a cutoff of cadence {t.cadence!r}")
     bounds = f" between timeline.start={t.start} and timeline.end={t.end}" if t.start or t.end else ""
     return f"no training rows{bounds}: {hint}"
+
+
+def dataset_meta(
+    frame: pd.DataFrame, tables: Tables, params: Params, *, source: Any,
+    cutoffs_file: Any = None,
+) -> dict[str, Any]:
+    """The provenance sidecar of a training set built from ``tables`` with ``params``:
+    package and schema versions, the params used, the data fingerprint and the counts."""
+    from healthscore.config import params_to_dict
+    from healthscore.io import fingerprint_tables, make_meta
+
+    return make_meta(
+        params=params_to_dict(params),
+        data_source=str(source),
+        data_fingerprint=fingerprint_tables(tables),
+        observed_until=tables.observed_until.isoformat(),
+        cutoffs_file=str(cutoffs_file) if cutoffs_file else None,
+        **summarize_dataset(frame),
+    )

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from healthscore.config import Params, params_to_dict
+from healthscore.config import Params
 from healthscore.errors import DataError
-from healthscore.io import fingerprint_tables, make_meta, read_source, write_dataset
-from healthscore.pipeline import build_dataset, summarize_dataset
+from healthscore.io import read_source, write_dataset
+from healthscore.pipeline import build_dataset, dataset_meta, summarize_dataset
 from healthscore.timeline import check_cutoffs
 
 log = logging.getLogger("healthscore.build_dataset")
@@ -50,14 +50,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
         cutoffs = check_cutoffs(read_cutoffs_file(args.cutoffs), tables, source=f"cutoffs file {args.cutoffs}")
     frame = build_dataset(tables, params, cutoffs=cutoffs, progress=_log_progress)
     summary = summarize_dataset(frame)
-    meta = make_meta(
-        params=params_to_dict(params),
-        data_source=str(params.data.source),
-        data_fingerprint=fingerprint_tables(tables),
-        observed_until=tables.observed_until.isoformat(),
-        cutoffs_file=str(args.cutoffs) if args.cutoffs else None,
-        **summary,
-    )
+    meta = dataset_meta(frame, tables, params, source=args.data or params.data.source,
+                        cutoffs_file=args.cutoffs)
     out = write_dataset(frame, args.out, meta=meta)
     seconds = time.monotonic() - started
     print(f"wrote {out} ({summary['rows']:,} rows, {summary['accounts']:,} accounts, "
