@@ -108,11 +108,10 @@ class FeatureParams:
     common event types get their own counts; ``top_signal_types`` likewise for the
     ``signals`` table. ``account_attributes``: extra account columns used as features
     as of the cutoff. ``partition_accounts``: accounts per partition, which bounds
-    memory. ``top_user_days``: the look-back in which the account's most active user is
-    found (``events__top_user_days_since_last``). ``signal_families``: the family
-    (usage, support, billing, sentiment, engagement, contract, account) of each
-    ``signals.signal`` value, by name; a signal not listed gets a family from words in
-    its name, else ``engagement``.
+    memory. ``signal_families``: the family (usage, support, billing, sentiment,
+    engagement, contract, account) of each ``signals.signal`` value, by name, used by
+    explanations; a signal not listed gets a family from words in its name, else
+    ``engagement``.
     """
 
     windows: list[int] = field(default_factory=lambda: [7, 30, 90, 180])
@@ -126,7 +125,6 @@ class FeatureParams:
     high_priority: list[str] = field(default_factory=lambda: ["high", "urgent"])
     detractor_max: float = 6.0
     partition_accounts: int = 25_000
-    top_user_days: int = 180
     signal_families: dict[str, str] = field(default_factory=lambda: {
         "downgrade_request": "contract", "competitor_mention": "sentiment",
         "contact_change": "account", "exec_sponsor_meeting": "engagement",

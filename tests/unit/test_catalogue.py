@@ -52,6 +52,46 @@ def test_families_follow_the_source(built):
     assert catalogue["signals__downgrade__count__7d"].healthy_direction == -1
 
 
+def test_signal_families_come_from_params_then_from_the_name():
+    names = ["signals__downgrade_request__count__30d", "signals__contact_change__days_since_last",
+             "signals__referral__value__7d", "signals__weekly_sync__count__7d",
+             "signals__downgrade_request__days_since_last"]
+    default = build_catalogue(names)
+    assert default["signals__downgrade_request__count__30d"].family == "contract"
+    assert default["signals__contact_change__days_since_last"].family == "account"
+    assert default["signals__referral__value__7d"].family == "sentiment"
+    assert default["signals__weekly_sync__count__7d"].family == "engagement"  # no hint
+    # more days since a bad signal is healthier; the count itself is not
+    assert default["signals__downgrade_request__days_since_last"].healthy_direction == 1
+    assert default["signals__downgrade_request__count__30d"].healthy_direction == -1
+    mapped = build_catalogue(names, signal_families={"Weekly Sync": "usage", "referral": "engagement"})
+    assert mapped["signals__weekly_sync__count__7d"].family == "usage"  # matched by slug
+    assert mapped["signals__referral__value__7d"].family == "engagement"
+    assert mapped["signals__downgrade_request__count__30d"].family == "contract"  # by its name
+    with pytest.raises(ValueError, match="weekly_sync"):
+        build_catalogue(names, signal_families={"weekly_sync": "vibes"})
+
+
+def test_new_measures_have_words_and_directions():
+    catalogue = build_catalogue(["events__lapsed_users__30d", "tickets__opened__30d_vs_prev_30d",
+                                 "tickets__high_priority__90d", "invoices__days_since_last_late",
+                                 "surveys__days_since_last_detractor"])
+    row = {"events__lapsed_users__30d": 2.0, "tickets__opened__30d_vs_prev_30d": 2.5,
+           "tickets__high_priority__90d": 3.0, "invoices__days_since_last_late": 12.2,
+           "surveys__days_since_last_detractor": 40.0}
+    render = {name: render_phrase(info, row) for name, info in catalogue.items()}
+    assert render["events__lapsed_users__30d"] == \
+        "Users active in the 30 days before the last 30 days but not since: 2"
+    assert render["tickets__opened__30d_vs_prev_30d"] == \
+        "Tickets opened in the last 30 days vs the 30 days before: 2.50x"
+    assert render["invoices__days_since_last_late"] == \
+        "Last invoice paid late (or not paid) was due 12 days ago"
+    assert catalogue["tickets__opened__30d_vs_prev_30d"].healthy_direction == -1
+    assert catalogue["events__lapsed_users__30d"].healthy_direction == -1
+    assert catalogue["tickets__high_priority__90d"].family == "support"
+    assert catalogue["surveys__days_since_last_detractor"].healthy_direction == 1
+
+
 def test_every_phrase_renders_for_every_row(built):
     catalogue = build_catalogue(_names(built), categorical=["accounts__tier"])
     for _, row in built.iterrows():

@@ -122,6 +122,60 @@ def test_an_invoice_paid_at_or_after_the_cutoff_is_unpaid_and_overdue():
     assert one(tables, "invoices__late_share__30d") == [0.5]  # due 31 Jan (= q - 30d) and 14 Feb
 
 
+def test_late_invoices_and_payments_are_dated_as_known_at_the_cutoff():
+    invoices = pd.DataFrame({
+        "account_id": [1, 1, 1, 1], "invoice_id": [1, 2, 3, 4],
+        "issued_at": ts("2023-12-01", "2024-01-01", "2024-01-15", "2024-02-20"),
+        "due_at": ts("2023-12-31", "2024-01-31", "2024-02-14", Q),
+        # late (paid after due); on time; unpaid at q (paid at q); due at q, never paid
+        "paid_at": ts("2024-01-05", "2024-01-30", Q, pd.NaT),
+        "amount": [10.0, 10.0, 20.0, 40.0],
+    })
+    tables = make_tables(invoices=invoices)
+    assert one(tables, "invoices__days_since_last_late") == [16.0]  # due 14 Feb, unpaid at q
+    assert one(tables, "invoices__days_since_last_payment") == [(Q - pd.Timestamp("2024-01-30")) / DAY]
+    early = [(1, pd.Timestamp("2024-02-14"))]  # invoice 3 is due exactly at this cutoff
+    assert one(tables, "invoices__days_since_last_late", rows=early) == [45.0]  # due 31 Dec
+    assert np.isnan(one(tables, "invoices__days_since_last_payment",
+                        rows=[(1, pd.Timestamp("2024-01-05"))])[0])
+
+
+def test_high_priority_tickets_counts_trend_and_recency():
+    tickets = pd.DataFrame({
+        "account_id": [1, 1, 1, 1], "ticket_id": [1, 2, 3, 4],
+        "opened_at": ts("2024-01-10", "2024-02-10", "2024-02-20", Q),
+        "closed_at": ts("2024-01-11", "2024-02-11", pd.NaT, pd.NaT),
+        "priority": pd.Series(["urgent", "HIGH", "low", "urgent"], dtype="str"), "csat": [np.nan] * 4,
+    })
+    tables = make_tables(tickets=tickets)
+    assert one(tables, "tickets__high_priority__30d") == [1]  # the one at q is not known
+    assert one(tables, "tickets__opened__30d_vs_prev_30d") == [(2 + 1) / (1 + 1)]
+    assert one(tables, "tickets__days_since_last_high_priority") == [
+        (Q - pd.Timestamp("2024-02-10")) / DAY]
+
+
+def test_days_since_the_last_detractor_and_the_last_signal_of_each_type():
+    surveys = pd.DataFrame({"account_id": [1, 1, 1], "responded_at": ts("2024-01-01", "2024-02-01", Q),
+                            "score": [6.0, 9.0, 0.0]})
+    signals = pd.DataFrame({"account_id": [1, 1, 1, 2], "timestamp": ts("2024-01-01", "2024-02-20", Q, "2024-02-28"),
+                            "signal": pd.Series(["down grade"] * 4, dtype="str"), "value": [1.0] * 4})
+    tables = make_tables(surveys=surveys, signals=signals)
+    assert one(tables, "surveys__days_since_last_detractor") == [(Q - pd.Timestamp("2024-01-01")) / DAY]
+    assert one(tables, "signals__down_grade__days_since_last") == [(Q - pd.Timestamp("2024-02-20")) / DAY]
+    early = [(1, pd.Timestamp("2024-01-01"))]  # nothing strictly before
+    assert np.isnan(one(tables, "signals__down_grade__days_since_last", rows=early)[0])
+
+
+def test_lapsed_users_were_active_in_the_window_before_and_not_since():
+    # user 1: active in both windows; user 2: only in [q-60d, q-30d); user 3: only before
+    # q - 60d; user 4: only in the last 30 days
+    tables = make_tables(events=events(
+        "2024-02-20", "2024-01-20", "2024-01-25", "2023-12-15", "2024-02-27",
+        users=[1, 1, 2, 3, 4]))
+    assert one(tables, "events__lapsed_users__30d") == [1]
+    assert one(tables, "events__active_users__30d_vs_prev_30d") == [(2 + 1) / (2 + 1)]
+
+
 def test_a_survey_at_the_cutoff_is_excluded():
     surveys = pd.DataFrame({"account_id": [1, 1, 1], "responded_at": ts("2024-02-01", "2024-02-20", Q),
                             "score": [9.0, 5.0, 10.0]})
@@ -235,6 +289,7 @@ def test_top_types_are_the_most_frequent_ties_by_name():
     ({"windows": []}, "features.windows"), ({"windows": [0, 7]}, "features.windows"),
     ({"trend_windows": [30, 30]}, "features.trend_windows"),
     ({"partition_accounts": 0}, "features.partition_accounts"),
+    ({"signal_families": {"referral": "vibes"}}, "features.signal_families.referral"),
 ])
 def test_bad_params_are_refused_naming_the_key(change, match):
     with pytest.raises(ConfigError, match=match):

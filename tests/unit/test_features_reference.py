@@ -21,7 +21,7 @@ DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2024-01-01")
 PARAMS = FeatureParams(windows=[1, 7, 20], trend_windows=[3, 7], top_event_types=3,
                        top_signal_types=2, account_attributes=["score", "tier"],
-                       partition_accounts=2, top_user_days=15)
+                       partition_accounts=2)
 
 
 # ------------------------------------------------------------------- random data
@@ -212,15 +212,6 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
         now = set(_window(ev, "timestamp", q, w)["user_id"])
         prev = set(_window(ev, "timestamp", q, w, end_back=w)["user_id"])
         f[f"events__lapsed_users__{w}d"] = len(prev - now)
-    recent = _window(ev, "timestamp", q, params.top_user_days)
-    if len(recent):
-        # the most events, then the latest last event (before q, even before the window)
-        per_user = recent.groupby("user_id").size().rename("n").to_frame()
-        per_user["last"] = ev.groupby("user_id")["timestamp"].max()
-        top = per_user.sort_values(["n", "last"]).iloc[-1]
-        f["events__top_user_days_since_last"] = (q - top["last"]) / DAY
-    else:
-        f["events__top_user_days_since_last"] = np.nan
 
     # tickets: a close (and its csat) is known only once it happened
     tk = tables["tickets"]

@@ -85,9 +85,6 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
 _FIXED: dict[str, tuple[str, str, str, int]] = {
     "events__days_since_last": ("Days since the last product event", "days",
                                 "Last product event {value:.0f} days ago", -1),
-    "events__top_user_days_since_last": ("Days since the most active user was last seen", "days",
-                                         "The most active user was last seen {value:.0f} days ago",
-                                         -1),
     "tickets__days_since_last_high_priority": (
         "Days since the last high-priority ticket", "days",
         "Last high-priority ticket opened {value:.0f} days ago", 1),

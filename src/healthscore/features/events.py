@@ -25,18 +25,13 @@ For a cutoff ``q`` and window ``w`` (days), the window is ``[q - w, q)``:
     Active users / ``accounts.seats`` (NaN when seats are 0 or unknown).
 ``events__lapsed_users__<w>d``
     For ``trend_windows``: users with an event in ``[q - 2w, q - w)`` and none in
-    ``[q - w, q)`` (people who stopped using the product).
-``events__top_user_days_since_last``
-    Days since the last event of the account's most active user over
-    ``[q - top_user_days, q)`` (most events; ties: the most recently active); NaN
-    without events there. A champion who left shows as a top user gone silent.
+    ``[q - w, q)`` (people who stopped using the product): distinct users in
+    ``[q - 2w, q)`` minus those in ``[q - w, q)``.
 
 Distinct counts are exact and vectorised: a group's (user's, type's, day's) rows
 merged wherever consecutive rows are at most ``w`` apart form runs that are "live"
 on ``(first, last + w]``, so distinct groups in ``[q - w, q)`` = runs started before
-``q`` minus runs ended before ``q - w``: two prefix sums of per-row flags. Per-user
-measures (lapsed users, the top user) pair every cutoff row with each user of its
-account and count that user's rows by binary search (see :func:`_per_user`).
+``q`` minus runs ended before ``q - w``: two prefix sums of per-row flags.
 """
 
 from __future__ import annotations
@@ -77,7 +72,6 @@ def names(tables: Tables, params: FeatureParams, event_types) -> list[str]:
         out += [f"events__seat_utilisation__{w}" for w in windows]
     if users:
         out += [f"events__lapsed_users__{w}d" for w in params.trend_windows]
-        out.append("events__top_user_days_since_last")
     return out
 
 
@@ -140,12 +134,13 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
     if "user" in arrays:
         user = index.take(arrays["user"])
         missing = user < 0 if meta["user_codes"] else None
-        users = _distinct(code, user, time, rank, params, missing=missing)
-        for w, (now, prev) in users.items():
-            if w in params.windows:
-                out[f"events__active_users__{w}d"] = now
-            if w in params.trend_windows:
-                out[f"events__active_users__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
+        users = _distinct(code, user, time, rank, params, missing=missing, doubled=True)
+        for w in params.windows:
+            out[f"events__active_users__{w}d"] = users[w][0]
+        for w in params.trend_windows:
+            now, prev = users[w]
+            out[f"events__active_users__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
+            out[f"events__lapsed_users__{w}d"] = users[2 * w][0] - now
         del user
     types = index.take(arrays["type"])
     for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0).items():
@@ -165,82 +160,22 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
         seats = context.seats[queries.account]
         for w in params.windows:
             out[f"events__seat_utilisation__{w}d"] = ratio(out[f"events__active_users__{w}d"], seats)
-    if "user" in arrays:
-        user = index.take(arrays["user"])
-        keep = user >= 0 if meta["user_codes"] else None
-        out.update(_per_user(code, user, time, queries, params, keep=keep))
     return out
 
 
-def _per_user(code, user, time, queries: Queries, params: FeatureParams, *, keep=None):
-    """Lapsed users and the top user's recency, from (cutoff row, user) pairs.
-
-    Rows (sorted by account and time) are regrouped by (account, user, time); every
-    cutoff row is paired with each user of its account (``M`` pairs in all) and the
-    user's rows in a window are counted by ``searchsorted`` on the key
-    ``pair * S + rank(time)``, where ``rank`` is the position among the distinct row
-    times (exact, and far from int64 overflow whatever the time span).
-    """
-    nan = np.full(len(queries), np.nan)
-    zero = np.zeros(len(queries))
-    names = [f"events__lapsed_users__{w}d" for w in params.trend_windows]
-    if keep is not None:
-        code, user, time = code[keep], user[keep], time[keep]
-    if len(time) == 0:
-        return {**{name: zero.copy() for name in names},
-                "events__top_user_days_since_last": nan}
-    order = np.lexsort((time, user, code))  # stable: (account, user, time)
-    code, user, time = code[order], user[order], time[order]
-    new = np.ones(len(time), dtype=bool)
-    new[1:] = (code[1:] != code[:-1]) | (user[1:] != user[:-1])
-    first_row = np.flatnonzero(new)
-    pair_code = code[first_row]
-    distinct = np.unique(time)
-    span = len(distinct) + 1
-    row_key = (np.cumsum(new) - 1) * span + np.searchsorted(distinct, time)
-    # Expand: cutoff row j meets the users (pairs) lo[j] .. hi[j] - 1 of its account.
-    lo = np.searchsorted(pair_code, queries.code, "left")
-    n_pairs = np.searchsorted(pair_code, queries.code, "right") - lo
-    row = np.repeat(np.arange(len(queries)), n_pairs)
-    pair = np.arange(len(row)) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs) \
-        + np.repeat(lo, n_pairs)
-    base = pair * span
-
-    def before(back_days: int) -> np.ndarray:
-        """Per pair: index of the user's first row at or after ``q - back``."""
-        at = np.searchsorted(distinct, queries.time - back_days * DAY_US)
-        return np.searchsorted(row_key, base + at[row])
-
-    r0 = before(0)
-    out = {}
-    for w, name in zip(params.trend_windows, names):
-        r1, r2 = before(w), before(2 * w)
-        lapsed = (r1 > r2) & (r0 == r1)
-        out[name] = np.bincount(row, weights=lapsed, minlength=len(queries)).astype(np.float64)
-    count = (r0 - before(params.top_user_days)).astype(np.int64)
-    seen = r0 > first_row[pair]  # the user has a row before q: its rank is the last one's
-    last_rank = np.where(seen, row_key[np.maximum(r0 - 1, 0)] - base, 0)
-    score = count * span + last_rank  # most events in the window, then most recent
-    best = np.full(len(queries), -1, dtype=np.int64)
-    some = np.flatnonzero(n_pairs > 0)
-    if len(some):  # rows are grouped by cutoff row: one maximum per group
-        best[some] = np.maximum.reduceat(score, (np.cumsum(n_pairs) - n_pairs)[some])
-    top = nan.copy()
-    found = best >= span  # the top user has at least one event in the window
-    top[found] = (queries.time[found] - distinct[best[found] % span]) / DAY_US
-    out["events__top_user_days_since_last"] = top
-    return out
-
-
-def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None):
+def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None, doubled=False):
     """Distinct groups per window, now and in the previous window (trend windows).
 
-    Returns ``{w: (now, previous or None)}`` for every window and trend window.
+    Returns ``{w: (now, previous or None)}`` for every window and trend window, and
+    with ``doubled`` for twice every trend window too.
     """
     prev_gap, next_gap = group_gaps(code, group, time, missing=missing)
     out = {}
     r0 = rank[0]
-    for w in sorted(set(params.windows) | set(params.trend_windows)):
+    spans = set(params.windows) | set(params.trend_windows)
+    if doubled:
+        spans |= {2 * w for w in params.trend_windows}
+    for w in sorted(spans):
         span = w * DAY_US
         starts, ends = cumsum0(prev_gap > span), cumsum0(next_gap > span)
         now = distinct_in_window(starts, ends, r0, rank[span])

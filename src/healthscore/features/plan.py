@@ -125,8 +125,6 @@ def check_params(params: FeatureParams) -> None:
     if params.partition_accounts < 1:
         raise ConfigError(
             f"features.partition_accounts: expected an integer >= 1, got {params.partition_accounts!r}")
-    if params.top_user_days < 1:
-        raise ConfigError(f"features.top_user_days: expected whole days >= 1, got {params.top_user_days!r}")
     for signal, family in params.signal_families.items():
         if family not in FAMILIES:
             raise ConfigError(f"features.signal_families.{signal}: family {family!r} is not one of "
