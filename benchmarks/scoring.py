@@ -7,7 +7,7 @@ Parts (``--parts``, default all):
     Score and explain ``--rows`` feature rows (default 1,000,000) with a reference
     model (``--trees`` 500 trees of ``--leaves`` 31 leaves on ``--features`` 64
     features, 4 of them categorical) and with the model ``train`` exported to
-    ``models/healthscore/`` when present: rows/s and peak RSS of a process that only
+    ``models/healthscore/`` (``--trained-model``) when present: rows/s and peak RSS of a process that only
     loads the model, makes the rows and explains them in ``score.chunk_rows`` chunks.
     Also: the largest difference between LightGBM's ``pred_contrib`` and
     ``shap.TreeExplainer`` on ``--shap-sample`` rows, both as shap runs it for
@@ -293,7 +293,7 @@ def part_explain(args, figures: dict) -> None:
     if ref_rows < args.rows and ref_fig.get("rows_per_s"):
         ref_fig["extrapolated_seconds_for_rows"] = {
             "rows": args.rows, "seconds": round(args.rows / ref_fig["rows_per_s"], 1)}
-    exported = ROOT / "models" / "healthscore"
+    exported = Path(args.trained_model)
     if exported.exists():
         print(f"explaining {args.rows:,} rows with {exported} ...")
         try:
@@ -408,6 +408,8 @@ def main(argv=None) -> int:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--train-accounts", type=int, default=20_000)
     parser.add_argument("--model", default=None, help="model for e2e (default: trained here)")
+    parser.add_argument("--trained-model", default=str(ROOT / "models" / "healthscore"),
+                        help="the model `train` produced, explained beside the reference")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
