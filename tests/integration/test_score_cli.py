@@ -167,7 +167,7 @@ def test_explain_says_clearly_when_the_account_or_date_is_unknown(scored, capsys
     assert "2020-01-01 was not scored" in capsys.readouterr().err
     shutil.rmtree(layout.root)
     assert main(["--set", f"score.out_dir={layout.root}", "explain", "1"]) == 2
-    assert "no scoring outputs" in capsys.readouterr().err
+    assert "no scoring runs" in capsys.readouterr().err
 
 
 def test_scoring_survives_a_new_most_common_event_type(world, tmp_path, monkeypatch):

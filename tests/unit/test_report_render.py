@@ -163,6 +163,26 @@ def test_normalised_risk_list_keeps_the_arithmetic():
     assert row["top_drivers"] == ["Oldest unpaid invoice: 45 days overdue (-12 pts)"]
 
 
+def test_only_the_riskiest_accounts_keep_every_feature_but_sums_and_patterns_see_all(tmp_path):
+    from healthscore.report.portfolio import driver_patterns
+
+    _write_scoring_outputs(tmp_path / "outputs")  # wide points, as `score` writes them
+    inputs = read_report_inputs(tmp_path / "outputs")
+    full = normalise_inputs(inputs)
+    one = normalise_inputs(inputs, detail_accounts=1, min_points=5.0)
+    assert sorted(one.points["feature"]) == sorted(full.points.loc[full.points["account_id"] == 1, "feature"])
+    # no page at all: only the rows that cost an account at least 5 points are left
+    lean = normalise_inputs(inputs, detail_accounts=0, min_points=5.0)
+    assert sorted(zip(lean.points["account_id"], lean.points["points"])) == [(1, -12.0), (1, -6.0)]
+    # what is shown for every account is unchanged
+    pd.testing.assert_frame_equal(lean.risk_list, full.risk_list)
+    assert driver_patterns(lean, min_points=5.0, currency="$") == \
+        driver_patterns(full, min_points=5.0, currency="$")
+    means = lean.feature_points.set_index("feature")["mean_abs_points"]
+    assert means["invoices__days_overdue__now"] == pytest.approx(12.0 / 3)  # over all 3 accounts
+    assert means["events__active_users__30d"] == pytest.approx((6.0 + 8.0 + 15.0) / 3)
+
+
 def test_risk_list_without_accounts_is_an_error():
     with pytest.raises(DataError, match="risk_list"):
         render_report(make_inputs(risk_list=make_inputs().risk_list.iloc[:0]), ReportParams())
@@ -324,7 +344,7 @@ def test_loader_reads_what_scoring_writes(tmp_path):
     assert data.risk_list.set_index("account_id").loc[1, "unclipped_score"] == pytest.approx(43.0)
     earlier = read_report_inputs(tmp_path / "outputs", as_of="2024-05-01")
     assert earlier.previous_as_of is None and earlier.history["as_of"].max() == BEFORE
-    with pytest.raises(DataError, match="expected one of: 2024-05-01, 2024-06-01"):
+    with pytest.raises(DataError, match=r"scored dates: 2024-05-01, 2024-06-01"):
         read_report_inputs(tmp_path / "outputs", as_of="2024-05-15")
 
 

@@ -75,6 +75,9 @@ class ReportInputs:
         green_from).
     previous_as_of : Timestamp or None
         The previous scoring date.
+    feature_points : DataFrame
+        Filled by :func:`normalise_inputs`: per feature, the mean absolute points over
+        every scored account (``feature, label, mean_abs_points``), for the model page.
     """
 
     as_of: pd.Timestamp
@@ -87,6 +90,7 @@ class ReportInputs:
     run_info: Mapping[str, Any] = field(default_factory=dict)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
+    feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ----------------------------------------------------------------- helpers
@@ -169,13 +173,20 @@ def _catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.
     return frame
 
 
-def points_to_long(points: pd.DataFrame) -> pd.DataFrame:
+def points_to_long(points: pd.DataFrame, *, detail: Any = None,
+                   hurt_below: float | None = None) -> pd.DataFrame:
     """Per-feature points in the long layout, from either layout.
 
     Long input has ``feature`` and ``points`` columns. Wide input has, per feature
     ``f``, a points column named ``points__f`` or ``f__points`` (or ``points:f``) and
     optionally its value under ``f`` or ``value__f``. Columns ``base``/``base_points``
     and ``residual`` are kept as pseudo-features ``__base__`` / ``__residual__``.
+
+    ``detail`` (account ids, default: every account) keeps every feature of those
+    accounts; the other accounts keep only the features with points at or below
+    ``hurt_below`` (none when it is None) and their base and residual: a hundred
+    thousand accounts of two hundred features would otherwise make tens of millions of
+    rows that no view shows. Long input is returned whole.
     """
     if points is None or points.empty:
         return _empty(_POINTS_LONG)
@@ -199,23 +210,28 @@ def points_to_long(points: pd.DataFrame) -> pd.DataFrame:
             f"(points__<feature> columns); got columns {list(points.columns)[:8]}"
         )
     ids = points["account_id"].to_numpy()
+    everyone = np.ones(len(ids), dtype=bool)
+    in_detail = everyone if detail is None else np.isin(ids, np.asarray(list(detail), dtype=ids.dtype))
     pieces = []
     used = set(point_cols.values())
     for feature, col in point_cols.items():
         value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
                           if c in points.columns), None)
         used.add(value_col)
+        pts = pd.to_numeric(points[col], errors="coerce").to_numpy()
+        keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
         pieces.append(pd.DataFrame({
-            "account_id": ids, "feature": feature,
-            "value": points[value_col].astype(object).to_numpy() if value_col else np.nan,
-            "points": pd.to_numeric(points[col], errors="coerce").to_numpy(),
+            "account_id": ids[keep], "feature": feature,
+            "value": points[value_col].to_numpy()[keep].astype(object) if value_col else np.nan,
+            "points": pts[keep],
         }))
     # Values without points (features a phrase refers to, e.g. accounts__seats): kept
     # for the phrases, with NaN points so they never count as drivers.
     for col in points.columns:
         if "__" in col and col not in used and not col.startswith(prefixes):
-            pieces.append(pd.DataFrame({"account_id": ids, "feature": col, "value": points[col].astype(
-                object).to_numpy(), "points": np.nan}))
+            pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
+                                        "value": points[col].to_numpy()[in_detail].astype(object),
+                                        "points": np.nan}))
     for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
                          ("residual", "__residual__"), ("residual_points", "__residual__")):
         if name in points.columns:
@@ -245,13 +261,56 @@ def _bands(score: pd.Series, scale: Mapping[str, float]) -> pd.Series:
     ).where(score.notna(), None)
 
 
-def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def point_summary(points: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Over every account: the sum of feature points per account (indexed by
+    ``account_id``) and the mean absolute points per feature (indexed by feature), from
+    either layout, without the long frame's rows."""
+    if points is None or points.empty:
+        return pd.Series(dtype="float64"), pd.Series(dtype="float64")
+    if "feature" in points.columns:
+        frame = _rename_first(points, "points", ("points_value", "score_points"))
+        frame = frame[~frame["feature"].astype(str).isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+        pts = pd.to_numeric(frame["points"], errors="coerce")
+        sums = pts.groupby(frame["account_id"]).sum()
+        mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
+        return sums.astype("float64"), mean_abs.dropna()
+    cols = {}
+    for col in points.columns:
+        for p in ("points__", "points:", "pts__"):
+            if col.startswith(p):
+                cols[col[len(p):]] = col
+        if col.endswith("__points"):
+            cols[col[: -len("__points")]] = col
+    wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
+    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=points["account_id"].to_numpy())
+    mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
+    return sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna()
+
+
+def _base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
+    """Per account: ``base_points`` and ``residual_points`` (see :func:`normalise_points`)."""
+    return normalise_points(points, {}, detail=())[1]
+
+
+def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
+    """account_ids of the ``n`` riskiest accounts of a normalised risk list: highest
+    ``risk_proba``, then lowest score, then largest ARR."""
+    order = risk_list.sort_values(
+        ["risk_proba", "health_score", "arr"], ascending=[False, True, False],
+        na_position="last", kind="stable",
+    )
+    return order["account_id"].head(max(int(n), 0)).tolist()
+
+
+def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, detail: Any = None,
+                     hurt_below: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long points with catalogue columns, and the per-account base and residual.
 
     Returns ``(points, extras)``: ``extras`` is indexed by ``account_id`` with columns
     ``base_points`` and ``residual_points`` (NaN when the input carried none).
+    ``detail`` and ``hurt_below``: which rows to keep (:func:`points_to_long`).
     """
-    long = points_to_long(points)
+    long = points_to_long(points, detail=detail, hurt_below=hurt_below)
     if long.empty:
         return _empty(_POINTS_LONG), pd.DataFrame(columns=["base_points", "residual_points"])
     long = long.copy()
@@ -276,10 +335,12 @@ def normalise_risk_list(
     risk_list: pd.DataFrame,
     *,
     scale: Mapping[str, float],
-    points: pd.DataFrame,
+    sums: pd.Series,
     extras: pd.DataFrame,
 ) -> pd.DataFrame:
-    """The risk list with every column the views use (see the module docstring)."""
+    """The risk list with every column the views use (see the module docstring).
+
+    ``sums``: each account's feature points summed (:func:`point_summary`)."""
     if risk_list is None or risk_list.empty:
         raise DataError("risk_list: no scored accounts; run `healthscore score` first")
     frame = _rename_first(risk_list, "health_score", ("score", "healthscore"))
@@ -311,7 +372,6 @@ def normalise_risk_list(
     drivers = frame["top_drivers"] if "top_drivers" in frame.columns else pd.Series(None, index=frame.index)
     out["top_drivers"] = drivers.map(parse_drivers)
     # The score's arithmetic: base + points (+ residual) = unclipped score.
-    sums = points.groupby("account_id")["points"].sum() if not points.empty else pd.Series(dtype=float)
     ids = out["account_id"]
     point_sum = ids.map(sums).astype("float64")
     base = _numeric(frame, "base_points")
@@ -396,11 +456,17 @@ def normalise_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
+def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None,
+                     min_points: float | None = None) -> ReportInputs:
     """The inputs in the one shape the views use (module docstring); pure.
 
     The run file fills what the exported model does not say: its ``catalogue``
     (entries of the features scored), ``scale``, ``model_version``, ``model_kind``.
+
+    With ``detail_accounts`` = N, only the N riskiest accounts (:func:`riskiest`) keep
+    every feature's points and values (their pages show them); the others keep the
+    features that cost them at least ``min_points`` points (the overview's patterns
+    count those). Sums and per-feature means are taken over every account first.
     """
     run = dict(inputs.run_info or {})
     model_info = dict(inputs.model_info or {})
@@ -414,9 +480,18 @@ def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
     for key, value in (run.get("model_info") or {}).items():
         model_info.setdefault(key, value)
     scale = _scale_of(model_info)
-    points, extras = normalise_points(inputs.points, catalogue)
-    previous_points, _ = normalise_points(inputs.previous_points, catalogue)
-    risk_list = normalise_risk_list(inputs.risk_list, scale=scale, points=points, extras=extras)
+    sums, mean_abs = point_summary(inputs.points)
+    extras = _base_and_residual(inputs.points)
+    risk_list = normalise_risk_list(inputs.risk_list, scale=scale, sums=sums, extras=extras)
+    detail = None if detail_accounts is None else riskiest(risk_list, detail_accounts)
+    hurt_below = None if min_points is None else -abs(min_points)
+    points, _ = normalise_points(inputs.points, catalogue, detail=detail, hurt_below=hurt_below)
+    previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
+                                          hurt_below=hurt_below)
+    feature_points = _catalogue_columns(
+        pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
+        catalogue)[["feature", "label", "mean_abs_points"]] if len(mean_abs) else pd.DataFrame(
+        columns=["feature", "label", "mean_abs_points"])
     model_info["scale"] = scale
     return replace(
         inputs,
@@ -430,4 +505,5 @@ def normalise_inputs(inputs: ReportInputs) -> ReportInputs:
         alerts=normalise_alerts(inputs.alerts),
         run_info=run,
         model_info=model_info,
+        feature_points=feature_points,
     )

@@ -95,14 +95,7 @@ def read_report_inputs(
         No complete scoring run (at ``as_of``) under ``outputs_dir``.
     """
     layout = OutputLayout(Path(outputs_dir))
-    dates = layout.dates()
-    if not dates:
-        raise DataError(f"no scoring runs under {outputs_dir}; run `healthscore score --as-of DATE` first")
-    when = dates[-1] if as_of is None else pd.Timestamp(as_of)
-    if when not in dates:
-        listed = ", ".join(as_of_text(d) for d in dates[-5:])
-        raise DataError(f"no complete scoring run for as-of date {as_of_text(when)} under {outputs_dir}; "
-                        f"expected one of: {listed}")
+    when = layout.scored_date(as_of)
     previous = layout.previous_date(when)
     risk_list = layout.read_table("risk_list", when)
     if risk_list.empty:

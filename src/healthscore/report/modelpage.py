@@ -134,10 +134,9 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
     ) if bands else None
     band_rows = [{"band": b, "label": text.band_label(b), "churn": text.percent(per_band[b]["churn_rate"], digits=1),
                   "share": text.percent(per_band[b].get("share"))} for b in bands]
-    pts = inputs.points[inputs.points["points"].notna()]
     drivers = None
-    if len(pts):
-        mean_abs = pts.assign(a=pts["points"].abs()).groupby(["feature", "label"])["a"].mean()
+    if len(inputs.feature_points):
+        mean_abs = inputs.feature_points.set_index(["feature", "label"])["mean_abs_points"]
         mean_abs = mean_abs.sort_values(ascending=False).head(15)
         drivers = charts.hbars([label for _, label in mean_abs.index], mean_abs.tolist(),
                                value_text=[f"{v:.1f} pts" for v in mean_abs],

@@ -104,7 +104,8 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     """
     now = _hurt(inputs.points, inputs.risk_list, min_points)
     before = _hurt(inputs.previous_points, inputs.risk_list, min_points)
-    has_before = not inputs.previous_points.empty
+    # a previous run's points may hold no hurting row at all once normalised
+    has_before = inputs.previous_as_of is not None
     total = max(len(inputs.risk_list), 1)
     rows = []
     if not now.empty:

@@ -16,12 +16,11 @@ from importlib import resources
 from typing import Any
 
 import jinja2
-import pandas as pd
 from markupsafe import Markup
 
 from healthscore.report import text
 from healthscore.report.account import account_filename, build_account, records_by_account
-from healthscore.report.inputs import ReportInputs, normalise_inputs
+from healthscore.report.inputs import ReportInputs, normalise_inputs, riskiest
 from healthscore.report.modelpage import build_model_page
 from healthscore.report.portfolio import build_portfolio
 
@@ -53,16 +52,6 @@ def _script_hash(script: str) -> str:
     return Markup("'sha256-" + base64.b64encode(digest).decode("ascii") + "'")
 
 
-def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
-    """account_ids of the ``n`` riskiest accounts: highest ``risk_proba``, then
-    lowest score, then largest ARR."""
-    order = risk_list.sort_values(
-        ["risk_proba", "health_score", "arr"], ascending=[False, True, False],
-        na_position="last", kind="stable",
-    )
-    return order["account_id"].head(max(int(n), 0)).tolist()
-
-
 def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
     """Render the report: relative file name -> HTML text.
 
@@ -82,7 +71,8 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         ``index.html`` (overview and risk list), ``model.html`` and one
         ``accounts/<account_id>.html`` per account with a page.
     """
-    data = normalise_inputs(inputs)
+    data = normalise_inputs(inputs, detail_accounts=params.max_accounts,
+                            min_points=params.driver_min_points)
     env = _environment()
     css, js = _static("report.css"), _static("report.js")
     scale = data.model_info["scale"]

@@ -69,13 +69,7 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
         Nothing was scored yet, the date was not scored, or the account was not scored
         on it.
     """
-    dates = layout.dates()
-    if not dates:
-        raise DataError(f"no scoring outputs under {layout.root}; run `healthscore score --as-of DATE` first")
-    when = dates[-1] if as_of is None else pd.Timestamp(as_of)
-    if when not in dates:
-        shown = ", ".join(as_of_text(d) for d in dates[-5:])
-        raise DataError(f"as-of date {as_of_text(when)} was not scored (scored dates: {shown})")
+    when = layout.scored_date(as_of)
     dtype = layout.read_partition("history", when).dtypes["account_id"]
     key = parse_account_id(account_id, dtype)
     rows = layout.read_partition("history", when, account_ids=[key]) if key is not None else None

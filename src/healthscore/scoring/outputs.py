@@ -99,6 +99,24 @@ class OutputLayout:
         earlier = [d for d in self.dates() if d < pd.Timestamp(as_of)]
         return earlier[-1] if earlier else None
 
+    def scored_date(self, as_of: Any = None) -> pd.Timestamp:
+        """``as_of`` (default: the latest date) when it has a complete run.
+
+        Raises
+        ------
+        DataError
+            Nothing was scored yet under this folder, or not on ``as_of``.
+        """
+        dates = self.dates()
+        if not dates:
+            raise DataError(f"no scoring runs under {self.root}; run `healthscore score --as-of DATE` first")
+        when = dates[-1] if as_of is None else pd.Timestamp(as_of)
+        if when not in dates:
+            shown = ", ".join(as_of_text(d) for d in dates[-5:])
+            raise DataError(f"as-of date {as_of_text(when)} was not scored under {self.root} "
+                            f"(scored dates: {shown})")
+        return when
+
     def latest_date(self) -> pd.Timestamp | None:
         dates = self.dates()
         return dates[-1] if dates else None
