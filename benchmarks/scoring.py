@@ -351,7 +351,7 @@ def record_results(figures: dict, args, command: str) -> None:
     except ImportError:
         record = None
     if record is not None:
-        record("scoring", figures, command=command, notes=notes)
+        record(args.name, figures, command=command, notes=notes)
         return
     import lightgbm
     import numpy
@@ -365,13 +365,13 @@ def record_results(figures: dict, args, command: str) -> None:
                     "numpy": numpy.__version__},
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    (results / "scoring.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = ["# Scoring benchmark", "", f"`{command}`", "", notes, ""]
     for part, values in figures.items():
         lines.append(f"## {part}")
         lines.extend(f"- {k}: {v}" for k, v in values.items())
         lines.append("")
-    (results / "scoring.md").write_text("\n".join(lines))
+    (results / f"{args.name}.md").write_text("\n".join(lines))
 
 
 def main(argv=None) -> int:
@@ -411,6 +411,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trained-model", default=str(ROOT / "models" / "healthscore"),
                         help="the model `train` produced, explained beside the reference")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--name", default="scoring", help="results file stem (default scoring)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     figures: dict = {}

@@ -165,6 +165,17 @@ def test_change_lines_sum_to_the_score_change():
     np.testing.assert_allclose(second.history["unclipped_score"], unclipped_of(second.points))
 
 
+def test_changes_match_accounts_by_id_not_by_row():
+    first = make_outputs("2024-01-31", {1: [-5, 2, 0.5], 2: [3, 0, 0]})
+    second = make_outputs("2024-02-29", {9: [0, 0, 0], 2: [3, 1, 0], 1: [-9, 2, 0.5]},
+                          previous=read_previous_from(first))
+    lines = second.changes.set_index(["account_id", "feature"])
+    assert lines.loc[(1, NAMES[0]), "points_change"] == pytest.approx(-4.0)
+    assert (lines.loc[(1, NAMES[0]), "value_before"], lines.loc[(1, NAMES[0]), "value_after"]) == ("5", "9")
+    assert lines.loc[(2, NAMES[1]), "points_change"] == pytest.approx(1.0)
+    assert set(second.changes["account_id"]) == {1, 2}
+
+
 def test_a_new_model_puts_the_base_change_on_its_own_line():
     first = make_outputs("2024-01-31", {1: [-5, 0, 0]}, base=40.0, version="1")
     second = make_outputs("2024-02-29", {1: [-5, -2, 0]}, base=37.0, version="2",

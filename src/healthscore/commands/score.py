@@ -51,6 +51,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         tables, exported, as_of=as_of, features=params.features, score=params.score,
         alerts=params.alerts, previous=previous, reuse=reuse,
     )
+    del tables, previous, reuse  # the source tables are most of the memory; the report needs none
     latest = layout.latest_date()
     write_date(layout, outputs, write_csv=write_risk_csv,
                update_latest=latest is None or as_of >= latest)

@@ -68,16 +68,18 @@ def attribute_changes(
         then the pseudo-features ``model changed`` and ``other changes`` where present. Accounts scored on only
         one of the dates have no line.
     """
-    both = pd.Index(current["account_id"]).intersection(pd.Index(previous["account_id"]))
+    cur_ids, prev_ids = pd.Index(current["account_id"]), pd.Index(previous["account_id"])
+    both = cur_ids.intersection(prev_ids)
     if len(both) == 0:
         return _empty(current["account_id"].dtype)
-    cur = current.set_index("account_id").loc[both]
-    prev = previous.set_index("account_id").loc[both]
+    # positions, not copies: a points frame is an account's every feature and value
+    at_cur, at_prev = cur_ids.get_indexer(both), prev_ids.get_indexer(both)
     names = list(dict.fromkeys(feature_names_of(current) + feature_names_of(previous)))
-    p_cur, p_prev = points_matrix(cur, names), points_matrix(prev, names)
+    p_cur, p_prev = points_matrix(current, names, at_cur), points_matrix(previous, names, at_prev)
     delta = p_cur - p_prev
-    d_base = cur["base"].to_numpy() - prev["base"].to_numpy()
-    d_resid = cur["residual"].to_numpy() - prev["residual"].to_numpy()
+    base_cur, base_prev = current["base"].to_numpy()[at_cur], previous["base"].to_numpy()[at_prev]
+    d_base = base_cur - base_prev
+    d_resid = current["residual"].to_numpy()[at_cur] - previous["residual"].to_numpy()[at_prev]
     unclipped_change = delta.sum(axis=1) + d_base + d_resid
 
     m, q = delta.shape
@@ -109,16 +111,16 @@ def attribute_changes(
         "feature": np.array(names, dtype=object)[feat],
         "label": np.array([e["label"] for e in entries], dtype=object)[feat],
         "family": np.array([e["family"] for e in entries], dtype=object)[feat],
-        "value_before": _texts(prev, names, rows_i, feat, entries),
-        "value_after": _texts(cur, names, rows_i, feat, entries),
+        "value_before": _texts(previous, names, at_prev[rows_i], feat, entries),
+        "value_after": _texts(current, names, at_cur[rows_i], feat, entries),
         "points_before": p_prev[rows_i, feat],
         "points_after": p_cur[rows_i, feat],
         "points_change": delta[rows_i, feat],
     })
     extra = []
     if model_changed:
-        extra.append(_special(np.arange(m), MODEL_CHANGED, "model", prev["base"].to_numpy(),
-                              cur["base"].to_numpy(), d_base, k + 1))
+        extra.append(_special(np.arange(m), MODEL_CHANGED, "model", base_prev, base_cur, d_base,
+                              k + 1))
     show = np.abs(other) >= _TINY
     if show.any():
         rows = np.nonzero(show)[0]

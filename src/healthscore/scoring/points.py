@@ -78,13 +78,17 @@ def make_points_frame(
     return pd.concat([head, points], axis=1)
 
 
-def points_matrix(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
-    """(n, len(names)) float64 points of ``names``; 0 for a feature the frame lacks."""
-    out = np.zeros((len(frame), len(names)))
+def points_matrix(frame: pd.DataFrame, names: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, len(names)) float64 points of ``names``; 0 for a feature the frame lacks.
+
+    ``rows``: positions of the rows to take (default: all), without copying the frame.
+    """
+    out = np.zeros((len(frame) if rows is None else len(rows), len(names)))
     for j, name in enumerate(names):
         column = points_column(name)
         if column in frame:
-            out[:, j] = frame[column].to_numpy(dtype=np.float64)
+            values = frame[column].to_numpy(dtype=np.float64)
+            out[:, j] = values if rows is None else values[rows]
     return out
 
 
