@@ -46,7 +46,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     previous = read_previous(layout, as_of)
     reuse = None
     if params.score.incremental:
-        reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1])
+        reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
+                                     previous=previous)
     outputs = score_date(
         tables, exported, as_of=as_of, features=params.features, score=params.score,
         alerts=params.alerts, previous=previous, reuse=reuse,

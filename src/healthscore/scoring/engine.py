@@ -143,7 +143,7 @@ def explain_rows(
         hit = stored.merge(reuse.assign(_pos=np.arange(len(reuse)))[["account_id", "row_hash", "_pos"]],
                            on=["account_id", "row_hash"], how="inner")
         rows, pos = hit["row"].to_numpy(), hit["_pos"].to_numpy()
-        points[rows] = points_matrix(reuse, names)[pos]
+        points[rows] = points_matrix(reuse, names, pos)
         base[rows] = reuse["base"].to_numpy()[pos]
         residual[rows] = reuse["residual"].to_numpy()[pos]
         todo[rows] = False

@@ -71,14 +71,19 @@ def read_previous(layout: OutputLayout, as_of: Any) -> Previous | None:
     return Previous(when, history, points, None if version is None else str(version))
 
 
-def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str) -> pd.DataFrame | None:
+def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str,
+                         previous: Previous | None = None) -> pd.DataFrame | None:
     """The newest stored points at or before ``as_of`` scored by the same model
-    (``model_fingerprint``), for incremental scoring; None when there are none."""
+    (``model_fingerprint``), for incremental scoring; None when there are none.
+    ``previous``: the points already read for that date are shared, not read twice."""
     dates = [d for d in layout.dates() if d <= pd.Timestamp(as_of)]
     if not dates:
         return None
     # Only the newest date is worth it: older rows describe older feature values.
-    frame = layout.read_partition("points", dates[-1])
+    if previous is not None and previous.as_of == dates[-1]:
+        frame = previous.points
+    else:
+        frame = layout.read_partition("points", dates[-1])
     if "model_fingerprint" in frame and (frame["model_fingerprint"] == fingerprint).all():
         return frame
     return None
