@@ -1,0 +1,161 @@
+"""Feature building across machines: accounts in buckets, one build per bucket.
+
+A feature row depends on its own account's rows only, and the few whole-table choices
+(the most common event and signal types, category levels) are fixed by a
+:class:`~healthscore.features.FeaturePlan`. So accounts split into buckets build
+independently, and the union of the buckets' rows equals one build with the same plan
+(tested, on Spark in local mode too).
+
+The bucketed source is a folder in the layout Spark's ``partitionBy`` writes::
+
+    ROOT/buckets.json                      {"buckets": n, "observed_until": ...}
+    ROOT/<table>/bucket=<k>/*.parquet      canonical rows of the accounts in bucket k
+
+:func:`write_buckets` makes it from validated tables; a Spark job can write the same
+thing from its own frames (canonical column names, ``bucket`` from
+:func:`account_bucket`). :func:`build_bucket` builds one bucket;
+:func:`spark_build_features` runs every bucket as a Spark task (``applyInPandas``), so
+the executors must see ``ROOT`` (a shared mount or a local path in local mode).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from healthscore.config import DataParams, FeatureParams
+from healthscore.errors import DataError
+from healthscore.features import FeaturePlan, build_features
+from healthscore.io import map_tables, write_json_atomic
+from healthscore.tables import Tables
+from healthscore.validate import validate_tables
+
+META = "buckets.json"
+
+
+def account_bucket(account_ids: Any, buckets: int) -> np.ndarray:
+    """The bucket (0 .. ``buckets`` - 1) of each account id: a stable hash of the id's
+    text, so integer and string ids bucket the same way on every machine."""
+    text = pd.Series(account_ids).astype(str).to_numpy(dtype=object)
+    return (pd.util.hash_array(text) % np.uint64(buckets)).astype(np.int64)
+
+
+def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
+    """Write validated tables as a bucketed source (module docstring); returns ``root``.
+
+    Every table gets a file in every bucket, empty where no account of the bucket has
+    rows, so each bucket sees the same tables and columns.
+    """
+    if buckets < 1:
+        raise DataError(f"buckets: expected an integer >= 1, got {buckets!r}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in tables:
+        frame = tables[name]
+        which = account_bucket(frame["account_id"], buckets)
+        for k in range(buckets):
+            part = root / name / f"bucket={k}"
+            part.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pandas(frame[which == k], preserve_index=False)
+            pq.write_table(table, part / "part-0.parquet")
+    write_json_atomic({"buckets": buckets, "observed_until": str(tables.observed_until)},
+                      root / META)
+    return root
+
+
+def read_meta(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / META
+    if not path.exists():
+        raise DataError(f"{root}: not a bucketed source (no {META}); make one with write_buckets")
+    return json.loads(path.read_text())
+
+
+def read_bucket(root: str | Path, bucket: int) -> Tables:
+    """The tables of one bucket, validated as any source is (with the whole source's
+    ``observed_until``, so a bucket keeps exactly the rows a single build keeps)."""
+    root = Path(root)
+    meta = read_meta(root)
+    raw = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        part = folder / f"bucket={bucket}"
+        files = sorted(part.glob("*.parquet")) if part.is_dir() else []
+        if files:
+            raw[folder.name] = pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
+        else:  # Spark writes no folder for a bucket without rows: same columns, no rows
+            any_file = next(folder.glob("bucket=*/*.parquet"), None)
+            if any_file is not None:
+                raw[folder.name] = pq.read_schema(any_file).empty_table().to_pandas()
+    frames, extras = map_tables(raw, DataParams())
+    tables, _ = validate_tables(frames, extras=extras, observed_until=pd.Timestamp(meta["observed_until"]),
+                                on_invalid_rows="error")
+    return tables
+
+
+def build_bucket(root: str | Path, bucket: int, cutoffs: pd.DataFrame, params: FeatureParams,
+                 plan: FeaturePlan) -> pd.DataFrame:
+    """:func:`~healthscore.features.build_features` of one bucket's ``cutoffs`` rows."""
+    if cutoffs.empty:
+        return _empty_result(cutoffs, plan)
+    return build_features(read_bucket(root, bucket), cutoffs, params, plan=plan)
+
+
+def _empty_result(cutoffs: pd.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
+    out = cutoffs[["account_id", "cutoff_time"]].reset_index(drop=True)
+    for name in plan.feature_names:
+        out[name] = pd.Series(dtype="float64")
+    return out
+
+
+def spark_schema(plan: FeaturePlan, account_id_type: str = "long") -> str:
+    """The Spark DDL schema of a build's rows: categorical features as strings."""
+    cols = [f"account_id {account_id_type}", "cutoff_time timestamp"]
+    cols += [f"`{name}` {'string' if name in plan.categories else 'double'}" for name in plan.feature_names]
+    return ", ".join(cols)
+
+
+def to_spark_rows(frame: pd.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
+    """A build's frame in the types of :func:`spark_schema` (categories as text, None
+    for missing)."""
+    out = frame.copy()
+    for name in plan.categories:
+        if name in out:
+            out[name] = out[name].astype(object).where(out[name].notna(), None).map(
+                lambda v: None if v is None else str(v))
+    return out
+
+
+def spark_build_features(spark: Any, root: str | Path, cutoffs: Any, params: FeatureParams,
+                         plan: FeaturePlan) -> Any:
+    """Features for ``cutoffs`` (a Spark or pandas frame of ``account_id``,
+    ``cutoff_time``) on Spark: one ``applyInPandas`` task per bucket of ``root``.
+
+    Returns a Spark DataFrame in :func:`spark_schema`. Set the session's time zone to
+    UTC (``spark.sql.session.timeZone``): cutoff times are naive UTC.
+    """
+    root = str(Path(root).resolve())
+    buckets = int(read_meta(root)["buckets"])
+    if isinstance(cutoffs, pd.DataFrame):
+        cutoffs = spark.createDataFrame(cutoffs[["account_id", "cutoff_time"]])
+    id_type = dict(cutoffs.dtypes)["account_id"]
+    plan_dict = plan.to_dict()
+
+    def add_bucket(parts):
+        for part in parts:
+            yield part.assign(bucket=account_bucket(part["account_id"], buckets))
+
+    def build(part: pd.DataFrame) -> pd.DataFrame:
+        the_plan = FeaturePlan.from_dict(plan_dict)
+        bucket = int(part["bucket"].iloc[0])
+        rows = part[["account_id", "cutoff_time"]].reset_index(drop=True)
+        rows["cutoff_time"] = pd.to_datetime(rows["cutoff_time"]).astype("datetime64[us]")
+        return to_spark_rows(build_bucket(root, bucket, rows, params, the_plan), the_plan)
+
+    with_bucket = cutoffs.select("account_id", "cutoff_time").mapInPandas(
+        add_bucket, f"account_id {id_type}, cutoff_time timestamp, bucket long")
+    return with_bucket.groupBy("bucket").applyInPandas(build, spark_schema(plan, id_type))
