@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-import types
 
 import pandas as pd
 import pytest
@@ -17,30 +14,6 @@ from healthscore.io import read_dataset, read_source, sidecar_path
 from healthscore.pipeline import build_dataset
 
 T = pd.Timestamp
-
-
-def _stand_in_build_features(tables, cutoffs, params, progress=None):
-    """Until healthscore.features lands: one feature obeying the time rule."""
-    events = tables["events"]
-    counts = [
-        int(((events["account_id"] == a) & (events["timestamp"] < t)).sum())
-        for a, t in zip(cutoffs["account_id"], cutoffs["cutoff_time"])
-    ]
-    if progress is not None:
-        progress(1, 1)
-    out = cutoffs[["account_id", "cutoff_time"]].reset_index(drop=True)
-    return out.assign(events__count__all=pd.Series(counts, dtype="float64"))
-
-
-@pytest.fixture(autouse=True)
-def feature_builder(monkeypatch):
-    """The real feature builder when it exists, else the stand-in above."""
-    try:
-        importlib.import_module("healthscore.features")
-    except ImportError:
-        module = types.ModuleType("healthscore.features")
-        module.build_features = _stand_in_build_features
-        monkeypatch.setitem(sys.modules, "healthscore.features", module)
 
 
 @pytest.fixture
