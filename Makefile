@@ -30,6 +30,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/partitioned.py --accounts 100000
 
 clean:
 	rm -rf data/demo outputs mlruns.db mlartifacts models/healthscore reports
