@@ -21,6 +21,8 @@ the executors must see ``ROOT`` (a shared mount or a local path in local mode).
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +57,30 @@ def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
     if buckets < 1:
         raise DataError(f"buckets: expected an integer >= 1, got {buckets!r}")
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for name in tables:
-        frame = tables[name]
-        which = account_bucket(frame["account_id"], buckets)
-        for k in range(buckets):
-            part = root / name / f"bucket={k}"
-            part.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pandas(frame[which == k], preserve_index=False)
-            pq.write_table(table, part / "part-0.parquet")
-    write_json_atomic({"buckets": buckets, "observed_until": str(tables.observed_until)},
-                      root / META)
+    if root.exists() and any(root.iterdir()) and not (root / META).exists():
+        raise DataError(f"{root}: exists and is not a bucketed source; refusing to replace it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:  # written aside, then swapped in: a failed run leaves the previous folder whole
+        for name in tables:
+            frame = tables[name]
+            which = account_bucket(frame["account_id"], buckets)
+            for k in range(buckets):
+                part = staging / name / f"bucket={k}"
+                part.mkdir(parents=True, exist_ok=True)
+                table = pa.Table.from_pandas(frame[which == k], preserve_index=False)
+                pq.write_table(table, part / "part-0.parquet")
+        write_json_atomic({"buckets": buckets, "observed_until": str(tables.observed_until)},
+                          staging / META)
+        old = None
+        if root.exists():
+            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+            root.rename(old)
+        staging.rename(root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return root
 
 

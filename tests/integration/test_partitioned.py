@@ -18,6 +18,7 @@ from healthscore.partitioned import (
     account_bucket,
     build_bucket,
     read_bucket,
+    read_meta,
     spark_build_features,
     write_buckets,
 )
@@ -98,6 +99,36 @@ def test_the_union_of_the_buckets_is_the_single_build(world):
 def test_a_folder_that_is_not_bucketed_is_refused(tmp_path):
     with pytest.raises(DataError, match="buckets.json"):
         read_bucket(tmp_path, 0)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="not a bucketed source"):
+        write_buckets(_tiny_tables(), tmp_path, 2)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_rewriting_replaces_the_buckets_and_a_failed_write_keeps_the_old(world, tmp_path, monkeypatch):
+    import healthscore.partitioned as partitioned
+
+    root = tmp_path / "b"
+    write_buckets(world["tables"], root, 2)
+    write_buckets(world["tables"], root, 4)  # replaced as a whole
+    assert sorted(p.name for p in (root / "accounts").iterdir()) == [f"bucket={k}" for k in range(4)]
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(partitioned.pq, "write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_buckets(world["tables"], root, 3)
+    assert read_meta(root)["buckets"] == 4
+    assert len(read_bucket(root, 3).accounts) > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]  # nothing left aside
+
+
+def _tiny_tables():
+    from healthscore.tables import Tables
+
+    return Tables({"accounts": pd.DataFrame({"account_id": [1]}),
+                   "subscriptions": pd.DataFrame({"account_id": [1]})}, pd.Timestamp("2024-01-01"))
 
 
 def test_spark_builds_what_one_machine_builds(world):
