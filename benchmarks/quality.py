@@ -119,7 +119,7 @@ def read_cutoffs(path: Path) -> pd.DataFrame:
     """Explicit rows, read as ``build-dataset --cutoffs`` reads them: ``account_id``,
     ``cutoff_time``, optional ``label`` (and ``renewal_date``); fightchurn's
     ``observation_date`` / ``is_churn`` are renamed to those."""
-    from healthscore.commands.build_dataset import read_cutoffs_file
+    from healthscore.io import read_cutoffs_file
 
     frame = read_cutoffs_file(path)
     if "cutoff_time" not in frame.columns:

@@ -207,6 +207,32 @@ def read_source(
 # ---------------------------------------------------------------------- writing
 
 
+def read_cutoffs_file(path: str | Path) -> pd.DataFrame:
+    """Read a cutoffs file as given (CSV cells as text, so ids keep their form)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"cutoffs file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=True)
+    except Exception as exc:  # pyarrow / pandas raise many kinds
+        raise DataError(f"cannot read cutoffs file {path}: {exc}") from None
+    raise DataError(f"cutoffs file {path}: expected a .parquet or .csv file")
+
+
+def read_ground_truth(path: str | Path) -> pd.DataFrame:
+    """The simulator's ``ground_truth`` table (Parquet or CSV)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"ground truth {path} does not exist")
+    if path.suffix == ".csv":
+        return pd.read_csv(path, parse_dates=["renewal_date"])
+    return pd.read_parquet(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.

@@ -11,13 +11,9 @@ import argparse
 import dataclasses
 import logging
 import time
-from pathlib import Path
-
-import pandas as pd
 
 from healthscore.config import Params
-from healthscore.errors import DataError
-from healthscore.io import read_source, write_dataset
+from healthscore.io import read_cutoffs_file, read_source, write_dataset
 from healthscore.pipeline import build_dataset, dataset_meta, summarize_dataset
 from healthscore.timeline import check_cutoffs
 
@@ -62,22 +58,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
           f"{summary['last_cutoff'] or '-'}")
     print(f"provenance: {out.with_name(out.name + '.meta.json')}")
     return 0
-
-
-def read_cutoffs_file(path: str | Path) -> pd.DataFrame:
-    """Read a cutoffs file as given (CSV cells as text, so ids keep their form)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"cutoffs file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=True)
-    except Exception as exc:  # pyarrow / pandas raise many kinds
-        raise DataError(f"cannot read cutoffs file {path}: {exc}") from None
-    raise DataError(f"cutoffs file {path}: expected a .parquet or .csv file")
 
 
 def _log_progress(done: int, total: int, *_more) -> None:

@@ -12,11 +12,8 @@ import argparse
 import logging
 import shlex
 import sys
-from pathlib import Path
 
 import pandas as pd
-
-from healthscore.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params) -> int:
     from healthscore import tracking
-    from healthscore.io import read_dataset
+    from healthscore.io import read_dataset, read_ground_truth
     from healthscore.model.export import catalogue_dict
     from healthscore.model.training import train_models
 
@@ -64,16 +61,6 @@ def run(args: argparse.Namespace, params) -> int:
     )
     print(render_summary(result, logged))
     return 0
-
-
-def read_ground_truth(path: str | Path) -> pd.DataFrame:
-    """The simulator's ``ground_truth`` table (Parquet or CSV)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"ground truth {path} does not exist")
-    if path.suffix == ".csv":
-        return pd.read_csv(path, parse_dates=["renewal_date"])
-    return pd.read_parquet(path)
 
 
 def render_summary(result, logged) -> str:
