@@ -176,6 +176,34 @@ def test_changes_match_accounts_by_id_not_by_row():
     assert set(second.changes["account_id"]) == {1, 2}
 
 
+def test_a_value_that_moved_the_healthy_way_yet_cost_points_is_said_so():
+    from healthscore.scoring.changes import describe_change
+
+    first = make_outputs("2024-01-31", {1: [-5, 0, 0.5], 2: [1, 0, 0]})
+    second = make_outputs("2024-02-29", {1: [-9, 0, -1.0], 2: [2, 0, 0]})
+    directed = {NAMES[0]: {**CATALOGUE[NAMES[0]], "healthy_direction": 1},
+                NAMES[2]: {**CATALOGUE[NAMES[2]], "healthy_direction": -1}}
+    lines = attribute_changes(second.points, first.points, current_scores=second.history,
+                              previous_scores=first.history, model_changed=False,
+                              previous_as_of=first.as_of, catalogue={**CATALOGUE, **directed})
+    flags = lines.set_index(["account_id", "feature"])["against_direction"]
+    # values are minus the points: account 1's active users 5 -> 9 (better) cost 4 points
+    assert flags[(1, NAMES[0])]
+    # days overdue -0.5 -> 1 (worse, lower is healthier) cost 1.5 points: as expected
+    assert not flags[(1, NAMES[2])]
+    # account 2's active users -1 -> -2 (worse) added a point
+    assert flags[(2, NAMES[0])]
+    words = {key: describe_change(row) for key, row in zip(flags.index, lines.to_dict("records"))}
+    assert "better, yet it costs points" in words[(1, NAMES[0])]
+    assert "worse, yet it adds points" in words[(2, NAMES[0])]
+    assert "yet" not in words[(1, NAMES[2])]
+    # without a direction in the catalogue nothing is flagged
+    plain = attribute_changes(second.points, first.points, current_scores=second.history,
+                              previous_scores=first.history, model_changed=False,
+                              previous_as_of=first.as_of, catalogue=CATALOGUE)
+    assert not plain["against_direction"].any()
+
+
 def test_a_new_model_puts_the_base_change_on_its_own_line():
     first = make_outputs("2024-01-31", {1: [-5, 0, 0]}, base=40.0, version="1")
     second = make_outputs("2024-02-29", {1: [-5, -2, 0]}, base=37.0, version="2",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_module
 import json
 import re
 
@@ -251,6 +252,18 @@ def test_account_page_says_what_to_do_why_and_what_changed(files):
     changed = html.split('id="changes"')[1].split("</section>")[0]
     assert "since 2024-05-01" in changed and "<strong>63</strong> to <strong>43</strong>" in changed
     assert changed.index("Days overdue") < changed.index("Active users")  # -12 before -8
+
+
+def test_a_change_against_its_healthy_direction_gets_a_word():
+    changes = make_inputs().changes.assign(against_direction=False)
+    changes.loc[(changes["account_id"] == 1) & (changes["feature"] == FEATURES[1]), "against_direction"] = True
+    html = render_report(make_inputs(changes=changes), ReportParams())["accounts/1.html"]
+    changed = html.split('id="changes"')[1].split("</section>")[0]
+    notes = [html_module.unescape(n) for n in re.findall(r'data-testid="change-note">([^<]*)<', changed)]
+    # scoring sets the flag (tests/unit/test_history.py); the report words it by the points' sign
+    assert notes == ["Better than before, yet it costs points next to this account's other signals."]
+    plain = render_report(make_inputs(), ReportParams())["accounts/1.html"]  # no such column: no word
+    assert 'data-testid="change-note"' not in plain
 
 
 def test_overview_movers_alerts_and_patterns(files):

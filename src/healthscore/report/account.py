@@ -56,6 +56,15 @@ def _driver_rows(part: list[Record], values: Mapping[str, Any], span: float) -> 
     } for r in part]
 
 
+def _against_note(change: Record) -> str:
+    """A word when a signal moved the healthy way yet cost points (or the reverse)."""
+    if not change.get("against_direction"):
+        return ""
+    if change["points_change"] < 0:
+        return "Better than before, yet it costs points next to this account's other signals."
+    return "Worse than before, yet it adds points next to this account's other signals."
+
+
 def _changes(
     changes: list[Record], *, row: Record, history: list[Record],
     previous_as_of: pd.Timestamp | None, shown: int,
@@ -81,6 +90,7 @@ def _changes(
         "value_now": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_now"], c["unit"]),
         "points_change": text.signed(c["points_change"]),
         "direction": "down" if c["points_change"] < 0 else "up",
+        "note": _against_note(c),
     } for c in ordered[:shown]]
     return {
         "since": text.date_text(previous_as_of) if previous_as_of is not None else "the previous run",

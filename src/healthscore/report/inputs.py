@@ -39,7 +39,7 @@ SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "A
 
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit"]
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
-                 "value_before", "value_now", "label", "family", "unit"]
+                 "value_before", "value_now", "label", "family", "unit", "against_direction"]
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -434,6 +434,8 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd
     for column in ("value_before", "value_now"):
         if column not in frame.columns:
             frame[column] = np.nan
+    against = frame["against_direction"] if "against_direction" in frame.columns else False
+    frame["against_direction"] = pd.Series(against, index=frame.index).fillna(False).astype(bool)
     frame["feature"] = frame["feature"].astype(str)
     frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
     frame = _catalogue_columns(frame, catalogue)

@@ -31,7 +31,7 @@ OTHER_CHANGES = "other changes"
 CHANGE_COLUMNS = (
     "account_id", "previous_as_of", "rank", "feature", "label", "family", "value_before",
     "value_after", "points_before", "points_after", "points_change", "unclipped_change",
-    "score_change",
+    "score_change", "against_direction",
 )
 
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
@@ -116,6 +116,8 @@ def attribute_changes(
         "points_before": p_prev[rows_i, feat],
         "points_after": p_cur[rows_i, feat],
         "points_change": delta[rows_i, feat],
+        "against_direction": _against_direction(current, previous, names, entries, at_cur[rows_i],
+                                                at_prev[rows_i], feat, delta[rows_i, feat]),
     })
     extra = []
     if model_changed:
@@ -157,11 +159,33 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
     return out
 
 
+def _against_direction(current: pd.DataFrame, previous: pd.DataFrame, names: list[str],
+                       entries: list[dict[str, Any]], rows_cur: np.ndarray, rows_prev: np.ndarray,
+                       feat: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Per named line: the value moved the healthy way (the catalogue's
+    ``healthy_direction``) yet the points fell, or the unhealthy way yet they rose.
+
+    A tree model weighs a signal together with the others, so this happens; people
+    reading "CSAT 1.3 -> 1.9 (-0.8 pts)" deserve to be told it is not a typo.
+    """
+    out = np.zeros(len(feat), dtype=bool)
+    for j in np.unique(feat):
+        direction = int(entries[j].get("healthy_direction") or 0)
+        if direction == 0 or names[j] not in current or names[j] not in previous:
+            continue
+        mask = feat == j
+        after = pd.to_numeric(current[names[j]], errors="coerce").to_numpy(np.float64)[rows_cur[mask]]
+        before = pd.to_numeric(previous[names[j]], errors="coerce").to_numpy(np.float64)[rows_prev[mask]]
+        with np.errstate(invalid="ignore"):
+            out[mask] = np.sign(after - before) * direction * np.sign(change[mask]) < 0
+    return out
+
+
 def _special(rows, item, family, before, after, change, rank) -> pd.DataFrame:
     return pd.DataFrame({
         "row": rows, "rank": rank, "feature": item, "label": item, "family": family,
         "value_before": None, "value_after": None, "points_before": before,
-        "points_after": after, "points_change": change,
+        "points_after": after, "points_change": change, "against_direction": False,
     })
 
 
@@ -170,6 +194,7 @@ def _empty(account_dtype: Any) -> pd.DataFrame:
     for column in ("points_before", "points_after", "points_change", "unclipped_change"):
         frame[column] = frame[column].astype(np.float64)
     frame["rank"] = frame["rank"].astype(np.int64)
+    frame["against_direction"] = frame["against_direction"].astype(bool)
     frame["score_change"] = frame["score_change"].astype("Int64")
     frame["previous_as_of"] = frame["previous_as_of"].astype("datetime64[us]")
     frame["account_id"] = frame["account_id"].astype(account_dtype)
@@ -185,8 +210,13 @@ def describe_change(line: Mapping[str, Any]) -> str:
         # value stays; say so rather than print "365 -> 365".
         return (f"{line['label']}: {line['value_after']}, unchanged, weighs differently "
                 f"next to the other changes ({format_points(line['points_change'])})")
+    note = ""
+    if line.get("against_direction"):
+        better = line["points_change"] < 0  # it moved the healthy way, yet cost points
+        note = (f"; {'better' if better else 'worse'}, yet it {'costs' if better else 'adds'} "
+                "points next to the account's other signals")
     return (f"{line['label']}: {line['value_before']} -> {line['value_after']} "
-            f"({format_points(line['points_change'])})")
+            f"({format_points(line['points_change'])}{note})")
 
 
 def change_reasons(changes: pd.DataFrame, *, top: int = 3) -> pd.Series:
