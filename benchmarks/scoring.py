@@ -19,6 +19,9 @@ Parts (``--parts``, default all):
     raw tables: wall time and peak RSS of the command. The model is
     ``models/healthscore/`` when its features match, else one trained here on a
     subset of the simulated accounts. Target: <= 3 min, <= 4 GB.
+``bucketed``
+    The same command on the source split into ``--buckets`` account buckets
+    (:mod:`healthscore.partitioned`): one bucket's tables in memory at a time.
 ``incremental``
     The same command with ``score.incremental=true``: rerunning the date (every
     feature row unchanged) and scoring the next day (rows reused only where the
@@ -215,8 +218,19 @@ def child_train_small(args) -> dict:
         result.model.best_iteration_ if result.model is not None else 0)}
 
 
+def child_buckets(args) -> dict:
+    from healthscore.config import DataParams
+    from healthscore.io import read_source
+    from healthscore.partitioned import write_buckets
+
+    tables, _ = read_source(DataParams(), source=args.data)
+    clock = time.perf_counter()
+    write_buckets(tables, args.out, args.buckets)
+    return {"seconds": round(time.perf_counter() - clock, 2), "buckets": args.buckets}
+
+
 CHILDREN = {"_reference": child_reference_model, "_explain": child_explain,
-            "_simulate": child_simulate, "_train": child_train_small}
+            "_simulate": child_simulate, "_train": child_train_small, "_buckets": child_buckets}
 
 
 # ---------------------------------------------------------------- orchestration
@@ -304,7 +318,8 @@ def part_explain(args, figures: dict) -> None:
             figures["explain_trained"] = {"skipped": str(exc)[:300]}
 
 
-def part_e2e(args, figures: dict, *, incremental: bool) -> None:
+def e2e_inputs(args):
+    """The simulated source, the model and the two scoring days of the e2e parts."""
     data = CACHE / f"sim-{args.accounts}x{args.months}"
     if not (data / "accounts.parquet").exists():
         print(f"simulating {args.accounts:,} accounts ...")
@@ -320,7 +335,26 @@ def part_e2e(args, figures: dict, *, incremental: bool) -> None:
 
     end = pd.read_parquet(data / "events.parquet", columns=["timestamp"])["timestamp"].max()
     day1 = (end.normalize() - pd.Timedelta(days=7))
-    day2 = day1 + pd.Timedelta(days=1)
+    return data, model, day1, day1 + pd.Timedelta(days=1)
+
+
+def part_bucketed(args, figures: dict) -> None:
+    """`score` of the same source split into ``--buckets`` account buckets, two days."""
+    data, model, day1, day2 = e2e_inputs(args)
+    buckets = CACHE / f"sim-{args.accounts}x{args.months}-buckets{args.buckets}"
+    if not (buckets / "buckets.json").exists():
+        print(f"writing {args.buckets} account buckets ...")
+        figures["write_buckets"] = run_child("_buckets", data=data, out=buckets, buckets=args.buckets)
+    with tempfile.TemporaryDirectory(prefix="bench-score-buckets-") as tmp:
+        out = Path(tmp)
+        for name, day in (("bucketed_score", day1), ("bucketed_next_day", day2)):
+            print(f"healthscore score of {args.accounts:,} accounts in {args.buckets} buckets on {day:%Y-%m-%d} ...")
+            figures[name] = score_command(buckets, model, out, f"{day:%Y-%m-%d}")
+            figures[name]["buckets"] = args.buckets
+
+
+def part_e2e(args, figures: dict, *, incremental: bool) -> None:
+    data, model, day1, day2 = e2e_inputs(args)
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
         out = Path(tmp)
         print(f"healthscore score of {args.accounts:,} accounts on {day1:%Y-%m-%d} ...")
@@ -385,7 +419,7 @@ def main(argv=None) -> int:
         for flag in ("out", "model", "data", "dataset"):
             parser.add_argument(f"--{flag}")
         for flag in ("rows", "trees", "leaves", "features", "train-rows", "chunk-rows",
-                     "shap-sample", "accounts", "months", "train-accounts"):
+                     "shap-sample", "accounts", "months", "train-accounts", "buckets"):
             parser.add_argument(f"--{flag}", type=int, default=0)
         parser.add_argument("--set", action="append", default=[])
         print(json.dumps(CHILDREN[step](parser.parse_args(argv))))
@@ -412,6 +446,7 @@ def main(argv=None) -> int:
                         help="the model `train` produced, explained beside the reference")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--name", default="scoring", help="results file stem (default scoring)")
+    parser.add_argument("--buckets", type=int, default=8, help="account buckets of the bucketed part")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     figures: dict = {}
@@ -419,6 +454,8 @@ def main(argv=None) -> int:
         part_explain(args, figures)
     if parts & {"e2e", "incremental"}:
         part_e2e(args, figures, incremental="incremental" in parts)
+    if "bucketed" in parts:
+        part_bucketed(args, figures)
     print(json.dumps(figures, indent=2))
     if not args.no_record:
         record_results(figures, args, "python benchmarks/scoring.py " + " ".join(argv))

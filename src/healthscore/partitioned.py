@@ -174,3 +174,71 @@ def spark_build_features(spark: Any, root: str | Path, cutoffs: Any, params: Fea
     with_bucket = cutoffs.select("account_id", "cutoff_time").mapInPandas(
         add_bucket, f"account_id {id_type}, cutoff_time timestamp, bucket long")
     return with_bucket.groupBy("bucket").applyInPandas(build, spark_schema(plan, id_type))
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def is_bucketed(source: str | Path | None) -> bool:
+    """Whether ``source`` is a bucketed folder (:func:`write_buckets`)."""
+    return source is not None and (Path(source) / META).is_file()
+
+
+def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
+                   score: Any, alerts: Any, previous: Any = None, reuse: pd.DataFrame | None = None):
+    """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
+
+    Only one bucket's tables are in memory at once, so the source's size no longer
+    bounds a run; the outputs (one row per active account) do. The merged outputs equal
+    those of one run over the whole source (tested): every output row is per account,
+    and the merged frames are put back in the order one run gives.
+    """
+    from healthscore.scoring import score_date
+    from healthscore.scoring.history import Previous
+
+    buckets = int(read_meta(root)["buckets"])
+    parts = []
+    for k in range(buckets):
+        tables = read_bucket(root, k)
+        ids = pd.Index(tables.accounts["account_id"])
+        if ids.empty:
+            continue
+        prev = None if previous is None else Previous(
+            previous.as_of, previous.history[previous.history["account_id"].isin(ids)],
+            previous.points[previous.points["account_id"].isin(ids)], previous.model_version)
+        mine = None if reuse is None else reuse[reuse["account_id"].isin(ids)]
+        try:
+            parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,
+                                    alerts=alerts, previous=prev, reuse=mine))
+        except DataError as exc:
+            if "no account is active" not in str(exc):
+                raise
+        del tables
+    if not parts:
+        raise DataError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
+    return merge_outputs(parts)
+
+
+def merge_outputs(parts: list) -> Any:
+    """One :class:`~healthscore.scoring.outputs.DateOutputs` from per-bucket ones."""
+    from healthscore.scoring.outputs import DateOutputs
+
+    def cat(name: str, by: list[str], ascending: Any = True) -> pd.DataFrame:
+        frame = pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+        return frame.sort_values(by, ascending=ascending, kind="stable",
+                                 na_position="last").reset_index(drop=True)
+
+    run = dict(parts[0].run)
+    counts = {key: sum(int(p.run["counts"].get(key, 0)) for p in parts) for key in run["counts"]}
+    timings = {key: sum(float(p.run.get("timings", {}).get(key, 0.0)) for p in parts)
+               for key in run.get("timings", {})}
+    run.update(counts=counts, timings=timings, buckets=len(parts))
+    return DateOutputs(
+        parts[0].as_of,
+        cat("risk_list", ["arr_at_risk", "risk_proba", "account_id"], [False, False, True]),
+        cat("history", ["account_id"]),
+        cat("points", ["account_id"]),
+        cat("changes", ["account_id", "rank"]),
+        cat("alerts", ["score_change", "health_score", "account_id"]),
+        run,
+    )

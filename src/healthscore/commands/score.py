@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import types
+
+import pandas as pd
 
 from healthscore.config import Params
 
@@ -38,9 +41,18 @@ def run(args: argparse.Namespace, params: Params) -> int:
     )
     from healthscore.scoring.engine import model_identity
 
+    from healthscore.partitioned import is_bucketed, read_meta, score_bucketed
+
     layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
-    tables, _report = read_source(params.data, source=getattr(args, "data", None))
-    as_of = check_as_of(args.as_of, tables)
+    source = getattr(args, "data", None) or params.data.source
+    bucketed = is_bucketed(source)
+    if bucketed:  # one bucket in memory at a time (healthscore.partitioned)
+        tables = None
+        end = types.SimpleNamespace(observed_until=pd.Timestamp(read_meta(source)["observed_until"]))
+        as_of = check_as_of(args.as_of, end)
+    else:
+        tables, _report = read_source(params.data, source=getattr(args, "data", None))
+        as_of = check_as_of(args.as_of, tables)
     model = getattr(args, "model", None) or params.tracking.export_dir
     exported = load_exported(model, tracking=params.tracking)
     previous = read_previous(layout, as_of)
@@ -48,11 +60,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
     if params.score.incremental:
         reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
                                      previous=previous)
-    outputs = score_date(
-        tables, exported, as_of=as_of, features=params.features, score=params.score,
-        alerts=params.alerts, previous=previous, reuse=reuse,
-    )
-    del tables, previous, reuse  # the source tables are most of the memory; the report needs none
+    options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
+                   previous=previous, reuse=reuse)
+    if bucketed:
+        outputs = score_bucketed(source, exported, **options)
+    else:
+        outputs = score_date(tables, exported, **options)
+    del tables, previous, reuse, options  # the source tables are most of the memory; the report needs none
     latest = layout.latest_date()
     write_date(layout, outputs, write_csv=write_risk_csv,
                update_latest=latest is None or as_of >= latest)

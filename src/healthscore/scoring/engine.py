@@ -106,7 +106,12 @@ def plan_for_model(tables: Tables, features: FeatureParams, names: Sequence[str]
         wanted = {n.split("__")[1] for n in names
                   if n.startswith(f"{table}__") and len(n.split("__")) == 4}
         every = top_types(tables[table][column], tables[table][column].nunique())
-        return tuple(t for t, slug in zip(every, slugify(every)) if slug in wanted)
+        found = tuple(t for t, slug in zip(every, slugify(every)) if slug in wanted)
+        # A type the model reads that has no row here (a small bucket, a type gone
+        # quiet) still gets its columns: no rows, so counts of 0, as a single build of
+        # the whole source gives such accounts.
+        absent = sorted(wanted - set(slugify(found)))
+        return found + tuple(absent)
 
     event_types = types_in_model("events", "event")
     signal_types = types_in_model("signals", "signal")
