@@ -218,19 +218,19 @@ def child_train_small(args) -> dict:
         result.model.best_iteration_ if result.model is not None else 0)}
 
 
-def child_buckets(args) -> dict:
-    from healthscore.config import DataParams
-    from healthscore.io import read_source
-    from healthscore.partitioned import write_buckets
+def child_simulate_buckets(args) -> dict:
+    from healthscore.partitioned import simulate_buckets
+    from healthscore.simulate import SimulationSpec
 
-    tables, _ = read_source(DataParams(), source=args.data)
     clock = time.perf_counter()
-    write_buckets(tables, args.out, args.buckets)
-    return {"seconds": round(time.perf_counter() - clock, 2), "buckets": args.buckets}
+    simulate_buckets(SimulationSpec(n_accounts=args.accounts, months=args.months, seed=7), args.out,
+                     args.buckets)
+    return {"seconds": round(time.perf_counter() - clock, 2), "peak_rss_mb": round(_peak_rss_mb())}
 
 
 CHILDREN = {"_reference": child_reference_model, "_explain": child_explain,
-            "_simulate": child_simulate, "_train": child_train_small, "_buckets": child_buckets}
+            "_simulate": child_simulate, "_train": child_train_small,
+            "_simulate_buckets": child_simulate_buckets}
 
 
 # ---------------------------------------------------------------- orchestration
@@ -264,10 +264,11 @@ def _run(argv, cwd=None) -> tuple[str, float, float]:
     return out, wall, peak
 
 
-def score_command(data: Path, model: Path, out: Path, as_of: str, *extra: str) -> dict:
+def score_command(data: Path, model: Path, out: Path, as_of: str, *extra: str,
+                  report: bool = True) -> dict:
     argv = [PY, "-m", "healthscore.cli", "-q", "--params", str(ROOT / "params.yaml"),
             "--set", f"score.out_dir={out}", *extra, "score", "--as-of", as_of,
-            "--data", str(data), "--model", str(model)]
+            "--data", str(data), "--model", str(model), *(() if report else ("--no-report",))]
     wrapper = [PY, str(Path(__file__).resolve()), "_measure", "--"] + argv
     result = json.loads(_run(wrapper)[0].strip().splitlines()[-1])
     run_file = out / "run" / f"{as_of}.json"
@@ -339,18 +340,27 @@ def e2e_inputs(args):
 
 
 def part_bucketed(args, figures: dict) -> None:
-    """`score` of the same source split into ``--buckets`` account buckets, two days."""
-    data, model, day1, day2 = e2e_inputs(args)
-    buckets = CACHE / f"sim-{args.accounts}x{args.months}-buckets{args.buckets}"
+    """`score` of a source simulated straight into ``--buckets`` account buckets
+    (:mod:`healthscore.partitioned`), two days: one bucket's tables in memory at a time,
+    so ``--accounts`` may exceed what fits in memory as one source. Needs ``--model``."""
+    import pandas as pd
+
+    if not args.model:
+        raise SystemExit("--parts bucketed needs --model (a model of the same simulator)")
+    buckets = CACHE / f"simb-{args.accounts}x{args.months}-b{args.buckets}"
     if not (buckets / "buckets.json").exists():
-        print(f"writing {args.buckets} account buckets ...")
-        figures["write_buckets"] = run_child("_buckets", data=data, out=buckets, buckets=args.buckets)
+        print(f"simulating {args.accounts:,} accounts into {args.buckets} buckets ...")
+        figures["simulate_buckets"] = run_child("_simulate_buckets", out=buckets, accounts=args.accounts,
+                                                months=args.months, buckets=args.buckets)
+    end = pd.Timestamp(json.loads((buckets / "buckets.json").read_text())["observed_until"])
+    day1 = end - pd.Timedelta(days=8)  # the e2e part's day: a week before the last event day
     with tempfile.TemporaryDirectory(prefix="bench-score-buckets-") as tmp:
         out = Path(tmp)
-        for name, day in (("bucketed_score", day1), ("bucketed_next_day", day2)):
+        for name, day in (("bucketed_score", day1), ("bucketed_next_day", day1 + pd.Timedelta(days=1))):
             print(f"healthscore score of {args.accounts:,} accounts in {args.buckets} buckets on {day:%Y-%m-%d} ...")
-            figures[name] = score_command(buckets, model, out, f"{day:%Y-%m-%d}")
-            figures[name]["buckets"] = args.buckets
+            figures[name] = score_command(buckets, Path(args.model), out, f"{day:%Y-%m-%d}",
+                                          report=not args.no_report)
+            figures[name].update(buckets=args.buckets, accounts=args.accounts, report=not args.no_report)
 
 
 def part_e2e(args, figures: dict, *, incremental: bool) -> None:
@@ -447,6 +457,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--name", default="scoring", help="results file stem (default scoring)")
     parser.add_argument("--buckets", type=int, default=8, help="account buckets of the bucketed part")
+    parser.add_argument("--no-report", action="store_true", help="bucketed part: score without the report")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     figures: dict = {}

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from healthscore.config import DataParams, FeatureParams
@@ -57,11 +58,8 @@ def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
     if buckets < 1:
         raise DataError(f"buckets: expected an integer >= 1, got {buckets!r}")
     root = Path(root)
-    if root.exists() and any(root.iterdir()) and not (root / META).exists():
-        raise DataError(f"{root}: exists and is not a bucketed source; refusing to replace it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:  # written aside, then swapped in: a failed run leaves the previous folder whole
+
+    def write(staging: Path) -> pd.Timestamp:
         for name in tables:
             frame = tables[name]
             which = account_bucket(frame["account_id"], buckets)
@@ -70,8 +68,60 @@ def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
                 part.mkdir(parents=True, exist_ok=True)
                 table = pa.Table.from_pandas(frame[which == k], preserve_index=False)
                 pq.write_table(table, part / "part-0.parquet")
-        write_json_atomic({"buckets": buckets, "observed_until": str(tables.observed_until)},
-                          staging / META)
+        return tables.observed_until
+
+    return _write_aside(root, buckets, write)
+
+
+def simulate_buckets(spec: Any, root: str | Path, buckets: int) -> Path:
+    """Simulate ``spec`` straight into a bucketed source (no whole-source file).
+
+    Each chunk of ``spec.chunk_accounts`` accounts is split by :func:`account_bucket`
+    into ``ROOT/<table>/bucket=<k>/part-<chunk>.parquet``, so memory stays bounded by a
+    chunk whatever the number of accounts; ``observed_until`` is what reading the whole
+    simulation gives (the day after its latest dated row). Written aside, then swapped
+    in, as :func:`write_buckets`.
+    """
+    from healthscore.schema import TABLES
+    from healthscore.sim.run import iter_chunks
+
+    if buckets < 1:
+        raise DataError(f"buckets: expected an integer >= 1, got {buckets!r}")
+    root = Path(root)
+
+    def write(staging: Path) -> pd.Timestamp:
+        latest = None
+        for chunk, (tables, _) in enumerate(iter_chunks(spec)):
+            for name, table in tables.items():
+                if not table.num_rows:
+                    continue
+                which = account_bucket(table.column("account_id").to_numpy(), buckets)
+                for k in np.unique(which):
+                    part = staging / name / f"bucket={k}"
+                    part.mkdir(parents=True, exist_ok=True)
+                    pq.write_table(table.filter(pa.array(which == k)), part / f"part-{chunk:05d}.parquet")
+                column = TABLES[name].event_time if name in TABLES else None
+                if column and column in table.column_names:
+                    value = pa.compute.max(table.column(column)).as_py()
+                    if value is not None:
+                        latest = value if latest is None else max(latest, value)
+        if latest is None:
+            raise DataError("simulate: no dated row was simulated")
+        return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+    return _write_aside(root, buckets, write)
+
+
+def _write_aside(root: Path, buckets: int, write) -> Path:
+    """Run ``write(staging) -> observed_until`` in a folder beside ``root``, add the
+    metadata, then swap it in for ``root`` (a failed run leaves ``root`` whole)."""
+    if root.exists() and any(root.iterdir()) and not (root / META).exists():
+        raise DataError(f"{root}: exists and is not a bucketed source; refusing to replace it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        observed_until = write(staging)
+        write_json_atomic({"buckets": buckets, "observed_until": str(observed_until)}, staging / META)
         old = None
         if root.exists():
             old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"

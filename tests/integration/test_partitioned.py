@@ -147,3 +147,22 @@ def test_spark_builds_what_one_machine_builds(world):
         spark.stop()
     assert len(got) == len(world["cutoffs"])
     _same(got, world["whole"], world["plan"])
+
+
+def test_simulating_into_buckets_gives_the_simulation_split_by_account(tmp_path):
+    from healthscore.partitioned import simulate_buckets
+
+    spec = SimulationSpec(n_accounts=120, months=8, seed=5, chunk_accounts=50)  # 3 chunks
+    write_simulation(spec, tmp_path / "whole")
+    whole, _ = read_source(DataParams(), source=tmp_path / "whole")
+    root = simulate_buckets(spec, tmp_path / "buckets", 4)
+    parts = [read_bucket(root, k) for k in range(4)]
+    assert all(p.observed_until == whole.observed_until for p in parts)
+    for name in whole:
+        got = pd.concat([p[name] for p in parts], ignore_index=True)
+        assert len(got) == len(whole[name]), name
+        assert sorted(got["account_id"].unique()) == sorted(whole[name]["account_id"].unique()), name
+    keys = ["account_id", "start_date", "end_date"]
+    pd.testing.assert_frame_equal(
+        pd.concat([p.subscriptions for p in parts]).sort_values(keys).reset_index(drop=True),
+        whole.subscriptions.sort_values(keys).reset_index(drop=True), check_dtype=False)

@@ -74,3 +74,16 @@ def test_usage_error_is_argparse_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_simulate_can_write_a_bucketed_source(tmp_path, capsys):
+    from healthscore.partitioned import read_bucket, read_meta
+
+    out = tmp_path / "buckets"
+    assert main(["simulate", "--accounts", "60", "--months", "4", "--buckets", "2", "--out", str(out)]) == 0
+    assert "2 account buckets" in capsys.readouterr().out
+    assert read_meta(out)["buckets"] == 2
+    assert sum(len(read_bucket(out, k).accounts) for k in range(2)) == 60
+    assert main(["simulate", "--accounts", "60", "--buckets", "2", "--format", "csv",
+                 "--out", str(tmp_path / "csv")]) == 2
+    assert "Parquet only" in capsys.readouterr().err
