@@ -1,21 +1,24 @@
-"""Feature building across machines: accounts in buckets, one build per bucket.
+"""Accounts in buckets: feature builds across machines, scoring beyond memory.
 
 A feature row depends on its own account's rows only, and the few whole-table choices
 (the most common event and signal types, category levels) are fixed by a
 :class:`~healthscore.features.FeaturePlan`. So accounts split into buckets build
 independently, and the union of the buckets' rows equals one build with the same plan
-(tested, on Spark in local mode too).
+(tested, on Spark in local mode too). Every scoring output is per account as well, so
+`score` can read one bucket at a time and merge (:func:`score_bucketed`, tested equal
+to one run over the whole source).
 
 The bucketed source is a folder in the layout Spark's ``partitionBy`` writes::
 
     ROOT/buckets.json                      {"buckets": n, "observed_until": ...}
     ROOT/<table>/bucket=<k>/*.parquet      canonical rows of the accounts in bucket k
 
-:func:`write_buckets` makes it from validated tables; a Spark job can write the same
-thing from its own frames (canonical column names, ``bucket`` from
-:func:`account_bucket`). :func:`build_bucket` builds one bucket;
-:func:`spark_build_features` runs every bucket as a Spark task (``applyInPandas``), so
-the executors must see ``ROOT`` (a shared mount or a local path in local mode).
+:func:`write_buckets` makes it from validated tables, :func:`simulate_buckets` straight
+from the simulator at any size; a Spark job can write the same thing from its own
+frames (canonical column names, ``bucket`` from :func:`account_bucket`).
+:func:`build_bucket` builds one bucket; :func:`spark_build_features` runs every bucket
+as a Spark task (``applyInPandas``), so the executors must see ``ROOT`` (a shared mount
+or a local path in local mode).
 """
 
 from __future__ import annotations
