@@ -19,6 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping
 
+from healthscore.io import write_text_atomic
+
 RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = ("healthscore", "numpy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "shap",
             "mlflow", "duckdb", "polars", "psutil")
@@ -119,9 +121,6 @@ def record(name: str, figures: Mapping[str, Any], *, command: str, notes: str = 
         "versions": package_versions(),
     }
     paths = {"json": out / f"{name}.json", "md": out / f"{name}.md"}
-    for key, text in (("json", json.dumps(entry, indent=2, default=str) + "\n"),
-                      ("md", render_markdown(entry))):
-        tmp = paths[key].with_suffix(paths[key].suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(paths[key])
+    write_text_atomic(json.dumps(entry, indent=2, default=str) + "\n", paths["json"])
+    write_text_atomic(render_markdown(entry), paths["md"])
     return paths

@@ -58,6 +58,7 @@ import pandas as pd
 
 from healthscore.config import Params, read_params
 from healthscore.errors import DataError
+from healthscore.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -483,11 +484,8 @@ def write_results(sections: list[dict[str, Any]], out_dir: Path = RESULTS) -> di
              *[n for n in record["sections"] if n not in STANDARD]]
     record["sections"] = {n: record["sections"][n] for n in order}
     paths = {"json": path, "md": out_dir / "quality.md"}
-    for key, text in (("json", json.dumps(record, indent=2, default=str) + "\n"),
-                      ("md", render_markdown(record))):
-        tmp = paths[key].with_suffix(paths[key].suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(paths[key])
+    write_text_atomic(json.dumps(record, indent=2, default=str) + "\n", paths["json"])
+    write_text_atomic(render_markdown(record), paths["md"])
     return paths
 
 

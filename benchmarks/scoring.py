@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -387,35 +385,11 @@ def part_e2e(args, figures: dict, *, incremental: bool) -> None:
 
 
 def record_results(figures: dict, args, command: str) -> None:
+    from _common import record  # benchmarks/_common.py: machine, versions, atomic writes
+
     notes = ("explain: rows/s of explain_rows (hash, pred_contrib, points) in chunks; "
              "peak RSS of the child process; e2e: wall and peak RSS of `healthscore score`.")
-    try:
-        sys.path.insert(0, str(HERE))
-        from _common import record  # type: ignore[import-not-found]
-    except ImportError:
-        record = None
-    if record is not None:
-        record(args.name, figures, command=command, notes=notes)
-        return
-    import lightgbm
-    import numpy
-
-    results = HERE / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "name": "scoring", "command": command, "notes": notes, "figures": figures,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "lightgbm": lightgbm.__version__,
-                    "numpy": numpy.__version__},
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    (results / f"{args.name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = ["# Scoring benchmark", "", f"`{command}`", "", notes, ""]
-    for part, values in figures.items():
-        lines.append(f"## {part}")
-        lines.extend(f"- {k}: {v}" for k, v in values.items())
-        lines.append("")
-    (results / f"{args.name}.md").write_text("\n".join(lines))
+    record(args.name, figures, command=command, notes=notes)
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from healthscore import tracking
 from healthscore.cli import main
-from healthscore.config import ModelParams, make_params
+from healthscore.config import make_params
 from healthscore.errors import GateError
 from healthscore.io import make_meta, write_dataset
 from healthscore.model.export import load_exported

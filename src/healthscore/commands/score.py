@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import types
+from pathlib import Path
 
 import pandas as pd
 
@@ -76,10 +77,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     return 0
 
 
-def write_date_report(root, as_of, params: Params, model) -> "Path":
+def write_date_report(root, as_of, params: Params, model) -> Path:
     """The HTML report of ``as_of`` under ``<root>/report/`` (the last step of a run)."""
-    from pathlib import Path
-
     from healthscore.report import read_report_inputs, write_report
 
     model_dir = Path(model)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.report.inputs import ReportInputs
-from healthscore.scoring.outputs import OutputLayout, as_of_text
+from healthscore.scoring.outputs import OutputLayout
 
 log = logging.getLogger(__name__)
 
