@@ -20,6 +20,10 @@ class DataError(HealthscoreError):
     """An input table breaks the data contract (DESIGN.md section 1)."""
 
 
+class NoActiveAccountsError(DataError):
+    """No account is a customer on the date asked (nothing to score)."""
+
+
 class SchemaError(DataError):
     """A required table or column is missing."""
 

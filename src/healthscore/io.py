@@ -12,7 +12,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -257,6 +259,27 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
     return Path(path)
+
+
+def replace_dir(staged: str | Path, target: str | Path) -> Path:
+    """Swap the folder ``staged`` in as ``target``: the old one aside, the new one in,
+    the old one removed. If the swap fails, the old folder is put back and ``staged``
+    is left for the caller to clean up."""
+    staged, target = Path(staged), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:

@@ -36,9 +36,9 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from healthscore.config import DataParams, FeatureParams
-from healthscore.errors import DataError
+from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.features import FeaturePlan, build_features
-from healthscore.io import map_tables, write_json_atomic
+from healthscore.io import map_tables, replace_dir, write_json_atomic
 from healthscore.tables import Tables
 from healthscore.validate import validate_tables
 
@@ -125,13 +125,7 @@ def _write_aside(root: Path, buckets: int, write) -> Path:
     try:
         observed_until = write(staging)
         write_json_atomic({"buckets": buckets, "observed_until": str(observed_until)}, staging / META)
-        old = None
-        if root.exists():
-            old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-            root.rename(old)
-        staging.rename(root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
@@ -263,35 +257,32 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         try:
             parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,
                                     alerts=alerts, previous=prev, reuse=mine))
-        except DataError as exc:
-            if "no account is active" not in str(exc):
-                raise
+        except NoActiveAccountsError:
+            pass  # a bucket with no customer on that date
         del tables
     if not parts:
-        raise DataError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
+        raise NoActiveAccountsError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
     return merge_outputs(parts)
 
 
 def merge_outputs(parts: list) -> Any:
-    """One :class:`~healthscore.scoring.outputs.DateOutputs` from per-bucket ones."""
+    """One :class:`~healthscore.scoring.outputs.DateOutputs` from per-bucket ones, in the
+    order one run gives (per-account frames by account, as the cutoffs come)."""
+    from healthscore.scoring.alerts import sort_alerts
     from healthscore.scoring.outputs import DateOutputs
+    from healthscore.scoring.risk_list import sort_risk_list
 
-    def cat(name: str, by: list[str], ascending: Any = True) -> pd.DataFrame:
-        frame = pd.concat([getattr(p, name) for p in parts], ignore_index=True)
-        return frame.sort_values(by, ascending=ascending, kind="stable",
-                                 na_position="last").reset_index(drop=True)
+    def cat(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+
+    def by_account(frame: pd.DataFrame, *then: str) -> pd.DataFrame:
+        return frame.sort_values(["account_id", *then], kind="stable").reset_index(drop=True)
 
     run = dict(parts[0].run)
     counts = {key: sum(int(p.run["counts"].get(key, 0)) for p in parts) for key in run["counts"]}
     timings = {key: sum(float(p.run.get("timings", {}).get(key, 0.0)) for p in parts)
                for key in run.get("timings", {})}
     run.update(counts=counts, timings=timings, buckets=len(parts))
-    return DateOutputs(
-        parts[0].as_of,
-        cat("risk_list", ["arr_at_risk", "risk_proba", "account_id"], [False, False, True]),
-        cat("history", ["account_id"]),
-        cat("points", ["account_id"]),
-        cat("changes", ["account_id", "rank"]),
-        cat("alerts", ["score_change", "health_score", "account_id"]),
-        run,
-    )
+    return DateOutputs(parts[0].as_of, sort_risk_list(cat("risk_list")), by_account(cat("history")),
+                       by_account(cat("points")), by_account(cat("changes"), "rank"),
+                       sort_alerts(cat("alerts")), run)

@@ -36,6 +36,7 @@ from mlflow.types import ColSpec, Schema
 
 from healthscore.config import TrackingParams, params_to_dict
 from healthscore.errors import GateError, ModelError
+from healthscore.io import replace_dir
 from healthscore.model.export import REGISTRY, find_bundle, save_bundle
 from healthscore.model.gates import GateCheck, check_gates
 
@@ -386,14 +387,7 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (folder / REGISTRY).write_text(json.dumps(info, indent=2) + "\n")
-        old = export_dir.with_name(export_dir.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        if export_dir.exists():
-            export_dir.rename(old)
-        folder.rename(export_dir)
-        if old.exists():
-            shutil.rmtree(old)
+        replace_dir(folder, export_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return export_dir

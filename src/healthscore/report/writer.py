@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 from healthscore.errors import HealthscoreError
+from healthscore.io import replace_dir
 from healthscore.report.inputs import ReportInputs
 from healthscore.report.render import render_report
 
@@ -44,7 +44,6 @@ def write_files(files: Mapping[str, str], out_dir: str | Path) -> Path:
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=parent))
-    old = None
     try:
         os.chmod(staging, 0o755)
         for name, content in files.items():
@@ -52,20 +51,9 @@ def write_files(files: Mapping[str, str], out_dir: str | Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
         (staging / MARKER).write_text("written by `healthscore report`; replaced on every run\n")
-        target = parent / out_dir.name
-        if target.exists():
-            old = parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and not (parent / out_dir.name).exists():
-            os.replace(old, parent / out_dir.name)  # put the previous report back
-            old = None
-        raise
+        replace_dir(staging, parent / out_dir.name)  # a failed swap puts the previous report back
     finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 

@@ -92,9 +92,13 @@ def make_alerts(
     for column in ("previous_score", "health_score", "score_change"):
         out[column] = out[column].astype("Int64")
     out["reason"] = out["account_id"].map(reasons).astype("string")
-    out = out.sort_values(["score_change", "health_score", "account_id"], kind="stable",
-                          na_position="last")
-    return out.loc[:, list(ALERT_COLUMNS)].reset_index(drop=True)
+    return sort_alerts(out.loc[:, list(ALERT_COLUMNS)])
+
+
+def sort_alerts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The alerts' order: the largest drop first, then the lowest score, then account id."""
+    return frame.sort_values(["score_change", "health_score", "account_id"], kind="stable",
+                             na_position="last").reset_index(drop=True)
 
 
 def _empty(current: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
-from healthscore.errors import DataError
+from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.explain import Explanation, explain_model, explanation_from_points, find_drivers
 from healthscore.scoring.alerts import make_alerts
 from healthscore.scoring.changes import attribute_changes, change_reasons
@@ -210,7 +210,7 @@ def score_date(
     clock = time.perf_counter()
     cutoffs = make_scoring_cutoffs(tables, as_of)
     if cutoffs.empty:
-        raise DataError(f"no account is active on {as_of_text(as_of)} (no subscription in "
+        raise NoActiveAccountsError(f"no account is active on {as_of_text(as_of)} (no subscription in "
                         "subscriptions covers that date)")
     names = list(exported.feature_names)
     keys = cutoffs[["account_id", "cutoff_time"]]

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from healthscore.errors import DataError
+from healthscore.io import atomic_path, replace_dir, write_json_atomic
 
 _PARTITIONING = ds.partitioning(pa.schema([("as_of", pa.string())]), flavor="hive")
 
@@ -199,8 +200,6 @@ def write_date(
     update_latest : bool
         Replace ``risk_list/latest.parquet`` (only when this is the latest date).
     """
-    from healthscore.io import write_json_atomic
-
     layout.root.mkdir(parents=True, exist_ok=True)
     staging = layout.root / f".staging-{as_of_text(outputs.as_of)}-{uuid.uuid4().hex[:8]}"
     stage = OutputLayout(staging)
@@ -224,10 +223,8 @@ def write_date(
         ):
             _replace_file(path, staging, layout.root)
         if update_latest:
-            latest = layout.latest_risk_list
-            tmp = latest.with_name(f".latest.{uuid.uuid4().hex[:8]}.tmp")
-            shutil.copyfile(layout.risk_list(outputs.as_of), tmp)
-            os.replace(tmp, latest)
+            with atomic_path(layout.latest_risk_list) as tmp:
+                shutil.copyfile(layout.risk_list(outputs.as_of), tmp)
         _replace_file(stage.run(outputs.as_of), staging, layout.root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -245,13 +242,5 @@ def _replace_file(staged: Path, staging: Path, root: Path) -> None:
 
 
 def _replace_folder(staged: Path, staging: Path, root: Path) -> None:
-    """Swap a partition folder in: old aside, new in, old removed."""
-    target = root / staged.relative_to(staging)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if target.exists():
-        old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(staged, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Swap a partition folder in (:func:`healthscore.io.replace_dir`)."""
+    replace_dir(staged, root / staged.relative_to(staging))

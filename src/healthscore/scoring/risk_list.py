@@ -306,9 +306,13 @@ def build_risk_list(
     out["top_drivers"] = pd.Series(list(top_drivers), index=out.index, dtype="string")
     out["model_version"] = model_version
     out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[us]")
-    out = out.sort_values(["arr_at_risk", "risk_proba", "account_id"],
-                          ascending=[False, False, True], kind="stable", na_position="last")
-    return out.loc[:, list(RISK_LIST_COLUMNS)].reset_index(drop=True)
+    return sort_risk_list(out.loc[:, list(RISK_LIST_COLUMNS)])
+
+
+def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:
+    """The risk list's order: most ARR at risk first, then risk, then account id."""
+    return frame.sort_values(["arr_at_risk", "risk_proba", "account_id"], ascending=[False, False, True],
+                             kind="stable", na_position="last").reset_index(drop=True)
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
