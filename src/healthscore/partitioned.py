@@ -40,7 +40,7 @@ from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.features import FeaturePlan, build_features
 from healthscore.io import map_tables, replace_dir, write_json_atomic
 from healthscore.tables import Tables
-from healthscore.validate import validate_tables
+from healthscore.validate import observed_until_after, validate_tables
 
 META = "buckets.json"
 
@@ -93,7 +93,7 @@ def simulate_buckets(spec: Any, root: str | Path, buckets: int) -> Path:
     root = Path(root)
 
     def write(staging: Path) -> pd.Timestamp:
-        latest = None
+        latest = []  # each chunk's latest event time per table
         for chunk, (tables, _) in enumerate(iter_chunks(spec)):
             for name, table in tables.items():
                 if not table.num_rows:
@@ -105,12 +105,8 @@ def simulate_buckets(spec: Any, root: str | Path, buckets: int) -> Path:
                     pq.write_table(table.filter(pa.array(which == k)), part / f"part-{chunk:05d}.parquet")
                 column = TABLES[name].event_time if name in TABLES else None
                 if column and column in table.column_names:
-                    value = pa.compute.max(table.column(column)).as_py()
-                    if value is not None:
-                        latest = value if latest is None else max(latest, value)
-        if latest is None:
-            raise DataError("simulate: no dated row was simulated")
-        return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+                    latest.append(pa.compute.max(table.column(column)).as_py())
+        return observed_until_after(latest)  # as reading the whole simulation gives
 
     return _write_aside(root, buckets, write)
 

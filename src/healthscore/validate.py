@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -236,12 +236,17 @@ def default_observed_until(frames: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
     for name, frame in frames.items():
         column = TABLES[name].event_time
         if column and column in frame and len(frame):
-            value = frame[column].max()
-            if pd.notna(value):
-                latest.append(value)
+            latest.append(frame[column].max())
+    return observed_until_after(latest)
+
+
+def observed_until_after(latest_times: Iterable[Any]) -> pd.Timestamp:
+    """The end of the data given each table's latest event time (missing ones
+    ignored): midnight after the latest of them."""
+    latest = [pd.Timestamp(t) for t in latest_times if t is not None and pd.notna(t)]
     if not latest:
         raise SchemaError("no table holds a dated row; set data.observed_until in params.yaml")
-    return pd.Timestamp(max(latest)).normalize() + pd.Timedelta(days=1)
+    return max(latest).normalize() + pd.Timedelta(days=1)
 
 
 def validate_tables(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -49,11 +48,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     bucketed = is_bucketed(source)
     if bucketed:  # one bucket in memory at a time (healthscore.partitioned)
         tables = None
-        end = types.SimpleNamespace(observed_until=pd.Timestamp(read_meta(source)["observed_until"]))
-        as_of = check_as_of(args.as_of, end)
+        as_of = check_as_of(args.as_of, pd.Timestamp(read_meta(source)["observed_until"]))
     else:
         tables, _report = read_source(params.data, source=getattr(args, "data", None))
-        as_of = check_as_of(args.as_of, tables)
+        as_of = check_as_of(args.as_of, tables.observed_until)
     model = getattr(args, "model", None) or params.tracking.export_dir
     exported = load_exported(model, tracking=params.tracking)
     previous = read_previous(layout, as_of)

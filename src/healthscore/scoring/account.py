@@ -70,7 +70,7 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
         on it.
     """
     when = layout.scored_date(as_of)
-    dtype = layout.read_partition("history", when).dtypes["account_id"]
+    dtype = layout.read_partition("history", when, columns=["account_id"]).dtypes["account_id"]
     key = parse_account_id(account_id, dtype)
     rows = layout.read_partition("history", when, account_ids=[key]) if key is not None else None
     if rows is None or rows.empty:

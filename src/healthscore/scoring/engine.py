@@ -13,7 +13,7 @@ import json
 import logging
 import string
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -187,7 +187,6 @@ def score_date(
     alerts: AlertParams,
     previous: Previous | None = None,
     reuse: pd.DataFrame | None = None,
-    build_features: Callable[..., pd.DataFrame] | None = None,
 ) -> DateOutputs:
     """Score and explain every account active at ``as_of``; every output frame.
 
@@ -203,23 +202,18 @@ def score_date(
         The last scoring before ``as_of`` (changes, alerts and score_change need it).
     reuse : DataFrame, optional
         Stored points of the same model, for incremental scoring.
-    build_features : callable, optional
-        Defaults to :func:`healthscore.features.build_features`.
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     cutoffs = make_scoring_cutoffs(tables, as_of)
     if cutoffs.empty:
-        raise NoActiveAccountsError(f"no account is active on {as_of_text(as_of)} (no subscription in "
-                        "subscriptions covers that date)")
+        raise NoActiveAccountsError(f"no account is active on {as_of_text(as_of)} (no subscription "
+                                    "in subscriptions covers that date)")
     names = list(exported.feature_names)
     keys = cutoffs[["account_id", "cutoff_time"]]
-    if build_features is None:
-        from healthscore.features import build_features as build
+    from healthscore.features import build_features
 
-        frame = build(tables, keys, features, plan=plan_for_model(tables, features, names))
-    else:
-        frame = build_features(tables, keys, features)
+    frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, names))
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
     missing = [n for n in names if n not in frame.columns]

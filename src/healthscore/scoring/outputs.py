@@ -145,8 +145,10 @@ class OutputLayout:
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
         return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
 
-    def read_partition(self, kind: str, as_of: Any, *, account_ids: Any = None) -> pd.DataFrame:
-        """One ``history`` or ``points`` partition; DataError when absent."""
+    def read_partition(self, kind: str, as_of: Any, *, account_ids: Any = None,
+                       columns: list[str] | None = None) -> pd.DataFrame:
+        """One ``history`` or ``points`` partition (``columns``: only those); DataError
+        when absent."""
         folder = self.history_partition(as_of) if kind == "history" else self.points_partition(as_of)
         path = folder / "part-0.parquet"
         if not path.exists():
@@ -154,7 +156,7 @@ class OutputLayout:
         filters = None
         if account_ids is not None:
             filters = [("account_id", "in", list(account_ids))]
-        return pd.read_parquet(path, filters=filters)
+        return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
         """``changes``, ``alerts`` or the risk list of a date (empty frame if absent)."""

@@ -13,18 +13,17 @@
   of other features the catalogue phrases refer to (``accounts__seats``).
 
 Wide keeps the why-it-changed arithmetic a matrix subtraction and a row renders
-phrases that refer to other features; :func:`points_long` gives the long form
-(``account_id, feature, label, family, value, points``) for reports.
+phrases that refer to other features (the report makes its own long form).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from healthscore.explain import Explanation, catalogue_entry
+from healthscore.explain import Explanation
 
 POINTS_PREFIX = "points:"
 KEY_COLUMNS = ("account_id", "base", "residual", "row_hash", "model_fingerprint")
@@ -98,26 +97,3 @@ def unclipped_of(frame: pd.DataFrame) -> np.ndarray:
     return (frame["base"].to_numpy() + points_matrix(frame, names).sum(axis=1)
             + frame["residual"].to_numpy())
 
-
-def points_long(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
-    """Long form: ``account_id, feature, label, family, value (text), points``."""
-    names = feature_names_of(frame)
-    if not names or frame.empty:
-        return pd.DataFrame(columns=["account_id", "feature", "label", "family", "value", "points"])
-    n = len(frame)
-    from healthscore.scoring.risk_list import format_value, value_spec
-
-    entries = [catalogue_entry(catalogue, name) for name in names]
-    values = np.concatenate([
-        np.array([format_value(v, value_spec(entry))
-                  for v in frame[name].astype(object).where(frame[name].notna(), None)], dtype=object)
-        for name, entry in zip(names, entries)
-    ])
-    return pd.DataFrame({
-        "account_id": np.tile(frame["account_id"].to_numpy(), len(names)),
-        "feature": np.repeat(np.array(names, dtype=object), n),
-        "label": np.repeat(np.array([e["label"] for e in entries], dtype=object), n),
-        "family": np.repeat(np.array([e["family"] for e in entries], dtype=object), n),
-        "value": values,
-        "points": points_matrix(frame, names).T.reshape(-1),
-    })

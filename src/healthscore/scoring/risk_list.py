@@ -60,8 +60,9 @@ def make_scoring_cutoffs(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def check_as_of(as_of: Any, tables: Tables) -> pd.Timestamp:
-    """``as_of`` as a midnight timestamp, not after the end of the data.
+def check_as_of(as_of: Any, observed_until: pd.Timestamp) -> pd.Timestamp:
+    """``as_of`` as a midnight timestamp, not after the end of the data
+    (``observed_until``, e.g. ``Tables.observed_until``).
 
     Raises
     ------
@@ -74,9 +75,9 @@ def check_as_of(as_of: Any, tables: Tables) -> pd.Timestamp:
         raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30") from None
     if when != when.normalize():
         raise DataError(f"--as-of {as_of!r}: expected a date without a time of day")
-    if when > tables.observed_until:
+    if when > observed_until:
         raise DataError(
-            f"--as-of {when:%Y-%m-%d} is after the end of the data ({tables.observed_until:%Y-%m-%d}); "
+            f"--as-of {when:%Y-%m-%d} is after the end of the data ({observed_until:%Y-%m-%d}); "
             "score a date the data covers, or set data.observed_until"
         )
     return when.as_unit("us")
@@ -165,11 +166,6 @@ class PhraseBook:
             except (KeyError, ValueError, TypeError, IndexError, AttributeError):
                 pass
         return f"{entry.get('label', name)}: {format_value(value)}"
-
-
-def describe_feature(info: Mapping[str, Any] | None, name: str, row: Mapping[str, Any]) -> str:
-    """The catalogue phrase of one feature in ``row`` (see :class:`PhraseBook`)."""
-    return PhraseBook({} if info is None else {name: info}).describe(name, row)
 
 
 class _PhraseFields(Mapping):
