@@ -28,18 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-#: Signal families, in the order they are shown (DESIGN.md section 3).
-FAMILIES: tuple[str, ...] = (
-    "usage", "support", "billing", "sentiment", "engagement", "contract", "account",
-)
-
-
-#: Family of a feature the catalogue does not know, by its source table.
-_SOURCE_FAMILY = {
-    "events": "usage", "tickets": "support", "invoices": "billing", "surveys": "sentiment",
-    "emails": "engagement", "signals": "engagement", "subscriptions": "contract",
-    "accounts": "account",
-}
+from healthscore.features.catalogue import FAMILIES
+from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
 
 
 def family_column(family: str) -> str:
@@ -238,10 +228,13 @@ def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanat
         points = (rule_points - SCORECARD_BASE) * weights.to_numpy()
         base = np.full(len(points), SCORECARD_BASE)
         unclipped = base + points.sum(axis=1)
-        score = np.clip(np.floor(unclipped + 0.5), 1, 100).astype(np.int64)
+        from healthscore.model.scale import round_score
+
+        # the score and risk as the scorecard itself rounds and maps them, from the same points
+        score = round_score(model.unclipped_from_points(rule_points))
         return Explanation(
             names, points, base, np.zeros(len(points)), unclipped,
-            np.asarray(model.predict_risk(X), dtype=np.float64), score,
+            np.asarray(model.risk_from_score(score), dtype=np.float64), score,
             np.asarray(scale.band(score), dtype=object).reshape(-1),
         )
     raise TypeError(f"cannot explain a {type(model).__name__}: no contributions nor rule points")

@@ -247,6 +247,18 @@ def test_scorecard_points_add_up_to_its_score():
     np.testing.assert_allclose(expl.points[1], [-25.0, -25.0])
 
 
+def test_a_scorecard_score_of_exactly_half_a_point_rounds_as_the_scorecard_does():
+    rules = [ScorecardRule("events__a__30d", good=1.0, bad=0.0, weight=0.1),
+             ScorecardRule("tickets__b__now", good=1.0, bad=0.0, weight=0.9)]
+    X = pd.DataFrame({"events__a__30d": [0.465, 1.0, 0.0], "tickets__b__now": [0.165, 0.0, 1.0]})
+    card = RuleScorecard(rules, missing_points=50.0, scale=SCALE).fit(X, [0, 1, 0])
+    # 0.1 x 46.5 + 0.9 x 16.5 = 19.5 exactly, which float arithmetic alone puts a hair below
+    assert card.health_score(X)[0] == 20
+    expl = explain_model(card, X, scale=SCALE)
+    np.testing.assert_array_equal(expl.health_score, card.health_score(X))
+    np.testing.assert_allclose(expl.risk_proba, card.predict_risk(X))
+
+
 # -------------------------------------------------------------------------- words
 
 

@@ -31,7 +31,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from healthscore.errors import ConfigError, DataError, ModelError
 from healthscore.model.calibration import fit_platt
 from healthscore.model.encoding import is_categorical
-from healthscore.model.scale import HealthScale
+from healthscore.model.scale import HealthScale, round_score
 
 log = logging.getLogger(__name__)
 
@@ -199,24 +199,32 @@ class RuleScorecard:
         total = sum(r.weight for r in rules)
         return pd.Series({r.feature: r.weight / total for r in rules}, dtype=np.float64)
 
-    def unclipped_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Weighted mean points (float, 0-100) before rounding.
+    def unclipped_from_points(self, rule_points: Any) -> np.ndarray:
+        """Weighted mean of rule points (columns in :meth:`weights` order) before rounding.
 
         Rounded to 9 decimals so that float noise (0.3 / 0.6 = 0.4999...) cannot flip
         the final rounding of a score that is exactly half a point.
         """
-        return np.round(self.points(X).to_numpy() @ self.weights().to_numpy(), 9)
+        return np.round(np.asarray(rule_points, dtype=np.float64) @ self.weights().to_numpy(), 9)
+
+    def unclipped_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Weighted mean points (float, 0-100) before rounding."""
+        return self.unclipped_from_points(self.points(X).to_numpy())
 
     def health_score(self, X: pd.DataFrame) -> np.ndarray:
         """Health score (int64, 1..100): weighted mean points rounded half up."""
-        return np.clip(np.floor(self.unclipped_score(X) + 0.5), 1, 100).astype(np.int64)
+        return round_score(self.unclipped_score(X))
+
+    def risk_from_score(self, score: Any) -> np.ndarray:
+        """Churn probability of health scores through the fitted score-to-risk map."""
+        return expit(self.a_ * np.asarray(score, dtype=np.float64) + self.b_)
 
     def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
         return self.a_ * self.health_score(X) + self.b_
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         """Churn probability from the fitted score-to-risk map, shape (n,)."""
-        return expit(self.predict_logit(X))
+        return self.risk_from_score(self.health_score(X))
 
     def _fitted_rules(self) -> list[Any]:
         if not hasattr(self, "rules_"):

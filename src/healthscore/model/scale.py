@@ -25,6 +25,12 @@ BANDS: tuple[str, str, str] = ("red", "yellow", "green")
 _EPS = 1e-12  # keeps logit finite at risk 0 or 1
 
 
+def round_score(unclipped: Any) -> np.ndarray:
+    """The 1..100 health score (int64) of unclipped scores: rounded half up
+    (``floor(x + 0.5)``), then clipped. Every score of the project is rounded here."""
+    return np.clip(np.floor(np.asarray(unclipped, dtype=np.float64) + 0.5), 1, 100).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class HealthScale:
     """Maps a calibrated churn risk (or its logit) to a 1-100 health score and a band.
@@ -88,7 +94,7 @@ class HealthScale:
         unclipped = self.unclipped_from_logit(logit)
         if np.isnan(unclipped).any():
             raise ModelError("health score: a calibrated logit is NaN; expected finite values")
-        return np.clip(np.floor(unclipped + 0.5), 1, 100).astype(np.int64)
+        return round_score(unclipped)
 
     def score(self, risk: Any) -> np.ndarray:
         """Health score (int64, 1..100) of calibrated churn risks in [0, 1]."""
