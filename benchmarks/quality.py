@@ -153,7 +153,7 @@ def build(params: Params, *, cutoffs: Path | None) -> tuple[pd.DataFrame, dict[s
 # ----------------------------------------------------------------- per test rows
 
 
-def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names: list[str],
+def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names: list[str], features: Any,
                  truth: pd.DataFrame | None) -> dict[str, Any]:
     """Drivers (sums over rows), single-feature AUCs and family points of test rows."""
     from healthscore.explain import explain_families
@@ -175,12 +175,13 @@ def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names:
         out["drivers"] = drivers.set_index("feature")[
             ["mean_abs_logit", "mean_logit", "mean_abs_points"]] * len(test)
     if truth is not None and {"primary_cause", "cause_family"} <= set(truth.columns):
-        catalogue = catalogue_dict(names)
+        catalogue = catalogue_dict(names, features=features, frame=test)
         out["families"] = explain_families(exported, test, catalogue=catalogue)
     return out
 
 
-def pool(parts: list[dict[str, Any]], truth: pd.DataFrame | None, names: list[str]) -> dict[str, Any]:
+def pool(parts: list[dict[str, Any]], truth: pd.DataFrame | None, names: list[str], *,
+         features: Any, frame: pd.DataFrame) -> dict[str, Any]:
     """Drivers, leak check and fidelity over the test rows of every fold."""
     from healthscore.explain import catalogue_entry, cause_fidelity
     from healthscore.model.evaluation import LEAK_AUC
@@ -193,7 +194,7 @@ def pool(parts: list[dict[str, Any]], truth: pd.DataFrame | None, names: list[st
         drivers = sum(p["drivers"] for p in with_drivers) / sum(p["rows"] for p in with_drivers)
         drivers["share"] = drivers["mean_abs_logit"] / drivers["mean_abs_logit"].sum()
         drivers = drivers.sort_values("mean_abs_logit", ascending=False, kind="stable")
-        catalogue = catalogue_dict(names)
+        catalogue = catalogue_dict(names, features=features, frame=frame)
         out["drivers"] = [
             {"feature": name, "label": catalogue_entry(catalogue, name)["label"],
              "family": catalogue_entry(catalogue, name)["family"],
@@ -243,14 +244,15 @@ def evaluate_split(dataset: pd.DataFrame, params: Params, *, truth: pd.DataFrame
     counts = [{**row, "first_cutoff": str(row["first_cutoff"])[:10],
                "last_cutoff": str(row["last_cutoff"])[:10]}
               for row in result.counts.to_dict(orient="records")]
-    part = analyse_test(result.exported, fit=train, test=test, names=names, truth=truth)
+    part = analyse_test(result.exported, fit=train, test=test, names=names, truth=truth,
+                        features=params.features)
     return {"split": {"kind": "params.split", **result.windows.describe(),
                       "test_months": params.split.test_months,
                       "validation_months": params.split.validation_months},
             "counts": counts, "table": table, "auc_to_oracle": _round(result.oracle_auc_ratio),
             "trees": None if result.model is None else result.model.best_iteration_,
             "tuned": None if result.tuning is None else dataclasses.asdict(result.model_params),
-            **pool([part], truth, names)}
+            **pool([part], truth, names, features=params.features, frame=test)}
 
 
 def time_series_folds(dataset: pd.DataFrame, n_splits: int, *, holdout_share: float):
@@ -319,7 +321,7 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
         info["trees"] = model.best_iteration_
         exported = ExportedModel(kind="lightgbm", scale=scale, model=model)
         parts.append(analyse_test(exported, fit=pd.concat([fit, validation]), test=test,
-                                  names=names, truth=truth))
+                                  names=names, truth=truth, features=params.features))
     if not tables:
         raise DataError(f"--cv {n_splits}: no fold has churned and retained training rows")
     long = pd.concat(tables, ignore_index=True)
@@ -337,7 +339,8 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
             "folds": folds,
             "table": {p: {m: _round(mean.loc[p, m]) for m in METRICS} for p in mean.index},
             "table_std": {p: {m: _round(std.loc[p, m]) for m in METRICS} for p in std.index},
-            "per_fold": per_fold, "auc_to_oracle": ratio, **pool(parts, truth, names)}
+            "per_fold": per_fold, "auc_to_oracle": ratio,
+            **pool(parts, truth, names, features=params.features, frame=dataset)}
 
 
 def _count(frame: pd.DataFrame) -> dict[str, Any]:

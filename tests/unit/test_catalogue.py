@@ -149,3 +149,19 @@ def test_json_and_frame_round_trip(built):
     assert list(frame.columns) == [f.name for f in dataclasses.fields(FeatureInfo)]
     assert frame["name"].tolist() == list(catalogue)
     assert json.loads(to_json(catalogue))[0]["name"] == _names(built)[0]
+
+
+def test_the_exported_catalogue_follows_the_params_and_the_training_set():
+    from healthscore.config import FeatureParams
+    from healthscore.model.export import catalogue_dict
+
+    names = ["accounts__tier", "signals__weekly_sync__count__7d"]
+    frame = pd.DataFrame({"accounts__tier": pd.Categorical(["gold"]),
+                          "signals__weekly_sync__count__7d": [1.0]})
+    plain = catalogue_dict(names)
+    assert plain["accounts__tier"]["kind"] == "numeric"
+    assert plain["signals__weekly_sync__count__7d"]["family"] == "engagement"
+    told = catalogue_dict(names, features=FeatureParams(signal_families={"weekly_sync": "usage"}),
+                          frame=frame)
+    assert told["accounts__tier"]["kind"] == "categorical"  # a category column of the dataset
+    assert told["signals__weekly_sync__count__7d"]["family"] == "usage"  # params.features

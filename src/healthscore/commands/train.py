@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, params) -> int:
         result,
         params=params,
         dataset_meta=meta,
-        catalogue=catalogue_dict(result.feature_names),
+        catalogue=catalogue_dict(result.feature_names, features=params.features, frame=frame),
         command=shlex.join(["healthscore", *sys.argv[1:]]),
     )
     print(render_summary(result, logged))

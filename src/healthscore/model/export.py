@@ -230,14 +230,22 @@ def load_exported(path_or_uri: str | Path, *, tracking: Any = None) -> ExportedM
     return exported
 
 
-def catalogue_dict(feature_names: list[str]) -> dict[str, Any]:
-    """The feature catalogue of ``feature_names`` as plain values ({} when unavailable)."""
+def catalogue_dict(feature_names: list[str], *, features: Any = None,
+                   frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The feature catalogue of ``feature_names`` as plain values ({} when unavailable).
+
+    ``features`` (``params.features``) gives the signal families; ``frame`` (the
+    training set) marks its ``category`` columns as categorical, whatever their names.
+    """
     try:
         from healthscore.features.catalogue import build_catalogue
     except ImportError:
         log.info("feature catalogue not available; exporting none")
         return {}
-    entries = build_catalogue(list(feature_names))
+    categorical = [] if frame is None else [
+        n for n in feature_names if n in frame.columns and isinstance(frame[n].dtype, pd.CategoricalDtype)]
+    entries = build_catalogue(list(feature_names), categorical=categorical,
+                              signal_families=None if features is None else features.signal_families)
     return {
         name: dataclasses.asdict(info) if dataclasses.is_dataclass(info) else dict(info)
         for name, info in entries.items()

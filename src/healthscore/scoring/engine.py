@@ -56,19 +56,16 @@ def model_identity(exported: Any) -> tuple[str, str]:
     return (exported.version or f"sha-{fingerprint[:10]}"), fingerprint
 
 
-def resolve_catalogue(exported: Any, names: Sequence[str]) -> dict[str, Any]:
-    """The exported catalogue, completed by the feature package's for missing names."""
+def resolve_catalogue(exported: Any, names: Sequence[str], *, features: Any = None,
+                      frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The exported catalogue, completed by the feature package's for missing names
+    (with ``params.features``'s signal families and ``frame``'s category columns)."""
+    from healthscore.model.export import catalogue_dict
+
     catalogue = dict(getattr(exported, "catalogue", None) or {})
     missing = [n for n in names if n not in catalogue]
     if missing:
-        try:
-            from healthscore.features.catalogue import build_catalogue
-        except ImportError:
-            return catalogue
-        import dataclasses
-
-        for name, info in build_catalogue(list(missing)).items():
-            catalogue[name] = dataclasses.asdict(info) if dataclasses.is_dataclass(info) else dict(info)
+        catalogue.update(catalogue_dict(missing, features=features, frame=frame))
     return catalogue
 
 
@@ -230,7 +227,7 @@ def score_date(
 
     clock = time.perf_counter()
     model_version, fingerprint = model_identity(exported)
-    catalogue = resolve_catalogue(exported, names)
+    catalogue = resolve_catalogue(exported, names, features=features, frame=frame)
     extra = [n for n in phrase_references(catalogue, names) if n in frame.columns]
     history = make_history_rows(ids, explanation, arr=12.0 * cutoffs["mrr"].to_numpy(),
                                 model_version=model_version, catalogue=catalogue)
