@@ -17,8 +17,6 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-_SHOWN = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift", "recall_at_top10")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="DATASET.parquet",
@@ -71,7 +69,9 @@ def render_summary(result, logged) -> str:
             f"  cutoffs {row.first_cutoff.date()} .. {row.last_cutoff.date()}"
         )
         lines.append(f"  {row.window:<10} {row.rows:>8} rows {row.churned:>7} churned{span}")
-    table = result.metrics.query("segment == 'all'").set_index("predictor")[list(_SHOWN)]
+    from healthscore.model.evaluation import METRICS
+
+    table = result.metrics.query("segment == 'all'").set_index("predictor")[list(METRICS)]
     lines += ["", "test window:", table.to_string(float_format=lambda v: f"{v:.4f}")]
     if result.oracle_auc_ratio is not None:
         lines.append(f"model AUC / oracle AUC: {result.oracle_auc_ratio:.4f}")

@@ -13,11 +13,10 @@ canvas, no global state); the caller saves them.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -27,6 +26,9 @@ from sklearn.metrics import (
 )
 
 from healthscore.model.scale import BANDS
+
+if TYPE_CHECKING:  # matplotlib loads only where a plot is drawn
+    from matplotlib.figure import Figure
 
 #: Metric columns of :func:`metrics_table`, in order.
 METRICS: tuple[str, ...] = (
@@ -170,6 +172,8 @@ def band_table(y: Any, bands: Any) -> pd.DataFrame:
 def plot_reliability(y: Any, risks: Mapping[str, Any], *, n_bins: int = 10) -> Figure:
     """Reliability curve: mean observed churn against mean predicted risk per bin."""
     y = np.asarray(y, dtype=np.float64)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
@@ -191,6 +195,8 @@ def plot_reliability(y: Any, risks: Mapping[str, Any], *, n_bins: int = 10) -> F
 def plot_roc(y: Any, risks: Mapping[str, Any]) -> Figure:
     """ROC curves with their AUC in the legend."""
     y = np.asarray(y, dtype=np.int64)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
@@ -209,6 +215,8 @@ def plot_roc(y: Any, risks: Mapping[str, Any]) -> Figure:
 def plot_lift(y: Any, risks: Mapping[str, Any]) -> Figure:
     """Cumulative lift: churn rate among the top x% riskest over the overall rate."""
     y = np.asarray(y, dtype=np.float64)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
     ax.axhline(1.0, linestyle="--", color="grey", linewidth=1)

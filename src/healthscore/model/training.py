@@ -14,11 +14,10 @@ from collections.abc import Sequence
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from healthscore.errors import DataError, InsufficientDataError
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
@@ -35,6 +34,9 @@ from healthscore.model.evaluation import (
 from healthscore.model.export import ExportedModel
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
+
+if TYPE_CHECKING:  # matplotlib loads only where a plot is drawn
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
