@@ -28,7 +28,6 @@ from healthscore.schema import REQUIRED_TABLES, SCHEMA_VERSION, SIMULATOR_ONLY, 
 from healthscore.tables import Tables
 from healthscore.validate import ValidationReport, validate_tables
 
-SUFFIXES = (".parquet", ".csv")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
 # ---------------------------------------------------------------------- reading

@@ -213,10 +213,11 @@ def _check_keys(name: str, frame: pd.DataFrame, spec: TableSpec, report, strict)
 
 
 def _derive_row_ids(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Tickets and invoices without ids are numbered by their row in the source."""
-    column = {"tickets": "ticket_id", "invoices": "invoice_id"}.get(name)
-    if column and column not in frame:
-        frame = frame.assign(**{column: np.arange(1, len(frame) + 1, dtype="int64")})
+    """Ids the contract derives as a row number (``TableSpec.derived``, e.g. tickets'
+    and invoices') number the rows of the source when absent."""
+    for column, how in TABLES[name].derived.items():
+        if how == "row number" and column not in frame:
+            frame = frame.assign(**{column: np.arange(1, len(frame) + 1, dtype="int64")})
     return frame
 
 
@@ -300,9 +301,7 @@ def validate_tables(
     if observed_until is None:
         observed_until = default_observed_until(parsed | {"accounts": accounts})
     for name, frame in parsed.items():
-        check_report = ValidationReport()
-        frame = _apply_observed_until(name, frame, observed_until, check_report)
-        report.problems.extend(check_report.problems)
+        frame = _apply_observed_until(name, frame, observed_until, report)
         out[name] = _derive_subscription_ids(frame) if name == "subscriptions" else frame
     if "created_at" in accounts:
         late = (accounts["created_at"] >= observed_until).to_numpy()

@@ -361,7 +361,3 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     out[ok] = numerator[ok] / denominator[ok]
     return out
 
-
-def window_label(days: int) -> str:
-    """``30`` -> ``'30d'``."""
-    return f"{int(days)}d"
