@@ -25,6 +25,7 @@ def build_dataset(
     params: Params,
     *,
     cutoffs: pd.DataFrame | None = None,
+    cutoffs_source: str = "cutoffs",
     progress: Callable[..., Any] | None = None,
 ) -> pd.DataFrame:
     """Build the training set of a data source.
@@ -40,6 +41,8 @@ def build_dataset(
         optionally ``label`` (kept as given, <NA> when absent) and ``renewal_date``.
         Features are built for exactly these rows, in this order (like a
         featuretools cutoff-time frame).
+    cutoffs_source : str
+        How errors about ``cutoffs`` name them (e.g. ``cutoffs file rows.csv``).
     progress : callable, optional
         Passed to :func:`healthscore.features.build_features`, which calls it as
         feature partitions finish.
@@ -63,7 +66,7 @@ def build_dataset(
     if cutoffs is None:
         rows = make_label_times(tables, params.timeline, params.labels)
     else:
-        rows = check_cutoffs(cutoffs, tables, source="cutoffs")
+        rows = check_cutoffs(cutoffs, tables, source=cutoffs_source)
     if rows.empty:
         raise DataError(_why_empty(params, explicit=cutoffs is not None))
     rows = rows.reset_index(drop=True)

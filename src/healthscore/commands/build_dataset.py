@@ -13,9 +13,8 @@ import logging
 import time
 
 from healthscore.config import Params
-from healthscore.io import read_cutoffs_file, read_source, write_dataset
-from healthscore.pipeline import build_dataset, dataset_meta, summarize_dataset
-from healthscore.timeline import check_cutoffs
+from healthscore.io import read_cutoffs_file, read_source, sidecar_path, write_dataset
+from healthscore.pipeline import build_dataset, dataset_meta
 
 log = logging.getLogger("healthscore.build_dataset")
 
@@ -41,22 +40,20 @@ def run(args: argparse.Namespace, params: Params) -> int:
     tables, _report = read_source(params.data)
     log.info("read %s: %d accounts, observed until %s", params.data.source,
              len(tables.accounts), f"{tables.observed_until:%Y-%m-%d}")
-    cutoffs = None
-    if args.cutoffs is not None:
-        cutoffs = check_cutoffs(read_cutoffs_file(args.cutoffs), tables, source=f"cutoffs file {args.cutoffs}")
-    frame = build_dataset(tables, params, cutoffs=cutoffs, progress=_log_progress)
-    summary = summarize_dataset(frame)
+    cutoffs = None if args.cutoffs is None else read_cutoffs_file(args.cutoffs)
+    frame = build_dataset(tables, params, cutoffs=cutoffs, cutoffs_source=f"cutoffs file {args.cutoffs}",
+                          progress=_log_progress)
     meta = dataset_meta(frame, tables, params, source=args.data or params.data.source,
-                        cutoffs_file=args.cutoffs)
+                        cutoffs_file=args.cutoffs)  # the sidecar carries the summary too
     out = write_dataset(frame, args.out, meta=meta)
     seconds = time.monotonic() - started
-    print(f"wrote {out} ({summary['rows']:,} rows, {summary['accounts']:,} accounts, "
-          f"{len(summary['feature_names'])} features) in {seconds:.1f} s")
-    print(f"labels: {summary['labelled']:,} labelled ({summary['positives']:,} churned, "
-          f"{summary['labelled'] - summary['positives']:,} retained), "
-          f"{summary['censored']:,} censored; cutoffs {summary['first_cutoff'] or '-'} .. "
-          f"{summary['last_cutoff'] or '-'}")
-    print(f"provenance: {out.with_name(out.name + '.meta.json')}")
+    print(f"wrote {out} ({meta['rows']:,} rows, {meta['accounts']:,} accounts, "
+          f"{len(meta['feature_names'])} features) in {seconds:.1f} s")
+    print(f"labels: {meta['labelled']:,} labelled ({meta['positives']:,} churned, "
+          f"{meta['labelled'] - meta['positives']:,} retained), "
+          f"{meta['censored']:,} censored; cutoffs {meta['first_cutoff'] or '-'} .. "
+          f"{meta['last_cutoff'] or '-'}")
+    print(f"provenance: {sidecar_path(out)}")
     return 0
 
 
