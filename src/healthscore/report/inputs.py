@@ -37,6 +37,7 @@ RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
 SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
 
+_WIDE_PREFIXES = ("points__", "points:", "pts__")
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit"]
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
                  "value_before", "value_now", "label", "family", "unit", "against_direction"]
@@ -196,14 +197,7 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
         if "value" not in frame.columns:
             frame = frame.assign(value=np.nan)
         return frame
-    prefixes = ("points__", "points:", "pts__")
-    point_cols: dict[str, str] = {}
-    for col in points.columns:
-        for p in prefixes:
-            if col.startswith(p):
-                point_cols[col[len(p):]] = col
-        if col.endswith("__points"):
-            point_cols[col[: -len("__points")]] = col
+    point_cols = _wide_point_columns(points.columns)
     if not point_cols:
         raise DataError(
             "points: expected a long frame (columns feature, points) or a wide one "
@@ -228,7 +222,7 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
     # Values without points (features a phrase refers to, e.g. accounts__seats): kept
     # for the phrases, with NaN points so they never count as drivers.
     for col in points.columns:
-        if "__" in col and col not in used and not col.startswith(prefixes):
+        if "__" in col and col not in used and not col.startswith(_WIDE_PREFIXES):
             pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
                                         "value": points[col].to_numpy()[in_detail].astype(object),
                                         "points": np.nan}))
@@ -274,13 +268,7 @@ def point_summary(points: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         sums = pts.groupby(frame["account_id"]).sum()
         mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
         return sums.astype("float64"), mean_abs.dropna()
-    cols = {}
-    for col in points.columns:
-        for p in ("points__", "points:", "pts__"):
-            if col.startswith(p):
-                cols[col[len(p):]] = col
-        if col.endswith("__points"):
-            cols[col[: -len("__points")]] = col
+    cols = _wide_point_columns(points.columns)
     wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
     sums = pd.Series(wide.sum(axis=1).to_numpy(), index=points["account_id"].to_numpy())
     mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
@@ -288,8 +276,32 @@ def point_summary(points: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
-    """Per account: ``base_points`` and ``residual_points`` (see :func:`normalise_points`)."""
-    return normalise_points(points, {}, detail=())[1]
+    """Per account: ``base_points`` and ``residual_points`` (as :func:`normalise_points`
+    gives them), read straight from the columns of a wide frame."""
+    if points is None or points.empty or "feature" in points.columns:
+        return normalise_points(points, {}, detail=())[1]  # long input is used whole anyway
+    ids = points["account_id"].to_numpy()
+    out = {}
+    for target, names in (("base_points", ("base", "base_points")),
+                          ("residual_points", ("residual", "residual_points"))):
+        cols = [c for c in names if c in points.columns]
+        values = pd.concat([pd.to_numeric(points[c], errors="coerce") for c in cols]) if cols else None
+        out[target] = pd.Series(dtype="float64") if values is None else \
+            values.groupby(np.tile(ids, len(cols))).sum()
+    return pd.DataFrame(out)
+
+
+def _wide_point_columns(columns: Any) -> dict[str, str]:
+    """Feature -> its points column in a wide frame (``points__f``, ``points:f``,
+    ``pts__f`` or ``f__points``)."""
+    found: dict[str, str] = {}
+    for col in columns:
+        for prefix in _WIDE_PREFIXES:
+            if col.startswith(prefix):
+                found[col[len(prefix):]] = col
+        if col.endswith("__points"):
+            found[col[: -len("__points")]] = col
+    return found
 
 
 def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
