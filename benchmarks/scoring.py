@@ -28,8 +28,8 @@ Parts (``--parts``, default all):
     features did not move), against the plain run.
 
 Every heavy step runs in a child process so each peak RSS is its own. Results go to
-``benchmarks/results/`` through ``benchmarks/_common.record`` when it exists, else to
-``benchmarks/results/scoring.json`` and ``.md``. Verify at a tiny size::
+``benchmarks/results/<--name>.json`` and ``.md`` through ``benchmarks/_common.record``.
+Verify at a tiny size::
 
     .venv/bin/python benchmarks/scoring.py --rows 20000 --accounts 300 --trees 50
 """
@@ -60,9 +60,6 @@ def _peak_rss_mb() -> float:
 
 def child_reference_model(args) -> dict:
     """Train the reference model on synthetic rows and export it (cached)."""
-    import numpy as np
-    import pandas as pd
-
     from healthscore.model import ExportedModel, HealthScale, HealthScoreModel
     from healthscore.model.export import save_bundle
 
@@ -73,7 +70,6 @@ def child_reference_model(args) -> dict:
     ).fit(frame, y)
     exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model)
     save_bundle(exported, args.out)
-    del np, pd
     return {"trees": int(model.booster_.num_trees()), "features": len(model.feature_names_)}
 
 
@@ -245,21 +241,15 @@ def run_child(step: str, **options) -> dict:
                 argv += [flag, str(item)]
         else:
             argv += [flag, str(value)]
-    return json.loads(_run(argv)[0].strip().splitlines()[-1])
+    return json.loads(_run(argv).strip().splitlines()[-1])
 
 
-def _run(argv, cwd=None) -> tuple[str, float, float]:
-    """Run a command; (stdout, wall seconds, peak RSS MB of that child)."""
-    clock = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - clock
+def _run(argv) -> str:
+    """Run a command; its stdout (SystemExit with its stderr when it fails)."""
+    proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
-    # The child's own peak: RUSAGE_CHILDREN is cumulative max over all children, so
-    # children report their own RSS where it matters; here we keep the max seen.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    return out, wall, peak
+        raise SystemExit(f"{' '.join(argv[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc.stdout
 
 
 def score_command(data: Path, model: Path, out: Path, as_of: str, *extra: str,
@@ -268,7 +258,7 @@ def score_command(data: Path, model: Path, out: Path, as_of: str, *extra: str,
             "--set", f"score.out_dir={out}", *extra, "score", "--as-of", as_of,
             "--data", str(data), "--model", str(model), *(() if report else ("--no-report",))]
     wrapper = [PY, str(Path(__file__).resolve()), "_measure", "--"] + argv
-    result = json.loads(_run(wrapper)[0].strip().splitlines()[-1])
+    result = json.loads(_run(wrapper).strip().splitlines()[-1])
     run_file = out / "run" / f"{as_of}.json"
     info = json.loads(run_file.read_text())
     result.update(scored=info["counts"]["scored"], reused=info["counts"]["reused"],

@@ -15,13 +15,15 @@ from pathlib import Path
 import pandas as pd
 from playwright.sync_api import sync_playwright
 
+from healthscore.report.account import account_filename
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def main(report: Path, out: Path) -> None:
     risk = pd.read_parquet(report.parent / "risk_list" / "latest.parquet")
-    account = report / "accounts" / f"{risk['account_id'].iloc[0]}.html"
+    account = report / account_filename(risk["account_id"].iloc[0])
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)

@@ -41,14 +41,18 @@ def _read_json(path: Path, default: Any) -> Any:
 def read_model_info(model_dir: str | Path | None) -> dict[str, Any]:
     """What the model page shows, from an exported model folder ({} when absent).
 
-    Looks for the bundle in the folder itself or under ``artifacts/bundle/`` (an
-    MLflow model folder), as :func:`healthscore.model.export.find_bundle` does.
+    The bundle is found as :func:`healthscore.model.export.find_bundle` finds it (the
+    folder itself or ``artifacts/bundle/`` of an MLflow model folder).
     """
+    from healthscore.errors import ModelError
+    from healthscore.model.export import find_bundle
+
     if model_dir is None:
         return {}
     folder = Path(model_dir)
-    bundle = next((c for c in (folder, folder / "artifacts" / "bundle") if (c / "manifest.json").exists()), None)
-    if bundle is None:
+    try:
+        bundle = find_bundle(folder)
+    except ModelError:
         log.warning("report: no exported model under %s; the model page will be sparse", folder)
         return {}
     manifest = _read_json(bundle / "manifest.json", {})
@@ -104,10 +108,10 @@ def read_report_inputs(
     if not history.empty:
         history = history[history["as_of"] <= when]
 
-    def partition(kind: str, date: Any) -> pd.DataFrame:
+    def points_of(date: Any) -> pd.DataFrame:
         if date is None or not (layout.points_partition(date) / "part-0.parquet").exists():
             return pd.DataFrame()
-        return layout.read_partition(kind, date)
+        return layout.read_partition("points", date)
 
     run_info = layout.read_run(when)
     if model_dir is None:
@@ -122,8 +126,8 @@ def read_report_inputs(
         previous_as_of=previous,
         risk_list=risk_list,
         history=history,
-        points=partition("points", when),
-        previous_points=partition("points", previous),
+        points=points_of(when),
+        previous_points=points_of(previous),
         changes=layout.read_table("changes", when),
         alerts=layout.read_table("alerts", when),
         run_info=run_info,
