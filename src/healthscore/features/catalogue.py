@@ -167,7 +167,7 @@ def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] 
     extra_categorical = set(categorical)
     if signal_families is None:
         signal_families = FeatureParams().signal_families
-    by_slug = {_slug(k): v for k, v in signal_families.items()}
+    by_slug = {slug_of(k): v for k, v in signal_families.items()}
     bad = {k: v for k, v in by_slug.items() if v not in FAMILIES}
     if bad:
         key, family = next(iter(bad.items()))
@@ -175,8 +175,9 @@ def build_catalogue(feature_names: Iterable[str], *, categorical: Iterable[str] 
     return {name: _entry(name, present, extra_categorical, by_slug) for name in names}
 
 
-def _slug(name: str) -> str:
-    """The column slug of a type name (as :func:`healthscore.features.plan.slugify`)."""
+def slug_of(name: str) -> str:
+    """The column slug of a type name: lowercase ``[a-z0-9_]`` (``""`` when nothing is left);
+    :func:`healthscore.features.plan.slugify` makes them unique."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
 
 

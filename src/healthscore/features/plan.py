@@ -12,7 +12,6 @@ pass it to every partition.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -20,7 +19,7 @@ import pandas as pd
 
 from healthscore.config import FeatureParams
 from healthscore.errors import ConfigError, SchemaError
-from healthscore.features.catalogue import FAMILIES
+from healthscore.features.catalogue import FAMILIES, slug_of
 from healthscore.tables import Tables
 
 
@@ -73,7 +72,7 @@ def slugify(names) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for i, name in enumerate(names):
-        slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or f"type{i + 1}"
+        slug = slug_of(name) or f"type{i + 1}"
         base, n = slug, 2
         while slug in seen:
             slug, n = f"{base}_{n}", n + 1
