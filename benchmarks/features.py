@@ -314,7 +314,9 @@ def main(argv=None) -> int:
              "the accounts and subscriptions features. The pandas baseline runs on the first "
              f"{args.baseline_accounts} accounts and is extrapolated linearly in rows; "
              "'matches_builder' compares it with build_features on the same slice.")
-    paths = __import__("_common").record(name, figures, command=command.strip(), notes=notes)
+    from _common import record  # benchmarks/_common.py, beside this script
+
+    paths = record(name, figures, command=command.strip(), notes=notes)
     print(f"wrote {paths['json']} and {paths['md']}")
     return 0
 

@@ -42,7 +42,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import logging
 import shlex
@@ -61,6 +60,9 @@ from healthscore.errors import DataError
 from healthscore.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # benchmarks/_common.py, also when this file is imported by path
+import _common  # noqa: E402
+
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 CACHE = HERE / ".cache"
@@ -411,7 +413,6 @@ def run_section(options: argparse.Namespace) -> dict[str, Any]:
         figures = evaluate_cv(dataset, params, n_splits=options.cv, truth=truth, tune=options.tune)
     else:
         figures = evaluate_split(dataset, params, truth=truth, tune=options.tune)
-    common = _common()
     section = {
         "name": options.name, "source": source, "command": reproduce_command(options),
         "recorded_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
@@ -423,7 +424,7 @@ def run_section(options: argparse.Namespace) -> dict[str, Any]:
                  **({"simulator": options.seed} if options.simulate else {})},
         "params": {k: dataclasses.asdict(getattr(params, k)) for k in ("split", "model", "calibration")},
         "tuned_per_split": bool(options.tune),
-        "versions": common.package_versions(), "machine": common.machine_info(),
+        "versions": _common.package_versions(), "machine": _common.machine_info(),
     }
     section["bars"] = checks(section)
     return section
@@ -456,14 +457,6 @@ def default_name(options: argparse.Namespace) -> str:
     if options.simulate:
         return "simulator"
     return {SOCIALNET: "socialnet7"}.get(str(options.data), Path(options.data).name)
-
-
-def _common():
-    """``benchmarks/_common.py`` (machine and package versions), imported by path."""
-    spec = importlib.util.spec_from_file_location("_quality_common", HERE / "_common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---------------------------------------------------------------------- output
