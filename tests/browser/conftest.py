@@ -147,6 +147,12 @@ def accounts():
     return ACCOUNTS.copy()
 
 
+@pytest.fixture
+def portfolio():
+    """The sample portfolio's report inputs, to render with other params."""
+    return make_portfolio()
+
+
 @pytest.fixture(scope="session")
 def report_dir(tmp_path_factory):
     """The sample portfolio's report, written once per session."""

@@ -132,3 +132,15 @@ def test_model_page_loads_without_errors(page, report_dir):
     assert page.locator("#metrics-table tbody tr").count() >= 3
     assert page.locator("#reliability svg").count() == 1
     assert page.errors == []
+
+
+def test_the_risk_table_shows_money_in_the_report_currency(page, portfolio, tmp_path):
+    from healthscore.config import ReportParams
+    from healthscore.report import write_report
+
+    out = tmp_path / "report"
+    write_report(portfolio, ReportParams(currency="€"), out_dir=out)
+    _open(page, out, "index.html")
+    arr = _visible_column(page, 7)
+    assert arr and all(t.startswith("€") for t in arr), arr[:3]
+    assert page.errors == []

@@ -200,6 +200,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "alerts": new_alerts(inputs, pages=pages, currency=cur),
         "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur),
         "rows": table_rows(rl, pages=pages),
+        "currency": cur,
         "owners": sorted(rl["owner"].unique().tolist()),
         "segments": sorted(rl["segment"].unique().tolist()),
         "band_options": [(b, text.band_label(b)) for b in BAND_ORDER],

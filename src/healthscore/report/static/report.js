@@ -15,9 +15,9 @@
     return node;
   }
 
-  function money(v) {
+  function money(v, symbol) {
     if (v === null || v === undefined) return "n/a";
-    return "$" + Math.round(v).toLocaleString("en-US");
+    return symbol + Math.round(v).toLocaleString("en-US");
   }
 
   function signed(v) {
@@ -48,6 +48,7 @@
     var dataNode = document.getElementById("risk-data");
     var table = document.getElementById("risk-table");
     if (!dataNode || !table) return;
+    var currency = table.getAttribute("data-currency") || "$";  // report.currency
     var rows = JSON.parse(dataNode.textContent);
     var body = table.querySelector("tbody");
     var state = { key: "score", dir: 1, all: false };
@@ -86,8 +87,8 @@
       band.appendChild(el("span", "band band-" + r.band, BAND_TEXT[r.band] || r.band));
       tr.appendChild(band);
       tr.appendChild(el("td", "num", r.risk === null ? "n/a" : Math.round(100 * r.risk) + "%"));
-      tr.appendChild(el("td", "num", money(r.arr)));
-      tr.appendChild(el("td", "num", money(r.arr_at_risk)));
+      tr.appendChild(el("td", "num", money(r.arr, currency)));
+      tr.appendChild(el("td", "num", money(r.arr_at_risk, currency)));
       var ch = el("td", "num " + (r.change < 0 ? "down" : r.change > 0 ? "up" : ""), signed(r.change));
       tr.appendChild(ch);
       tr.appendChild(el("td", "driver small", r.driver));
