@@ -45,15 +45,20 @@ METRICS: tuple[str, ...] = (
 def expected_calibration_error(y: Any, p: Any, *, n_bins: int = 10) -> float:
     """ECE over ``n_bins`` equal-width bins of ``p`` in [0, 1] (empty bins skipped)."""
     y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
     if y.size == 0:
         return math.nan
-    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
-    sum_y = np.bincount(bins, weights=y, minlength=n_bins)
-    sum_p = np.bincount(bins, weights=p, minlength=n_bins)
+    counts, sum_y, sum_p = _bin_sums(y, p, n_bins)
     used = counts > 0
     return float(np.abs(sum_y[used] - sum_p[used]).sum() / y.size)
+
+
+def _bin_sums(y: Any, p: Any, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width bin of ``p`` in [0, 1]: row count, sum of ``y``, sum of ``p``."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    return (np.bincount(bins, minlength=n_bins), np.bincount(bins, weights=y, minlength=n_bins),
+            np.bincount(bins, weights=p, minlength=n_bins))
 
 
 def top_share(p: Any, share: float = 0.1) -> np.ndarray:
@@ -138,19 +143,10 @@ def metrics_table(
 def reliability_table(y: Any, p: Any, *, n_bins: int = 10) -> pd.DataFrame:
     """Points of the reliability curve: per non-empty equal-width bin of ``p``,
     ``bin`` (0-based), ``predicted`` (mean risk), ``observed`` (churn rate), ``count``."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
+    counts, sum_y, sum_p = _bin_sums(y, p, n_bins)
     used = np.flatnonzero(counts)
-    return pd.DataFrame(
-        {
-            "bin": used,
-            "predicted": np.bincount(bins, weights=p, minlength=n_bins)[used] / counts[used],
-            "observed": np.bincount(bins, weights=y, minlength=n_bins)[used] / counts[used],
-            "count": counts[used],
-        }
-    )
+    return pd.DataFrame({"bin": used, "predicted": sum_p[used] / counts[used],
+                         "observed": sum_y[used] / counts[used], "count": counts[used]})
 
 
 def band_table(y: Any, bands: Any) -> pd.DataFrame:
@@ -180,12 +176,8 @@ def plot_reliability(y: Any, risks: Mapping[str, Any], *, n_bins: int = 10) -> F
     for name, p in risks.items():
         p = np.asarray(p, dtype=np.float64)
         keep = ~np.isnan(p)
-        bins = np.minimum((p[keep] * n_bins).astype(np.int64), n_bins - 1)
-        counts = np.bincount(bins, minlength=n_bins)
-        used = counts > 0
-        mean_p = np.bincount(bins, weights=p[keep], minlength=n_bins)[used] / counts[used]
-        mean_y = np.bincount(bins, weights=y[keep], minlength=n_bins)[used] / counts[used]
-        ax.plot(mean_p, mean_y, marker="o", label=name)
+        curve = reliability_table(y[keep], p[keep], n_bins=n_bins)
+        ax.plot(curve["predicted"], curve["observed"], marker="o", label=name)
     ax.set(xlabel="predicted churn risk", ylabel="observed churn rate",
            title=f"Reliability ({n_bins} equal-width bins)", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left")
