@@ -50,7 +50,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,8 @@ TOP_DRIVERS = 10
 SOCIALNET = "../shared/data/socialnet7-dev"
 #: The standard sections of a bare run, as command-line arguments.
 STANDARD = {
-    "simulator": ["--simulate", "20000", "--months", "36", "--seed", "7"],
+    "simulator": ["--simulate", "20000", "--months", "36", "--seed", "7",
+                  "--params", "configs/renewal-task.yaml"],
     "socialnet7": ["--data", SOCIALNET, "--params", "configs/socialnet7.yaml",
                    "--cutoffs", f"{SOCIALNET}/observation.parquet", "--cv", "5"],
     "socialnet7-tuned": ["--data", SOCIALNET, "--params", "configs/socialnet7.yaml",
@@ -156,7 +157,7 @@ def build(params: Params, *, cutoffs: Path | None) -> tuple[pd.DataFrame, dict[s
 
 
 def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names: list[str], features: Any,
-                 truth: pd.DataFrame | None) -> dict[str, Any]:
+                 truth: pd.DataFrame | None, profile: Sequence[str] = ()) -> dict[str, Any]:
     """Drivers (sums over rows), single-feature AUCs and family points of test rows."""
     from healthscore.explain import explain_families
     from healthscore.model.evaluation import global_drivers, single_feature_auc
@@ -178,7 +179,7 @@ def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names:
             ["mean_abs_logit", "mean_logit", "mean_abs_points"]] * len(test)
     if truth is not None and {"primary_cause", "cause_family"} <= set(truth.columns):
         catalogue = catalogue_dict(names, features=features, frame=test)
-        out["families"] = explain_families(exported, test, catalogue=catalogue)
+        out["families"] = explain_families(exported, test, catalogue=catalogue, profile=profile)
     return out
 
 
@@ -247,7 +248,7 @@ def evaluate_split(dataset: pd.DataFrame, params: Params, *, truth: pd.DataFrame
                "last_cutoff": str(row["last_cutoff"])[:10]}
               for row in result.counts.to_dict(orient="records")]
     part = analyse_test(result.exported, fit=train, test=test, names=names, truth=truth,
-                        features=params.features)
+                        features=params.features, profile=params.score.profile_features)
     return {"split": {"kind": "params.split", **result.windows.describe(),
                       "test_months": params.split.test_months,
                       "validation_months": params.split.validation_months},
@@ -323,7 +324,8 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
         info["trees"] = model.best_iteration_
         exported = ExportedModel(kind="lightgbm", scale=scale, model=model)
         parts.append(analyse_test(exported, fit=pd.concat([fit, validation]), test=test,
-                                  names=names, truth=truth, features=params.features))
+                                  names=names, truth=truth, features=params.features,
+                                  profile=params.score.profile_features))
     if not tables:
         raise DataError(f"--cv {n_splits}: no fold has churned and retained training rows")
     long = pd.concat(tables, ignore_index=True)

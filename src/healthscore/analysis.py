@@ -291,7 +291,9 @@ def shap_explanation(
     inner = model.model if getattr(model, "kind", None) == "lightgbm" else model
     if not hasattr(inner, "contributions"):
         raise TypeError(f"shap_explanation: {type(model).__name__} is not a tree model")
-    names = list(inner.feature_names_)
+    # a hazard model's points are of its horizon score (intervals combined)
+    horizon = getattr(model, "horizon", None) is not None
+    names = list(model.feature_names) if horizon else list(inner.feature_names_)
     frame = X.loc[:, names]
     if scale is None and exported_scale is not None:
         scale = exported_scale
@@ -299,7 +301,7 @@ def shap_explanation(
         contributions = inner.contributions(frame)
         values, base = contributions[:, :-1], contributions[:, -1]
     else:
-        explanation = explain_model(inner, frame, scale=scale)
+        explanation = explain_model(model if horizon else inner, frame, scale=scale)
         values, base = explanation.points, explanation.base
     shown = [str((labels or {}).get(n, n)) for n in names]
     return shap.Explanation(

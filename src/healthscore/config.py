@@ -58,28 +58,24 @@ class DataParams:
 
 @dataclass(frozen=True)
 class TimelineParams:
-    """Cutoffs (DESIGN.md section 2).
+    """Cutoffs and the outcome window (DESIGN.md section 2).
 
-    ``renewal`` mode: one row per renewal date R, cut off at R - ``lead_time_days``.
-    ``horizon`` mode: one row per active account every ``cadence`` (a pandas offset
-    alias, ``MS`` = first of each month); the outcome window is
-    ``[cutoff + lead_time_days, cutoff + lead_time_days + horizon_days)``.
+    ``horizon`` mode (default): one row per customer every ``cadence`` (a pandas
+    offset alias, ``MS`` = midnight of the 1st of each month); the outcome window is
+    ``[cutoff + lead_time_days, cutoff + lead_time_days + horizon_days)`` and the
+    served ``risk_proba`` is the chance the account is lost within it, for every
+    contract length. ``renewal`` mode: one row per renewal date R, cut off at R -
+    ``lead_time_days``, for a renewal-by-renewal task (e.g. the book's monthly one).
     ``start`` / ``end`` bound the cutoff times kept (inclusive); without ``start``,
     cutoffs begin when every dated table has data (``timeline.data_start``).
-    ``renewal_rows``: which renewals get a row in renewal mode. ``active``: the account
-    is a customer at the cutoff (e.g. a monthly plan with a 90-day lead time has a row
-    per monthly renewal, cut off while an earlier month runs); ``contract``: only when
-    the renewing subscription itself started before the cutoff, so no row exists
-    because of renewals that happen after its cutoff.
     """
 
-    mode: Literal["renewal", "horizon"] = "renewal"
-    lead_time_days: int = 90
-    horizon_days: int = 90
+    mode: Literal["renewal", "horizon"] = "horizon"
+    lead_time_days: int = 0
+    horizon_days: int = 365
     cadence: str = "MS"
     start: str | None = None
     end: str | None = None
-    renewal_rows: Literal["active", "contract"] = "active"
 
 
 @dataclass(frozen=True)
@@ -160,11 +156,11 @@ class ModelParams:
     given no validation window. Below ``min_churned_rows`` churned training rows,
     ``train`` refuses to learn and recommends ``--mode scorecard``.
 
-    ``exclude_features`` are built but not learnt from. The default leaves out
-    ``subscriptions__days_to_renewal``: in renewal mode every training row is cut off
-    ``lead_time_days`` before its renewal, so the feature only restates the contract
-    length there, while on a scoring date it takes every value; learning from it would
-    make the score swing with the calendar rather than with the account.
+    ``exclude_features`` are built but not learnt from (none by default: in horizon
+    mode the renewal calendar is a known exposure, shown as the account's profile; in
+    renewal mode, where every row is cut off ``lead_time_days`` before its renewal,
+    exclude ``subscriptions__days_to_renewal``, which there only restates the
+    contract's length).
     """
 
     n_estimators: int = 1000
@@ -181,7 +177,7 @@ class ModelParams:
     min_churned_rows: int = 50
     random_state: int = 42
     n_jobs: int = 2
-    exclude_features: list[str] = field(default_factory=lambda: ["subscriptions__days_to_renewal"])
+    exclude_features: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -238,6 +234,14 @@ class ScorecardParams:
 # ------------------------------------------------------------------- score, alerts
 
 
+#: Facts about the contract and the account, not behaviour: their points are the
+#: account's starting point ("accounts like this score 78"), never drivers. An entry
+#: ending in ``__`` names every feature starting with it.
+PROFILE_FEATURES = ("exposure__", "subscriptions__days_to_renewal", "subscriptions__contract_days",
+                    "subscriptions__mrr__now", "accounts__segment", "accounts__plan",
+                    "accounts__industry", "accounts__region", "accounts__seats")
+
+
 @dataclass(frozen=True)
 class ScoreParams:
     """The 1-100 health score: ``clip(round(offset - pdo/ln2 * logit), 1, 100)``.
@@ -248,6 +252,8 @@ class ScoreParams:
     number of named lines of "why it changed". ``chunk_rows``: feature rows explained
     at a time (bounds memory). ``incremental``: reuse the stored points of accounts
     whose feature row is unchanged since the last run with the same model.
+    ``profile_features``: names (or prefixes ending in ``__``) of the profile facts
+    whose points make the account's starting point rather than drivers.
     """
 
     offset: float = 35.0
@@ -258,6 +264,7 @@ class ScoreParams:
     out_dir: str = "outputs"
     chunk_rows: int = 100_000
     incremental: bool = False
+    profile_features: list[str] = field(default_factory=lambda: list(PROFILE_FEATURES))
 
 
 @dataclass(frozen=True)
@@ -283,10 +290,12 @@ class ReportParams:
     account pages for the riskiest N accounts only (the overview says so).
     ``drivers_shown``: drivers hurting and helping listed per account.
     ``driver_min_points``: a driver *hurts* an account (patterns, next steps) when it
-    costs at least this many points. ``outcome``: how churn is worded ("about 1 in 4
-    accounts like this did not renew"). ``currency``: symbol before amounts.
-    ``next_steps``: extra next-step rules, feature-name fragment or family -> step,
-    consulted before the built-in ones.
+    costs at least this many points. ``outcome``: what happens to the accounts a risk
+    counts, worded with the run's horizon ("about 1 in 7 accounts like this are lost
+    within 12 months"; :func:`healthscore.explain.describe_risk`). ``currency``: symbol
+    before amounts. ``next_steps``: extra next-step rules, feature-name fragment or
+    family -> step, consulted before the built-in ones. ``renewal_days``: the overview
+    lists the accounts whose next renewal falls within this many days.
     """
 
     title: str = "Customer health"
@@ -294,9 +303,10 @@ class ReportParams:
     max_accounts: int = 500
     drivers_shown: int = 5
     driver_min_points: float = 2.0
-    outcome: str = "did not renew"
+    outcome: str = "are lost"
     currency: str = "$"
     next_steps: dict[str, str] = field(default_factory=dict)
+    renewal_days: int = 90
 
 
 # ---------------------------------------------------------------------- tracking

@@ -21,6 +21,7 @@ Everything here is pure: arrays and frames in, arrays and frames out.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -205,6 +206,8 @@ def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanat
         Required unless ``model`` is an ``ExportedModel``.
     """
     kind = getattr(model, "kind", None)
+    if kind == "lightgbm" and getattr(model, "horizon", None) is not None:
+        return explain_horizon(model, X)
     if kind in ("lightgbm", "scorecard") and hasattr(model, "scale"):
         inner = model.model if kind == "lightgbm" else model.scorecard
         return explain_model(inner, X, scale=model.scale)
@@ -238,6 +241,56 @@ def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanat
             np.asarray(scale.band(score), dtype=object).reshape(-1),
         )
     raise TypeError(f"cannot explain a {type(model).__name__}: no contributions nor rule points")
+
+
+def explain_horizon(exported: Any, X: pd.DataFrame) -> Explanation:
+    """Explain a hazard model's horizon scores (:mod:`healthscore.model.exposure`).
+
+    Each account's window logit ``L`` combines its intervals' calibrated hazard
+    logits ``l_k = a_k * m_k + b_k`` (Platt slope and intercept at the interval's
+    lead). Integrated gradients on the straight path from every ``l_k`` at its
+    reference ``a_k * phi_0 + b_k`` (an average account) give each interval a weight
+    ``g_k``; TreeSHAP splits each ``m_k``. A feature's points are ``-factor * s *
+    sum_k g_k * a_k * phi_ik``, with ``s`` (about 1) making them add up exactly; the
+    calendar alone (every interval at its reference) moves the score by ``-factor *
+    (L_cal - l_0)``, the points of ``exposure__renewals``, where ``l_0 = a * phi_0 + b``
+    gives the base ``offset - factor * l_0``. Base + points + residual = the unclipped
+    score, exactly (``residual`` is 0 under Platt).
+    """
+    from healthscore.model.exposure import expand_intervals, horizon_weights, combine_hazards
+
+    model, scale = exported.model, exported.scale
+    rows, owner = expand_intervals(X)
+    n = len(X)
+    contributions = model.contributions(rows)
+    calibrator = model.calibrator_
+    factor = float(scale.factor)
+    lead = np.broadcast_to(np.asarray(model.lead_years(rows), dtype=np.float64), (len(rows),))
+    slope = calibrator.slope(lead)                       # a + a_lead * lead, per interval
+    intercept = calibrator.b + calibrator.b_lead * lead
+    margin = contributions.sum(axis=1)
+    logit = slope * margin + intercept
+    phi_0 = float(contributions[0, -1]) if len(rows) else 0.0
+    reference = slope * phi_0 + intercept                # each interval of an average account
+    base_logit = float(calibrator.a) * phi_0 + float(calibrator.b)
+    g, calendar = horizon_weights(logit, owner, n, reference=reference)
+    window = combine_hazards(logit, owner, n)
+    served = window if calibrator.method == "platt" else combine_hazards(
+        calibrator.logit(margin), owner, n)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.array([], int)
+    weighted = contributions[:, :-1] * (g * slope)[:, None]
+    feature_logit = np.add.reduceat(weighted, starts, axis=0) if len(starts) else np.zeros((0, weighted.shape[1]))
+    target = window - calendar
+    approx = feature_logit.sum(axis=1)
+    ok = np.abs(approx) > 1e-12
+    stretch = np.where(ok, target / np.where(ok, approx, 1.0), 1.0)
+    feature_logit *= stretch[:, None]
+    left = target - feature_logit.sum(axis=1)
+    points = np.column_stack([-factor * feature_logit, -factor * (calendar - base_logit)])
+    base = np.full(n, float(scale.offset) - factor * base_logit)
+    residual = -factor * (served - window) - factor * left
+    return explanation_from_points(points, base, residual, feature_names=exported.feature_names,
+                                   scale=scale)
 
 
 # ------------------------------------------------------------------------ drivers
@@ -300,6 +353,28 @@ def find_drivers(points: np.ndarray, *, k: int = 5) -> Drivers:
     return Drivers(hurt, -hurt_val, helps, helps_val)
 
 
+def profile_mask(feature_names: Sequence[str], profile: Sequence[str]) -> np.ndarray:
+    """Which features are profile facts (``score.profile_features``: exact names, or
+    prefixes ending in ``__``): bool (p,)."""
+    exact = {p for p in profile if not p.endswith("__")}
+    prefixes = tuple(p for p in profile if p.endswith("__"))
+    return np.array([n in exact or (bool(prefixes) and n.startswith(prefixes)) for n in feature_names],
+                    dtype=bool)
+
+
+def split_profile(explanation: "Explanation", profile: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(profile_score, driver_points)``: the base plus the profile facts' points (the
+    score of accounts like this one), and the points with profile columns zeroed (what
+    the drivers are chosen from). ``profile_score + driver_points.sum(axis=1) +
+    residual`` is the unclipped score, exactly."""
+    mask = profile_mask(explanation.feature_names, profile)
+    points = explanation.points
+    profile_score = explanation.base + points[:, mask].sum(axis=1)
+    drivers = points.copy()
+    drivers[:, mask] = 0.0
+    return profile_score, drivers
+
+
 def family_points(
     points: np.ndarray, feature_names: Sequence[str], families: Mapping[str, str]
 ) -> pd.DataFrame:
@@ -318,7 +393,8 @@ def family_points(
 
 
 def explain_families(
-    model: Any, dataset: pd.DataFrame, *, scale: Any = None, catalogue: Mapping[str, Any] | None = None
+    model: Any, dataset: pd.DataFrame, *, scale: Any = None, catalogue: Mapping[str, Any] | None = None,
+    profile: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Points by family of every row of a training-set-like frame.
 
@@ -326,8 +402,13 @@ def explain_families(
     present (``account_id``, ``cutoff_time``, ``renewal_date``), the health score and
     one ``points_<family>`` column per family: the input of :func:`cause_fidelity`.
     ``catalogue`` defaults to the exported model's, then to the feature names' source.
+    ``profile`` (``score.profile_features``): their points are left out, so the
+    families are those of the behavioural drivers a CSM reads.
     """
     explanation = explain_model(model, dataset, scale=scale)
+    if profile:
+        _, points = split_profile(explanation, profile)
+        explanation = dataclasses.replace(explanation, points=points)
     catalogue = catalogue if catalogue is not None else (getattr(model, "catalogue", None) or {})
     families = {n: catalogue_entry(catalogue, n)["family"] for n in explanation.feature_names}
     keys = [k for k in ("account_id", "cutoff_time", "renewal_date") if k in dataset.columns]
@@ -349,15 +430,53 @@ def format_points(points: float) -> str:
     return f"{points:+.0f} pts"
 
 
-def describe_risk(risk_proba: float) -> str:
-    """``about 1 in 8 accounts like this did not renew`` (from the calibrated risk)."""
-    if not np.isfinite(risk_proba):
-        return "churn risk unknown"
-    if risk_proba < 0.001:
-        return "fewer than 1 in 1,000 accounts like this did not renew"
-    if risk_proba >= 0.5:
-        return f"about {round(10 * risk_proba):.0f} in 10 accounts like this did not renew"
-    return f"about 1 in {round(1 / risk_proba):,.0f} accounts like this did not renew"
+def describe_risk(risk_proba: float, *, horizon_days: float | None = None,
+                  outcome: str = "are lost") -> str:
+    """A churn probability as a frequency a reader can picture, with its horizon.
+
+    The one wording of a risk, used by ``healthscore explain`` and the report alike:
+    ``0.14`` with ``horizon_days=365`` -> ``about 1 in 7 accounts like this are lost
+    within 12 months``; ``0.6`` -> ``about 3 in 5 ...``. Below 20 % it is ``1 in N``;
+    from 20 % the simplest fraction (denominator 2 to 10) within 4 percentage points;
+    below 1 % ``fewer than 1 in 100``, above 97 % ``almost all``.
+
+    Parameters
+    ----------
+    risk_proba : float
+        Calibrated probability in [0, 1] (NaN or None: ``no churn estimate``).
+    horizon_days : float, optional
+        The horizon the probability is for (the scoring run's
+        ``horizon.horizon_days``); None leaves it unsaid.
+    outcome : str
+        What happens to the accounts (``report.outcome``).
+    """
+    from healthscore.report.text import horizon_words
+
+    try:
+        p = float(risk_proba)
+    except (TypeError, ValueError):
+        p = float("nan")
+    if not np.isfinite(p):
+        return "no churn estimate"
+    p = min(max(p, 0.0), 1.0)
+    horizon = horizon_words(horizon_days)
+    tail = f" {outcome}" + (f" within {horizon}" if horizon else "")
+    if p < 0.01:
+        return f"fewer than 1 in 100 accounts like this{tail}"
+    if p > 0.97:
+        return f"almost all accounts like this{tail}"
+    if p < 0.2:
+        return f"about 1 in {round(1 / p):,} accounts like this{tail}"
+    best = None
+    for n in range(2, 11):
+        k = min(max(round(p * n), 1), n - 1)
+        if abs(k / n - p) <= 0.04:
+            best = (k, n)
+            break
+        if best is None or abs(k / n - p) < abs(best[0] / best[1] - p):
+            best = (k, n)
+    k, n = best
+    return f"about {k} in {n} accounts like this{tail}"
 
 
 # ---------------------------------------------------------------------- fidelity

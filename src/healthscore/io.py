@@ -234,6 +234,18 @@ def read_ground_truth(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def read_oracle(path: str | Path) -> pd.DataFrame:
+    """The simulator's ``oracle`` table (Parquet or CSV): true risk per (account, cutoff)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"oracle {path} does not exist")
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path, parse_dates=["cutoff_time", "next_renewal_date"])
+        return frame.astype({"cutoff_time": "datetime64[us]",
+                             "next_renewal_date": "datetime64[us]"})
+    return pd.read_parquet(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.

@@ -1,34 +1,33 @@
 """Labels with censoring (DESIGN.md section 2): 1 churned, 0 retained, <NA> unknown.
 
-A label is given only when the data shows the outcome; a row whose outcome window runs
-past ``observed_until`` (the exclusive end of the data) without the answer being
-visible is censored (<NA>), never "retained".
-
-``renewal`` mode, for the renewal date R of an account:
-
-* *retained* (0) when some subscription of the account covers a moment after R and
-  starts no later than ``R + grace_days``: a same-day successor, a late one inside the
-  grace period, an early renewal signed before R, or another concurrent subscription
-  that runs past R. A successor that is visible in the data settles the row even when
-  the grace window is not over yet.
-* *churned* (1) when nothing continues and the whole grace window
-  ``[R, R + grace_days]`` is inside the data (``R + grace_days < observed_until``).
-* with ``contraction_share`` set, a continuing account whose MRR at ``R + grace_days``
-  is lower than its MRR at the cutoff by more than that share is churned too
-  (censored while later successors could still restore it).
-* an explicit ``subscriptions.outcome`` on a subscription ending at R decides the row:
-  one of :data:`healthscore.schema.CHURN_OUTCOMES` is 1, one of
-  :data:`RETAINED_OUTCOMES` is 0, anything else is ignored.
+A label is given only when its whole outcome window is inside the data. Censoring is
+symmetric: a window that runs past ``observed_until`` (the exclusive end of the data)
+is censored whatever it already shows, a visible successor as much as a visible loss,
+so the latest labelled rows are not a sample of the accounts that stayed.
 
 ``horizon`` mode, for a cutoff t with outcome window ``[a, b) = [t + lead_time,
 t + lead_time + horizon)``: subscriptions are merged into active periods (gaps up to
 ``grace_days`` forgiven, :func:`healthscore.timeline.make_periods`); the period holding
-t ends at E. E is a known churn date when ``E + grace_days < observed_until`` or an
-explicit churn outcome ends the period. Then: known E in ``[a, b)`` is 1; E at or after
-b (known or scheduled: the subscriptions run until E) is 0; an unknown end before b is
-<NA>. A known churn *before* a (during the lead time) drops the row: the label asks
-whether a customer at the start of the outcome window leaves within it, and such an
-account is no longer a customer then.
+t ends at E. E is a loss (``lost_at``) when ``E + grace_days < observed_until`` and no
+explicit ``retained`` outcome ends it, or an explicit churn outcome ends it. The label
+is known when ``b + grace_days <= observed_until``: 1 when the account is lost in
+``[a, b)``, 0 when not; a loss before a (during the lead time) leaves the label
+unknown (the row stays: its existence was decided at t). ``lost_at`` goes with every
+row, so a model can learn from windows cut short by the end of the data
+(:mod:`healthscore.model.exposure`).
+
+``renewal`` mode, for the renewal date R of an account, known when ``R + grace_days <
+observed_until``:
+
+* *retained* (0) when some subscription of the account covers a moment after R and
+  starts no later than ``R + grace_days`` (a same-day successor, a late one inside
+  the grace period, an early renewal, a concurrent subscription that runs past R);
+* *churned* (1) otherwise;
+* with ``contraction_share`` set, a continuing account whose MRR at ``R + grace_days``
+  is lower than its MRR at the cutoff by more than that share is churned too;
+* an explicit ``subscriptions.outcome`` on a subscription ending at R decides the row
+  whatever the data's end: one of :data:`healthscore.schema.CHURN_OUTCOMES` is 1, one
+  of :data:`RETAINED_OUTCOMES` is 0, anything else is ignored.
 """
 
 from __future__ import annotations
@@ -82,9 +81,9 @@ def make_labels(
     Returns
     -------
     DataFrame
-        ``cutoffs`` plus ``label`` (Int8: 1 churned, 0 retained, <NA> censored), in
-        the same order. Horizon mode drops rows whose account churned during the lead
-        time (see the module docstring).
+        ``cutoffs`` plus ``label`` (Int8: 1 churned, 0 retained, <NA> censored) and
+        ``lost_at`` (datetime64[us], horizon mode; NaT in renewal mode), same rows in
+        the same order: a label never removes a row.
     """
     if timeline.mode == "renewal":
         label = _renewal_labels(cutoffs, tables, labels=labels)
@@ -121,7 +120,8 @@ def _renewal_labels(rows: pd.DataFrame, tables: Tables, *, labels: LabelParams) 
     matched = found["period_end"].notna().to_numpy()
 
     label = np.full(len(rows), -1, dtype=np.int8)  # -1 = unknown
-    label[matched & continues] = 0
+    # Symmetric censoring: a grace window past the data's end is unknown either way.
+    label[matched & continues & seen] = 0
     label[matched & ~continues & seen] = 1
     if labels.contraction_share is not None:
         if "mrr" not in subs:
@@ -131,7 +131,7 @@ def _renewal_labels(rows: pd.DataFrame, tables: Tables, *, labels: LabelParams) 
         before = _mrr_at(subs, rows["account_id"], rows["cutoff_time"])
         after = _mrr_at(subs, rows["account_id"], renewal + grace)
         shrunk = (before > 0) & (after < (1.0 - labels.contraction_share) * before)
-        label[matched & continues & shrunk] = np.where(seen, 1, -1)[matched & continues & shrunk]
+        label[matched & continues & shrunk & seen] = 1
     label[found["retained_said"].fillna(False).to_numpy(dtype=bool)] = 0
     label[found["churn_said"].fillna(False).to_numpy(dtype=bool)] = 1
     if (~matched).any():
@@ -171,43 +171,52 @@ def _mrr_at(subs: pd.DataFrame, accounts: pd.Series, when: pd.Series) -> np.ndar
 def _horizon_labels(
     rows: pd.DataFrame, tables: Tables, *, timeline: TimelineParams, labels: LabelParams
 ) -> pd.DataFrame:
+    lost_at = lost_dates(rows, tables, grace_days=labels.grace_days)
+    t = rows["cutoff_time"].to_numpy()
+    window_start = t + np.timedelta64(timeline.lead_time_days, "D")
+    window_end = window_start + np.timedelta64(timeline.horizon_days, "D")
+    grace = np.timedelta64(labels.grace_days, "D")
+    seen = window_end + grace <= np.datetime64(tables.observed_until.as_unit("us"))
+    lost = lost_at.to_numpy()
+    has = ~pd.isna(lost)
+    label = np.full(len(rows), -1, dtype=np.int8)
+    label[seen] = 0
+    label[seen & has & (lost < window_end)] = 1
+    label[has & (lost < window_start)] = -1  # lost during the lead time: no answer
+    return rows.assign(label=_as_label(label, rows.index), lost_at=lost_at.to_numpy())
+
+
+def lost_dates(rows: pd.DataFrame, tables: Tables, *, grace_days: int) -> pd.Series:
+    """The date each row's account stops being a customer, where the data shows it.
+
+    The end E of the active period that holds the cutoff (subscriptions merged with
+    gaps up to ``grace_days``), when that end is a loss: ``E + grace_days <
+    observed_until`` and no explicit retained outcome, or an explicit churn outcome.
+    NaT while the account is a customer through the data's end.
+
+    Returns
+    -------
+    Series of datetime64[us], indexed like ``rows``.
+    """
     subs = tables.subscriptions
-    periods, membership = make_periods(subs, grace_days=labels.grace_days)
+    periods, membership = make_periods(subs, grace_days=grace_days)
     last = subs["end_date"].to_numpy() == periods["period_end"].to_numpy()[membership.to_numpy()]
     said = pd.DataFrame({"period": membership.to_numpy()[last],
                          "churn": _outcome_in(subs, CHURN_OUTCOMES).to_numpy()[last],
                          "retained": _outcome_in(subs, RETAINED_OUTCOMES).to_numpy()[last]})
     said = said.groupby("period").any().reindex(periods.index, fill_value=False)
-    grace = pd.Timedelta(days=labels.grace_days)
+    grace = pd.Timedelta(days=grace_days)
     ended = (periods["period_end"] + grace < tables.observed_until) & ~said["retained"]
     periods = periods.assign(known=(ended | said["churn"]).to_numpy())
-
     query = rows[["account_id", "cutoff_time"]].assign(position=np.arange(len(rows)))
+    query["account_id"] = query["account_id"].astype(periods["account_id"].dtype)
     found = pd.merge_asof(
         query.sort_values("cutoff_time"), periods.sort_values("period_start"),
         left_on="cutoff_time", right_on="period_start", by="account_id",
         direction="backward", allow_exact_matches=False,
     ).sort_values("position")
-    end = found["period_end"].to_numpy()
-    known = found["known"].fillna(False).to_numpy(dtype=bool)
-    t = found["cutoff_time"].to_numpy()
-    window_start = t + np.timedelta64(timeline.lead_time_days, "D")
-    window_end = window_start + np.timedelta64(timeline.horizon_days, "D")
-    active = ~pd.isna(end) & (end >= t)
-
-    label = np.full(len(rows), -1, dtype=np.int8)
-    label[end >= window_end] = 0
-    label[known & (end < window_end)] = 1
-    gone = known & (end < window_start)
-    keep = active & ~gone
-    if (~active).any():
-        log.warning("labels: %d rows name an account not active at the cutoff; dropped",
-                    int((~active).sum()))
-    if gone.any():
-        log.info("labels: %d rows dropped: the account churned during the %d-day lead time",
-                 int((gone & active).sum()), timeline.lead_time_days)
-    out = rows.assign(label=_as_label(label, rows.index))
-    return out.loc[keep].reset_index(drop=True)
+    end = found["period_end"].where(found["known"].fillna(False).astype(bool))
+    return pd.Series(end.to_numpy(), index=rows.index, name="lost_at").astype("datetime64[us]")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -220,5 +229,7 @@ def _as_label(codes: np.ndarray, index: pd.Index) -> pd.Series:
 
 def _put_label_after_renewal(frame: pd.DataFrame) -> pd.DataFrame:
     first = ["account_id", "cutoff_time", "renewal_date", "label"]
+    if "lost_at" not in frame:
+        frame = frame.assign(lost_at=pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]"))
     rest = [c for c in frame.columns if c not in first]
     return frame[first + rest]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from healthscore.config import Params
@@ -16,8 +17,12 @@ from healthscore.labels import make_label_times
 from healthscore.tables import Tables
 from healthscore.timeline import check_cutoffs
 
-#: The columns before the features, in order (architecture.md, "Training set").
-KEY_COLUMNS = ("account_id", "cutoff_time", "renewal_date", "label")
+#: The columns before the features, in order (architecture.md, "Training set"):
+#: the row's key, the contract it holds at the cutoff (``renewal_date``, ``term_days``),
+#: its label on the configured window and ``lost_at``, the date the data shows the
+#: account lost (horizon mode; NaT otherwise), from which windows cut short by the end
+#: of the data are labelled (:mod:`healthscore.model.exposure`).
+KEY_COLUMNS = ("account_id", "cutoff_time", "renewal_date", "label", "term_days", "lost_at")
 
 
 def build_dataset(
@@ -50,9 +55,8 @@ def build_dataset(
     Returns
     -------
     DataFrame
-        One row per (account_id, cutoff_time): ``account_id``, ``cutoff_time``
-        (datetime64[us]), ``renewal_date`` (datetime64[us], NaT in horizon mode),
-        ``label`` (Int8: 1 churned, 0 retained, <NA> censored), then the features,
+        One row per (account_id, cutoff_time): :data:`KEY_COLUMNS` (``label`` Int8: 1
+        churned, 0 retained, <NA> censored), then the features,
         each built from data strictly before ``cutoff_time``. Rows sorted by cutoff
         then account, or in the order of ``cutoffs`` when given.
 
@@ -67,6 +71,8 @@ def build_dataset(
         rows = make_label_times(tables, params.timeline, params.labels)
     else:
         rows = check_cutoffs(cutoffs, tables, source=cutoffs_source)
+        rows["term_days"] = np.nan
+        rows["lost_at"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
     if rows.empty:
         raise DataError(_why_empty(params, explicit=cutoffs is not None))
     rows = rows.reset_index(drop=True)

@@ -146,7 +146,7 @@ TABLES: dict[str, TableSpec] = {
 REQUIRED_TABLES = ("accounts", "subscriptions")
 
 #: Tables the simulator writes besides the contract; never read as features.
-SIMULATOR_ONLY = ("ground_truth",)
+SIMULATOR_ONLY = ("ground_truth", "oracle")
 
 #: The outcome values of ``subscriptions.outcome`` that mean the account left.
 CHURN_OUTCOMES = frozenset({"churned", "churn", "cancelled", "canceled", "lost", "1", "true"})

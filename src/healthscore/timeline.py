@@ -1,35 +1,31 @@
 """Cutoffs: which (account, instant) rows a training set describes (DESIGN.md section 2).
 
-Two modes, both decided with nothing but what is known at the cutoff, so the choice of
-rows never leaks the future:
+Whether a row exists depends only on what is known strictly before its cutoff: the
+account is a customer then (a subscription that started before the cutoff covers it)
+and the contract it holds, with its end date, was signed before it. No row exists
+because the account renewed after its cutoff. Two modes:
 
+``horizon`` (default)
+    One row per account that is a customer at each cutoff of a fixed cadence (``MS``
+    = midnight of the 1st of each month). An account is a customer at ``t`` when one
+    of its subscriptions started strictly before ``t`` and has not ended before ``t``
+    (``start_date < t <= end_date``): a subscription starting at ``t`` is invisible
+    under the time rule. ``renewal_date`` is the latest end of those subscriptions (the
+    first date the account can be lost) and ``term_days`` the length of the contract
+    that ends then: the renewal calendar known at the cutoff.
 ``renewal``
     One row per renewal date R of an account (the ``end_date`` of its subscriptions),
-    cut off at ``R - lead_time_days``. With ``renewal_rows: active`` (default) the row
-    is kept when the account is a customer at the cutoff: one of its subscriptions
-    covers the cutoff and the active period that ends in (or runs through) R started
-    before it. A monthly plan with a 90-day lead time thus has a row per monthly
-    renewal, cut off while an earlier month runs (the customer decides, or gives
-    notice, that early). The price: the row for R exists only if the renewals between
-    the cutoff and R happened, so the label reads "churns at R, having stayed until
-    then"; each churn is still a positive exactly once, at its own renewal. With
-    ``renewal_rows: contract`` the row is kept only when the subscription ending at R
-    started strictly before the cutoff (no row depends on a later renewal; monthly
-    plans with long lead times then have no rows: use horizon mode). Several
-    subscriptions of one account ending on the same day make one row
-    (``subscription_id`` names the latest-starting of them).
-``horizon``
-    One row per account active at each cutoff of a fixed cadence (``MS`` = the 1st of
-    each month). An account is active at ``t`` when one of its subscriptions started
-    strictly before ``t`` and has not ended before ``t`` (``start_date < t <=
-    end_date``): a subscription starting at ``t`` is invisible under the time rule.
+    cut off at ``R - lead_time_days``, kept when the subscription ending at R started
+    strictly before the cutoff and covers it (a monthly plan with a 90-day lead time
+    then has no rows: use horizon mode). Several subscriptions of one account ending
+    on the same day make one row (``subscription_id`` names the latest-starting).
 
 In both modes an account created at or after the cutoff has no row, cutoffs lie in
 ``[timeline.start, timeline.end]`` (inclusive) and never after ``observed_until``.
 Without ``timeline.start``, cutoffs start when every dated table has data
-(:func:`data_start`): a source whose subscriptions go back years but whose events
-start last spring gets no rows whose usage features are empty for want of records.
-Labels are added by :func:`healthscore.labels.make_labels`.
+(:func:`data_start`). Cadence cutoffs fall on the calendar boundary the cadence names
+(midnight), whatever the time of day of the first data. Labels are added by
+:func:`healthscore.labels.make_labels`.
 """
 
 from __future__ import annotations
@@ -63,7 +59,8 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
     -------
     DataFrame
         ``account_id``, ``cutoff_time`` (datetime64[us]), ``renewal_date``
-        (datetime64[us]; NaT in horizon mode) and, in renewal mode,
+        (datetime64[us]: the end of the contract held at the cutoff), ``term_days``
+        (float: that contract's length in days) and, in renewal mode,
         ``subscription_id``. One row per (account_id, cutoff_time), sorted by
         ``cutoff_time`` then ``account_id``.
     """
@@ -73,8 +70,7 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
         start = data_start(tables)
         log.info("timeline.start not set: cutoffs from %s, when every table has data", f"{start:%Y-%m-%d}")
     if timeline.mode == "renewal":
-        rows = _renewal_rows(tables, lead_days=timeline.lead_time_days,
-                             rule=timeline.renewal_rows, grace_days=labels.grace_days)
+        rows = _renewal_rows(tables, lead_days=timeline.lead_time_days)
     else:
         rows = _horizon_rows(tables, cadence=timeline.cadence, start=start, end=end)
     keep = rows["cutoff_time"] <= tables.observed_until
@@ -83,6 +79,7 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
     if end is not None:
         keep &= rows["cutoff_time"] <= end
     rows = rows.loc[keep]
+    rows["term_days"] = rows["term_days"].astype(np.float64)
     rows = _drop_not_yet_created(rows, tables.accounts)
     rows = rows.sort_values(["cutoff_time", "account_id"], kind="stable").reset_index(drop=True)
     log.info("%s cutoffs: %d rows for %d accounts", timeline.mode, len(rows),
@@ -239,32 +236,25 @@ def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs
 # ------------------------------------------------------------------------ modes
 
 
-def _renewal_rows(tables: Tables, *, lead_days: int, rule: str, grace_days: int) -> pd.DataFrame:
+def _renewal_rows(tables: Tables, *, lead_days: int) -> pd.DataFrame:
     subs = tables.subscriptions
     lead = pd.Timedelta(days=lead_days)
     candidates = subs[["account_id", "subscription_id", "start_date", "end_date"]].rename(
         columns={"end_date": "renewal_date"})
     candidates.insert(1, "cutoff_time", candidates["renewal_date"] - lead)
-    if rule == "contract":
-        keep = candidates["start_date"] < candidates["cutoff_time"]
-        why = "their subscription starts at or after the cutoff"
-    else:
-        periods, membership = make_periods(subs, grace_days=grace_days)
-        period_start = periods["period_start"].to_numpy()[membership.to_numpy()]
-        covered = count_covering(subs, candidates["account_id"], candidates["cutoff_time"]) > 0
-        keep = pd.Series((period_start < candidates["cutoff_time"].to_numpy()) & covered,
-                         index=candidates.index)
-        why = "the account is not a customer at the cutoff"
+    # Known at the cutoff: the renewing contract was signed before it and covers it.
+    keep = (candidates["start_date"] < candidates["cutoff_time"]).to_numpy()
     dropped = int((~keep).sum())
     if dropped:
-        log.info("renewal cutoffs: %d of %d renewals skipped: %s (%d days before the renewal)",
-                 dropped, len(candidates), why, lead_days)
+        log.info("renewal cutoffs: %d of %d renewals skipped: their subscription starts at or "
+                 "after the cutoff (%d days before the renewal)", dropped, len(candidates), lead_days)
     candidates = candidates.loc[keep]
+    candidates["term_days"] = (candidates["renewal_date"] - candidates["start_date"]) / pd.Timedelta(days=1)
     # One row per account and renewal date: the latest-starting subscription names it.
     candidates = candidates.sort_values(
         ["account_id", "renewal_date", "start_date", "subscription_id"], kind="stable")
     rows = candidates.drop_duplicates(["account_id", "renewal_date"], keep="last")
-    return rows[["account_id", "cutoff_time", "renewal_date", "subscription_id"]]
+    return rows[["account_id", "cutoff_time", "renewal_date", "term_days", "subscription_id"]]
 
 
 def count_covering(subscriptions: pd.DataFrame, account_ids: pd.Series, times: pd.Series) -> np.ndarray:
@@ -304,16 +294,12 @@ def _horizon_rows(tables: Tables, *, cadence: str, start, end) -> pd.DataFrame:
         "account_id": pd.Series([], dtype=account_dtype),
         "cutoff_time": pd.Series([], dtype="datetime64[us]"),
         "renewal_date": pd.Series([], dtype="datetime64[us]"),
+        "term_days": pd.Series([], dtype=np.float64),
     })
     if subs.empty:
         return empty
-    first = start if start is not None else subs["start_date"].min().normalize()
-    last = end if end is not None else tables.observed_until
-    try:
-        grid = pd.date_range(first, last, freq=cadence).astype("datetime64[us]")
-    except ValueError as exc:
-        raise ConfigError(f"timeline.cadence: {cadence!r} is not a pandas offset alias "
-                          f"such as MS, W-MON or 7D ({exc})") from None
+    grid = cadence_grid(start if start is not None else subs["start_date"].min(),
+                        end if end is not None else tables.observed_until, cadence)
     if grid.empty:
         return empty
     values = grid.to_numpy()
@@ -323,13 +309,40 @@ def _horizon_rows(tables: Tables, *, cadence: str, start, end) -> pd.DataFrame:
     counts = np.maximum(hi - lo, 0)
     owner = np.repeat(np.arange(len(subs)), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = subs["start_date"].to_numpy()[owner]
+    ends = subs["end_date"].to_numpy()[owner]
     rows = pd.DataFrame({
         "account_id": subs["account_id"].iloc[owner].reset_index(drop=True),
         "cutoff_time": values[lo[owner] + offsets],
+        "renewal_date": ends,
+        "term_days": (ends - starts) / np.timedelta64(1, "D"),
+        "_start": starts,
     })
-    rows = rows.drop_duplicates(["account_id", "cutoff_time"])
-    rows["renewal_date"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
+    # The contract that ends last is the one whose end can lose the account.
+    rows = rows.sort_values(["account_id", "cutoff_time", "renewal_date", "_start"], kind="stable")
+    rows = rows.drop_duplicates(["account_id", "cutoff_time"], keep="last").drop(columns="_start")
+    rows["renewal_date"] = rows["renewal_date"].astype("datetime64[us]")
     return rows
+
+
+def cadence_grid(first: pd.Timestamp, last: pd.Timestamp, cadence: str) -> pd.DatetimeIndex:
+    """Cutoffs of ``cadence`` in ``[first, last]``, on the calendar boundaries it names.
+
+    ``MS`` gives midnight of each 1st, ``W-MON`` midnight of each Monday, whatever the
+    time of day of ``first``.
+
+    Raises
+    ------
+    ConfigError
+        ``cadence`` is not a pandas offset alias.
+    """
+    try:
+        grid = pd.date_range(pd.Timestamp(first).normalize(), last, freq=cadence, normalize=True)
+    except ValueError as exc:
+        raise ConfigError(f"timeline.cadence: {cadence!r} is not a pandas offset alias "
+                          f"such as MS, W-MON or 7D ({exc})") from None
+    grid = grid[(grid >= pd.Timestamp(first)) & (grid <= pd.Timestamp(last))]
+    return grid.astype("datetime64[us]")
 
 
 def _drop_not_yet_created(rows: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:

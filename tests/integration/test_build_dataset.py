@@ -75,10 +75,11 @@ def test_build_dataset_layout_labels_and_censoring(source):
     params = params_for(source)
     tables, _ = read_source(params.data)
     frame = build_dataset(tables, params)
-    assert list(frame.columns[:4]) == ["account_id", "cutoff_time", "renewal_date", "label"]
-    features = list(frame.columns[4:])
+    assert list(frame.columns[:6]) == ["account_id", "cutoff_time", "renewal_date", "label",
+                                       "term_days", "lost_at"]
+    features = list(frame.columns[6:])
     assert features and all("__" in c for c in features)
-    assert not any("__" in c for c in frame.columns[:4])
+    assert not any("__" in c for c in frame.columns[:6])
     assert frame["label"].dtype == "Int8"
     assert frame["cutoff_time"].dtype == "datetime64[us]"
     labels = {(a, f"{r:%Y-%m-%d}"): (None if pd.isna(v) else int(v))

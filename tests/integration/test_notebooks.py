@@ -71,9 +71,10 @@ def text_of(nb: nbformat.NotebookNode) -> str:
 
 @pytest.fixture(scope="session")
 def small_source(tmp_path_factory) -> Path:
-    """600 accounts over 24 months: a few seconds to build and train on."""
+    """800 accounts over 36 months (a 12-month horizon needs three years to be trained
+    and tested out of time): seconds to build and train on."""
     folder = tmp_path_factory.mktemp("notebook-data") / "data"
-    write_simulation(SimulationSpec(n_accounts=600, months=24, seed=3), folder)
+    write_simulation(SimulationSpec(n_accounts=800, months=36, seed=3), folder)
     return folder
 
 
@@ -144,7 +145,7 @@ def test_explore_runs(small_source, kernel, tmp_path):
         "DATA_DIR": str(small_source),
         "PARAMS": str(ROOT / "params.yaml"),
         "OVERRIDES": [],
-        "SIM_ACCOUNTS": 600, "SIM_MONTHS": 24, "SIM_SEED": 3,
+        "SIM_ACCOUNTS": 800, "SIM_MONTHS": 36, "SIM_SEED": 3,
     })
     execute(nb, kernel, tmp_path / "work")
     out = text_of(nb)
@@ -164,7 +165,7 @@ def test_train_and_diagnose_runs_and_logs(small_source, kernel, tmp_path):
         # a small training window: fewer churned rows than the default minimum
         "OVERRIDES": ["model.min_churned_rows=20",
                       f"tracking.artifact_location={tmp_path / 'mlartifacts'}"],
-        "SIM_ACCOUNTS": 600, "SIM_MONTHS": 24, "SIM_SEED": 3,
+        "SIM_ACCOUNTS": 800, "SIM_MONTHS": 36, "SIM_SEED": 3,
         "ACCOUNT_ID": None,
         "LOG_TO_MLFLOW": True,
     })

@@ -33,7 +33,8 @@ def results(quality, tmp_path_factory):
     """One results folder: the simulator section, then (when the data is here) socialnet7."""
     out = tmp_path_factory.mktemp("quality")
     assert quality.main([
-        "--simulate", "300", "--months", "24", "--seed", "7", "--params", str(ROOT / "params.yaml"),
+        "--simulate", "300", "--months", "24", "--seed", "7",
+        "--params", str(ROOT / "configs" / "renewal-task.yaml"),
         "--set", "model.min_churned_rows=10", "--out", str(out), "--cache", str(out / "cache"),
     ]) == 0
     sections = ["simulator"]

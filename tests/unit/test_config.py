@@ -11,7 +11,8 @@ from healthscore.errors import ConfigError
 def test_defaults_load_and_are_frozen():
     params = make_params({})
     assert isinstance(params, Params)
-    assert params.timeline.lead_time_days == 90
+    assert params.timeline.mode == "horizon" and params.timeline.horizon_days == 365
+    assert params.timeline.lead_time_days == 0
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.timeline.lead_time_days = 5  # type: ignore[misc]
 

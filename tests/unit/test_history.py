@@ -272,7 +272,9 @@ def test_active_accounts_follow_the_time_rule():
     # 1 renews today (its subscription ends at t), 2 starts at t (invisible), 3 ended
     assert rows["account_id"].tolist() == [1, 4]
     assert rows["mrr"].tolist() == [100.0, 30.0]
-    assert rows["renewal_date"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-06-01")]
+    # the latest end of the covering contracts: the first date the account can be lost
+    assert rows["renewal_date"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-09-01")]
+    assert rows["term_days"].tolist() == [366.0, 366.0]
     assert (rows["cutoff_time"] == t).all()
 
 

@@ -111,19 +111,22 @@ def test_contraction_needs_mrr():
 
 
 def test_censored_rows_are_unlabelled_never_retained():
-    # Data ends 2021-01-20: a renewal on 2021-01-01 with 30 days of grace is open.
+    # Data ends 2021-01-20: a renewal on 2021-01-01 with 30 days of grace is open,
+    # whatever it already shows (symmetric censoring).
     tables = tables_of([
         sub(1, *YEAR_1),                                        # no successor yet: unknown
-        sub(2, *YEAR_1), sub(2, "2021-01-01", "2022-01-01"),    # successor visible: known
+        sub(2, *YEAR_1), sub(2, "2021-01-01", "2022-01-01"),    # successor visible: unknown too
         sub(3, "2020-01-01", "2020-12-01"),                     # 12-01 + 30 < 01-20: known churn
         sub(4, "2020-01-01", "2020-12-21"),                     # 12-21 + 30 = 01-20: unknown
+        sub(5, "2020-01-01", "2020-12-01"), sub(5, "2020-12-01", "2021-12-01"),  # known renewal
     ], observed_until="2021-01-20")
     rows = make_label_times(tables, RENEWAL, LabelParams(grace_days=30))
     assert label_of(rows, 1, "2021-01-01") is None
-    assert label_of(rows, 2, "2021-01-01") == 0
+    assert label_of(rows, 2, "2021-01-01") is None
     assert label_of(rows, 3, "2020-12-01") == 1
     assert label_of(rows, 4, "2020-12-21") is None
-    assert rows["label"].isna().sum() == 2
+    assert label_of(rows, 5, "2020-12-01") == 0
+    assert rows["label"].isna().sum() == 3
 
 
 def test_account_created_after_the_cutoff_has_no_labelled_row():
@@ -136,7 +139,8 @@ def test_account_created_after_the_cutoff_has_no_labelled_row():
 def test_output_columns_and_order():
     tables = tables_of([sub(2, *YEAR_1), sub(1, "2020-01-01", "2020-11-01")])
     rows = make_label_times(tables, RENEWAL, LabelParams())
-    assert list(rows.columns) == ["account_id", "cutoff_time", "renewal_date", "label", "subscription_id"]
+    assert list(rows.columns) == ["account_id", "cutoff_time", "renewal_date", "label", "term_days",
+                                  "subscription_id", "lost_at"]
     assert list(rows["account_id"]) == [1, 2]
 
 
@@ -154,13 +158,14 @@ def test_horizon_window_edges():
         sub(1, "2020-01-01", "2020-03-31"),   # churns exactly at cutoff + lead: inside
         sub(2, "2020-01-01", "2020-05-29"),   # last day inside
         sub(3, "2020-01-01", "2020-05-30"),   # exactly at the window end: outside
-        sub(4, "2020-01-01", "2020-03-30"),   # churns during the lead time: no row
+        sub(4, "2020-01-01", "2020-03-30"),   # churns during the lead time: the row stays, unknown
         sub(5, "2020-01-01", "2021-01-01"),   # stays
     ], observed_until="2021-06-01")
     rows = make_label_times(tables, horizon(), LabelParams(grace_days=0))
     labels = dict(zip(rows["account_id"], rows["label"].astype("float")))
+    assert pd.isna(labels.pop(4))  # a row decided at t, with no answer
     assert labels == {1: 1.0, 2: 1.0, 3: 0.0, 5: 0.0}
-    assert rows["renewal_date"].isna().all()
+    assert rows.set_index("account_id")["lost_at"].to_dict()[2] == T("2020-05-29")
 
 
 def test_horizon_gap_within_grace_is_not_churn():
@@ -171,12 +176,21 @@ def test_horizon_gap_within_grace_is_not_churn():
 
 
 def test_horizon_censoring_only_when_the_answer_is_not_visible():
-    # Data ends 2020-05-01, inside the window [2020-03-31, 2020-05-30).
+    # Data ends 2020-05-01, inside the window [2020-03-31, 2020-05-30): every label is
+    # unknown, the visible loss as much as the visible stay (symmetric censoring); the
+    # loss the data already shows is kept in lost_at for windows cut at the data's end.
     tables = tables_of([
         sub(1, "2020-01-01", "2020-04-15"),   # ended, 15 + 7 days of grace seen: churn known
         sub(2, "2020-01-01", "2020-04-28"),   # ended, grace not over: unknown
-        sub(3, "2020-01-01", "2020-12-01"),   # contract runs past the window: retained
+        sub(3, "2020-01-01", "2020-12-01"),   # contract runs past the window
         sub(4, "2020-01-01", "2020-05-20"),   # contract ends inside the window, later: unknown
     ], observed_until="2020-05-01")
     rows = make_label_times(tables, horizon(), LabelParams(grace_days=7))
-    assert [label_of(rows, a) for a in (1, 2, 3, 4)] == [1, None, 0, None]
+    assert [label_of(rows, a) for a in (1, 2, 3, 4)] == [None, None, None, None]
+    lost = rows.set_index("account_id")["lost_at"]
+    assert lost[1] == T("2020-04-15") and lost[[2, 3, 4]].isna().all()
+    later = tables_of([sub(a, "2020-01-01", e) for a, e in
+                       [(1, "2020-04-15"), (2, "2020-04-28"), (3, "2020-12-01"), (4, "2020-05-20")]],
+                      observed_until="2020-06-07")   # window end + 7 days of grace
+    rows = make_label_times(later, horizon(), LabelParams(grace_days=7))
+    assert [label_of(rows, a) for a in (1, 2, 3, 4)] == [1, 1, 0, 1]

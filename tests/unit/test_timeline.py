@@ -37,7 +37,7 @@ def keys(frame: pd.DataFrame) -> list[tuple]:
 def test_renewal_cutoff_is_lead_time_before_each_end():
     tables = tables_of([(1, "2020-01-01", "2021-01-01"), (1, "2021-01-01", "2022-01-01")],
                        observed_until="2023-01-01")
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90), LabelParams())
     assert keys(rows) == [(1, "2020-10-03"), (1, "2021-10-03")]
     assert list(rows["renewal_date"]) == [T("2021-01-01"), T("2022-01-01")]
     assert list(rows["subscription_id"]) == ["1-1", "1-2"]
@@ -49,21 +49,12 @@ def monthly(account, first: str, months: int) -> list[tuple]:
     return [(account, f"{a:%Y-%m-%d}", f"{b:%Y-%m-%d}") for a, b in zip(starts[:-1], starts[1:])]
 
 
-def test_monthly_plan_with_long_lead_time_active_rule():
-    # Monthly from 2020-01-01 to 2020-07-01, 90-day lead: the renewal on 2020-04-01 is
-    # cut off on 2020-01-02, while January runs; earlier renewals precede the account.
-    tables = tables_of(monthly(1, "2020-01-01", 6))
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
-    assert [f"{r:%m-%d}" for r in rows["renewal_date"]] == ["04-01", "05-01", "06-01", "07-01"]
-    assert keys(rows)[0] == (1, "2020-01-02")
-
-
 def test_monthly_plan_with_long_lead_time_contract_rule_has_no_row():
     # Each renewal's contract starts after its cutoff: the contract rule keeps none.
     tables = tables_of(monthly(1, "2020-01-01", 6))
-    timeline = TimelineParams(lead_time_days=90, renewal_rows="contract")
+    timeline = TimelineParams(mode="renewal", lead_time_days=90)
     assert make_cutoffs(tables, timeline, LabelParams()).empty
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=5, renewal_rows="contract"), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=5), LabelParams())
     assert len(rows) == 6 and keys(rows)[1] == (1, "2020-02-25")
 
 
@@ -71,16 +62,17 @@ def test_no_row_when_the_cutoff_falls_in_an_earlier_active_period():
     # Churned 2020-02-01, back 2020-03-15 (gap > 7 days of grace): the renewal of the
     # new period on 2020-04-15 is cut off on 2020-01-16, in the old period.
     tables = tables_of([(1, "2020-01-01", "2020-02-01"), (1, "2020-03-15", "2020-04-15")])
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams(grace_days=7))
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90), LabelParams(grace_days=7))
     assert rows.empty
-    merged = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams(grace_days=60))
-    assert keys(merged) == [(1, "2020-01-16")]
+    # However long the grace: the contract ending 2020-04-15 was signed after the cutoff.
+    merged = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90), LabelParams(grace_days=60))
+    assert merged.empty
 
 
 def test_no_row_when_the_cutoff_falls_in_a_gap_between_subscriptions():
     # A 10-day gap inside the 30-day grace: the account has no contract at 2020-02-05.
     tables = tables_of([(1, "2020-01-01", "2020-02-01"), (1, "2020-02-11", "2020-03-06")])
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams(grace_days=30))
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=30), LabelParams(grace_days=30))
     assert keys(rows) == [(1, "2020-01-02")]
 
 
@@ -89,13 +81,13 @@ def test_account_created_at_or_after_the_cutoff_is_absent():
                              "created_at": ["2019-12-01", "2020-10-03", "2020-10-04"]})
     tables = tables_of([(1, "2020-01-01", "2021-01-01"), (2, "2020-01-01", "2021-01-01"),
                         (3, "2020-01-01", "2021-01-01")], accounts=accounts)
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90), LabelParams())
     assert keys(rows) == [(1, "2020-10-03")]  # cutoff 2020-10-03: 2 created at it, 3 after
 
 
 def test_two_subscriptions_ending_the_same_day_make_one_row():
     tables = tables_of([(1, "2020-01-01", "2021-01-01"), (1, "2020-06-01", "2021-01-01")])
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=30), LabelParams())
     assert keys(rows) == [(1, "2020-12-02")]
     assert rows["subscription_id"].iloc[0] == "1-2"  # the latest-starting one
 
@@ -104,10 +96,10 @@ def test_cutoffs_respect_start_end_inclusive_and_observed_until():
     subs = [(a, "2020-01-01", end) for a, end in
             [(1, "2020-03-11"), (2, "2020-03-10"), (3, "2020-06-12"), (4, "2020-06-11"), (5, "2020-08-30")]]
     tables = tables_of(subs, observed_until="2020-08-01")
-    timeline = TimelineParams(lead_time_days=10, start="2020-03-01", end="2020-06-01")
+    timeline = TimelineParams(mode="renewal", lead_time_days=10, start="2020-03-01", end="2020-06-01")
     rows = make_cutoffs(tables, timeline, LabelParams())
     assert keys(rows) == [(1, "2020-03-01"), (4, "2020-06-01")]
-    unbounded = make_cutoffs(tables, TimelineParams(lead_time_days=10), LabelParams())
+    unbounded = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=10), LabelParams())
     # account 5's cutoff 2020-08-20 lies after the end of the data
     assert [a for a, _ in keys(unbounded)] == [2, 1, 4, 3]
 
@@ -122,16 +114,16 @@ def test_default_start_is_when_every_table_has_data():
                                  "subscriptions": subscriptions, "events": events},
                                 observed_until=T("2022-01-01"))
     assert data_start(tables) == T("2020-03-01 08:00")
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=90), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90), LabelParams())
     assert keys(rows) == [(1, "2020-10-03"), (1, "2021-10-03")]  # not 2019-10-03: no usage yet
-    early = make_cutoffs(tables, TimelineParams(lead_time_days=90, start="2019-01-01"), LabelParams())
+    early = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=90, start="2019-01-01"), LabelParams())
     assert keys(early) == [(1, "2019-10-03"), (1, "2020-10-03"), (1, "2021-10-03")]
 
 
 def test_rows_are_sorted_by_cutoff_then_account():
     tables = tables_of([(3, "2020-01-01", "2020-09-01"), (1, "2020-01-01", "2020-09-01"),
                         (2, "2020-01-01", "2020-08-01")])
-    rows = make_cutoffs(tables, TimelineParams(lead_time_days=30), LabelParams())
+    rows = make_cutoffs(tables, TimelineParams(mode="renewal", lead_time_days=30), LabelParams())
     assert [a for a, _ in keys(rows)] == [2, 1, 3]
 
 
@@ -147,8 +139,35 @@ def test_horizon_rows_for_accounts_active_at_each_cutoff():
     rows = make_cutoffs(tables, timeline, LabelParams(grace_days=0))
     assert keys(rows) == [(2, "2020-02-01"), (1, "2020-03-01"), (1, "2020-04-01"),
                           (2, "2020-06-01"), ]
-    assert rows["renewal_date"].isna().all()
+    # the contract held at the cutoff, known then: its end and its length
+    assert [f"{r:%Y-%m-%d}" for r in rows["renewal_date"]] == ["2020-02-20", "2020-04-01",
+                                                               "2020-04-01", "2020-06-10"]
+    assert rows["term_days"].tolist() == [36.0, 60.0, 60.0, 31.0]
     assert "subscription_id" not in rows
+
+
+def test_horizon_renewal_date_is_the_latest_covering_end():
+    # An add-on ending first does not lose the account: the main contract's end does.
+    tables = tables_of([(1, "2020-01-10", "2021-01-10"), (1, "2020-02-10", "2020-05-10")],
+                       observed_until="2020-07-01")
+    rows = make_cutoffs(tables, TimelineParams(mode="horizon"), LabelParams())
+    assert set(rows["renewal_date"]) == {T("2021-01-10")}
+    assert set(rows["term_days"]) == {366.0}
+
+
+def test_cadence_cutoffs_fall_on_midnight_of_the_first_whatever_the_data_start():
+    subs = pd.DataFrame({"account_id": [1], "start_date": [T("2020-01-01")],
+                         "end_date": [T("2021-01-01")]})
+    events = pd.DataFrame({"account_id": [1, 1], "timestamp": [T("2020-01-05 09:41:12"),
+                                                                T("2020-05-01 10:00")],
+                           "event": ["login", "login"]})
+    tables, _ = validate_tables({"accounts": pd.DataFrame({"account_id": [1]}),
+                                 "subscriptions": subs, "events": events},
+                                observed_until=T("2020-06-01"))
+    rows = make_cutoffs(tables, TimelineParams(mode="horizon", cadence="MS"), LabelParams())
+    assert [f"{t}" for t in rows["cutoff_time"]] == [
+        "2020-02-01 00:00:00", "2020-03-01 00:00:00", "2020-04-01 00:00:00",
+        "2020-05-01 00:00:00", "2020-06-01 00:00:00"]
 
 
 def test_horizon_bad_cadence_names_the_key():
@@ -229,7 +248,7 @@ def test_rows_at_a_cutoff_do_not_depend_on_subscriptions_starting_later(draws, m
     """Whether a row exists at t is known at t: later contracts change nothing."""
     tables = _tables_from(draws)
     timeline = (TimelineParams(mode="horizon", cadence="MS") if mode == "horizon"
-                else TimelineParams(lead_time_days=30, renewal_rows="contract"))
+                else TimelineParams(mode="renewal", lead_time_days=30))
     rows = make_cutoffs(tables, timeline, LabelParams(grace_days=7))
     subs = tables.subscriptions
     for t in rows["cutoff_time"].unique()[:4]:

@@ -1,7 +1,9 @@
 """`healthscore explain ACCOUNT_ID [--as-of DATE]`: one account's explanation.
 
 Read from the stored scoring outputs (``params.score.out_dir``); the latest date
-scored unless ``--as-of`` names another.
+scored unless ``--as-of`` names another. Says what the report's account page says:
+the risk within the run's horizon, the next renewal, the starting point of accounts
+like this one and the behavioural drivers measured against it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         except (TypeError, ValueError):
             raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
     layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
-    info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers)
-    print(render_account(info))
+    info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers,
+                        profile=params.score.profile_features)
+    print(render_account(info, outcome=params.report.outcome, currency=params.report.currency))
     return 0

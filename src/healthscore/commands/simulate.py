@@ -36,12 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notice-days", type=int, default=DEFAULTS.notice_days,
                         metavar="D", help="days before the renewal date that customers "
                                           f"decide (default {DEFAULTS.notice_days})")
+    parser.add_argument("--oracle-horizon-days", type=int, default=None, metavar="N",
+                        help="also write oracle.<format>: the true probability that each "
+                             "customer is lost within N days of every first-of-month "
+                             "cutoff (365 typical; Monte Carlo, slower; default: none)")
 
 
 def run(args: argparse.Namespace, params) -> int:
     spec = SimulationSpec(
         n_accounts=args.accounts, months=args.months, seed=args.seed, start=args.start,
         churn_scale=args.churn_scale, notice_days=args.notice_days,
+        oracle_horizon_days=args.oracle_horizon_days,
     )
     out = args.out if args.out is not None else params.data.source
     began = time.perf_counter()

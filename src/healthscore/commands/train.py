@@ -39,6 +39,7 @@ def run(args: argparse.Namespace, params) -> int:
 
     frame, meta = read_dataset(args.data)
     truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
+    horizon, observed_until = dataset_horizon(meta)
     result = train_models(
         frame,
         split=params.split,
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace, params) -> int:
         mode=args.mode,
         ground_truth=truth,
         tune=params.tune if args.tune else None,
+        horizon=horizon,
+        observed_until=observed_until,
     )
     logged = tracking.log_training_run(
         result,
@@ -59,6 +62,20 @@ def run(args: argparse.Namespace, params) -> int:
     )
     print(render_summary(result, logged))
     return 0
+
+
+def dataset_horizon(meta: dict):
+    """``(Horizon, observed_until)`` of a horizon-mode training set's sidecar, else
+    ``(None, None)``: the window was chosen when the set was built, not now."""
+    from healthscore.model.exposure import Horizon
+
+    built = (meta.get("params") or {})
+    timeline, labels = built.get("timeline") or {}, built.get("labels") or {}
+    if timeline.get("mode") != "horizon" or meta.get("cutoffs_file"):
+        return None, None
+    horizon = Horizon(int(timeline["horizon_days"]), int(timeline["lead_time_days"]),
+                      int(labels["grace_days"]))
+    return horizon, pd.Timestamp(meta["observed_until"])
 
 
 def render_summary(result, logged) -> str:

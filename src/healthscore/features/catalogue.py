@@ -25,7 +25,7 @@ from healthscore.config import FeatureParams
 FAMILIES = ("usage", "support", "billing", "sentiment", "engagement", "contract", "account")
 SOURCE_FAMILY = {"events": "usage", "tickets": "support", "invoices": "billing",
                  "surveys": "sentiment", "emails": "engagement", "signals": "engagement",
-                 "subscriptions": "contract", "accounts": "account"}
+                 "subscriptions": "contract", "accounts": "account", "exposure": "contract"}
 #: Account columns that are categorical unless told otherwise.
 DEFAULT_CATEGORICALS = ("segment", "plan", "industry", "region")
 
@@ -115,6 +115,13 @@ _FIXED: dict[str, tuple[str, str, str, int]] = {
     "subscriptions__renewals": ("Renewals so far", "renewals", "Renewals so far: {value:.0f}", 1),
     "accounts__tenure_days": ("Tenure", "days", "Customer for {value:,.0f} days", 1),
     "accounts__seats": ("Seats", "seats", "Seats: {value:,.0f}", 0),
+    # The renewal calendar of a horizon model (healthscore.model.exposure): profile facts.
+    "exposure__lead_days": ("Days to the next renewal", "days", "Next renewal in {value:.0f} days", 0),
+    "exposure__renewal_index": ("Renewal number in the horizon", "renewals",
+                                "Renewal {value:.0f} of the horizon", 0),
+    "exposure__term_days": ("Contract term", "days", "Renews every {value:.0f} days", 0),
+    "exposure__renewals": ("Renewals in the horizon", "renewals",
+                           "Renewals due in the horizon: {value:.0f}", 0),
 }
 
 # Signal names hint at their family and direction (matched as words in the name).

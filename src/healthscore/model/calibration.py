@@ -39,6 +39,11 @@ class Calibrator:
     x, y : list of float
         Isotonic knots (margin, probability), empty for Platt; interpolated linearly
         and clipped at the ends.
+    a_lead, b_lead : float
+        A hazard model's Platt step moves with the interval's lead (in years, from the
+        cutoff to its renewal): ``(a + a_lead * lead) * margin + b + b_lead * lead``.
+        Features seen at the cutoff say less about a renewal a year away than about
+        next month's; the trees do not learn that fade on their own. 0 otherwise.
     """
 
     method: Literal["platt", "isotonic"]
@@ -46,12 +51,19 @@ class Calibrator:
     b: float
     x: list[float] = field(default_factory=list)
     y: list[float] = field(default_factory=list)
+    a_lead: float = 0.0
+    b_lead: float = 0.0
 
-    def logit(self, margin: Any) -> np.ndarray:
+    def slope(self, lead_years: Any = 0.0) -> np.ndarray:
+        """The Platt slope at ``lead_years`` (what a margin point is worth in logit)."""
+        return self.a + self.a_lead * np.asarray(lead_years, dtype=np.float64)
+
+    def logit(self, margin: Any, lead_years: Any = 0.0) -> np.ndarray:
         """Calibrated logit of raw margins (float64, same shape)."""
         margin = np.asarray(margin, dtype=np.float64)
         if self.method == "platt":
-            return self.a * margin + self.b
+            lead = np.asarray(lead_years, dtype=np.float64)
+            return self.slope(lead) * margin + self.b + self.b_lead * lead
         proba = np.interp(margin, np.asarray(self.x), np.asarray(self.y))
         return logit(np.clip(proba, _EPS, 1 - _EPS))
 
@@ -60,7 +72,8 @@ class Calibrator:
         return expit(self.logit(margin))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "a": self.a, "b": self.b, "x": self.x, "y": self.y}
+        return {"method": self.method, "a": self.a, "b": self.b, "x": self.x, "y": self.y,
+                "a_lead": self.a_lead, "b_lead": self.b_lead}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Calibrator":
@@ -74,6 +87,8 @@ class Calibrator:
                 b=float(data["b"]),
                 x=[float(v) for v in data.get("x", [])],
                 y=[float(v) for v in data.get("y", [])],
+                a_lead=float(data.get("a_lead", 0.0)),
+                b_lead=float(data.get("b_lead", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
@@ -112,6 +127,21 @@ def fit_platt(score: Any, y: Any, *, what: str = "margin") -> tuple[float, float
         raise ModelError(f"calibration: the {what} has non-finite values")
     fit = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=1000).fit(score, y)
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def fit_lead_platt(margin: Any, lead_years: Any, y: Any) -> Calibrator:
+    """Platt scaling whose slope and intercept move linearly with the lead (years):
+    a logistic regression of ``y`` on ``margin``, ``margin * lead`` and ``lead``."""
+    margin = np.asarray(margin, dtype=np.float64)
+    lead = np.asarray(lead_years, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    _require_both_classes(y, "margin")
+    if not (np.isfinite(margin).all() and np.isfinite(lead).all()):
+        raise ModelError("calibration: the margin or the lead has non-finite values")
+    design = np.column_stack([margin, margin * lead, lead])
+    fit = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=2000).fit(design, y)
+    a, a_lead, b_lead = (float(v) for v in fit.coef_[0])
+    return Calibrator(method="platt", a=a, b=float(fit.intercept_[0]), a_lead=a_lead, b_lead=b_lead)
 
 
 def fit_calibrator(

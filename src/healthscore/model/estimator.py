@@ -30,6 +30,8 @@ from healthscore.model.calibration import Calibrator, fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
 
 FORMAT_VERSION = 1
+#: The interval lead a hazard model's calibration reads (healthscore.model.exposure).
+LEAD = "exposure__lead_days"
 
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):
@@ -318,9 +320,23 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         return self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
 
     def predict_logit(self, X: Any) -> np.ndarray:
-        """Calibrated logit of churn, shape (n,); Platt: ``a * margin + b``."""
+        """Calibrated logit of churn, shape (n,); Platt: ``a * margin + b`` (a hazard
+        model's slope and intercept move with the interval's lead, see
+        :class:`~healthscore.model.calibration.Calibrator`)."""
         margin = self.predict_margin(X)
-        return self.calibrator_.logit(margin)
+        return self.calibrator_.logit(margin, self.lead_years(X))
+
+    def lead_years(self, X: Any) -> np.ndarray | float:
+        """The lead of each row in years (``exposure__lead_days / 365``) when the model
+        reads it and its calibration uses it; else 0."""
+        calibrator = self.calibrator_
+        if (calibrator.a_lead == 0.0 and calibrator.b_lead == 0.0) or LEAD not in self.feature_names_:
+            return 0.0
+        if isinstance(X, pd.DataFrame):
+            values = X[LEAD] if LEAD in X.columns else X.iloc[:, self.feature_names_.index(LEAD)]
+        else:
+            values = np.asarray(X)[:, self.feature_names_.index(LEAD)]
+        return np.nan_to_num(np.asarray(values, dtype=np.float64)) / 365.0
 
     def predict_risk(self, X: Any) -> np.ndarray:
         """Calibrated churn probability (``risk_proba``), shape (n,), in [0, 1]."""

@@ -6,6 +6,7 @@ A *bundle* folder holds plain files, never a pickle:
   creation time and run information;
 * ``lightgbm``: ``model.txt``, ``calibration.json``, ``features.json``;
   ``scorecard``: ``scorecard.json``;
+* ``horizon.json`` for a hazard model (the outcome window of ``risk_proba``);
 * ``scale.json`` (the health scale), ``catalogue.json`` (feature catalogue, may be
   empty), ``metrics.json`` (flat test metrics of the run, as
   :meth:`~healthscore.model.training.TrainResult.flat_metrics` names them) and, when
@@ -35,6 +36,7 @@ from scipy.special import expit
 from healthscore.errors import ModelError
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
 from healthscore.model.scale import HealthScale
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,11 @@ class ExportedModel:
         Manifest and registry information (``run_id``, ``model_version``, ...).
     reliability : list of dict or None
         Test reliability points (``predicted``, ``observed``, ``count``) for the report.
+    horizon : Horizon or None
+        Set for a hazard model (:mod:`healthscore.model.exposure`): the LightGBM model
+        gives each interval's hazard and ``risk_proba`` is the chance of a loss within
+        the horizon; scoring frames then carry the calendar columns
+        (``exposure.account_exposure``). None: one row, one risk (renewal mode).
     """
 
     kind: Literal["lightgbm", "scorecard"]
@@ -74,6 +81,7 @@ class ExportedModel:
     metrics: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, Any]] | None = None
+    horizon: Horizon | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "lightgbm" and self.model is None:
@@ -82,12 +90,15 @@ class ExportedModel:
             raise ModelError("exported model: kind 'scorecard' needs a RuleScorecard")
         if self.kind not in ("lightgbm", "scorecard"):
             raise ModelError(f"exported model: unknown kind {self.kind!r}")
+        if self.horizon is not None and self.kind != "lightgbm":
+            raise ModelError("exported model: a horizon (hazard) model must be a lightgbm model")
 
     @property
     def feature_names(self) -> list[str]:
         """Columns the model reads from a scoring frame."""
         if self.kind == "lightgbm":
-            return list(self.model.feature_names_)
+            extra = [RENEWALS] if self.horizon is not None else []
+            return [*self.model.feature_names_, *extra]
         return [r.feature for r in self.scorecard.rules_]
 
     @property
@@ -96,23 +107,44 @@ class ExportedModel:
         value = self.info.get("model_version")
         return None if value is None else str(value)
 
+    def interval_logits(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Hazard model: calibrated logit of each interval of ``X``'s accounts and the
+        account position of each (:func:`healthscore.model.exposure.expand_intervals`)."""
+        if self.horizon is None:
+            raise ModelError("exported model: interval_logits needs a horizon (hazard) model")
+        rows, owner = expand_intervals(X)
+        return self.model.predict_logit(rows), owner
+
     def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated logit of churn, shape (n,)."""
+        """Calibrated logit of ``risk_proba``, shape (n,)."""
+        if self.horizon is not None:
+            logits, owner = self.interval_logits(X)
+            return combine_hazards(logits, owner, len(X))
         if self.kind == "lightgbm":
             return self.model.predict_logit(X)
         return self.scorecard.predict_logit(X)
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
-        """``risk_proba``, shape (n,)."""
+        """``risk_proba``, shape (n,): for a hazard model, the chance of a loss within
+        the horizon."""
         if self.kind == "lightgbm":
-            return self.model.predict_risk(X)
+            return expit(self.predict_logit(X))
         return self.scorecard.predict_risk(X)
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The chance that the next renewal is lost, shape (n,): the first interval's
+        hazard (hazard model); ``risk_proba`` otherwise (a row is one renewal)."""
+        if self.horizon is None:
+            return self.predict_risk(X)
+        logits, owner = self.interval_logits(X)
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        return expit(logits[first])
 
     def health_score(self, X: pd.DataFrame) -> np.ndarray:
         """Health score 1..100 (int64): the scale on the calibrated logit for LightGBM,
         the rule scorecard's own score for the scorecard."""
         if self.kind == "lightgbm":
-            return self.scale.score_from_logit(self.model.predict_logit(X))
+            return self.scale.score_from_logit(self.predict_logit(X))
         return self.scorecard.health_score(X)
 
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +155,13 @@ class ExportedModel:
             score = self.scale.score_from_logit(logit)
         else:
             score = self.scorecard.health_score(X)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {"risk_proba": risk, "health_score": score, "band": self.scale.band(score)},
             index=X.index,
         )
+        if self.horizon is not None:
+            out["renewal_risk"] = self.predict_renewal_risk(X)
+        return out
 
 
 def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
@@ -142,6 +177,8 @@ def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
     _write_json(directory / "metrics.json", exported.metrics)
     if exported.reliability is not None:
         _write_json(directory / "reliability.json", exported.reliability)
+    if exported.horizon is not None:
+        exported.horizon.save(directory / "horizon.json")
     from healthscore import __version__
 
     manifest = {
@@ -187,6 +224,7 @@ def load_bundle(directory: str | Path) -> ExportedModel:
         metrics=_read_json(directory / "metrics.json", {}),
         info=info,
         reliability=_read_json(directory / "reliability.json", None),
+        horizon=Horizon.load(directory / "horizon.json") if (directory / "horizon.json").exists() else None,
     )
 
 

@@ -31,6 +31,11 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """``model_input``: a frame of feature columns, as in the training set."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        horizon = self.exported.horizon
+        if horizon is not None and "exposure__renewals" not in frame.columns:
+            from healthscore.model.exposure import account_exposure
+
+            frame = account_exposure(frame, horizon)  # from cutoff_time, renewal_date, term_days
         out = self.exported.predict_frame(frame)
         if "account_id" in frame.columns:
             out.insert(0, "account_id", frame["account_id"].to_numpy())

@@ -32,6 +32,9 @@ from healthscore.model.evaluation import (
     plot_roc,
 )
 from healthscore.model.export import ExportedModel
+from healthscore.model.exposure import (
+    EXPOSURE_FEATURES, Horizon, account_exposure, make_interval_rows, window_risk,
+)
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
 
@@ -126,6 +129,8 @@ def train_models(
     mode: Literal["ml", "scorecard"] = "ml",
     ground_truth: pd.DataFrame | None = None,
     tune: Any = None,
+    horizon: Horizon | None = None,
+    observed_until: pd.Timestamp | None = None,
 ) -> TrainResult:
     """Train, calibrate and evaluate the model beside its baselines.
 
@@ -146,6 +151,18 @@ def train_models(
     tune : TuneParams, optional
         ``ml`` mode: search tree settings first (:mod:`healthscore.model.tuning`) on
         the training and validation windows; the trials land in ``result.tuning``.
+    horizon : Horizon, optional
+        A horizon-mode training set (``lost_at`` present): LightGBM learns the hazard
+        of each renewal interval (:mod:`healthscore.model.exposure`) and every
+        predictor is evaluated on the chance of a loss within the horizon, on the test
+        window's cutoffs whose whole horizon is known. Each fit reads outcomes only up
+        to the start of the window it is judged on: training intervals end before the
+        validation window, validation intervals before the test window. The exported
+        model is then refitted the same way on every outcome known at
+        ``observed_until`` (the last months validate it): the model that is served.
+    observed_until : Timestamp, optional
+        The end of the data (the dataset sidecar's ``observed_until``); with
+        ``horizon``.
 
     Raises
     ------
@@ -159,6 +176,16 @@ def train_models(
     names = feature_columns(dataset, exclude=model.exclude_features)
     windows = split_windows(dataset, split)
     train, validation, test = split_by_time(dataset, split)
+    if horizon is not None:
+        if observed_until is None:
+            raise DataError("train: a horizon model needs the data's observed_until (dataset sidecar)")
+        names = [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
+        train = make_interval_rows(dataset.loc[dataset["cutoff_time"] <= windows.validation_start],
+                                   horizon=horizon, known_until=windows.validation_start)
+        inside = (dataset["cutoff_time"] > windows.validation_start) & (dataset["cutoff_time"] <= windows.test_start)
+        validation = make_interval_rows(dataset.loc[inside], horizon=horizon,
+                                        known_until=windows.test_start)
+        test = account_exposure(test, horizon)
     y_train, y_val, y_test = (_labels(w) for w in (train, validation, test))
     churned = int(y_train.sum())
     if mode == "ml" and churned < model.min_churned_rows:
@@ -168,7 +195,9 @@ def train_models(
             "to learn a model. Use the rule scorecard instead: healthscore train --mode scorecard"
         )
     scale = HealthScale.from_params(score)
-    X_train, X_val, X_test = train[names], validation[names], test[names]
+    X_train, X_val, X_test = train[names], validation[names], test
+    if horizon is None:
+        X_test = test[names]
 
     base_rate = BaseRateBaseline().fit(X_train, y_train)
     logistic = LogisticBaseline().fit(X_train, y_train)
@@ -184,19 +213,36 @@ def train_models(
             X_train, y_train, X_val, y_val, model=model, calibration=calibration, tune=tune
         )
     if mode == "ml":
-        fitted = HealthScoreModel.from_params(model, calibration).fit(
-            X_train, y_train, X_val=X_val, y_val=y_val
-        )
-        exported = ExportedModel(kind="lightgbm", scale=scale, model=fitted)
+        if horizon is not None:
+            fitted = fit_hazard(train, validation, names, model=model, calibration=calibration)
+        else:
+            fitted = HealthScoreModel.from_params(model, calibration).fit(
+                X_train, y_train, X_val=X_val, y_val=y_val
+            )
+        exported = ExportedModel(kind="lightgbm", scale=scale, model=fitted, horizon=horizon)
     else:
         exported = ExportedModel(kind="scorecard", scale=scale, scorecard=card)
+    evaluated = exported
+    if mode == "ml" and horizon is not None:
+        served = fit_served_model(dataset, horizon=horizon, observed_until=observed_until,
+                                  split=split, model=model, calibration=calibration)
+        exported = ExportedModel(kind="lightgbm", scale=scale, model=served, horizon=horizon)
 
-    def risks_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def risks_of(frame: pd.DataFrame, *, intervals: bool = False) -> dict[str, np.ndarray]:
+        """Each predictor's risk of ``frame``'s rows: of an interval (its hazard) when
+        ``intervals``, else of the row's whole window."""
+        def risk(predictor):
+            if intervals and predictor is evaluated:
+                return predictor.model.predict_risk(frame)
+            if horizon is None or intervals or predictor is evaluated:
+                return predictor.predict_risk(frame)
+            return window_risk(predictor.predict_risk, frame)
+
         return {
-            "model": exported.predict_risk(frame),
-            "logistic": logistic.predict_risk(frame),
-            "scorecard": card.predict_risk(frame),
-            "base_rate": base_rate.predict_risk(frame),
+            "model": risk(evaluated),
+            "logistic": risk(logistic),
+            "scorecard": risk(card),
+            "base_rate": risk(base_rate),
         }
 
     bins = calibration.ece_bins
@@ -206,7 +252,8 @@ def train_models(
         test_risks["oracle"] = oracle_risk(test, ground_truth)
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
-    validation_metrics = metrics_table(y_val, risks_of(X_val), n_bins=bins)
+    validation_metrics = metrics_table(y_val, risks_of(X_val, intervals=horizon is not None),
+                                       n_bins=bins)
     if ground_truth is not None:  # both AUCs on the rows that have ground truth
         matched = ~np.isnan(test_risks["oracle"])
         pair = metrics_table(
@@ -214,8 +261,9 @@ def train_models(
         ).set_index("predictor")["roc_auc"]
         ratio = float(pair["model"] / pair["oracle"])
 
-    model_scores = exported.health_score(X_test)
-    card_scores = card.health_score(X_test)
+    model_scores = evaluated.health_score(X_test)
+    card_scores = (card.health_score(X_test) if horizon is None
+                   else scale.score(test_risks["scorecard"]))
     bands = pd.concat(
         [
             band_table(y_test, scale.band(model_scores)).assign(predictor="model"),
@@ -263,11 +311,72 @@ def train_models(
         predictions=predictions,
         figures=figures,
         oracle_auc_ratio=ratio,
-        example=test[[*keys[:1], *names]].head(5).reset_index(drop=True),
+        example=test[[*keys[:1], *exported.feature_names]].head(5).reset_index(drop=True)
+        if mode == "ml" else test[[*keys[:1], *names]].head(5).reset_index(drop=True),
         model_params=model if mode == "ml" else None,
         reliability=reliability_table(y_test, test_risks["model"], n_bins=bins),
         tuning=trials,
     )
+
+
+def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until: pd.Timestamp,
+                     split: Any, model: Any, calibration: Any) -> HealthScoreModel:
+    """The hazard model on every outcome known at ``observed_until``: what ``train``
+    exports. The latest ``split.validation_months`` of cutoffs validate (early
+    stopping, calibration) on what is known at ``observed_until``; the earlier ones
+    train on what was known at the validation window's start. Needs no whole horizon
+    of labels, so it also runs on a short history (a backtest's early dates)."""
+    names = feature_columns(dataset, exclude=model.exclude_features)
+    names = [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
+    end = pd.Timestamp(observed_until) - pd.Timedelta(days=horizon.grace_days)
+    start = end - pd.DateOffset(months=split.validation_months)
+    early = dataset["cutoff_time"] <= start
+    train = make_interval_rows(dataset.loc[early], horizon=horizon, known_until=start)
+    validation = make_interval_rows(dataset.loc[~early], horizon=horizon, known_until=observed_until)
+    log.info("served model: %d training intervals (cutoffs to %s), %d validating", len(train),
+             start.date(), len(validation))
+    return fit_hazard(train, validation, names, model=model, calibration=calibration)
+
+
+def fit_hazard(train: pd.DataFrame, validation: pd.DataFrame, names: list[str], *, model: Any,
+               calibration: Any) -> HealthScoreModel:
+    """A hazard model on interval rows: the booster learns from the training intervals
+    of most accounts and stops early on the validation window; the Platt step, whose
+    slope fades with the lead, is fitted on the intervals of the accounts held out
+    (``model.holdout_share`` of them, by a seeded hash of the id) and the validation
+    window: unseen accounts at every lead, where the validation window alone holds only
+    near renewals."""
+    held = _held_out(train["account_id"], share=model.holdout_share, seed=model.random_state)
+    fitted = HealthScoreModel.from_params(model, calibration).fit(
+        train.loc[~held, names], _labels(train.loc[~held]),
+        X_val=validation[names], y_val=_labels(validation))
+    calib = pd.concat([train.loc[held].assign(_set=0), validation.assign(_set=1)], ignore_index=True)
+    return calibrate_windows(fitted, calib[names], calib)
+
+
+def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
+    """A stable ``share`` of accounts, by a seeded hash of their id."""
+    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=f"{seed:016d}"[:16])
+    return (hashed.to_numpy() % 10_000) < share * 10_000
+
+
+def calibrate_windows(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame) -> HealthScoreModel:
+    """Refit a hazard model's Platt step on the outcomes of the windows the interval
+    ``rows`` make up (per ``_set`` and ``row``), with a slope and intercept that move
+    with the lead (:func:`healthscore.model.exposure.fit_window_calibration`); an
+    isotonic calibrator is left as it is."""
+    if fitted.calibrator_.method != "platt":
+        return fitted
+    from healthscore.model.calibration import Calibrator
+    from healthscore.model.estimator import LEAD
+    from healthscore.model.exposure import fit_window_calibration
+
+    window = pd.factorize(pd.MultiIndex.from_arrays([rows["_set"], rows["row"]]))[0]
+    lost = np.bincount(window, weights=rows["label"].to_numpy(np.float64)) > 0
+    a, b, a_lead, b_lead = fit_window_calibration(
+        fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0, window, lost)
+    fitted.calibrator_ = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+    return fitted
 
 
 def oracle_risk(

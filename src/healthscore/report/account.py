@@ -1,9 +1,12 @@
-"""One account's explanation: score, drivers, trend, why it changed, what to do next.
+"""One account's explanation: score, next renewal, starting point, drivers, trend, why
+it changed, what to do next.
 
 Pure: one risk-list row and that account's slices of the normalised inputs in, the
 account page's context out. The arithmetic shown on the page is the explanation's
-own: ``base + sum(points) (+ residual) = unclipped score``; the score shown is that
-number rounded and kept within 1-100.
+own: ``starting point + sum(driver points) (+ residual) = unclipped score``, where the
+starting point (``profile_score``) is the base plus the profile facts' points (the
+score of accounts like this one); the score shown is that number rounded and kept
+within 1-100. Profile facts are never drivers (:mod:`healthscore.report.baseline`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from healthscore.explain import describe_risk
+from healthscore.model.scale import HealthScale
 from healthscore.report import charts, text
 from healthscore.report.actions import suggest_next_steps
+from healthscore.report.baseline import (
+    STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
+)
 from healthscore.report.inputs import SPECIAL_CHANGES
 
 _UNSAFE_FIELD = re.compile(r"\{[^{}:!]*[.\[]")
@@ -67,9 +75,13 @@ def _against_note(change: Record) -> str:
 
 def _changes(
     changes: list[Record], *, row: Record, history: list[Record],
-    previous_as_of: pd.Timestamp | None, shown: int,
+    previous_as_of: pd.Timestamp | None, shown: int, profile: tuple[str, ...],
 ) -> dict[str, Any] | None:
-    """Why the score changed since the previous run (None when there was none)."""
+    """Why the score changed since the previous run (None when there was none).
+
+    The starting point's move (profile facts) is one line; behavioural signals whose
+    value changed are named, the largest first; lines whose value did not change are
+    not shown, their points join "all other signals together"."""
     change = row["score_change"]
     before = [h for h in history if previous_as_of is not None and h["as_of"] == previous_as_of]
     if text.is_missing(change) and not before:
@@ -78,27 +90,48 @@ def _changes(
     score_before = float(before[-1]["health_score"]) if before else score_now - change
     if text.is_missing(change):
         change = score_now - score_before
-    # scoring's own "other changes" line joins the rest
-    rest = sum(float(c["points_change"]) for c in changes if c["feature"] == "other changes")
-    ordered = sorted((c for c in changes if c["feature"] != "other changes"
-                      and not text.is_missing(c["points_change"]) and abs(c["points_change"]) >= 0.05),
-                     key=lambda c: -abs(c["points_change"]))
-    rest += sum(float(c["points_change"]) for c in ordered[shown:])
-    items = [{
+    view = split_changes(changes, profile=profile, profile_now=row["profile_score"], top=shown)
+    items = []
+    start = view.starting_point
+    if start is not None:
+        items.append({
+            "label": STARTING_POINT, "family": "Profile: who the customer is",
+            "value_before": "" if start["before"] is None else whole(start["before"]),
+            "value_now": "" if start["now"] is None else whole(start["now"]),
+            "points_change": text.signed(start["points_change"]),
+            "direction": "down" if start["points_change"] < 0 else "up",
+            "note": "The profile facts (contract, plan, segment, time to renewal) moved the score "
+                    "accounts like this start from.",
+        })
+    items += [{
         "label": c["label"], "family": text.family_label(c["family"]) if c["family"] else "",
         "value_before": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_before"], c["unit"]),
         "value_now": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_now"], c["unit"]),
         "points_change": text.signed(c["points_change"]),
         "direction": "down" if c["points_change"] < 0 else "up",
         "note": _against_note(c),
-    } for c in ordered[:shown]]
+    } for c in view.named]
     return {
         "since": text.date_text(previous_as_of) if previous_as_of is not None else "the previous run",
         "score_before": None if text.is_missing(score_before) else f"{score_before:.0f}",
         "score_now": f"{score_now:.0f}", "change": text.signed(change, digits=0),
         "change_words": text.change_words(change), "rows": items,
-        "rest": text.signed(rest) if abs(rest) >= 0.05 else None,
+        "rest": text.signed(view.rest) if abs(view.rest) >= 0.05 else None,
         "previous_band": text.band_label(row["previous_band"]) if not text.is_missing(row["previous_band"]) else None,
+    }
+
+
+def renewal_view(row: Record, *, currency: str) -> dict[str, Any] | None:
+    """The next renewal of a risk-list row: date, days to it, the ARR at stake and the
+    chance it is lost (None without a renewal date)."""
+    if text.is_missing(row.get("renewal_date")):
+        return None
+    return {
+        "date": text.date_text(row["renewal_date"]), "in_days": text.in_days(row["days_to_renewal"]),
+        "arr": text.money(row["arr"], symbol=currency),
+        "risk_pct": text.percent(row["renewal_risk"]),
+        "words": text.renewal_words(row["renewal_date"], row["days_to_renewal"], row["arr"],
+                                    row["renewal_risk"], currency=currency),
     }
 
 
@@ -111,8 +144,10 @@ def build_account(
     history: list[Record],
     alerts: list[Record],
     previous_as_of: pd.Timestamp | None,
-    scale: Mapping[str, float],
+    scale: HealthScale,
     params: Any,
+    horizon_days: int | None = None,
+    profile: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Context of one account page.
 
@@ -124,19 +159,24 @@ def build_account(
         This account's records only (normalised layouts, one mapping per row); plain
         records keep a page to a fraction of a millisecond of Python.
     previous_as_of : Timestamp or None
-    scale : mapping
-        ``offset``, ``factor``, ``red_below``, ``green_from``.
+    scale : HealthScale
+        The run's scale and bands.
     params : ReportParams
+    horizon_days : int, optional
+        The horizon of ``risk_proba`` (the run's), said with the risk.
+    profile : tuple of str
+        The profile features: their points make the starting point, never drivers.
     """
     k = params.drivers_shown
     values = {r["feature"]: r["value"] for r in points}  # also unscored context values
-    scored = [r for r in points if not text.is_missing(r["points"])]
+    scored = [r for r in points if not text.is_missing(r["points"]) and not r.get("profile", False)]
     hurting = sorted((r for r in scored if r["points"] < 0), key=lambda r: r["points"])[:k]
     helping = sorted((r for r in scored if r["points"] > 0), key=lambda r: -r["points"])[:k]
     span = max((abs(r["points"]) for r in scored), default=0.0)
     shown = {r["feature"] for r in hurting} | {r["feature"] for r in helping}
     others = [r for r in scored if r["feature"] not in shown]
     base, unclipped = float(row["base_points"]), float(row["unclipped_score"])
+    start = float(row["profile_score"])
     residual = float(row.get("residual_points", 0.0) or 0.0)
     family_sum: dict[str, float] = {}
     for r in scored:
@@ -157,7 +197,7 @@ def build_account(
     hist = sorted(history, key=lambda h: h["as_of"])
     trend = charts.trend_line(
         [text.date_text(h["as_of"]) for h in hist], [h["health_score"] for h in hist],
-        red_below=scale["red_below"], green_from=scale["green_from"],
+        red_below=scale.red_below, green_from=scale.green_from,
     ) if hist else None
     score = row["health_score"]
     return {
@@ -165,14 +205,19 @@ def build_account(
         "segment": row["segment"], "arr": text.money(row["arr"], symbol=params.currency),
         "score": f"{score:.0f}", "band": row["band"], "band_label": text.band_label(row["band"]),
         "risk_pct": text.percent(row["risk_proba"]),
-        "risk_words": text.churn_in_words(row["risk_proba"], outcome=params.outcome),
+        "horizon": text.horizon_words(horizon_days),
+        "risk_words": describe_risk(row["risk_proba"], horizon_days=horizon_days, outcome=params.outcome),
         "arr_at_risk": text.money(row["arr_at_risk"], symbol=params.currency),
+        "renewal": renewal_view(row, currency=params.currency),
+        "starting_point": starting_point_words(start, segment=row["segment"],
+                                               contract_days=contract_days_of(values)),
         "change_words": text.change_words(row["score_change"]),
         "alerts": [{"kind": a["kind"], "reason": a["reason"]} for a in alerts],
         "hurting": _driver_rows(hurting, values, span),
         "helping": _driver_rows(helping, values, span),
         "arithmetic": {
-            "base": text.signed(base) if base < 0 else f"{base:.1f}",
+            "start": f"{start:.1f}",
+            "base": f"{base:.1f}", "profile_points": text.signed(start - base),
             "others": text.signed(sum(float(r["points"]) for r in others)), "others_count": len(others),
             "hurting": text.signed(sum(float(r["points"]) for r in hurting)),
             "helping": text.signed(sum(float(r["points"]) for r in helping)),
@@ -183,12 +228,13 @@ def build_account(
         "families": charts.hbars(
             [text.family_label(f) for f, _ in families], [v for _, v in families],
             value_text=[f"{text.signed(v)} pts" for _, v in families], diverging=True,
-            title="Points by family", label_width=170, width=500,
+            title="Points by family, against the starting point", label_width=170, width=500,
         ) if families else None,
         "family_rows": [{"label": text.family_label(f), "points": text.signed(v)} for f, v in families],
         "trend": trend,
         "history_points": len(hist),
-        "changes": _changes(changes, row=row, history=hist, previous_as_of=previous_as_of, shown=k),
+        "changes": _changes(changes, row=row, history=hist, previous_as_of=previous_as_of, shown=k,
+                            profile=profile),
         "signals": signals,
         "next_steps": [{
             "step": s.step, "because": "; ".join(s.because),

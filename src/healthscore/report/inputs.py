@@ -8,14 +8,20 @@ feature name) and converting the wide points layout into a long one. It is pure.
 Normalised frames (columns the views rely on):
 
 * ``risk_list``: ``account_id, name, owner, segment, arr, health_score, band,
-  risk_proba, arr_at_risk, score_change, previous_band, top_drivers`` (list of str),
-  ``base_points`` and ``unclipped_score`` (float, NaN when unknown);
+  risk_proba, arr_at_risk, renewal_date, days_to_renewal, renewal_risk, score_change,
+  previous_band, top_drivers`` (list of str), ``base_points``, ``profile_score`` and
+  ``unclipped_score`` (float, NaN when unknown);
 * ``history``: ``account_id, as_of, health_score, band, risk_proba``;
 * ``points`` / ``previous_points`` (long): ``account_id, feature, value, points,
-  label, family, phrase, unit``;
+  label, family, phrase, unit, profile`` (bool: a profile fact, never a driver);
 * ``changes`` (long): ``account_id, feature, points_change, points_before, points_now,
-  value_before, value_now, label, family``;
-* ``alerts``: ``account_id, kind, reason``.
+  value_before, value_now, label, family, unit, against_direction, profile``;
+* ``alerts``: ``account_id, kind, reason`` (the reason worded from the changes as the
+  account page shows them, when the account has change lines).
+
+The health scale and bands are :class:`healthscore.model.scale.HealthScale`, built from
+the run's ``scale`` (else the exported model's); the horizon is the run's
+``horizon.horizon_days``; the profile features the run's ``params.score.profile_features``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
+from healthscore.model.scale import HealthScale
 from healthscore.report import text
+from healthscore.report.baseline import STARTING_POINT, is_profile, profile_features_of, split_changes
 
 #: Pseudo-features that carry the base or residual of an explanation in a long frame.
 BASE_FEATURES = ("__base__", "base", "_base")
@@ -38,9 +46,12 @@ RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
 SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
 
 _WIDE_PREFIXES = ("points__", "points:", "pts__")
-_POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit"]
+_POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
-                 "value_before", "value_now", "label", "family", "unit", "against_direction"]
+                 "value_before", "value_now", "label", "family", "unit", "against_direction", "profile"]
+
+#: Changed lines named as an alert's reason, at most.
+ALERT_REASONS = 3
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -79,6 +90,13 @@ class ReportInputs:
     feature_points : DataFrame
         Filled by :func:`normalise_inputs`: per feature, the mean absolute points over
         every scored account (``feature, label, mean_abs_points``), for the model page.
+    scale : HealthScale or None
+        Filled by :func:`normalise_inputs`: the scale and bands the run scored with.
+    horizon_days : int or None
+        Filled by :func:`normalise_inputs`: the horizon of ``risk_proba`` (None when
+        the run does not say).
+    profile : tuple of str
+        Filled by :func:`normalise_inputs`: the profile features of the run.
     """
 
     as_of: pd.Timestamp
@@ -92,6 +110,9 @@ class ReportInputs:
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scale: HealthScale | None = None
+    horizon_days: int | None = None
+    profile: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------- helpers
@@ -237,42 +258,55 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
 # ------------------------------------------------------------- normalising
 
 
-def _scale_of(model_info: Mapping[str, Any]) -> dict[str, float]:
-    scale = dict(model_info.get("scale") or {})
-    scale.setdefault("offset", 35.0)
-    scale.setdefault("pdo", 10.0)
-    scale.setdefault("red_below", 50)
-    scale.setdefault("green_from", 70)
-    scale["factor"] = float(scale["pdo"]) / np.log(2.0)
-    return scale
+def scale_of(run_info: Mapping[str, Any], model_info: Mapping[str, Any]) -> HealthScale:
+    """The health scale the run scored with: the run's ``scale``, else the exported
+    model's ``scale.json``. Raises :class:`DataError` when neither says."""
+    for source in (run_info.get("scale"), model_info.get("scale")):
+        if isinstance(source, HealthScale):
+            return source
+        if isinstance(source, Mapping) and source:
+            return HealthScale.from_dict(dict(source))
+    raise DataError("run/<as_of>.json: no 'scale' (offset, pdo, red_below, green_from), and no "
+                    "exported model's scale.json; expected the health scale the run scored with")
 
 
-def _bands(score: pd.Series, scale: Mapping[str, float]) -> pd.Series:
-    return pd.Series(
-        np.where(score < scale["red_below"], "red",
-                 np.where(score >= scale["green_from"], "green", "yellow")),
-        index=score.index, dtype=object,
-    ).where(score.notna(), None)
+def horizon_of(run_info: Mapping[str, Any]) -> int | None:
+    """The run's ``horizon.horizon_days`` (None when it does not say)."""
+    horizon = run_info.get("horizon")
+    days = horizon.get("horizon_days") if isinstance(horizon, Mapping) else None
+    return None if text.is_missing(days) else int(days)
 
 
-def point_summary(points: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Over every account: the sum of feature points per account (indexed by
-    ``account_id``) and the mean absolute points per feature (indexed by feature), from
-    either layout, without the long frame's rows."""
+def _bands(score: pd.Series, scale: HealthScale) -> pd.Series:
+    bands = pd.Series(scale.band(score.fillna(0).to_numpy()), index=score.index, dtype=object)
+    return bands.where(score.notna(), None)
+
+
+def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Over every account: the sum of feature points per account, the sum of its
+    profile facts' points (both indexed by ``account_id``) and the mean absolute points
+    per feature (indexed by feature), from either layout, without the long frame's
+    rows."""
     if points is None or points.empty:
-        return pd.Series(dtype="float64"), pd.Series(dtype="float64")
+        return pd.Series(dtype="float64"), pd.Series(dtype="float64"), pd.Series(dtype="float64")
     if "feature" in points.columns:
         frame = _rename_first(points, "points", ("points_value", "score_points"))
         frame = frame[~frame["feature"].astype(str).isin(BASE_FEATURES + RESIDUAL_FEATURES)]
         pts = pd.to_numeric(frame["points"], errors="coerce")
         sums = pts.groupby(frame["account_id"]).sum()
+        flags = is_profile(frame["feature"], profile)
+        profile_sums = pts[flags].groupby(frame["account_id"][flags]).sum().reindex(sums.index, fill_value=0.0)
         mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
-        return sums.astype("float64"), mean_abs.dropna()
+        return sums.astype("float64"), profile_sums.astype("float64"), mean_abs.dropna()
     cols = _wide_point_columns(points.columns)
     wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
-    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=points["account_id"].to_numpy())
+    ids = points["account_id"].to_numpy()
+    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=ids)
+    flags = is_profile(list(cols), profile)
+    profile_sums = pd.Series(wide.loc[:, flags].sum(axis=1).to_numpy(), index=ids)
     mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
-    return sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna()
+    return (sums.groupby(level=0).sum().astype("float64"),
+            profile_sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna())
 
 
 def _base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
@@ -315,8 +349,11 @@ def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
 
 
 def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, detail: Any = None,
-                     hurt_below: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     hurt_below: float | None = None,
+                     profile: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Long points with catalogue columns, and the per-account base and residual.
+
+    ``profile``: the profile features, flagged in the ``profile`` column.
 
     Returns ``(points, extras)``: ``extras`` is indexed by ``account_id`` with columns
     ``base_points`` and ``residual_points`` (NaN when the input carried none).
@@ -340,19 +377,24 @@ def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, deta
                 long.groupby("account_id")[column].first().rename("base_points").to_frame())
     long = _catalogue_columns(long[~pseudo], catalogue)
     long["value"] = long["value"].astype(object).where(long["value"].notna(), None)
+    long["profile"] = is_profile(long["feature"], profile)
     return long[_POINTS_LONG].reset_index(drop=True), extras
 
 
 def normalise_risk_list(
     risk_list: pd.DataFrame,
     *,
-    scale: Mapping[str, float],
+    scale: HealthScale,
     sums: pd.Series,
     extras: pd.DataFrame,
+    profile_sums: pd.Series | None = None,
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """The risk list with every column the views use (see the module docstring).
 
-    ``sums``: each account's feature points summed (:func:`point_summary`)."""
+    ``sums`` and ``profile_sums``: each account's feature points and profile facts'
+    points summed (:func:`point_summary`); ``profile_score`` is recovered from them
+    when the list has none. ``as_of``: the scoring date (days to a renewal date)."""
     if risk_list is None or risk_list.empty:
         raise DataError("risk_list: no scored accounts; run `healthscore score` first")
     frame = _rename_first(risk_list, "health_score", ("score", "healthscore"))
@@ -374,10 +416,21 @@ def normalise_risk_list(
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
     out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))
     risk = _numeric(frame, "risk_proba")
-    implied = 1.0 / (1.0 + np.exp(-(scale["offset"] - out["health_score"]) / scale["factor"]))
-    out["risk_proba"] = risk.where(risk.notna(), implied)
+    implied = 1.0 / (1.0 + np.exp(-scale.logit_from_score(out["health_score"].to_numpy())))
+    out["risk_proba"] = risk.where(risk.notna(), pd.Series(implied, index=out.index))
     at_risk = _numeric(frame, "arr_at_risk")
     out["arr_at_risk"] = at_risk.where(at_risk.notna(), out["arr"] * out["risk_proba"])
+    # The next renewal: its date, the days to it and the chance it is lost.
+    renewal = pd.to_datetime(frame["renewal_date"], errors="coerce") if "renewal_date" in frame.columns \
+        else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    days = _numeric(frame, "days_to_renewal")
+    if as_of is not None:
+        from_date = (renewal - pd.Timestamp(as_of)).dt.days.astype("float64")
+        days = days.where(days.notna(), from_date)
+        renewal = renewal.where(renewal.notna(), pd.Timestamp(as_of) + pd.to_timedelta(days, unit="D"))
+    out["renewal_date"] = renewal.to_numpy()
+    out["days_to_renewal"] = days
+    out["renewal_risk"] = _numeric(frame, "renewal_risk")
     out["score_change"] = _numeric(frame, "score_change")
     prev = frame["previous_band"] if "previous_band" in frame.columns else pd.Series(None, index=frame.index)
     out["previous_band"] = prev.astype(object).where(prev.notna(), None)
@@ -395,18 +448,23 @@ def normalise_risk_list(
     from_base = base + point_sum.fillna(0.0) + out["residual_points"]
     unclipped = unclipped.where(unclipped.notna(), from_base)
     p = out["risk_proba"].clip(1e-12, 1 - 1e-12)
-    from_risk = scale["offset"] - scale["factor"] * np.log(p / (1 - p))
+    from_risk = pd.Series(scale.unclipped_from_logit(np.log(p / (1 - p)).to_numpy()), index=out.index)
     out["unclipped_score"] = unclipped.where(unclipped.notna(), from_risk)
     # Without an explicit base, it is what the points leave of the unclipped score.
     out["base_points"] = base.where(
         base.notna(), out["unclipped_score"] - point_sum - out["residual_points"])
+    # The starting point: base + profile facts' points ("accounts like this score N").
+    own_profile = ids.map(profile_sums).astype("float64") if profile_sums is not None and len(profile_sums) \
+        else pd.Series(np.nan, index=out.index)
+    stored = _numeric(frame, "profile_score")
+    out["profile_score"] = stored.where(stored.notna(), out["base_points"] + own_profile.fillna(0.0))
     for column in ("model_version", "as_of"):
         if column in frame.columns:
             out[column] = frame[column].to_numpy()
     return out.reset_index(drop=True)
 
 
-def normalise_history(history: pd.DataFrame, *, scale: Mapping[str, float]) -> pd.DataFrame:
+def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFrame:
     columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
     if history is None or history.empty:
         return _empty(columns)
@@ -426,7 +484,8 @@ def normalise_history(history: pd.DataFrame, *, scale: Mapping[str, float]) -> p
     return out.sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
 
 
-def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
+def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
+                      profile: tuple[str, ...] = ()) -> pd.DataFrame:
     if changes is None or changes.empty or "feature" not in changes.columns:
         return _empty(_CHANGES_LONG)
     frame = changes
@@ -454,19 +513,57 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd
     special = frame["feature"].isin(SPECIAL_CHANGES)
     frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
     frame.loc[special, "family"] = ""
+    frame["profile"] = is_profile(frame["feature"], profile) & ~special.to_numpy()
     return frame[_CHANGES_LONG].reset_index(drop=True)
 
 
-def normalise_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
+def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], profile_now: Any) -> str:
+    """The changes that lowered an account's score, worded as its page shows them
+    (no profile fact, no unchanged value): ``Days overdue: 0 days -> 45 days
+    (−12.0 pts)``; at most :data:`ALERT_REASONS` lines, the largest first."""
+    view = split_changes(lines, profile=profile, profile_now=profile_now, top=len(lines))
+    parts = []
+    for line in view.named:
+        if float(line["points_change"]) < 0:
+            values = "" if line["feature"] in SPECIAL_CHANGES else (
+                f": {text.format_value(line['value_before'], line.get('unit'))} \u2192 "
+                f"{text.format_value(line['value_now'], line.get('unit'))}")
+            parts.append((float(line["points_change"]), f"{line['label']}{values}"))
+    start = view.starting_point
+    if start is not None and start["points_change"] < 0:
+        then_now = "" if start["before"] is None else \
+            f": {start['before']:.0f} \u2192 {start['now']:.0f}"
+        parts.append((start["points_change"], f"{STARTING_POINT}{then_now}"))
+    parts.sort(key=lambda p: p[0])
+    words = [f"{label} ({text.signed(points)} pts)" for points, label in parts[:ALERT_REASONS]]
+    if not words and view.rest < 0:
+        words = [f"{SPECIAL_CHANGES['other changes']} ({text.signed(view.rest)} pts)"]
+    return "; ".join(words)
+
+
+def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = None,
+                     risk_list: pd.DataFrame | None = None, profile: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Alerts with readable kinds. An account with change lines gets its reason worded
+    from them (:func:`change_reason`), so an alert never names a profile fact nor an
+    unchanged value; the stored reason is kept otherwise."""
     if alerts is None or alerts.empty:
         return _empty(["account_id", "kind", "reason"])
     frame = _rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
     frame = _rename_first(frame, "reason", ("message", "detail", "description", "text"))
+    reasons = _texts(frame, "reason", "")
+    if changes is not None and len(changes):
+        ids = set(frame["account_id"])
+        mine = changes[changes["account_id"].isin(ids)]
+        start = risk_list.set_index("account_id")["profile_score"] if risk_list is not None else pd.Series(dtype=float)
+        worded = {a: change_reason(part.to_dict("records"), profile=profile, profile_now=start.get(a))
+                  for a, part in mine.groupby("account_id", sort=False)}
+        reasons = pd.Series([worded.get(a) or r for a, r in zip(frame["account_id"], reasons)],
+                            index=frame.index, dtype=object)
     return pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
         "kind": _texts(frame, "kind", "alert").map(
             lambda k: "; ".join(text.alert_label(p.strip()) for p in k.split(",") if p.strip())).to_numpy(),
-        "reason": _texts(frame, "reason", "").to_numpy(),
+        "reason": reasons.to_numpy(),
     })
 
 
@@ -493,20 +590,24 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
             model_info[key] = run[run_key]
     for key, value in (run.get("model_info") or {}).items():
         model_info.setdefault(key, value)
-    scale = _scale_of(model_info)
-    sums, mean_abs = point_summary(inputs.points)
+    scale = scale_of(run, model_info)
+    profile = profile_features_of(run)
+    sums, profile_sums, mean_abs = point_summary(inputs.points, profile)
     extras = _base_and_residual(inputs.points)
-    risk_list = normalise_risk_list(inputs.risk_list, scale=scale, sums=sums, extras=extras)
+    risk_list = normalise_risk_list(inputs.risk_list, scale=scale, sums=sums, extras=extras,
+                                    profile_sums=profile_sums, as_of=inputs.as_of)
     detail = None if detail_accounts is None else riskiest(risk_list, detail_accounts)
     hurt_below = None if min_points is None else -abs(min_points)
-    points, _ = normalise_points(inputs.points, catalogue, detail=detail, hurt_below=hurt_below)
+    points, _ = normalise_points(inputs.points, catalogue, detail=detail, hurt_below=hurt_below,
+                                 profile=profile)
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
-                                          hurt_below=hurt_below)
+                                          hurt_below=hurt_below, profile=profile)
+    changes = normalise_changes(inputs.changes, catalogue, profile)
     feature_points = _catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
         catalogue)[["feature", "label", "mean_abs_points"]] if len(mean_abs) else pd.DataFrame(
         columns=["feature", "label", "mean_abs_points"])
-    model_info["scale"] = scale
+    model_info["scale"] = scale.to_dict()
     return replace(
         inputs,
         as_of=pd.Timestamp(inputs.as_of),
@@ -515,9 +616,12 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
         history=normalise_history(inputs.history, scale=scale),
         points=points,
         previous_points=previous_points,
-        changes=normalise_changes(inputs.changes, catalogue),
-        alerts=normalise_alerts(inputs.alerts),
+        changes=changes,
+        alerts=normalise_alerts(inputs.alerts, changes=changes, risk_list=risk_list, profile=profile),
         run_info=run,
         model_info=model_info,
         feature_points=feature_points,
+        scale=scale,
+        horizon_days=horizon_of(run),
+        profile=profile,
     )

@@ -141,15 +141,15 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         drivers = charts.hbars([label for _, label in mean_abs.index], mean_abs.tolist(),
                                value_text=[f"{v:.1f} pts" for v in mean_abs],
                                title="Mean absolute points per signal", label_width=260, width=900)
-    scale = info["scale"]
+    scale = inputs.scale
     run = inputs.run_info
     return {
         "version": info.get("version") or run.get("model_version") or "unversioned",
         "kind": info.get("kind") or "", "created_at": _when(info.get("created_at")),
         "package_version": info.get("package_version") or "",
         "run_id": info.get("run_id") or "",
-        "scale": {"offset": f"{scale['offset']:g}", "pdo": f"{scale['pdo']:g}",
-                  "red_below": scale["red_below"], "green_from": scale["green_from"]},
+        "scale": {"offset": f"{scale.offset:g}", "pdo": f"{scale.pdo:g}",
+                  "red_below": scale.red_below, "green_from": scale.green_from},
         "metrics": metric_table(per_pred),
         "band_chart": band_chart, "band_rows": band_rows,
         "reliability": _reliability(info),

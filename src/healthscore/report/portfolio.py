@@ -1,8 +1,12 @@
-"""The portfolio overview: bands, movers, alerts, patterns and the risk-list table.
+"""The portfolio overview: ARR at risk, bands, renewals, movers, alerts, patterns and
+the risk-list table.
 
 Pure: a normalised :class:`~healthscore.report.inputs.ReportInputs` and the report
 params in, plain dicts and lists out (the template's context). A driver *hurts* an
-account when it costs it at least ``params.driver_min_points`` points.
+account when it costs it at least ``params.driver_min_points`` points; profile facts
+(the account's starting point) never do. The ARR at risk and its range per group are
+the scoring run's (``run/<as_of>.json``: ``arr_at_risk``,
+:func:`healthscore.scoring.arr_range.arr_at_risk`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from healthscore.report import charts, text
 from healthscore.report.inputs import ReportInputs
 
 BAND_ORDER = ("red", "yellow", "green")
+
+#: Probability of the ARR-at-risk range when the run does not say (the scoring default).
+ARR_RANGE_LEVEL = 0.8
+
+#: Accounts of the renewals view listed before the rest fold away.
+RENEWALS_SHOWN = 25
 
 
 def band_summary(risk_list: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
@@ -86,15 +96,19 @@ def new_alerts(inputs: ReportInputs, *, pages: Mapping[Any, str], currency: str)
 
 
 def _hurt(points: pd.DataFrame, risk_list: pd.DataFrame, min_points: float) -> pd.DataFrame:
-    """Rows of ``points`` that hurt their account, with the account's ARR, segment, owner."""
+    """Rows of ``points`` that hurt their account, with the account's ARR, segment, owner.
+
+    Profile facts are the account's starting point, not drivers: they never hurt."""
     if points.empty:
         return points.assign(arr=[], segment=[], owner=[])
-    hurt = points[points["points"] <= -abs(min_points)]
+    behaviour = ~points["profile"].astype(bool) if "profile" in points.columns else True
+    hurt = points[(points["points"] <= -abs(min_points)) & behaviour]
     attrs = risk_list.set_index("account_id")[["arr", "segment", "owner"]]
     return hurt.join(attrs, on="account_id", how="inner")
 
 
-def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, top: int = 12) -> dict:
+def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, top: int = 12,
+                    losses: Mapping[tuple[str, Any], str] | None = None) -> dict:
     """Which drivers hurt the most accounts and ARR now, and which grew since last run.
 
     Returns ``drivers`` (one row per feature hurting at least one account, most
@@ -133,12 +147,13 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     growing = sorted((r for r in rows if (r["growth"] or 0) > 0), key=lambda r: -r["growth"])[:5]
     return {
         "drivers": rows[:top], "by_arr": by_arr, "growing": growing, "has_before": has_before,
-        "by_segment": _by_group(inputs.risk_list, now, "segment", currency),
-        "by_owner": _by_group(inputs.risk_list, now, "owner", currency),
+        "by_segment": _by_group(inputs.risk_list, now, "segment", currency, losses or {}),
+        "by_owner": _by_group(inputs.risk_list, now, "owner", currency, losses or {}),
     }
 
 
-def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency: str) -> list[dict]:
+def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency: str,
+              losses: Mapping[tuple[str, Any], str]) -> list[dict]:
     out = []
     for value, part in risk_list.groupby(column, sort=True):
         mine = hurt[hurt[column] == value]
@@ -148,7 +163,8 @@ def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency
             "arr": text.money(part["arr"].fillna(0).sum(), symbol=currency, compact=True),
             "red": int((part["band"] == "red").sum()),
             "red_share": text.percent((part["band"] == "red").mean()),
-            "arr_at_risk": text.money(part["arr_at_risk"].fillna(0).sum(), symbol=currency, compact=True),
+            "loss_words": losses.get((column, value)) or text.arr_loss_words(
+                part["arr_at_risk"].fillna(0).sum(), None, None, currency=currency),
             "drivers": [{"label": label, "accounts": int(n)} for label, n in counts.items()],
         })
     out.sort(key=lambda g: (-g["red"], -g["accounts"]))
@@ -171,6 +187,9 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
             "risk": None if text.is_missing(r.risk_proba) else round(float(r.risk_proba), 4),
             "arr": None if text.is_missing(r.arr) else float(r.arr),
             "arr_at_risk": None if text.is_missing(r.arr_at_risk) else round(float(r.arr_at_risk), 2),
+            "renewal": text.date_text(r.renewal_date) or None,
+            "days": None if text.is_missing(r.days_to_renewal) else int(round(float(r.days_to_renewal))),
+            "renewal_risk": None if text.is_missing(r.renewal_risk) else round(float(r.renewal_risk), 4),
             "change": None if text.is_missing(r.score_change) else float(r.score_change),
             "driver": r.top_drivers[0] if r.top_drivers else "",
             "href": pages.get(r.account_id),
@@ -178,27 +197,121 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
     return records
 
 
+def arr_at_risk_view(inputs: ReportInputs, *, currency: str) -> dict[str, Any]:
+    """The ARR the book can expect to lose within the horizon, with its range, in
+    total and per segment and owner (the run's ``arr_at_risk`` rows).
+
+    Without those rows (an older run), the expectation is the risk list's
+    ``arr_at_risk`` summed and no range is said.
+    """
+    rl, horizon = inputs.risk_list, inputs.horizon_days
+    rows = [r for r in (inputs.run_info.get("arr_at_risk") or []) if isinstance(r, Mapping)]
+    total = next((r for r in rows if r.get("by") == "all"), None)
+
+    def words(r: Mapping[str, Any]) -> str:
+        return text.arr_loss_words(r.get("expected_arr_lost"), r.get("arr_lost_low"), r.get("arr_lost_high"),
+                                   horizon_days=horizon, level=r.get("level", ARR_RANGE_LEVEL),
+                                   currency=currency)
+
+    def count_words(r: Mapping[str, Any]) -> str:
+        low, high = r.get("accounts_lost_low"), r.get("accounts_lost_high")
+        expected = r.get("expected_accounts_lost")
+        if text.is_missing(expected):
+            return ""
+        span = "" if text.is_missing(low) or text.is_missing(high) else \
+            f" ({text.percent(r.get('level', ARR_RANGE_LEVEL))} range {int(low):,}\u2013{int(high):,})"
+        return f"about {float(expected):,.0f} account{'s' if round(float(expected)) != 1 else ''}{span}"
+
+    def group_rows(by: str) -> list[dict[str, Any]]:
+        mine = sorted((r for r in rows if r.get("by") == by), key=lambda r: -float(r.get("expected_arr_lost") or 0))
+        return [{
+            "name": str(r.get("group")), "accounts": f"{int(r.get('accounts') or 0):,}",
+            "arr": text.money(r.get("arr"), symbol=currency, compact=True),
+            "expected": text.money(r.get("expected_arr_lost"), symbol=currency, compact=True),
+            "expected_value": float(r.get("expected_arr_lost") or 0.0),
+            "low": text.money(r.get("arr_lost_low"), symbol=currency, compact=True),
+            "high": text.money(r.get("arr_lost_high"), symbol=currency, compact=True),
+            "accounts_lost": count_words(r), "words": words(r),
+        } for r in mine]
+
+    if total is not None:
+        expected = float(total.get("expected_arr_lost") or 0.0)
+        headline, accounts = words(total), count_words(total)
+        low, high = total.get("arr_lost_low"), total.get("arr_lost_high")
+        level = total.get("level", ARR_RANGE_LEVEL)
+    else:
+        expected = float(rl["arr_at_risk"].fillna(0).sum())
+        headline = text.arr_loss_words(expected, None, None, horizon_days=horizon, currency=currency)
+        accounts, low, high, level = "", None, None, ARR_RANGE_LEVEL
+    segments, owners = group_rows("segment"), group_rows("owner")
+    return {
+        "headline": headline, "accounts": accounts, "has_range": total is not None,
+        "expected": text.money(expected, symbol=currency, compact=True),
+        "range": None if total is None else f"{text.money(low, symbol=currency, compact=True)}\u2013"
+                                            f"{text.money(high, symbol=currency, compact=True)}",
+        "level": text.percent(level), "level_in_ten": f"{round(10 * float(level)):.0f}",
+        "horizon": text.horizon_words(horizon),
+        "segments": segments, "owners": owners,
+        "by_group": {**{("segment", g["name"]): g["words"] for g in segments},
+                     **{("owner", g["name"]): g["words"] for g in owners}},
+    }
+
+
+def renewals_view(risk_list: pd.DataFrame, *, days: int, pages: Mapping[Any, str],
+                  currency: str) -> dict[str, Any]:
+    """Accounts whose next renewal falls within ``days`` days of the scoring date, the
+    most ARR at risk at that renewal (ARR x renewal risk) first."""
+    due = risk_list[(risk_list["days_to_renewal"] >= 0) & (risk_list["days_to_renewal"] <= days)]
+    due = due.assign(renewal_at_risk=due["arr"] * due["renewal_risk"])
+    due = due.sort_values(["renewal_at_risk", "days_to_renewal", "arr"], ascending=[False, True, False],
+                          na_position="last", kind="stable")
+    rows = [{
+        "account_id": str(r["account_id"]), "name": r["name"], "owner": r["owner"],
+        "href": pages.get(r["account_id"]),
+        "date": text.date_text(r["renewal_date"]), "in_days": text.in_days(r["days_to_renewal"]),
+        "days": int(round(float(r["days_to_renewal"]))),
+        "arr": text.money(r["arr"], symbol=currency), "arr_value": float(np.nan_to_num(r["arr"])),
+        "renewal_risk": text.percent(r["renewal_risk"]),
+        "renewal_risk_value": None if text.is_missing(r["renewal_risk"]) else round(float(r["renewal_risk"]), 4),
+        "at_risk": text.money(r["renewal_at_risk"], symbol=currency),
+        "at_risk_value": None if text.is_missing(r["renewal_at_risk"]) else round(float(r["renewal_at_risk"]), 2),
+        "score": None if text.is_missing(r["health_score"]) else int(round(r["health_score"])),
+        "band": r["band"],
+    } for r in due.to_dict("records")]
+    return {
+        "days": int(days), "rows": rows, "shown": RENEWALS_SHOWN,
+        "accounts": f"{len(rows):,}",
+        "arr": text.money(due["arr"].fillna(0).sum(), symbol=currency, compact=True),
+        "at_risk": text.money(due["renewal_at_risk"].fillna(0).sum(), symbol=currency, compact=True),
+    }
+
+
 def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, str]) -> dict[str, Any]:
     """Context of the overview page. ``pages`` maps account_id -> relative link."""
     rl = inputs.risk_list
     cur = params.currency
-    scale = inputs.model_info["scale"]
+    scale = inputs.scale
     arr_total = float(rl["arr"].fillna(0).sum())
+    losses = arr_at_risk_view(inputs, currency=cur)
     return {
         "kpis": {
             "accounts": f"{len(rl):,}",
             "arr": text.money(arr_total, symbol=cur, compact=True),
-            "arr_at_risk": text.money(rl["arr_at_risk"].fillna(0).sum(), symbol=cur, compact=True),
+            "arr_at_risk": losses["expected"],
             "red": f"{int((rl['band'] == 'red').sum()):,}",
             "alerts": f"{len(inputs.alerts):,}",
             "mean_risk": text.percent(rl["risk_proba"].mean()),
         },
+        "losses": losses,
+        "horizon": text.horizon_words(inputs.horizon_days),
+        "renewals": renewals_view(rl, days=params.renewal_days, pages=pages, currency=cur),
         "bands": band_summary(rl, currency=cur),
         "histogram": charts.score_histogram(
-            rl["health_score"], rl["band"], red_below=scale["red_below"], green_from=scale["green_from"]),
+            rl["health_score"], rl["band"], red_below=scale.red_below, green_from=scale.green_from),
         "movers": movers(rl, top=params.top_movers, pages=pages, currency=cur),
         "alerts": new_alerts(inputs, pages=pages, currency=cur),
-        "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur),
+        "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur,
+                                    losses=losses["by_group"]),
         "rows": table_rows(rl, pages=pages),
         "currency": cur,
         "owners": sorted(rl["owner"].unique().tolist()),

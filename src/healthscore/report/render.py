@@ -63,7 +63,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
     params : ReportParams
         ``title``, ``top_movers``, ``max_accounts`` (account pages for the riskiest N
         only), ``drivers_shown``, ``driver_min_points``, ``outcome``, ``currency``,
-        ``next_steps``.
+        ``next_steps``, ``renewal_days``.
 
     Returns
     -------
@@ -75,7 +75,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
                             min_points=params.driver_min_points)
     env = _environment()
     css, js = _static("report.css"), _static("report.js")
-    scale = data.model_info["scale"]
+    scale = data.scale
     ids = riskiest(data.risk_list, params.max_accounts)
     pages = {account_id: account_filename(account_id) for account_id in ids}
     run = data.run_info
@@ -84,7 +84,8 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         "previous_as_of": text.date_text(data.previous_as_of),
         "model_version": str(data.model_info.get("version") or run.get("model_version") or "unversioned"),
         "package_version": str(run.get("package_version") or data.model_info.get("package_version") or ""),
-        "csp_scripts": Markup("'none'"), "scale": scale, "outcome": params.outcome,
+        "csp_scripts": Markup("'none'"), "scale": scale,
+        "horizon": text.horizon_words(data.horizon_days),
     }
     files: dict[str, str] = {}
     portfolio = build_portfolio(data, params, pages=pages)
@@ -106,6 +107,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         view = build_account(
             rows[account_id], **{name: part[account_id] for name, part in parts.items()},
             previous_as_of=data.previous_as_of, scale=scale, params=params,
+            horizon_days=data.horizon_days, profile=data.profile,
         )
         files[path] = template.render(**common, root="../", page="account", a=view,
                                       min_points=params.driver_min_points)

@@ -78,33 +78,68 @@ def alert_label(kind: Any) -> str:
     return ALERT_WORDS.get(str(kind), str(kind).replace("_", " ").capitalize())
 
 
-def churn_in_words(risk_proba: Any, *, outcome: str = "did not renew") -> str:
-    """A churn probability as a frequency a reader can picture.
+def horizon_words(horizon_days: Any) -> str | None:
+    """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
+    ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
+    at risk)."""
+    if is_missing(horizon_days):
+        return None
+    days = float(horizon_days)
+    if not math.isfinite(days) or days <= 0:
+        return None
+    years = days / 365.25
+    if days >= 360 and abs(years - round(years)) < 0.02:
+        return "12 months" if round(years) == 1 else f"{round(years)} years"
+    months = days / 30.44
+    if days >= 28 and abs(months - round(months)) < 0.1:
+        return "1 month" if round(months) == 1 else f"{round(months)} months"
+    return f"{days:,.0f} day{'s' if round(days) != 1 else ''}"
 
-    ``0.27`` -> ``about 1 in 4 accounts like this did not renew``; ``0.6`` ->
-    ``about 3 in 5 ...``. The fraction is the simplest one (denominator 2 to 10)
-    within 4 percentage points; below 20 % it is ``1 in N``.
+
+def in_days(days: Any) -> str:
+    """``in 65 days``, ``tomorrow``, ``today``; ``n/a`` when unknown."""
+    if is_missing(days):
+        return "n/a"
+    n = round(float(days))
+    if n == 0:
+        return "today"
+    if n == 1:
+        return "tomorrow"
+    if n < 0:
+        return f"{-n:,} day{'s' if n != -1 else ''} ago"
+    return f"in {n:,} days"
+
+
+def renewal_words(renewal_date: Any, days: Any, arr: Any, renewal_risk: Any, *,
+                  currency: str = "$") -> str:
+    """The next renewal in one line: ``Next renewal 2026-03-07, in 65 days: $114,912
+    ARR at stake, 36% chance this renewal is lost``; without a date: ``No renewal date
+    on record``."""
+    if is_missing(renewal_date):
+        return "No renewal date on record"
+    risk = "" if is_missing(renewal_risk) else f", {percent(renewal_risk)} chance this renewal is lost"
+    return (f"Next renewal {date_text(renewal_date)}, {in_days(days)}: "
+            f"{money(arr, symbol=currency)} ARR at stake{risk}")
+
+
+def arr_loss_words(expected: Any, low: Any, high: Any, *, horizon_days: Any = None,
+                   level: float = 0.8, currency: str = "$") -> str:
+    """``expected to lose $1.2M of ARR in the next 12 months; 80% range $900k–$1.5M``.
+
+    The range is the central ``level`` range of the ARR lost (``arr_lost_low`` and
+    ``arr_lost_high`` of :func:`healthscore.scoring.arr_range.arr_at_risk`); without
+    it only the expectation is said.
     """
-    if is_missing(risk_proba) or not math.isfinite(float(risk_proba)):
-        return "no churn estimate"
-    p = min(max(float(risk_proba), 0.0), 1.0)
-    if p < 0.01:
-        return f"fewer than 1 in 100 accounts like this {outcome}"
-    if p > 0.97:
-        return f"almost every account like this {outcome}"
-    if p < 0.2:
-        return f"about 1 in {round(1 / p):,} accounts like this {outcome}"
-    best = None
-    for n in range(2, 11):
-        k = min(max(round(p * n), 1), n - 1)
-        err = abs(k / n - p)
-        if err <= 0.04:
-            best = (k, n)
-            break
-        if best is None or err < abs(best[0] / best[1] - p):
-            best = (k, n)
-    k, n = best
-    return f"about {k} in {n} accounts like this {outcome}"
+    def amount(value: Any) -> str:
+        return money(value, symbol=currency, compact=True)
+
+    horizon = horizon_words(horizon_days)
+    when = f" in the next {horizon}" if horizon else ""
+    words = f"expected to lose {amount(expected)} of ARR{when}"
+    if is_missing(low) or is_missing(high):
+        return words
+    span = amount(low) if amount(low) == amount(high) else f"{amount(low)}\u2013{amount(high)}"
+    return f"{words}; {percent(level)} range {span}"
 
 
 def percent(value: Any, *, digits: int = 0) -> str:

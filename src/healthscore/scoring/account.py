@@ -1,10 +1,13 @@
 """One account's explanation, read back from the stored scoring outputs.
 
 :func:`read_account` gathers what ``healthscore explain`` and the report show for one
-account on one as-of date: score, band, risk, trend, drivers with phrases and points,
-points by family and the lines of why it changed. :func:`render_account` turns it
-into terminal text. Nothing is recomputed from the model: the stored points are the
-explanation.
+account on one as-of date: score, band, risk within the run's horizon, the next
+renewal, the starting point (the score of accounts like this one: base plus the
+profile facts' points), behavioural drivers with phrases and points, their points by
+family and the lines of why it changed. :func:`render_account` turns it into terminal
+text, in the report's words (:mod:`healthscore.report.baseline`,
+:func:`healthscore.explain.describe_risk`). Nothing is recomputed from the model: the
+stored points are the explanation.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.explain import FAMILIES, describe_risk, family_column, find_drivers, format_points
+from healthscore.explain import (
+    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, profile_mask,
+)
+from healthscore.report.baseline import (
+    STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
+)
+from healthscore.report.text import horizon_words, money, percent, renewal_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
@@ -28,8 +37,12 @@ class AccountExplanation:
     """Everything shown about one account on one date.
 
     ``drivers_hurting`` / ``drivers_helping``: dicts with ``feature``, ``label``,
-    ``family``, ``value``, ``phrase``, ``points``. ``trend``: ``as_of`` and ``health_score`` per
-    date scored. ``changes``: the why-it-changed lines (``text``, ``points_change``).
+    ``family``, ``value``, ``phrase``, ``points``; behavioural only (never a profile
+    fact). ``families``: the drivers' points by family. ``profile_score``: the starting
+    point, ``base`` plus the profile facts' points. ``trend``: ``as_of`` and
+    ``health_score`` per date scored. ``changes``: the stored why-it-changed lines
+    (``text``, ``points_change``, values); :func:`render_account` shows them as
+    :func:`healthscore.report.baseline.split_changes` sorts them.
     """
 
     account_id: Any
@@ -48,6 +61,10 @@ class AccountExplanation:
     previous_as_of: pd.Timestamp | None = None
     score_change: int | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    profile_score: float = float("nan")
+    profile: tuple[str, ...] = ()
+    contract_days: Any = None
+    horizon_days: int | None = None
 
 
 def parse_account_id(text: Any, dtype: Any) -> Any:
@@ -60,8 +77,12 @@ def parse_account_id(text: Any, dtype: Any) -> Any:
     return str(text)
 
 
-def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, top: int = 5) -> AccountExplanation:
+def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, top: int = 5,
+                 profile: Any = None) -> AccountExplanation:
     """Read one account's explanation on ``as_of`` (default: the latest date scored).
+
+    ``profile``: the profile features when the run does not record its own
+    (``params.score.profile_features``); the run's are used when it does.
 
     Raises
     ------
@@ -81,26 +102,38 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     row = rows.iloc[0]
     run = layout.read_run(when)
     catalogue = run.get("catalogue") or {}
+    horizon = run.get("horizon") if isinstance(run.get("horizon"), dict) else {}
     result = AccountExplanation(
         account_id=key, as_of=when, health_score=int(row["health_score"]), band=str(row["band"]),
         risk_proba=float(row["risk_proba"]), unclipped_score=float(row["unclipped_score"]),
         base=float(row["base"]), model_version=str(row["model_version"]),
+        profile=profile_features_of(run, **({} if profile is None else {"default": tuple(profile)})),
+        horizon_days=None if horizon.get("horizon_days") is None else int(horizon["horizon_days"]),
     )
-    result.families = {f: float(row[family_column(f)]) for f in FAMILIES}
     result.trend = layout.read_history(account_ids=[key], columns=["health_score", "band"])
     risk = layout.read_table("risk_list", when)
     if not risk.empty:
         match = risk.loc[risk["account_id"] == key]
         if len(match):
             found = match.iloc[0]
-            result.details = {c: found[c] for c in ("name", "owner", "segment", "arr",
-                                                    "previous_band", "score_change")}
+            result.details = {c: found[c] for c in ("name", "owner", "segment", "arr", "arr_at_risk",
+                                                    "renewal_date", "days_to_renewal", "renewal_risk",
+                                                    "profile_score", "previous_band", "score_change")
+                              if c in found.index}
     points = layout.read_partition("points", when, account_ids=[key])
     names = feature_names_of(points)
     matrix = points_matrix(points, names)
+    is_profile = profile_mask(names, result.profile)
+    stored = result.details.get("profile_score")
+    result.profile_score = float(stored) if _given(stored) else result.base + float(matrix[:, is_profile].sum())
+    matrix[:, is_profile] = 0.0  # profile facts are the starting point, never drivers
     drivers = find_drivers(matrix, k=top)
+    families = {n: catalogue_entry(catalogue, n)["family"] for n in names}
+    by_family = family_points(matrix, names, families).iloc[0]
+    result.families = {f: float(by_family[f"points_{f}"]) for f in FAMILIES}
     columns = feature_columns(points, [c for c in points.columns if "__" in c and ":" not in c])
     view = RowView(columns, 0)
+    result.contract_days = contract_days_of(view)
     book = PhraseBook(catalogue)
     for which, index, pts in (("hurting", drivers.hurting[0], drivers.hurting_points[0]),
                               ("helping", drivers.helping[0], drivers.helping_points[0])):
@@ -124,22 +157,34 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     return result
 
 
-def render_account(info: AccountExplanation) -> str:
-    """Terminal text of an :class:`AccountExplanation`."""
+def render_account(info: AccountExplanation, *, outcome: str = "are lost", currency: str = "$") -> str:
+    """Terminal text of an :class:`AccountExplanation`, in the report's words.
+
+    ``outcome`` and ``currency``: ``report.outcome`` and ``report.currency``.
+    """
     d = info.details
     name = d.get("name")
     title = f"{name} (account {info.account_id})" if _given(name) else f"Account {info.account_id}"
     facts = [f"{k}: {d[k]}" for k in ("owner", "segment") if _given(d.get(k))]
     if _given(d.get("arr")):
-        facts.append(f"ARR {float(d['arr']):,.0f}")
+        facts.append(f"ARR {money(d['arr'], symbol=currency)}")
     lines = [title + (" - " + ", ".join(facts) if facts else "")]
     lines.append(f"As of {as_of_text(info.as_of)}: health score {info.health_score} / 100, "
                  f"{info.band} (model {info.model_version})")
-    lines.append(f"Churn risk {info.risk_proba:.0%}: {describe_risk(info.risk_proba)}.")
+    horizon = horizon_words(info.horizon_days)
+    lines.append(f"Chance of being lost{f' within {horizon}' if horizon else ''}: {percent(info.risk_proba)} "
+                 f"({describe_risk(info.risk_proba, horizon_days=info.horizon_days, outcome=outcome)}).")
+    if "renewal_date" in d:
+        lines.append(renewal_words(d.get("renewal_date"), d.get("days_to_renewal"), d.get("arr"),
+                                   d.get("renewal_risk"), currency=currency) + ".")
     if len(info.trend) > 1:
         trend = " -> ".join(f"{as_of_text(a)} {s}" for a, s in
                             zip(info.trend["as_of"].tail(8), info.trend["health_score"].tail(8)))
         lines.append(f"Trend: {trend}")
+    lines.append("")
+    start = starting_point_words(info.profile_score, segment=d.get("segment"), contract_days=info.contract_days)
+    lines.append(f"Starting point: {start}.")
+    lines.append("Measured against it, this account's behaviour:")
     for title_text, drivers in (("What lowers the score", info.drivers_hurting),
                                 ("What raises the score", info.drivers_helping)):
         lines.append("")
@@ -149,7 +194,8 @@ def render_account(info: AccountExplanation) -> str:
         for item in drivers:
             lines.append(f"  {format_points(item['points']):>9}  {item['phrase']}")
     lines.append("")
-    lines.append(f"Points by family (an average account scores {info.base:.0f}):")
+    lines.append(f"Points by family, behaviour only (against the starting point of {whole(info.profile_score)}):"
+                 if _given(info.profile_score) else "Points by family, behaviour only:")
     for family in FAMILIES:
         value = info.families.get(family, 0.0)
         if abs(value) >= 0.05:
@@ -158,8 +204,17 @@ def render_account(info: AccountExplanation) -> str:
         lines.append("")
         change = "n/a" if info.score_change is None else f"{info.score_change:+d}"
         lines.append(f"Since {as_of_text(info.previous_as_of)}: {change} points")
-        for line in info.changes:
-            lines.append(f"  {line['text']}")
+        view = split_changes(info.changes, profile=info.profile,
+                             profile_now=info.profile_score if _given(info.profile_score) else None,
+                             top=len(info.changes))
+        if view.starting_point is not None:
+            sp = view.starting_point
+            then_now = "" if sp["before"] is None else f": {whole(sp['before'])} -> {whole(sp['now'])}"
+            lines.append(f"  {STARTING_POINT}{then_now} ({format_points(sp['points_change'])})")
+        for line in view.named:
+            lines.append(f"  {describe_change(line)}")
+        if abs(view.rest) >= 0.05:
+            lines.append(f"  Other changes ({format_points(view.rest)})")
     elif len(info.trend) <= 1:
         lines.append("")
         lines.append("First scoring of this account: no earlier date to compare with.")
@@ -167,4 +222,5 @@ def render_account(info: AccountExplanation) -> str:
 
 
 def _given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA
+    return value is not None and value is not pd.NA and value is not pd.NaT and not (
+        isinstance(value, float) and np.isnan(value))

@@ -20,7 +20,9 @@ import pandas as pd
 
 from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
 from healthscore.errors import DataError, NoActiveAccountsError
-from healthscore.explain import Explanation, explain_model, explanation_from_points, find_drivers
+from healthscore.explain import (
+    Explanation, explain_model, explanation_from_points, find_drivers, split_profile,
+)
 from healthscore.scoring.alerts import make_alerts
 from healthscore.scoring.changes import attribute_changes, change_reasons
 from healthscore.scoring.history import Previous, make_history_rows
@@ -49,6 +51,8 @@ def model_identity(exported: Any) -> tuple[str, str]:
         digest.update(model.booster_.model_to_string().encode())
         digest.update(model.calibrator_.to_json().encode())
         digest.update(json.dumps([model.feature_names_, model.categories_], sort_keys=True).encode())
+        if getattr(exported, "horizon", None) is not None:
+            digest.update(json.dumps(exported.horizon.to_dict(), sort_keys=True).encode())
     else:
         digest.update(json.dumps(exported.scorecard.to_dict(), sort_keys=True).encode())
     digest.update(exported.scale.to_json().encode())
@@ -174,6 +178,26 @@ def explain_rows(
     ), hashes, 0
 
 
+def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8) -> list[dict[str, Any]]:
+    """The expected ARR lost within the horizon with its central ``level`` range, for
+    the whole book, per segment and per owner (:func:`healthscore.scoring.arr_range.arr_at_risk`):
+    one dict per group with ``by`` (``all``, ``segment``, ``owner``)."""
+    from healthscore.scoring.arr_range import arr_at_risk
+
+    frame = risk_list.assign(arr=risk_list["arr"].fillna(0.0))
+    out = []
+    for by in (None, "segment", "owner"):
+        if by is not None:
+            frame[by] = frame[by].astype(object).where(frame[by].notna(), "unknown")
+        table = arr_at_risk(frame, by=by, level=level)
+        if by is not None:
+            table = table.loc[table["group"] != "all"]
+        out += [{"by": by or "all", **{k: (v.item() if hasattr(v, "item") else v)
+                                       for k, v in row.items()}}
+                for row in table.to_dict(orient="records")]
+    return out
+
+
 def score_date(
     tables: Tables,
     exported: Any,
@@ -210,9 +234,16 @@ def score_date(
     keys = cutoffs[["account_id", "cutoff_time"]]
     from healthscore.features import build_features
 
-    frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, names))
+    built = [n for n in names if not n.startswith("exposure__")]
+    frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, built))
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
+    horizon = getattr(exported, "horizon", None)
+    if horizon is not None:  # the renewal calendar known at the as-of date
+        from healthscore.model.exposure import account_exposure
+
+        frame = account_exposure(frame.copy().assign(renewal_date=cutoffs["renewal_date"].to_numpy(),
+                                              term_days=cutoffs["term_days"].to_numpy()), horizon)
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise DataError(f"the model needs feature(s) the data cannot give: {', '.join(missing[:5])} "
@@ -233,12 +264,17 @@ def score_date(
                                 model_version=model_version, catalogue=catalogue)
     points = make_points_frame(ids, frame, explanation, row_hash=hashes,
                                model_fingerprint=fingerprint, value_names=extra)
-    drivers = find_drivers(explanation.points, k=score.top_drivers)
+    profile_score, driver_points = split_profile(explanation, score.profile_features)
+    drivers = find_drivers(driver_points, k=score.top_drivers)
+    renewal_risk = (exported.predict_renewal_risk(frame[names]) if horizon is not None
+                    else explanation.risk_proba)
     texts = render_drivers(drivers, feature_names=names,
                            columns=feature_columns(frame, [*names, *extra]), catalogue=catalogue)
     scores = pd.DataFrame({"account_id": ids, "mrr": cutoffs["mrr"].to_numpy(),
                            "health_score": explanation.health_score, "band": explanation.band,
-                           "risk_proba": explanation.risk_proba})
+                           "risk_proba": explanation.risk_proba,
+                           "renewal_date": cutoffs["renewal_date"].to_numpy(),
+                           "renewal_risk": renewal_risk, "profile_score": profile_score})
     risk_list = build_risk_list(scores, tables.accounts,
                                 None if previous is None else previous.history,
                                 top_drivers=texts, model_version=model_version, as_of=as_of)
@@ -259,6 +295,7 @@ def score_date(
     from healthscore.io import make_meta
 
     bands = pd.Series(explanation.band).value_counts()
+    ranges = arr_ranges(risk_list)
     run = make_meta(
         as_of=as_of_text(as_of),
         previous_as_of=None if previous is None else as_of_text(previous.as_of),
@@ -275,6 +312,8 @@ def score_date(
         },
         params={"score": params_to_dict(score), "alerts": params_to_dict(alerts)},
         catalogue={n: catalogue.get(n) for n in [*names, *extra] if n in catalogue},
+        horizon=None if horizon is None else horizon.to_dict(),
+        arr_at_risk=ranges,
         timings=timings,
     )
     return DateOutputs(pd.Timestamp(as_of), risk_list, history, points, changes, alert_frame, run)

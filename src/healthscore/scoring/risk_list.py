@@ -23,7 +23,8 @@ from healthscore.tables import Tables
 #: Columns of the risk list, in order (architecture.md).
 RISK_LIST_COLUMNS = (
     "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
-    "arr_at_risk", "score_change", "previous_band", "top_drivers", "model_version", "as_of",
+    "arr_at_risk", "renewal_date", "days_to_renewal", "renewal_risk", "profile_score",
+    "score_change", "previous_band", "top_drivers", "model_version", "as_of",
 )
 
 #: A CSV cell starting with one of these is run as a formula by spreadsheets.
@@ -37,20 +38,28 @@ def make_scoring_cutoffs(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
     -------
     DataFrame
         ``account_id``, ``cutoff_time`` (= ``as_of``, datetime64[us]),
-        ``renewal_date`` (the earliest end of the covering subscriptions) and ``mrr``
-        (the sum of their MRR; NaN without an ``mrr`` column), sorted by account.
+        ``renewal_date`` (the latest end of the covering subscriptions: the next date
+        the account can be lost, as in the timeline's horizon mode), ``term_days``
+        (the length of the contract ending then) and ``mrr`` (the sum of the covering
+        subscriptions' MRR; NaN without an ``mrr`` column), sorted by account.
     """
     t = pd.Timestamp(as_of).as_unit("us")
     subs = tables.subscriptions
     covering = subs.loc[(subs["start_date"] < t) & (subs["end_date"] >= t)]
     mrr = covering["mrr"] if "mrr" in covering else pd.Series(np.nan, index=covering.index)
-    rows = (
-        pd.DataFrame({"account_id": covering["account_id"], "renewal_date": covering["end_date"],
-                      "mrr": mrr.astype(np.float64)})
-        .groupby("account_id", sort=True)
-        .agg(renewal_date=("renewal_date", "min"), mrr=("mrr", lambda s: s.sum(min_count=1)))
-        .reset_index()
-    )
+    frame = pd.DataFrame({"account_id": covering["account_id"], "renewal_date": covering["end_date"],
+                          "start": covering["start_date"], "mrr": mrr.astype(np.float64)})
+    total = frame.groupby("account_id", sort=True)["mrr"].sum(min_count=1)
+    last = (frame.sort_values(["account_id", "renewal_date", "start"], kind="stable")
+            .drop_duplicates("account_id", keep="last").set_index("account_id").sort_index())
+    rows = pd.DataFrame({
+        "account_id": last.index.to_numpy(),
+        "renewal_date": last["renewal_date"].to_numpy(),
+        "term_days": ((last["renewal_date"] - last["start"]) / pd.Timedelta(days=1)).to_numpy(np.float64),
+        "mrr": total.reindex(last.index).to_numpy(np.float64),
+    })
+    if len(rows) == 0:
+        rows["account_id"] = rows["account_id"].astype(subs["account_id"].dtype)
     accounts = tables.accounts
     if "created_at" in accounts:
         created = rows["account_id"].map(accounts.set_index("account_id")["created_at"])
@@ -272,7 +281,9 @@ def build_risk_list(
     Parameters
     ----------
     scores : DataFrame
-        ``account_id``, ``mrr``, ``health_score``, ``band``, ``risk_proba``.
+        ``account_id``, ``mrr``, ``health_score``, ``band``, ``risk_proba``; optionally
+        ``renewal_date`` (the next renewal), ``renewal_risk`` (the chance it is lost)
+        and ``profile_score`` (the score of accounts with the same profile).
     accounts : DataFrame
         The accounts table (``name``, ``owner``, ``segment`` where present).
     previous : DataFrame or None
@@ -291,6 +302,13 @@ def build_risk_list(
     out["band"] = scores["band"].to_numpy()
     out["risk_proba"] = scores["risk_proba"].to_numpy(dtype=np.float64)
     out["arr_at_risk"] = out["arr"] * out["risk_proba"]
+    nat = pd.Series(pd.NaT, index=scores.index, dtype="datetime64[us]")
+    renewal = pd.to_datetime(scores.get("renewal_date", nat)).astype("datetime64[us]")
+    out["renewal_date"] = renewal.to_numpy()
+    out["days_to_renewal"] = ((renewal - pd.Timestamp(as_of)) / pd.Timedelta(days=1)).to_numpy(np.float64)
+    nan = pd.Series(np.nan, index=scores.index)
+    out["renewal_risk"] = scores.get("renewal_risk", nan).to_numpy(dtype=np.float64)
+    out["profile_score"] = scores.get("profile_score", nan).to_numpy(dtype=np.float64)
     if previous is not None and len(previous):
         before = previous.set_index("account_id")
         prev_score = out["account_id"].map(before["health_score"]).astype("Int64")

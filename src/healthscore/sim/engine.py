@@ -9,6 +9,9 @@ only). Within month ``t``:
 2. contracts ending in ``t`` end (churn) or renew, with seat changes;
 3. causes and good news strike and the hidden health moves (AR(1));
 4. the month's observable rows are drawn (:mod:`healthscore.sim.observe`).
+
+With ``spec.oracle_horizon_days`` set, the state at 00:00 of every month of the window
+is also handed to :mod:`healthscore.sim.oracle`, which draws from its own stream.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.sim import observe
+from healthscore.sim import oracle
 from healthscore.sim import world as w
 from healthscore.sim.accounts import Roster, draw_book
 from healthscore.sim.spec import DAY_US, Calendar, SimulationSpec
@@ -40,12 +44,15 @@ class ChunkEngine:
     """Simulates the accounts ``first_id .. first_id + n - 1`` as one seeded stream.
 
     The stream is ``SeedSequence([seed, 1, chunk_index])``; shared parts of the world
-    (CSM roster, bad releases) come from ``roster``.
+    (CSM roster, bad releases) come from ``roster``. The oracle (when the spec asks
+    for one) draws from ``SeedSequence([seed, 2, chunk_index, month])``, one stream
+    per cutoff month, so it changes nothing else.
     """
 
     def __init__(self, spec: SimulationSpec, roster: Roster, chunk_index: int, *,
                  hidden: bool = False) -> None:
         self.spec, self.roster, self.hidden = spec, roster, hidden
+        self.chunk_index = chunk_index
         first = chunk_index * spec.chunk_accounts + 1
         last = min(spec.n_accounts, first + spec.chunk_accounts - 1)
         self.rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 1, chunk_index]))
@@ -62,6 +69,13 @@ class ChunkEngine:
         self.dec_month = self.cal.month_of(self._renewal_day(np.arange(n), k1)
                                            - spec.notice_days)
         self.decided = np.zeros(n, dtype=bool)
+        # For the oracle: the probability of each drawn decision, by renewal k (a ring
+        # over k: at most notice_days / 28 + 2 renewals are drawn but not yet due), and,
+        # after a churn decision, the next renewal whose probability had it stayed is
+        # still to compute.
+        self.drawn_proba = np.zeros((spec.notice_days // 28 + 3, n))
+        self.shadow_k = np.zeros(n, dtype=np.int64)
+        self.shadow_month = np.full(n, NEVER)
         self.churn_k = np.full(n, -1)
         self.decision_day = np.full(n, NEVER)
         self.end_day = np.full(n, NEVER)
@@ -110,16 +124,13 @@ class ChunkEngine:
                 return
             renewal = self._renewal_day(idx, self.dec_k[idx])
             notice = renewal - spec.notice_days
-            # Onboarding renewals (notice before the first month) renew by default.
-            drawn = notice >= b.created_day[idx] + 30
+            drawn = self._decides(idx, notice)
             i, renewal, notice = idx[drawn], renewal[drawn], notice[drawn]
             seg = b.segment[i]
-            contrib = GAMMA * self.intensity_lag[:, i]
-            logit = (w.CHURN_INTERCEPT[seg] + np.log(spec.churn_scale)
-                     + np.where(b.term[i] == 1, w.MONTHLY_OFFSET, 0.0)
-                     + np.where(renewal - b.created_day[i] <= 400, w.FIRST_YEAR_OFFSET, 0.0)
-                     - w.CHURN_HEALTH_SLOPE * self.z[i] + contrib.sum(axis=0))
-            proba = _sigmoid(logit)
+            proba, contrib = self._decision_proba(i, renewal)
+            ring = len(self.drawn_proba)
+            self.drawn_proba[self.dec_k[idx[~drawn]] % ring, idx[~drawn]] = 0.0
+            self.drawn_proba[self.dec_k[i] % ring, i] = proba
             churned = self.rng.random(len(i)) < proba
             top = contrib.argmax(axis=0)
             has_cause = contrib.max(axis=0, initial=0.0) >= w.PRIMARY_CAUSE_MIN_LOGIT
@@ -140,10 +151,91 @@ class ChunkEngine:
             self.churn_k[leave] = self.dec_k[leave]
             self.decision_day[leave] = notice[churned]
             self.end_day[leave] = renewal[churned]
+            self.shadow_k[leave] = self.dec_k[leave] + 1
+            self.shadow_month[leave] = self.cal.month_of(
+                self._renewal_day(leave, self.shadow_k[leave]) - spec.notice_days)
             stay = np.concatenate([idx[~drawn], i[~churned]])
             self.dec_k[stay] += 1
             self.dec_month[stay] = self.cal.month_of(
                 self._renewal_day(stay, self.dec_k[stay]) - spec.notice_days)
+
+    def _decides(self, i, notice):
+        """Whether the renewals with notice date ``notice`` of accounts ``i`` are
+        decided: onboarding renewals (notice before the first month) renew by default."""
+        return notice >= self.book.created_day[i] + 30
+
+    def _base_logit(self, i, renewal):
+        """Decision log-odds of the renewals at ``renewal`` of accounts ``i`` apart from
+        health and causes: segment, churn scale, monthly contract, first year."""
+        b = self.book
+        return (w.CHURN_INTERCEPT[b.segment[i]] + np.log(self.spec.churn_scale)
+                + np.where(b.term[i] == 1, w.MONTHLY_OFFSET, 0.0)
+                + np.where(renewal - b.created_day[i] <= 400, w.FIRST_YEAR_OFFSET, 0.0))
+
+    def _decision_proba(self, i, renewal):
+        """Churn probability of the renewals at ``renewal`` of accounts ``i``, decided
+        now, and each cause's log-odds (shape (K, len(i)))."""
+        contrib = GAMMA * self.intensity_lag[:, i]
+        logit = (self._base_logit(i, renewal) - w.CHURN_HEALTH_SLOPE * self.z[i]
+                 + contrib.sum(axis=0))
+        return _sigmoid(logit), contrib
+
+    def _shadow_decide(self, t: int) -> None:
+        """After a churn decision, the probabilities the later renewals' decisions would
+        have had had the customer stayed (for the oracle; draws nothing)."""
+        spec = self.spec
+        ring = len(self.drawn_proba)
+        still = self.end_day >= self.cal.start_day(t + 1)  # a customer at a later cutoff
+        while True:
+            idx = np.flatnonzero(self.decided & still & (self.shadow_month <= t))
+            if len(idx) == 0:
+                return
+            renewal = self._renewal_day(idx, self.shadow_k[idx])
+            proba, _ = self._decision_proba(idx, renewal)
+            decides = self._decides(idx, renewal - spec.notice_days)
+            self.drawn_proba[self.shadow_k[idx] % ring, idx] = np.where(decides, proba, 0.0)
+            self.shadow_k[idx] += 1
+            self.shadow_month[idx] = self.cal.month_of(
+                self._renewal_day(idx, self.shadow_k[idx]) - spec.notice_days)
+
+    def _oracle_state(self, t: int) -> tuple[np.ndarray, oracle.CutoffState]:
+        """The customers at 00:00 of month ``t`` and what the oracle may know of them."""
+        b, spec = self.book, self.spec
+        day = int(self.cal.start_day(t))
+        idx = np.flatnonzero((b.created_day < day) & (self.end_day >= day))
+        col = idx[:, None]
+        ks = self.cur[col] + 1 + np.arange(oracle.renewal_columns(spec.oracle_horizon_days))
+        renewal = self._renewal_day(col, ks)
+        undrawn = np.where(self.decided, self.shadow_k, self.dec_k)[idx]
+        ring = len(self.drawn_proba)
+        if np.any(undrawn - self.cur[idx] - 1 > ring):  # a bug, not user input
+            raise RuntimeError("oracle: more drawn decisions pending than the ring holds")
+        drawn = ks < undrawn[:, None]
+        past = self.roster.bad_release_months[self.roster.bad_release_months < t]
+        return idx, oracle.CutoffState(
+            month=t, day=day, renewal_day=renewal,
+            # Decisions due before the first simulated month are drawn in it.
+            notice_month=np.maximum(self.cal.month_of(renewal - spec.notice_days),
+                                    -spec.burn_in_months),
+            base_logit=np.where(self._decides(col, renewal - spec.notice_days),
+                                self._base_logit(col, renewal), np.nan),
+            drawn_proba=np.where(drawn, self.drawn_proba[ks % ring, col], np.nan),
+            segment=b.segment[idx], mu=b.mu[idx], z=self.z[idx],
+            intensity=self.intensity[:, idx], intensity_lag=self.intensity_lag[:, idx],
+            last_release=int(past.max()) if len(past) else None)
+
+    def _emit_oracle(self, t: int) -> None:
+        """The oracle's rows at 00:00 of month ``t`` (before anything of ``t``)."""
+        idx, state = self._oracle_state(t)
+        rng = np.random.default_rng(
+            np.random.SeedSequence([self.spec.seed, 2, self.chunk_index, t]))
+        risk_horizon, risk_next = oracle.score_cutoff(state, self.spec, random_state=rng)
+        n = len(idx)
+        self.cols.add("oracle", account_id=self.book.account_id[idx],
+                      cutoff_time=np.full(n, state.day),
+                      horizon_days=np.full(n, self.spec.oracle_horizon_days),
+                      risk_horizon=risk_horizon, next_renewal_date=state.renewal_day[:, 0],
+                      risk_next_renewal=risk_next, term_months=self.book.term[idx])
 
     def _renew(self, t: int) -> None:
         """Contracts ending in month ``t`` renew (new row, new seats) unless churned."""
@@ -241,8 +333,13 @@ class ChunkEngine:
 
     def run(self) -> Columns:
         """Simulate the burn-in and the window; returns the collected columns."""
+        with_oracle = self.spec.oracle_horizon_days is not None
         for t in range(-self.spec.burn_in_months, self.spec.months):
+            if with_oracle and t >= 0:
+                self._emit_oracle(t)
             self._decide(t)
+            if with_oracle:
+                self._shadow_decide(t)
             if t >= 0:
                 self._renew(t)
             state = self._step(t)

@@ -17,7 +17,7 @@ from healthscore.errors import ConfigError, HealthscoreError
 from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import OUTPUT_TABLES, SCHEMAS
+from healthscore.sim.tables import CONTRACT_TABLES, SCHEMAS, output_tables
 
 #: Parquet options: fixed, so the same spec gives byte-identical files.
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
@@ -61,7 +61,7 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
         "| table | rows | columns | meaning |",
         "|---|---:|---|---|",
     ]
-    for name in OUTPUT_TABLES[:-1]:
+    for name in CONTRACT_TABLES:
         cols = ", ".join(SCHEMAS[name].names)
         lines.append(f"| {name}.{fmt} | {rows[name]} | {cols} | {TABLE_NOTES[name]} |")
     causes = ", ".join(f"{c.name} ({c.family})" for c in w.CAUSES)
@@ -88,6 +88,10 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
         "a cause is recorded as a CRM signal only sometimes (downgrade_request 70 %, "
         "contact_change 40 %, competitor_mention 35 %).",
         "",
+    ]
+    if spec.oracle_horizon_days is not None:
+        lines += _oracle_notes(spec, rows, fmt)
+    lines += [
         "## Spec",
         "",
         "```json",
@@ -96,6 +100,27 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _oracle_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[str]:
+    days = spec.oracle_horizon_days
+    return [
+        f"## Oracle (`oracle.{fmt}`, never a feature)",
+        "",
+        f"{rows['oracle']} rows, one per (`account_id`, `cutoff_time`) for every first "
+        "of a month in the window (00:00) at which the account is a customer (a "
+        "contract with `start_date` < `cutoff_time` <= `end_date`): "
+        + ", ".join(SCHEMAS["oracle"].names) + ".",
+        "",
+        f"`risk_horizon` is the true probability that the account's last contract ends "
+        f"within [`cutoff_time`, `cutoff_time` + {days} days), `risk_next_renewal` "
+        "that the renewal at `next_renewal_date` (the current contract's end) is lost, "
+        "both given only the hidden state at the cutoff: health, cause intensities, "
+        "and the probability (never the outcome) of every decision already drawn. "
+        "The future is averaged over Monte Carlo paths of the simulator's own "
+        "dynamics (standard error: median 0.003, below 0.0065 for 95 % of the rows).",
+        "",
+    ]
 
 
 def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
@@ -112,7 +137,8 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
     spec : SimulationSpec
     out_dir : path
         Created if missing. Receives ``<table>.<format>`` for every contract table,
-        ``ground_truth.<format>`` and ``README.md``.
+        ``ground_truth.<format>`` (``oracle.<format>`` when the spec asks for it) and
+        ``README.md``.
     format : {"parquet", "csv"}
 
     Returns
@@ -129,10 +155,11 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
     except OSError as exc:
         raise HealthscoreError(f"cannot write a simulation to {out}: {exc}") from None
     try:
-        paths = {name: tmp / f"{name}.{format}" for name in OUTPUT_TABLES}
+        names = output_tables(oracle=spec.oracle_horizon_days is not None)
+        paths = {name: tmp / f"{name}.{format}" for name in names}
         writers = {name: _open_writer(paths[name], SCHEMAS[name], format)
-                   for name in OUTPUT_TABLES}
-        rows = dict.fromkeys(OUTPUT_TABLES, 0)
+                   for name in names}
+        rows = dict.fromkeys(names, 0)
         try:
             for tables, _ in iter_chunks(spec):
                 for name, table in tables.items():

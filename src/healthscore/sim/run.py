@@ -10,7 +10,7 @@ import pyarrow as pa
 from healthscore.sim.accounts import make_roster
 from healthscore.sim.engine import ChunkEngine, hidden_frame
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import OUTPUT_TABLES, build_table
+from healthscore.sim.tables import build_table, output_tables
 
 
 def _account_table(engine: ChunkEngine) -> dict:
@@ -33,14 +33,16 @@ def iter_chunks(spec: SimulationSpec, *, hidden: bool = False
 
     Each chunk is an independent stream seeded by ``(seed, chunk index)``, so memory
     is bounded by one chunk and the result does not depend on how it is consumed.
-    Tables follow :data:`healthscore.sim.tables.SCHEMAS`, sorted by account and time.
+    Tables follow :data:`healthscore.sim.tables.SCHEMAS`, sorted by account and time;
+    ``oracle`` is among them when ``spec.oracle_horizon_days`` is set.
     """
+    names = output_tables(oracle=spec.oracle_horizon_days is not None)
     roster = make_roster(spec)
     for chunk in range(n_chunks(spec)):
         engine = ChunkEngine(spec, roster, chunk, hidden=hidden)
         columns = engine.run()
         tables = {"accounts": build_table("accounts", _account_table(engine))}
-        for name in OUTPUT_TABLES[1:]:
+        for name in names[1:]:
             tables[name] = build_table(name, columns.arrays(name))
         yield tables, (hidden_frame(columns) if hidden else None)
 
@@ -59,10 +61,12 @@ def simulate(spec: SimulationSpec, *, return_hidden: bool = False) -> dict[str, 
     Returns
     -------
     dict of str to DataFrame
-        Every contract table, ``ground_truth`` (and ``hidden``). Timestamps are
-        ``datetime64[us]``, naive UTC; ``account_id`` is int64 everywhere.
+        Every contract table, ``ground_truth`` (``oracle`` when the spec asks for it;
+        and ``hidden``). Timestamps are ``datetime64[us]``, naive UTC; ``account_id``
+        is int64 everywhere.
     """
-    parts: dict[str, list[pa.Table]] = {name: [] for name in OUTPUT_TABLES}
+    names = output_tables(oracle=spec.oracle_horizon_days is not None)
+    parts: dict[str, list[pa.Table]] = {name: [] for name in names}
     hidden_parts = []
     for tables, hidden in iter_chunks(spec, hidden=return_hidden):
         for name, table in tables.items():

@@ -47,6 +47,12 @@ class SimulationSpec:
     burn_in_months : int
         Months simulated before ``start`` (hidden state only, no rows) so that
         causes and health are in their steady state when the window opens.
+    oracle_horizon_days : int or None
+        ``None`` (default): no ``oracle`` table. A number of days (365 typical): also
+        write ``oracle``, the true churn risk over that horizon of every customer at
+        every first-of-month cutoff (:mod:`healthscore.sim.oracle`). It draws from
+        its own stream, so every other table is unchanged; it costs a Monte Carlo
+        run per cutoff, hence opt-in.
     """
 
     n_accounts: int = 2000
@@ -60,6 +66,7 @@ class SimulationSpec:
     event_scale: float = 1.0
     chunk_accounts: int = 5000
     burn_in_months: int = 12
+    oracle_horizon_days: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -73,6 +80,11 @@ class SimulationSpec:
             (self.event_scale > 0, "event_scale", "a number > 0"),
             (self.chunk_accounts >= 1, "chunk_accounts", "an integer >= 1"),
             (self.burn_in_months >= 0, "burn_in_months", "an integer >= 0"),
+            (self.oracle_horizon_days is None
+             or (isinstance(self.oracle_horizon_days, (int, np.integer))
+                 and not isinstance(self.oracle_horizon_days, bool)
+                 and 1 <= self.oracle_horizon_days <= 3660),
+             "oracle_horizon_days", "None or an integer in 1..3660"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -91,9 +103,15 @@ class SimulationSpec:
             )
 
     def to_dict(self) -> dict:
-        """The spec as plain JSON-ready values."""
+        """The spec as plain JSON-ready values.
+
+        ``oracle_horizon_days`` appears only when set, so a simulation without the
+        oracle writes the same README as before the option existed.
+        """
         out = dataclasses.asdict(self)
         out["segment_mix"] = list(self.segment_mix)
+        if self.oracle_horizon_days is None:
+            del out["oracle_horizon_days"]
         return out
 
     @property

@@ -58,10 +58,17 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("cause_family", pa.string()), ("cause_at", TS), ("segment", pa.string()),
         ("term_months", pa.int64()), ("health", pa.float64()),
     ]),
+    "oracle": pa.schema([
+        ("account_id", pa.int64()), ("cutoff_time", TS), ("horizon_days", pa.int64()),
+        ("risk_horizon", pa.float64()), ("next_renewal_date", TS),
+        ("risk_next_renewal", pa.float64()), ("term_months", pa.int64()),
+    ]),
 }
 CONTRACT_TABLES = ("accounts", "subscriptions", "events", "tickets", "invoices", "surveys",
                    "emails", "signals")
 OUTPUT_TABLES = CONTRACT_TABLES + ("ground_truth",)
+#: Written only when the spec asks for it (``oracle_horizon_days``).
+ORACLE_TABLE = "oracle"
 
 #: Columns held as integer codes, and the names the codes stand for.
 CODES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -82,12 +89,19 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
 DAY_COLUMNS = {("accounts", "created_at"), ("subscriptions", "start_date"),
                ("subscriptions", "end_date"), ("invoices", "issued_at"),
                ("invoices", "due_at"), ("ground_truth", "renewal_date"),
-               ("ground_truth", "decision_date"), ("ground_truth", "cause_at")}
+               ("ground_truth", "decision_date"), ("ground_truth", "cause_at"),
+               ("oracle", "cutoff_time"), ("oracle", "next_renewal_date")}
 #: Time column each table is sorted by (after account_id), and its row-id column.
 SORT_BY = {"subscriptions": "start_date", "events": "timestamp", "tickets": "opened_at",
            "invoices": "issued_at", "surveys": "responded_at", "emails": "sent_at",
-           "signals": "timestamp", "ground_truth": "renewal_date"}
+           "signals": "timestamp", "ground_truth": "renewal_date",
+           "oracle": "cutoff_time"}
 ROW_IDS = {"tickets": ("ticket_id", 100_000), "invoices": ("invoice_id", 10_000)}
+
+
+def output_tables(*, oracle: bool) -> tuple[str, ...]:
+    """The tables a simulation writes: :data:`OUTPUT_TABLES`, then ``oracle`` if asked."""
+    return OUTPUT_TABLES + ((ORACLE_TABLE,) if oracle else ())
 
 
 class Columns:

@@ -27,6 +27,12 @@
     return (r > 0 ? "+" : "\u2212") + Math.abs(r);
   }
 
+  function inDays(n) {  /* as healthscore.report.text.in_days words it */
+    if (n === 0) return "today";
+    if (n === 1) return "tomorrow";
+    return "in " + n.toLocaleString("en-US") + " days";
+  }
+
   function compare(a, b, key) {
     var x = a[key], y = b[key];
     if (key === "band") { x = BAND_RANK[x]; y = BAND_RANK[y]; }
@@ -89,6 +95,10 @@
       tr.appendChild(el("td", "num", r.risk === null ? "n/a" : Math.round(100 * r.risk) + "%"));
       tr.appendChild(el("td", "num", money(r.arr, currency)));
       tr.appendChild(el("td", "num", money(r.arr_at_risk, currency)));
+      var renewal = el("td", "nowrap", r.renewal === null ? "n/a" : r.renewal);
+      if (r.days !== null) renewal.appendChild(el("div", "driver-meta", inDays(r.days)));
+      tr.appendChild(renewal);
+      tr.appendChild(el("td", "num", r.renewal_risk === null ? "n/a" : Math.round(100 * r.renewal_risk) + "%"));
       var ch = el("td", "num " + (r.change < 0 ? "down" : r.change > 0 ? "up" : ""), signed(r.change));
       tr.appendChild(ch);
       tr.appendChild(el("td", "driver small", r.driver));

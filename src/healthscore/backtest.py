@@ -1,0 +1,228 @@
+"""Backtest what users read: replay ``score`` at past as-of dates, then compare.
+
+For each as-of date T: the data as known at T (:func:`healthscore.known.as_known_at`),
+the training set built from it, the model trained on it exactly as ``healthscore
+train`` would have then (outcomes known at T only) and every active account scored on
+T as ``healthscore score`` would have. Then the full data says what happened within the
+horizon after T: who was lost, how much ARR went with them. Compared per date and
+pooled: calibration of ``risk_proba`` (ECE, reliability), ROC-AUC, churn per band,
+separately for monthly, annual and multi-year contracts and per segment; with the
+simulator's oracle (the true probability of the same quantity), the model/oracle AUC;
+and the coverage of the ARR-at-risk range (does the realised loss fall inside the 80 %
+range, per date and group?).
+
+Pure: tables and params in, frames out. ``healthscore backtest`` reads and writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from healthscore.config import Params
+from healthscore.errors import ConfigError, DataError
+from healthscore.known import as_known_at
+from healthscore.model.evaluation import expected_calibration_error, reliability_table
+from healthscore.model.exposure import Horizon, horizon_for
+from healthscore.tables import Tables
+
+log = logging.getLogger(__name__)
+
+#: Contract classes the backtest reports separately, by the term of the contract held.
+TERMS = (("monthly", 0, 62), ("annual", 62, 400), ("multi-year", 400, np.inf))
+
+
+def term_class(term_days: Any) -> np.ndarray:
+    """``monthly`` / ``annual`` / ``multi-year`` of contract lengths in days."""
+    term = np.asarray(term_days, dtype=np.float64)
+    out = np.full(term.shape, "unknown", dtype=object)
+    for name, lo, hi in TERMS:
+        out[(term >= lo) & (term < hi)] = name
+    return out
+
+
+def backtest_dates(tables: Tables, horizon: Horizon, *, first: pd.Timestamp, step_months: int = 3) -> list[pd.Timestamp]:
+    """As-of dates from ``first`` every ``step_months``, each with its whole horizon
+    (and grace) inside the data."""
+    last = tables.observed_until - pd.Timedelta(days=horizon.lead_days + horizon.horizon_days
+                                                + horizon.grace_days)
+    dates = pd.date_range(pd.Timestamp(first).normalize(), last, freq=pd.DateOffset(months=step_months))
+    return [pd.Timestamp(d).as_unit("us") for d in dates]
+
+
+def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd.DataFrame, Any]:
+    """Train on the data known at ``as_of`` and score every account active then.
+
+    Returns
+    -------
+    risk_list : DataFrame
+        What ``score`` would have written on ``as_of`` (plus ``term_days``).
+    model : ExportedModel
+        The model ``train`` would have exported then (its served fit).
+    """
+    from healthscore.model.export import ExportedModel
+    from healthscore.model.scale import HealthScale
+    from healthscore.model.training import fit_served_model
+    from healthscore.pipeline import build_dataset
+    from healthscore.scoring.engine import score_date
+
+    known = as_known_at(tables, as_of)
+    dataset = build_dataset(known, params)
+    horizon = horizon_for(params.timeline, params.labels)
+    served = fit_served_model(dataset, horizon=horizon, observed_until=known.observed_until,
+                              split=params.split, model=params.model, calibration=params.calibration)
+    result = ExportedModel(kind="lightgbm", scale=HealthScale.from_params(params.score),
+                           model=served, horizon=horizon)
+    outputs = score_date(known, result, as_of=as_of, features=params.features,
+                         score=params.score, alerts=params.alerts)
+    risk = outputs.risk_list
+    from healthscore.scoring.risk_list import make_scoring_cutoffs
+
+    terms = make_scoring_cutoffs(known, as_of).set_index("account_id")["term_days"]
+    return risk.assign(term_days=risk["account_id"].map(terms).to_numpy(np.float64)), result
+
+
+def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.Timestamp) -> np.ndarray:
+    """Whether each account was lost within the horizon after ``as_of``, from the full
+    data (1/0; the horizon must be inside the data)."""
+    from healthscore.labels import make_labels
+
+    rows = pd.DataFrame({"account_id": np.asarray(account_ids),
+                         "cutoff_time": pd.Series(pd.Timestamp(as_of), index=range(len(account_ids)))
+                         .astype("datetime64[us]")})
+    rows["account_id"] = rows["account_id"].astype(tables.accounts["account_id"].dtype)
+    rows["renewal_date"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
+    labelled = make_labels(rows, tables, timeline=params.timeline, labels=params.labels)
+    if labelled["label"].isna().any():
+        raise DataError(f"backtest: the horizon after {as_of:%Y-%m-%d} is not inside the data "
+                        f"(it ends {tables.observed_until:%Y-%m-%d})")
+    return labelled["label"].to_numpy(dtype=np.int64)
+
+
+def run_backtest(
+    tables: Tables, params: Params, dates: Sequence[pd.Timestamp], *,
+    oracle: pd.DataFrame | None = None, level: float = 0.8, random_state: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """Replay every date; the scored rows with their outcomes, and the summaries.
+
+    Parameters
+    ----------
+    tables : Tables
+        The full data (outcomes after each date are read from it).
+    params : Params
+        Horizon mode (``timeline.mode: horizon``).
+    dates : sequence of Timestamp
+        As-of dates whose horizon is inside the data (:func:`backtest_dates`).
+    oracle : DataFrame, optional
+        Simulator truth ``account_id``, ``cutoff_time``, ``risk_horizon``.
+    level : float
+        Central probability of the ARR-at-risk range.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``rows`` (one per scored account and date: risk, band, term, segment, ARR,
+        outcome, oracle), ``metrics`` (per date and pooled, overall and per term and
+        segment), ``reliability`` (pooled, per term), ``bands`` (churn per band),
+        ``coverage`` (ARR range and realised loss per date and group).
+    """
+    from healthscore.scoring.arr_range import arr_at_risk
+
+    if params.timeline.mode != "horizon":
+        raise ConfigError("backtest: timeline.mode must be horizon (the served risk_proba's window)")
+    horizon = horizon_for(params.timeline, params.labels)
+    end = tables.observed_until - pd.Timedelta(days=horizon.lead_days + horizon.horizon_days + horizon.grace_days)
+    late = [d for d in dates if pd.Timestamp(d) > end]
+    if late:
+        raise DataError(f"backtest: the horizon after {pd.Timestamp(late[0]):%Y-%m-%d} is not inside "
+                        f"the data (it ends {tables.observed_until:%Y-%m-%d}; the last as-of date "
+                        f"with its whole horizon and grace inside is {end:%Y-%m-%d})")
+    parts, coverage = [], []
+    for as_of in dates:
+        risk, result = replay_date(tables, params, pd.Timestamp(as_of))
+        risk["lost"] = outcomes_after(tables, params, risk["account_id"], as_of)
+        risk["term"] = term_class(risk["term_days"])
+        risk["arr_lost"] = risk["arr"] * risk["lost"]
+        if oracle is not None:
+            truth = oracle.loc[pd.to_datetime(oracle["cutoff_time"]) == pd.Timestamp(as_of),
+                               ["account_id", "risk_horizon"]]
+            risk = risk.merge(truth.rename(columns={"risk_horizon": "risk_oracle"}),
+                              on="account_id", how="left")
+        parts.append(risk.assign(as_of=pd.Timestamp(as_of)))
+        safe = risk.assign(arr=risk["arr"].fillna(0.0))
+        for column in ("segment", "owner"):
+            safe[column] = safe[column].astype(object).where(safe[column].notna(), "unknown")
+        for by in (None, "segment", "owner", "term"):
+            ranges = arr_at_risk(safe, by=by, level=level, random_state=random_state)
+            realised = (safe.groupby(by)["arr_lost"].sum() if by else
+                        pd.Series({"all": safe["arr_lost"].sum()}))
+            lost = (safe.groupby(by)["lost"].sum() if by else pd.Series({"all": safe["lost"].sum()}))
+            ranges = ranges.assign(
+                by=by or "all", as_of=pd.Timestamp(as_of),
+                realised_arr_lost=ranges["group"].map(realised).fillna(realised.sum()).to_numpy(),
+                realised_accounts_lost=ranges["group"].map(lost).fillna(lost.sum()).to_numpy())
+            if by:
+                ranges = ranges.loc[ranges["group"] != "all"]
+            coverage.append(ranges)
+        log.info("backtest %s: %d accounts, %d lost, mean risk %.4f", f"{as_of:%Y-%m-%d}",
+                 len(risk), int(risk["lost"].sum()), float(risk["risk_proba"].mean()))
+    rows = pd.concat(parts, ignore_index=True)
+    cover = pd.concat(coverage, ignore_index=True)
+    cover["inside"] = (cover["arr_lost_low"] <= cover["realised_arr_lost"]) & (
+        cover["realised_arr_lost"] <= cover["arr_lost_high"])
+    return {"rows": rows, "metrics": summarise(rows), "reliability": _reliability(rows),
+            "bands": _bands(rows), "coverage": cover}
+
+
+def summarise(rows: pd.DataFrame, *, n_bins: int = 10) -> pd.DataFrame:
+    """Metrics of ``risk_proba`` (and the oracle's) against ``lost``, per date and
+    pooled (``as_of`` = ``all``), overall, per term and per segment."""
+    from sklearn.metrics import roc_auc_score
+
+    out = []
+    groups = [("all", None), ("term", "term"), ("segment", "segment")]
+    for when, frame in [("all", rows), *[(f"{d:%Y-%m-%d}", g) for d, g in rows.groupby("as_of")]]:
+        for kind, column in groups:
+            parts = [("all", frame)] if column is None else list(frame.groupby(column))
+            for name, g in parts:
+                y, p = g["lost"].to_numpy(), g["risk_proba"].to_numpy()
+                two = 0 < y.sum() < len(y)
+                row = {"as_of": when, "group": kind, "value": str(name), "accounts": len(g),
+                       "lost": int(y.sum()), "observed": float(y.mean()), "predicted": float(p.mean()),
+                       "ece": expected_calibration_error(y, p, n_bins=n_bins),
+                       "roc_auc": float(roc_auc_score(y, p)) if two else np.nan}
+                if "risk_oracle" in g and g["risk_oracle"].notna().all():
+                    q = g["risk_oracle"].to_numpy()
+                    row["oracle_predicted"] = float(q.mean())
+                    row["oracle_ece"] = expected_calibration_error(y, q, n_bins=n_bins)
+                    row["oracle_auc"] = float(roc_auc_score(y, q)) if two else np.nan
+                    row["auc_to_oracle"] = row["roc_auc"] / row["oracle_auc"] if two else np.nan
+                out.append(row)
+    return pd.DataFrame(out)
+
+
+def _reliability(rows: pd.DataFrame) -> pd.DataFrame:
+    parts = [reliability_table(rows["lost"], rows["risk_proba"]).assign(term="all")]
+    for term, g in rows.groupby("term"):
+        parts.append(reliability_table(g["lost"], g["risk_proba"]).assign(term=term))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bands(rows: pd.DataFrame) -> pd.DataFrame:
+    out = rows.groupby(["term", "band"]).agg(accounts=("lost", "size"), lost=("lost", "sum"),
+                                             churn_rate=("lost", "mean"),
+                                             mean_risk=("risk_proba", "mean")).reset_index()
+    every = rows.groupby("band").agg(accounts=("lost", "size"), lost=("lost", "sum"),
+                                     churn_rate=("lost", "mean"),
+                                     mean_risk=("risk_proba", "mean")).reset_index()
+    return pd.concat([every.assign(term="all"), out], ignore_index=True)
+
+
+def with_params(params: Params, **sections: dict[str, Any]) -> Params:
+    """``params`` with some fields of some sections replaced (e.g. ``data={"source": ...}``)."""
+    return dataclasses.replace(params, **{name: dataclasses.replace(getattr(params, name), **fields)
+                                          for name, fields in sections.items()})

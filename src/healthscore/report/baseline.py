@@ -1,0 +1,195 @@
+"""The profile as the account's starting point, and the change lines worth showing.
+
+Profile facts (``score.profile_features``: contract length, plan, segment, days to
+renewal, ...) say who the customer is, not what a CSM can act on. The base plus their
+points is the account's starting point, the score of accounts like this one
+(``profile_score``); drivers are behaviour measured against it, so
+``profile_score + driver points (+ residual) = unclipped score``. Shared by the report
+and ``healthscore explain`` so both say the same; everything here is pure.
+
+Why it changed, as shown: a line names a behavioural signal whose value changed;
+profile facts move the starting point (one line); a line whose value did not change
+is never shown, its points joining "all other signals together".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from healthscore.config import PROFILE_FEATURES
+from healthscore.explain import profile_mask
+
+#: Pseudo-features of the changes table (healthscore.scoring.changes).
+MODEL_CHANGED, OTHER_CHANGES = "model changed", "other changes"
+
+#: Features whose value is the contract length in days (the first one present is used).
+CONTRACT_FEATURES = ("subscriptions__contract_days", "exposure__term_days")
+
+#: The label of the starting point's line in "why it changed".
+STARTING_POINT = "Starting point for accounts like this"
+
+#: Change lines smaller than this (points) are noise, not shown.
+MIN_CHANGE = 0.05
+
+
+def profile_features_of(run_info: Mapping[str, Any], default: Sequence[str] = PROFILE_FEATURES) -> tuple[str, ...]:
+    """The profile features a scoring run used (its ``params.score.profile_features``),
+    else ``default``."""
+    score = ((run_info or {}).get("params") or {}).get("score") or {}
+    found = score.get("profile_features") if isinstance(score, Mapping) else None
+    return tuple(str(f) for f in (found if found is not None else default))
+
+
+def is_profile(features: Iterable[Any], profile: Sequence[str]) -> np.ndarray:
+    """bool per feature: is it a profile fact (exact name, or a prefix ending in ``__``)."""
+    names = [str(f) for f in features]
+    if not names:
+        return np.zeros(0, dtype=bool)
+    unique = sorted(set(names))
+    lookup = dict(zip(unique, profile_mask(unique, list(profile))))
+    return np.array([bool(lookup[n]) for n in names], dtype=bool)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT; pd.NA raises below
+    except (TypeError, ValueError):
+        return True
+
+
+def contract_words(days: Any) -> str | None:
+    """A contract length in days as a term: ``monthly``, ``quarterly``, ``annual``,
+    ``2-year``, else ``180-day``; None when unknown."""
+    if _missing(days):
+        return None
+    try:
+        d = float(days)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(d) or d <= 0:
+        return None
+    for low, high, word in ((28, 31, "monthly"), (89, 92, "quarterly"), (181, 184, "half-yearly"),
+                            (365, 366, "annual")):
+        if low <= d <= high:
+            return word
+    years = d / 365.25
+    if d > 366 and abs(years - round(years)) < 0.01:
+        return f"{round(years)}-year"
+    return f"{d:.0f}-day"
+
+
+def whole(score: Any) -> str:
+    """A score as the health score rounds it (half up): ``77.5`` -> ``78``."""
+    return f"{math.floor(float(score) + 0.5):.0f}"
+
+
+def starting_point_words(profile_score: Any, *, segment: Any = None, contract_days: Any = None) -> str:
+    """``Accounts like this — Enterprise, annual — score 78`` (``profile_score``
+    rounded, as the health score is); the facts that are unknown are left out."""
+    facts = [str(segment)] if not _missing(segment) and str(segment) not in ("", "Unknown") else []
+    term = contract_words(contract_days)
+    if term:
+        facts.append(term)
+    who = f"Accounts like this \u2014 {', '.join(facts)} \u2014" if facts else "Accounts like this"
+    if _missing(profile_score):
+        return f"{who} have no starting score on record"
+    return f"{who} score {whole(profile_score)}"
+
+
+def contract_days_of(values: Mapping[str, Any]) -> Any:
+    """The contract length (days) among an account's feature values, or None."""
+    for name in CONTRACT_FEATURES:
+        value = values.get(name)
+        if not _missing(value):
+            return value
+    return None
+
+
+def value_changed(before: Any, now: Any) -> bool:
+    """Did a signal's value change? Numbers compare as numbers, anything else as text;
+    two missing values are the same value."""
+    if _missing(before) and _missing(now):
+        return False
+    if _missing(before) or _missing(now):
+        return True
+    try:
+        return not math.isclose(float(before), float(now), rel_tol=1e-9, abs_tol=1e-12)
+    except (TypeError, ValueError):
+        return str(before).strip() != str(now).strip()
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """The lines of why a score changed, as shown.
+
+    ``named``: behavioural lines whose value changed (and the ``model changed`` line),
+    largest first, at most ``top``; records as given. ``starting_point``: ``{before,
+    now, points_change}`` when the profile facts moved the starting point (``before``
+    and ``now`` None when they cannot be told), else None. ``rest``: the points of
+    everything else, summed. ``named`` + ``starting_point`` + ``rest`` add up to the
+    lines given.
+    """
+
+    named: list[Mapping[str, Any]] = field(default_factory=list)
+    starting_point: dict[str, Any] | None = None
+    rest: float = 0.0
+
+
+def split_changes(
+    lines: Iterable[Mapping[str, Any]],
+    *,
+    profile: Sequence[str],
+    profile_now: Any = None,
+    top: int = 5,
+) -> ChangeView:
+    """Sort one account's change lines into what is shown (:class:`ChangeView`).
+
+    Parameters
+    ----------
+    lines : iterable of mappings
+        ``feature``, ``points_change`` and the values before and after
+        (``value_before``; ``value_now`` or ``value_after``).
+    profile : sequence of str
+        The profile features (:func:`profile_features_of`).
+    profile_now : float, optional
+        The account's ``profile_score`` now; with it, the starting point's line says
+        its score then and now (only when no model change moved the base too).
+    top : int
+        Behavioural lines named at most.
+    """
+    lines = [line for line in lines if not _missing(line.get("points_change"))]
+    flags = is_profile([line["feature"] for line in lines], profile)
+    rest, profile_change, candidates, model_changed = 0.0, 0.0, [], False
+    for line, flag in zip(lines, flags):
+        feature, change = str(line["feature"]), float(line["points_change"])
+        now = line.get("value_now", line.get("value_after"))
+        if feature == OTHER_CHANGES:
+            rest += change
+        elif feature == MODEL_CHANGED:
+            model_changed = True
+            candidates.append(line)
+        elif flag:
+            profile_change += change
+        elif value_changed(line.get("value_before"), now) and abs(change) >= MIN_CHANGE:
+            candidates.append(line)
+        else:
+            rest += change
+    candidates.sort(key=lambda c: -abs(float(c["points_change"])))
+    rest += sum(float(c["points_change"]) for c in candidates[top:])
+    start = None
+    if abs(profile_change) >= MIN_CHANGE:
+        now = None if _missing(profile_now) or model_changed else float(profile_now)
+        before = None if now is None else now - profile_change
+        if before is not None and math.floor(before + 0.5) == math.floor(now + 0.5):
+            rest += profile_change  # the starting score shown did not change: say nothing
+        else:
+            start = {"before": before, "now": now, "points_change": profile_change}
+    else:
+        rest += profile_change
+    return ChangeView(candidates[:top], start, rest)
