@@ -1,5 +1,8 @@
 """Headless Chromium for the report's browser tests, and a small portfolio to show.
 
+The portfolio's risk is for a 365-day horizon; days to renewal and seats are profile
+facts (the accounts' starting point), the other signals are drivers.
+
 Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it),
 driven by Playwright for Python; ``playwright install`` is never used. Without a
 browser the tests are skipped, except under ``CI=true`` where a missing browser
@@ -47,6 +50,9 @@ ACCOUNTS = pd.DataFrame({
               "Dana Lee", "Sam Ortiz"],
     "segment": ["Mid-market", "SMB", "Enterprise", "SMB", "Mid-market", "Enterprise", "SMB", "SMB"],
     "arr": [48_000.0, 12_000.0, 150_000.0, 9_000.0, 36_000.0, 220_000.0, 15_000.0, 7_500.0],
+    # next renewal: days from 2024-06-01 and the chance that renewal is lost
+    "days_to_renewal": [30.0, 12.0, 75.0, 200.0, 88.0, 40.0, 5.0, 91.0],
+    "renewal_risk": [0.40, 0.30, 0.06, 0.5, 0.10, 0.02, 0.20, 0.9],
 })
 BASE = 66.0
 OFFSET, PDO = 35.0, 10.0
@@ -116,6 +122,7 @@ def make_portfolio() -> ReportInputs:
         previous_band=before["band"].reindex(score.index).values,
         top_drivers=drivers.reindex(score.index).values, model_version="3", as_of=dates[1],
         base_points=BASE,
+        renewal_date=dates[1] + pd.to_timedelta(ACCOUNTS["days_to_renewal"], unit="D"),
     )
     now, then = points[dates[1]], points[dates[0]]
     changes = now.merge(then[["account_id", "feature", "value", "points"]], on=["account_id", "feature"],
@@ -136,7 +143,9 @@ def make_portfolio() -> ReportInputs:
     return ReportInputs(
         as_of=dates[1], previous_as_of=dates[0], risk_list=risk_list,
         history=pd.concat(history, ignore_index=True), points=now, previous_points=then,
-        changes=changes, alerts=alerts, run_info={"accounts": 8, "model_version": "3"},
+        changes=changes, alerts=alerts,
+        run_info={"accounts": 8, "model_version": "3",
+                  "horizon": {"horizon_days": 365, "lead_days": 0, "grace_days": 30}},
         model_info=model_info,
     )
 

@@ -1,5 +1,6 @@
 """The report in a real browser: it loads offline without errors, the risk list sorts
-and filters, an account's points add up, and text from the data stays text.
+and filters, the renewals due soon come most ARR at risk first, an account's points
+add up from its starting point, and text from the data stays text.
 
 Screenshots go to the test's folder; with ``HEALTHSCORE_UPDATE_SCREENSHOTS=1`` they
 are also copied to ``docs/img/`` for the README.
@@ -101,13 +102,18 @@ def test_account_page_points_add_up_to_its_score(page, report_dir, tmp_path):
     page.wait_for_load_state("load")
     assert page.url.endswith("accounts/101.html")
     points = [_number(t) for t in page.locator("[data-testid=driver-points]").all_inner_texts()]
-    base = _number(page.inner_text("[data-testid=base]"))
+    start = _number(page.inner_text("[data-testid=start]"))
     others = _number(page.inner_text("[data-testid=others]"))
     unclipped = _number(page.inner_text("[data-testid=unclipped]"))
     # each shown number is rounded to 0.1: the sum may drift by 0.05 per number
-    assert base + sum(points) + others == pytest.approx(unclipped, abs=0.05 * (len(points) + 2))
+    assert start + sum(points) + others == pytest.approx(unclipped, abs=0.05 * (len(points) + 2))
     assert _number(page.inner_text("[data-testid=score]")) == round(unclipped)
-    assert "accounts like this did not renew" in page.inner_text("[data-testid=risk-words]")
+    assert "accounts like this are lost within 12 months" in page.inner_text("[data-testid=risk-words]")
+    assert page.inner_text("[data-testid=starting-point]").startswith(
+        f"Accounts like this \u2014 Mid-market \u2014 score {round(start)}.")
+    features = page.locator("tr.driver").evaluate_all("rows => rows.map(r => r.dataset.feature)")
+    assert features and not {"subscriptions__days_to_renewal", "accounts__seats"} & set(features)
+    assert "2024-07-01" in page.inner_text("[data-testid=renewal]")  # 30 days after the scoring date
     assert page.locator("#next-steps li").count() >= 1
     assert page.errors == []
     _shot(page, tmp_path, "account")
@@ -143,4 +149,32 @@ def test_the_risk_table_shows_money_in_the_report_currency(page, portfolio, tmp_
     _open(page, out, "index.html")
     arr = _visible_column(page, 7)
     assert arr and all(t.startswith("€") for t in arr), arr[:3]
+    assert page.errors == []
+
+
+def test_renewals_due_soon_come_most_arr_at_risk_first(page, report_dir, accounts):
+    _open(page, report_dir, "index.html")
+    rows = page.locator("#renewals-table tbody tr")
+    due = accounts[accounts["days_to_renewal"] <= 90]
+    at_risk = (due["arr"] * due["renewal_risk"]).sort_values(ascending=False)
+    assert rows.count() == len(due)
+    assert [int(i) for i in rows.evaluate_all("rs => rs.map(r => r.dataset.id)")] == \
+        due.loc[at_risk.index, "account_id"].tolist()
+    shown = [_number(t) for t in page.locator("[data-testid=renewal-at-risk]").all_inner_texts()]
+    assert shown == pytest.approx(at_risk.round().tolist(), abs=1)
+    page.click("#renewals-table th:nth-child(3) button")  # days, soonest first
+    days = [_number(t) for t in page.locator("#renewals-table tbody tr td:nth-child(3)").all_inner_texts()]
+    assert days == sorted(due["days_to_renewal"])
+    assert page.errors == []
+
+
+def test_the_risk_table_shows_each_accounts_next_renewal(page, report_dir, accounts):
+    _open(page, report_dir, "index.html")
+    page.click("#risk-table th[data-key=days] button")
+    first = page.locator("#risk-table tbody tr").first
+    soonest = accounts.loc[accounts["days_to_renewal"].idxmin()]
+    assert first.get_attribute("data-id") == str(soonest["account_id"])
+    cells = first.locator("td").all_inner_texts()
+    assert cells[8].startswith("2024-06-06") and "in 5 days" in cells[8]
+    assert cells[9] == f"{round(100 * soonest['renewal_risk'])}%"
     assert page.errors == []

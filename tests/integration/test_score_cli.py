@@ -140,13 +140,18 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     risk = pd.read_parquet(layout.risk_list(D2))
     account = risk.iloc[0]
     points = layout.read_partition("points", D2).set_index("account_id").loc[account["account_id"]]
-    worst = points.filter(like="points:").astype(float).idxmin()
+    from healthscore.config import PROFILE_FEATURES
+    from healthscore.explain import profile_mask
+
+    columns = points.filter(like="points:")
+    behaviour = ~profile_mask([c.split(":", 1)[1] for c in columns.index], PROFILE_FEATURES)
+    worst = columns[behaviour].astype(float).idxmin()  # profile facts are never drivers
     capsys.readouterr()
     assert main(["--set", f"score.out_dir={layout.root}", "explain",
                  str(account["account_id"])]) == 0
     text = capsys.readouterr().out
     assert f"health score {account['health_score']} / 100, {account['band']}" in text
-    assert "accounts like this did not renew" in text
+    assert "accounts like this are lost" in text
     assert f"Trend: {D1}" in text and f"Since {D1}" in text
     assert "Points by family" in text
     if points[worst] < 0:  # the most hurting feature is named with its points

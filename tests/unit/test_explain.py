@@ -266,9 +266,12 @@ def test_words():
     assert format_points(-12.4) == "-12 pts"
     assert format_points(3.0) == "+3 pts"
     assert format_points(-0.43) == "-0.4 pts"
-    assert describe_risk(0.125) == "about 1 in 8 accounts like this did not renew"
-    assert describe_risk(0.7) == "about 7 in 10 accounts like this did not renew"
-    assert describe_risk(0.0001).startswith("fewer than 1 in 1,000")
+    assert describe_risk(0.125, horizon_days=365) == "about 1 in 8 accounts like this are lost within 12 months"
+    assert describe_risk(0.7, horizon_days=365) == "about 2 in 3 accounts like this are lost within 12 months"
+    assert describe_risk(0.0001, horizon_days=180).startswith("fewer than 1 in 100 ")
+    assert describe_risk(0.0001, horizon_days=180).endswith(" within 6 months")
+    assert describe_risk(0.125) == "about 1 in 8 accounts like this are lost"  # no horizon known
+    assert describe_risk(float("nan")) == "no churn estimate"
 
 
 # ----------------------------------------------------------------------- fidelity

@@ -1,6 +1,8 @@
 """The HTML report as a pure function: words, escaping, arithmetic, layout, writing.
 
-Three accounts scored on two dates; base 60 points, every number readable here:
+Three accounts scored on two dates; base 60 points, every number readable here. The
+segment is a profile fact (``score.profile_features``): base + its points is the
+account's starting point (61, 61, 62.5), never a driver.
 
 =====  ===========================  =================  ===============  ==========
 id     name                         now (points)       before           score
@@ -9,6 +11,9 @@ id     name                         now (points)       before           score
 2      <script>alert(1)</script>    0, +8, +1 -> 69    same             69 -> 69
 3      Initech                      0, +15, +2.5       0, +10, +2.5     73 -> 78
 =====  ===========================  =================  ===============  ==========
+
+Next renewals (365-day risk horizon): Acme in 20 days (renewal risk 30 %, $3,000 of its
+$10,000 at risk), account 2 in 10 days (5 %, $1,000 of $20,000), Initech in 153 days.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from healthscore.config import ReportParams
 from healthscore.errors import DataError, HealthscoreError
 from healthscore.report import ReportInputs, read_report_inputs, render_report, write_report
 from healthscore.report.actions import suggest_next_steps
-from healthscore.report.inputs import normalise_inputs, points_to_long
-from healthscore.report.text import churn_in_words
+from healthscore.explain import describe_risk
+from healthscore.report.baseline import contract_words, starting_point_words
+from healthscore.report.inputs import normalise_inputs
+from healthscore.report.points import points_to_long
 
 NOW, BEFORE = pd.Timestamp("2024-06-01"), pd.Timestamp("2024-05-01")
 FEATURES = ["invoices__days_overdue__now", "events__active_users__30d", "accounts__segment"]
@@ -54,6 +61,10 @@ BEFORE_ROWS = {1: [(0, 0.0), (12, 2.0), ("SMB", 1.0)],
                3: [(0, 0.0), (20, 10.0), ("Enterprise", 2.5)]}
 
 
+HORIZON = {"horizon_days": 365, "lead_days": 0, "grace_days": 30}
+SCALE = {"offset": OFFSET, "pdo": 10.0, "red_below": 50, "green_from": 70}
+
+
 def _long(rows):
     return pd.DataFrame([{"account_id": a, "feature": f, "value": v, "points": p}
                          for a, items in rows.items() for f, (v, p) in zip(FEATURES, items)])
@@ -67,8 +78,9 @@ def _scores(rows):
     return unclipped, score, band, risk
 
 
-def make_inputs(**overrides) -> ReportInputs:
-    unclipped, score, band, risk = _scores(NOW_ROWS)
+def make_inputs(now_rows=None, **overrides) -> ReportInputs:
+    now_rows = NOW_ROWS if now_rows is None else now_rows
+    unclipped, score, band, risk = _scores(now_rows)
     _, score0, band0, risk0 = _scores(BEFORE_ROWS)
     risk_list = pd.DataFrame({
         "account_id": [1, 2, 3], "name": ["Acme", XSS_NAME, "Initech"],
@@ -78,6 +90,8 @@ def make_inputs(**overrides) -> ReportInputs:
         "score_change": score.values - score0.values, "previous_band": band0,
         "top_drivers": ["Oldest unpaid invoice: 45 days overdue (-12 pts)", "", ""],
         "model_version": "7", "as_of": NOW, "base_points": BASE,
+        "renewal_date": pd.to_datetime(["2024-06-21", "2024-06-11", "2024-11-01"]),
+        "days_to_renewal": [20.0, 10.0, 153.0], "renewal_risk": [0.30, 0.05, 0.02],
     })
     history = pd.concat([
         pd.DataFrame({"account_id": [1, 2, 3], "as_of": BEFORE, "health_score": score0.values,
@@ -85,16 +99,15 @@ def make_inputs(**overrides) -> ReportInputs:
         pd.DataFrame({"account_id": [1, 2, 3], "as_of": NOW, "health_score": score.values,
                       "band": band, "risk_proba": risk.values}),
     ])
-    now, then = _long(NOW_ROWS), _long(BEFORE_ROWS)
+    now, then = _long(now_rows), _long(BEFORE_ROWS)
     changes = now.merge(then, on=["account_id", "feature"], suffixes=("_after", "_before"))
     changes["points_change"] = changes["points_after"] - changes["points_before"]
     fields = dict(
         as_of=NOW, previous_as_of=BEFORE, risk_list=risk_list, history=history, points=now,
         previous_points=then, changes=changes,
         alerts=pd.DataFrame({"account_id": [1], "kind": ["band_drop"], "reason": ["yellow to red"]}),
-        run_info={"model_version": "7", "counts": {"scored": 3}},
-        model_info={"version": "7", "catalogue": CATALOGUE,
-                    "scale": {"offset": OFFSET, "pdo": 10.0, "red_below": 50, "green_from": 70},
+        run_info={"model_version": "7", "counts": {"scored": 3}, "horizon": HORIZON},
+        model_info={"version": "7", "catalogue": CATALOGUE, "scale": SCALE,
                     "metrics": {"test_model_roc_auc": 0.8, "test_scorecard_roc_auc": 0.7,
                                 "test_model_churn_rate_red": 0.4}},
     )
@@ -116,16 +129,50 @@ def _numbers(html: str, testid: str) -> list[float]:
 
 
 @pytest.mark.parametrize("risk, words", [
-    (0.25, "about 1 in 4 accounts like this did not renew"),
-    (0.6, "about 3 in 5 accounts like this did not renew"),
-    (0.05, "about 1 in 20 accounts like this did not renew"),
-    (0.95, "about 9 in 10 accounts like this did not renew"),
-    (0.99, "almost every account like this did not renew"),
-    (0.004, "fewer than 1 in 100 accounts like this did not renew"),
+    (0.25, "about 1 in 4 accounts like this are lost within 12 months"),
+    (0.37, "about 1 in 3 accounts like this are lost within 12 months"),
+    (0.14, "about 1 in 7 accounts like this are lost within 12 months"),
+    (0.6, "about 3 in 5 accounts like this are lost within 12 months"),
+    (0.05, "about 1 in 20 accounts like this are lost within 12 months"),
+    (0.95, "about 9 in 10 accounts like this are lost within 12 months"),
+    (0.99, "almost all accounts like this are lost within 12 months"),
+    (0.004, "fewer than 1 in 100 accounts like this are lost within 12 months"),
     (np.nan, "no churn estimate"),
 ])
-def test_churn_in_words_reads_as_a_frequency(risk, words):
-    assert churn_in_words(risk) == words
+def test_risk_in_words_reads_as_a_frequency_within_the_horizon(risk, words):
+    assert describe_risk(risk, horizon_days=365, outcome=ReportParams().outcome) == words
+
+
+@pytest.mark.parametrize("days, words", [(730, "within 2 years"), (180, "within 6 months"),
+                                         (90, "within 3 months"), (45, "within 45 days")])
+def test_the_horizon_is_said_as_a_reader_says_it(days, words):
+    assert describe_risk(0.25, horizon_days=days).endswith(f"are lost {words}")
+    assert describe_risk(0.25) == "about 1 in 4 accounts like this are lost"  # horizon unknown: unsaid
+
+
+def test_one_wording_of_a_risk_in_the_terminal_and_the_report():
+    from healthscore.scoring.account import AccountExplanation, render_account
+
+    risk = float(make_inputs().risk_list.set_index("account_id").loc[1, "risk_proba"])
+    assert risk == pytest.approx(0.365, abs=0.001)
+    words = describe_risk(risk, horizon_days=365, outcome=ReportParams().outcome)
+    assert words == "about 1 in 3 accounts like this are lost within 12 months"
+    page = html_module.unescape(render_report(make_inputs(), ReportParams())["accounts/1.html"])
+    assert f"{words}." in page
+    terminal = render_account(AccountExplanation(
+        account_id=1, as_of=NOW, health_score=43, band="red", risk_proba=risk, unclipped_score=43.0,
+        base=BASE, model_version="7", horizon_days=365, profile_score=61.0))
+    assert f"({words})." in terminal
+    assert "Chance of being lost within 12 months: 36%" in terminal
+    assert "within 12 months <strong>36%</strong>" in page
+
+
+def test_starting_point_words():
+    assert contract_words(365) == "annual" and contract_words(31) == "monthly"
+    assert contract_words(730) == "2-year" and contract_words(None) is None
+    assert starting_point_words(77.5, segment="Enterprise", contract_days=365) == \
+        "Accounts like this \u2014 Enterprise, annual \u2014 score 78"
+    assert starting_point_words(61.2, segment=None, contract_days=None) == "Accounts like this score 61"
 
 
 def test_next_steps_follow_the_costliest_drivers_and_ignore_profile_drivers():
@@ -236,15 +283,17 @@ def test_nothing_is_loaded_from_a_network(files):
 def test_account_page_points_add_up_to_the_unclipped_score(files):
     html = files["accounts/1.html"]
     drivers = _numbers(html, "driver-points")
-    assert sorted(drivers) == [-12.0, -6.0, 1.0]
-    total = _numbers(html, "base")[0] + sum(drivers) + _numbers(html, "others")[0]
+    assert sorted(drivers) == [-12.0, -6.0]  # the segment (+1) is a profile fact: in the start
+    start = _numbers(html, "start")[0]
+    assert start == pytest.approx(BASE + 1.0)
+    total = start + sum(drivers) + _numbers(html, "others")[0]
     assert total == pytest.approx(_numbers(html, "unclipped")[0], abs=0.05) == pytest.approx(43.0)
     assert _numbers(html, "score") == [43.0]
 
 
 def test_account_page_says_what_to_do_why_and_what_changed(files):
     html = files["accounts/1.html"]
-    assert "about 1 in 3 accounts like this did not renew" in html
+    assert "about 1 in 3 accounts like this are lost within 12 months" in html
     assert "Oldest unpaid invoice: 45 days overdue" in html
     assert "Active users: 3 of" not in html  # no seats value: the phrase falls back
     assert "Active users: 3" in html
@@ -271,7 +320,11 @@ def test_overview_movers_alerts_and_patterns(files):
     movers = html.split('id="movers"')[1].split("</section>")[0]
     assert "Acme" in movers and "\u221220" in movers and "+5" in movers
     alerts = html.split('id="alerts"')[1].split("</section>")[0]
-    assert "Acme" in alerts and "Dropped a band" in alerts and "yellow to red" in alerts
+    # the reason is worded from the changes, as the account page shows them
+    assert "Acme" in alerts and "Dropped a band" in alerts
+    assert "Days overdue: 0 days \u2192 45 days (\u221212.0 pts); Active users: 12 \u2192 3 (\u22128.0 pts)" in alerts
+    stored = render_report(make_inputs(changes=make_inputs().changes.iloc[:0]), ReportParams())["index.html"]
+    assert "yellow to red" in stored.split('id="alerts"')[1]  # no change lines: the stored reason
     patterns = html.split('id="patterns"')[1].split("</section>")[0]
     # Days overdue hurts 1 account now and none before; Active users hurts account 1 now only
     assert re.search(r"Days overdue now hurts 1 accounts, \+1 since", patterns)
@@ -339,8 +392,7 @@ def _write_scoring_outputs(root):
         changes = changes.iloc[:0] if when == BEFORE else changes
         alerts = inputs.alerts.iloc[:0] if when == BEFORE else inputs.alerts
         run = {"as_of": when.strftime("%Y-%m-%d"), "model_version": "7", "catalogue": CATALOGUE,
-               "scale": {"offset": OFFSET, "pdo": 10.0, "red_below": 50, "green_from": 70},
-               "counts": {"scored": 3}}
+               "scale": SCALE, "counts": {"scored": 3}, "horizon": HORIZON}
         write_date(layout, DateOutputs(when, risk, hist, wide, changes, alerts, run),
                    write_csv=lambda frame, path: frame.to_csv(path, index=False), update_latest=True)
 
@@ -374,3 +426,135 @@ def test_report_command_prints_the_index_path(tmp_path, capsys):
 def test_report_command_without_scoring_runs_is_one_readable_error(tmp_path, capsys):
     assert main(["--set", f"score.out_dir={tmp_path}", "report"]) == 2
     assert "no scoring runs under" in capsys.readouterr().err
+
+
+# ------------------------------------------- renewals, baseline, ARR at risk, scale
+
+
+def _section(html: str, section: str) -> str:
+    return html_module.unescape(html.split(f'id="{section}"')[1].split("</section>")[0])
+
+
+def test_renewals_within_the_window_most_arr_at_risk_first(files):
+    renewals = _section(files["index.html"], "renewals")
+    assert "Renewing in the next 90 days (2)" in renewals
+    ids = re.findall(r'<tr data-id="([^"]+)"', renewals)
+    # Acme: $10,000 x 30 % = $3,000 at risk; account 2: $20,000 x 5 % = $1,000; Initech renews later
+    assert ids == ["1", "2"]  # not by ARR (2 first) nor by date (2 first)
+    assert [float(t.replace("$", "").replace(",", "")) for t in
+            re.findall(r'data-testid="renewal-at-risk">([^<]*)<', renewals)] == [3000.0, 1000.0]
+    acme = renewals.split('data-id="1"')[1].split("</tr>")[0]
+    for shown in ("2024-06-21", ">20<", "$10,000", "30%", ">43<", "Red", "Dana"):
+        assert shown in acme, shown
+    narrow = render_report(make_inputs(), ReportParams(renewal_days=15))["index.html"]
+    assert re.findall(r'<tr data-id="([^"]+)"', _section(narrow, "renewals")) == ["2"]
+
+
+def test_the_next_renewal_is_on_the_account_page_and_in_the_risk_table(files):
+    page = _section(files["accounts/1.html"], "account-title")
+    assert "Next renewal <strong>2024-06-21</strong>, in 20 days: <strong>$10,000</strong> ARR at stake" in page
+    assert 'data-testid="renewal-risk">30%<' in page
+    table = re.search(r'<script type="application/json" id="risk-data">(.*?)</script>', files["index.html"], re.S)
+    acme = next(r for r in json.loads(table.group(1)) if r["id"] == "1")
+    assert (acme["renewal"], acme["days"], acme["renewal_risk"], acme["arr"]) == ("2024-06-21", 20, 0.3, 10_000.0)
+
+
+def test_profile_facts_are_the_starting_point_and_never_drivers():
+    # the segment now costs Acme 9 points: a profile fact, so it lowers the start, not a driver
+    rows = {**NOW_ROWS, 1: [(45, -12.0), (3, -6.0), ("SMB", -9.0)]}
+    inputs = make_inputs(rows)
+    inputs = make_inputs(rows, points=pd.concat([inputs.points, pd.DataFrame(
+        {"account_id": [1], "feature": ["subscriptions__contract_days"], "value": [365.0], "points": [np.nan]})]))
+    files = render_report(inputs, ReportParams(next_steps={"segment": "Check the plan fits."}))
+    page = html_module.unescape(files["accounts/1.html"])
+    assert "Accounts like this \u2014 SMB, annual \u2014 score 51." in page  # 60 - 9
+    assert _numbers(files["accounts/1.html"], "start") == [51.0]
+    hurting = page.split('id="hurting"')[1].split("</section>")[0]
+    assert 'data-feature="accounts__segment"' not in page and "Segment" not in hurting
+    assert "Check the plan fits." not in page  # no next step from a profile fact
+    changed = _section(files["accounts/1.html"], "changes")
+    # SMB -> SMB: the segment's line is the starting point's, 61 -> 51
+    assert "Segment" not in changed and "Starting point for accounts like this" in changed
+    assert re.search(r"<td>61</td><td>51</td>\s*<td class=\"num\"><span class=\"down\">\u221210.0", changed)
+    index = html_module.unescape(files["index.html"])
+    patterns, alerts = _section(files["index.html"], "patterns"), _section(files["index.html"], "alerts")
+    assert "Segment:" not in patterns and "<td>Segment</td>" not in patterns
+    assert "Segment" not in alerts and "Starting point for accounts like this: 61 \u2192 51" in alerts
+    assert "Segment:" not in index.split('id="risk-list"')[0].split('id="patterns"')[1]
+
+
+def test_why_it_changed_never_shows_an_unchanged_value():
+    changes = make_inputs().changes.copy()
+    # Initech: days overdue 0 -> 0, yet its points moved (a tree weighs it with the others)
+    line = (changes["account_id"] == 3) & (changes["feature"] == "invoices__days_overdue__now")
+    changes.loc[line, ["points_after", "points_change"]] = [-0.7, -0.7]
+    alerts = pd.DataFrame({"account_id": [3], "kind": ["score_drop"],
+                           "reason": ["Days overdue: 0, unchanged, weighs differently (-0.7 pts)"]})
+    files = render_report(make_inputs(changes=changes, alerts=alerts), ReportParams())
+    changed = _section(files["accounts/3.html"], "changes")
+    assert "Days overdue" not in changed and "unchanged" not in changed
+    assert "Active users" in changed and "All other signals together" in changed and "\u22120.7" in changed
+    page = _section(files["accounts/3.html"], "account-title")
+    index_alerts = _section(files["index.html"], "alerts")
+    for shown in (page, index_alerts):
+        assert "Days overdue" not in shown and "unchanged" not in shown
+    assert "All other signals together (\u22120.7 pts)" in index_alerts
+
+
+ARR_ROWS = [
+    {"by": "all", "group": "all", "accounts": 3, "arr": 120_000.0, "expected_arr_lost": 41_000.0,
+     "arr_lost_low": 10_000.0, "arr_lost_high": 90_000.0, "expected_accounts_lost": 1.2,
+     "accounts_lost_low": 0, "accounts_lost_high": 2},
+    {"by": "segment", "group": "SMB", "accounts": 2, "arr": 30_000.0, "expected_arr_lost": 11_000.0,
+     "arr_lost_low": 0.0, "arr_lost_high": 30_000.0, "expected_accounts_lost": 0.9,
+     "accounts_lost_low": 0, "accounts_lost_high": 2},
+    {"by": "segment", "group": "Enterprise", "accounts": 1, "arr": 90_000.0, "expected_arr_lost": 30_000.0,
+     "arr_lost_low": 0.0, "arr_lost_high": 90_000.0, "expected_accounts_lost": 0.3,
+     "accounts_lost_low": 0, "accounts_lost_high": 1},
+    {"by": "owner", "group": "Dana", "accounts": 2, "arr": 100_000.0, "expected_arr_lost": 35_000.0,
+     "arr_lost_low": 10_000.0, "arr_lost_high": 90_000.0, "expected_accounts_lost": 0.8,
+     "accounts_lost_low": 0, "accounts_lost_high": 2},
+    {"by": "owner", "group": XSS_OWNER, "accounts": 1, "arr": 20_000.0, "expected_arr_lost": 6_000.0,
+     "arr_lost_low": 0.0, "arr_lost_high": 20_000.0, "expected_accounts_lost": 0.3,
+     "accounts_lost_low": 0, "accounts_lost_high": 1},
+]
+
+
+def test_arr_at_risk_is_said_with_its_range_in_total_and_per_group():
+    run = {"model_version": "7", "horizon": HORIZON, "arr_at_risk": ARR_ROWS}
+    files = render_report(make_inputs(run_info=run), ReportParams())
+    arr = _section(files["index.html"], "arr-at-risk")
+    assert ("All 3 accounts together are expected to lose $41k of ARR in the next 12 months; "
+            "80% range $10k\u2013$90k.") in arr
+    assert "about 1 account (80% range 0\u20132) lost" in arr
+    segments = arr.split('id="arr-by-segment"')[1].split("</table>")[0]
+    assert segments.index("Enterprise") < segments.index("SMB")  # most expected loss first
+    assert "$30k</td><td class=\"num\">$0\u2013$90k" in segments
+    patterns = _section(files["index.html"], "patterns")
+    assert "expected to lose $11k of ARR in the next 12 months; 80% range $0\u2013$30k" in patterns
+    assert "expected to lose $35k of ARR in the next 12 months; 80% range $10k\u2013$90k" in patterns
+    kpi = files["index.html"].split('data-testid="kpi-arr-lost">')[1].split("</div></div>")[0]
+    assert kpi.startswith("$41k</div>") and "in the next 12 months (80% range $10k\u2013$90k)" in kpi
+    assert "<img src=x" not in files["index.html"]
+
+
+def test_without_a_range_the_expected_loss_is_the_risk_lists_sum(files):
+    arr = _section(files["index.html"], "arr-at-risk")
+    # ARR x risk: 10,000 x 36.5 % + 20,000 x 8.6 % + 90,000 x 5.0 %
+    assert make_inputs().risk_list["arr_at_risk"].sum() == pytest.approx(3_649 + 1_728 + 4_496, abs=1)
+    assert "expected to lose $9,873 of ARR in the next 12 months." in arr
+    assert "no range" in arr
+
+
+def test_the_scale_and_bands_are_the_runs():
+    """The run's scale draws the bands, not the model's nor a default of the report."""
+    run = {"model_version": "7", "horizon": HORIZON,
+           "scale": {"offset": OFFSET, "pdo": 10.0, "red_below": 45, "green_from": 75}}
+    inputs = make_inputs(run_info=run, risk_list=make_inputs().risk_list.drop(columns="band"))
+    data = normalise_inputs(inputs)
+    assert dict(zip(data.risk_list["account_id"], data.risk_list["band"])) == {1: "red", 2: "yellow", 3: "green"}
+    footer = render_report(inputs, ReportParams())["index.html"].split("<footer")[1]
+    assert "red below 45, yellow from 45 to 74, green from 75" in footer
+    no_scale = make_inputs(model_info={"version": "7", "catalogue": CATALOGUE})
+    with pytest.raises(DataError, match="scale"):
+        render_report(no_scale, ReportParams())

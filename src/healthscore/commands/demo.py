@@ -19,8 +19,10 @@ from healthscore.config import Params
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="where to write the demo data (default: data.source)")
-    parser.add_argument("--accounts", type=int, default=2000, help="accounts to simulate (default 2000)")
-    parser.add_argument("--months", type=int, default=36, help="months to simulate (default 36)")
+    parser.add_argument("--accounts", type=int, default=3000, help="accounts to simulate (default 3000)")
+    parser.add_argument("--months", type=int, default=42,
+                        help="months to simulate (default 42: a 12-month horizon is trained, "
+                             "validated and tested out of time)")
     parser.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     parser.add_argument("--dates", type=int, default=3,
                         help="monthly as-of dates to score, ending at the end of the data (default 3)")
@@ -37,12 +39,15 @@ def _step(title: str, argv: list[str], params: Params) -> int:
 def run(args: argparse.Namespace, params: Params) -> int:
     data = Path(args.data or params.data.source)
     dataset = data.parent / f"{data.name}-dataset.parquet"
+    horizon = params.timeline.mode == "horizon"
+    oracle = ["--oracle-horizon-days", str(params.timeline.horizon_days)] if horizon else []
+    truth = data / ("oracle.parquet" if horizon else "ground_truth.parquet")
     steps = [
         ("simulate", ["simulate", "--accounts", str(args.accounts), "--months", str(args.months),
-                      "--seed", str(args.seed), "--out", str(data)]),
+                      "--seed", str(args.seed), "--out", str(data), *oracle]),
         ("validate", ["validate", "--data", str(data)]),
         ("build the training set", ["build-dataset", "--data", str(data), "--out", str(dataset)]),
-        ("train", ["train", "--data", str(dataset), "--ground-truth", str(data / "ground_truth.parquet")]),
+        ("train", ["train", "--data", str(dataset), "--ground-truth", str(truth)]),
         ("promote", ["promote"]),
     ]
     for title, argv in steps:

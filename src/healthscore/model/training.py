@@ -214,7 +214,8 @@ def train_models(
         )
     if mode == "ml":
         if horizon is not None:
-            fitted = fit_hazard(train, validation, names, model=model, calibration=calibration)
+            fitted = fit_hazard(dataset, names, horizon=horizon, train_until=windows.validation_start,
+                                known_until=windows.test_start, model=model, calibration=calibration)
         else:
             fitted = HealthScoreModel.from_params(model, calibration).fit(
                 X_train, y_train, X_val=X_val, y_val=y_val
@@ -248,8 +249,17 @@ def train_models(
     bins = calibration.ece_bins
     test_risks = risks_of(X_test)
     ratio = None
+    if ground_truth is not None and horizon is not None and (
+            "risk_horizon" not in ground_truth or "horizon_days" in ground_truth
+            and (ground_truth["horizon_days"] != horizon.horizon_days).any()):
+        log.warning("oracle: the ground truth has no risk_horizon of a %d-day horizon (simulate "
+                    "with --oracle-horizon-days %d and pass oracle.parquet); no oracle for the "
+                    "horizon risk", horizon.horizon_days, horizon.horizon_days)
+        ground_truth = None
     if ground_truth is not None:
-        test_risks["oracle"] = oracle_risk(test, ground_truth)
+        test_risks["oracle"] = (oracle_risk(test, ground_truth) if horizon is None else oracle_risk(
+            test, ground_truth.rename(columns={"risk_horizon": "churn_proba"}),
+            keys=("account_id", "cutoff_time")))
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
     validation_metrics = metrics_table(y_val, risks_of(X_val, intervals=horizon is not None),
@@ -322,36 +332,44 @@ def train_models(
 def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until: pd.Timestamp,
                      split: Any, model: Any, calibration: Any) -> HealthScoreModel:
     """The hazard model on every outcome known at ``observed_until``: what ``train``
-    exports. The latest ``split.validation_months`` of cutoffs validate (early
-    stopping, calibration) on what is known at ``observed_until``; the earlier ones
-    train on what was known at the validation window's start. Needs no whole horizon
-    of labels, so it also runs on a short history (a backtest's early dates)."""
+    exports (:func:`fit_hazard`; the latest ``split.validation_months`` of cutoffs stop
+    the boosting, the earlier ones train on what was known at their end). Needs no
+    whole horizon of labels, so it also runs on a short history (a backtest's early
+    dates)."""
     names = feature_columns(dataset, exclude=model.exclude_features)
     names = [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
     end = pd.Timestamp(observed_until) - pd.Timedelta(days=horizon.grace_days)
     start = end - pd.DateOffset(months=split.validation_months)
-    early = dataset["cutoff_time"] <= start
-    train = make_interval_rows(dataset.loc[early], horizon=horizon, known_until=start)
-    validation = make_interval_rows(dataset.loc[~early], horizon=horizon, known_until=observed_until)
-    log.info("served model: %d training intervals (cutoffs to %s), %d validating", len(train),
-             start.date(), len(validation))
-    return fit_hazard(train, validation, names, model=model, calibration=calibration)
+    return fit_hazard(dataset, names, horizon=horizon, train_until=start,
+                      known_until=pd.Timestamp(observed_until), model=model, calibration=calibration)
 
 
-def fit_hazard(train: pd.DataFrame, validation: pd.DataFrame, names: list[str], *, model: Any,
+def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
+               train_until: pd.Timestamp, known_until: pd.Timestamp, model: Any,
                calibration: Any) -> HealthScoreModel:
-    """A hazard model on interval rows: the booster learns from the training intervals
-    of most accounts and stops early on the validation window; the Platt step, whose
-    slope fades with the lead, is fitted on the intervals of the accounts held out
-    (``model.holdout_share`` of them, by a seeded hash of the id) and the validation
-    window: unseen accounts at every lead, where the validation window alone holds only
-    near renewals."""
-    held = _held_out(train["account_id"], share=model.holdout_share, seed=model.random_state)
+    """The hazard model of a horizon-mode training set, on outcomes known at ``known_until``.
+
+    Accounts are split by a seeded hash of their id: ``model.holdout_share`` of them
+    are held out. The booster learns from the other accounts' intervals of cutoffs up
+    to ``train_until`` (outcomes known then) and stops early on their later cutoffs'
+    intervals (outcomes known at ``known_until``). The Platt step, whose slope fades
+    with the lead, is then fitted on the windows of the held-out accounts at every
+    cutoff, as far as ``known_until`` shows them: accounts the trees never saw, with
+    whole 12-month windows where the history allows, which is what is served.
+    """
+    held = _held_out(dataset["account_id"], share=model.holdout_share, seed=model.random_state)
+    early = (dataset["cutoff_time"] <= train_until).to_numpy()
+    known = (dataset["cutoff_time"] <= known_until).to_numpy()
+    train = make_interval_rows(dataset.loc[~held & early], horizon=horizon, known_until=train_until)
+    validation = make_interval_rows(dataset.loc[~held & ~early & known], horizon=horizon,
+                                    known_until=known_until)
+    calib = make_interval_rows(dataset.loc[held & known], horizon=horizon, known_until=known_until)
+    log.info("hazard model: %d training intervals (cutoffs to %s), %d validating, %d of held-out "
+             "accounts calibrating", len(train), pd.Timestamp(train_until).date(), len(validation),
+             len(calib))
     fitted = HealthScoreModel.from_params(model, calibration).fit(
-        train.loc[~held, names], _labels(train.loc[~held]),
-        X_val=validation[names], y_val=_labels(validation))
-    calib = pd.concat([train.loc[held].assign(_set=0), validation.assign(_set=1)], ignore_index=True)
-    return calibrate_windows(fitted, calib[names], calib)
+        train[names], _labels(train), X_val=validation[names], y_val=_labels(validation))
+    return calibrate_windows(fitted, calib[names], calib.assign(_set=0))
 
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:

@@ -37,25 +37,20 @@ from healthscore.errors import DataError
 from healthscore.model.scale import HealthScale
 from healthscore.report import text
 from healthscore.report.baseline import STARTING_POINT, is_profile, profile_features_of, split_changes
+from healthscore.report.points import (
+    BASE_FEATURES, RESIDUAL_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points,
+    point_summary, rename_first,
+)
 
-#: Pseudo-features that carry the base or residual of an explanation in a long frame.
-BASE_FEATURES = ("__base__", "base", "_base")
-RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
 SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
 
-_WIDE_PREFIXES = ("points__", "points:", "pts__")
-_POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
                  "value_before", "value_now", "label", "family", "unit", "against_direction", "profile"]
 
 #: Changed lines named as an alert's reason, at most.
 ALERT_REASONS = 3
-
-
-def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
 @dataclass(frozen=True)
@@ -118,16 +113,6 @@ class ReportInputs:
 # ----------------------------------------------------------------- helpers
 
 
-def _rename_first(frame: pd.DataFrame, target: str, candidates: tuple[str, ...]) -> pd.DataFrame:
-    """Rename the first present candidate column to ``target`` (if target is absent)."""
-    if target in frame.columns:
-        return frame
-    for name in candidates:
-        if name in frame.columns:
-            return frame.rename(columns={name: target})
-    return frame
-
-
 def _numeric(frame: pd.DataFrame, column: str, default: float = np.nan) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(default, index=frame.index, dtype="float64")
@@ -174,87 +159,6 @@ def parse_drivers(value: Any) -> list[str]:
     return out
 
 
-def _catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
-    """Fill ``label``, ``family``, ``phrase``, ``unit`` from the catalogue or the name."""
-    frame = frame.copy()
-    features = frame["feature"].astype(str)
-    for column, fallback in (
-        ("label", text.feature_label),
-        ("family", text.feature_family),
-        ("phrase", lambda name: None),
-        ("unit", lambda name: None),
-    ):
-        # one look-up per distinct feature, not per row (thousands of accounts)
-        lookup = {}
-        for name in features.unique():
-            entry = catalogue.get(name)
-            found = entry.get(column) if isinstance(entry, Mapping) else getattr(entry, column, None)
-            lookup[name] = found if found is not None else fallback(name)
-        current = frame[column] if column in frame.columns else pd.Series(None, index=frame.index)
-        frame[column] = current.astype(object).where(current.notna(), features.map(lookup)).astype(object)
-    return frame
-
-
-def points_to_long(points: pd.DataFrame, *, detail: Any = None,
-                   hurt_below: float | None = None) -> pd.DataFrame:
-    """Per-feature points in the long layout, from either layout.
-
-    Long input has ``feature`` and ``points`` columns. Wide input has, per feature
-    ``f``, a points column named ``points__f`` or ``f__points`` (or ``points:f``) and
-    optionally its value under ``f`` or ``value__f``. Columns ``base``/``base_points``
-    and ``residual`` are kept as pseudo-features ``__base__`` / ``__residual__``.
-
-    ``detail`` (account ids, default: every account) keeps every feature of those
-    accounts; the other accounts keep only the features with points at or below
-    ``hurt_below`` (none when it is None) and their base and residual: a hundred
-    thousand accounts of two hundred features would otherwise make tens of millions of
-    rows that no view shows. Long input is returned whole.
-    """
-    if points is None or points.empty:
-        return _empty(_POINTS_LONG)
-    if "feature" in points.columns:
-        frame = _rename_first(points, "points", ("points_value", "score_points"))
-        frame = _rename_first(frame, "value", ("feature_value", "raw_value"))
-        if "value" not in frame.columns:
-            frame = frame.assign(value=np.nan)
-        return frame
-    point_cols = _wide_point_columns(points.columns)
-    if not point_cols:
-        raise DataError(
-            "points: expected a long frame (columns feature, points) or a wide one "
-            f"(points__<feature> columns); got columns {list(points.columns)[:8]}"
-        )
-    ids = points["account_id"].to_numpy()
-    everyone = np.ones(len(ids), dtype=bool)
-    in_detail = everyone if detail is None else np.isin(ids, np.asarray(list(detail), dtype=ids.dtype))
-    pieces = []
-    used = set(point_cols.values())
-    for feature, col in point_cols.items():
-        value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
-                          if c in points.columns), None)
-        used.add(value_col)
-        pts = pd.to_numeric(points[col], errors="coerce").to_numpy()
-        keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
-        pieces.append(pd.DataFrame({
-            "account_id": ids[keep], "feature": feature,
-            "value": points[value_col].to_numpy()[keep].astype(object) if value_col else np.nan,
-            "points": pts[keep],
-        }))
-    # Values without points (features a phrase refers to, e.g. accounts__seats): kept
-    # for the phrases, with NaN points so they never count as drivers.
-    for col in points.columns:
-        if "__" in col and col not in used and not col.startswith(_WIDE_PREFIXES):
-            pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
-                                        "value": points[col].to_numpy()[in_detail].astype(object),
-                                        "points": np.nan}))
-    for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
-                         ("residual", "__residual__"), ("residual_points", "__residual__")):
-        if name in points.columns:
-            pieces.append(pd.DataFrame({"account_id": ids, "feature": pseudo, "value": np.nan,
-                                        "points": pd.to_numeric(points[name], errors="coerce")}))
-    return pd.concat(pieces, ignore_index=True)
-
-
 # ------------------------------------------------------------- normalising
 
 
@@ -282,62 +186,6 @@ def _bands(score: pd.Series, scale: HealthScale) -> pd.Series:
     return bands.where(score.notna(), None)
 
 
-def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Over every account: the sum of feature points per account, the sum of its
-    profile facts' points (both indexed by ``account_id``) and the mean absolute points
-    per feature (indexed by feature), from either layout, without the long frame's
-    rows."""
-    if points is None or points.empty:
-        return pd.Series(dtype="float64"), pd.Series(dtype="float64"), pd.Series(dtype="float64")
-    if "feature" in points.columns:
-        frame = _rename_first(points, "points", ("points_value", "score_points"))
-        frame = frame[~frame["feature"].astype(str).isin(BASE_FEATURES + RESIDUAL_FEATURES)]
-        pts = pd.to_numeric(frame["points"], errors="coerce")
-        sums = pts.groupby(frame["account_id"]).sum()
-        flags = is_profile(frame["feature"], profile)
-        profile_sums = pts[flags].groupby(frame["account_id"][flags]).sum().reindex(sums.index, fill_value=0.0)
-        mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
-        return sums.astype("float64"), profile_sums.astype("float64"), mean_abs.dropna()
-    cols = _wide_point_columns(points.columns)
-    wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
-    ids = points["account_id"].to_numpy()
-    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=ids)
-    flags = is_profile(list(cols), profile)
-    profile_sums = pd.Series(wide.loc[:, flags].sum(axis=1).to_numpy(), index=ids)
-    mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
-    return (sums.groupby(level=0).sum().astype("float64"),
-            profile_sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna())
-
-
-def _base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
-    """Per account: ``base_points`` and ``residual_points`` (as :func:`normalise_points`
-    gives them), read straight from the columns of a wide frame."""
-    if points is None or points.empty or "feature" in points.columns:
-        return normalise_points(points, {}, detail=())[1]  # long input is used whole anyway
-    ids = points["account_id"].to_numpy()
-    out = {}
-    for target, names in (("base_points", ("base", "base_points")),
-                          ("residual_points", ("residual", "residual_points"))):
-        cols = [c for c in names if c in points.columns]
-        values = pd.concat([pd.to_numeric(points[c], errors="coerce") for c in cols]) if cols else None
-        out[target] = pd.Series(dtype="float64") if values is None else \
-            values.groupby(np.tile(ids, len(cols))).sum()
-    return pd.DataFrame(out)
-
-
-def _wide_point_columns(columns: Any) -> dict[str, str]:
-    """Feature -> its points column in a wide frame (``points__f``, ``points:f``,
-    ``pts__f`` or ``f__points``)."""
-    found: dict[str, str] = {}
-    for col in columns:
-        for prefix in _WIDE_PREFIXES:
-            if col.startswith(prefix):
-                found[col[len(prefix):]] = col
-        if col.endswith("__points"):
-            found[col[: -len("__points")]] = col
-    return found
-
-
 def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
     """account_ids of the ``n`` riskiest accounts of a normalised risk list: highest
     ``risk_proba``, then lowest score, then largest ARR."""
@@ -346,39 +194,6 @@ def riskiest(risk_list: pd.DataFrame, n: int) -> list[Any]:
         na_position="last", kind="stable",
     )
     return order["account_id"].head(max(int(n), 0)).tolist()
-
-
-def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, detail: Any = None,
-                     hurt_below: float | None = None,
-                     profile: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long points with catalogue columns, and the per-account base and residual.
-
-    ``profile``: the profile features, flagged in the ``profile`` column.
-
-    Returns ``(points, extras)``: ``extras`` is indexed by ``account_id`` with columns
-    ``base_points`` and ``residual_points`` (NaN when the input carried none).
-    ``detail`` and ``hurt_below``: which rows to keep (:func:`points_to_long`).
-    """
-    long = points_to_long(points, detail=detail, hurt_below=hurt_below)
-    if long.empty:
-        return _empty(_POINTS_LONG), pd.DataFrame(columns=["base_points", "residual_points"])
-    long = long.copy()
-    long["feature"] = long["feature"].astype(str)
-    long["points"] = pd.to_numeric(long["points"], errors="coerce").astype("float64")
-    pseudo = long["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)
-    extra = long[pseudo]
-    extras = pd.DataFrame({
-        "base_points": extra[extra["feature"].isin(BASE_FEATURES)].groupby("account_id")["points"].sum(),
-        "residual_points": extra[extra["feature"].isin(RESIDUAL_FEATURES)].groupby("account_id")["points"].sum(),
-    })
-    for column in ("base", "base_points"):  # a long frame may repeat the base on every row
-        if column in long.columns and extras["base_points"].isna().all():
-            extras = extras.combine_first(
-                long.groupby("account_id")[column].first().rename("base_points").to_frame())
-    long = _catalogue_columns(long[~pseudo], catalogue)
-    long["value"] = long["value"].astype(object).where(long["value"].notna(), None)
-    long["profile"] = is_profile(long["feature"], profile)
-    return long[_POINTS_LONG].reset_index(drop=True), extras
 
 
 def normalise_risk_list(
@@ -397,15 +212,15 @@ def normalise_risk_list(
     when the list has none. ``as_of``: the scoring date (days to a renewal date)."""
     if risk_list is None or risk_list.empty:
         raise DataError("risk_list: no scored accounts; run `healthscore score` first")
-    frame = _rename_first(risk_list, "health_score", ("score", "healthscore"))
+    frame = rename_first(risk_list, "health_score", ("score", "healthscore"))
     for column in ("account_id", "health_score"):
         if column not in frame.columns:
             raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
                             "`healthscore score` (architecture.md)")
-    frame = _rename_first(frame, "risk_proba", ("churn_proba", "risk", "churn_probability"))
-    frame = _rename_first(frame, "score_change", ("change", "score_delta", "change_since_last"))
-    frame = _rename_first(frame, "base_points", ("base", "score_base"))
-    frame = _rename_first(frame, "unclipped_score", ("unclipped", "score_unclipped"))
+    frame = rename_first(frame, "risk_proba", ("churn_proba", "risk", "churn_probability"))
+    frame = rename_first(frame, "score_change", ("change", "score_delta", "change_since_last"))
+    frame = rename_first(frame, "base_points", ("base", "score_base"))
+    frame = rename_first(frame, "unclipped_score", ("unclipped", "score_unclipped"))
     out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
     out["name"] = _texts(frame, "name", "")
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
@@ -467,9 +282,9 @@ def normalise_risk_list(
 def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFrame:
     columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
     if history is None or history.empty:
-        return _empty(columns)
-    frame = _rename_first(history, "as_of", ("date", "cutoff_time", "scored_at"))
-    frame = _rename_first(frame, "health_score", ("score",))
+        return empty_frame(columns)
+    frame = rename_first(history, "as_of", ("date", "cutoff_time", "scored_at"))
+    frame = rename_first(frame, "health_score", ("score",))
     if "as_of" not in frame.columns or "health_score" not in frame.columns:
         raise DataError("history: expected columns account_id, as_of, health_score; got "
                         f"{list(frame.columns)[:8]}")
@@ -487,7 +302,7 @@ def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFr
 def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
                       profile: tuple[str, ...] = ()) -> pd.DataFrame:
     if changes is None or changes.empty or "feature" not in changes.columns:
-        return _empty(_CHANGES_LONG)
+        return empty_frame(_CHANGES_LONG)
     frame = changes
     for target, names in (
         ("points_change", ("change", "delta", "points_delta", "delta_points", "change_points")),
@@ -496,7 +311,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
         ("value_before", ("previous_value", "value_previous", "value_prev")),
         ("value_now", ("value_after", "value", "current_value")),
     ):
-        frame = _rename_first(frame, target, names)
+        frame = rename_first(frame, target, names)
     frame = frame.copy()
     for column in ("points_before", "points_now"):
         frame[column] = _numeric(frame, column)
@@ -509,7 +324,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
     frame["against_direction"] = pd.Series(against, index=frame.index).fillna(False).astype(bool)
     frame["feature"] = frame["feature"].astype(str)
     frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
-    frame = _catalogue_columns(frame, catalogue)
+    frame = catalogue_columns(frame, catalogue)
     special = frame["feature"].isin(SPECIAL_CHANGES)
     frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
     frame.loc[special, "family"] = ""
@@ -547,9 +362,9 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
     from them (:func:`change_reason`), so an alert never names a profile fact nor an
     unchanged value; the stored reason is kept otherwise."""
     if alerts is None or alerts.empty:
-        return _empty(["account_id", "kind", "reason"])
-    frame = _rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
-    frame = _rename_first(frame, "reason", ("message", "detail", "description", "text"))
+        return empty_frame(["account_id", "kind", "reason"])
+    frame = rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
+    frame = rename_first(frame, "reason", ("message", "detail", "description", "text"))
     reasons = _texts(frame, "reason", "")
     if changes is not None and len(changes):
         ids = set(frame["account_id"])
@@ -557,8 +372,9 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
         start = risk_list.set_index("account_id")["profile_score"] if risk_list is not None else pd.Series(dtype=float)
         worded = {a: change_reason(part.to_dict("records"), profile=profile, profile_now=start.get(a))
                   for a, part in mine.groupby("account_id", sort=False)}
-        reasons = pd.Series([worded.get(a) or r for a, r in zip(frame["account_id"], reasons)],
-                            index=frame.index, dtype=object)
+        # with change lines, never the stored text (it may name a profile fact)
+        reasons = pd.Series([(worded[a] or "Many small changes together") if a in worded else r
+                             for a, r in zip(frame["account_id"], reasons)], index=frame.index, dtype=object)
     return pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
         "kind": _texts(frame, "kind", "alert").map(
@@ -593,7 +409,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     scale = scale_of(run, model_info)
     profile = profile_features_of(run)
     sums, profile_sums, mean_abs = point_summary(inputs.points, profile)
-    extras = _base_and_residual(inputs.points)
+    extras = base_and_residual(inputs.points)
     risk_list = normalise_risk_list(inputs.risk_list, scale=scale, sums=sums, extras=extras,
                                     profile_sums=profile_sums, as_of=inputs.as_of)
     detail = None if detail_accounts is None else riskiest(risk_list, detail_accounts)
@@ -603,7 +419,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
                                           hurt_below=hurt_below, profile=profile)
     changes = normalise_changes(inputs.changes, catalogue, profile)
-    feature_points = _catalogue_columns(
+    feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
         catalogue)[["feature", "label", "mean_abs_points"]] if len(mean_abs) else pd.DataFrame(
         columns=["feature", "label", "mean_abs_points"])

@@ -178,8 +178,9 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
     with a page.
     """
     frame = risk_list
+    renewal = pd.to_datetime(frame["renewal_date"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     records = []
-    for r in frame.itertuples(index=False):
+    for r, renewal_text in zip(frame.itertuples(index=False), renewal):
         records.append({
             "id": str(r.account_id), "name": str(r.name), "owner": str(r.owner),
             "segment": str(r.segment), "band": str(r.band),
@@ -187,7 +188,7 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
             "risk": None if text.is_missing(r.risk_proba) else round(float(r.risk_proba), 4),
             "arr": None if text.is_missing(r.arr) else float(r.arr),
             "arr_at_risk": None if text.is_missing(r.arr_at_risk) else round(float(r.arr_at_risk), 2),
-            "renewal": text.date_text(r.renewal_date) or None,
+            "renewal": None if text.is_missing(renewal_text) else renewal_text,
             "days": None if text.is_missing(r.days_to_renewal) else int(round(float(r.days_to_renewal))),
             "renewal_risk": None if text.is_missing(r.renewal_risk) else round(float(r.renewal_risk), 4),
             "change": None if text.is_missing(r.score_change) else float(r.score_change),

@@ -17,7 +17,7 @@ clipped health score and can differ from it by rounding or clipping.)
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,9 @@ def attribute_changes(
 
     m, q = delta.shape
     k = min(top, q)
-    size = np.abs(delta)
+    # a line names a signal whose value changed; an unchanged one's points (a tree
+    # weighs each signal with the others) join "other changes"
+    size = np.abs(delta) * _value_changed(current, previous, names, at_cur, at_prev)
     if k < q:
         pick = np.argpartition(-size, k - 1, axis=1)[:, :k] if k > 0 else np.empty((m, 0), int)
     else:
@@ -92,7 +94,7 @@ def attribute_changes(
     order = np.argsort(-np.take_along_axis(size, pick, axis=1), axis=1, kind="stable")
     pick = np.take_along_axis(pick, order, axis=1)
     picked = np.take_along_axis(delta, pick, axis=1)
-    named = picked != 0
+    named = np.take_along_axis(size, pick, axis=1) != 0
     other = delta.sum(axis=1) - np.where(named, picked, 0.0).sum(axis=1) + d_resid
     if not model_changed:
         other = other + d_base
@@ -140,6 +142,24 @@ def attribute_changes(
     for column in ("feature", "label", "family", "value_before", "value_after"):
         lines[column] = lines[column].astype("string")
     return lines.loc[:, list(CHANGE_COLUMNS)].reset_index(drop=True)
+
+
+def _value_changed(current: pd.DataFrame, previous: pd.DataFrame, names: list[str],
+                   at_cur: np.ndarray, at_prev: np.ndarray) -> np.ndarray:
+    """bool (accounts, features): the feature's value differs between the two dates (a
+    feature one of the frames lacks counts as changed; NaN equals NaN)."""
+    out = np.ones((len(at_cur), len(names)), dtype=bool)
+    for j, name in enumerate(names):
+        if name not in current.columns or name not in previous.columns:
+            continue
+        after = current[name].to_numpy()[at_cur]
+        before = previous[name].to_numpy()[at_prev]
+        if after.dtype.kind == "f" and before.dtype.kind == "f":
+            out[:, j] = ~((after == before) | (np.isnan(after) & np.isnan(before)))
+        else:
+            out[:, j] = ~pd.Series(after, dtype=object).eq(pd.Series(before, dtype=object)).to_numpy()
+            out[:, j] &= ~(pd.isna(after) & pd.isna(before))
+    return out
 
 
 def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray,
@@ -205,11 +225,6 @@ def describe_change(line: Mapping[str, Any]) -> str:
     """One line of why it changed, for people: ``Active users: 12 -> 4 (-8 pts)``."""
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
         return f"{line['feature'].capitalize()} ({format_points(line['points_change'])})"
-    if line["value_before"] == line["value_after"]:
-        # A tree model weighs a signal with the others: its points can move while its
-        # value stays; say so rather than print "365 -> 365".
-        return (f"{line['label']}: {line['value_after']}, unchanged, weighs differently "
-                f"next to the other changes ({format_points(line['points_change'])})")
     note = ""
     if line.get("against_direction"):
         better = line["points_change"] < 0  # it moved the healthy way, yet cost points
@@ -219,12 +234,18 @@ def describe_change(line: Mapping[str, Any]) -> str:
             f"({format_points(line['points_change'])}{note})")
 
 
-def change_reasons(changes: pd.DataFrame, *, top: int = 3) -> pd.Series:
+def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str] = ()) -> pd.Series:
     """Per account, the ``top`` changed lines that lowered the score, as one text.
 
-    Indexed by ``account_id``; accounts whose score no line lowered are absent.
+    Indexed by ``account_id``; accounts whose score no line lowered are absent. Lines
+    of profile facts (``profile``, as ``score.profile_features``) and the ``other
+    changes`` remainder are no reason a person can act on: left out.
     """
-    hurt = changes.loc[changes["points_change"] < 0]
+    from healthscore.explain import profile_mask
+
+    features = changes["feature"].astype(str).to_numpy()
+    actionable = ~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)
+    hurt = changes.loc[(changes["points_change"] < 0).to_numpy() & actionable]
     if hurt.empty:
         return pd.Series([], dtype="string", name="reasons")
     hurt = hurt.sort_values(["account_id", "points_change"], kind="stable")

@@ -289,7 +289,8 @@ def score_date(
                                     previous_as_of=as_of, catalogue=catalogue)
     alert_frame = make_alerts(history[["account_id", "health_score", "band"]],
                               None if previous is None else previous.history,
-                              change_reasons(changes, top=alerts.reasons), alerts)
+                              change_reasons(changes, top=alerts.reasons,
+                                             profile=score.profile_features), alerts)
     timings["outputs_s"] = time.perf_counter() - clock
 
     from healthscore.io import make_meta

@@ -1,0 +1,210 @@
+"""The points of an explanation in the one long layout the report's views use.
+
+Scoring writes points wide (``points:<feature>`` beside each value, plus ``base`` and
+``residual``); a test or another source may give them long (``feature``, ``points``).
+:func:`normalise_points` turns either into long rows with the catalogue's label,
+family, phrase and unit and a ``profile`` flag (a profile fact: the account's starting
+point, never a driver); :func:`point_summary` gives the per-account sums without
+building the rows. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from healthscore.errors import DataError
+from healthscore.report import text
+from healthscore.report.baseline import is_profile
+
+#: Pseudo-features that carry the base or residual of an explanation in a long frame.
+BASE_FEATURES = ("__base__", "base", "_base")
+RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
+_WIDE_PREFIXES = ("points__", "points:", "pts__")
+_POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
+
+
+def empty_frame(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def rename_first(frame: pd.DataFrame, target: str, candidates: tuple[str, ...]) -> pd.DataFrame:
+    """Rename the first present candidate column to ``target`` (if target is absent)."""
+    if target in frame.columns:
+        return frame
+    for name in candidates:
+        if name in frame.columns:
+            return frame.rename(columns={name: target})
+    return frame
+
+
+def _wide_point_columns(columns: Any) -> dict[str, str]:
+    """Feature -> its points column in a wide frame (``points__f``, ``points:f``,
+    ``pts__f`` or ``f__points``)."""
+    found: dict[str, str] = {}
+    for col in columns:
+        for prefix in _WIDE_PREFIXES:
+            if col.startswith(prefix):
+                found[col[len(prefix):]] = col
+        if col.endswith("__points"):
+            found[col[: -len("__points")]] = col
+    return found
+
+
+def catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
+    """Fill ``label``, ``family``, ``phrase``, ``unit`` from the catalogue or the name."""
+    frame = frame.copy()
+    features = frame["feature"].astype(str)
+    for column, fallback in (
+        ("label", text.feature_label),
+        ("family", text.feature_family),
+        ("phrase", lambda name: None),
+        ("unit", lambda name: None),
+    ):
+        # one look-up per distinct feature, not per row (thousands of accounts)
+        lookup = {}
+        for name in features.unique():
+            entry = catalogue.get(name)
+            found = entry.get(column) if isinstance(entry, Mapping) else getattr(entry, column, None)
+            lookup[name] = found if found is not None else fallback(name)
+        current = frame[column] if column in frame.columns else pd.Series(None, index=frame.index)
+        frame[column] = current.astype(object).where(current.notna(), features.map(lookup)).astype(object)
+    return frame
+
+
+def points_to_long(points: pd.DataFrame, *, detail: Any = None,
+                   hurt_below: float | None = None) -> pd.DataFrame:
+    """Per-feature points in the long layout, from either layout.
+
+    Long input has ``feature`` and ``points`` columns. Wide input has, per feature
+    ``f``, a points column named ``points__f`` or ``f__points`` (or ``points:f``) and
+    optionally its value under ``f`` or ``value__f``. Columns ``base``/``base_points``
+    and ``residual`` are kept as pseudo-features ``__base__`` / ``__residual__``.
+
+    ``detail`` (account ids, default: every account) keeps every feature of those
+    accounts; the other accounts keep only the features with points at or below
+    ``hurt_below`` (none when it is None) and their base and residual: a hundred
+    thousand accounts of two hundred features would otherwise make tens of millions of
+    rows that no view shows. Long input is returned whole.
+    """
+    if points is None or points.empty:
+        return empty_frame(_POINTS_LONG)
+    if "feature" in points.columns:
+        frame = rename_first(points, "points", ("points_value", "score_points"))
+        frame = rename_first(frame, "value", ("feature_value", "raw_value"))
+        if "value" not in frame.columns:
+            frame = frame.assign(value=np.nan)
+        return frame
+    point_cols = _wide_point_columns(points.columns)
+    if not point_cols:
+        raise DataError(
+            "points: expected a long frame (columns feature, points) or a wide one "
+            f"(points__<feature> columns); got columns {list(points.columns)[:8]}"
+        )
+    ids = points["account_id"].to_numpy()
+    everyone = np.ones(len(ids), dtype=bool)
+    in_detail = everyone if detail is None else np.isin(ids, np.asarray(list(detail), dtype=ids.dtype))
+    pieces = []
+    used = set(point_cols.values())
+    for feature, col in point_cols.items():
+        value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
+                          if c in points.columns), None)
+        used.add(value_col)
+        pts = pd.to_numeric(points[col], errors="coerce").to_numpy()
+        keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
+        pieces.append(pd.DataFrame({
+            "account_id": ids[keep], "feature": feature,
+            "value": points[value_col].to_numpy()[keep].astype(object) if value_col else np.nan,
+            "points": pts[keep],
+        }))
+    # Values without points (features a phrase refers to, e.g. accounts__seats): kept
+    # for the phrases, with NaN points so they never count as drivers.
+    for col in points.columns:
+        if "__" in col and col not in used and not col.startswith(_WIDE_PREFIXES):
+            pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
+                                        "value": points[col].to_numpy()[in_detail].astype(object),
+                                        "points": np.nan}))
+    for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
+                         ("residual", "__residual__"), ("residual_points", "__residual__")):
+        if name in points.columns:
+            pieces.append(pd.DataFrame({"account_id": ids, "feature": pseudo, "value": np.nan,
+                                        "points": pd.to_numeric(points[name], errors="coerce")}))
+    return pd.concat(pieces, ignore_index=True)
+
+
+def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Over every account: the sum of feature points per account, the sum of its
+    profile facts' points (both indexed by ``account_id``) and the mean absolute points
+    per feature (indexed by feature), from either layout, without the long frame's
+    rows."""
+    if points is None or points.empty:
+        return pd.Series(dtype="float64"), pd.Series(dtype="float64"), pd.Series(dtype="float64")
+    if "feature" in points.columns:
+        frame = rename_first(points, "points", ("points_value", "score_points"))
+        frame = frame[~frame["feature"].astype(str).isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+        pts = pd.to_numeric(frame["points"], errors="coerce")
+        sums = pts.groupby(frame["account_id"]).sum()
+        flags = is_profile(frame["feature"], profile)
+        profile_sums = pts[flags].groupby(frame["account_id"][flags]).sum().reindex(sums.index, fill_value=0.0)
+        mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
+        return sums.astype("float64"), profile_sums.astype("float64"), mean_abs.dropna()
+    cols = _wide_point_columns(points.columns)
+    wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
+    ids = points["account_id"].to_numpy()
+    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=ids)
+    flags = is_profile(list(cols), profile)
+    profile_sums = pd.Series(wide.loc[:, flags].sum(axis=1).to_numpy(), index=ids)
+    mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
+    return (sums.groupby(level=0).sum().astype("float64"),
+            profile_sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna())
+
+
+def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, detail: Any = None,
+                     hurt_below: float | None = None,
+                     profile: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long points with catalogue columns, and the per-account base and residual.
+
+    ``profile``: the profile features, flagged in the ``profile`` column.
+
+    Returns ``(points, extras)``: ``extras`` is indexed by ``account_id`` with columns
+    ``base_points`` and ``residual_points`` (NaN when the input carried none).
+    ``detail`` and ``hurt_below``: which rows to keep (:func:`points_to_long`).
+    """
+    long = points_to_long(points, detail=detail, hurt_below=hurt_below)
+    if long.empty:
+        return empty_frame(_POINTS_LONG), pd.DataFrame(columns=["base_points", "residual_points"])
+    long = long.copy()
+    long["feature"] = long["feature"].astype(str)
+    long["points"] = pd.to_numeric(long["points"], errors="coerce").astype("float64")
+    pseudo = long["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)
+    extra = long[pseudo]
+    extras = pd.DataFrame({
+        "base_points": extra[extra["feature"].isin(BASE_FEATURES)].groupby("account_id")["points"].sum(),
+        "residual_points": extra[extra["feature"].isin(RESIDUAL_FEATURES)].groupby("account_id")["points"].sum(),
+    })
+    for column in ("base", "base_points"):  # a long frame may repeat the base on every row
+        if column in long.columns and extras["base_points"].isna().all():
+            extras = extras.combine_first(
+                long.groupby("account_id")[column].first().rename("base_points").to_frame())
+    long = catalogue_columns(long[~pseudo], catalogue)
+    long["value"] = long["value"].astype(object).where(long["value"].notna(), None)
+    long["profile"] = is_profile(long["feature"], profile)
+    return long[_POINTS_LONG].reset_index(drop=True), extras
+
+
+def base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
+    """Per account: ``base_points`` and ``residual_points`` (as :func:`normalise_points`
+    gives them), read straight from the columns of a wide frame."""
+    if points is None or points.empty or "feature" in points.columns:
+        return normalise_points(points, {}, detail=())[1]  # long input is used whole anyway
+    ids = points["account_id"].to_numpy()
+    out = {}
+    for target, names in (("base_points", ("base", "base_points")),
+                          ("residual_points", ("residual", "residual_points"))):
+        cols = [c for c in names if c in points.columns]
+        values = pd.concat([pd.to_numeric(points[c], errors="coerce") for c in cols]) if cols else None
+        out[target] = pd.Series(dtype="float64") if values is None else \
+            values.groupby(np.tile(ids, len(cols))).sum()
+    return pd.DataFrame(out)
