@@ -79,16 +79,30 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
                            model=served, horizon=horizon)
     outputs = score_date(known, result, as_of=as_of, features=params.features,
                          score=params.score, alerts=params.alerts)
-    risk = outputs.risk_list
+    risk = outputs.risk_list.merge(behaviour_families(outputs.points, params), on="account_id", how="left")
     from healthscore.scoring.risk_list import make_scoring_cutoffs
 
     terms = make_scoring_cutoffs(known, as_of).set_index("account_id")["term_days"]
     return risk.assign(term_days=risk["account_id"].map(terms).to_numpy(np.float64)), result
 
 
-def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.Timestamp) -> np.ndarray:
+def behaviour_families(points: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """``account_id`` and the points per family of the behavioural drivers (profile
+    facts left out) of a scoring run's points frame: what a CSM reads."""
+    from healthscore.explain import catalogue_entry, family_points, profile_mask
+    from healthscore.model.export import catalogue_dict
+
+    names = [c.removeprefix("points:") for c in points.columns if c.startswith("points:")]
+    matrix = points[[f"points:{n}" for n in names]].to_numpy(dtype=np.float64).copy()
+    matrix[:, profile_mask(names, params.score.profile_features)] = 0.0
+    catalogue = catalogue_dict(names, features=params.features)
+    families = family_points(matrix, names, {n: catalogue_entry(catalogue, n)["family"] for n in names})
+    return pd.concat([points[["account_id"]].reset_index(drop=True), families], axis=1)
+
+
+def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Whether each account was lost within the horizon after ``as_of``, from the full
-    data (1/0; the horizon must be inside the data)."""
+    data (1/0; the horizon must be inside the data), and when (``lost_at``)."""
     from healthscore.labels import make_labels
 
     rows = pd.DataFrame({"account_id": np.asarray(account_ids),
@@ -100,12 +114,13 @@ def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.T
     if labelled["label"].isna().any():
         raise DataError(f"backtest: the horizon after {as_of:%Y-%m-%d} is not inside the data "
                         f"(it ends {tables.observed_until:%Y-%m-%d})")
-    return labelled["label"].to_numpy(dtype=np.int64)
+    return labelled["label"].to_numpy(dtype=np.int64), labelled["lost_at"].to_numpy("datetime64[us]")
 
 
 def run_backtest(
     tables: Tables, params: Params, dates: Sequence[pd.Timestamp], *,
-    oracle: pd.DataFrame | None = None, level: float = 0.8, random_state: int = 0,
+    oracle: pd.DataFrame | None = None, ground_truth: pd.DataFrame | None = None,
+    level: float = 0.8, random_state: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """Replay every date; the scored rows with their outcomes, and the summaries.
 
@@ -119,6 +134,10 @@ def run_backtest(
         As-of dates whose horizon is inside the data (:func:`backtest_dates`).
     oracle : DataFrame, optional
         Simulator truth ``account_id``, ``cutoff_time``, ``risk_horizon``.
+    ground_truth : DataFrame, optional
+        Simulator truth per renewal decision (``churned``, ``primary_cause``,
+        ``cause_family``): the explanation fidelity, over accounts lost within the
+        horizon whose loss has a named cause, of the behavioural families.
     level : float
         Central probability of the ARR-at-risk range.
 
@@ -131,6 +150,7 @@ def run_backtest(
         ``coverage`` (ARR range and realised loss per date and group).
     """
     from healthscore.scoring.arr_range import arr_at_risk
+    from healthscore.scoring.engine import level_sd_of
 
     if params.timeline.mode != "horizon":
         raise ConfigError("backtest: timeline.mode must be horizon (the served risk_proba's window)")
@@ -144,7 +164,7 @@ def run_backtest(
     parts, coverage = [], []
     for as_of in dates:
         risk, result = replay_date(tables, params, pd.Timestamp(as_of))
-        risk["lost"] = outcomes_after(tables, params, risk["account_id"], as_of)
+        risk["lost"], risk["lost_at"] = outcomes_after(tables, params, risk["account_id"], as_of)
         risk["term"] = term_class(risk["term_days"])
         risk["arr_lost"] = risk["arr"] * risk["lost"]
         if oracle is not None:
@@ -157,7 +177,8 @@ def run_backtest(
         for column in ("segment", "owner"):
             safe[column] = safe[column].astype(object).where(safe[column].notna(), "unknown")
         for by in (None, "segment", "owner", "term"):
-            ranges = arr_at_risk(safe, by=by, level=level, random_state=random_state)
+            ranges = arr_at_risk(safe, by=by, level=level, random_state=random_state,
+                                 logit_sd=level_sd_of(result))
             realised = (safe.groupby(by)["arr_lost"].sum() if by else
                         pd.Series({"all": safe["arr_lost"].sum()}))
             lost = (safe.groupby(by)["lost"].sum() if by else pd.Series({"all": safe["lost"].sum()}))
@@ -174,8 +195,28 @@ def run_backtest(
     cover = pd.concat(coverage, ignore_index=True)
     cover["inside"] = (cover["arr_lost_low"] <= cover["realised_arr_lost"]) & (
         cover["realised_arr_lost"] <= cover["arr_lost_high"])
-    return {"rows": rows, "metrics": summarise(rows), "reliability": _reliability(rows),
-            "bands": _bands(rows), "coverage": cover}
+    out = {"rows": rows, "metrics": summarise(rows), "reliability": _reliability(rows),
+           "bands": _bands(rows), "coverage": cover}
+    if ground_truth is not None:
+        out["fidelity"] = fidelity(rows, ground_truth)
+    return out
+
+
+def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
+    """Share of accounts lost within the horizon, with a named primary cause of that
+    loss, whose cause family is among the three behavioural families costing the most
+    points at the as-of date; per contract term and overall."""
+    from healthscore.explain import cause_fidelity
+
+    truth = ground_truth.assign(renewal_date=pd.to_datetime(ground_truth["renewal_date"]).astype("datetime64[us]"))
+    lost = rows.loc[rows["lost"] == 1].assign(renewal_date=lambda f: f["lost_at"])
+    out = []
+    for term, group in [("all", lost), *lost.groupby("term")]:
+        named = truth.merge(group[["account_id", "renewal_date"]], on=["account_id", "renewal_date"])
+        named = named.loc[named["churned"].astype(bool) & named["primary_cause"].notna()]
+        out.append({"term": term, "lost_with_named_cause": int(len(named)),
+                    "fidelity": cause_fidelity(group, truth) if len(named) else np.nan})
+    return pd.DataFrame(out)
 
 
 def summarise(rows: pd.DataFrame, *, n_bins: int = 10) -> pd.DataFrame:

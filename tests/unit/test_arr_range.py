@@ -248,3 +248,28 @@ def test_describe_range_uses_the_report_money_words():
     assert describe_range(1.23e6, 0.9e6, 1.5e6) == "$1.2M expected (80% range $900k\u2013$1.5M)"
     assert describe_range(52_000, 48_000, 48_400, level=0.9, currency="\u20ac") == (
         "\u20ac52k expected (90% range \u20ac48k)")
+
+
+def test_a_shared_level_shift_widens_the_range_around_the_same_expectation():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"arr": rng.uniform(1e3, 1e5, 2000), "risk_proba": rng.uniform(0.01, 0.4, 2000)})
+    alone = arr_at_risk(frame, n_draws=2000).iloc[-1]
+    shared = arr_at_risk(frame, n_draws=2000, logit_sd=0.3).iloc[-1]
+    assert shared["expected_arr_lost"] == alone["expected_arr_lost"]
+    assert shared["arr_lost_high"] - shared["arr_lost_low"] > 2 * (alone["arr_lost_high"] - alone["arr_lost_low"])
+    assert shared["accounts_lost_high"] - shared["accounts_lost_low"] > alone["accounts_lost_high"] - alone["accounts_lost_low"]
+    with pytest.raises(ValueError, match="logit_sd"):
+        arr_at_risk(frame, logit_sd=-1.0)
+
+
+def test_the_level_spread_is_zero_for_calibrated_dates_and_finds_a_shift():
+    from healthscore.model.calibration import level_spread
+
+    rng = np.random.default_rng(6)
+    dates = np.repeat(np.arange(12), 3000)
+    p = rng.uniform(0.05, 0.3, len(dates))
+    calibrated = rng.random(len(dates)) < p
+    assert level_spread(p, calibrated, dates) < 0.05
+    shift = rng.normal(0, 0.4, 12)[dates]
+    moved = rng.random(len(dates)) < 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift)))
+    assert 0.2 < level_spread(p, moved, dates) < 0.7

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--oracle", default=None, metavar="FILE",
                         help="simulator oracle (oracle.parquet: account_id, cutoff_time, "
                              "risk_horizon): adds the model/oracle comparison")
+    parser.add_argument("--ground-truth", default=None, metavar="FILE",
+                        help="simulator ground truth (ground_truth.parquet): adds the explanation "
+                             "fidelity of the accounts lost")
     parser.add_argument("--out", default="backtest", metavar="DIR",
                         help="folder for backtest.md, backtest.json and rows.parquet (default: backtest)")
 
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace, params) -> int:
         raise DataError(f"backtest: no as-of date has its {horizon.horizon_days}-day horizon inside "
                         f"the data (it ends {tables.observed_until:%Y-%m-%d}); give --dates or --first")
     oracle = read_ground_truth(args.oracle) if args.oracle else None
-    result = run_backtest(tables, params, dates, oracle=oracle)
+    truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
+    result = run_backtest(tables, params, dates, oracle=oracle, ground_truth=truth)
     out = Path(args.out)
     command = shlex.join(["healthscore", *sys.argv[1:]])
     markdown = render_backtest(result, horizon=horizon, command=command)
@@ -111,6 +115,9 @@ def render_backtest(result: dict, *, horizon, command: str) -> str:
         _table(coverage),
         "",
     ]
+    if "fidelity" in result:
+        lines += ["## Explanation fidelity (accounts lost, cause family in the top 3 behavioural families)",
+                  "", _table(result["fidelity"]), ""]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -44,6 +45,12 @@ class Calibrator:
         cutoff to its renewal): ``(a + a_lead * lead) * margin + b + b_lead * lead``.
         Features seen at the cutoff say less about a renewal a year away than about
         next month's; the trees do not learn that fade on their own. 0 otherwise.
+    level_sd : float
+        How far the calibration's level wanders from one cutoff date to the next, as
+        the standard deviation of a logit shift shared by every account of a date
+        (measured on windows the trees did not learn from, sampling noise taken out):
+        what the ARR-at-risk range adds to the independent accounts' spread. 0 when
+        not measured.
     """
 
     method: Literal["platt", "isotonic"]
@@ -53,6 +60,7 @@ class Calibrator:
     y: list[float] = field(default_factory=list)
     a_lead: float = 0.0
     b_lead: float = 0.0
+    level_sd: float = 0.0
 
     def slope(self, lead_years: Any = 0.0) -> np.ndarray:
         """The Platt slope at ``lead_years`` (what a margin point is worth in logit)."""
@@ -73,7 +81,7 @@ class Calibrator:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "a": self.a, "b": self.b, "x": self.x, "y": self.y,
-                "a_lead": self.a_lead, "b_lead": self.b_lead}
+                "a_lead": self.a_lead, "b_lead": self.b_lead, "level_sd": self.level_sd}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Calibrator":
@@ -89,6 +97,7 @@ class Calibrator:
                 y=[float(v) for v in data.get("y", [])],
                 a_lead=float(data.get("a_lead", 0.0)),
                 b_lead=float(data.get("b_lead", 0.0)),
+                level_sd=float(data.get("level_sd", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
@@ -127,6 +136,26 @@ def fit_platt(score: Any, y: Any, *, what: str = "margin") -> tuple[float, float
         raise ModelError(f"calibration: the {what} has non-finite values")
     fit = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=1000).fit(score, y)
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def level_spread(predicted: Any, lost: Any, dates: Any, *, min_windows: int = 200,
+                 min_lost: int = 10) -> float:
+    """The standard deviation of the calibration's level across dates.
+
+    Per date with at least ``min_windows`` windows and ``min_lost`` losses, ``d =
+    logit(observed share lost) - logit(mean predicted risk)``; the result is
+    ``sqrt(max(0, mean(d^2) - mean(binomial noise of d)))``, the noise of a date's
+    logit share being about ``1 / (n p (1 - p))``. 0 with fewer than two such dates.
+    """
+    frame = pd.DataFrame({"p": np.asarray(predicted, dtype=np.float64),
+                          "y": np.asarray(lost, dtype=np.float64), "date": np.asarray(dates)})
+    per = frame.groupby("date").agg(n=("y", "size"), y=("y", "mean"), p=("p", "mean"), lost=("y", "sum"))
+    per = per.loc[(per["n"] >= min_windows) & (per["lost"] >= min_lost) & (per["y"] < 1)]
+    if len(per) < 2:
+        return 0.0
+    d = logit(per["y"]) - logit(per["p"].clip(1e-6, 1 - 1e-6))
+    noise = 1.0 / (per["n"] * per["y"] * (1 - per["y"]))
+    return float(np.sqrt(max(0.0, float((d ** 2).mean() - noise.mean()))))
 
 
 def fit_lead_platt(margin: Any, lead_years: Any, y: Any) -> Calibrator:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -385,15 +386,18 @@ def calibrate_windows(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFr
     isotonic calibrator is left as it is."""
     if fitted.calibrator_.method != "platt":
         return fitted
-    from healthscore.model.calibration import Calibrator
+    from healthscore.model.calibration import Calibrator, level_spread
     from healthscore.model.estimator import LEAD
     from healthscore.model.exposure import fit_window_calibration
 
     window = pd.factorize(pd.MultiIndex.from_arrays([rows["_set"], rows["row"]]))[0]
     lost = np.bincount(window, weights=rows["label"].to_numpy(np.float64)) > 0
-    a, b, a_lead, b_lead = fit_window_calibration(
-        fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0, window, lost)
-    fitted.calibrator_ = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+    margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
+    a, b, a_lead, b_lead = fit_window_calibration(margin, lead, window, lost)
+    calibrator = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+    risk = -np.expm1(np.bincount(window, weights=-np.logaddexp(0.0, calibrator.logit(margin, lead))))
+    dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
+    fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=level_spread(risk, lost, dates))
     return fitted
 
 

@@ -72,6 +72,7 @@ def arr_at_risk(
     n_draws: int = 4000,
     random_state: int = 0,
     chunk_accounts: int = 1024,
+    logit_sd: float = 0.0,
 ) -> pd.DataFrame:
     """Expected ARR and accounts lost, and their central ``level`` range, per group.
 
@@ -101,6 +102,13 @@ def arr_at_risk(
         (at least one block). A memory knob only: the result does not depend on it.
         The draws take about ``9 * chunk * n_draws`` bytes (37 MB at the default
         and 4000 draws) on top of ``8 * (groups + 1) * n_draws`` for the sums.
+    logit_sd : float
+        Uncertainty of the calibration's level on this date, as the standard deviation
+        of a shift of every account's logit shared by the whole book in each draw (a
+        bad release, a market turn, a model whose level drifted: what makes losses move
+        together). 0 (default): accounts are independent and the count range is exact;
+        above 0 both ranges come from the draws. A model's own figure is
+        ``Calibrator.level_sd``, measured on windows it was not fitted on.
 
     Returns
     -------
@@ -145,21 +153,25 @@ def arr_at_risk(
     order = np.argsort(codes, kind="stable")
     amounts, proba, codes = amounts[order], proba[order], codes[order]
     starts = np.searchsorted(codes, np.arange(len(labels) + 1))
-    losses = _simulate_losses(amounts, proba, codes, len(labels), n_draws=n_draws,
-                              random_state=random_state, chunk_accounts=chunk_accounts)
+    if not (np.isfinite(logit_sd) and logit_sd >= 0):
+        raise ValueError(f"arr_at_risk: logit_sd must be a finite number >= 0, got {logit_sd!r}")
+    losses, lost_counts = _simulate_losses(amounts, proba, codes, len(labels), n_draws=n_draws,
+                                           random_state=random_state, chunk_accounts=chunk_accounts,
+                                           logit_sd=float(logit_sd))
     low_q, high_q = (1 - level) / 2, (1 + level) / 2
 
     rows, counts = [], []
     for g, label in enumerate(labels):
         a, p = amounts[starts[g]:starts[g + 1]], proba[starts[g]:starts[g + 1]]
-        counts.append(_count_distribution(p))
+        counts.append(_count_distribution(p) if logit_sd == 0 else lost_counts[g])
         if by is not None:
             rows.append(_row(label, a, p, losses[g], counts[-1], low_q, high_q))
     if by is None:  # the one group is the total
         total_losses, total_count = losses[0], counts[0]
     else:  # the same draws summed draw by draw; the counts convolved
         total_losses = losses.sum(axis=0) if len(labels) else np.zeros(n_draws)
-        total_count = _convolve_all([_trim(*c) for c in counts])
+        total_count = (_convolve_all([_trim(*c) for c in counts]) if logit_sd == 0
+                       else lost_counts.sum(axis=0))
     rows.append(_row(TOTAL, amounts, proba, total_losses, total_count, low_q, high_q))
     return pd.DataFrame(rows, columns=list(ARR_RANGE_COLUMNS))
 
@@ -384,13 +396,22 @@ def _count_quantile(distribution: tuple[int, np.ndarray], q: float) -> int:
 
 def _simulate_losses(
     amounts: np.ndarray, proba: np.ndarray, codes: np.ndarray, n_groups: int, *,
-    n_draws: int, random_state: int, chunk_accounts: int,
-) -> np.ndarray:
-    """ARR lost per group and draw, shape (n_groups, n_draws); accounts in group order."""
+    n_draws: int, random_state: int, chunk_accounts: int, logit_sd: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ARR lost and accounts lost per group and draw, shapes (n_groups, n_draws);
+    accounts in group order. With ``logit_sd``, each draw shifts every logit by one
+    shared normal draw (its own seeded stream)."""
     losses = np.zeros((n_groups, n_draws))
+    lost_counts = np.zeros((n_groups, n_draws))
     n = len(amounts)
     if n == 0:
-        return losses
+        return losses, lost_counts
+    shift = None
+    if logit_sd > 0:
+        level = np.random.SeedSequence(random_state, spawn_key=(2**32 - 1,))
+        shift = np.random.Generator(np.random.PCG64(level)).normal(0.0, logit_sd, n_draws)
+        with np.errstate(divide="ignore"):
+            base = np.log(proba) - np.log1p(-proba)
     step = max(chunk_accounts // STREAM_BLOCK, 1) * STREAM_BLOCK
     uniforms = np.empty((min(step, n), n_draws))
     lost = np.empty(uniforms.shape, dtype=bool)
@@ -403,17 +424,27 @@ def _simulate_losses(
             seed = np.random.SeedSequence(random_state, spawn_key=(block_start // STREAM_BLOCK,))
             rows = slice(block_start - start, min(block_start + STREAM_BLOCK, stop) - start)
             np.random.Generator(np.random.PCG64(seed)).random(out=u[rows])
-        np.less(u, proba[start:stop, None], out=hit)
+        if shift is None:
+            np.less(u, proba[start:stop, None], out=hit)
+        else:
+            np.less(u, 1.0 / (1.0 + np.exp(-(base[start:stop, None] + shift[None, :]))), out=hit)
         inside = cuts[np.searchsorted(cuts, start):np.searchsorted(cuts, stop)]
         for lo, hi in zip(inside, [*inside[1:], stop]):
             # a segment's ARR lost in each draw: sum of a_i over its accounts lost
             losses[codes[lo]] += np.einsum("i,ij->j", amounts[lo:hi], hit[lo - start:hi - start])
-    return losses
+            if shift is not None:
+                lost_counts[codes[lo]] += hit[lo - start:hi - start].sum(axis=0)
+    return losses, lost_counts
 
 
 def _row(label: Any, a: np.ndarray, p: np.ndarray, draws: np.ndarray,
-         count: tuple[int, np.ndarray], low_q: float, high_q: float) -> dict[str, Any]:
+         count: Any, low_q: float, high_q: float) -> dict[str, Any]:
+    """``count``: the exact count distribution, or (shared shift) the count per draw."""
     low, high = np.quantile(draws, [low_q, high_q], method="inverted_cdf")
+    if isinstance(count, np.ndarray):
+        c_low, c_high = (int(v) for v in np.quantile(count, [low_q, high_q], method="inverted_cdf"))
+    else:
+        c_low, c_high = _count_quantile(count, low_q), _count_quantile(count, high_q)
     return {
         "group": label,
         "accounts": int(a.size),
@@ -422,6 +453,6 @@ def _row(label: Any, a: np.ndarray, p: np.ndarray, draws: np.ndarray,
         "arr_lost_low": float(low),
         "arr_lost_high": float(high),
         "expected_accounts_lost": float(p.sum()),
-        "accounts_lost_low": _count_quantile(count, low_q),
-        "accounts_lost_high": _count_quantile(count, high_q),
+        "accounts_lost_low": c_low,
+        "accounts_lost_high": c_high,
     }

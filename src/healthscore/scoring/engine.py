@@ -178,10 +178,17 @@ def explain_rows(
     ), hashes, 0
 
 
-def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8) -> list[dict[str, Any]]:
+def level_sd_of(exported: Any) -> float:
+    """The exported model's calibration-level uncertainty (0 when it has none)."""
+    model = getattr(exported, "model", None)
+    return float(getattr(getattr(model, "calibrator_", None), "level_sd", 0.0) or 0.0)
+
+
+def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float = 0.0) -> list[dict[str, Any]]:
     """The expected ARR lost within the horizon with its central ``level`` range, for
-    the whole book, per segment and per owner (:func:`healthscore.scoring.arr_range.arr_at_risk`):
-    one dict per group with ``by`` (``all``, ``segment``, ``owner``)."""
+    the whole book, per segment and per owner (:func:`healthscore.scoring.arr_range.arr_at_risk`;
+    ``logit_sd``, the model's ``level_sd``, makes losses move together): one dict per
+    group with ``by`` (``all``, ``segment``, ``owner``)."""
     from healthscore.scoring.arr_range import arr_at_risk
 
     frame = risk_list.assign(arr=risk_list["arr"].fillna(0.0))
@@ -189,7 +196,7 @@ def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8) -> list[dict[str,
     for by in (None, "segment", "owner"):
         if by is not None:
             frame[by] = frame[by].astype(object).where(frame[by].notna(), "unknown")
-        table = arr_at_risk(frame, by=by, level=level)
+        table = arr_at_risk(frame, by=by, level=level, logit_sd=logit_sd)
         if by is not None:
             table = table.loc[table["group"] != "all"]
         out += [{"by": by or "all", **{k: (v.item() if hasattr(v, "item") else v)
@@ -296,7 +303,7 @@ def score_date(
     from healthscore.io import make_meta
 
     bands = pd.Series(explanation.band).value_counts()
-    ranges = arr_ranges(risk_list)
+    ranges = arr_ranges(risk_list, logit_sd=level_sd_of(exported))
     run = make_meta(
         as_of=as_of_text(as_of),
         previous_as_of=None if previous is None else as_of_text(previous.as_of),
