@@ -88,3 +88,28 @@ def test_reliability_table_has_the_points_of_the_curve():
     assert table["predicted"].tolist() == pytest.approx([0.125, 0.925])
     assert table["observed"].tolist() == [0.5, 1.0]
     assert table["count"].tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_constant_predictor_has_lift_one_and_recall_a_tenth_on_any_row_order(seed):
+    rng = np.random.default_rng(seed)
+    y = np.sort(rng.random(503) < 0.2).astype(int)[::-1]  # churners first: the worst order
+    for order in (np.arange(len(y)), rng.permutation(len(y))):
+        m = classification_metrics(y[order], np.full(len(y), 0.3))
+        assert m["top_decile_lift"] == pytest.approx(1.0)
+        assert m["recall_at_top10"] == pytest.approx(np.ceil(0.1 * len(y)) / len(y))
+
+
+def test_ties_at_the_boundary_share_the_places_left():
+    # 10 rows: one clearly riskiest, then four tied; the top decile holds 1 row
+    p = np.array([0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert top_share(p).tolist() == [1.0] + [0.0] * 9
+    # 20 rows: the top 2 places go to one row above the tie and half a place each
+    # to the two tied rows
+    p = np.array([0.9, 0.5, 0.5] + [0.1] * 17)
+    w = top_share(p)
+    assert w.sum() == pytest.approx(2) and w[:3].tolist() == [1.0, 0.5, 0.5]
+    y = np.array([0, 1, 0] + [0] * 17)
+    m = classification_metrics(y, p)
+    assert m["recall_at_top10"] == pytest.approx(0.5)
+    assert m["top_decile_lift"] == pytest.approx((0.5 / 2) / (1 / 20))

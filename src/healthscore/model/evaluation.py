@@ -3,8 +3,9 @@
 Every metric takes labels ``y`` (0/1) and risks ``p`` (``risk_proba``) of the same
 rows. The expected calibration error uses ``n_bins`` equal-width bins of predicted
 risk over [0, 1] (default 10): ``ECE = sum_b n_b / n * |mean(y_b) - mean(p_b)|``.
-Top-decile figures rank rows by risk (ties broken by row order, stably) and take the
-``ceil(n / 10)`` riskiest.
+Top-decile figures take the ``ceil(n / 10)`` riskiest rows, rows tied at the boundary
+sharing the places left (the expected value over a random order of the tie,
+:func:`top_share`), so the order of the rows never moves them.
 
 Plots are :class:`matplotlib.figure.Figure` objects built without pyplot (Agg
 canvas, no global state); the caller saves them.
@@ -62,13 +63,26 @@ def _bin_sums(y: Any, p: Any, n_bins: int) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def top_share(p: Any, share: float = 0.1) -> np.ndarray:
-    """Boolean mask of the ``ceil(n * share)`` highest risks (stable ranking)."""
+    """Weight of each row in the ``k = ceil(n * share)`` highest risks, fair under ties.
+
+    Rows riskier than the k-th highest risk weigh 1, rows below it 0, and the rows
+    tied with it share the places left: each weighs ``(k - rows above) / rows tied``,
+    the expected share of them a random order of the tie would put in the top. The
+    weights sum to ``k``; without ties they are the 0/1 mask of the top k, and the row
+    order never matters (a constant predictor's top decile holds 10 % of every row).
+    """
     p = np.asarray(p, dtype=np.float64)
-    k = int(math.ceil(len(p) * share))
-    order = np.argsort(-p, kind="stable")
-    mask = np.zeros(len(p), dtype=bool)
-    mask[order[:k]] = True
-    return mask
+    n = len(p)
+    k = int(math.ceil(n * share))
+    weight = np.zeros(n)
+    if k == 0:
+        return weight
+    threshold = np.partition(p, n - k)[n - k]  # the k-th highest risk
+    above = p > threshold
+    tied = p == threshold
+    weight[above] = 1.0
+    weight[tied] = (k - int(above.sum())) / int(tied.sum())
+    return weight
 
 
 def classification_metrics(y: Any, p: Any, *, n_bins: int = 10) -> dict[str, float]:
@@ -90,9 +104,10 @@ def classification_metrics(y: Any, p: Any, *, n_bins: int = 10) -> dict[str, flo
     out["brier"] = float(brier_score_loss(y, p, pos_label=1)) if n else math.nan
     out["ece"] = expected_calibration_error(y, p, n_bins=n_bins)
     top = top_share(p, 0.1)
-    rate_top = y[top].mean() if top.any() else math.nan
+    caught = float(top @ y)
+    rate_top = caught / top.sum() if top.sum() else math.nan
     out["top_decile_lift"] = float(rate_top / out["churn_rate"]) if churned else math.nan
-    out["recall_at_top10"] = float(y[top].sum() / churned) if churned else math.nan
+    out["recall_at_top10"] = caught / churned if churned else math.nan
     return out
 
 
