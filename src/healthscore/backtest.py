@@ -16,7 +16,6 @@ Pure: tables and params in, frames out. ``healthscore backtest`` reads and write
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any, Sequence
 
@@ -45,11 +44,16 @@ def term_class(term_days: Any) -> np.ndarray:
     return out
 
 
+def last_as_of(tables: Tables, horizon: Horizon) -> pd.Timestamp:
+    """The last as-of date whose whole horizon (and grace) is inside the data."""
+    return tables.observed_until - pd.Timedelta(days=horizon.lead_days + horizon.horizon_days
+                                                + horizon.grace_days)
+
+
 def backtest_dates(tables: Tables, horizon: Horizon, *, first: pd.Timestamp, step_months: int = 3) -> list[pd.Timestamp]:
     """As-of dates from ``first`` every ``step_months``, each with its whole horizon
     (and grace) inside the data."""
-    last = tables.observed_until - pd.Timedelta(days=horizon.lead_days + horizon.horizon_days
-                                                + horizon.grace_days)
+    last = last_as_of(tables, horizon)
     dates = pd.date_range(pd.Timestamp(first).normalize(), last, freq=pd.DateOffset(months=step_months))
     return [pd.Timestamp(d).as_unit("us") for d in dates]
 
@@ -79,11 +83,12 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
                            model=served, horizon=horizon)
     outputs = score_date(known, result, as_of=as_of, features=params.features,
                          score=params.score, alerts=params.alerts)
+    points = outputs.points.set_index("account_id")
     risk = outputs.risk_list.merge(behaviour_families(outputs.points, params), on="account_id", how="left")
-    from healthscore.scoring.risk_list import make_scoring_cutoffs
-
-    terms = make_scoring_cutoffs(known, as_of).set_index("account_id")["term_days"]
-    return risk.assign(term_days=risk["account_id"].map(terms).to_numpy(np.float64)), result
+    # the term the calendar assumed, as scored (NaN for a contract under a day)
+    terms = points["exposure__term_days"].to_numpy(np.float64)
+    return risk.assign(term_days=risk["account_id"].map(pd.Series(terms, index=points.index))
+                       .to_numpy(np.float64)), result
 
 
 def behaviour_families(points: pd.DataFrame, params: Params) -> pd.DataFrame:
@@ -149,13 +154,12 @@ def run_backtest(
         segment), ``reliability`` (pooled, per term), ``bands`` (churn per band),
         ``coverage`` (ARR range and realised loss per date and group).
     """
-    from healthscore.scoring.arr_range import arr_at_risk
-    from healthscore.scoring.engine import level_sd_of
+    from healthscore.scoring.engine import arr_ranges, level_sd_of
 
     if params.timeline.mode != "horizon":
         raise ConfigError("backtest: timeline.mode must be horizon (the served risk_proba's window)")
     horizon = horizon_for(params.timeline, params.labels)
-    end = tables.observed_until - pd.Timedelta(days=horizon.lead_days + horizon.horizon_days + horizon.grace_days)
+    end = last_as_of(tables, horizon)
     late = [d for d in dates if pd.Timestamp(d) > end]
     if late:
         raise DataError(f"backtest: the horizon after {pd.Timestamp(late[0]):%Y-%m-%d} is not inside "
@@ -173,22 +177,18 @@ def run_backtest(
             risk = risk.merge(truth.rename(columns={"risk_horizon": "risk_oracle"}),
                               on="account_id", how="left")
         parts.append(risk.assign(as_of=pd.Timestamp(as_of)))
-        safe = risk.assign(arr=risk["arr"].fillna(0.0))
+        ranges = pd.DataFrame(arr_ranges(risk, by=(None, "segment", "owner", "term"), level=level,
+                                         logit_sd=level_sd_of(result), random_state=random_state))
+        known = risk.assign(all="all")
         for column in ("segment", "owner"):
-            safe[column] = safe[column].astype(object).where(safe[column].notna(), "unknown")
-        for by in (None, "segment", "owner", "term"):
-            ranges = arr_at_risk(safe, by=by, level=level, random_state=random_state,
-                                 logit_sd=level_sd_of(result))
-            realised = (safe.groupby(by)["arr_lost"].sum() if by else
-                        pd.Series({"all": safe["arr_lost"].sum()}))
-            lost = (safe.groupby(by)["lost"].sum() if by else pd.Series({"all": safe["lost"].sum()}))
-            ranges = ranges.assign(
-                by=by or "all", as_of=pd.Timestamp(as_of),
-                realised_arr_lost=ranges["group"].map(realised).fillna(realised.sum()).to_numpy(),
-                realised_accounts_lost=ranges["group"].map(lost).fillna(lost.sum()).to_numpy())
-            if by:
-                ranges = ranges.loc[ranges["group"] != "all"]
-            coverage.append(ranges)
+            known[column] = known[column].astype(object).where(known[column].notna(), "unknown")
+        realised = pd.concat([known.groupby(column)[["arr_lost", "lost"]].sum().assign(by=column)
+                              for column in ("all", "segment", "owner", "term")])
+        realised = realised.rename_axis("group").reset_index()
+        ranges = ranges.merge(realised.rename(columns={"arr_lost": "realised_arr_lost",
+                                                       "lost": "realised_accounts_lost"}),
+                              on=["by", "group"], how="left").assign(as_of=pd.Timestamp(as_of))
+        coverage.append(ranges)
         log.info("backtest %s: %d accounts, %d lost, mean risk %.4f", f"{as_of:%Y-%m-%d}",
                  len(risk), int(risk["lost"].sum()), float(risk["risk_proba"].mean()))
     rows = pd.concat(parts, ignore_index=True)
@@ -261,9 +261,3 @@ def _bands(rows: pd.DataFrame) -> pd.DataFrame:
                                      churn_rate=("lost", "mean"),
                                      mean_risk=("risk_proba", "mean")).reset_index()
     return pd.concat([every.assign(term="all"), out], ignore_index=True)
-
-
-def with_params(params: Params, **sections: dict[str, Any]) -> Params:
-    """``params`` with some fields of some sections replaced (e.g. ``data={"source": ...}``)."""
-    return dataclasses.replace(params, **{name: dataclasses.replace(getattr(params, name), **fields)
-                                          for name, fields in sections.items()})

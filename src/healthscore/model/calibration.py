@@ -158,21 +158,6 @@ def level_spread(predicted: Any, lost: Any, dates: Any, *, min_windows: int = 20
     return float(np.sqrt(max(0.0, float((d ** 2).mean() - noise.mean()))))
 
 
-def fit_lead_platt(margin: Any, lead_years: Any, y: Any) -> Calibrator:
-    """Platt scaling whose slope and intercept move linearly with the lead (years):
-    a logistic regression of ``y`` on ``margin``, ``margin * lead`` and ``lead``."""
-    margin = np.asarray(margin, dtype=np.float64)
-    lead = np.asarray(lead_years, dtype=np.float64)
-    y = np.asarray(y, dtype=np.int64)
-    _require_both_classes(y, "margin")
-    if not (np.isfinite(margin).all() and np.isfinite(lead).all()):
-        raise ModelError("calibration: the margin or the lead has non-finite values")
-    design = np.column_stack([margin, margin * lead, lead])
-    fit = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=2000).fit(design, y)
-    a, a_lead, b_lead = (float(v) for v in fit.coef_[0])
-    return Calibrator(method="platt", a=a, b=float(fit.intercept_[0]), a_lead=a_lead, b_lead=b_lead)
-
-
 def fit_calibrator(
     margin: Any, y: Any, *, method: Literal["platt", "isotonic"] = "platt"
 ) -> Calibrator:

@@ -28,10 +28,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from healthscore.errors import DataError, ModelError
 from healthscore.model.calibration import Calibrator, fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
+from healthscore.model.exposure import LEAD
 
 FORMAT_VERSION = 1
-#: The interval lead a hazard model's calibration reads (healthscore.model.exposure).
-LEAD = "exposure__lead_days"
 
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):

@@ -136,9 +136,8 @@ class ExportedModel:
         hazard (hazard model); ``risk_proba`` otherwise (a row is one renewal)."""
         if self.horizon is None:
             return self.predict_risk(X)
-        logits, owner = self.interval_logits(X)
-        first = np.r_[True, owner[1:] != owner[:-1]]
-        return expit(logits[first])
+        # an account row is its first interval (exposure.account_exposure): no expansion
+        return expit(self.model.predict_logit(X))
 
     def health_score(self, X: pd.DataFrame) -> np.ndarray:
         """Health score 1..100 (int64): the scale on the calibrated logit for LightGBM,

@@ -46,6 +46,8 @@ from healthscore.errors import DataError, ModelError
 
 #: The calendar inputs of each interval (built here, never by the feature builder).
 EXPOSURE_FEATURES = ("exposure__lead_days", "exposure__renewal_index", "exposure__term_days")
+#: The interval's lead, which a hazard model's calibration also reads.
+LEAD = EXPOSURE_FEATURES[0]
 #: Intervals in the window: an account-level input of the explanation, not of the trees.
 RENEWALS = "exposure__renewals"
 #: What an account-level frame carries for :func:`expand_intervals`.
@@ -136,16 +138,20 @@ def count_renewals(
     t = pd.to_datetime(pd.Series(np.asarray(cutoff))).to_numpy("datetime64[us]")
     r = pd.to_datetime(pd.Series(np.asarray(renewal_date))).to_numpy("datetime64[us]")
     first = (r - t) / _DAY - np.asarray(start_days, dtype=np.float64)  # days from window start
+    return _span(first, window_days, np.asarray(term_days, dtype=np.float64))[1]
+
+
+def _span(first: np.ndarray, window_days: Any, term: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(k0, count)``: the index of the first renewal at or after the window's start
+    and the renewals inside it, for a first renewal ``first`` days after the start."""
     length = np.broadcast_to(np.asarray(window_days, dtype=np.float64), first.shape)
-    term = np.asarray(term_days, dtype=np.float64)
     single = ~(term >= 1)
     safe = np.where(single, 1.0, term)
-    k0 = np.maximum(0.0, np.ceil(-first / safe))          # first renewal at or after the start
+    k0 = np.where(single, 0.0, np.maximum(0.0, np.ceil(-first / safe)))
     k1 = np.ceil((length - first) / safe) - 1.0           # last one before the end
-    count = np.maximum(k1 - k0 + 1.0, 0.0)
     inside = (first >= 0) & (first < length)
-    count = np.where(single, inside.astype(np.float64), count)
-    return np.where(np.isnan(first), 0.0, count)
+    count = np.where(single, inside.astype(np.float64), np.maximum(k1 - k0 + 1.0, 0.0))
+    return np.nan_to_num(k0), np.where(np.isnan(first), 0.0, count)
 
 
 def account_exposure(frame: pd.DataFrame, horizon: Horizon) -> pd.DataFrame:
@@ -156,7 +162,8 @@ def account_exposure(frame: pd.DataFrame, horizon: Horizon) -> pd.DataFrame:
     t = frame["cutoff_time"].to_numpy("datetime64[us]")
     renewal = frame["renewal_date"].to_numpy("datetime64[us]")
     term = frame["term_days"].to_numpy(dtype=np.float64)
-    lead, k0, count = _calendar(t, renewal, term, horizon)
+    lead = (renewal - t) / _DAY
+    k0, count = _span(lead - horizon.lead_days, horizon.horizon_days, term)
     first = lead + np.where(term >= 1, k0 * term, 0.0)
     extra = pd.DataFrame({
         "exposure__lead_days": first,
@@ -199,11 +206,16 @@ def expand_intervals(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 def combine_hazards(hazard_logit: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     """The window's logit of each of ``n`` accounts from its intervals' hazard logits:
     ``logit(1 - prod_k (1 - sigmoid(l_k)))``, computed in log space (stable)."""
-    log_survive = -np.logaddexp(0.0, np.asarray(hazard_logit, dtype=np.float64))  # log(1 - h)
-    total = np.bincount(owner, weights=log_survive, minlength=n)
+    total = np.minimum(log_survival(hazard_logit, owner, n), -1e-300)
     # logit(1 - S) = log(1 - S) - log S, with log(1 - S) = log(-expm1(log S))
-    total = np.minimum(total, -1e-300)
     return np.log(-np.expm1(total)) - total
+
+
+def log_survival(hazard_logit: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """``log prod_k (1 - sigmoid(l_k))`` per account: the log chance of staying
+    through every interval of the window."""
+    log_stay = -np.logaddexp(0.0, np.asarray(hazard_logit, dtype=np.float64))  # log(1 - h)
+    return np.bincount(owner, weights=log_stay, minlength=n)
 
 
 #: Gauss-Legendre nodes on [0, 1] of the integrated-gradient weights.
@@ -290,18 +302,6 @@ def make_interval_rows(
     return out.reset_index(drop=True)
 
 
-def _calendar(t, renewal, term, horizon: Horizon):
-    """Days to the next renewal, the first renewal index inside the window, and the
-    number of renewals inside it."""
-    lead = (renewal - t) / _DAY
-    count = count_renewals(t, renewal, term, start_days=horizon.lead_days,
-                           window_days=horizon.horizon_days)
-    first = lead - horizon.lead_days
-    safe = np.where(term >= 1, term, 1.0)
-    k0 = np.where(term >= 1, np.maximum(0.0, np.ceil(-first / safe)), 0.0)
-    return np.nan_to_num(lead, nan=np.nan), np.nan_to_num(k0), count
-
-
 def _days(values: np.ndarray) -> np.ndarray:
     return np.round(np.nan_to_num(values) * 86_400_000_000).astype("timedelta64[us]")
 
@@ -350,8 +350,7 @@ def fit_window_calibration(margin: np.ndarray, lead_years: np.ndarray, owner: np
 
     def loss(theta):
         logit = design @ theta
-        log_survive = np.bincount(owner, weights=-np.logaddexp(0.0, logit), minlength=n)
-        log_survive = np.minimum(log_survive, -1e-12)
+        log_survive = np.minimum(log_survival(logit, owner, n), -1e-12)
         log_risk = np.log(-np.expm1(log_survive))
         value = -(y * log_risk + (1 - y) * log_survive).sum()
         h = 1.0 / (1.0 + np.exp(-logit))

@@ -19,6 +19,7 @@ from typing import Any, Literal, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from healthscore.errors import DataError, InsufficientDataError
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
@@ -33,8 +34,10 @@ from healthscore.model.evaluation import (
     plot_roc,
 )
 from healthscore.model.export import ExportedModel
+from healthscore.model.calibration import Calibrator, level_spread
 from healthscore.model.exposure import (
-    EXPOSURE_FEATURES, Horizon, account_exposure, make_interval_rows, window_risk,
+    EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_window_calibration,
+    make_interval_rows, window_risk,
 )
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
@@ -46,6 +49,13 @@ log = logging.getLogger(__name__)
 
 SEGMENT = "accounts__segment"
 KEYS = ("account_id", "cutoff_time", "renewal_date")
+
+
+def hazard_feature_columns(dataset: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:
+    """The inputs of a hazard model: the training set's features and the interval's
+    calendar (:data:`~healthscore.model.exposure.EXPOSURE_FEATURES`), last."""
+    names = feature_columns(dataset, exclude=exclude)
+    return [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
 
 
 def feature_columns(dataset: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:
@@ -180,7 +190,7 @@ def train_models(
     if horizon is not None:
         if observed_until is None:
             raise DataError("train: a horizon model needs the data's observed_until (dataset sidecar)")
-        names = [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
+        names = hazard_feature_columns(dataset, exclude=model.exclude_features)
         train = make_interval_rows(dataset.loc[dataset["cutoff_time"] <= windows.validation_start],
                                    horizon=horizon, known_until=windows.validation_start)
         inside = (dataset["cutoff_time"] > windows.validation_start) & (dataset["cutoff_time"] <= windows.test_start)
@@ -259,8 +269,7 @@ def train_models(
         ground_truth = None
     if ground_truth is not None:
         test_risks["oracle"] = (oracle_risk(test, ground_truth) if horizon is None else oracle_risk(
-            test, ground_truth.rename(columns={"risk_horizon": "churn_proba"}),
-            keys=("account_id", "cutoff_time")))
+            test, ground_truth, keys=("account_id", "cutoff_time"), value="risk_horizon"))
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
     validation_metrics = metrics_table(y_val, risks_of(X_val, intervals=horizon is not None),
@@ -337,8 +346,7 @@ def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until:
     the boosting, the earlier ones train on what was known at their end). Needs no
     whole horizon of labels, so it also runs on a short history (a backtest's early
     dates)."""
-    names = feature_columns(dataset, exclude=model.exclude_features)
-    names = [n for n in names if n not in EXPOSURE_FEATURES] + list(EXPOSURE_FEATURES)
+    names = hazard_feature_columns(dataset, exclude=model.exclude_features)
     end = pd.Timestamp(observed_until) - pd.Timedelta(days=horizon.grace_days)
     start = end - pd.DateOffset(months=split.validation_months)
     return fit_hazard(dataset, names, horizon=horizon, train_until=start,
@@ -370,7 +378,7 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
              len(calib))
     fitted = HealthScoreModel.from_params(model, calibration).fit(
         train[names], _labels(train), X_val=validation[names], y_val=_labels(validation))
-    return calibrate_windows(fitted, calib[names], calib.assign(_set=0))
+    return calibrate_windows(fitted, calib[names], calib)
 
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
@@ -381,21 +389,18 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
 
 def calibrate_windows(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame) -> HealthScoreModel:
     """Refit a hazard model's Platt step on the outcomes of the windows the interval
-    ``rows`` make up (per ``_set`` and ``row``), with a slope and intercept that move
-    with the lead (:func:`healthscore.model.exposure.fit_window_calibration`); an
-    isotonic calibrator is left as it is."""
+    ``rows`` make up (one per ``row``), with a slope and intercept that move with the
+    lead (:func:`healthscore.model.exposure.fit_window_calibration`), and measure how
+    far its level wanders across cutoff dates (``level_sd``); an isotonic calibrator
+    is left as it is."""
     if fitted.calibrator_.method != "platt":
         return fitted
-    from healthscore.model.calibration import Calibrator, level_spread
-    from healthscore.model.estimator import LEAD
-    from healthscore.model.exposure import fit_window_calibration
-
-    window = pd.factorize(pd.MultiIndex.from_arrays([rows["_set"], rows["row"]]))[0]
+    window = pd.factorize(rows["row"])[0]
     lost = np.bincount(window, weights=rows["label"].to_numpy(np.float64)) > 0
     margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
     a, b, a_lead, b_lead = fit_window_calibration(margin, lead, window, lost)
     calibrator = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
-    risk = -np.expm1(np.bincount(window, weights=-np.logaddexp(0.0, calibrator.logit(margin, lead))))
+    risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
     dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
     fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=level_spread(risk, lost, dates))
     return fitted
@@ -406,15 +411,18 @@ def oracle_risk(
     ground_truth: pd.DataFrame,
     *,
     keys: tuple[str, ...] = ("account_id", "renewal_date"),
+    value: str = "churn_proba",
 ) -> np.ndarray:
     """The simulator's true churn probability of each row (NaN where unmatched).
 
-    Joins ``rows`` to ``ground_truth`` on ``keys``; ground truth must have one row per key.
+    Joins ``rows`` to ``ground_truth`` on ``keys``; ground truth must have one row per
+    key. ``value``: ``churn_proba`` (a renewal's) or ``risk_horizon`` (the oracle table's
+    chance of a loss within the horizon, keyed by ``account_id`` and ``cutoff_time``).
     """
-    missing = [k for k in (*keys, "churn_proba") if k not in ground_truth.columns]
+    missing = [k for k in (*keys, value) if k not in ground_truth.columns]
     if missing:
         raise DataError(f"ground_truth: missing column(s) {', '.join(missing)}")
-    truth = ground_truth[[*keys, "churn_proba"]]
+    truth = ground_truth[[*keys, value]].rename(columns={value: "churn_proba"})
     if truth.duplicated(list(keys)).any():
         raise DataError(f"ground_truth: several rows per ({', '.join(keys)})")
     left = rows[list(keys)].reset_index(drop=True)

@@ -184,22 +184,25 @@ def level_sd_of(exported: Any) -> float:
     return float(getattr(getattr(model, "calibrator_", None), "level_sd", 0.0) or 0.0)
 
 
-def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float = 0.0) -> list[dict[str, Any]]:
+def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float = 0.0,
+               by: Sequence[str | None] = (None, "segment", "owner"),
+               random_state: int = 0) -> list[dict[str, Any]]:
     """The expected ARR lost within the horizon with its central ``level`` range, for
-    the whole book, per segment and per owner (:func:`healthscore.scoring.arr_range.arr_at_risk`;
-    ``logit_sd``, the model's ``level_sd``, makes losses move together): one dict per
-    group with ``by`` (``all``, ``segment``, ``owner``)."""
+    the whole book (``None``) and per value of each column of ``by``
+    (:func:`healthscore.scoring.arr_range.arr_at_risk`; ``logit_sd``, the model's
+    ``level_sd``, makes losses move together; a missing ARR counts 0, a missing group
+    ``unknown``): one dict per group, ``by`` naming its column (``all`` for the book)."""
     from healthscore.scoring.arr_range import arr_at_risk
 
     frame = risk_list.assign(arr=risk_list["arr"].fillna(0.0))
     out = []
-    for by in (None, "segment", "owner"):
-        if by is not None:
-            frame[by] = frame[by].astype(object).where(frame[by].notna(), "unknown")
-        table = arr_at_risk(frame, by=by, level=level, logit_sd=logit_sd)
-        if by is not None:
+    for column in by:
+        if column is not None:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "unknown")
+        table = arr_at_risk(frame, by=column, level=level, logit_sd=logit_sd, random_state=random_state)
+        if column is not None:
             table = table.loc[table["group"] != "all"]
-        out += [{"by": by or "all", **{k: (v.item() if hasattr(v, "item") else v)
+        out += [{"by": column or "all", **{k: (v.item() if hasattr(v, "item") else v)
                                        for k, v in row.items()}}
                 for row in table.to_dict(orient="records")]
     return out
@@ -241,14 +244,14 @@ def score_date(
     keys = cutoffs[["account_id", "cutoff_time"]]
     from healthscore.features import build_features
 
-    built = [n for n in names if not n.startswith("exposure__")]
+    from healthscore.model.exposure import ACCOUNT_EXPOSURE, account_exposure
+
+    built = [n for n in names if n not in ACCOUNT_EXPOSURE]  # the calendar is added below
     frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, built))
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
     horizon = getattr(exported, "horizon", None)
     if horizon is not None:  # the renewal calendar known at the as-of date
-        from healthscore.model.exposure import account_exposure
-
         frame = account_exposure(frame.copy().assign(renewal_date=cutoffs["renewal_date"].to_numpy(),
                                               term_days=cutoffs["term_days"].to_numpy()), horizon)
     missing = [n for n in names if n not in frame.columns]
