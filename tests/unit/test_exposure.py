@@ -14,7 +14,7 @@ from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel, load_bundle, save_bundle
 from healthscore.model.exposure import (
     RENEWALS, Horizon, account_exposure, combine_hazards, count_renewals, expand_intervals,
-    fit_window_calibration, make_interval_rows, window_risk,
+    fit_hazard_calibration, make_interval_rows, window_risk,
 )
 from healthscore.model.scale import HealthScale
 
@@ -100,9 +100,8 @@ def hazard_model():
     names = ["usage__x", "accounts__segment", "exposure__lead_days", "exposure__renewal_index",
              "exposure__term_days"]
     model = HealthScoreModel(n_estimators=60, min_child_samples=20, holdout_share=0.0).fit(rows[names], y)
-    a, b, a_lead, b_lead = fit_window_calibration(
-        model.predict_margin(rows[names]), rows["exposure__lead_days"].to_numpy() / 365, owner,
-        np.bincount(owner, weights=y) > 0)
+    a, b, a_lead, b_lead = fit_hazard_calibration(
+        model.predict_margin(rows[names]), rows["exposure__lead_days"].to_numpy() / 365, y)
     model.calibrator_ = Calibrator("platt", a, b, a_lead=a_lead, b_lead=b_lead)
     exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model, horizon=YEAR)
     return exported, X[exported.feature_names]
@@ -167,14 +166,15 @@ def test_a_hazard_bundle_round_trips(hazard_model, tmp_path):
     assert np.array_equal(explain_model(loaded, X).points, explain_model(exported, X).points)
 
 
-def test_window_calibration_recovers_a_known_slope():
+def test_hazard_calibration_recovers_a_known_slope_and_level():
     rng = np.random.default_rng(0)
-    n = 20000
-    count = rng.integers(1, 13, n)
-    owner = np.repeat(np.arange(n), count)
-    margin = rng.normal(-3, 1, len(owner))
-    lead = rng.random(len(owner))
+    n = 200_000
+    margin = rng.normal(-3, 1, n)
+    lead = rng.random(n)
     hazard = expit((0.8 - 0.4 * lead) * margin - 0.5 + 0.3 * lead)
-    lost = rng.random(n) < 1 - np.exp(np.bincount(owner, weights=np.log1p(-hazard)))
-    a, b, a_lead, b_lead = fit_window_calibration(margin, lead, owner, lost)
-    assert a == pytest.approx(0.8, abs=0.12) and a_lead == pytest.approx(-0.4, abs=0.2)
+    label = rng.random(n) < hazard
+    a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
+    assert a == pytest.approx(0.8, abs=0.06) and a_lead == pytest.approx(-0.4, abs=0.1)
+    assert b == pytest.approx(-0.5, abs=0.2) and b_lead == pytest.approx(0.3, abs=0.3)
+
+

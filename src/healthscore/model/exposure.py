@@ -323,17 +323,18 @@ def window_risk(predict_hazard: Any, X: pd.DataFrame) -> np.ndarray:
     return -np.expm1(log_survive)
 
 
-def fit_window_calibration(margin: np.ndarray, lead_years: np.ndarray, owner: np.ndarray,
-                           lost: np.ndarray) -> tuple[float, float, float, float]:
-    """Platt coefficients of interval hazards fitted on whole windows.
+def fit_hazard_calibration(margin: np.ndarray, lead_years: np.ndarray,
+                           label: np.ndarray) -> tuple[float, float, float, float]:
+    """Platt coefficients of interval hazards, fitted on the intervals' own outcomes.
 
-    ``h_k = sigmoid((a + a_lead * lead_k) * margin_k + b + b_lead * lead_k)``; the
-    likelihood is that of each window's outcome (``lost``, one per window; ``owner``
-    gives each interval's window) under ``1 - prod_k (1 - h_k)``. The served quantity
-    is the window's, and an account's intervals share their errors (the same features
-    at the same cutoff), so fitting intervals one by one leaves windows of many
-    renewals over-confident; the lead terms let a feature say less about a renewal a
-    year away than about next month's.
+    ``h_k = sigmoid((a + a_lead * lead_k) * margin_k + b + b_lead * lead_k)``, by
+    maximum likelihood of each interval's outcome (``label``: lost in it, given a
+    customer at its start). That is the discrete-time survival likelihood, so the
+    window's ``1 - prod_k (1 - h_k)`` is exact for hazards that are right given
+    survival to each interval; a fit of whole windows alone cannot tell where in the
+    window the risk falls (it traded next month's renewal against the one a year away).
+    The lead terms let a feature say less about a renewal a year away than about next
+    month's.
 
     Returns
     -------
@@ -343,20 +344,14 @@ def fit_window_calibration(margin: np.ndarray, lead_years: np.ndarray, owner: np
 
     m = np.asarray(margin, dtype=np.float64)
     lead = np.asarray(lead_years, dtype=np.float64)
-    owner = np.asarray(owner)
-    y = np.asarray(lost, dtype=np.float64)
-    n = len(y)
+    y = np.asarray(label, dtype=np.float64)
     design = np.column_stack([m, np.ones_like(m), m * lead, lead])
 
     def loss(theta):
         logit = design @ theta
-        log_survive = np.minimum(log_survival(logit, owner, n), -1e-12)
-        log_risk = np.log(-np.expm1(log_survive))
-        value = -(y * log_risk + (1 - y) * log_survive).sum()
-        h = 1.0 / (1.0 + np.exp(-logit))
-        ratio = np.exp(log_survive - log_risk)  # S / R
-        coef = np.where(y[owner] == 1, ratio[owner], -1.0)
-        return value, -(coef * h) @ design
+        # -log-likelihood of Bernoulli outcomes: log(1 + e^l) - y * l
+        value = (np.logaddexp(0.0, logit) - y * logit).sum()
+        return value, (1.0 / (1.0 + np.exp(-logit)) - y) @ design
 
     fit = minimize(loss, np.array([1.0, 0.0, 0.0, 0.0]), jac=True, method="L-BFGS-B")
     a, b, a_lead, b_lead = (float(v) for v in fit.x)

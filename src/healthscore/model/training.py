@@ -36,7 +36,7 @@ from healthscore.model.evaluation import (
 from healthscore.model.export import ExportedModel
 from healthscore.model.calibration import Calibrator, level_spread
 from healthscore.model.exposure import (
-    EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_window_calibration,
+    EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
     make_interval_rows, window_risk,
 )
 from healthscore.model.scale import HealthScale
@@ -361,10 +361,9 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
     Accounts are split by a seeded hash of their id: ``model.holdout_share`` of them
     are held out. The booster learns from the other accounts' intervals of cutoffs up
     to ``train_until`` (outcomes known then) and stops early on their later cutoffs'
-    intervals (outcomes known at ``known_until``). The Platt step, whose slope fades
-    with the lead, is then fitted on the windows of the held-out accounts at every
-    cutoff, as far as ``known_until`` shows them: accounts the trees never saw, with
-    whole 12-month windows where the history allows, which is what is served.
+    intervals (outcomes known at ``known_until``). The Platt step, whose slope and
+    level move with the lead, is then fitted on the intervals of the held-out accounts
+    at every cutoff, as far as ``known_until`` shows them: accounts the trees never saw.
     """
     held = _held_out(dataset["account_id"], share=model.holdout_share, seed=model.random_state)
     early = (dataset["cutoff_time"] <= train_until).to_numpy()
@@ -378,7 +377,7 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
              len(calib))
     fitted = HealthScoreModel.from_params(model, calibration).fit(
         train[names], _labels(train), X_val=validation[names], y_val=_labels(validation))
-    return calibrate_windows(fitted, calib[names], calib)
+    return calibrate_hazards(fitted, calib[names], calib)
 
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
@@ -387,19 +386,20 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     return (hashed.to_numpy() % 10_000) < share * 10_000
 
 
-def calibrate_windows(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame) -> HealthScoreModel:
-    """Refit a hazard model's Platt step on the outcomes of the windows the interval
-    ``rows`` make up (one per ``row``), with a slope and intercept that move with the
-    lead (:func:`healthscore.model.exposure.fit_window_calibration`), and measure how
-    far its level wanders across cutoff dates (``level_sd``); an isotonic calibrator
-    is left as it is."""
+def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame) -> HealthScoreModel:
+    """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
+    (features ``X``), with a slope and intercept that move with the lead
+    (:func:`healthscore.model.exposure.fit_hazard_calibration`), and measure how far
+    the level of the windows they make up (one per ``row``) wanders across cutoff
+    dates (``level_sd``); an isotonic calibrator is left as it is."""
     if fitted.calibrator_.method != "platt":
         return fitted
-    window = pd.factorize(rows["row"])[0]
-    lost = np.bincount(window, weights=rows["label"].to_numpy(np.float64)) > 0
+    label = rows["label"].to_numpy(np.float64)
     margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
-    a, b, a_lead, b_lead = fit_window_calibration(margin, lead, window, lost)
+    a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
     calibrator = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+    window = pd.factorize(rows["row"])[0]
+    lost = np.bincount(window, weights=label) > 0
     risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
     dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
     fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=level_spread(risk, lost, dates))
