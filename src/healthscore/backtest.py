@@ -205,17 +205,37 @@ def run_backtest(
 def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
     """Share of accounts lost within the horizon, with a named primary cause of that
     loss, whose cause family is among the three behavioural families costing the most
-    points at the as-of date; per contract term and overall."""
+    points at the as-of date; per contract term and overall.
+
+    ``fidelity`` counts every such loss; ``fidelity_seen`` only those whose cause had
+    struck before the as-of date (the simulator's ``cause_at``, when present): a cause
+    that strikes later in the horizon is in no data the explanation could read.
+    """
     from healthscore.explain import cause_fidelity
 
     truth = ground_truth.assign(renewal_date=pd.to_datetime(ground_truth["renewal_date"]).astype("datetime64[us]"))
+    truth = truth.loc[truth["churned"].astype(bool) & truth["primary_cause"].notna()]
     lost = rows.loc[rows["lost"] == 1].assign(renewal_date=lambda f: f["lost_at"])
+
+    def share(group: pd.DataFrame, seen: bool) -> tuple[int, float]:
+        """(losses counted, fidelity) pooled over the as-of dates of ``group``."""
+        count, hits = 0, 0.0
+        for as_of, part in group.groupby("as_of"):
+            named = truth.merge(part[["account_id", "renewal_date"]], on=["account_id", "renewal_date"])
+            if seen:
+                named = named.loc[pd.to_datetime(named["cause_at"]) < pd.Timestamp(as_of)]
+            if len(named):
+                count += len(named)
+                hits += len(named) * cause_fidelity(part, named)
+        return count, hits / count if count else np.nan
+
     out = []
     for term, group in [("all", lost), *lost.groupby("term")]:
-        named = truth.merge(group[["account_id", "renewal_date"]], on=["account_id", "renewal_date"])
-        named = named.loc[named["churned"].astype(bool) & named["primary_cause"].notna()]
-        out.append({"term": term, "lost_with_named_cause": int(len(named)),
-                    "fidelity": cause_fidelity(group, truth) if len(named) else np.nan})
+        count, value = share(group, seen=False)
+        row = {"term": term, "lost_with_named_cause": count, "fidelity": value}
+        if "cause_at" in truth.columns:
+            row["cause_seen_by_as_of"], row["fidelity_seen"] = share(group, seen=True)
+        out.append(row)
     return pd.DataFrame(out)
 
 

@@ -61,6 +61,9 @@ def test_replayed_scores_are_compared_with_what_happened(book):
     assert (cover["arr_lost_low"] <= cover["arr_lost_high"]).all()
     fidelity = result["fidelity"].set_index("term")
     assert 0 <= fidelity.loc["all", "fidelity"] <= 1 and fidelity.loc["all", "lost_with_named_cause"] > 0
+    # only causes that struck before the as-of date: a subset, which an explanation can show
+    assert 0 < fidelity.loc["all", "cause_seen_by_as_of"] <= fidelity.loc["all", "lost_with_named_cause"]
+    assert 0 <= fidelity.loc["all", "fidelity_seen"] <= 1
 
 
 def test_the_model_of_a_date_never_sees_what_came_after_it(book):

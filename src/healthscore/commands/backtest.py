@@ -117,6 +117,8 @@ def render_backtest(result: dict, *, horizon, command: str) -> str:
     ]
     if "fidelity" in result:
         lines += ["## Explanation fidelity (accounts lost, cause family in the top 3 behavioural families)",
+                  "", "`fidelity`: every loss with a named cause; `fidelity_seen`: those whose cause "
+                  "struck before the as-of date (a later cause is in no data the explanation read).",
                   "", _table(result["fidelity"]), ""]
     return "\n".join(lines)
 
