@@ -569,6 +569,21 @@ def _check_declared(value: Any, declared: dataclasses.Field, key: str) -> Any:
     return value
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as written: they are ISO strings checked per key
+    (:func:`iso_date`), so an impossible date such as 2024-13-01 names its key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``section.key=value`` into a key path and a YAML-parsed value."""
     if "=" not in text:
@@ -578,8 +593,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if len(path) < 2:
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
+        value = _load_yaml(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from None
     return path, value
 
@@ -607,8 +622,8 @@ def read_params(path: str | Path | None = None, overrides: list[str] = ()) -> Pa
         if not path.exists():
             raise ConfigError(f"params file {path} does not exist")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
+            raw = _load_yaml(path.read_text()) or {}
+        except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from None
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{path}: expected a mapping of sections at the top level")
