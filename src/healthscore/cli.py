@@ -45,8 +45,8 @@ _BUILT = "the training set was built with its own (see its .meta.json); rebuild 
 _TRAINED = "the model was trained with its own; retrain to change it"
 _SCALE_KEYS = ("score.offset", "score.pdo", "score.red_below", "score.green_from")
 IGNORED_OVERRIDES: dict[str, dict[str, str]] = {
-    "build-dataset": {**{s: "build-dataset does not train or score" for s in (
-        "split", "model", "calibration", "scorecard", "score", "alerts", "report", "tune")}},
+    "build-dataset": {s: "build-dataset does not train or score" for s in (
+        "split", "model", "calibration", "scorecard", "score", "alerts", "report", "tune")},
     "train": {**{s: _BUILT for s in ("data", "timeline", "labels")},
               "alerts": "train does not score", "report": "train does not score"},
     "score": {**{k: _SCALE for k in _SCALE_KEYS},
