@@ -3,7 +3,10 @@
 Each command lives in ``healthscore.commands.<name>`` with ``add_arguments(parser)``
 and ``run(args, params) -> int``. This module parses arguments, loads ``params.yaml``,
 configures logging and turns project errors into one readable line with exit status 2
-(the traceback only with ``--debug``).
+(the traceback only with ``--debug``); any other exception is one line naming the
+command with exit status 1. Everything printed goes through
+:class:`healthscore.terminal.CleanStream`, so text from the data (account names, ...)
+cannot reach the terminal as control characters or escape sequences.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import importlib
 import logging
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from healthscore.errors import HealthscoreError
+from healthscore.terminal import CleanStream, clean_text
 
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,14 +37,75 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def one_line(exc: HealthscoreError) -> str:
-    """The error as one readable line (the first problem, and how many more)."""
+#: Why a command ignores a ``--set`` override: key or section -> reason, per command.
+#: The scale's keys are fixed when a model is trained (it carries ``scale.json``).
+_SCALE = "the model carries its own scale (scale.json, fixed by train); retrain to change it"
+_STORED = "it reads the stored scores, scaled when they were scored"
+_BUILT = "the training set was built with its own (see its .meta.json); rebuild it with build-dataset"
+_TRAINED = "the model was trained with its own; retrain to change it"
+_SCALE_KEYS = ("score.offset", "score.pdo", "score.red_below", "score.green_from")
+IGNORED_OVERRIDES: dict[str, dict[str, str]] = {
+    "build-dataset": {s: "build-dataset does not train or score" for s in (
+        "split", "model", "calibration", "scorecard", "score", "alerts", "report", "tune")},
+    "train": {**{s: _BUILT for s in ("data", "timeline", "labels")},
+              "alerts": "train does not score", "report": "train does not score"},
+    "score": {**{k: _SCALE for k in _SCALE_KEYS},
+              **{s: _TRAINED for s in ("timeline", "labels", "split", "model", "calibration",
+                                       "scorecard", "tune")}},
+    "explain": {k: _STORED for k in _SCALE_KEYS},
+    "report": {k: _STORED for k in _SCALE_KEYS},
+}
+
+
+def ignored_overrides(command: str, overrides: list[str]) -> list[str]:
+    """A warning line for each ``--set`` override that ``command`` does not read."""
+    from healthscore.config import parse_override
+
+    ignored = IGNORED_OVERRIDES.get(command, {})
+    lines = []
+    for text in overrides:
+        path, _ = parse_override(text)
+        for depth in range(len(path), 0, -1):
+            reason = ignored.get(".".join(path[:depth]))
+            if reason:
+                lines.append(f"--set {text.strip()} is ignored by {command}: {reason}")
+                break
+    return lines
+
+
+def one_line(exc: BaseException) -> str:
+    """The error as one readable line (the first problem, and how many more), without
+    control characters or escape sequences from the data."""
     problems = getattr(exc, "problems", None)
     if problems:
         more = len(problems) - 1
         tail = f" (and {more} more problem(s); --debug lists them all)" if more else ""
-        return problems[0].describe() + tail
-    return " ".join(str(exc).split())
+        return " ".join(clean_text(problems[0].describe() + tail).split())
+    return " ".join(clean_text(str(exc)).split())
+
+
+def unexpected_line(command: str, exc: Exception) -> str:
+    """One line for an exception that is not a :class:`HealthscoreError`: an
+    operating-system error (a path that is a folder, a full disk) or a bug."""
+    hint = "(rerun with --debug for the traceback)"
+    if isinstance(exc, OSError) and exc.strerror:
+        path = exc.filename2 if exc.filename2 is not None else exc.filename
+        text = exc.strerror + (f": {path}" if path is not None else "")
+        return f"healthscore {command}: error: {' '.join(clean_text(text).split())} {hint}"
+    detail = one_line(exc)
+    return (f"healthscore {command}: unexpected error: {type(exc).__name__}"
+            f"{': ' + detail if detail else ''} {hint}")
+
+
+@contextmanager
+def clean_output() -> Iterator[None]:
+    """Route ``sys.stdout`` and ``sys.stderr`` through :class:`CleanStream` meanwhile."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CleanStream(saved[0]), CleanStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -67,6 +134,11 @@ def _load(module: str):
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
+    with clean_output():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(message)s" if not args.debug else
@@ -86,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         if params_path is None and Path("params.yaml").exists():
             params_path = "params.yaml"
         params = read_params(params_path, args.overrides)
+        for line in ignored_overrides(args.command, args.overrides):
+            logging.getLogger("healthscore.cli").warning("%s", line)
         module = COMMANDS[args.command][0]
         return int(_load(module).run(args, params) or 0)
     except HealthscoreError as exc:
@@ -96,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("healthscore: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # not an error we named: one line; the traceback with --debug
+        if args.debug:
+            raise
+        print(unexpected_line(args.command, exc), file=sys.stderr)
+        return 2 if isinstance(exc, OSError) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

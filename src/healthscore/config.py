@@ -5,21 +5,74 @@ is a :class:`~healthscore.errors.ConfigError` naming the key and what was expect
 a typo never falls back silently to a default.
 
 Durations are whole days (``*_days``); dates are ISO strings (``2024-01-31``).
+
+Ranges are declared on the fields (``num_leaves: int = limited(7, low=2)``, dates with
+:func:`iso_date`) and checked at load, as the types are, so ``model.num_leaves=0`` or
+``data.observed_until: yesterday`` stops with the key named before any stage runs;
+checks that involve two fields are each section's ``_cross_check``. Every number must
+be finite.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import yaml
 
 from healthscore.errors import ConfigError
+
+# ------------------------------------------------------------------ declared ranges
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The numbers a field accepts, checked at load with the key named.
+
+    ``low`` / ``high`` are inclusive bounds, ``above`` / ``below`` exclusive ones;
+    ``also`` lists values accepted outside them (e.g. ``-1`` for "no limit"). On a list
+    field the limits apply to every item; ``None``, where the type allows it, passes.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    above: float | None = None
+    below: float | None = None
+    also: tuple[float, ...] = ()
+
+    def accepts(self, value: float) -> bool:
+        if value in self.also:
+            return True
+        return not ((self.low is not None and value < self.low)
+                    or (self.high is not None and value > self.high)
+                    or (self.above is not None and value <= self.above)
+                    or (self.below is not None and value >= self.below))
+
+    def describe(self) -> str:
+        """``at least 1``, ``above 0 and at most 1``, ``-1 or at least 1``."""
+        parts = [f"{word} {bound:g}" for word, bound in (
+            ("at least", self.low), ("above", self.above), ("at most", self.high),
+            ("below", self.below)) if bound is not None]
+        return " or ".join([*(f"{v:g}" for v in self.also), " and ".join(parts)])
+
+
+def limited(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING,
+            **limits: Any) -> Any:
+    """A dataclass field whose numbers are checked at load against :class:`Limits`:
+    ``limited(7, low=2)``; ``limited(factory=lambda: [7, 30], low=1)`` for a list."""
+    return field(default=default, default_factory=factory, metadata={"limits": Limits(**limits)})
+
+
+def iso_date(default: str | None = None) -> Any:
+    """A dataclass field holding an ISO date or instant (``2024-01-31``) or None,
+    checked at load: parsable, without a time zone (the data's clock has none)."""
+    return field(default=default, metadata={"iso_date": True})
 
 # ----------------------------------------------------------------------------- data
 
@@ -50,7 +103,7 @@ class DataParams:
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     lookups: dict[str, dict[str, LookupParams]] = field(default_factory=dict)
     on_invalid_rows: Literal["drop", "error"] = "drop"
-    observed_until: str | None = None
+    observed_until: str | None = iso_date()
 
 
 # ------------------------------------------------------------------ timeline, labels
@@ -71,11 +124,26 @@ class TimelineParams:
     """
 
     mode: Literal["renewal", "horizon"] = "horizon"
-    lead_time_days: int = 0
-    horizon_days: int = 365
+    lead_time_days: int = limited(0, low=0)
+    horizon_days: int = limited(365, low=1)
     cadence: str = "MS"
-    start: str | None = None
-    end: str | None = None
+    start: str | None = iso_date()
+    end: str | None = iso_date()
+
+    def _cross_check(self, key: Callable[[str], str]) -> None:
+        from pandas.tseries.frequencies import to_offset
+
+        try:
+            steps = to_offset(self.cadence).n
+        except (ValueError, TypeError):
+            steps = 0
+        if steps <= 0:
+            raise ConfigError(f"{key('cadence')}: expected a pandas offset alias that moves "
+                              f"forward, such as MS (1st of each month), got {self.cadence!r}")
+        if self.start is not None and self.end is not None and (
+                dt.datetime.fromisoformat(self.end) < dt.datetime.fromisoformat(self.start)):
+            raise ConfigError(f"{key('end')}: {self.end} is before {key('start')} {self.start}; "
+                              "expected end on or after start")
 
 
 @dataclass(frozen=True)
@@ -88,8 +156,8 @@ class LabelParams:
     counts as churn too.
     """
 
-    grace_days: int = 30
-    contraction_share: float | None = None
+    grace_days: int = limited(30, low=0)
+    contraction_share: float | None = limited(None, above=0, high=1)
 
 
 # ------------------------------------------------------------------------- features
@@ -110,17 +178,17 @@ class FeatureParams:
     ``engagement``.
     """
 
-    windows: list[int] = field(default_factory=lambda: [7, 30, 90, 180])
-    trend_windows: list[int] = field(default_factory=lambda: [30, 90])
-    top_event_types: int = 5
-    top_signal_types: int = 8
+    windows: list[int] = limited(factory=lambda: [7, 30, 90, 180], low=1)
+    trend_windows: list[int] = limited(factory=lambda: [30, 90], low=1)
+    top_event_types: int = limited(5, low=0)
+    top_signal_types: int = limited(8, low=0)
     categoricals: list[str] = field(
         default_factory=lambda: ["segment", "plan", "industry", "region"]
     )
     account_attributes: list[str] = field(default_factory=list)
     high_priority: list[str] = field(default_factory=lambda: ["high", "urgent"])
     detractor_max: float = 6.0
-    partition_accounts: int = 25_000
+    partition_accounts: int = limited(25_000, low=1)
     signal_families: dict[str, str] = field(default_factory=lambda: {
         "downgrade_request": "contract", "competitor_mention": "sentiment",
         "contact_change": "account", "exec_sponsor_meeting": "engagement",
@@ -140,8 +208,8 @@ class SplitParams:
     from but calibrates on fewer: on the 20,000-account simulation, 3 months gave +0.002
     test AUC over 6 but a Platt intercept skewed by that quarter's churn rate."""
 
-    test_months: int = 6
-    validation_months: int = 6
+    test_months: int = limited(6, low=1)
+    validation_months: int = limited(6, low=1)
 
 
 @dataclass(frozen=True)
@@ -163,20 +231,20 @@ class ModelParams:
     contract's length).
     """
 
-    n_estimators: int = 1000
-    learning_rate: float = 0.05
-    num_leaves: int = 7
-    max_depth: int = 3
-    min_child_samples: int = 50
-    subsample: float = 0.8
-    subsample_freq: int = 1
-    colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
-    early_stopping_rounds: int = 100
-    holdout_share: float = 0.25
-    min_churned_rows: int = 50
-    random_state: int = 42
-    n_jobs: int = 2
+    n_estimators: int = limited(1000, low=1)
+    learning_rate: float = limited(0.05, above=0)
+    num_leaves: int = limited(7, low=2, high=131_072)  # LightGBM's own range
+    max_depth: int = limited(3, low=1, also=(-1,))  # -1: no limit
+    min_child_samples: int = limited(50, low=0)
+    subsample: float = limited(0.8, above=0, high=1)
+    subsample_freq: int = limited(1, low=0)
+    colsample_bytree: float = limited(0.8, above=0, high=1)
+    reg_lambda: float = limited(1.0, low=0)
+    early_stopping_rounds: int = limited(100, low=0)  # 0: no early stopping
+    holdout_share: float = limited(0.25, low=0, below=1)
+    min_churned_rows: int = limited(50, low=0)
+    random_state: int = limited(42, low=0, high=2**31 - 1)
+    n_jobs: int = limited(2, low=-1)  # -1 or 0: LightGBM's default threads
     exclude_features: list[str] = field(default_factory=list)
 
 
@@ -189,7 +257,7 @@ class CalibrationParams:
     """
 
     method: Literal["platt", "isotonic"] = "platt"
-    ece_bins: int = 10
+    ece_bins: int = limited(10, low=1)
 
 
 @dataclass(frozen=True)
@@ -200,7 +268,12 @@ class ScorecardRule:
     feature: str
     good: float
     bad: float
-    weight: float
+    weight: float = limited(above=0)
+
+    def _cross_check(self, key: Callable[[str], str]) -> None:
+        if self.good == self.bad:
+            raise ConfigError(f"{key('good')}, {key('bad')}: expected different values "
+                              f"(points are linear between them), got {self.good:g} and {self.bad:g}")
 
 
 def _default_scorecard_rules() -> list[ScorecardRule]:
@@ -228,7 +301,11 @@ class ScorecardParams:
     """
 
     rules: list[ScorecardRule] = field(default_factory=_default_scorecard_rules)
-    missing_points: float = 50.0
+    missing_points: float = limited(50.0, low=0, high=100)
+
+    def _cross_check(self, key: Callable[[str], str]) -> None:
+        if not self.rules:
+            raise ConfigError(f"{key('rules')}: expected at least one rule, got an empty list")
 
 
 # ------------------------------------------------------------------- score, alerts
@@ -257,14 +334,19 @@ class ScoreParams:
     """
 
     offset: float = 35.0
-    pdo: float = 10.0
-    red_below: int = 50
-    green_from: int = 70
-    top_drivers: int = 5
+    pdo: float = limited(10.0, above=0)
+    red_below: int = limited(50, low=1, high=100)
+    green_from: int = limited(70, low=1, high=100)
+    top_drivers: int = limited(5, low=1)
     out_dir: str = "outputs"
-    chunk_rows: int = 100_000
+    chunk_rows: int = limited(100_000, low=1)
     incremental: bool = False
     profile_features: list[str] = field(default_factory=lambda: list(PROFILE_FEATURES))
+
+    def _cross_check(self, key: Callable[[str], str]) -> None:
+        if self.red_below > self.green_from:
+            raise ConfigError(f"{key('red_below')}={self.red_below} is above {key('green_from')}="
+                              f"{self.green_from}; expected red_below <= green_from (yellow between)")
 
 
 @dataclass(frozen=True)
@@ -278,8 +360,8 @@ class AlertParams:
 
     new_red: bool = True
     band_drop: bool = True
-    drop_points: int = 10
-    reasons: int = 3
+    drop_points: int = limited(10, low=0, high=99)
+    reasons: int = limited(3, low=0)
 
 
 @dataclass(frozen=True)
@@ -299,14 +381,14 @@ class ReportParams:
     """
 
     title: str = "Customer health"
-    top_movers: int = 10
-    max_accounts: int = 500
-    drivers_shown: int = 5
-    driver_min_points: float = 2.0
+    top_movers: int = limited(10, low=0)
+    max_accounts: int = limited(500, low=0)
+    drivers_shown: int = limited(5, low=0)
+    driver_min_points: float = limited(2.0, low=0)
     outcome: str = "are lost"
     currency: str = "$"
     next_steps: dict[str, str] = field(default_factory=dict)
-    renewal_days: int = 90
+    renewal_days: int = limited(90, low=0)
 
 
 # ---------------------------------------------------------------------- tracking
@@ -317,7 +399,7 @@ class GateParams:
     """Quality gates ``promote`` checks before moving the ``champion`` alias."""
 
     max_auc_drop: float = 0.01
-    max_ece: float = 0.05
+    max_ece: float = limited(0.05, low=0, high=1)
 
 
 @dataclass(frozen=True)
@@ -339,8 +421,8 @@ class TuneParams:
     (trial 0 = the ``model`` settings), stopped early after ``timeout_seconds`` of wall
     time (0: no time limit, so the same trials run on every machine)."""
 
-    n_trials: int = 20
-    timeout_seconds: int = 180
+    n_trials: int = limited(20, low=1)
+    timeout_seconds: int = limited(180, low=0)
 
 
 @dataclass(frozen=True)
@@ -428,6 +510,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if isinstance(value, (dt.date, dt.datetime)):  # YAML reads 2024-01-31 as a date
@@ -447,13 +531,57 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
         raise ConfigError(
             f"unknown key {where}{unknown[0]!s}; expected one of: {', '.join(sorted(names))}"
         )
+    def key(name: str) -> str:
+        return f"{prefix}.{name}" if prefix else name
+
+    declared = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for name, value in raw.items():
-        kwargs[name] = _convert(value, hints[name], f"{prefix}.{name}" if prefix else name)
+        kwargs[name] = _check_declared(_convert(value, hints[name], key(name)), declared[name], key(name))
     try:
-        return cls(**kwargs)
+        built = cls(**kwargs)
     except TypeError as exc:  # a required field of a nested entry is missing
         raise ConfigError(f"{prefix or 'params'}: {exc}") from None
+    cross_check = getattr(built, "_cross_check", None)
+    if cross_check is not None:
+        cross_check(key)
+    return built
+
+
+def _check_declared(value: Any, declared: dataclasses.Field, key: str) -> Any:
+    """``value`` when it is within the field's declared :class:`Limits` (every item of a
+    list) and, for an :func:`iso_date` field, a date; else a ConfigError naming ``key``."""
+    limits = declared.metadata.get("limits")
+    if limits is not None:
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            if item is not None and not limits.accepts(item):
+                where = key if i is None else f"{key}[{i}]"
+                raise ConfigError(f"{where}: expected {limits.describe()}, got {item!r}")
+    if declared.metadata.get("iso_date") and value is not None:
+        try:
+            when = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected an ISO date such as 2024-01-31, got {value!r}") from None
+        if when.tzinfo is not None:
+            raise ConfigError(f"{key}: expected a date without a time zone (the data's clock "
+                              f"has none), got {value!r}")
+    return value
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as written: they are ISO strings checked per key
+    (:func:`iso_date`), so an impossible date such as 2024-13-01 names its key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -465,8 +593,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if len(path) < 2:
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
+        value = _load_yaml(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"--set {text!r}: value is not valid YAML ({exc})") from None
     return path, value
 
@@ -494,8 +622,8 @@ def read_params(path: str | Path | None = None, overrides: list[str] = ()) -> Pa
         if not path.exists():
             raise ConfigError(f"params file {path} does not exist")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
+            raw = _load_yaml(path.read_text()) or {}
+        except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from None
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{path}: expected a mapping of sections at the top level")

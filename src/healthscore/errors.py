@@ -2,7 +2,8 @@
 
 Every error a user can cause (a bad ``params.yaml``, a malformed table, a missing
 model) is a :class:`HealthscoreError`. The CLI turns these into one readable line and
-exit status 2; anything else is a bug and keeps its traceback.
+exit status 2; anything else is a bug: one line naming the command and exit status 1,
+its traceback with ``--debug``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ class HealthscoreError(Exception):
 
 class ConfigError(HealthscoreError):
     """``params.yaml`` or a ``--set`` override is wrong: unknown key, wrong type."""
+
+
+class UsageError(HealthscoreError):
+    """A command-line argument cannot work: e.g. a folder where a file is expected."""
 
 
 class DataError(HealthscoreError):

@@ -130,8 +130,8 @@ def test_a_failed_run_leaves_the_previous_outputs(world, scored, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("healthscore.scoring.write_risk_csv", broken)
-    with pytest.raises(OSError):
-        score(world, layout.root, "2024-06-15")
+    with pytest.raises(OSError):  # --debug: main lets it through (else one line, exit 2)
+        score(world, layout.root, "2024-06-15", "--debug")
     assert {p: p.read_bytes() for p in layout.root.rglob("*") if p.is_file()} == before
 
 

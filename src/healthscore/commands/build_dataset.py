@@ -12,7 +12,10 @@ import dataclasses
 import logging
 import time
 
+from pathlib import Path
+
 from healthscore.config import Params
+from healthscore.errors import UsageError
 from healthscore.io import read_cutoffs_file, read_source, sidecar_path, write_dataset
 from healthscore.pipeline import build_dataset, dataset_meta
 
@@ -36,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> int:
     if args.data is not None:
         params = dataclasses.replace(params, data=dataclasses.replace(params.data, source=str(args.data)))
+    check_out(args.out)
     started = time.monotonic()
     tables, _report = read_source(params.data)
     log.info("read %s: %d accounts, observed until %s", params.data.source,
@@ -55,6 +59,26 @@ def run(args: argparse.Namespace, params: Params) -> int:
           f"{meta['last_cutoff'] or '-'}")
     print(f"provenance: {sidecar_path(out)}")
     return 0
+
+
+def check_out(out: str | Path) -> Path:
+    """``--out`` as a path the training set and its sidecar can be written to, checked
+    before any work is done.
+
+    Raises
+    ------
+    UsageError
+        ``out`` (or its sidecar path) is a folder, or a folder above it is a file.
+    """
+    path = Path(out)
+    for target in (path, sidecar_path(path)):
+        if target.is_dir():
+            raise UsageError(f"build-dataset --out {out}: {target} is a folder; expected the "
+                             f"training set's file, e.g. --out {path / 'dataset.parquet'}")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UsageError(f"build-dataset --out {out}: {parent} is a file, not a folder")
+    return path
 
 
 def _log_progress(done: int, total: int, *_more) -> None:

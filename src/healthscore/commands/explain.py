@@ -22,10 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
+    import dataclasses
+
     import pandas as pd
 
     from healthscore.errors import DataError
     from healthscore.scoring import OutputLayout, read_account, render_account
+    from healthscore.terminal import clean_values
 
     as_of = None
     if getattr(args, "as_of", None) is not None:
@@ -36,5 +39,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
     info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers,
                         profile=params.score.profile_features)
+    # Names, owners and phrases from the data, each on one line and without escapes
+    # (the output stream strips escapes too, but keeps line breaks it cannot tell apart).
+    info = dataclasses.replace(info, **{f.name: clean_values(getattr(info, f.name))
+                                        for f in dataclasses.fields(info)})
     print(render_account(info, outcome=params.report.outcome, currency=params.report.currency))
     return 0

@@ -67,9 +67,18 @@ class LogisticBaseline:
         self.max_iter = max_iter
 
     def fit(self, X: pd.DataFrame, y: Any) -> "LogisticBaseline":
+        target = np.asarray(y, dtype=np.int64)
         frame = _plain_frame(X)
         self.categorical_ = [c for c in frame.columns if frame[c].dtype == object]
         self.numeric_ = [c for c in frame.columns if c not in self.categorical_]
+        if target.size and target.min() == target.max():
+            # One class (e.g. the cold start --mode scorecard is for): nothing to
+            # separate, so the baseline is the constant rate, as the base rate is.
+            log.warning("logistic baseline: the training window has only label %d; "
+                        "it predicts the constant rate", int(target[0]))
+            self.constant_, self.pipeline_ = float(target[0]), None
+            return self
+        self.constant_ = None
         transformers = []
         if self.numeric_:
             numeric = make_pipeline(
@@ -86,10 +95,12 @@ class LogisticBaseline:
                 ("logistic", LogisticRegression(C=self.C, max_iter=self.max_iter)),
             ]
         )
-        self.pipeline_.fit(frame, np.asarray(y, dtype=np.int64))
+        self.pipeline_.fit(frame, target)
         return self
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        if self.constant_ is not None:
+            return np.full(len(X), self.constant_, dtype=np.float64)
         frame = _plain_frame(X[self.numeric_ + self.categorical_])
         return self.pipeline_.predict_proba(frame)[:, 1]
 

@@ -244,6 +244,8 @@ def train_models(
         """Each predictor's risk of ``frame``'s rows: of an interval (its hazard) when
         ``intervals``, else of the row's whole window."""
         def risk(predictor):
+            if predictor is evaluated and evaluated.kind == "scorecard":
+                predictor = card  # --mode scorecard: its risk is the card's, hazard per interval
             if intervals and predictor is evaluated:
                 return predictor.model.predict_risk(frame)
             if horizon is None or intervals or predictor is evaluated:

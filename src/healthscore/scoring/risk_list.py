@@ -19,6 +19,7 @@ import pandas as pd
 from healthscore.errors import DataError
 from healthscore.explain import Drivers, format_points
 from healthscore.tables import Tables
+from healthscore.terminal import UNSAFE_CHARACTER, clean_text
 
 #: Columns of the risk list, in order (architecture.md).
 RISK_LIST_COLUMNS = (
@@ -27,8 +28,9 @@ RISK_LIST_COLUMNS = (
     "score_change", "previous_band", "top_drivers", "model_version", "as_of",
 )
 
-#: A CSV cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A CSV cell starting with one of these is run as a formula by spreadsheets (a
+#: leading tab or carriage return, OWASP's other two, is a space by then).
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def make_scoring_cutoffs(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -330,10 +332,13 @@ def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells cannot run as spreadsheet formulas.
+    """A copy whose text cells hold one line each and cannot run as spreadsheet formulas.
 
-    Text cells starting with ``= + - @``, a tab or a carriage return get a leading
-    single quote (OWASP's advice for CSV injection); numbers are untouched.
+    In text cells, terminal escape sequences and control characters are removed and
+    line breaks and tabs become spaces (:func:`healthscore.terminal.clean_text`), so
+    that every reader, a line counter included, sees one row per account; then a cell
+    starting with ``= + - @`` (after any spaces) gets a leading single quote (OWASP's
+    advice for CSV injection). Numbers and dates are untouched.
     """
     out = frame.copy()
     for column in out.columns:
@@ -341,13 +346,18 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
             continue
         text = series.astype("string")
-        risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
+        unsafe = text.str.contains(UNSAFE_CHARACTER.pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+        if unsafe.any():
+            text = text.where(~unsafe, text.map(clean_text, na_action="ignore"))
+        risky = text.str.lstrip(" ").str.startswith(FORMULA_STARTS).fillna(False).to_numpy(dtype=bool)
         if risky.any():
             text = text.where(~risky, "'" + text)
+        if unsafe.any() or risky.any():
             out[column] = text
     return out
 
 
 def write_risk_csv(frame: pd.DataFrame, path: Path) -> None:
-    """The risk list as CSV (UTF-8, dates as ``YYYY-MM-DD``, formulas neutralised)."""
-    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d")
+    """The risk list as CSV (UTF-8, dates as ``YYYY-MM-DD``, one line per account,
+    formulas neutralised: :func:`neutralise_formulas`)."""
+    neutralise_formulas(frame).to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
