@@ -13,7 +13,8 @@ bucketed source) works the same way::
 process dies, however it dies, so a killed run never leaves a folder locked. A second
 writer waits for it up to ``wait`` seconds, then fails with
 :class:`~healthscore.errors.FolderLockedError` naming the folder and the pid holding it
-(the holder writes its pid into the file). The same process may nest locks on a folder.
+(the holder writes its pid into the file). The same process may nest locks on a folder
+(one writer per process: the nesting is per process, not per thread).
 
 **The commit protocol.** Entries are paths relative to ``ROOT`` (files or folders):
 

@@ -14,7 +14,6 @@ trained here, as in tests/integration/test_score_cli.py.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import shutil
@@ -89,7 +88,8 @@ def visible(root: Path) -> dict[str, bytes]:
     found = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.parts[0] != "report":
+        hidden = any(part.startswith(".") for part in rel.parts)
+        if path.is_file() and not hidden and rel.parts[0] != "report":
             found[rel.as_posix()] = path.read_bytes()
     return found
 

@@ -78,7 +78,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_bucketed(source, exported, **options)
         else:
             outputs = score_date(tables, exported, **options)
-        del tables, previous, reuse, options  # the source tables are most of the memory; the report needs none
+        # the source tables are most of the memory; the report needs none
+        del tables, previous, reuse, options
         latest = layout.latest_date()
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)

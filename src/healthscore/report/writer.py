@@ -47,7 +47,8 @@ def write_files(files: Mapping[str, str], out_dir: str | Path) -> Path:
             path.write_text(content, encoding="utf-8")
         (stage.new / MARKER).write_text("written by `healthscore report`; replaced on every run\n")
         entries = sorted(p.name for p in stage.new.iterdir())
-        stale = sorted(p.name for p in out_dir.iterdir() if p.name not in entries and not is_bookkeeping(p.name))
+        stale = sorted(p.name for p in out_dir.iterdir()
+                       if p.name not in entries and not is_bookkeeping(p.name))  # the previous report's
         stage.commit([n for n in entries if n != MARKER] + [MARKER], remove=stale)
     return out_dir
 
