@@ -66,3 +66,12 @@ class InsufficientDataError(ModelError):
 
 class GateError(ModelError):
     """A quality gate refused to promote a model."""
+
+
+class OutputError(HealthscoreError):
+    """An output folder cannot be written as asked: it is a file, or it holds files
+    healthscore did not write."""
+
+
+class FolderLockedError(OutputError):
+    """Another run holds the output folder's lock (:mod:`healthscore.staging`)."""

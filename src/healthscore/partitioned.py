@@ -24,8 +24,6 @@ or a local path in local mode).
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,8 @@ import pyarrow.parquet as pq
 from healthscore.config import DataParams, FeatureParams
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.features import FeaturePlan, build_features
-from healthscore.io import map_tables, replace_dir, write_json_atomic
+from healthscore.io import map_tables, write_json_atomic
+from healthscore.staging import Stage, folder_lock, has_pending_commit, is_bookkeeping, settle
 from healthscore.tables import Tables
 from healthscore.validate import observed_until_after, validate_tables
 
@@ -52,11 +51,12 @@ def account_bucket(account_ids: Any, buckets: int) -> np.ndarray:
     return (pd.util.hash_array(text) % np.uint64(buckets)).astype(np.int64)
 
 
-def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
+def write_buckets(tables: Tables, root: str | Path, buckets: int, *, force: bool = False) -> Path:
     """Write validated tables as a bucketed source (module docstring); returns ``root``.
 
     Every table gets a file in every bucket, empty where no account of the bucket has
-    rows, so each bucket sees the same tables and columns.
+    rows, so each bucket sees the same tables and columns. ``force``: write into a
+    folder that holds other files (they are kept).
     """
     if buckets < 1:
         raise DataError(f"buckets: expected an integer >= 1, got {buckets!r}")
@@ -73,17 +73,17 @@ def write_buckets(tables: Tables, root: str | Path, buckets: int) -> Path:
                 pq.write_table(table, part / "part-0.parquet")
         return tables.observed_until
 
-    return _write_aside(root, buckets, write)
+    return _write_aside(root, buckets, write, force=force)
 
 
-def simulate_buckets(spec: Any, root: str | Path, buckets: int) -> Path:
+def simulate_buckets(spec: Any, root: str | Path, buckets: int, *, force: bool = False) -> Path:
     """Simulate ``spec`` straight into a bucketed source (no whole-source file).
 
     Each chunk of ``spec.chunk_accounts`` accounts is split by :func:`account_bucket`
     into ``ROOT/<table>/bucket=<k>/part-<chunk>.parquet``, so memory stays bounded by a
     chunk whatever the number of accounts; ``observed_until`` is what reading the whole
-    simulation gives (the day after its latest dated row). Written aside, then swapped
-    in, as :func:`write_buckets`.
+    simulation gives (the day after its latest dated row). Staged, then committed, as
+    :func:`write_buckets` (``force`` as there).
     """
     from healthscore.schema import TABLES
     from healthscore.sim.run import iter_chunks
@@ -108,26 +108,35 @@ def simulate_buckets(spec: Any, root: str | Path, buckets: int) -> Path:
                     latest.append(pa.compute.max(table.column(column)).as_py())
         return observed_until_after(latest)  # as reading the whole simulation gives
 
-    return _write_aside(root, buckets, write)
+    return _write_aside(root, buckets, write, force=force)
 
 
-def _write_aside(root: Path, buckets: int, write) -> Path:
-    """Run ``write(staging) -> observed_until`` in a folder beside ``root``, add the
-    metadata, then swap it in for ``root`` (a failed run leaves ``root`` whole)."""
-    if root.exists() and any(root.iterdir()) and not (root / META).exists():
-        raise DataError(f"{root}: exists and is not a bucketed source; refusing to replace it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        observed_until = write(staging)
-        write_json_atomic({"buckets": buckets, "observed_until": str(observed_until)}, staging / META)
-        replace_dir(staging, root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def _write_aside(root: Path, buckets: int, write, *, force: bool = False) -> Path:
+    """Run ``write(staging) -> observed_until`` in a staging folder inside ``root``, add
+    the metadata, then commit it in place of the previous source's tables, under the
+    folder's lock (:mod:`healthscore.staging`; a failed run leaves ``root`` whole)."""
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root}: is a file; expected a folder for a bucketed source")
+    if not force and root.is_dir() and not (root / META).exists() and _names(root):
+        raise DataError(f"{root}: exists and is not a bucketed source (holds {_names(root)[0]!r}, no "
+                        f"{META}); refusing to replace it")
+    with folder_lock(root, what="bucketed source"), Stage(root, "buckets") as stage:
+        observed_until = write(stage.new)
+        write_json_atomic({"buckets": buckets, "observed_until": str(observed_until)}, stage.new / META)
+        entries = sorted(p.name for p in stage.new.iterdir() if p.name != META) + [META]
+        # the previous source's tables that this one has not; none of a foreign folder's files
+        stale = [] if not (root / META).exists() else [n for n in _names(root) if n not in entries]
+        stage.commit(entries, remove=stale)
     return root
 
 
+def _names(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if not is_bookkeeping(p.name))
+
+
 def read_meta(root: str | Path) -> dict[str, Any]:
+    if has_pending_commit(root):  # a killed write: finish it before reading
+        settle(root)
     path = Path(root) / META
     if not path.exists():
         raise DataError(f"{root}: not a bucketed source (no {META}); make one with write_buckets")
@@ -140,7 +149,7 @@ def read_bucket(root: str | Path, bucket: int) -> Tables:
     root = Path(root)
     meta = read_meta(root)
     raw = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         part = folder / f"bucket={bucket}"
         files = sorted(part.glob("*.parquet")) if part.is_dir() else []
         if files:

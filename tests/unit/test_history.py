@@ -11,7 +11,7 @@ import pytest
 
 from healthscore.explain import explanation_from_points
 from healthscore.model import HealthScale
-from healthscore.scoring import outputs as outputs_module
+from healthscore import staging
 from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, attribute_changes
 from healthscore.scoring.history import make_history_rows, read_previous
 from healthscore.scoring.outputs import DateOutputs, OutputLayout, write_date
@@ -19,6 +19,7 @@ from healthscore.scoring.points import make_points_frame, unclipped_of
 from healthscore.scoring.risk_list import (
     build_risk_list, make_scoring_cutoffs, neutralise_formulas, write_risk_csv,
 )
+from healthscore.staging import LOCK
 from healthscore.tables import Tables
 
 SCALE = HealthScale(offset=35.0, pdo=10.0, red_below=50, green_from=70)
@@ -61,11 +62,13 @@ def make_outputs(as_of: str, points: dict[int, list[float]], *, base: float = 40
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != LOCK}
 
 
 def hidden(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.name.startswith(".")]
+    """Hidden files left behind (the folder's lock file is meant to stay)."""
+    return [p for p in root.rglob("*") if p.name.startswith(".") and p.name != LOCK]
 
 
 # ------------------------------------------------------------------ on disk
@@ -119,26 +122,27 @@ def test_a_crash_mid_write_leaves_earlier_outputs_untouched(tmp_path, monkeypatc
     assert layout.dates() == [pd.Timestamp("2024-01-31")]
 
 
-def test_a_crash_while_committing_hides_the_incomplete_date(tmp_path, monkeypatch):
+def test_a_failure_while_committing_is_finished_by_the_next_reader(tmp_path, monkeypatch):
     layout = OutputLayout(tmp_path)
     write_date(layout, make_outputs("2024-01-31", {1: [-5, 0, 0]}), write_csv=write_risk_csv,
                update_latest=True)
-    real = outputs_module._replace_file
-    calls = []
+    real = staging.os.replace
 
-    def failing(staged, staging, root):
-        calls.append(staged.name)
-        if len(calls) == 2:
+    def failing(src, dst):  # the history partition's rename, after the points' one
+        if Path(src).name == "as_of=2024-02-29" and Path(src).parent.name == "history":
             raise OSError("power cut")
-        return real(staged, staging, root)
+        return real(src, dst)
 
-    monkeypatch.setattr(outputs_module, "_replace_file", failing)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(staging.os, "replace", failing)
+    with pytest.raises(OSError, match="power cut"):
         write_date(layout, make_outputs("2024-02-29", {1: [-9, 0, 0]}), write_csv=write_risk_csv,
                    update_latest=True)
-    # the run file, written last, is missing: the date does not count as scored
-    assert layout.dates() == [pd.Timestamp("2024-01-31")]
-    assert read_previous(layout, "2024-03-31").as_of == pd.Timestamp("2024-01-31")
+    monkeypatch.undo()
+    assert (layout.points_partition("2024-02-29") / "part-0.parquet").exists()  # half in place
+    assert not layout.run("2024-02-29").exists()
+    # past the commit point the date is decided: the next reader finishes the commit
+    assert layout.dates() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-29")]
+    assert read_previous(layout, "2024-03-31").as_of == pd.Timestamp("2024-02-29")
     assert hidden(tmp_path) == []
 
 

@@ -3,7 +3,13 @@
 Writes, under ``params.score.out_dir``, the risk list (Parquet and CSV), the score
 history partition, the per-feature points, why it changed, the alerts and the run
 record of the date (layout: :mod:`healthscore.scoring.outputs`). Rerunning a date
-replaces that date only; a failed run leaves earlier outputs as they were.
+replaces that date only; a failed or killed run leaves earlier outputs as they were.
+
+One run at a time per output folder: the run holds the folder's lock
+(:mod:`healthscore.staging`) from reading the previous date to writing the report, so
+"why it changed" compares with the latest date complete when it starts, and the report
+is of its own date. A second run on the same folder waits for the first (``--wait``
+seconds, default 600), then fails with a one-line error naming the pid that holds it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore.config import Params
+from healthscore.staging import LOCK_WAIT_S, check_folder, folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default: score.out_dir)")
     parser.add_argument("--no-report", action="store_true",
                         help="skip the HTML report (written by default as the last step)")
+    parser.add_argument("--wait", type=float, default=LOCK_WAIT_S, metavar="SECONDS",
+                        help="how long to wait for another run writing the same output folder "
+                             f"(default {LOCK_WAIT_S:g}; 0: fail at once)")
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -43,7 +53,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     from healthscore.partitioned import is_bucketed, read_meta, score_bucketed
 
-    layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
+    layout = OutputLayout(check_folder(getattr(args, "out", None) or params.score.out_dir,
+                                       what="score output folder"))
     source = getattr(args, "data", None) or params.data.source
     bucketed = is_bucketed(source)
     if bucketed:  # one bucket in memory at a time (healthscore.partitioned)
@@ -54,24 +65,27 @@ def run(args: argparse.Namespace, params: Params) -> int:
         as_of = check_as_of(args.as_of, tables.observed_until)
     model = getattr(args, "model", None) or params.tracking.export_dir
     exported = load_exported(model, tracking=params.tracking)
-    previous = read_previous(layout, as_of)
-    reuse = None
-    if params.score.incremental:
-        reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
-                                     previous=previous)
-    options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
-                   previous=previous, reuse=reuse)
-    if bucketed:
-        outputs = score_bucketed(source, exported, **options)
-    else:
-        outputs = score_date(tables, exported, **options)
-    del tables, previous, reuse, options  # the source tables are most of the memory; the report needs none
-    latest = layout.latest_date()
-    write_date(layout, outputs, write_csv=write_risk_csv,
-               update_latest=latest is None or as_of >= latest)
-    print(summarise(outputs, layout))
-    if not getattr(args, "no_report", False):
-        print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
+    # From the previous date to the report, this run alone writes the folder.
+    with folder_lock(layout.root, wait=getattr(args, "wait", LOCK_WAIT_S), what="score output folder"):
+        previous = read_previous(layout, as_of)
+        reuse = None
+        if params.score.incremental:
+            reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
+                                         previous=previous)
+        options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
+                       previous=previous, reuse=reuse)
+        if bucketed:
+            outputs = score_bucketed(source, exported, **options)
+        else:
+            outputs = score_date(tables, exported, **options)
+        # the source tables are most of the memory; the report needs none
+        del tables, previous, reuse, options
+        latest = layout.latest_date()
+        write_date(layout, outputs, write_csv=write_risk_csv,
+                   update_latest=latest is None or as_of >= latest)
+        print(summarise(outputs, layout))
+        if not getattr(args, "no_report", False):
+            print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     return 0
 
 

@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notice-days", type=int, default=DEFAULTS.notice_days,
                         metavar="D", help="days before the renewal date that customers "
                                           f"decide (default {DEFAULTS.notice_days})")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder that holds files a simulation did not write "
+                             "(its tables of the same names are overwritten)")
     parser.add_argument("--oracle-horizon-days", type=int, default=None, metavar="N",
                         help="also write oracle.<format>: the true probability that each "
                              "customer is lost within N days of every first-of-month "
@@ -55,12 +58,12 @@ def run(args: argparse.Namespace, params) -> int:
 
         if args.format != "parquet":
             raise ConfigError("simulate: --buckets writes Parquet only; drop --format csv")
-        root = simulate_buckets(spec, out, args.buckets)
+        root = simulate_buckets(spec, out, args.buckets, force=args.force)
         log.info("simulated %d accounts over %d months in %.1f s", spec.n_accounts,
                  spec.months, time.perf_counter() - began)
         print(f"wrote a bucketed source ({args.buckets} account buckets) to {root}")
         return 0
-    paths = write_simulation(spec, out, format=args.format)
+    paths = write_simulation(spec, out, format=args.format, force=args.force)
     log.info("simulated %d accounts over %d months in %.1f s", spec.n_accounts,
              spec.months, time.perf_counter() - began)
     print(f"wrote {len(paths) - 1} tables and README.md to {paths['accounts'].parent}")

@@ -13,19 +13,20 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
 :meth:`OutputLayout.read_history` adds it back.
 
-Writing a date is close to a transaction: every file is first written under a staging
-folder inside ``out_dir``; only when all of them are written are they moved into place
-by renames (``run/<as_of>.json`` last, so a date with a run file is complete). An
-exception while staging removes the staging folder and leaves every earlier output as
-it was; rerunning a date replaces that date's files and partitions, and nothing else.
+Writing a date is a transaction (:mod:`healthscore.staging`): under the folder's lock,
+every file is first written under a staging folder inside ``out_dir``, then one
+journaled commit renames them into place (``run/<as_of>.json`` last, so a date with a
+run file is complete). An exception while staging leaves every earlier output as it
+was; a kill at any step of the commit leaves the old state or a journal that the next
+run (or :meth:`OutputLayout.dates`) rolls forward to the new one, so a re-scored date
+is complete, old or new, at every moment. Rerunning a date replaces that date's files
+and partitions, and nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -35,7 +36,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from healthscore.errors import DataError
-from healthscore.io import atomic_path, replace_dir, write_json_atomic
+from healthscore.io import write_json_atomic
+from healthscore.staging import Stage, folder_lock, has_pending_commit, settle
 
 _PARTITIONING = ds.partitioning(pa.schema([("as_of", pa.string())]), flavor="hive")
 
@@ -81,7 +83,13 @@ class OutputLayout:
     # ------------------------------------------------------------ reading
 
     def dates(self) -> list[pd.Timestamp]:
-        """As-of dates with a complete run (a run file and a history partition), sorted."""
+        """As-of dates with a complete run (a run file and a history partition), sorted.
+
+        A commit a killed run left half done is finished first (under the folder's lock),
+        so a re-scored date counts with its old or its new files, never with neither.
+        """
+        if has_pending_commit(self.root):
+            settle(self.root)
         folder = self.root / "run"
         if not folder.is_dir():
             return []
@@ -193,7 +201,10 @@ def write_date(
     write_csv: Callable[[pd.DataFrame, Path], None],
     update_latest: bool,
 ) -> None:
-    """Write one date's outputs under ``layout.root``, all or nothing.
+    """Write one date's outputs under ``layout.root``, all or nothing (module docstring).
+
+    Takes the folder's lock (:func:`~healthscore.staging.folder_lock`; a caller holding
+    it already, as ``healthscore score`` does for the whole run, keeps it).
 
     Parameters
     ----------
@@ -202,47 +213,25 @@ def write_date(
     update_latest : bool
         Replace ``risk_list/latest.parquet`` (only when this is the latest date).
     """
-    layout.root.mkdir(parents=True, exist_ok=True)
-    staging = layout.root / f".staging-{as_of_text(outputs.as_of)}-{uuid.uuid4().hex[:8]}"
-    stage = OutputLayout(staging)
-    try:
-        # Stage: every file of the date, written in full before anything moves.
-        _write_parquet(outputs.points, stage.points_partition(outputs.as_of) / "part-0.parquet")
-        _write_parquet(outputs.history, stage.history_partition(outputs.as_of) / "part-0.parquet")
-        _write_parquet(outputs.changes, stage.changes(outputs.as_of))
-        _write_parquet(outputs.alerts, stage.alerts(outputs.as_of))
-        _write_parquet(outputs.risk_list, stage.risk_list(outputs.as_of))
-        stage.risk_list(outputs.as_of, suffix="csv").parent.mkdir(parents=True, exist_ok=True)
-        write_csv(outputs.risk_list, stage.risk_list(outputs.as_of, suffix="csv"))
-        write_json_atomic(dict(outputs.run), stage.run(outputs.as_of))
-        # Commit: renames only; the run file last marks the date complete.
-        layout.run(outputs.as_of).unlink(missing_ok=True)
-        for folder in (stage.points_partition, stage.history_partition):
-            _replace_folder(folder(outputs.as_of), staging, layout.root)
-        for path in (
-            stage.changes(outputs.as_of), stage.alerts(outputs.as_of),
-            stage.risk_list(outputs.as_of), stage.risk_list(outputs.as_of, suffix="csv"),
-        ):
-            _replace_file(path, staging, layout.root)
+    when = outputs.as_of
+    with folder_lock(layout.root), Stage(layout.root, f"score-{as_of_text(when)}") as stage:
+        staged = OutputLayout(stage.new)
+        _write_parquet(outputs.points, staged.points_partition(when) / "part-0.parquet")
+        _write_parquet(outputs.history, staged.history_partition(when) / "part-0.parquet")
+        _write_parquet(outputs.changes, staged.changes(when))
+        _write_parquet(outputs.alerts, staged.alerts(when))
+        _write_parquet(outputs.risk_list, staged.risk_list(when))
+        write_csv(outputs.risk_list, staged.risk_list(when, suffix="csv"))
+        entries = [staged.points_partition(when), staged.history_partition(when), staged.changes(when),
+                   staged.alerts(when), staged.risk_list(when), staged.risk_list(when, suffix="csv")]
         if update_latest:
-            with atomic_path(layout.latest_risk_list) as tmp:
-                shutil.copyfile(layout.risk_list(outputs.as_of), tmp)
-        _replace_file(stage.run(outputs.as_of), staging, layout.root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
+            entries.append(staged.latest_risk_list)
+        write_json_atomic(dict(outputs.run), staged.run(when))
+        entries.append(staged.run(when))  # last: the run file marks the date complete
+        stage.commit([p.relative_to(stage.new).as_posix() for p in entries])
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
-
-
-def _replace_file(staged: Path, staging: Path, root: Path) -> None:
-    target = root / staged.relative_to(staging)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target)
-
-
-def _replace_folder(staged: Path, staging: Path, root: Path) -> None:
-    """Swap a partition folder in (:func:`healthscore.io.replace_dir`)."""
-    replace_dir(staged, root / staged.relative_to(staging))

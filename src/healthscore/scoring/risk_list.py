@@ -83,7 +83,9 @@ def check_as_of(as_of: Any, observed_until: pd.Timestamp) -> pd.Timestamp:
     try:
         when = pd.Timestamp(as_of)
     except (TypeError, ValueError):
-        raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30") from None
+        when = pd.NaT
+    if pd.isna(when):  # '' and 'NaT' parse to NaT
+        raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30")
     if when != when.normalize():
         raise DataError(f"--as-of {as_of!r}: expected a date without a time of day")
     if when > observed_until:

@@ -1,11 +1,13 @@
-"""Writing a simulation to disk: one file per table, chunk by chunk, atomically."""
+"""Writing a simulation to disk: one file per table, chunk by chunk, atomically.
+
+A folder a simulation wrote is recognised by its README's first line
+(:data:`README_TITLE`); any other folder that holds files is refused unless the caller
+says ``force``, so ``simulate --out`` cannot overwrite someone's real tables.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -13,11 +15,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from healthscore.errors import ConfigError, HealthscoreError
+from healthscore.errors import ConfigError, OutputError
 from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import CONTRACT_TABLES, SCHEMAS, output_tables
+from healthscore.sim.tables import CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, SCHEMAS, output_tables
+from healthscore.staging import Stage, folder_lock, is_bookkeeping
+
+#: The README's first line: the mark of a folder a simulation wrote.
+README_TITLE = "# Simulated B2B SaaS accounts (healthscore simulate)"
 
 #: Parquet options: fixed, so the same spec gives byte-identical files.
 PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": True, "write_statistics": True}
@@ -50,7 +56,7 @@ def _open_writer(path: Path, schema: pa.Schema, fmt: str):
 def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
     """The schema note written beside the tables (deterministic: no clock)."""
     lines = [
-        "# Simulated B2B SaaS accounts (healthscore simulate)",
+        README_TITLE,
         "",
         f"Window: [{spec.start}, {spec.end}) ({spec.months} months), "
         f"{spec.n_accounts} accounts, seed {spec.seed}. Timestamps are naive UTC, "
@@ -123,14 +129,43 @@ def _oracle_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[
     ]
 
 
+def is_simulation_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a simulation's README (it wrote the folder)."""
+    readme = Path(folder) / "README.md"
+    try:
+        with readme.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == README_TITLE
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def check_simulation_target(out_dir: str | Path, *, force: bool = False) -> Path:
+    """``out_dir`` as a Path when a simulation may write it: missing, empty, written by
+    a simulation, or ``force``; else :class:`OutputError` naming a file found there."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"simulate --out {out} is a file; expected a folder")
+    if force or not out.is_dir() or is_simulation_folder(out):
+        return out
+    theirs = sorted(p.name for p in out.iterdir() if not is_bookkeeping(p.name))
+    if theirs:
+        raise OutputError(
+            f"simulate --out {out} holds files a simulation did not write (e.g. {theirs[0]!r}; "
+            f"no README.md starting {README_TITLE!r}); choose an empty or new folder, or pass "
+            "--force to overwrite its tables")
+    return out
+
+
 def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
-                     format: Literal["parquet", "csv"] = "parquet") -> dict[str, Path]:
+                     format: Literal["parquet", "csv"] = "parquet", force: bool = False) -> dict[str, Path]:
     """Simulate ``spec`` chunk by chunk and write every table to ``out_dir``.
 
-    Memory is bounded by one chunk (``spec.chunk_accounts`` accounts). Files are
-    written into a temporary folder inside ``out_dir`` and renamed into place only
-    when all are complete, so a failed run leaves earlier files untouched. The same
-    spec gives byte-identical files.
+    Memory is bounded by one chunk (``spec.chunk_accounts`` accounts). Under the
+    folder's lock, files are written into a staging folder inside ``out_dir`` and put
+    in place by one commit (:mod:`healthscore.staging`) only when all are complete, so
+    a failed run leaves earlier files untouched. The same spec gives byte-identical
+    files. Tables of an earlier simulation that this one does not write (the other
+    format, an oracle no longer asked for) are removed, so no stale table is read.
 
     Parameters
     ----------
@@ -138,8 +173,12 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
     out_dir : path
         Created if missing. Receives ``<table>.<format>`` for every contract table,
         ``ground_truth.<format>`` (``oracle.<format>`` when the spec asks for it) and
-        ``README.md``.
+        ``README.md``. A folder holding files a simulation did not write is refused
+        (:class:`~healthscore.errors.OutputError`) unless ``force``.
     format : {"parquet", "csv"}
+    force : bool
+        Write into a folder a simulation did not write (its tables of the same names
+        are overwritten; its other files are kept).
 
     Returns
     -------
@@ -148,17 +187,14 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
     """
     if format not in ("parquet", "csv"):
         raise ConfigError(f"simulate: format={format!r}, expected 'parquet' or 'csv'")
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".simulate-", dir=out))
-    except OSError as exc:
-        raise HealthscoreError(f"cannot write a simulation to {out}: {exc}") from None
-    try:
+    out = check_simulation_target(out_dir, force=force)
+    with folder_lock(out, what="simulation folder"), Stage(out, "simulate") as stage:
+        ours = is_simulation_folder(out)
+        if not ours:
+            check_simulation_target(out, force=force)  # again, now that no one else writes it
         names = output_tables(oracle=spec.oracle_horizon_days is not None)
-        paths = {name: tmp / f"{name}.{format}" for name in names}
-        writers = {name: _open_writer(paths[name], SCHEMAS[name], format)
-                   for name in names}
+        paths = {name: stage.new / f"{name}.{format}" for name in names}
+        writers = {name: _open_writer(paths[name], SCHEMAS[name], format) for name in names}
         rows = dict.fromkeys(names, 0)
         try:
             for tables, _ in iter_chunks(spec):
@@ -169,12 +205,10 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
         finally:
             for writer in writers.values():
                 writer.close()
-        paths["readme"] = tmp / "README.md"
+        paths["readme"] = stage.new / "README.md"
         paths["readme"].write_text(render_readme(spec, rows, format), encoding="utf-8")
-        final = {}
-        for name, path in paths.items():
-            final[name] = out / path.name
-            os.replace(path, final[name])
-        return final
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        written = [path.name for path in paths.values()]
+        stale = [f"{name}.{ext}" for name in (*OUTPUT_TABLES, ORACLE_TABLE) for ext in ("parquet", "csv")
+                 if ours and f"{name}.{ext}" not in written and (out / f"{name}.{ext}").is_file()]
+        stage.commit([n for n in written if n != "README.md"] + ["README.md"], remove=stale)
+    return {name: out / path.name for name, path in paths.items()}
