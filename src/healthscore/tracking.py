@@ -7,7 +7,8 @@ Where: ``params.tracking.uri``, else ``MLFLOW_TRACKING_URI``, else the embedded 
 
 A training run logs params, the data fingerprint, metrics of the model and of every
 baseline, plots, tables, the feature catalogue and the model as a models-from-code
-pyfunc (:mod:`healthscore.model.pyfunc`) registered as ``params.tracking
+pyfunc (loader module :mod:`healthscore.model.pyfunc`, the bundle as data: no code in
+the model folder) registered as ``params.tracking
 .registered_model``; with ``train --tune``, one nested child run per tuning trial.
 :func:`promote` moves the ``champion`` alias only when the quality gates pass, then
 exports the champion folder for serverless scoring.
@@ -37,7 +38,9 @@ from mlflow.types import ColSpec, Schema
 from healthscore.config import TrackingParams, params_to_dict
 from healthscore.errors import GateError, ModelError
 from healthscore.io import replace_dir
-from healthscore.model.export import REGISTRY, find_bundle, save_bundle
+from healthscore.model.export import (
+    REGISTRY, find_bundle, save_bundle, verify_bundle, verify_export, write_export_manifest,
+)
 from healthscore.model.gates import GateCheck, check_gates
 
 log = logging.getLogger(__name__)
@@ -188,10 +191,7 @@ def log_training_run(
                 else result.reliability.to_dict(orient="records"),
             )
             with tempfile.TemporaryDirectory() as tmp:
-                bundle = save_bundle(exported, Path(tmp) / "bundle")
-                (bundle / "plots").mkdir()
-                for name, figure in result.figures.items():
-                    figure.savefig(bundle / "plots" / f"{name}.png", dpi=80)
+                bundle = save_bundle(exported, Path(tmp) / "bundle", plots=result.figures)
                 info = _log_pyfunc(bundle, tracking.registered_model, example=result.example)
     return LoggedRun(
         run_id=run.info.run_id,
@@ -224,7 +224,9 @@ def _log_tuning_trials(trials: Any, *, experiment_id: str) -> None:
 
 
 def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
-    from healthscore.model.pyfunc import CODE_PATH
+    """Log ``bundle`` as a pyfunc loaded by the installed :mod:`healthscore.model.pyfunc`
+    (a loader module: the folder holds data only, no code or pickle to run)."""
+    from healthscore.model.pyfunc import LOADER_MODULE
 
     signature = ModelSignature(
         inputs=None,  # features vary with params; categories arrive as category or text
@@ -239,8 +241,8 @@ def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
     requirements = [f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS]
     return mlflow.pyfunc.log_model(
         name=MODEL_NAME_IN_RUN,
-        python_model=str(CODE_PATH),
-        artifacts={"bundle": str(bundle)},
+        loader_module=LOADER_MODULE,
+        data_path=str(bundle),
         signature=signature,
         input_example=None if example is None else _json_ready(example),
         pip_requirements=requirements,
@@ -321,7 +323,7 @@ def promote(
         else:
             matches = [v for v in versions if str(v.version) == str(version)]
             if not matches:
-                known = ", ".join(sorted((v.version for v in versions), key=int))
+                known = ", ".join(sorted((str(v.version) for v in versions), key=int))
                 raise ModelError(f"registry: model '{name}' has no version {version} (has {known})")
             candidate = matches[0]
         try:
@@ -368,9 +370,11 @@ def _registry_info(name: str, mv) -> dict[str, Any]:
 
 
 def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
-    """Replace ``export_dir`` by the MLflow model folder of ``mv`` plus ``registry.json``.
+    """Replace ``export_dir`` by the MLflow model folder of ``mv`` plus ``registry.json``
+    and ``model_manifest.json`` (every file's SHA-256, written last).
 
-    Written next to the target then swapped in, so a failure leaves the old export.
+    The downloaded bundle is verified first. Written next to the target then swapped in,
+    so a failure leaves the old export.
     """
     export_dir = export_dir.resolve()
     export_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -381,12 +385,14 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
                 artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(staging / "model")
             )
         )
-        find_bundle(folder)
+        verify_export(folder)
+        verify_bundle(find_bundle(folder))
         info = _registry_info(name, mv) | {
             "alias": CHAMPION,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (folder / REGISTRY).write_text(json.dumps(info, indent=2) + "\n")
+        write_export_manifest(folder)
         replace_dir(folder, export_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
