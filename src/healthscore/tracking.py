@@ -224,8 +224,21 @@ def _log_tuning_trials(trials: Any, *, experiment_id: str) -> None:
 
 
 def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
-    """Log ``bundle`` as a pyfunc loaded by the installed :mod:`healthscore.model.pyfunc`
-    (a loader module: the folder holds data only, no code or pickle to run)."""
+    """Log ``bundle`` as the run's pyfunc and register it (see :func:`_pyfunc_options`)."""
+    return mlflow.pyfunc.log_model(name=MODEL_NAME_IN_RUN, registered_model_name=registered_model,
+                                   **_pyfunc_options(bundle, example=example))
+
+
+def save_pyfunc(bundle: str | Path, path: str | Path, *, example=None) -> Path:
+    """Write the MLflow model folder of ``bundle`` at ``path``, as a run logs it, without
+    a tracking store (to serve a bundle from a folder, or to test the pyfunc)."""
+    mlflow.pyfunc.save_model(str(path), **_pyfunc_options(Path(bundle), example=example))
+    return Path(path)
+
+
+def _pyfunc_options(bundle: Path, *, example=None) -> dict[str, Any]:
+    """The pyfunc is loaded by the installed :mod:`healthscore.model.pyfunc` (a loader
+    module) with the bundle as its data: the folder holds no code or pickle to run."""
     from healthscore.model.pyfunc import LOADER_MODULE
 
     signature = ModelSignature(
@@ -238,15 +251,12 @@ def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
             ]
         ),
     )
-    requirements = [f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS]
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME_IN_RUN,
+    return dict(
         loader_module=LOADER_MODULE,
         data_path=str(bundle),
         signature=signature,
         input_example=None if example is None else _json_ready(example),
-        pip_requirements=requirements,
-        registered_model_name=registered_model,
+        pip_requirements=[f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS],
     )
 
 

@@ -308,6 +308,11 @@ def find_bundle(folder: str | Path) -> Path:
         candidate = folder / place
         if (candidate / MANIFEST).exists():
             return candidate
+    for place in _BUNDLE_PLACES:  # model files without a manifest: damaged, not foreign
+        candidate = folder / place
+        if any((candidate / name).exists() for name in ("model.txt", "scorecard.json", "scale.json")):
+            raise ModelError(f"model folder {candidate}: no {MANIFEST}, so its files cannot be "
+                             f"verified; {REEXPORT}")
     raise ModelError(
         f"{folder}: no exported model found (expected {MANIFEST} there or under "
         "data/bundle/); run `healthscore train` then `healthscore promote`"
