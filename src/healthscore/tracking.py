@@ -6,12 +6,12 @@ Where: ``params.tracking.uri``, else ``MLFLOW_TRACKING_URI``, else the embedded 
 :func:`tracking_session`, and restored after; importing this module sets nothing.
 
 A training run logs params, the data fingerprint, metrics of the model and of every
-baseline, plots, tables, the feature catalogue and the model as a models-from-code
-pyfunc (loader module :mod:`healthscore.model.pyfunc`, the bundle as data: no code in
-the model folder) registered as ``params.tracking
-.registered_model``; with ``train --tune``, one nested child run per tuning trial.
+baseline, plots, tables, the feature catalogue and the model as a pyfunc (loader module
+:mod:`healthscore.model.pyfunc`, the bundle as data: no code in the model folder)
+registered as ``params.tracking.registered_model``; with ``train --tune``, one nested child run per tuning trial.
 :func:`promote` moves the ``champion`` alias only when the quality gates pass, then
-exports the champion folder for serverless scoring.
+exports the champion folder for serverless scoring, verified and with a manifest of
+every file.
 """
 
 from __future__ import annotations
