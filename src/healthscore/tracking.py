@@ -319,7 +319,8 @@ def promote(
     GateError
         A gate failed; the message names it and its figures. Nothing is changed.
     ModelError
-        No such registered model or version.
+        No such registered model or version, or its model folder fails verification
+        (:mod:`healthscore.model.manifest`); the alias is not moved then.
     """
     name = params.registered_model
     with tracking_session(params, project_dir=project_dir) as client:
@@ -356,11 +357,11 @@ def promote(
                 f"model '{name}' version {candidate.version} not promoted: "
                 + "; ".join(f"gate {c.gate} failed: {c.message}" for c in failed)
             )
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
         export_dir = None
-        if export:
+        if export:  # first: a model that cannot be exported (damaged) does not become champion
             target = Path(project_dir or Path.cwd()) / params.export_dir
             export_dir = _export(client, name, candidate, target)
+        client.set_registered_model_alias(name, CHAMPION, candidate.version)
     return Promotion(
         registered_model=name,
         version=str(candidate.version),
@@ -395,8 +396,12 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
                 artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(staging / "model")
             )
         )
-        verify_export(folder)
-        verify_bundle(find_bundle(folder))
+        try:
+            verify_export(folder)
+            verify_bundle(find_bundle(folder))
+        except ModelError as exc:  # name the version, not the staging folder
+            text = str(exc).replace(str(folder), f"models:/{name}/{mv.version}")
+            raise ModelError(f"registry: model '{name}' version {mv.version}: {text}") from None
         info = _registry_info(name, mv) | {
             "alias": CHAMPION,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -178,3 +178,16 @@ def test_promote_of_a_version_that_does_not_exist_is_one_named_line(params, good
     err = capsys.readouterr().err
     assert "model 'healthscore' has no version 99 (has 1)" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_damaged_registered_model_is_not_promoted_and_the_alias_stays(params, good, tmp_path):
+    from healthscore.errors import ModelError
+
+    tracking.log_training_run(good, params=params)
+    (model_txt,) = (tmp_path / "mlartifacts").rglob("data/bundle/model.txt")
+    model_txt.write_bytes(model_txt.read_bytes()[:-10])
+    with pytest.raises(ModelError, match=r"version 1: .*model\.txt has \d+ bytes"):
+        tracking.promote(1, params=params.tracking)
+    client = mlflow.MlflowClient(params.tracking.uri, params.tracking.uri)
+    assert "champion" not in client.get_registered_model("healthscore").aliases
+    assert not (tmp_path / params.tracking.export_dir).exists()

@@ -302,6 +302,27 @@ def scored(world, tmp_path_factory):
     return root / "outputs"
 
 
+def test_the_scoring_run_records_the_bundle_fingerprint(world, scored):
+    from healthscore.scoring import OutputLayout
+
+    run = OutputLayout(scored).read_run(AS_OF)
+    manifest = json.loads((world["bundle"] / MANIFEST).read_text())
+    assert run["model_bundle_fingerprint"] == manifest["fingerprint"]
+    assert run["model_fingerprint"]  # the content hash of what decides a score, as before
+
+
+def test_a_damaged_horizon_is_a_named_error(tmp_path):
+    from healthscore.model.exposure import Horizon
+
+    path = tmp_path / "horizon.json"
+    for text, pattern in (("{horizon", r"horizon\.json: not valid JSON"),
+                          ('{"horizon_days": "a year", "lead_days": 0, "grace_days": 0}',
+                           r"horizon\.json: expected whole numbers")):
+        path.write_text(text)
+        with pytest.raises(ModelError, match=pattern):
+            Horizon.load(path)
+
+
 @pytest.mark.parametrize("kind, name", CLI_CASES)
 def test_score_with_a_damaged_model_exits_2_in_one_line_and_changes_nothing(
         world, scored, bundle, tmp_path, kind, name):

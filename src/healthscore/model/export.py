@@ -289,7 +289,8 @@ def _check_compatible(manifest: Mapping[str, Any], path: Path) -> None:
         raise ModelError(f"{path}: format {manifest.get('format')!r}, but healthscore "
                          f"{__version__} reads format {BUNDLE_FORMAT}; {REEXPORT}")
     written = str(manifest.get("package_version"))
-    if _release(written, path) > _release(__version__, path):
+    installed = __version__ != "0.0.0"  # "0.0.0": a source tree without metadata
+    if installed and _release(written, path) > _release(__version__, path):
         raise ModelError(f"{path}: written by healthscore {written}, newer than the installed "
                          f"{__version__}; upgrade healthscore where the model is loaded")
 
