@@ -153,6 +153,8 @@ VERIFIED_CASES = {
                                  r"scale\.json: expected a JSON object"),
     "scale of the wrong type": ("scale.json", lambda p: p.write_text(
         '{"offset": "x", "pdo": 10, "red_below": 50, "green_from": 75}'), r"scale\.json: expected numbers"),
+    "metrics of the wrong shape": ("metrics.json", lambda p: p.write_text("[0.7]"),
+                                   r"metrics\.json: expected a JSON object, got list"),
     "features without params": ("features.json", lambda p: p.write_text(
         '{"format": 1, "kind": "lightgbm"}'), r"features\.json: not the feature list"),
 }

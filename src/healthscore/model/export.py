@@ -204,7 +204,7 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
     try:
         bundle = staging / "bundle"
         _write_bundle_files(exported, bundle, plots or {})
-        write_manifest(bundle, {
+        write_manifest(bundle, _finite({
             "format": BUNDLE_FORMAT,
             "kind": exported.kind,
             "package_version": __version__,
@@ -212,7 +212,7 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
             "feature_names": exported.feature_names,
             "info": {k: v for k, v in exported.info.items()
                      if k not in ("model_version", "bundle_fingerprint")},
-        }, name=MANIFEST)
+        }), name=MANIFEST)
         replace_dir(bundle, directory)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -275,12 +275,20 @@ def load_bundle(directory: str | Path) -> ExportedModel:
         scale=scale,
         model=model,
         scorecard=card,
-        catalogue=read_model_json(directory / "catalogue.json", {}),
-        metrics=read_model_json(directory / "metrics.json", {}),
+        catalogue=_read_typed(directory / "catalogue.json", {}, dict),
+        metrics=_read_typed(directory / "metrics.json", {}, dict),
         info=info,
-        reliability=read_model_json(directory / "reliability.json", None),
+        reliability=_read_typed(directory / "reliability.json", None, list),
         horizon=Horizon.load(directory / "horizon.json") if (directory / "horizon.json").exists() else None,
     )
+
+
+def _read_typed(path: Path, default: Any, kind: type) -> Any:
+    value = read_model_json(path, default)
+    if value is not default and not isinstance(value, kind):
+        raise ModelError(f"{path}: expected a JSON {'object' if kind is dict else 'array'}, "
+                         f"got {type(value).__name__}; {REEXPORT}")
+    return value
 
 
 def _check_compatible(manifest: Mapping[str, Any], path: Path) -> None:
