@@ -6,11 +6,12 @@ Where: ``params.tracking.uri``, else ``MLFLOW_TRACKING_URI``, else the embedded 
 :func:`tracking_session`, and restored after; importing this module sets nothing.
 
 A training run logs params, the data fingerprint, metrics of the model and of every
-baseline, plots, tables, the feature catalogue and the model as a models-from-code
-pyfunc (:mod:`healthscore.model.pyfunc`) registered as ``params.tracking
-.registered_model``; with ``train --tune``, one nested child run per tuning trial.
+baseline, plots, tables, the feature catalogue and the model as a pyfunc (loader module
+:mod:`healthscore.model.pyfunc`, the bundle as data: no code in the model folder)
+registered as ``params.tracking.registered_model``; with ``train --tune``, one nested child run per tuning trial.
 :func:`promote` moves the ``champion`` alias only when the quality gates pass, then
-exports the champion folder for serverless scoring.
+exports the champion folder for serverless scoring, verified and with a manifest of
+every file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from mlflow.types import ColSpec, Schema
 from healthscore.config import TrackingParams, params_to_dict
 from healthscore.errors import GateError, ModelError
 from healthscore.io import replace_dir
-from healthscore.model.export import REGISTRY, find_bundle, save_bundle
+from healthscore.model.export import (
+    REGISTRY, find_bundle, save_bundle, verify_bundle, verify_export, write_export_manifest,
+)
 from healthscore.model.gates import GateCheck, check_gates
 
 log = logging.getLogger(__name__)
@@ -188,10 +191,7 @@ def log_training_run(
                 else result.reliability.to_dict(orient="records"),
             )
             with tempfile.TemporaryDirectory() as tmp:
-                bundle = save_bundle(exported, Path(tmp) / "bundle")
-                (bundle / "plots").mkdir()
-                for name, figure in result.figures.items():
-                    figure.savefig(bundle / "plots" / f"{name}.png", dpi=80)
+                bundle = save_bundle(exported, Path(tmp) / "bundle", plots=result.figures)
                 info = _log_pyfunc(bundle, tracking.registered_model, example=result.example)
     return LoggedRun(
         run_id=run.info.run_id,
@@ -224,7 +224,22 @@ def _log_tuning_trials(trials: Any, *, experiment_id: str) -> None:
 
 
 def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
-    from healthscore.model.pyfunc import CODE_PATH
+    """Log ``bundle`` as the run's pyfunc and register it (see :func:`_pyfunc_options`)."""
+    return mlflow.pyfunc.log_model(name=MODEL_NAME_IN_RUN, registered_model_name=registered_model,
+                                   **_pyfunc_options(bundle, example=example))
+
+
+def save_pyfunc(bundle: str | Path, path: str | Path, *, example=None) -> Path:
+    """Write the MLflow model folder of ``bundle`` at ``path``, as a run logs it, without
+    a tracking store (to serve a bundle from a folder, or to test the pyfunc)."""
+    mlflow.pyfunc.save_model(str(path), **_pyfunc_options(Path(bundle), example=example))
+    return Path(path)
+
+
+def _pyfunc_options(bundle: Path, *, example=None) -> dict[str, Any]:
+    """The pyfunc is loaded by the installed :mod:`healthscore.model.pyfunc` (a loader
+    module) with the bundle as its data: the folder holds no code or pickle to run."""
+    from healthscore.model.pyfunc import LOADER_MODULE
 
     signature = ModelSignature(
         inputs=None,  # features vary with params; categories arrive as category or text
@@ -236,15 +251,12 @@ def _log_pyfunc(bundle: Path, registered_model: str, *, example=None):
             ]
         ),
     )
-    requirements = [f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS]
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME_IN_RUN,
-        python_model=str(CODE_PATH),
-        artifacts={"bundle": str(bundle)},
+    return dict(
+        loader_module=LOADER_MODULE,
+        data_path=str(bundle),
         signature=signature,
         input_example=None if example is None else _json_ready(example),
-        pip_requirements=requirements,
-        registered_model_name=registered_model,
+        pip_requirements=[f"{name}=={_dist_version(name)}" for name in _REQUIREMENTS],
     )
 
 
@@ -307,7 +319,8 @@ def promote(
     GateError
         A gate failed; the message names it and its figures. Nothing is changed.
     ModelError
-        No such registered model or version.
+        No such registered model or version, or its model folder fails verification
+        (:mod:`healthscore.model.manifest`); the alias is not moved then.
     """
     name = params.registered_model
     with tracking_session(params, project_dir=project_dir) as client:
@@ -321,7 +334,7 @@ def promote(
         else:
             matches = [v for v in versions if str(v.version) == str(version)]
             if not matches:
-                known = ", ".join(sorted((v.version for v in versions), key=int))
+                known = ", ".join(sorted((str(v.version) for v in versions), key=int))
                 raise ModelError(f"registry: model '{name}' has no version {version} (has {known})")
             candidate = matches[0]
         try:
@@ -344,11 +357,11 @@ def promote(
                 f"model '{name}' version {candidate.version} not promoted: "
                 + "; ".join(f"gate {c.gate} failed: {c.message}" for c in failed)
             )
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
         export_dir = None
-        if export:
+        if export:  # first: a model that cannot be exported (damaged) does not become champion
             target = Path(project_dir or Path.cwd()) / params.export_dir
             export_dir = _export(client, name, candidate, target)
+        client.set_registered_model_alias(name, CHAMPION, candidate.version)
     return Promotion(
         registered_model=name,
         version=str(candidate.version),
@@ -368,9 +381,11 @@ def _registry_info(name: str, mv) -> dict[str, Any]:
 
 
 def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
-    """Replace ``export_dir`` by the MLflow model folder of ``mv`` plus ``registry.json``.
+    """Replace ``export_dir`` by the MLflow model folder of ``mv`` plus ``registry.json``
+    and ``model_manifest.json`` (every file's SHA-256, written last).
 
-    Written next to the target then swapped in, so a failure leaves the old export.
+    The downloaded bundle is verified first. Written next to the target then swapped in,
+    so a failure leaves the old export.
     """
     export_dir = export_dir.resolve()
     export_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -381,12 +396,18 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
                 artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(staging / "model")
             )
         )
-        find_bundle(folder)
+        try:
+            verify_export(folder)
+            verify_bundle(find_bundle(folder))
+        except ModelError as exc:  # name the version, not the staging folder
+            text = str(exc).replace(str(folder), f"models:/{name}/{mv.version}")
+            raise ModelError(f"registry: model '{name}' version {mv.version}: {text}") from None
         info = _registry_info(name, mv) | {
             "alias": CHAMPION,
             "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (folder / REGISTRY).write_text(json.dumps(info, indent=2) + "\n")
+        write_export_manifest(folder)
         replace_dir(folder, export_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from healthscore import tracking
 from healthscore.cli import main
@@ -113,8 +115,16 @@ def test_promote_moves_the_alias_and_exports_a_loadable_folder(params, good, syn
     for loaded in (from_folder, from_uri):
         assert loaded.version == "1"
         pd.testing.assert_frame_equal(loaded.predict_frame(X), expected)
-    bundle = tmp_path / params.tracking.export_dir / "artifacts" / "bundle"
+    folder = tmp_path / params.tracking.export_dir
+    bundle = folder / "data" / "bundle"
     assert {"reliability.json", "metrics.json", "scale.json", "model.txt"} <= {p.name for p in bundle.iterdir()}
+    # the pyfunc is loaded by the installed package: no code or pickle in the folder
+    flavor = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
+    assert flavor["loader_module"] == "healthscore.model.pyfunc" and not flavor.get("code")
+    assert not [p for p in folder.rglob("*") if p.suffix in (".py", ".pkl", ".pickle")]
+    listed = json.loads((folder / "model_manifest.json").read_text())["files"]
+    assert set(listed) == {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                           if p.is_file() and p.name != "model_manifest.json"}
     assert (bundle / "plots" / "reliability.png").stat().st_size > 0
     assert from_folder.reliability and {"predicted", "observed", "count"} <= set(from_folder.reliability[0])
     served = mlflow.pyfunc.load_model(params.tracking.export_dir).predict(X)
@@ -159,3 +169,25 @@ def test_cli_train_with_ground_truth_then_promote(params, synthetic, tmp_path, c
     assert "oracle" in out and "next: healthscore promote 1" in out
     assert main([*overrides, "promote", "1"]) == 0
     assert "version 1 is the champion" in capsys.readouterr().out
+
+
+def test_promote_of_a_version_that_does_not_exist_is_one_named_line(params, good, capsys):
+    tracking.log_training_run(good, params=params)
+    capsys.readouterr()
+    assert main(["--set", f"tracking.uri={params.tracking.uri}", "promote", "99"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'healthscore' has no version 99 (has 1)" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_damaged_registered_model_is_not_promoted_and_the_alias_stays(params, good, tmp_path):
+    from healthscore.errors import ModelError
+
+    tracking.log_training_run(good, params=params)
+    (model_txt,) = (tmp_path / "mlartifacts").rglob("data/bundle/model.txt")
+    model_txt.write_bytes(model_txt.read_bytes()[:-10])
+    with pytest.raises(ModelError, match=r"version 1: .*model\.txt has \d+ bytes"):
+        tracking.promote(1, params=params.tracking)
+    client = mlflow.MlflowClient(params.tracking.uri, params.tracking.uri)
+    assert "champion" not in client.get_registered_model("healthscore").aliases
+    assert not (tmp_path / params.tracking.export_dir).exists()

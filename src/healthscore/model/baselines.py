@@ -272,14 +272,19 @@ class RuleScorecard:
         path = Path(directory) / "scorecard.json"
         if not path.exists():
             raise ModelError(f"model folder {directory}: missing scorecard.json")
-        data = json.loads(path.read_text())
-        if data.get("format") != SCORECARD_FORMAT or data.get("kind") != "scorecard":
+        from healthscore.model.manifest import read_model_json
+
+        data = read_model_json(path)
+        if not isinstance(data, dict) or data.get("format") != SCORECARD_FORMAT or data.get("kind") != "scorecard":
             raise ModelError(f"{path}: expected a scorecard of format {SCORECARD_FORMAT}")
-        rules = [ScorecardRule(**r) for r in data["rules"]]
-        card = cls(rules, missing_points=float(data["missing_points"]), scale=scale)
+        try:
+            rules = [ScorecardRule(**r) for r in data["rules"]]
+            card = cls(rules, missing_points=float(data["missing_points"]), scale=scale)
+            card.a_, card.b_ = float(data["a"]), float(data["b"])
+            card.calibration_ = data["calibration"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: not the rules a scorecard export writes ({exc})") from None
         card.rules_ = rules
-        card.a_, card.b_ = float(data["a"]), float(data["b"])
-        card.calibration_ = data["calibration"]
         return card
 
 

@@ -13,6 +13,7 @@ Persistence is three plain files, no pickle: ``model.txt`` (LightGBM's text form
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from healthscore.errors import DataError, ModelError
 from healthscore.model.calibration import Calibrator, fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
+from healthscore.model.manifest import REEXPORT, read_model_json
 
 FORMAT_VERSION = 1
 
@@ -385,27 +387,89 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, directory: str | Path) -> "HealthScoreModel":
-        """Read a model written by :meth:`save` (no pickle involved)."""
+        """Read a model written by :meth:`save` (no pickle involved).
+
+        Raises
+        ------
+        ModelError
+            A file is missing, not valid JSON, or not what :meth:`save` writes; the
+            message names the file. ``model.txt`` is checked before LightGBM parses it.
+        """
         directory = Path(directory)
         paths = [directory / n for n in ("model.txt", "calibration.json", "features.json")]
         missing = [p.name for p in paths if not p.exists()]
         if missing:
-            raise ModelError(f"model folder {directory}: missing {', '.join(missing)}")
-        features = json.loads(paths[2].read_text())
-        if features.get("format") != FORMAT_VERSION or features.get("kind") != "lightgbm":
+            raise ModelError(f"model folder {directory}: missing {', '.join(missing)}; {REEXPORT}")
+        features = read_model_json(paths[2])
+        if not isinstance(features, dict) or features.get("format") != FORMAT_VERSION \
+                or features.get("kind") != "lightgbm":
+            found = features if isinstance(features, dict) else {}
             raise ModelError(
                 f"{paths[2]}: expected a lightgbm model of format {FORMAT_VERSION}, got "
-                f"kind={features.get('kind')!r} format={features.get('format')!r}"
+                f"kind={found.get('kind')!r} format={found.get('format')!r}"
             )
-        model = cls(**features["params"])
-        model.booster_ = lgb.Booster(model_str=paths[0].read_text())
-        model.calibrator_ = Calibrator.from_json(paths[1].read_text())
-        model.feature_names_ = list(features["feature_names"])
-        model.categories_ = {k: list(v) for k, v in features["categories"].items()}
-        model.classes_ = np.asarray(features["classes"])
-        model.best_iteration_ = int(features["best_iteration"])
-        model.validation_ = features["validation"]
+        text = paths[0].read_text(encoding="utf-8", errors="replace")
+        check_model_text(text, paths[0])
+        calibration = read_model_json(paths[1])
+        try:
+            model = cls(**features["params"])
+            model.feature_names_ = [str(n) for n in features["feature_names"]]
+            model.categories_ = {str(k): list(v) for k, v in features["categories"].items()}
+            model.classes_ = np.asarray(features["classes"])
+            model.best_iteration_ = int(features["best_iteration"])
+            model.validation_ = features["validation"]
+            named = bool(features["named_input"])
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{paths[2]}: not the feature list a model export writes "
+                             f"({type(exc).__name__}: {exc}); {REEXPORT}") from None
+        if not isinstance(calibration, dict):
+            raise ModelError(f"{paths[1]}: expected a JSON object; {REEXPORT}")
+        model.calibrator_ = Calibrator.from_dict(calibration)
+        try:
+            model.booster_ = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise ModelError(f"{paths[0]}: LightGBM cannot read it ({exc}); {REEXPORT}") from None
+        # LightGBM writes spaces in names as underscores
+        if model.booster_.feature_name() != [re.sub(r"\s", "_", n) for n in model.feature_names_]:
+            raise ModelError(f"{paths[2]}: feature_names differ from those of {paths[0].name}; "
+                             f"{REEXPORT}")
         model.n_features_in_ = len(model.feature_names_)
-        if features["named_input"]:
+        if named:
             model.feature_names_in_ = np.asarray(model.feature_names_, dtype=object)
         return model
+
+
+def check_model_text(text: str, path: Path) -> None:
+    """Refuse a LightGBM model text whose trees are not where ``tree_sizes`` says.
+
+    LightGBM cuts the text into trees by the byte counts of its ``tree_sizes`` line and
+    reads past the end of a truncated or resized file (a native abort); so each cut must
+    land on ``Tree=<i>`` and the last on ``end of trees``, before LightGBM sees it.
+    """
+    data = text.encode("utf-8")
+    problem = None
+    head, marker, _ = data.partition(b"\ntree_sizes=")
+    if not data.startswith(b"tree\n") or not marker:
+        problem = "no LightGBM header with tree_sizes"
+    else:
+        line_end = data.find(b"\n", len(head) + len(marker))
+        try:
+            sizes = [int(v) for v in data[len(head) + len(marker):line_end].split()]
+        except ValueError:
+            sizes = None
+        position = data.find(b"Tree=0\n", line_end)
+        if sizes is None or line_end < 0 or (sizes and position < 0):
+            problem = "an unreadable tree_sizes line"
+        else:
+            position = position if sizes else line_end + 2
+            for index, size in enumerate(sizes):
+                if not data.startswith(f"Tree={index}\n".encode(), position):
+                    problem = f"tree {index} is not where tree_sizes puts it"
+                    break
+                position += size
+            if problem is None and not data.startswith(b"end of trees\n", position):
+                problem = "the trees do not end where tree_sizes says"
+            if problem is None and not data.rstrip().rpartition(b"\n")[2].startswith(b"pandas_categorical:"):
+                problem = "it does not end with LightGBM's last line (truncated?)"
+    if problem:
+        raise ModelError(f"{path}: not a complete LightGBM model ({problem}); {REEXPORT}")

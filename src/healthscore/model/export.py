@@ -3,7 +3,8 @@
 A *bundle* folder holds plain files, never a pickle:
 
 * ``manifest.json``: ``kind`` (``lightgbm`` or ``scorecard``), format, package version,
-  creation time and run information;
+  creation time, run information, and every other file's SHA-256 and size with the
+  bundle ``fingerprint`` (:mod:`healthscore.model.manifest`);
 * ``lightgbm``: ``model.txt``, ``calibration.json``, ``features.json``;
   ``scorecard``: ``scorecard.json``;
 * ``horizon.json`` for a hazard model (the outcome window of ``risk_proba``);
@@ -12,11 +13,15 @@ A *bundle* folder holds plain files, never a pickle:
   :meth:`~healthscore.model.training.TrainResult.flat_metrics` names them) and, when
   known, ``reliability.json`` (test reliability points) and ``plots/*.png``.
 
-The MLflow model (``MLmodel``, a models-from-code pyfunc, see
-:mod:`healthscore.model.pyfunc`) carries the bundle under ``artifacts/bundle/``;
-``healthscore promote`` copies that MLflow model folder to ``models/healthscore/`` and
-adds ``registry.json`` (registered name, version, run id). :func:`load_exported` reads a
-bundle, an MLflow model folder or a ``models:/`` / ``runs:/`` URI.
+Loading verifies the manifest before any other file is parsed: a missing, added or
+changed file is a :class:`~healthscore.errors.ModelError` naming it.
+
+The MLflow model (``MLmodel``, a pyfunc whose loader is the installed
+:mod:`healthscore.model.pyfunc`; no code in the folder) carries the bundle under
+``data/bundle/``; ``healthscore promote`` copies that MLflow model folder to
+``models/healthscore/``, adds ``registry.json`` (registered name, version, run id) and
+then ``model_manifest.json`` over every file of the folder. :func:`load_exported` reads
+a bundle, an MLflow model folder or a ``models:/`` / ``runs:/`` URI.
 """
 
 from __future__ import annotations
@@ -24,26 +29,39 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from healthscore import __version__
 from healthscore.errors import ModelError
+from healthscore.io import replace_dir
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
+from healthscore.model.manifest import (
+    REEXPORT, REPROMOTE, read_model_json, verify_folder, write_manifest,
+)
 from healthscore.model.scale import HealthScale
 
 log = logging.getLogger(__name__)
 
-BUNDLE_FORMAT = 1
+#: 2: the manifest lists every file's SHA-256 and size.
+BUNDLE_FORMAT = 2
 MANIFEST = "manifest.json"
 REGISTRY = "registry.json"
+#: Written by ``healthscore promote`` over every file of the exported MLflow folder.
+EXPORT_MANIFEST = "model_manifest.json"
+#: Where a bundle sits in a folder: itself, an MLflow model folder (older: artifacts/).
+_BUNDLE_PLACES = (".", "data/bundle", "artifacts/bundle")
 
 
 @dataclass
@@ -163,10 +181,46 @@ class ExportedModel:
         return out
 
 
-def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
-    """Write ``exported`` as a bundle folder (created if needed; files overwritten)."""
+def save_bundle(exported: ExportedModel, directory: str | Path, *,
+                plots: Mapping[str, Any] | None = None) -> Path:
+    """Write ``exported`` as a bundle folder, replacing ``directory`` as a whole.
+
+    The files are written into a staging folder beside ``directory``, ``manifest.json``
+    last (every file's SHA-256 and size), then swapped in: a failure leaves the old
+    folder. ``plots`` (name -> matplotlib figure) are saved as ``plots/<name>.png``.
+
+    Raises
+    ------
+    ModelError
+        ``directory`` holds files but is not a bundle (nothing is replaced then).
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not (directory / MANIFEST).exists() and (
+            not directory.is_dir() or any(directory.iterdir())):
+        raise ModelError(f"{directory}: not empty and not an exported model; refusing to "
+                         "replace it (export into a new or empty folder)")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.staging-", dir=directory.parent))
+    try:
+        bundle = staging / "bundle"
+        _write_bundle_files(exported, bundle, plots or {})
+        write_manifest(bundle, _finite({
+            "format": BUNDLE_FORMAT,
+            "kind": exported.kind,
+            "package_version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "feature_names": exported.feature_names,
+            "info": {k: v for k, v in exported.info.items()
+                     if k not in ("model_version", "bundle_fingerprint")},
+        }), name=MANIFEST)
+        replace_dir(bundle, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def _write_bundle_files(exported: ExportedModel, directory: Path, plots: Mapping[str, Any]) -> None:
+    directory.mkdir(parents=True)
     if exported.kind == "lightgbm":
         exported.model.save(directory)
     else:
@@ -178,29 +232,30 @@ def save_bundle(exported: ExportedModel, directory: str | Path) -> Path:
         _write_json(directory / "reliability.json", exported.reliability)
     if exported.horizon is not None:
         exported.horizon.save(directory / "horizon.json")
-    from healthscore import __version__
+    if plots:
+        (directory / "plots").mkdir()
+        for name, figure in plots.items():
+            figure.savefig(directory / "plots" / f"{name}.png", dpi=80)
 
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "kind": exported.kind,
-        "package_version": __version__,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "feature_names": exported.feature_names,
-        "info": {k: v for k, v in exported.info.items() if k != "model_version"},
-    }
-    _write_json(directory / MANIFEST, manifest)
-    return directory
+
+def verify_bundle(directory: str | Path) -> dict[str, Any]:
+    """The bundle's manifest, once every file of ``directory`` matches it.
+
+    Raises
+    ------
+    ModelError
+        No manifest, or a file missing, added or changed since export; the message
+        names the folder and the file.
+    """
+    return verify_folder(directory, name=MANIFEST, redo=REEXPORT)
 
 
 def load_bundle(directory: str | Path) -> ExportedModel:
-    """Read a bundle folder written by :func:`save_bundle` (no pickle)."""
+    """Read a bundle folder written by :func:`save_bundle` (no pickle), verified first."""
     directory = Path(directory)
     path = directory / MANIFEST
-    if not path.exists():
-        raise ModelError(f"{directory}: not an exported model (no {MANIFEST})")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != BUNDLE_FORMAT:
-        raise ModelError(f"{path}: expected format {BUNDLE_FORMAT}, got {manifest.get('format')!r}")
+    manifest = verify_bundle(directory)
+    _check_compatible(manifest, path)
     scale = HealthScale.load(directory / "scale.json")
     kind = manifest.get("kind")
     model = card = None
@@ -210,37 +265,96 @@ def load_bundle(directory: str | Path) -> ExportedModel:
         card = RuleScorecard.load(directory, scale=scale)
     else:
         raise ModelError(f"{path}: unknown kind {kind!r}; expected lightgbm or scorecard")
-    info = dict(manifest.get("info", {}))
+    info = dict(manifest.get("info") or {})
     info.update(
-        package_version=manifest.get("package_version"), created_at=manifest.get("created_at")
+        package_version=manifest.get("package_version"), created_at=manifest.get("created_at"),
+        bundle_fingerprint=manifest["fingerprint"],
     )
     return ExportedModel(
         kind=kind,
         scale=scale,
         model=model,
         scorecard=card,
-        catalogue=_read_json(directory / "catalogue.json", {}),
-        metrics=_read_json(directory / "metrics.json", {}),
+        catalogue=_read_typed(directory / "catalogue.json", {}, dict),
+        metrics=_read_typed(directory / "metrics.json", {}, dict),
         info=info,
-        reliability=_read_json(directory / "reliability.json", None),
+        reliability=_read_typed(directory / "reliability.json", None, list),
         horizon=Horizon.load(directory / "horizon.json") if (directory / "horizon.json").exists() else None,
     )
 
 
+def _read_typed(path: Path, default: Any, kind: type) -> Any:
+    value = read_model_json(path, default)
+    if value is not default and not isinstance(value, kind):
+        raise ModelError(f"{path}: expected a JSON {'object' if kind is dict else 'array'}, "
+                         f"got {type(value).__name__}; {REEXPORT}")
+    return value
+
+
+def _check_compatible(manifest: Mapping[str, Any], path: Path) -> None:
+    """The bundle's format is this package's, and its package is not newer than this one."""
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise ModelError(f"{path}: format {manifest.get('format')!r}, but healthscore "
+                         f"{__version__} reads format {BUNDLE_FORMAT}; {REEXPORT}")
+    written = str(manifest.get("package_version"))
+    installed = __version__ != "0.0.0"  # "0.0.0": a source tree without metadata
+    if installed and _release(written, path) > _release(__version__, path):
+        raise ModelError(f"{path}: written by healthscore {written}, newer than the installed "
+                         f"{__version__}; upgrade healthscore where the model is loaded")
+
+
+def _release(version: str, path: Path) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        raise ModelError(f"{path}: package_version {version!r} is not a version; {REEXPORT}")
+    return int(match[1]), int(match[2])
+
+
 def find_bundle(folder: str | Path) -> Path:
-    """The bundle inside an exported folder: the folder itself or ``artifacts/bundle``."""
+    """The bundle inside an exported folder: the folder itself or ``data/bundle``."""
     folder = Path(folder)
-    for candidate in (folder, folder / "artifacts" / "bundle"):
+    for place in _BUNDLE_PLACES:
+        candidate = folder / place
         if (candidate / MANIFEST).exists():
             return candidate
+    for place in _BUNDLE_PLACES:  # model files without a manifest: damaged, not foreign
+        candidate = folder / place
+        if any((candidate / name).exists() for name in ("model.txt", "scorecard.json", "scale.json")):
+            raise ModelError(f"model folder {candidate}: no {MANIFEST}, so its files cannot be "
+                             f"verified; {REEXPORT}")
     raise ModelError(
         f"{folder}: no exported model found (expected {MANIFEST} there or under "
-        "artifacts/bundle/); run `healthscore train` then `healthscore promote`"
+        "data/bundle/); run `healthscore train` then `healthscore promote`"
     )
+
+
+def write_export_manifest(folder: str | Path) -> dict[str, Any]:
+    """List every file of an exported MLflow model folder into ``model_manifest.json``
+    (last, atomically), with the fingerprint of the bundle it holds."""
+    folder = Path(folder)
+    bundle = verify_bundle(find_bundle(folder))
+    header = {"format": 1, "package_version": __version__,
+              "bundle_fingerprint": bundle["fingerprint"]}
+    return write_manifest(folder, header, name=EXPORT_MANIFEST)
+
+
+def verify_export(folder: str | Path) -> dict[str, Any] | None:
+    """Check an exported MLflow model folder against its ``model_manifest.json``.
+
+    A folder with ``registry.json`` (written by ``healthscore promote``) must have it;
+    a folder without either (an MLflow artifact folder) has only its bundle's manifest.
+    Returns the manifest, or None when there is none to check.
+    """
+    folder = Path(folder)
+    if (folder / EXPORT_MANIFEST).exists() or (folder / REGISTRY).exists():
+        return verify_folder(folder, name=EXPORT_MANIFEST, redo=REPROMOTE)
+    return None
 
 
 def load_exported(path_or_uri: str | Path, *, tracking: Any = None) -> ExportedModel:
     """Load the model to score with, from a folder or an MLflow model URI.
+
+    Every file is verified against its manifest before it is read.
 
     Parameters
     ----------
@@ -261,8 +375,11 @@ def load_exported(path_or_uri: str | Path, *, tracking: Any = None) -> ExportedM
             raise ModelError(
                 f"no exported model at {folder}; run `healthscore promote` to export the champion"
             )
+    verify_export(folder)
     exported = load_bundle(find_bundle(folder))
-    registry = registry or _read_json(Path(folder) / REGISTRY, {})
+    registry = registry or read_model_json(Path(folder) / REGISTRY, {}, redo=REPROMOTE)
+    if not isinstance(registry, dict):
+        raise ModelError(f"{Path(folder) / REGISTRY}: expected a JSON object; {REPROMOTE}")
     exported.info.update(registry)
     return exported
 
@@ -303,10 +420,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
         return None
     return value
-
-
-def _read_json(path: Path, default: Any) -> Any:
-    return json.loads(path.read_text()) if path.exists() else default
 
 
 def _plain(value: Any) -> Any:

@@ -106,10 +106,13 @@ class Horizon:
 
     @classmethod
     def load(cls, path: str | Path) -> "Horizon":
+        from healthscore.model.manifest import REEXPORT, read_model_json
+
+        data = read_model_json(path)
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path}: not valid JSON ({exc})") from None
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: expected whole numbers of days ({exc}); {REEXPORT}") from None
 
 
 def horizon_for(timeline: Any, labels: Any) -> Horizon | None:

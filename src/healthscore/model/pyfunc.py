@@ -1,34 +1,36 @@
-"""The MLflow pyfunc of an exported model (logged as "models from code").
+"""The MLflow pyfunc of an exported model: a loader module, no code in the model folder.
 
-MLflow loads the model by running :mod:`healthscore.model._mlflow_code`, which calls
-``mlflow.models.set_model(HealthScorePyfunc())``; the weights come from the bundle
-artifact (plain files, see :mod:`healthscore.model.export`). Nothing is unpickled.
-Imported only by that file and by :mod:`healthscore.tracking` (it imports MLflow).
+The model is logged with ``loader_module="healthscore.model.pyfunc"`` and the bundle as
+its data (``data/bundle/``), so ``mlflow.pyfunc.load_model`` imports this module of
+the installed package and calls :func:`_load_pyfunc`; nothing in the folder is executed
+or unpickled. The folder is verified before any file is parsed: the exported folder's
+``model_manifest.json`` when it has one, and always the bundle's ``manifest.json``,
+whose format and package version must be ones this package reads
+(:mod:`healthscore.model.export`). Imports no MLflow.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-import mlflow.pyfunc
+
 import pandas as pd
 
-from healthscore.model.export import ExportedModel, load_bundle
+from healthscore.model.export import ExportedModel, load_bundle, verify_export
 
-#: The models-from-code file given to ``mlflow.pyfunc.log_model(python_model=...)``.
-CODE_PATH = Path(__file__).with_name("_mlflow_code.py")
+#: The value of the MLmodel ``loader_module`` key.
+LOADER_MODULE = __name__
 
 
-class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
+class HealthScorePyfunc:
     """Scores a frame of features: ``risk_proba``, ``health_score``, ``band``.
 
     An ``account_id`` column in the input is passed through as the first column.
     """
 
-    def load_context(self, context) -> None:
-        self.exported: ExportedModel = load_bundle(context.artifacts["bundle"])
+    def __init__(self, exported: ExportedModel) -> None:
+        self.exported = exported
 
-    # ``pd.DataFrame`` is a hint MLflow accepts without deriving a schema from it.
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def predict(self, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """``model_input``: a frame of feature columns, as in the training set."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         horizon = self.exported.horizon
@@ -40,3 +42,12 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
         if "account_id" in frame.columns:
             out.insert(0, "account_id", frame["account_id"].to_numpy())
         return out.reset_index(drop=True)
+
+
+def _load_pyfunc(data_path: str) -> HealthScorePyfunc:
+    """MLflow's entry point: ``data_path`` is the model folder's ``data/bundle``."""
+    bundle = Path(data_path)
+    root = bundle.parent.parent
+    if (root / "MLmodel").is_file():
+        verify_export(root)
+    return HealthScorePyfunc(load_bundle(bundle))

@@ -150,4 +150,14 @@ class HealthScale:
 
     @classmethod
     def load(cls, path: str | Path) -> "HealthScale":
-        return cls.from_json(Path(path).read_text())
+        """Read ``scale.json``; a named :class:`ModelError` when it is not a scale."""
+        from healthscore.model.manifest import REEXPORT, read_model_json
+
+        data = read_model_json(path)
+        if not isinstance(data, dict):
+            raise ModelError(f"{path}: expected a JSON object; {REEXPORT}")
+        try:
+            return cls.from_dict(data)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: expected numbers offset, pdo, red_below, green_from "
+                             f"({exc}); {REEXPORT}") from None

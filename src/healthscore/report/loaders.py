@@ -42,10 +42,10 @@ def read_model_info(model_dir: str | Path | None) -> dict[str, Any]:
     """What the model page shows, from an exported model folder ({} when absent).
 
     The bundle is found as :func:`healthscore.model.export.find_bundle` finds it (the
-    folder itself or ``artifacts/bundle/`` of an MLflow model folder).
+    folder itself or ``data/bundle/`` of an MLflow model folder), and verified.
     """
     from healthscore.errors import ModelError
-    from healthscore.model.export import find_bundle
+    from healthscore.model.export import find_bundle, verify_bundle
 
     if model_dir is None:
         return {}
@@ -55,6 +55,7 @@ def read_model_info(model_dir: str | Path | None) -> dict[str, Any]:
     except ModelError:
         log.warning("report: no exported model under %s; the model page will be sparse", folder)
         return {}
+    verify_bundle(bundle)  # a damaged folder is a named error, never shown as the model
     manifest = _read_json(bundle / "manifest.json", {})
     registry = _read_json(folder / "registry.json", {})
     info = dict(manifest.get("info") or {})

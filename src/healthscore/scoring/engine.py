@@ -312,6 +312,8 @@ def score_date(
         previous_as_of=None if previous is None else as_of_text(previous.as_of),
         model_version=model_version,
         model_fingerprint=fingerprint,
+        # the verified folder's identity (model.manifest): which files scored this date
+        model_bundle_fingerprint=(getattr(exported, "info", None) or {}).get("bundle_fingerprint"),
         model_kind=exported.kind,
         model_info=dict(getattr(exported, "info", {}) or {}),
         scale=exported.scale.to_dict(),
