@@ -92,7 +92,8 @@ def _read_duckdb(path: Path) -> dict[str, pd.DataFrame]:
     import duckdb
 
     if not path.is_file():
-        raise DataError(f"DuckDB database {path} does not exist")
+        raise DataError(f"DuckDB database {path} is a folder, not a database file" if path.is_dir()
+                        else f"DuckDB database {path} does not exist")
     _check_duckdb_header(path)
     try:
         con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)

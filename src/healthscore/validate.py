@@ -254,7 +254,7 @@ def _canonical_table(
         values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         bad = frame[column].notna().to_numpy() & values.isna().to_numpy()
         check.flag(column, bad, "are not numbers", droppable=False, raw=raw)
-        frame[column] = _check_magnitudes(check, spec, column, values.to_numpy(), raw)
+        frame[column] = _check_magnitudes(check, spec, column, values, raw)
     for column in spec.non_negative:
         if column in frame:
             check.flag(column, (frame[column] < 0).to_numpy(), "are negative", droppable=False)
@@ -277,29 +277,29 @@ def _canonical_table(
     return _check_keys(name, frame, spec, report, strict)
 
 
-def _check_magnitudes(check: _Checker, spec: TableSpec, column: str, values: np.ndarray,
-                      raw: pd.DataFrame) -> np.ndarray:
+def _check_magnitudes(check: _Checker, spec: TableSpec, column: str, values: pd.Series,
+                      raw: pd.DataFrame) -> pd.Series:
     """Blank (or, in a required column, drop the rows of) values no sum can take:
     non-finite, above :data:`MAX_MAGNITUDE` or outside the column's scale
-    (``TableSpec.bounds``). One vectorised pass; nothing is copied when all are fine."""
-    magnitude = np.abs(values)
-    absurd = magnitude > MAX_MAGNITUDE  # False for NaN, True for +-inf
-    low, high = spec.bounds.get(column, (-np.inf, np.inf))
-    outside = ((values < low) | (values > high)) & ~absurd if column in spec.bounds else None
-    if not absurd.any() and (outside is None or not outside.any()):
-        return values
+    (``TableSpec.bounds``). Two reductions when all are fine; masks only otherwise."""
+    array = values.to_numpy()
+    low, high = spec.bounds.get(column, (-MAX_MAGNITUDE, MAX_MAGNITUDE))
+    if not len(array) or (np.fmin.reduce(array) >= max(low, -MAX_MAGNITUDE)
+                          and np.fmax.reduce(array) <= min(high, MAX_MAGNITUDE)):
+        return values  # NaN (missing) passes: fmin/fmax skip it; an all-NaN column too
+    absurd = np.abs(array) > MAX_MAGNITUDE  # False for NaN, True for +-inf
     rules = [(absurd, f"are infinite or larger than {MAX_MAGNITUDE:.0e} in magnitude",
               "a unit or export error? fix the source or leave the cell empty")]
-    if outside is not None:
-        rules.append((outside, f"are outside the scale {low:g}..{high:g}",
+    if column in spec.bounds:
+        rules.append((((array < low) | (array > high)) & ~absurd, f"are outside the scale {low:g}..{high:g}",
                       f"the contract reads {spec.name}.{column} on {low:g}..{high:g}"))
     for mask, rule, hint in rules:
         if column in spec.required:  # the row means nothing without it
             check.flag(column, mask, rule, droppable=True, raw=raw, hint=hint)
-            values = np.where(mask, np.nan, values)
+            array = np.where(mask, np.nan, array)
         else:
-            values = check.blank(column, values, mask, rule, raw=raw, hint=hint)
-    return values
+            array = check.blank(column, array, mask, rule, raw=raw, hint=hint)
+    return pd.Series(array, index=values.index, name=values.name)
 
 
 def _time_hint(table: str, column: str, raw: pd.Series, bad: np.ndarray) -> str:
@@ -483,7 +483,11 @@ def validate_tables(
         frame = _derive_row_ids(name, frames[name])
         parsed[name] = _canonical_table(name, frame, TABLES[name], report, strict, ids)
     if observed_until is None:
-        parsed = _drop_far_after(parsed, report, strict)
+        found = robust_end(parsed)
+        if found is not None:
+            parsed = {name: _drop_far_after(name, frame, found[1], report, strict)
+                      for name, frame in parsed.items()}
+            accounts = _drop_far_after("accounts", accounts, found[1], report, strict)
         observed_until = default_observed_until(parsed | {"accounts": accounts})
     else:
         _check_start(observed_until, parsed["subscriptions"])
@@ -508,35 +512,39 @@ def validate_tables(
     return Tables(out, observed_until, dict(extras or {}), incomplete_accounts=incomplete), report
 
 
-def _drop_far_after(parsed: dict[str, pd.DataFrame], report: ValidationReport,
-                    strict: bool) -> dict[str, pd.DataFrame]:
-    """Drop the rows dated far after the rest of the data (:func:`robust_end`), so
-    that one mistyped year never becomes the data's end."""
-    found = robust_end(parsed)
-    if found is None:
-        return parsed
-    limit = found[1]
-    out = {}
-    for name, frame in parsed.items():
-        column = TABLES[name].event_time
-        if not column or column not in frame:
-            out[name] = frame
-            continue
-        late = (frame[column] > limit).to_numpy()
-        check = _Checker(name, frame, report, strict)
-        check.flag(column, late, f"are dated far after the rest of the data (after {limit:%Y-%m-%d})",
-                   droppable=True,
-                   hint="a mistyped year or a placeholder date? fix the rows, or set "
-                        "data.observed_until to where the data really ends")
-        out[name] = check.result()
-    return out
+def _drop_far_after(name: str, frame: pd.DataFrame, limit: pd.Timestamp, report: ValidationReport,
+                    strict: bool) -> pd.DataFrame:
+    """Drop the rows dated far after the rest of the data (after ``limit``, from
+    :func:`robust_end`), so that one mistyped year never becomes the data's end; an
+    account's ``created_at`` that late is blanked (the account stays)."""
+    hint = ("a mistyped year or a placeholder date? fix the rows, or set data.observed_until "
+            "to where the data really ends")
+    rule = f"are dated far after the rest of the data (after {limit:%Y-%m-%d})"
+    check = _Checker(name, frame, report, strict)
+    if name == "accounts":
+        if "created_at" in frame:
+            frame["created_at"] = check.blank("created_at", frame["created_at"].to_numpy(),
+                                              _after(frame["created_at"], limit), rule, hint=hint)
+        return check.result()
+    column = TABLES[name].event_time
+    if column and column in frame:
+        check.flag(column, _after(frame[column], limit), rule, droppable=True, hint=hint)
+    return check.result()
+
+
+def _after(times: pd.Series, when: pd.Timestamp, *, inclusive: bool = False) -> np.ndarray:
+    """``times > when`` (``>=`` when inclusive) for a ``datetime64[us]`` column, NaT
+    False, in one integer pass (pandas would first convert the column to ``when``'s unit)."""
+    ticks = times.to_numpy("datetime64[us]").view(np.int64)
+    bound = pd.Timestamp(when).to_datetime64().astype("datetime64[us]").astype(np.int64)
+    return ticks >= bound if inclusive else ticks > bound
 
 
 def _apply_observed_until(name, frame, observed_until, report) -> pd.DataFrame:
     spec = TABLES[name]
     check = _Checker(name, frame, report, strict=False)
     if spec.event_time:
-        late = (frame[spec.event_time] >= observed_until).to_numpy()
+        late = _after(frame[spec.event_time], observed_until, inclusive=True)
         check.ignore(spec.event_time, late,
                      f"are dated at or after the end of the data ({observed_until.date()})")
     frame = check.result()

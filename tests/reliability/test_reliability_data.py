@@ -147,6 +147,7 @@ DAMAGES = {
     "renewal start unparsable": (second_subscription(start_date="garbage"), "subscriptions", "start_date", True),
     "renewal end missing": (second_subscription(end_date=None), "subscriptions", "end_date", True),
     "account created_at unparsable": (set_cell("accounts", "created_at", "yesterday"), "accounts", "created_at", False),
+    "account created in 2099": (set_cell("accounts", "created_at", pd.Timestamp("2099-01-01")), "accounts", "created_at", False),
     "an event in 2099": (set_cell("events", "timestamp", pd.Timestamp("2099-01-01")), "events", "timestamp", False),
     "a renewal in 2099": (second_subscription(start_date=pd.Timestamp("2099-01-01"),
                                               end_date=pd.Timestamp("2100-01-01")), "subscriptions", "start_date", True),
