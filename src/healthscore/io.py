@@ -122,9 +122,9 @@ def _check_duckdb_header(path: Path) -> None:
     if head[offset:offset + len(magic)] == magic:
         return
     kind = next((what for start, what in OTHER_DATABASES.items() if head.startswith(start)),
-                "not a DuckDB database file" if head else "an empty file")
+                None if head else "an empty file")
     raise DataError(
-        f"data source {path} is {kind}, not a DuckDB database (its first bytes are "
+        f"data source {path} is {kind + ', ' if kind else ''}not a DuckDB database (its first bytes are "
         f"{head[:16]!r}; expected {magic!r} at byte {offset}). Export its tables to a "
         f"folder of .parquet or .csv files, or into a DuckDB file, and point data.source there"
     )

@@ -358,10 +358,10 @@ def test_an_invalid_duckdb_file_is_a_named_error(tmp_path):
     path = tmp_path / "source.duckdb"
     path.write_bytes(b"this is not a database" * 10)
     params = make_params({"data": {"source": str(path)}})
-    with pytest.raises(DataError, match=r"source.duckdb is not a DuckDB database file.*expected b'DUCK'"):
+    with pytest.raises(DataError, match=r"source.duckdb is not a DuckDB database \(its first bytes are b'this is.*expected b'DUCK'"):
         read_source(params.data)
     path.write_bytes(b"")
-    with pytest.raises(DataError, match="is an empty file"):
+    with pytest.raises(DataError, match="is an empty file, not a DuckDB database"):
         read_source(params.data)
 
 
