@@ -3,11 +3,11 @@
 Each problem names the table, the column, how many rows and an example row. Rows that
 can be dropped without changing the meaning of the rest (orphans, unparsable or
 missing keys and times, exact duplicates, rows dated far after the rest of the data)
-are dropped with a counted warning; a value that no sum can take (``inf``, ``nan``
-spelt as a number is missing, magnitudes above :data:`MAX_MAGNITUDE`, a score outside
-its scale) is blanked with a counted warning, so one bad cell never reaches another
-account through a sum; rows dated at or after the end of the data are ignored
-(counted). ``on_invalid_rows: error`` turns every drop and blank into a stop. The rest
+are dropped with a counted warning; a value no sum can take (``inf``, ``-inf``, a
+magnitude above :data:`MAX_MAGNITUDE`, a score outside its scale) is blanked with a
+counted warning (or, in a required column, its row dropped), so one bad cell never
+reaches another account through a sum (NaN is a missing value and stays missing);
+rows dated at or after the end of the data are ignored (counted). ``on_invalid_rows: error`` turns every drop and blank into a stop. The rest
 stop the run with a :class:`~healthscore.errors.ValidationError`, and so does a table
 (or a column) that would lose most of its rows (values): that is a mapping or format
 problem, not a few bad rows.
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 _DAY_FIRST_OR_MONTH_FIRST = re.compile(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 
-#: The largest magnitude a numeric cell may hold. Sums of millions of such values stay
-#: finite and exact to the cent; anything larger is a unit or export error.
+#: The largest magnitude a numeric cell may hold: sums of millions of such values stay
+#: far from overflow; anything larger is a unit or export error.
 MAX_MAGNITUDE = 1e15
 
 #: A table that would lose more than this share of its rows to drops (or a column more
@@ -474,7 +474,6 @@ def validate_tables(
                 raise ValidationError([problem])
             continue
     accounts = _canonical_table("accounts", frames["accounts"], TABLES["accounts"], report, strict, None)
-    out["accounts"] = accounts
     ids = accounts["account_id"]
     parsed: dict[str, pd.DataFrame] = {}
     for name in TABLES:
@@ -491,6 +490,7 @@ def validate_tables(
         observed_until = default_observed_until(parsed | {"accounts": accounts})
     else:
         _check_start(observed_until, parsed["subscriptions"])
+    out["accounts"] = accounts
     for name, frame in parsed.items():
         frame = _apply_observed_until(name, frame, observed_until, report)
         out[name] = _derive_subscription_ids(frame) if name == "subscriptions" else frame
