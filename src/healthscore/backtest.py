@@ -116,6 +116,11 @@ def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.T
     rows["account_id"] = rows["account_id"].astype(tables.accounts["account_id"].dtype)
     rows["renewal_date"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
     labelled = make_labels(rows, tables, timeline=params.timeline, labels=params.labels)
+    damaged = labelled["account_id"].isin(list(tables.incomplete_accounts)).to_numpy()
+    if damaged.any():
+        raise DataError(f"backtest: {int(damaged.sum())} account(s) lost a subscription row or value in "
+                        f"validation (e.g. account_id={labelled.loc[damaged, 'account_id'].iloc[0]!r}), so "
+                        "their outcome is unknown; fix those rows (healthscore validate lists them)")
     if labelled["label"].isna().any():
         raise DataError(f"backtest: the horizon after {as_of:%Y-%m-%d} is not inside the data "
                         f"(it ends {tables.observed_until:%Y-%m-%d})")

@@ -23,12 +23,23 @@ import pandas as pd
 
 from healthscore import __version__
 from healthscore.config import DataParams
-from healthscore.errors import DataError, ProvenanceError, SchemaError
+from healthscore.errors import ConfigError, DataError, ProvenanceError, SchemaError
 from healthscore.schema import REQUIRED_TABLES, SCHEMA_VERSION, SIMULATOR_ONLY, TABLES
 from healthscore.tables import Tables
-from healthscore.validate import ValidationReport, validate_tables
+from healthscore.validate import ValidationReport, check_observed_until, validate_tables
 
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+#: A DuckDB database file holds these bytes at offset 8 (its header's magic number).
+DUCKDB_MAGIC = (8, b"DUCK")
+#: Other database files a user may pass by mistake, by the bytes they start with.
+OTHER_DATABASES = {b"SQLite format 3\x00": "an SQLite database"}
+
+#: The source is read, never extended: no extension is installed or loaded (an SQLite
+#: file would make DuckDB fetch one from the network) and no query reads other files
+#: (a view over a remote or local file); locked so no statement can change it.
+DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False,
+                 "enable_external_access": False, "lock_configuration": True}
 
 # ---------------------------------------------------------------------- reading
 
@@ -80,16 +91,47 @@ def _read_file(file: Path, fmt: str) -> pd.DataFrame:
 def _read_duckdb(path: Path) -> dict[str, pd.DataFrame]:
     import duckdb
 
-    if not path.exists():
-        raise DataError(f"DuckDB database {path} does not exist")
-    con = duckdb.connect(str(path), read_only=True)
+    if not path.is_file():
+        raise DataError(f"DuckDB database {path} is a folder, not a database file" if path.is_dir()
+                        else f"DuckDB database {path} does not exist")
+    _check_duckdb_header(path)
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
+    except duckdb.Error as exc:
+        raise DataError(f"cannot open DuckDB database {path}: {_first_line(exc)}") from None
+    name = "information_schema.tables"
     try:
         names = [row[0] for row in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main'"
         ).fetchall()]
-        return {name: con.table(name).df() for name in sorted(names)}
+        frames = {}
+        for name in sorted(names):
+            frames[name] = con.table(name).df()
+        return frames
+    except duckdb.Error as exc:
+        raise DataError(f"cannot read table {name} of DuckDB database {path}: {_first_line(exc)}") from None
     finally:
         con.close()
+
+
+def _check_duckdb_header(path: Path) -> None:
+    """Raise :class:`DataError` unless ``path`` starts like a DuckDB database file."""
+    offset, magic = DUCKDB_MAGIC
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if head[offset:offset + len(magic)] == magic:
+        return
+    kind = next((what for start, what in OTHER_DATABASES.items() if head.startswith(start)),
+                None if head else "an empty file")
+    raise DataError(
+        f"data source {path} is {kind + ', ' if kind else ''}not a DuckDB database (its first bytes are "
+        f"{head[:16]!r}; expected {magic!r} at byte {offset}). Export its tables to a "
+        f"folder of .parquet or .csv files, or into a DuckDB file, and point data.source there"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def map_tables(raw: Mapping[str, pd.DataFrame], data: DataParams) -> tuple[dict, dict]:
@@ -197,12 +239,36 @@ def read_source(
     SchemaError, ValidationError
         When the source breaks the contract in a way no row-drop can fix.
     """
+    observed = parse_observed_until(data.observed_until)
     raw = read_raw_tables(data, source=source)
     frames, extras = map_tables(raw, data)
-    observed = pd.Timestamp(data.observed_until) if data.observed_until else None
-    return validate_tables(
+    tables, report = validate_tables(
         frames, extras=extras, observed_until=observed, on_invalid_rows=data.on_invalid_rows
     )
+    if observed is not None:
+        check_observed_until(tables)
+    return tables, report
+
+
+def parse_observed_until(text: Any) -> pd.Timestamp | None:
+    """``data.observed_until`` as a naive-UTC instant (None when unset).
+
+    Raises
+    ------
+    ConfigError
+        Not an ISO date or instant.
+    """
+    if text is None:
+        return None
+    try:
+        value = pd.to_datetime(str(text).strip(), format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        value = pd.NaT
+    if pd.isna(value):
+        raise ConfigError(f"data.observed_until: expected an ISO date such as 2024-06-30, got {text!r}")
+    if value.tzinfo is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
+    return value.as_unit("us")
 
 
 # ---------------------------------------------------------------------- writing

@@ -26,7 +26,8 @@ def as_known_at(tables: Tables, when: pd.Timestamp) -> Tables:
     are accounts created at or after it and their rows; a later fact on an earlier row
     (a ticket closed, an invoice paid, an email opened after ``when``) is blanked;
     scheduled dates (:data:`SCHEDULED`) stay. ``observed_until`` becomes ``when`` and
-    the extras (e.g. simulator ground truth) are dropped.
+    the extras (e.g. simulator ground truth) are dropped; accounts with an incomplete
+    subscription history stay incomplete.
 
     Parameters
     ----------
@@ -56,4 +57,4 @@ def as_known_at(tables: Tables, when: pd.Timestamp) -> Tables:
                 continue
             out[column] = out[column].mask(out[column] >= when)
         frames[name] = out.reset_index(drop=True)
-    return Tables(frames, when, {})
+    return Tables(frames, when, {}, incomplete_accounts=tables.incomplete_accounts)

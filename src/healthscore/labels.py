@@ -28,6 +28,13 @@ observed_until``:
 * an explicit ``subscriptions.outcome`` on a subscription ending at R decides the row
   whatever the data's end: one of :data:`healthscore.schema.CHURN_OUTCOMES` is 1, one
   of :data:`RETAINED_OUTCOMES` is 0, anything else is ignored.
+
+A dropped row never makes a label: the rows of an account whose subscriptions lost a
+row or a value in validation (``Tables.incomplete_accounts``) are censored in both
+modes (``label`` <NA>, ``lost_at`` NaT) and, in horizon mode, carry no renewal
+calendar (``renewal_date`` NaT, ``term_days`` NaN), so no hazard interval of theirs is
+read as survived or lost either (:mod:`healthscore.model.exposure`). Their features
+are untouched; ``on_invalid_rows: error`` stops the run instead.
 """
 
 from __future__ import annotations
@@ -91,10 +98,31 @@ def make_labels(
     else:
         out = _horizon_labels(cutoffs, tables, timeline=timeline, labels=labels)
     out = _put_label_after_renewal(out)
+    out = _censor_incomplete(out, tables, horizon=timeline.mode != "renewal")
     counts = out["label"].value_counts(dropna=False)
     log.info("labels: %d rows, %d churned, %d retained, %d censored", len(out),
              int(counts.get(1, 0)), int(counts.get(0, 0)), int(out["label"].isna().sum()))
     return out
+
+
+def _censor_incomplete(rows: pd.DataFrame, tables: Tables, *, horizon: bool) -> pd.DataFrame:
+    """Censor the rows of accounts whose subscription history lost a row or a value."""
+    if not tables.incomplete_accounts or rows.empty:
+        return rows
+    hit = rows["account_id"].isin(list(tables.incomplete_accounts)).to_numpy()
+    if not hit.any():
+        return rows
+    rows = rows.copy()
+    rows["label"] = rows["label"].mask(hit)
+    rows["lost_at"] = rows["lost_at"].mask(hit)
+    if horizon:
+        rows["renewal_date"] = rows["renewal_date"].mask(hit)
+        if "term_days" in rows:
+            rows["term_days"] = rows["term_days"].mask(hit)
+    log.warning("labels: %d row(s) of %d account(s) whose subscriptions lost a row or a value "
+                "in validation are censored (e.g. account_id=%r)", int(hit.sum()),
+                len(set(rows.loc[hit, "account_id"])), rows.loc[hit, "account_id"].iloc[0])
+    return rows
 
 
 # ---------------------------------------------------------------------- renewal

@@ -35,6 +35,10 @@ class TableSpec:
         Columns parsed as numbers.
     non_negative : tuple of str
         Numeric columns that must not be negative.
+    bounds : dict of str to (float, float)
+        Numeric columns read on a known scale (inclusive); a value outside it is
+        blanked (:mod:`healthscore.validate`). Every numeric column is also bounded by
+        ``validate.MAX_MAGNITUDE``.
     intervals : tuple of (str, str)
         (start, end) pairs where end must not precede start.
     event_time : str or None
@@ -48,6 +52,7 @@ class TableSpec:
     timestamps: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
     non_negative: tuple[str, ...] = ()
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     intervals: tuple[tuple[str, str], ...] = ()
     event_time: str | None = None
     derived: dict[str, str] = field(default_factory=dict)
@@ -99,6 +104,7 @@ TABLES: dict[str, TableSpec] = {
             timestamps=("opened_at", "closed_at"),
             numeric=("csat",),
             non_negative=("csat",),
+            bounds={"csat": (0.0, 100.0)},  # 1-5, 1-10 or a percentage
             intervals=(("opened_at", "closed_at"),),
             event_time="opened_at",
             derived={"ticket_id": "row number"},
@@ -122,6 +128,7 @@ TABLES: dict[str, TableSpec] = {
             timestamps=("responded_at",),
             numeric=("score",),
             non_negative=("score",),
+            bounds={"score": (0.0, 100.0)},  # NPS 0-10, CSAT 1-5 or a percentage
             event_time="responded_at",
         ),
         TableSpec(

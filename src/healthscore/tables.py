@@ -26,11 +26,16 @@ class Tables:
     extras : mapping of str to DataFrame
         Tables outside the contract that were present (e.g. the simulator's
         ``ground_truth``); never used as features.
+    incomplete_accounts : frozenset
+        Accounts whose subscriptions lost a row or a value in validation (an
+        unparsable date, an absurd amount): their outcomes are unknown, so their labels
+        are censored (:mod:`healthscore.labels`), never read from the gap.
     """
 
     frames: Mapping[str, pd.DataFrame]
     observed_until: pd.Timestamp
     extras: Mapping[str, pd.DataFrame] = None  # type: ignore[assignment]
+    incomplete_accounts: frozenset = frozenset()
 
     def __post_init__(self) -> None:
         if self.extras is None:
@@ -66,4 +71,5 @@ class Tables:
             name: frame[frame["account_id"].isin(ids)].reset_index(drop=True)
             for name, frame in self.frames.items()
         }
-        return Tables(frames, self.observed_until, self.extras)
+        return Tables(frames, self.observed_until, self.extras,
+                      incomplete_accounts=frozenset(a for a in self.incomplete_accounts if a in ids))

@@ -150,3 +150,32 @@ def test_rows_after_the_end_of_the_data_are_ignored_and_late_facts_blanked():
 def test_ids_are_cast_to_the_accounts_dtype():
     tables, _ = validate_tables(with_table("events", events(account_id=["1", "2"])))
     assert tables["events"]["account_id"].dtype == tables["accounts"]["account_id"].dtype
+
+
+def test_a_value_outside_its_scale_is_blanked_and_the_row_kept():
+    tickets = pd.DataFrame({"account_id": [1, 2], "opened_at": ["2024-03-01", "2024-03-02"],
+                            "csat": [500.0, 4.0]})
+    tables, report = validate_tables(with_table("tickets", tickets))
+    problem = the_problem(report, "tickets", "csat")
+    assert (problem.rows, problem.action, problem.example["csat"]) == (1, "blanked", 500.0)
+    assert tables["tickets"]["csat"].isna().tolist() == [True, False]
+
+
+def test_magnitudes_up_to_the_bound_pass_and_beyond_it_are_blanked():
+    from healthscore.validate import MAX_MAGNITUDE
+
+    frames = base()
+    frames["subscriptions"]["mrr"] = [MAX_MAGNITUDE, MAX_MAGNITUDE * 10]
+    tables, report = validate_tables(frames)
+    assert tables["subscriptions"]["mrr"].tolist()[0] == MAX_MAGNITUDE
+    assert pd.isna(tables["subscriptions"]["mrr"].iloc[1])
+    assert the_problem(report, "subscriptions", "mrr").action == "blanked"
+    assert tables.incomplete_accounts == frozenset({2})
+
+
+def test_with_few_dated_rows_a_late_row_is_data_not_an_outlier():
+    frames = base()
+    frames["subscriptions"].loc[1, ["start_date", "end_date"]] = ["2026-02-01", "2027-02-01"]
+    tables, report = validate_tables(frames)
+    assert len(tables["subscriptions"]) == 2
+    assert tables.observed_until == pd.Timestamp("2026-02-02")

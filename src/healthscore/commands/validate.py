@@ -34,6 +34,10 @@ def summarise(tables: Tables, report: ValidationReport) -> str:
         note = f"  ({dropped:,} dropped or ignored)" if dropped else ""
         lines.append(f"  {name:<{width}}  {len(frame):>12,} rows{span}{note}")
     lines.append(f"data observed until: {tables.observed_until:%Y-%m-%d} (exclusive)")
+    if tables.incomplete_accounts:
+        example = sorted(tables.incomplete_accounts, key=str)[0]
+        lines.append(f"accounts whose subscriptions lost a row or a value (labels censored): "
+                     f"{len(tables.incomplete_accounts):,}, e.g. account_id={example!r}")
     if report.problems:
         lines.append(f"problems ({len(report.problems)}):")
         lines.extend(f"  - {p.describe()}" for p in report.problems)

@@ -237,6 +237,9 @@ class LocalPrefix:
     def __init__(self, values_sorted: np.ndarray, code_sorted: np.ndarray, *,
                  integral: bool | None = None):
         values = np.asarray(values_sorted, dtype=np.float64)
+        # A missing value adds nothing; left in, one NaN would poison the global prefix
+        # sum, and so every later account's sums.
+        values = np.where(np.isnan(values), 0.0, values)
         self.integral = is_integral(values) if integral is None else integral
         if self.integral:
             self.cs = cumsum0(values, dtype=np.float64)
