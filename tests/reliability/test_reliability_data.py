@@ -256,9 +256,9 @@ def test_observed_until_before_the_data_or_unparsable_is_a_config_error(tmp_path
     for value, match in [("2023-06-01", "2023-06-01 is at or before the start of the data.*2024-01-01"),
                          ("not a date", "expected an ISO date.*'not a date'"),
                          ("", "expected an ISO date")]:
-        params = make_params({"data": {"source": str(folder), "observed_until": value}})
         with pytest.raises(ConfigError, match="data.observed_until: " + match):
-            read_source(params.data)
+            # an unparsable date stops at load (config), one before the data at read
+            read_source(make_params({"data": {"source": str(folder), "observed_until": value}}).data)
 
 
 # -------------------------------------------------------------------- the CLI
