@@ -379,7 +379,7 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
              len(calib))
     fitted = HealthScoreModel.from_params(model, calibration).fit(
         train[names], _labels(train), X_val=validation[names], y_val=_labels(validation))
-    return calibrate_hazards(fitted, calib[names], calib)
+    return calibrate_hazards(fitted, calib[names], calib, recent_from=train_until)
 
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
@@ -388,24 +388,44 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     return (hashed.to_numpy() % 10_000) < share * 10_000
 
 
-def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame) -> HealthScoreModel:
+def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame, *,
+                      recent_from: pd.Timestamp | None = None) -> HealthScoreModel:
     """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
     (features ``X``), with a slope and intercept that move with the lead
     (:func:`healthscore.model.exposure.fit_hazard_calibration`), and measure how far
     the level of the windows they make up (one per ``row``) wanders across cutoff
-    dates (``level_sd``); an isotonic calibrator is left as it is."""
+    dates (``level_sd``); an isotonic calibrator is left as it is.
+
+    The wander is measured twice, and the larger is kept: across every date, under the
+    calibration fitted on them all, and out of time, on the dates after
+    ``recent_from`` under a calibration fitted only on the dates up to it. A served
+    date lies after every fitted one, so its error includes the drift the first
+    measure cannot see."""
     if fitted.calibrator_.method != "platt":
         return fitted
     label = rows["label"].to_numpy(np.float64)
     margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
-    a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
-    calibrator = Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+    calibrator = _platt(margin, lead, label)
     window = pd.factorize(rows["row"])[0]
     lost = np.bincount(window, weights=label) > 0
-    risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
     dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
-    fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=level_spread(risk, lost, dates))
+    risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
+    spread = level_spread(risk, lost, dates)
+    if recent_from is not None:
+        early = (rows["cutoff_time"] <= recent_from).to_numpy()
+        late = dates > np.datetime64(pd.Timestamp(recent_from).as_unit("us"))
+        if early.any() and late.any() and 0 < label[early].sum() < early.sum():
+            before = _platt(margin[early], lead[early], label[early])
+            ahead = expit(combine_hazards(before.logit(margin, lead), window, len(lost)))
+            spread = max(spread, level_spread(ahead[late], lost[late], dates[late]))
+    fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=spread)
     return fitted
+
+
+def _platt(margin: np.ndarray, lead: np.ndarray, label: np.ndarray) -> Calibrator:
+    """The lead-aware Platt calibrator of interval hazards fitted on ``label``."""
+    a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
+    return Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
 
 
 def oracle_risk(
