@@ -6,73 +6,31 @@ a typo never falls back silently to a default.
 
 Durations are whole days (``*_days``); dates are ISO strings (``2024-01-31``).
 
-Ranges are declared on the fields (``num_leaves: int = limited(7, low=2)``, dates with
-:func:`iso_date`) and checked at load, as the types are, so ``model.num_leaves=0`` or
-``data.observed_until: yesterday`` stops with the key named before any stage runs;
-checks that involve two fields are each section's ``_cross_check``. Every number must
-be finite.
+Types and ranges are declared on the fields as pydantic constraints
+(``num_leaves: Annotated[Int, Field(ge=2)] = 7``, dates as :data:`IsoDate`; see
+:mod:`healthscore.config_fields`) and checked by pydantic at load, so
+``model.num_leaves=0`` or ``data.observed_until: yesterday`` stops with the key named
+before any stage runs; checks that involve two fields are each section's
+``model_validator``. Every number must be finite. Code that builds a section itself
+(tests, ``dataclasses.replace``) is not checked here: each stage checks what it needs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
-import types
-import typing
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
+from healthscore.config_fields import (SECTION, Bool, Cadence, Count, Depth, Float, Int, IsoDate,
+                                       Key, Mismatch, NonNegative, Positive, Share, Str,
+                                       config_error)
 from healthscore.errors import ConfigError
-
-# ------------------------------------------------------------------ declared ranges
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The numbers a field accepts, checked at load with the key named.
-
-    ``low`` / ``high`` are inclusive bounds, ``above`` / ``below`` exclusive ones;
-    ``also`` lists values accepted outside them (e.g. ``-1`` for "no limit"). On a list
-    field the limits apply to every item; ``None``, where the type allows it, passes.
-    """
-
-    low: float | None = None
-    high: float | None = None
-    above: float | None = None
-    below: float | None = None
-    also: tuple[float, ...] = ()
-
-    def accepts(self, value: float) -> bool:
-        if value in self.also:
-            return True
-        return not ((self.low is not None and value < self.low)
-                    or (self.high is not None and value > self.high)
-                    or (self.above is not None and value <= self.above)
-                    or (self.below is not None and value >= self.below))
-
-    def describe(self) -> str:
-        """``at least 1``, ``above 0 and at most 1``, ``-1 or at least 1``."""
-        parts = [f"{word} {bound:g}" for word, bound in (
-            ("at least", self.low), ("above", self.above), ("at most", self.high),
-            ("below", self.below)) if bound is not None]
-        return " or ".join([*(f"{v:g}" for v in self.also), " and ".join(parts)])
-
-
-def limited(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING,
-            **limits: Any) -> Any:
-    """A dataclass field whose numbers are checked at load against :class:`Limits`:
-    ``limited(7, low=2)``; ``limited(factory=lambda: [7, 30], low=1)`` for a list."""
-    return field(default=default, default_factory=factory, metadata={"limits": Limits(**limits)})
-
-
-def iso_date(default: str | None = None) -> Any:
-    """A dataclass field holding an ISO date or instant (``2024-01-31``) or None,
-    checked at load: parsable, without a time zone (the data's clock has none)."""
-    return field(default=default, metadata={"iso_date": True})
 
 # ----------------------------------------------------------------------------- data
 
@@ -81,9 +39,11 @@ def iso_date(default: str | None = None) -> Any:
 class LookupParams:
     """Replace a column's codes by names from another table (e.g. event type ids)."""
 
-    table: str
-    key: str
-    value: str
+    __pydantic_config__ = SECTION
+
+    table: Str
+    key: Str
+    value: Str
 
 
 @dataclass(frozen=True)
@@ -97,13 +57,15 @@ class DataParams:
     latest timestamp found); anything at or after it is ignored.
     """
 
-    source: str = "data/demo"
+    __pydantic_config__ = SECTION
+
+    source: Str = "data/demo"
     format: Literal["auto", "parquet", "csv", "duckdb"] = "auto"
-    tables: dict[str, str] = field(default_factory=dict)
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)
-    lookups: dict[str, dict[str, LookupParams]] = field(default_factory=dict)
+    tables: dict[Key, Str] = field(default_factory=dict)
+    columns: dict[Key, dict[Key, Str]] = field(default_factory=dict)
+    lookups: dict[Key, dict[Key, LookupParams]] = field(default_factory=dict)
     on_invalid_rows: Literal["drop", "error"] = "drop"
-    observed_until: str | None = iso_date()
+    observed_until: IsoDate | None = None
 
 
 # ------------------------------------------------------------------ timeline, labels
@@ -123,27 +85,22 @@ class TimelineParams:
     cutoffs begin when every dated table has data (``timeline.data_start``).
     """
 
+    __pydantic_config__ = SECTION
+
     mode: Literal["renewal", "horizon"] = "horizon"
-    lead_time_days: int = limited(0, low=0)
-    horizon_days: int = limited(365, low=1)
-    cadence: str = "MS"
-    start: str | None = iso_date()
-    end: str | None = iso_date()
+    lead_time_days: Count = 0
+    horizon_days: Positive = 365
+    cadence: Cadence = "MS"
+    start: IsoDate | None = None
+    end: IsoDate | None = None
 
-    def _cross_check(self, key: Callable[[str], str]) -> None:
-        from pandas.tseries.frequencies import to_offset
-
-        try:
-            steps = to_offset(self.cadence).n
-        except (ValueError, TypeError):
-            steps = 0
-        if steps <= 0:
-            raise ConfigError(f"{key('cadence')}: expected a pandas offset alias that moves "
-                              f"forward, such as MS (1st of each month), got {self.cadence!r}")
+    @model_validator(mode="after")
+    def _end_after_start(self) -> TimelineParams:
         if self.start is not None and self.end is not None and (
                 dt.datetime.fromisoformat(self.end) < dt.datetime.fromisoformat(self.start)):
-            raise ConfigError(f"{key('end')}: {self.end} is before {key('start')} {self.start}; "
-                              "expected end on or after start")
+            raise Mismatch(lambda key: f"{key('end')}: {self.end} is before {key('start')} "
+                           f"{self.start}; expected end on or after start")
+        return self
 
 
 @dataclass(frozen=True)
@@ -156,8 +113,10 @@ class LabelParams:
     counts as churn too.
     """
 
-    grace_days: int = limited(30, low=0)
-    contraction_share: float | None = limited(None, above=0, high=1)
+    __pydantic_config__ = SECTION
+
+    grace_days: Count = 30
+    contraction_share: Share | None = None
 
 
 # ------------------------------------------------------------------------- features
@@ -178,18 +137,20 @@ class FeatureParams:
     ``engagement``.
     """
 
-    windows: list[int] = limited(factory=lambda: [7, 30, 90, 180], low=1)
-    trend_windows: list[int] = limited(factory=lambda: [30, 90], low=1)
-    top_event_types: int = limited(5, low=0)
-    top_signal_types: int = limited(8, low=0)
-    categoricals: list[str] = field(
+    __pydantic_config__ = SECTION
+
+    windows: list[Positive] = field(default_factory=lambda: [7, 30, 90, 180])
+    trend_windows: list[Positive] = field(default_factory=lambda: [30, 90])
+    top_event_types: Count = 5
+    top_signal_types: Count = 8
+    categoricals: list[Str] = field(
         default_factory=lambda: ["segment", "plan", "industry", "region"]
     )
-    account_attributes: list[str] = field(default_factory=list)
-    high_priority: list[str] = field(default_factory=lambda: ["high", "urgent"])
-    detractor_max: float = 6.0
-    partition_accounts: int = limited(25_000, low=1)
-    signal_families: dict[str, str] = field(default_factory=lambda: {
+    account_attributes: list[Str] = field(default_factory=list)
+    high_priority: list[Str] = field(default_factory=lambda: ["high", "urgent"])
+    detractor_max: Float = 6.0
+    partition_accounts: Positive = 25_000
+    signal_families: dict[Key, Str] = field(default_factory=lambda: {
         "downgrade_request": "contract", "competitor_mention": "sentiment",
         "contact_change": "account", "exec_sponsor_meeting": "engagement",
         "feature_request": "engagement", "community_post": "engagement",
@@ -208,8 +169,10 @@ class SplitParams:
     from but calibrates on fewer: on the 20,000-account simulation, 3 months gave +0.002
     test AUC over 6 but a Platt intercept skewed by that quarter's churn rate."""
 
-    test_months: int = limited(6, low=1)
-    validation_months: int = limited(6, low=1)
+    __pydantic_config__ = SECTION
+
+    test_months: Positive = 6
+    validation_months: Positive = 6
 
 
 @dataclass(frozen=True)
@@ -231,21 +194,23 @@ class ModelParams:
     contract's length).
     """
 
-    n_estimators: int = limited(1000, low=1)
-    learning_rate: float = limited(0.05, above=0)
-    num_leaves: int = limited(7, low=2, high=131_072)  # LightGBM's own range
-    max_depth: int = limited(3, low=1, also=(-1,))  # -1: no limit
-    min_child_samples: int = limited(50, low=0)
-    subsample: float = limited(0.8, above=0, high=1)
-    subsample_freq: int = limited(1, low=0)
-    colsample_bytree: float = limited(0.8, above=0, high=1)
-    reg_lambda: float = limited(1.0, low=0)
-    early_stopping_rounds: int = limited(100, low=0)  # 0: no early stopping
-    holdout_share: float = limited(0.25, low=0, below=1)
-    min_churned_rows: int = limited(50, low=0)
-    random_state: int = limited(42, low=0, high=2**31 - 1)
-    n_jobs: int = limited(2, low=-1)  # -1 or 0: LightGBM's default threads
-    exclude_features: list[str] = field(default_factory=list)
+    __pydantic_config__ = SECTION
+
+    n_estimators: Positive = 1000
+    learning_rate: Annotated[Float, Field(gt=0)] = 0.05
+    num_leaves: Annotated[Int, Field(ge=2, le=131_072)] = 7  # LightGBM's own range
+    max_depth: Depth = 3  # -1: no limit
+    min_child_samples: Count = 50
+    subsample: Share = 0.8
+    subsample_freq: Count = 1
+    colsample_bytree: Share = 0.8
+    reg_lambda: NonNegative = 1.0
+    early_stopping_rounds: Count = 100  # 0: no early stopping
+    holdout_share: Annotated[Float, Field(ge=0, lt=1)] = 0.25
+    min_churned_rows: Count = 50
+    random_state: Annotated[Int, Field(ge=0, le=2**31 - 1)] = 42
+    n_jobs: Annotated[Int, Field(ge=-1)] = 2  # -1 or 0: LightGBM's default threads
+    exclude_features: list[Str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -256,8 +221,10 @@ class CalibrationParams:
     ``ece_bins`` equal-width bins measure the expected calibration error.
     """
 
+    __pydantic_config__ = SECTION
+
     method: Literal["platt", "isotonic"] = "platt"
-    ece_bins: int = limited(10, low=1)
+    ece_bins: Positive = 10
 
 
 @dataclass(frozen=True)
@@ -265,15 +232,19 @@ class ScorecardRule:
     """One metric of the rule scorecard: 100 points at ``good`` or better, 0 at
     ``bad`` or worse, linear between; ``weight`` is its share of the total."""
 
-    feature: str
-    good: float
-    bad: float
-    weight: float = limited(above=0)
+    __pydantic_config__ = SECTION
 
-    def _cross_check(self, key: Callable[[str], str]) -> None:
+    feature: Str
+    good: Float
+    bad: Float
+    weight: Annotated[Float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _good_is_not_bad(self) -> ScorecardRule:
         if self.good == self.bad:
-            raise ConfigError(f"{key('good')}, {key('bad')}: expected different values "
-                              f"(points are linear between them), got {self.good:g} and {self.bad:g}")
+            raise Mismatch(lambda key: f"{key('good')}, {key('bad')}: expected different values "
+                           f"(points are linear between them), got {self.good:g} and {self.bad:g}")
+        return self
 
 
 def _default_scorecard_rules() -> list[ScorecardRule]:
@@ -300,12 +271,16 @@ class ScorecardParams:
     feature is present, rounded and clipped to 1-100.
     """
 
-    rules: list[ScorecardRule] = field(default_factory=_default_scorecard_rules)
-    missing_points: float = limited(50.0, low=0, high=100)
+    __pydantic_config__ = SECTION
 
-    def _cross_check(self, key: Callable[[str], str]) -> None:
+    rules: list[ScorecardRule] = field(default_factory=_default_scorecard_rules)
+    missing_points: Annotated[Float, Field(ge=0, le=100)] = 50.0
+
+    @model_validator(mode="after")
+    def _has_rules(self) -> ScorecardParams:
         if not self.rules:
-            raise ConfigError(f"{key('rules')}: expected at least one rule, got an empty list")
+            raise Mismatch(lambda key: f"{key('rules')}: expected at least one rule, got an empty list")
+        return self
 
 
 # ------------------------------------------------------------------- score, alerts
@@ -333,20 +308,25 @@ class ScoreParams:
     whose points make the account's starting point rather than drivers.
     """
 
-    offset: float = 35.0
-    pdo: float = limited(10.0, above=0)
-    red_below: int = limited(50, low=1, high=100)
-    green_from: int = limited(70, low=1, high=100)
-    top_drivers: int = limited(5, low=1)
-    out_dir: str = "outputs"
-    chunk_rows: int = limited(100_000, low=1)
-    incremental: bool = False
-    profile_features: list[str] = field(default_factory=lambda: list(PROFILE_FEATURES))
+    __pydantic_config__ = SECTION
 
-    def _cross_check(self, key: Callable[[str], str]) -> None:
+    offset: Float = 35.0
+    pdo: Annotated[Float, Field(gt=0)] = 10.0
+    red_below: Annotated[Int, Field(ge=1, le=100)] = 50
+    green_from: Annotated[Int, Field(ge=1, le=100)] = 70
+    top_drivers: Positive = 5
+    out_dir: Str = "outputs"
+    chunk_rows: Positive = 100_000
+    incremental: Bool = False
+    profile_features: list[Str] = field(default_factory=lambda: list(PROFILE_FEATURES))
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> ScoreParams:
         if self.red_below > self.green_from:
-            raise ConfigError(f"{key('red_below')}={self.red_below} is above {key('green_from')}="
-                              f"{self.green_from}; expected red_below <= green_from (yellow between)")
+            raise Mismatch(lambda key: f"{key('red_below')}={self.red_below} is above "
+                           f"{key('green_from')}={self.green_from}; expected red_below <= "
+                           "green_from (yellow between)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -358,10 +338,12 @@ class AlertParams:
     ``reasons``: changed drivers named as the alert's reasons.
     """
 
-    new_red: bool = True
-    band_drop: bool = True
-    drop_points: int = limited(10, low=0, high=99)
-    reasons: int = limited(3, low=0)
+    __pydantic_config__ = SECTION
+
+    new_red: Bool = True
+    band_drop: Bool = True
+    drop_points: Annotated[Int, Field(ge=0, le=99)] = 10
+    reasons: Count = 3
 
 
 @dataclass(frozen=True)
@@ -380,15 +362,17 @@ class ReportParams:
     lists the accounts whose next renewal falls within this many days.
     """
 
-    title: str = "Customer health"
-    top_movers: int = limited(10, low=0)
-    max_accounts: int = limited(500, low=0)
-    drivers_shown: int = limited(5, low=0)
-    driver_min_points: float = limited(2.0, low=0)
-    outcome: str = "are lost"
-    currency: str = "$"
-    next_steps: dict[str, str] = field(default_factory=dict)
-    renewal_days: int = limited(90, low=0)
+    __pydantic_config__ = SECTION
+
+    title: Str = "Customer health"
+    top_movers: Count = 10
+    max_accounts: Count = 500
+    drivers_shown: Count = 5
+    driver_min_points: NonNegative = 2.0
+    outcome: Str = "are lost"
+    currency: Str = "$"
+    next_steps: dict[Key, Str] = field(default_factory=dict)
+    renewal_days: Count = 90
 
 
 # ---------------------------------------------------------------------- tracking
@@ -398,8 +382,10 @@ class ReportParams:
 class GateParams:
     """Quality gates ``promote`` checks before moving the ``champion`` alias."""
 
-    max_auc_drop: float = 0.01
-    max_ece: float = limited(0.05, low=0, high=1)
+    __pydantic_config__ = SECTION
+
+    max_auc_drop: Float = 0.01
+    max_ece: Annotated[Float, Field(ge=0, le=1)] = 0.05
 
 
 @dataclass(frozen=True)
@@ -407,11 +393,13 @@ class TrackingParams:
     """MLflow. ``uri`` empty means ``MLFLOW_TRACKING_URI`` if set, else the embedded
     SQLite store ``sqlite:///mlruns.db`` with artifacts in ``mlartifacts/``."""
 
-    uri: str = ""
-    artifact_location: str = "mlartifacts"
-    experiment: str = "healthscore"
-    registered_model: str = "healthscore"
-    export_dir: str = "models/healthscore"
+    __pydantic_config__ = SECTION
+
+    uri: Str = ""
+    artifact_location: Str = "mlartifacts"
+    experiment: Str = "healthscore"
+    registered_model: Str = "healthscore"
+    export_dir: Str = "models/healthscore"
     gates: GateParams = field(default_factory=GateParams)
 
 
@@ -421,13 +409,17 @@ class TuneParams:
     (trial 0 = the ``model`` settings), stopped early after ``timeout_seconds`` of wall
     time (0: no time limit, so the same trials run on every machine)."""
 
-    n_trials: int = limited(20, low=1)
-    timeout_seconds: int = limited(180, low=0)
+    __pydantic_config__ = SECTION
+
+    n_trials: Positive = 20
+    timeout_seconds: Count = 180
 
 
 @dataclass(frozen=True)
 class Params:
     """Every section of ``params.yaml``."""
+
+    __pydantic_config__ = SECTION
 
     data: DataParams = field(default_factory=DataParams)
     timeline: TimelineParams = field(default_factory=TimelineParams)
@@ -447,131 +439,23 @@ class Params:
 # ------------------------------------------------------------------------ loading
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return f"a mapping of {_type_name(typing.get_args(tp)[1])}"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
-    if tp is type(None):
-        return "null"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
+@functools.cache
+def _validator() -> TypeAdapter[Params]:
+    return TypeAdapter(Params)  # built on first use: no work at import
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; ``key`` names it in errors."""
-    origin = typing.get_origin(tp)
-    bad = ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise bad
-        return value
-    if origin in (types.UnionType, typing.Union):
-        for arg in typing.get_args(tp):
-            try:
-                return _convert(value, arg, key)
-            except ConfigError:
-                continue
-        raise bad
-    if tp is type(None):
-        if value is not None:
-            raise bad
-        return None
-    if origin is list:
-        if not isinstance(value, list):
-            raise bad
-        (item,) = typing.get_args(tp)
-        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise bad
-        _, item = typing.get_args(tp)
-        return {str(k): _convert(v, item, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise bad
-        return _build(tp, value, key)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if isinstance(value, (dt.date, dt.datetime)):  # YAML reads 2024-01-31 as a date
-            return value.isoformat()
-        if not isinstance(value, str):
-            raise bad
-        return value
-    raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug, not user input
-
-
-def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        raise ConfigError(
-            f"unknown key {where}{unknown[0]!s}; expected one of: {', '.join(sorted(names))}"
-        )
-    def key(name: str) -> str:
-        return f"{prefix}.{name}" if prefix else name
-
-    declared = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for name, value in raw.items():
-        kwargs[name] = _check_declared(_convert(value, hints[name], key(name)), declared[name], key(name))
+def _validate(tree: Mapping[str, Any]) -> Params:
+    """``tree`` checked against :class:`Params`; the first problem a ConfigError."""
     try:
-        built = cls(**kwargs)
-    except TypeError as exc:  # a required field of a nested entry is missing
-        raise ConfigError(f"{prefix or 'params'}: {exc}") from None
-    cross_check = getattr(built, "_cross_check", None)
-    if cross_check is not None:
-        cross_check(key)
-    return built
-
-
-def _check_declared(value: Any, declared: dataclasses.Field, key: str) -> Any:
-    """``value`` when it is within the field's declared :class:`Limits` (every item of a
-    list) and, for an :func:`iso_date` field, a date; else a ConfigError naming ``key``."""
-    limits = declared.metadata.get("limits")
-    if limits is not None:
-        items = enumerate(value) if isinstance(value, list) else [(None, value)]
-        for i, item in items:
-            if item is not None and not limits.accepts(item):
-                where = key if i is None else f"{key}[{i}]"
-                raise ConfigError(f"{where}: expected {limits.describe()}, got {item!r}")
-    if declared.metadata.get("iso_date") and value is not None:
-        try:
-            when = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"{key}: expected an ISO date such as 2024-01-31, got {value!r}") from None
-        if when.tzinfo is not None:
-            raise ConfigError(f"{key}: expected a date without a time zone (the data's clock "
-                              f"has none), got {value!r}")
-    return value
+        return _validator().validate_python(tree)
+    except ValidationError as exc:
+        raise config_error(exc, Params) from None
 
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML that keeps dates as written: they are ISO strings checked per key
-    (:func:`iso_date`), so an impossible date such as 2024-13-01 names its key."""
+    (:data:`~healthscore.config_fields.IsoDate`), so an impossible date such as
+    2024-13-01 names its key."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -611,7 +495,7 @@ def make_params(raw: Mapping[str, Any] | None = None, overrides: list[str] = ())
                 raise ConfigError(f"--set {text!r}: {part} is not a section")
             node = child
         node[path[-1]] = value
-    return _build(Params, tree, "")
+    return _validate(tree)
 
 
 def read_params(path: str | Path | None = None, overrides: list[str] = ()) -> Params:
