@@ -22,8 +22,16 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict,
 
 from healthscore.errors import ConfigError
 
-#: Every section: unknown keys are errors, numbers are finite.
-SECTION = ConfigDict(extra="forbid", allow_inf_nan=False)
+_T = typing.TypeVar("_T")
+
+
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+def section(cls: type[_T]) -> type[_T]:
+    """A frozen dataclass whose loaded values pydantic checks: an unknown key is an
+    error, every number finite. Building one in code checks nothing (as before)."""
+    cls.__pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[attr-defined]
+    return dataclasses.dataclass(frozen=True)(cls)
+
 
 Int = Annotated[int, Strict()]
 Float = Annotated[float, Strict()]  # an integer is accepted and becomes a float
