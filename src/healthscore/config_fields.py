@@ -1,6 +1,6 @@
 """The field types of ``params.yaml`` and its errors put in words, on pydantic.
 
-The sections in :mod:`healthscore.config` are plain frozen dataclasses whose
+The sections in :mod:`healthscore.config_sections` are plain frozen dataclasses whose
 annotations carry pydantic constraints (``Annotated[Int, Field(ge=2)]``); they are
 checked when ``params.yaml`` is loaded, not when code builds a section. Scalars are
 strict (``"90"`` is not an integer, ``yes`` in quotes is not true/false) and every
@@ -17,7 +17,6 @@ import types
 import typing
 from typing import Annotated, Any, Callable, Literal
 
-import annotated_types
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from healthscore.errors import ConfigError
@@ -108,8 +107,7 @@ Depth = Annotated[Int, AfterValidator(_depth)]
 
 # ------------------------------------------------------------------ errors in words
 
-_BOUNDS = ((annotated_types.Ge, "ge", "at least"), (annotated_types.Gt, "gt", "above"),
-           (annotated_types.Le, "le", "at most"), (annotated_types.Lt, "lt", "below"))
+_BOUNDS = (("ge", "at least"), ("gt", "above"), ("le", "at most"), ("lt", "below"))
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -173,21 +171,25 @@ def _bare(tp: Any) -> Any:
     """``tp`` without its constraints, and without ``| None``."""
     while typing.get_origin(tp) is Annotated:
         tp = typing.get_args(tp)[0]
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        (tp, *_) = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _bare(tp)
+    return tp if tp is _without_none(tp) else _bare(_without_none(tp))
+
+
+def _without_none(tp: Any) -> Any:
+    """``X`` of ``X | None`` (the only unions of the sections), else ``tp``."""
+    if typing.get_origin(tp) not in (types.UnionType, typing.Union):
+        return tp
+    (tp, *_) = [a for a in typing.get_args(tp) if a is not type(None)]
     return tp
 
 
 def _range(tp: Any) -> str:
     """``at least 2 and at most 131072``, from the constraints on ``tp``."""
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):  # ``Share | None``
-        (tp, *_) = [a for a in typing.get_args(tp) if a is not type(None)]
+    tp = _without_none(tp)  # ``Share | None``
     found = []
     for item in typing.get_args(tp)[1:] if typing.get_origin(tp) is Annotated else ():
         found.extend(getattr(item, "metadata", [item]))  # a Field() holds its bounds
-    parts = [f"{word} {_number(getattr(item, attr))}" for cls, attr, word in _BOUNDS
-             for item in found if isinstance(item, cls)]
+    parts = [f"{word} {_number(getattr(item, attr))}" for attr, word in _BOUNDS
+             for item in found if getattr(item, attr, None) is not None]
     return " and ".join(parts) or "a value in range"
 
 
