@@ -322,7 +322,7 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
                                 n_bins=params.calibration.ece_bins)
         tables.append(metrics.assign(fold=number))
         info["trees"] = model.best_iteration_
-        exported = ExportedModel(kind="lightgbm", scale=scale, model=model)
+        exported = ExportedModel(model, scale)
         parts.append(analyse_test(exported, fit=pd.concat([fit, validation]), test=test,
                                   names=names, truth=truth, features=params.features,
                                   profile=params.score.profile_features))

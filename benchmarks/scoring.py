@@ -68,7 +68,7 @@ def child_reference_model(args) -> dict:
         n_estimators=args.trees, num_leaves=args.leaves, max_depth=-1, min_child_samples=20,
         learning_rate=0.05, early_stopping_rounds=0, n_jobs=2, random_state=0,
     ).fit(frame, y)
-    exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model)
+    exported = ExportedModel(model, HealthScale())
     save_bundle(exported, args.out)
     return {"trees": int(model.booster_.num_trees()), "features": len(model.feature_names_)}
 

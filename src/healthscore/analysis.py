@@ -288,7 +288,9 @@ def shap_explanation(
     from healthscore.model.encoding import encode_frame
 
     exported_scale = getattr(model, "scale", None)
-    inner = model.model if getattr(model, "kind", None) == "lightgbm" else model
+    from healthscore.model.export import ExportedModel
+
+    inner = model.model if isinstance(model, ExportedModel) else model
     if not hasattr(inner, "contributions"):
         raise TypeError(f"shap_explanation: {type(model).__name__} is not a tree model")
     # a hazard model's points are of its horizon score (intervals combined)

@@ -69,6 +69,7 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
         The model ``train`` would have exported then (its served fit).
     """
     from healthscore.model.export import ExportedModel
+    from healthscore.model.predictor import HazardPredictor
     from healthscore.model.scale import HealthScale
     from healthscore.model.training import fit_served_model
     from healthscore.pipeline import build_dataset
@@ -79,8 +80,8 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
     horizon = horizon_for(params.timeline, params.labels)
     served = fit_served_model(dataset, horizon=horizon, observed_until=known.observed_until,
                               split=params.split, model=params.model, calibration=params.calibration)
-    result = ExportedModel(kind="lightgbm", scale=HealthScale.from_params(params.score),
-                           model=served, horizon=horizon)
+    result = ExportedModel(served if horizon is None else HazardPredictor(served, horizon),
+                           HealthScale.from_params(params.score))
     outputs = score_date(known, result, as_of=as_of, features=params.features,
                          score=params.score, alerts=params.alerts)
     points = outputs.points.set_index("account_id")

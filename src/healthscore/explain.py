@@ -22,6 +22,7 @@ Everything here is pure: arrays and frames in, arrays and frames out.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -31,6 +32,12 @@ from scipy.special import expit
 
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
+from healthscore.model.baselines import RuleScorecard
+from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.export import ExportedModel
+from healthscore.model.exposure import combine_hazards, expand_intervals, horizon_weights
+from healthscore.model.predictor import HazardPredictor
+from healthscore.model.scale import round_score
 
 
 def family_column(family: str) -> str:
@@ -193,8 +200,10 @@ def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanat
 
     Parameters
     ----------
-    model : ExportedModel, HealthScoreModel or RuleScorecard
-        An :class:`healthscore.model.ExportedModel` brings its own scale. A tree model
+    model : ExportedModel or Predictor
+        An :class:`healthscore.model.ExportedModel` brings its own scale; a bare
+        predictor (``HealthScoreModel``, ``HazardPredictor``, ``RuleScorecard``) is
+        explained by :func:`explain_predictor`, by its class. A tree model
         exposes ``contributions(X)`` (n x (p + 1), raw margin) and ``calibrator_``.
         A rule scorecard exposes ``points(X)`` (0-100 per rule) and ``weights()``; its
         health score is the weighted mean of the rule points, so a rule's points in
@@ -205,45 +214,61 @@ def explain_model(model: Any, X: pd.DataFrame, *, scale: Any = None) -> Explanat
     scale : HealthScale
         Required unless ``model`` is an ``ExportedModel``.
     """
-    kind = getattr(model, "kind", None)
-    if kind == "lightgbm" and getattr(model, "horizon", None) is not None:
-        return explain_horizon(model, X)
-    if kind in ("lightgbm", "scorecard") and hasattr(model, "scale"):
-        inner = model.model if kind == "lightgbm" else model.scorecard
-        return explain_model(inner, X, scale=model.scale)
+    if isinstance(model, ExportedModel):
+        return explain_predictor(model.predictor, X, scale=model.scale)
     if scale is None:
         raise TypeError("explain_model: scale is required for a bare model")
-    if hasattr(model, "contributions") and hasattr(model, "calibrator_"):
-        names = list(model.feature_names_)
-        contributions = model.contributions(X[names])
-        calibrator = model.calibrator_
-        logit = None
-        if calibrator.method != "platt":
-            logit = calibrator.logit(contributions.sum(axis=1))
-        return explain_contributions(
-            contributions, a=calibrator.a, b=calibrator.b, scale=scale,
-            feature_names=names, calibrated_logit=logit,
-        )
-    if hasattr(model, "points") and hasattr(model, "weights"):
-        weights = model.weights()
-        names = [str(n) for n in weights.index]
-        rule_points = model.points(X).loc[:, names].to_numpy(dtype=np.float64)
-        points = (rule_points - SCORECARD_BASE) * weights.to_numpy()
-        base = np.full(len(points), SCORECARD_BASE)
-        unclipped = base + points.sum(axis=1)
-        from healthscore.model.scale import round_score
-
-        # the score and risk as the scorecard itself rounds and maps them, from the same points
-        score = round_score(model.unclipped_from_points(rule_points))
-        return Explanation(
-            names, points, base, np.zeros(len(points)), unclipped,
-            np.asarray(model.risk_from_score(score), dtype=np.float64), score,
-            np.asarray(scale.band(score), dtype=object).reshape(-1),
-        )
-    raise TypeError(f"cannot explain a {type(model).__name__}: no contributions nor rule points")
+    return explain_predictor(model, X, scale=scale)
 
 
-def explain_horizon(exported: Any, X: pd.DataFrame) -> Explanation:
+@functools.singledispatch
+def explain_predictor(predictor: Any, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    """Explain ``predictor``'s scores of ``X`` on ``scale``: one implementation per
+    :class:`~healthscore.model.predictor.Predictor` class (registered below)."""
+    raise TypeError(f"cannot explain a {type(predictor).__name__}: no contributions nor rule points")
+
+
+@explain_predictor.register(HealthScoreModel)
+def explain_tree_model(model: HealthScoreModel, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    """TreeSHAP contributions of the margin under the model's Platt coefficients; an
+    isotonic score's gap to them is the residual."""
+    names = list(model.feature_names_)
+    contributions = model.contributions(X[names])
+    calibrator = model.calibrator_
+    logit = None
+    if calibrator.method != "platt":
+        logit = calibrator.logit(contributions.sum(axis=1))
+    return explain_contributions(
+        contributions, a=calibrator.a, b=calibrator.b, scale=scale,
+        feature_names=names, calibrated_logit=logit,
+    )
+
+
+@explain_predictor.register(RuleScorecard)
+def explain_scorecard(model: RuleScorecard, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    """A rule's points are ``weight * (rule points - 50)`` around the base 50; the
+    score and risk are the scorecard's own, from the same rule points."""
+    weights = model.weights()
+    names = [str(n) for n in weights.index]
+    rule_points = model.points(X).loc[:, names].to_numpy(dtype=np.float64)
+    points = (rule_points - SCORECARD_BASE) * weights.to_numpy()
+    base = np.full(len(points), SCORECARD_BASE)
+    unclipped = base + points.sum(axis=1)
+    # the score and risk as the scorecard itself rounds and maps them, from the same points
+    score = round_score(model.unclipped_from_points(rule_points))
+    return Explanation(
+        names, points, base, np.zeros(len(points)), unclipped,
+        np.asarray(model.risk_from_score(score), dtype=np.float64), score,
+        np.asarray(scale.band(score), dtype=object).reshape(-1),
+    )
+
+
+@explain_predictor.register(HazardPredictor)
+def _explain_hazard(hazard: HazardPredictor, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    return explain_horizon(hazard, X, scale=scale)
+
+
+def explain_horizon(hazard: HazardPredictor, X: pd.DataFrame, *, scale: Any) -> Explanation:
     """Explain a hazard model's horizon scores (:mod:`healthscore.model.exposure`).
 
     Each account's window logit ``L`` combines its intervals' calibrated hazard
@@ -257,9 +282,7 @@ def explain_horizon(exported: Any, X: pd.DataFrame) -> Explanation:
     gives the base ``offset - factor * l_0``. Base + points + residual = the unclipped
     score, exactly (``residual`` is 0 under Platt).
     """
-    from healthscore.model.exposure import expand_intervals, horizon_weights, combine_hazards
-
-    model, scale = exported.model, exported.scale
+    model = hazard.model
     rows, owner = expand_intervals(X)
     n = len(X)
     contributions = model.contributions(rows)
@@ -289,7 +312,7 @@ def explain_horizon(exported: Any, X: pd.DataFrame) -> Explanation:
     points = np.column_stack([-factor * feature_logit, -factor * (calendar - base_logit)])
     base = np.full(n, float(scale.offset) - factor * base_logit)
     residual = -factor * (served - window) - factor * left
-    return explanation_from_points(points, base, residual, feature_names=exported.feature_names,
+    return explanation_from_points(points, base, residual, feature_names=hazard.feature_names,
                                    scale=scale)
 
 

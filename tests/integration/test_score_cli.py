@@ -40,7 +40,7 @@ def world(tmp_path_factory):
     model = HealthScoreModel(n_estimators=40, num_leaves=5, max_depth=3, min_child_samples=5,
                              early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
     model.fit(labelled[names], labelled["label"].astype(int))
-    exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model,
+    exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names))
     save_bundle(exported, root / "model")
     return {"data": data, "model": root / "model", "tables": tables, "params": params}

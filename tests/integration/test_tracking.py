@@ -111,7 +111,7 @@ def test_promote_moves_the_alias_and_exports_a_loadable_folder(params, good, syn
     X = _features(synthetic)
     expected = good.exported.predict_frame(X)
     from_folder = load_exported(params.tracking.export_dir)
-    from_uri = load_exported("models:/healthscore@champion", tracking=params.tracking)
+    from_uri = tracking.load_model("models:/healthscore@champion", params=params.tracking)
     for loaded in (from_folder, from_uri):
         assert loaded.version == "1"
         pd.testing.assert_frame_equal(loaded.predict_frame(X), expected)

@@ -65,7 +65,7 @@ def scored(tmp_path_factory):
     rules = ScorecardParams().rules
     X = pd.DataFrame({r.feature: np.linspace(r.bad, r.good, 6) for r in rules})
     card = RuleScorecard(rules, scale=HealthScale()).fit(X)
-    save_bundle(ExportedModel(kind="scorecard", scale=HealthScale(), scorecard=card,
+    save_bundle(ExportedModel(card, HealthScale(),
                               catalogue=catalogue_dict(list(X.columns))), root / "model")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no params.yaml here: defaults

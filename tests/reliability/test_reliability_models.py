@@ -52,7 +52,7 @@ def world(tmp_path_factory):
     model = HealthScoreModel(n_estimators=20, num_leaves=5, max_depth=3, min_child_samples=5,
                              early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
     model.fit(labelled[names], labelled["label"].astype(int))
-    exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model,
+    exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names), metrics={"test_model_roc_auc": 0.7},
                              reliability=[{"predicted": 0.1, "observed": 0.2, "count": 9}])
     bundle = save_bundle(exported, root / "bundle")
@@ -207,7 +207,7 @@ def test_a_scorecard_bundle_with_garbage_rules_is_a_named_error(tmp_path):
     labelled = dataset[dataset["label"].notna()]
     card = RuleScorecard.from_params(ScorecardParams(), HealthScale()).fit(
         labelled[[c for c in labelled.columns if "__" in c]], labelled["label"].to_numpy(dtype=int))
-    folder = save_bundle(ExportedModel("scorecard", HealthScale(), scorecard=card), tmp_path / "card")
+    folder = save_bundle(ExportedModel(card, HealthScale()), tmp_path / "card")
     for text, pattern in (('{"rules": [', r"scorecard\.json: not valid JSON"),
                           ('{"format": 1, "kind": "scorecard"}', r"scorecard\.json: not the rules")):
         (folder / "scorecard.json").write_text(text)

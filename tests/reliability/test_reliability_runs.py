@@ -61,7 +61,7 @@ def world(tmp_path_factory):
         model = HealthScoreModel(n_estimators=trees, num_leaves=5, max_depth=3, min_child_samples=5,
                                  early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
         model.fit(labelled[names], labelled["label"].astype(int))
-        save_bundle(ExportedModel(kind="lightgbm", scale=HealthScale(), model=model,
+        save_bundle(ExportedModel(model, HealthScale(),
                                   catalogue=catalogue_dict(names)), root / folder)
     return {"data": data, "model": root / "model", "model2": root / "model2", "root": root}
 

@@ -190,7 +190,7 @@ def test_shap_explanation_in_log_odds_adds_up_to_the_margin(fitted):
 
 def test_shap_explanation_in_points_adds_up_to_the_score(fitted):
     model, X = fitted
-    exported = ExportedModel(kind="lightgbm", scale=SCALE, model=model)
+    exported = ExportedModel(model, SCALE)
     labels = {"events__seat_utilisation__30d": "Seat utilisation"}
     points = analysis.shap_explanation(exported, X, labels=labels)
     reference = explain_model(exported, X)

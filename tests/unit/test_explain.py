@@ -311,7 +311,7 @@ def test_explain_families_feeds_cause_fidelity():
     model = HealthScoreModel(n_estimators=30, num_leaves=4, min_child_samples=10,
                              early_stopping_rounds=0, n_jobs=1).fit(frame, y)
     dataset = frame.assign(account_id=np.arange(300), renewal_date=day)
-    families = explain_families(ExportedModel(kind="lightgbm", scale=SCALE, model=model), dataset)
+    families = explain_families(ExportedModel(model, SCALE), dataset)
     expl = explain_model(model, frame, scale=SCALE)
     np.testing.assert_allclose(families["points_usage"], expl.points[:, 0])
     np.testing.assert_allclose(families["points_support"], expl.points[:, 1])

@@ -12,6 +12,7 @@ from healthscore.explain import explain_model, split_profile
 from healthscore.model.calibration import Calibrator
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel, load_bundle, save_bundle
+from healthscore.model.predictor import HazardPredictor
 from healthscore.model.exposure import (
     RENEWALS, Horizon, account_exposure, combine_hazards, count_renewals, expand_intervals,
     fit_hazard_calibration, make_interval_rows, window_risk,
@@ -103,7 +104,7 @@ def hazard_model():
     a, b, a_lead, b_lead = fit_hazard_calibration(
         model.predict_margin(rows[names]), rows["exposure__lead_days"].to_numpy() / 365, y)
     model.calibrator_ = Calibrator("platt", a, b, a_lead=a_lead, b_lead=b_lead)
-    exported = ExportedModel(kind="lightgbm", scale=HealthScale(), model=model, horizon=YEAR)
+    exported = ExportedModel(HazardPredictor(model, YEAR), HealthScale())
     return exported, X[exported.feature_names]
 
 

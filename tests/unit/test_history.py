@@ -297,11 +297,11 @@ def _tiny_exported(kind: str):
     if kind == "lightgbm":
         model = HealthScoreModel(n_estimators=20, num_leaves=4, min_child_samples=5,
                                  early_stopping_rounds=0, n_jobs=1).fit(X, y)
-        return ExportedModel(kind="lightgbm", scale=SCALE, model=model, catalogue=CATALOGUE), X
+        return ExportedModel(model, SCALE, catalogue=CATALOGUE), X
     card = RuleScorecard([ScorecardRule(NAMES[0], good=15, bad=2, weight=2.0),
                           ScorecardRule(NAMES[1], good=0, bad=4, weight=1.0)],
                          scale=SCALE).fit(X, y)
-    return ExportedModel(kind="scorecard", scale=SCALE, scorecard=card, catalogue=CATALOGUE), X
+    return ExportedModel(card, SCALE, catalogue=CATALOGUE), X
 
 
 def test_incremental_reuses_unchanged_rows_and_explains_the_rest():

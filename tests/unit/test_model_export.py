@@ -40,7 +40,7 @@ def _round_trip(exported, features, tmp_path):
 def test_lightgbm_bundle_round_trip(frame, tmp_path):
     X, y = frame
     model = HealthScoreModel(n_estimators=30, min_child_samples=10, n_jobs=1).fit(X, y)
-    exported = ExportedModel("lightgbm", SCALE, model=model, metrics={"test_model_roc_auc": 0.8, "x": float("nan")},
+    exported = ExportedModel(model, SCALE, metrics={"test_model_roc_auc": 0.8, "x": float("nan")},
                              catalogue={"a__b": {"label": "A"}}, info={"run_id": "r1"})
     loaded = _round_trip(exported, X, tmp_path)
     assert loaded.scale == SCALE and loaded.kind == "lightgbm"
@@ -55,7 +55,7 @@ def test_lightgbm_bundle_round_trip(frame, tmp_path):
 def test_scorecard_bundle_round_trip(frame, tmp_path):
     X, y = frame
     card = RuleScorecard.from_params(ScorecardParams(), SCALE).fit(X, y)
-    loaded = _round_trip(ExportedModel("scorecard", SCALE, scorecard=card), X, tmp_path)
+    loaded = _round_trip(ExportedModel(card, SCALE), X, tmp_path)
     assert loaded.kind == "scorecard"
     assert np.array_equal(loaded.health_score(X), card.health_score(X))
 
@@ -63,7 +63,7 @@ def test_scorecard_bundle_round_trip(frame, tmp_path):
 def test_an_mlflow_folder_layout_and_registry_info_are_read(frame, tmp_path):
     X, y = frame
     card = RuleScorecard.from_params(ScorecardParams(), SCALE).fit(X, y)
-    save_bundle(ExportedModel("scorecard", SCALE, scorecard=card), tmp_path / "data" / "bundle")
+    save_bundle(ExportedModel(card, SCALE), tmp_path / "data" / "bundle")
     (tmp_path / "registry.json").write_text(json.dumps({"model_version": "7"}))
     with pytest.raises(ModelError, match="no model_manifest.json.*healthscore promote"):
         load_exported(tmp_path)  # registry.json without the export manifest
@@ -80,8 +80,8 @@ def test_an_mlflow_folder_layout_and_registry_info_are_read(frame, tmp_path):
 def test_the_manifest_lists_every_file_and_the_fingerprint_follows_the_content(frame, tmp_path):
     X, y = frame
     card = RuleScorecard.from_params(ScorecardParams(), SCALE).fit(X, y)
-    save_bundle(ExportedModel("scorecard", SCALE, scorecard=card), tmp_path / "a")
-    save_bundle(ExportedModel("scorecard", SCALE, scorecard=card, metrics={"m": 1.0}), tmp_path / "b")
+    save_bundle(ExportedModel(card, SCALE), tmp_path / "a")
+    save_bundle(ExportedModel(card, SCALE, metrics={"m": 1.0}), tmp_path / "b")
     first, second = (json.loads((tmp_path / n / "manifest.json").read_text()) for n in "ab")
     on_disk = {p.name for p in (tmp_path / "a").iterdir()} - {"manifest.json"}
     assert set(first["files"]) == on_disk
@@ -94,7 +94,7 @@ def test_the_manifest_lists_every_file_and_the_fingerprint_follows_the_content(f
 def test_save_bundle_replaces_a_bundle_but_not_a_foreign_folder(frame, tmp_path):
     X, y = frame
     card = RuleScorecard.from_params(ScorecardParams(), SCALE).fit(X, y)
-    exported = ExportedModel("scorecard", SCALE, scorecard=card, reliability=[{"predicted": 0.1}])
+    exported = ExportedModel(card, SCALE, reliability=[{"predicted": 0.1}])
     save_bundle(exported, tmp_path / "bundle")
     save_bundle(dataclasses.replace(exported, reliability=None), tmp_path / "bundle")
     assert not (tmp_path / "bundle" / "reliability.json").exists()  # no stale file left

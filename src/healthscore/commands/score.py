@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io import read_source
-    from healthscore.model import load_exported
+    from healthscore.model.export import is_model_uri, load_exported
     from healthscore.scoring import (
         OutputLayout, check_as_of, read_previous, read_reusable_points, score_date, write_date,
         write_risk_csv,
@@ -64,7 +64,12 @@ def run(args: argparse.Namespace, params: Params) -> int:
         tables, _report = read_source(params.data, source=getattr(args, "data", None))
         as_of = check_as_of(args.as_of, tables.observed_until)
     model = getattr(args, "model", None) or params.tracking.export_dir
-    exported = load_exported(model, tracking=params.tracking)
+    if is_model_uri(str(model)):  # from the registry: only then is MLflow imported
+        from healthscore.tracking import load_model
+
+        exported = load_model(str(model), params=params.tracking)
+    else:
+        exported = load_exported(model)
     # From the previous date to the report, this run alone writes the folder.
     with folder_lock(layout.root, wait=getattr(args, "wait", LOCK_WAIT_S), what="score output folder"):
         previous = read_previous(layout, as_of)

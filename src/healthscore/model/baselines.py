@@ -140,7 +140,15 @@ class RuleScorecard:
         ``calibrated_logit = a_ * health_score + b_``.
     calibration_ : {"validation", "train", "prior"}
         Where the risk map came from.
+
+    A fitted scorecard is a :class:`~healthscore.model.predictor.Predictor`: its health
+    score is its own weighted rule points, not the scale on a logit.
     """
+
+    kind = "scorecard"
+    horizon = None
+    scale_scores = False
+    tree_model = None
 
     def __init__(
         self, rules: Sequence[Any], *, missing_points: float = 50.0, scale: HealthScale
@@ -222,9 +230,15 @@ class RuleScorecard:
         """Weighted mean points (float, 0-100) before rounding."""
         return self.unclipped_from_points(self.points(X).to_numpy())
 
-    def health_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Health score (int64, 1..100): weighted mean points rounded half up."""
+    def health_score(self, X: pd.DataFrame, *, scale: Any = None, logit: Any = None) -> np.ndarray:
+        """Health score (int64, 1..100): weighted mean points rounded half up (``scale``
+        and ``logit`` of the Predictor contract are not needed: the rules decide)."""
         return round_score(self.unclipped_score(X))
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The features of the rules kept at fit, in rule order."""
+        return [r.feature for r in self._fitted_rules()]
 
     def risk_from_score(self, score: Any) -> np.ndarray:
         """Churn probability of health scores through the fitted score-to-risk map."""
@@ -236,6 +250,14 @@ class RuleScorecard:
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         """Churn probability from the fitted score-to-risk map, shape (n,)."""
         return self.risk_from_score(self.health_score(X))
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
+        return self.predict_risk(X)
+
+    def identity(self) -> bytes:
+        """The fitted rules and risk map as bytes: what decides a score."""
+        return json.dumps(self.to_dict(), sort_keys=True).encode()
 
     def _fitted_rules(self) -> list[Any]:
         if not hasattr(self, "rules_"):

@@ -30,13 +30,17 @@ from healthscore.errors import DataError, ModelError
 from healthscore.model.calibration import Calibrator, fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
-from healthscore.model.manifest import REEXPORT, read_model_json
+from healthscore.model.manifest import REEXPORT, check_model_text, read_model_json
 
 FORMAT_VERSION = 1
 
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):
     """Calibrated LightGBM binary classifier of churn (label 1 = churned).
+
+    A fitted model is a :class:`~healthscore.model.predictor.Predictor` of renewal
+    mode (one row, one renewal); a hazard model is wrapped in a
+    :class:`~healthscore.model.predictor.HazardPredictor`.
 
     Parameters
     ----------
@@ -75,6 +79,11 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
     validation_ : {"given", "holdout", "in-sample"}
         Where early stopping and calibration got their rows.
     """
+
+    #: Predictor contract (healthscore.model.predictor): a row is one renewal.
+    kind = "lightgbm"
+    horizon = None
+    scale_scores = True
 
     def __init__(
         self,
@@ -343,6 +352,32 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         """Calibrated churn probability (``risk_proba``), shape (n,), in [0, 1]."""
         return expit(self.predict_logit(X))
 
+    def predict_renewal_risk(self, X: Any) -> np.ndarray:
+        """The next renewal's risk: ``risk_proba`` (a row is one renewal), shape (n,)."""
+        return self.predict_risk(X)
+
+    def health_score(self, X: Any, *, scale: Any = None, logit: np.ndarray | None = None) -> np.ndarray:
+        """Health score 1..100 (int64): ``scale`` on the calibrated logit (``logit``,
+        when given, is :meth:`predict_logit` of ``X`` already computed)."""
+        if scale is None:
+            raise ModelError("HealthScoreModel: a health score needs the health scale")
+        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Columns read from a scoring frame (``feature_names_``)."""
+        check_is_fitted(self)
+        return list(self.feature_names_)
+
+    @property
+    def tree_model(self) -> "HealthScoreModel":
+        return self
+
+    def identity(self) -> bytes:
+        """Trees, calibration and feature encoding as bytes: what decides a score."""
+        return (self.booster_.model_to_string().encode() + self.calibrator_.to_json().encode()
+                + json.dumps([self.feature_names_, self.categories_], sort_keys=True).encode())
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Shape (n, 2): columns ``classes_`` (retained, churned)."""
         risk = self.predict_risk(X)
@@ -437,39 +472,3 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         if named:
             model.feature_names_in_ = np.asarray(model.feature_names_, dtype=object)
         return model
-
-
-def check_model_text(text: str, path: Path) -> None:
-    """Refuse a LightGBM model text whose trees are not where ``tree_sizes`` says.
-
-    LightGBM cuts the text into trees by the byte counts of its ``tree_sizes`` line and
-    reads past the end of a truncated or resized file (a native abort); so each cut must
-    land on ``Tree=<i>`` and the last on ``end of trees``, before LightGBM sees it.
-    """
-    data = text.encode("utf-8")
-    problem = None
-    head, marker, _ = data.partition(b"\ntree_sizes=")
-    if not data.startswith(b"tree\n") or not marker:
-        problem = "no LightGBM header with tree_sizes"
-    else:
-        line_end = data.find(b"\n", len(head) + len(marker))
-        try:
-            sizes = [int(v) for v in data[len(head) + len(marker):line_end].split()]
-        except ValueError:
-            sizes = None
-        position = data.find(b"Tree=0\n", line_end)
-        if sizes is None or line_end < 0 or (sizes and position < 0):
-            problem = "an unreadable tree_sizes line"
-        else:
-            position = position if sizes else line_end + 2
-            for index, size in enumerate(sizes):
-                if not data.startswith(f"Tree={index}\n".encode(), position):
-                    problem = f"tree {index} is not where tree_sizes puts it"
-                    break
-                position += size
-            if problem is None and not data.startswith(b"end of trees\n", position):
-                problem = "the trees do not end where tree_sizes says"
-            if problem is None and not data.rstrip().rpartition(b"\n")[2].startswith(b"pandas_categorical:"):
-                problem = "it does not end with LightGBM's last line (truncated?)"
-    if problem:
-        raise ModelError(f"{path}: not a complete LightGBM model ({problem}); {REEXPORT}")

@@ -21,7 +21,9 @@ The MLflow model (``MLmodel``, a pyfunc whose loader is the installed
 ``data/bundle/``; ``healthscore promote`` copies that MLflow model folder to
 ``models/healthscore/``, adds ``registry.json`` (registered name, version, run id) and
 then ``model_manifest.json`` over every file of the folder. :func:`load_exported` reads
-a bundle, an MLflow model folder or a ``models:/`` / ``runs:/`` URI.
+a bundle or an MLflow model folder; a ``models:/`` / ``runs:/`` URI is downloaded by
+:func:`healthscore.tracking.load_model`, which then calls it (this module imports no
+MLflow and nothing of tracking).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -44,12 +46,12 @@ from scipy.special import expit
 from healthscore import __version__
 from healthscore.errors import ModelError
 from healthscore.io import replace_dir
-from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
-from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
+from healthscore.model.exposure import Horizon
 from healthscore.model.manifest import (
     REEXPORT, REPROMOTE, read_model_json, verify_folder, write_manifest,
 )
+from healthscore.model.predictor import Predictor, check_predictor, load_predictor
 from healthscore.model.scale import HealthScale
 
 log = logging.getLogger(__name__)
@@ -66,16 +68,16 @@ _BUNDLE_PLACES = (".", "data/bundle", "artifacts/bundle")
 
 @dataclass
 class ExportedModel:
-    """A model ready to score: the LightGBM model or the rule scorecard, plus the scale.
+    """A model ready to score: a :class:`~healthscore.model.predictor.Predictor` plus
+    the health scale, the feature catalogue and what the run knew of it.
 
     Attributes
     ----------
-    kind : {"lightgbm", "scorecard"}
+    predictor : Predictor
+        A fitted :class:`~healthscore.model.estimator.HealthScoreModel` (one row, one
+        renewal), :class:`~healthscore.model.predictor.HazardPredictor` (risk within a
+        horizon) or :class:`~healthscore.model.baselines.RuleScorecard`.
     scale : HealthScale
-    model : HealthScoreModel or None
-        Set when ``kind == "lightgbm"``.
-    scorecard : RuleScorecard or None
-        Set when ``kind == "scorecard"``.
     catalogue : dict
         Feature name -> catalogue entry (``FeatureInfo`` fields) as plain values.
     metrics : dict
@@ -84,40 +86,37 @@ class ExportedModel:
         Manifest and registry information (``run_id``, ``model_version``, ...).
     reliability : list of dict or None
         Test reliability points (``predicted``, ``observed``, ``count``) for the report.
-    horizon : Horizon or None
-        Set for a hazard model (:mod:`healthscore.model.exposure`): the LightGBM model
-        gives each interval's hazard and ``risk_proba`` is the chance of a loss within
-        the horizon; scoring frames then carry the calendar columns
-        (``exposure.account_exposure``). None: one row, one risk (renewal mode).
     """
 
-    kind: Literal["lightgbm", "scorecard"]
+    predictor: Predictor
     scale: HealthScale
-    model: HealthScoreModel | None = None
-    scorecard: RuleScorecard | None = None
     catalogue: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, Any]] | None = None
-    horizon: Horizon | None = None
 
     def __post_init__(self) -> None:
-        if self.kind == "lightgbm" and self.model is None:
-            raise ModelError("exported model: kind 'lightgbm' needs a HealthScoreModel")
-        if self.kind == "scorecard" and self.scorecard is None:
-            raise ModelError("exported model: kind 'scorecard' needs a RuleScorecard")
-        if self.kind not in ("lightgbm", "scorecard"):
-            raise ModelError(f"exported model: unknown kind {self.kind!r}")
-        if self.horizon is not None and self.kind != "lightgbm":
-            raise ModelError("exported model: a horizon (hazard) model must be a lightgbm model")
+        check_predictor(self.predictor)
+
+    @property
+    def kind(self) -> str:
+        """``lightgbm`` or ``scorecard``, as the manifest and the run record it."""
+        return self.predictor.kind
+
+    @property
+    def horizon(self) -> Horizon | None:
+        """The outcome window of a hazard model; None: one row, one risk (renewal mode)."""
+        return self.predictor.horizon
+
+    @property
+    def model(self) -> HealthScoreModel | None:
+        """The LightGBM model behind the scores; None for the rule scorecard."""
+        return self.predictor.tree_model
 
     @property
     def feature_names(self) -> list[str]:
         """Columns the model reads from a scoring frame."""
-        if self.kind == "lightgbm":
-            extra = [RENEWALS] if self.horizon is not None else []
-            return [*self.model.feature_names_, *extra]
-        return [r.feature for r in self.scorecard.rules_]
+        return self.predictor.feature_names
 
     @property
     def version(self) -> str | None:
@@ -125,59 +124,36 @@ class ExportedModel:
         value = self.info.get("model_version")
         return None if value is None else str(value)
 
-    def interval_logits(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Hazard model: calibrated logit of each interval of ``X``'s accounts and the
-        account position of each (:func:`healthscore.model.exposure.expand_intervals`)."""
-        if self.horizon is None:
-            raise ModelError("exported model: interval_logits needs a horizon (hazard) model")
-        rows, owner = expand_intervals(X)
-        return self.model.predict_logit(rows), owner
-
     def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated logit of ``risk_proba``, shape (n,)."""
-        if self.horizon is not None:
-            logits, owner = self.interval_logits(X)
-            return combine_hazards(logits, owner, len(X))
-        if self.kind == "lightgbm":
-            return self.model.predict_logit(X)
-        return self.scorecard.predict_logit(X)
+        return self.predictor.predict_logit(X)
 
     def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
         """``risk_proba``, shape (n,): for a hazard model, the chance of a loss within
         the horizon."""
-        if self.kind == "lightgbm":
-            return expit(self.predict_logit(X))
-        return self.scorecard.predict_risk(X)
+        return self.predictor.predict_risk(X)
 
     def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
         """The chance that the next renewal is lost, shape (n,): the first interval's
         hazard (hazard model); ``risk_proba`` otherwise (a row is one renewal)."""
-        if self.horizon is None:
-            return self.predict_risk(X)
-        # an account row is its first interval (exposure.account_exposure): no expansion
-        return expit(self.model.predict_logit(X))
+        return self.predictor.predict_renewal_risk(X)
 
     def health_score(self, X: pd.DataFrame) -> np.ndarray:
         """Health score 1..100 (int64): the scale on the calibrated logit for LightGBM,
         the rule scorecard's own score for the scorecard."""
-        if self.kind == "lightgbm":
-            return self.scale.score_from_logit(self.predict_logit(X))
-        return self.scorecard.health_score(X)
+        return self.predictor.health_score(X, scale=self.scale)
 
     def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``risk_proba``, ``health_score``, ``band`` per row, indexed like ``X``."""
-        logit = self.predict_logit(X)
-        risk = expit(logit)
-        if self.kind == "lightgbm":
-            score = self.scale.score_from_logit(logit)
-        else:
-            score = self.scorecard.health_score(X)
+        """``risk_proba``, ``health_score``, ``band`` per row, indexed like ``X``
+        (and ``renewal_risk`` for a hazard model)."""
+        logit = self.predictor.predict_logit(X)
+        score = self.predictor.health_score(X, scale=self.scale, logit=logit)
         out = pd.DataFrame(
-            {"risk_proba": risk, "health_score": score, "band": self.scale.band(score)},
+            {"risk_proba": expit(logit), "health_score": score, "band": self.scale.band(score)},
             index=X.index,
         )
         if self.horizon is not None:
-            out["renewal_risk"] = self.predict_renewal_risk(X)
+            out["renewal_risk"] = self.predictor.predict_renewal_risk(X)
         return out
 
 
@@ -221,17 +197,12 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
 
 def _write_bundle_files(exported: ExportedModel, directory: Path, plots: Mapping[str, Any]) -> None:
     directory.mkdir(parents=True)
-    if exported.kind == "lightgbm":
-        exported.model.save(directory)
-    else:
-        exported.scorecard.save(directory)
+    exported.predictor.save(directory)
     exported.scale.save(directory / "scale.json")
     _write_json(directory / "catalogue.json", exported.catalogue)
     _write_json(directory / "metrics.json", exported.metrics)
     if exported.reliability is not None:
         _write_json(directory / "reliability.json", exported.reliability)
-    if exported.horizon is not None:
-        exported.horizon.save(directory / "horizon.json")
     if plots:
         (directory / "plots").mkdir()
         for name, figure in plots.items():
@@ -257,29 +228,19 @@ def load_bundle(directory: str | Path) -> ExportedModel:
     manifest = verify_bundle(directory)
     _check_compatible(manifest, path)
     scale = HealthScale.load(directory / "scale.json")
-    kind = manifest.get("kind")
-    model = card = None
-    if kind == "lightgbm":
-        model = HealthScoreModel.load(directory)
-    elif kind == "scorecard":
-        card = RuleScorecard.load(directory, scale=scale)
-    else:
-        raise ModelError(f"{path}: unknown kind {kind!r}; expected lightgbm or scorecard")
+    predictor = load_predictor(directory, kind=manifest.get("kind"), scale=scale)
     info = dict(manifest.get("info") or {})
     info.update(
         package_version=manifest.get("package_version"), created_at=manifest.get("created_at"),
         bundle_fingerprint=manifest["fingerprint"],
     )
     return ExportedModel(
-        kind=kind,
-        scale=scale,
-        model=model,
-        scorecard=card,
+        predictor,
+        scale,
         catalogue=_read_typed(directory / "catalogue.json", {}, dict),
         metrics=_read_typed(directory / "metrics.json", {}, dict),
         info=info,
         reliability=_read_typed(directory / "reliability.json", None, list),
-        horizon=Horizon.load(directory / "horizon.json") if (directory / "horizon.json").exists() else None,
     )
 
 
@@ -351,35 +312,39 @@ def verify_export(folder: str | Path) -> dict[str, Any] | None:
     return None
 
 
-def load_exported(path_or_uri: str | Path, *, tracking: Any = None) -> ExportedModel:
-    """Load the model to score with, from a folder or an MLflow model URI.
+def is_model_uri(text: str | Path) -> bool:
+    """Whether ``text`` names an MLflow model (``models:/``, ``runs:/``, a ``scheme://``
+    URI) rather than a folder: such a name is loaded by :func:`healthscore.tracking.load_model`."""
+    text = str(text)
+    return "://" in text or text.startswith(("models:/", "runs:/"))
 
-    Every file is verified against its manifest before it is read.
 
-    Parameters
-    ----------
-    path_or_uri : str or Path
-        A bundle folder, an MLflow model folder (``models/healthscore/``), or a URI
-        such as ``models:/healthscore@champion`` or ``runs:/<run_id>/model``.
-    tracking : TrackingParams, optional
-        Where the registry is, for URIs (default: env or the embedded store).
+def load_exported(folder: str | Path) -> ExportedModel:
+    """Load the model to score with from a folder: a bundle, or an MLflow model folder
+    (``models/healthscore/``, or one downloaded from the registry).
+
+    Every file is verified against its manifest before it is read; ``registry.json``
+    (written by ``healthscore promote``) adds the registered version to ``info``.
+
+    Raises
+    ------
+    ModelError
+        No folder there, a URI (those go through :func:`healthscore.tracking.load_model`),
+        or a damaged folder.
     """
-    text = str(path_or_uri)
-    if "://" in text or text.startswith(("models:/", "runs:/")):
-        from healthscore import tracking as tracking_module
-
-        folder, registry = tracking_module.download_model(text, params=tracking)
-    else:
-        folder, registry = Path(text), None
-        if not folder.exists():
-            raise ModelError(
-                f"no exported model at {folder}; run `healthscore promote` to export the champion"
-            )
+    if isinstance(folder, str) and is_model_uri(folder):  # before Path folds its "//"
+        raise ModelError(f"{folder}: a model URI, not a folder; load it with "
+                         "healthscore.tracking.load_model (`healthscore score --model` does)")
+    folder = Path(folder)
+    if not folder.exists():
+        raise ModelError(
+            f"no exported model at {folder}; run `healthscore promote` to export the champion"
+        )
     verify_export(folder)
     exported = load_bundle(find_bundle(folder))
-    registry = registry or read_model_json(Path(folder) / REGISTRY, {}, redo=REPROMOTE)
+    registry = read_model_json(folder / REGISTRY, {}, redo=REPROMOTE)
     if not isinstance(registry, dict):
-        raise ModelError(f"{Path(folder) / REGISTRY}: expected a JSON object; {REPROMOTE}")
+        raise ModelError(f"{folder / REGISTRY}: expected a JSON object; {REPROMOTE}")
     exported.info.update(registry)
     return exported
 

@@ -144,3 +144,39 @@ def read_model_json(path: str | Path, default: Any = ..., *, redo: str = REEXPOR
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ModelError(f"{path}: not valid JSON ({exc}); {redo}") from None
+
+
+def check_model_text(text: str, path: Path) -> None:
+    """Refuse a LightGBM model text whose trees are not where ``tree_sizes`` says.
+
+    LightGBM cuts the text into trees by the byte counts of its ``tree_sizes`` line and
+    reads past the end of a truncated or resized file (a native abort); so each cut must
+    land on ``Tree=<i>`` and the last on ``end of trees``, before LightGBM sees it.
+    """
+    data = text.encode("utf-8")
+    problem = None
+    head, marker, _ = data.partition(b"\ntree_sizes=")
+    if not data.startswith(b"tree\n") or not marker:
+        problem = "no LightGBM header with tree_sizes"
+    else:
+        line_end = data.find(b"\n", len(head) + len(marker))
+        try:
+            sizes = [int(v) for v in data[len(head) + len(marker):line_end].split()]
+        except ValueError:
+            sizes = None
+        position = data.find(b"Tree=0\n", line_end)
+        if sizes is None or line_end < 0 or (sizes and position < 0):
+            problem = "an unreadable tree_sizes line"
+        else:
+            position = position if sizes else line_end + 2
+            for index, size in enumerate(sizes):
+                if not data.startswith(f"Tree={index}\n".encode(), position):
+                    problem = f"tree {index} is not where tree_sizes puts it"
+                    break
+                position += size
+            if problem is None and not data.startswith(b"end of trees\n", position):
+                problem = "the trees do not end where tree_sizes says"
+            if problem is None and not data.rstrip().rpartition(b"\n")[2].startswith(b"pandas_categorical:"):
+                problem = "it does not end with LightGBM's last line (truncated?)"
+    if problem:
+        raise ModelError(f"{path}: not a complete LightGBM model ({problem}); {REEXPORT}")

@@ -34,6 +34,7 @@ from healthscore.model.evaluation import (
     plot_roc,
 )
 from healthscore.model.export import ExportedModel
+from healthscore.model.predictor import HazardPredictor
 from healthscore.model.calibration import Calibrator, level_spread
 from healthscore.model.exposure import (
     EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
@@ -231,14 +232,14 @@ def train_models(
             fitted = HealthScoreModel.from_params(model, calibration).fit(
                 X_train, y_train, X_val=X_val, y_val=y_val
             )
-        exported = ExportedModel(kind="lightgbm", scale=scale, model=fitted, horizon=horizon)
+        exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale)
     else:
-        exported = ExportedModel(kind="scorecard", scale=scale, scorecard=card)
+        exported = ExportedModel(card, scale)
     evaluated = exported
     if mode == "ml" and horizon is not None:
         served = fit_served_model(dataset, horizon=horizon, observed_until=observed_until,
                                   split=split, model=model, calibration=calibration)
-        exported = ExportedModel(kind="lightgbm", scale=scale, model=served, horizon=horizon)
+        exported = ExportedModel(HazardPredictor(served, horizon), scale)
 
     def risks_of(frame: pd.DataFrame, *, intervals: bool = False) -> dict[str, np.ndarray]:
         """Each predictor's risk of ``frame``'s rows: of an interval (its hazard) when

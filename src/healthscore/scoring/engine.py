@@ -9,7 +9,6 @@ previous date's outputs come in as a :class:`~healthscore.scoring.history.Previo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import string
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 
 from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
 from healthscore.errors import DataError, NoActiveAccountsError
+from healthscore.model.export import ExportedModel
 from healthscore.explain import (
     Explanation, explain_model, explanation_from_points, find_drivers, split_profile,
 )
@@ -38,23 +38,15 @@ from healthscore.tables import Tables
 log = logging.getLogger(__name__)
 
 
-def model_identity(exported: Any) -> tuple[str, str]:
+def model_identity(exported: ExportedModel) -> tuple[str, str]:
     """``(model_version, fingerprint)`` of an exported model.
 
-    The fingerprint hashes what decides a score (trees, calibration, feature encoding,
-    scorecard rules, scale); the version is the registered version when known, else
-    ``sha-`` and the fingerprint's start.
+    The fingerprint hashes what decides a score (the predictor's
+    :meth:`~healthscore.model.predictor.Predictor.identity`: trees, calibration,
+    feature encoding, horizon or scorecard rules; then the scale); the version is the
+    registered version when known, else ``sha-`` and the fingerprint's start.
     """
-    digest = hashlib.sha256()
-    if exported.kind == "lightgbm":
-        model = exported.model
-        digest.update(model.booster_.model_to_string().encode())
-        digest.update(model.calibrator_.to_json().encode())
-        digest.update(json.dumps([model.feature_names_, model.categories_], sort_keys=True).encode())
-        if getattr(exported, "horizon", None) is not None:
-            digest.update(json.dumps(exported.horizon.to_dict(), sort_keys=True).encode())
-    else:
-        digest.update(json.dumps(exported.scorecard.to_dict(), sort_keys=True).encode())
+    digest = hashlib.sha256(exported.predictor.identity())
     digest.update(exported.scale.to_json().encode())
     fingerprint = digest.hexdigest()[:16]
     return (exported.version or f"sha-{fingerprint[:10]}"), fingerprint
@@ -123,7 +115,7 @@ def plan_for_model(tables: Tables, features: FeatureParams, names: Sequence[str]
 
 
 def explain_rows(
-    exported: Any,
+    exported: ExportedModel,
     values: pd.DataFrame,
     *,
     chunk_rows: int,
@@ -142,8 +134,9 @@ def explain_rows(
     todo = np.ones(n, dtype=bool)
     points = np.zeros((n, len(names)))
     base, residual = np.zeros(n), np.zeros(n)
-    if reuse is not None and len(reuse) and exported.kind == "lightgbm" \
-            and feature_names_of(reuse) == names:
+    # stored points rebuild a score only where the score is the scale on their sum
+    rebuild = exported.predictor.scale_scores
+    if reuse is not None and len(reuse) and rebuild and feature_names_of(reuse) == names:
         stored = pd.DataFrame({"account_id": np.asarray(account_ids), "row_hash": hashes,
                                "row": np.arange(n)})
         hit = stored.merge(reuse.assign(_pos=np.arange(len(reuse)))[["account_id", "row_hash", "_pos"]],
@@ -162,7 +155,7 @@ def explain_rows(
         scored.append((rows, part))
     if len(fresh) == n and len(scored) == 1:
         return scored[0][1], hashes, 0
-    if exported.kind == "lightgbm":
+    if rebuild:
         for rows, part in scored:
             points[rows], base[rows], residual[rows] = part.points, part.base, part.residual
         explanation = explanation_from_points(points, base, residual, feature_names=names,
@@ -178,10 +171,10 @@ def explain_rows(
     ), hashes, 0
 
 
-def level_sd_of(exported: Any) -> float:
+def level_sd_of(exported: ExportedModel) -> float:
     """The exported model's calibration-level uncertainty (0 when it has none)."""
-    model = getattr(exported, "model", None)
-    return float(getattr(getattr(model, "calibrator_", None), "level_sd", 0.0) or 0.0)
+    model = exported.model
+    return 0.0 if model is None else float(model.calibrator_.level_sd or 0.0)
 
 
 def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float = 0.0,
@@ -210,7 +203,7 @@ def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float =
 
 def score_date(
     tables: Tables,
-    exported: Any,
+    exported: ExportedModel,
     *,
     as_of: pd.Timestamp,
     features: FeatureParams,
@@ -250,7 +243,7 @@ def score_date(
     frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, built))
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
-    horizon = getattr(exported, "horizon", None)
+    horizon = exported.horizon
     if horizon is not None:  # the renewal calendar known at the as-of date
         frame = account_exposure(frame.copy().assign(renewal_date=cutoffs["renewal_date"].to_numpy(),
                                               term_days=cutoffs["term_days"].to_numpy()), horizon)
@@ -313,9 +306,9 @@ def score_date(
         model_version=model_version,
         model_fingerprint=fingerprint,
         # the verified folder's identity (model.manifest): which files scored this date
-        model_bundle_fingerprint=(getattr(exported, "info", None) or {}).get("bundle_fingerprint"),
+        model_bundle_fingerprint=exported.info.get("bundle_fingerprint"),
         model_kind=exported.kind,
-        model_info=dict(getattr(exported, "info", {}) or {}),
+        model_info=dict(exported.info),
         scale=exported.scale.to_dict(),
         counts={
             "active": int(len(cutoffs)), "scored": int(len(explanation)),

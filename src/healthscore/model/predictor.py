@@ -1,0 +1,203 @@
+"""One contract for everything that scores: the :class:`Predictor` protocol.
+
+Three classes implement it:
+
+* :class:`~healthscore.model.estimator.HealthScoreModel` (renewal mode: one row, one
+  renewal, one risk);
+* :class:`HazardPredictor`: a ``HealthScoreModel`` that learned the hazard of each
+  renewal interval, with the :class:`~healthscore.model.exposure.Horizon` of the served
+  risk; it owns the interval expansion and :func:`~healthscore.model.exposure.combine_hazards`;
+* :class:`~healthscore.model.baselines.RuleScorecard` (the cold-start mode).
+
+:class:`~healthscore.model.export.ExportedModel` holds one with the health scale and
+calls it, never asking which it is. Explanations dispatch on the predictor's class
+(:func:`healthscore.explain.explain_predictor`), so this module knows nothing of them.
+A bundle folder names its predictor by ``kind`` in its manifest; :func:`load_predictor`
+reads the files that kind wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from healthscore.errors import ModelError
+from healthscore.model.baselines import RuleScorecard
+from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
+from healthscore.model.scale import HealthScale
+
+#: The file a hazard predictor writes beside its model's.
+HORIZON_FILE = "horizon.json"
+
+
+class Predictor(Protocol):
+    """What scoring, export and tracking need of a fitted model.
+
+    Attributes
+    ----------
+    kind : {"lightgbm", "scorecard"}
+        The name a bundle's manifest and a run's tags record.
+    horizon : Horizon or None
+        The outcome window of ``risk_proba`` for a hazard predictor; None when a row is
+        one renewal. Scoring frames of a hazard predictor carry the calendar columns
+        (:func:`healthscore.model.exposure.account_exposure`).
+    scale_scores : bool
+        True when the health score is the scale applied to the calibrated logit, so
+        stored points rebuild a score; False for the rule scorecard, whose score is its
+        own weighted rule points.
+    """
+
+    kind: str
+    horizon: Horizon | None
+    scale_scores: bool
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Columns read from a scoring frame, in order."""
+
+    @property
+    def tree_model(self) -> HealthScoreModel | None:
+        """The LightGBM model behind the scores; None for the rule scorecard."""
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated logit of ``risk_proba``, shape (n,)."""
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """``risk_proba`` in [0, 1], shape (n,)."""
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The chance that the next renewal is lost, shape (n,)."""
+
+    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
+                     logit: np.ndarray | None = None) -> np.ndarray:
+        """Health score 1..100 (int64), shape (n,); ``logit``, when given, is
+        :meth:`predict_logit` of ``X`` already computed."""
+
+    def identity(self) -> bytes:
+        """What decides its scores (trees, calibration, encoding, rules, horizon), as
+        bytes to hash into the model fingerprint."""
+
+    def save(self, directory: str | Path) -> Path:
+        """Write its files into ``directory`` (no pickle)."""
+
+
+class HazardPredictor:
+    """A hazard model: the chance of a loss within ``horizon`` from per-interval hazards.
+
+    Parameters
+    ----------
+    model : HealthScoreModel
+        Fitted on renewal intervals (:func:`healthscore.model.exposure.make_interval_rows`);
+        it reads the calendar columns of each interval.
+    horizon : Horizon
+        The outcome window of the served ``risk_proba``.
+
+    An account row is its first interval (``exposure.account_exposure``) plus
+    ``exposure__renewals``, the number of intervals in the window.
+    """
+
+    kind = "lightgbm"
+    scale_scores = True
+
+    def __init__(self, model: HealthScoreModel, horizon: Horizon) -> None:
+        if not isinstance(model, HealthScoreModel) or not isinstance(horizon, Horizon):
+            raise ModelError(f"hazard predictor: expected a HealthScoreModel and a Horizon, got "
+                             f"{type(model).__name__} and {type(horizon).__name__}")
+        self.model = model
+        self.horizon = horizon
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.model.feature_names_, RENEWALS]
+
+    @property
+    def tree_model(self) -> HealthScoreModel:
+        return self.model
+
+    def interval_logits(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated hazard logit of each interval of ``X``'s accounts, and the account
+        position of each (:func:`healthscore.model.exposure.expand_intervals`)."""
+        rows, owner = expand_intervals(X)
+        return self.model.predict_logit(rows), owner
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        """The window's logit: its intervals' hazards combined, shape (n,)."""
+        logits, owner = self.interval_logits(X)
+        return combine_hazards(logits, owner, len(X))
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The chance of a loss within the horizon, shape (n,)."""
+        return expit(self.predict_logit(X))
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The first interval's hazard, shape (n,): an account row is that interval, so
+        no expansion."""
+        return expit(self.model.predict_logit(X))
+
+    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
+                     logit: np.ndarray | None = None) -> np.ndarray:
+        if scale is None:
+            raise ModelError("hazard predictor: a health score needs the health scale")
+        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
+
+    def identity(self) -> bytes:
+        return self.model.identity() + json.dumps(self.horizon.to_dict(), sort_keys=True).encode()
+
+    def save(self, directory: str | Path) -> Path:
+        directory = self.model.save(directory)
+        self.horizon.save(directory / HORIZON_FILE)
+        return directory
+
+
+def _load_lightgbm(directory: Path, scale: HealthScale) -> Predictor:
+    model = HealthScoreModel.load(directory)
+    if (directory / HORIZON_FILE).exists():
+        return HazardPredictor(model, Horizon.load(directory / HORIZON_FILE))
+    return model
+
+
+def _load_scorecard(directory: Path, scale: HealthScale) -> Predictor:
+    return RuleScorecard.load(directory, scale=scale)
+
+
+#: Manifest ``kind`` -> the reader of the files that kind writes.
+LOADERS: dict[str, Callable[[Path, HealthScale], Predictor]] = {
+    "lightgbm": _load_lightgbm,
+    "scorecard": _load_scorecard,
+}
+
+
+def load_predictor(directory: str | Path, *, kind: object, scale: HealthScale) -> Predictor:
+    """Read the predictor a bundle folder's manifest calls ``kind``.
+
+    Raises
+    ------
+    ModelError
+        ``kind`` is not one this package writes, or its files are damaged.
+    """
+    directory = Path(directory)
+    loader = LOADERS.get(kind) if isinstance(kind, str) else None
+    if loader is None:
+        raise ModelError(f"{directory / 'manifest.json'}: unknown kind {kind!r}; expected "
+                         f"{' or '.join(LOADERS)}")
+    return loader(directory, scale)
+
+
+def check_predictor(predictor: object) -> None:
+    """Refuse an object that does not implement :class:`Predictor` (by its class, so
+    an unfitted model is not asked for its learned state)."""
+    needed = ("predict_logit", "predict_risk", "predict_renewal_risk", "health_score",
+              "identity", "save")
+    lacking = [n for n in needed if not callable(getattr(type(predictor), n, None))]
+    lacking += [n for n in ("kind", "horizon", "scale_scores", "feature_names", "tree_model")
+                if not hasattr(type(predictor), n) and n not in getattr(predictor, "__dict__", {})]
+    if lacking:
+        raise ModelError(f"exported model: a {type(predictor).__name__} is not a Predictor "
+                         f"(no {', '.join(lacking)}); expected a HealthScoreModel, a "
+                         "HazardPredictor or a RuleScorecard")
