@@ -48,7 +48,9 @@ class Calibrator:
     level_sd : float
         How far the calibration's level wanders from one cutoff date to the next, as
         the standard deviation of a logit shift shared by every account of a date
-        (measured on windows the trees did not learn from, sampling noise taken out):
+        (measured on windows the trees did not learn from, sampling noise taken out;
+        the larger of the spread across the fitted dates and the error on later dates
+        of a calibration fitted on earlier ones):
         what the ARR-at-risk range adds to the independent accounts' spread. 0 when
         not measured.
     """
