@@ -38,13 +38,18 @@ from healthscore.model.scale import HealthScale
 from healthscore.report import text
 from healthscore.report.baseline import STARTING_POINT, is_profile, profile_features_of, split_changes
 from healthscore.report.points import (
-    BASE_FEATURES, RESIDUAL_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points,
-    point_summary, rename_first,
+    PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
+from healthscore.schema import AS_OF
+from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES
 
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
-SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
+SPECIAL_CHANGES = {MODEL_CHANGED: "The model was updated", OTHER_CHANGES: "All other signals together"}
+
+#: The changes' columns as ``score`` writes them (:data:`healthscore.schema.CHANGE_COLUMNS`)
+#: -> as the views say them: the value and points "now", beside "before".
+_CHANGES_VIEW_NAMES = {"value_after": "value_now", "points_after": "points_now"}
 
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
                  "value_before", "value_now", "label", "family", "unit", "against_direction", "profile"]
@@ -212,15 +217,11 @@ def normalise_risk_list(
     when the list has none. ``as_of``: the scoring date (days to a renewal date)."""
     if risk_list is None or risk_list.empty:
         raise DataError("risk_list: no scored accounts; run `healthscore score` first")
-    frame = rename_first(risk_list, "health_score", ("score", "healthscore"))
+    frame = risk_list
     for column in ("account_id", "health_score"):
         if column not in frame.columns:
             raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
-                            "`healthscore score` (architecture.md)")
-    frame = rename_first(frame, "risk_proba", ("churn_proba", "risk", "churn_probability"))
-    frame = rename_first(frame, "score_change", ("change", "score_delta", "change_since_last"))
-    frame = rename_first(frame, "base_points", ("base", "score_base"))
-    frame = rename_first(frame, "unclipped_score", ("unclipped", "score_unclipped"))
+                            "`healthscore score` (healthscore.schema.RISK_LIST_COLUMNS)")
     out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
     out["name"] = _texts(frame, "name", "")
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
@@ -283,14 +284,13 @@ def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFr
     columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
     if history is None or history.empty:
         return empty_frame(columns)
-    frame = rename_first(history, "as_of", ("date", "cutoff_time", "scored_at"))
-    frame = rename_first(frame, "health_score", ("score",))
-    if "as_of" not in frame.columns or "health_score" not in frame.columns:
-        raise DataError("history: expected columns account_id, as_of, health_score; got "
+    frame = history
+    if AS_OF not in frame.columns or "health_score" not in frame.columns:
+        raise DataError(f"history: expected columns account_id, {AS_OF}, health_score; got "
                         f"{list(frame.columns)[:8]}")
     out = pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
-        "as_of": pd.to_datetime(frame["as_of"].astype(str)).to_numpy(),
+        "as_of": pd.to_datetime(frame[AS_OF].astype(str)).to_numpy(),
         "health_score": _numeric(frame, "health_score").to_numpy(),
         "risk_proba": _numeric(frame, "risk_proba").to_numpy(),
     })
@@ -303,16 +303,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
                       profile: tuple[str, ...] = ()) -> pd.DataFrame:
     if changes is None or changes.empty or "feature" not in changes.columns:
         return empty_frame(_CHANGES_LONG)
-    frame = changes
-    for target, names in (
-        ("points_change", ("change", "delta", "points_delta", "delta_points", "change_points")),
-        ("points_before", ("previous_points", "points_previous", "points_prev", "before")),
-        ("points_now", ("points", "points_after", "current_points", "after")),
-        ("value_before", ("previous_value", "value_previous", "value_prev")),
-        ("value_now", ("value_after", "value", "current_value")),
-    ):
-        frame = rename_first(frame, target, names)
-    frame = frame.copy()
+    frame = changes.rename(columns=_CHANGES_VIEW_NAMES)
     for column in ("points_before", "points_now"):
         frame[column] = _numeric(frame, column)
     change = _numeric(frame, "points_change")
@@ -323,7 +314,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
     against = frame["against_direction"] if "against_direction" in frame.columns else False
     frame["against_direction"] = pd.Series(against, index=frame.index).fillna(False).astype(bool)
     frame["feature"] = frame["feature"].astype(str)
-    frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+    frame = frame[~frame["feature"].isin(PSEUDO_FEATURES)]
     frame = catalogue_columns(frame, catalogue)
     special = frame["feature"].isin(SPECIAL_CHANGES)
     frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
@@ -363,8 +354,7 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
     unchanged value; the stored reason is kept otherwise."""
     if alerts is None or alerts.empty:
         return empty_frame(["account_id", "kind", "reason"])
-    frame = rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
-    frame = rename_first(frame, "reason", ("message", "detail", "description", "text"))
+    frame = alerts
     reasons = _texts(frame, "reason", "")
     if changes is not None and len(changes):
         ids = set(frame["account_id"])

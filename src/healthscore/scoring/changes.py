@@ -23,16 +23,11 @@ import numpy as np
 import pandas as pd
 
 from healthscore.explain import catalogue_entry, format_points
+from healthscore.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
 MODEL_CHANGED = "model changed"
 OTHER_CHANGES = "other changes"
-
-CHANGE_COLUMNS = (
-    "account_id", "previous_as_of", "rank", "feature", "label", "family", "value_before",
-    "value_after", "points_before", "points_after", "points_change", "unclipped_change",
-    "score_change", "against_direction",
-)
 
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
 

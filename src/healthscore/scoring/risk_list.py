@@ -18,15 +18,9 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.explain import Drivers, format_points
+from healthscore.schema import RISK_LIST_COLUMNS
 from healthscore.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
-
-#: Columns of the risk list, in order (architecture.md).
-RISK_LIST_COLUMNS = (
-    "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
-    "arr_at_risk", "renewal_date", "days_to_renewal", "renewal_risk", "profile_score",
-    "score_change", "previous_band", "top_drivers", "model_version", "as_of",
-)
 
 #: A CSV cell starting with one of these is run as a formula by spreadsheets (a
 #: leading tab or carriage return, OWASP's other two, is a space by then).
