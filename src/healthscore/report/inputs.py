@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
+from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
 from healthscore.report import text
 from healthscore.report.baseline import STARTING_POINT, is_profile, profile_features_of, split_changes
@@ -332,8 +333,8 @@ def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], p
     for line in view.named:
         if float(line["points_change"]) < 0:
             values = "" if line["feature"] in SPECIAL_CHANGES else (
-                f": {text.format_value(line['value_before'], line.get('unit'))} \u2192 "
-                f"{text.format_value(line['value_now'], line.get('unit'))}")
+                f": {format_value(line['value_before'], line.get('unit'))} \u2192 "
+                f"{format_value(line['value_now'], line.get('unit'))}")
             parts.append((float(line["points_change"]), f"{line['label']}{values}"))
     start = view.starting_point
     if start is not None and start["points_change"] < 0:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.report import text
+from healthscore.features.phrases import feature_family, feature_label
 from healthscore.report.baseline import is_profile
 from healthscore.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 
@@ -42,8 +42,8 @@ def catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.D
     frame = frame.copy()
     features = frame["feature"].astype(str)
     for column, fallback in (
-        ("label", text.feature_label),
-        ("family", text.feature_family),
+        ("label", feature_label),
+        ("family", feature_family),
         ("phrase", lambda name: None),
         ("unit", lambda name: None),
     ):
