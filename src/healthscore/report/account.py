@@ -173,7 +173,7 @@ def build_account(
     hist = sorted(history, key=lambda h: h["as_of"])
     trend = charts.trend_line(
         [text.date_text(h["as_of"]) for h in hist], [h["health_score"] for h in hist],
-        red_below=scale.red_below, green_from=scale.green_from,
+        scale=scale,
     ) if hist else None
     score = row["health_score"]
     return {

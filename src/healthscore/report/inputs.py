@@ -233,7 +233,7 @@ def normalise_risk_list(
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
     out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))
     risk = _numeric(frame, "risk_proba")
-    implied = 1.0 / (1.0 + np.exp(-scale.logit_from_score(out["health_score"].to_numpy())))
+    implied = scale.risk_from_score(out["health_score"].to_numpy())
     out["risk_proba"] = risk.where(risk.notna(), pd.Series(implied, index=out.index))
     at_risk = _numeric(frame, "arr_at_risk")
     out["arr_at_risk"] = at_risk.where(at_risk.notna(), out["arr"] * out["risk_proba"])
@@ -264,8 +264,7 @@ def normalise_risk_list(
     unclipped = _numeric(frame, "unclipped_score")
     from_base = base + point_sum.fillna(0.0) + out["residual_points"]
     unclipped = unclipped.where(unclipped.notna(), from_base)
-    p = out["risk_proba"].clip(1e-12, 1 - 1e-12)
-    from_risk = pd.Series(scale.unclipped_from_logit(np.log(p / (1 - p)).to_numpy()), index=out.index)
+    from_risk = pd.Series(scale.unclipped_from_risk(out["risk_proba"].to_numpy()), index=out.index)
     out["unclipped_score"] = unclipped.where(unclipped.notna(), from_risk)
     # Without an explicit base, it is what the points leave of the unclipped score.
     out["base_points"] = base.where(
