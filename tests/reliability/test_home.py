@@ -191,6 +191,7 @@ def _definitions(name: str) -> list[str]:
     ("format_value", "features/phrases.py"), ("render_phrase", "features/phrases.py"),
     ("feature_label", "features/phrases.py"), ("money", "features/phrases.py"),
     ("is_missing", "features/phrases.py"), ("describe_risk", "explain.py"),
+    ("horizon_words", "explain.py"),
     ("SOURCE_FAMILY", "features/catalogue.py"), ("HealthScale", "model/scale.py"),
     ("RISK_LIST_COLUMNS", "schema.py"), ("CHANGE_COLUMNS", "schema.py"),
     ("ALERT_COLUMNS", "schema.py"), ("POINTS_PREFIX", "schema.py"),

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from healthscore.explain import describe_risk
+from healthscore.explain import describe_risk, horizon_words
 from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
 from healthscore.report import charts, text
@@ -181,7 +181,7 @@ def build_account(
         "segment": row["segment"], "arr": text.money(row["arr"], symbol=params.currency),
         "score": f"{score:.0f}", "band": row["band"], "band_label": text.band_label(row["band"]),
         "risk_pct": text.percent(row["risk_proba"]),
-        "horizon": text.horizon_words(horizon_days),
+        "horizon": horizon_words(horizon_days),
         "risk_words": describe_risk(row["risk_proba"], horizon_days=horizon_days, outcome=params.outcome),
         "arr_at_risk": text.money(row["arr_at_risk"], symbol=params.currency),
         "renewal": renewal_view(row, currency=params.currency),

@@ -8,11 +8,11 @@ home of both (the scoring outputs use it too).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
+from healthscore.explain import horizon_words
 from healthscore.features.phrases import is_missing, money
 
 MINUS = "\u2212"  # a true minus sign, easier to read than a hyphen
@@ -58,24 +58,6 @@ def family_label(family: Any) -> str:
 
 def alert_label(kind: Any) -> str:
     return ALERT_WORDS.get(str(kind), str(kind).replace("_", " ").capitalize())
-
-
-def horizon_words(horizon_days: Any) -> str | None:
-    """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
-    ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
-    at risk)."""
-    if is_missing(horizon_days):
-        return None
-    days = float(horizon_days)
-    if not math.isfinite(days) or days <= 0:
-        return None
-    years = days / 365.25
-    if days >= 360 and abs(years - round(years)) < 0.02:
-        return "12 months" if round(years) == 1 else f"{round(years)} years"
-    months = days / 30.44
-    if days >= 28 and abs(months - round(months)) < 0.1:
-        return "1 month" if round(months) == 1 else f"{round(months)} months"
-    return f"{days:,.0f} day{'s' if round(days) != 1 else ''}"
 
 
 def in_days(days: Any) -> str:

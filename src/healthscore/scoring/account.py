@@ -25,7 +25,8 @@ from healthscore.explain import (
 from healthscore.report.baseline import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
-from healthscore.report.text import horizon_words, money, percent, renewal_words
+from healthscore.explain import horizon_words
+from healthscore.report.text import money, percent, renewal_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
