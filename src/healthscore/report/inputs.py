@@ -26,7 +26,6 @@ the run's ``scale`` (else the exported model's); the horizon is the run's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -133,36 +132,15 @@ def _texts(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
 
 
 def parse_drivers(value: Any) -> list[str]:
-    """``top_drivers`` as a list of short texts, whatever form it was stored in.
-
-    Accepts a list (of texts or of dicts with ``label``/``phrase``/``points``), a
-    JSON text of one, or a text separated by ``;`` or new lines.
-    """
+    """``top_drivers`` as a list of short texts: the text ``score`` writes (lines joined
+    by ``; ``, :func:`healthscore.scoring.risk_list.render_drivers`), or a list of them."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if text.is_missing(value):
         return []
     if isinstance(value, str):
-        stripped = value.strip()
-        if stripped.startswith("[") or stripped.startswith("{"):
-            try:
-                value = json.loads(stripped)
-            except ValueError:
-                value = [stripped]
-        else:
-            parts = [p.strip() for p in stripped.replace("\n", ";").split(";")]
-            return [p for p in parts if p]
-    if isinstance(value, Mapping):
-        value = [value]
-    out = []
-    for item in value:
-        if isinstance(item, Mapping):
-            label = item.get("phrase") or item.get("label") or item.get("feature") or ""
-            pts = item.get("points")
-            out.append(f"{label} ({text.signed(pts)} pts)" if not text.is_missing(pts) else str(label))
-        elif not text.is_missing(item):
-            out.append(str(item))
-    return out
+        value = value.split(";")
+    return [str(item).strip() for item in value if not text.is_missing(item) and str(item).strip()]
 
 
 # ------------------------------------------------------------- normalising

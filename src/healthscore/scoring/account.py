@@ -20,13 +20,14 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.explain import (
-    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, profile_mask,
+    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, horizon_words,
+    profile_mask,
 )
+from healthscore.features.phrases import feature_info, money
 from healthscore.report.baseline import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
-from healthscore.explain import horizon_words
-from healthscore.report.text import money, percent, renewal_words
+from healthscore.report.text import percent, renewal_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
@@ -143,9 +144,9 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
             if j < 0:
                 break
             name = names[j]
-            info = catalogue.get(name) or {}
-            out.append({"feature": name, "label": info.get("label", name),
-                        "family": info.get("family"), "value": view.get(name),
+            info = feature_info(name, catalogue.get(name))
+            out.append({"feature": name, "label": info.label,
+                        "family": info.family, "value": view.get(name),
                         "points": float(p), "phrase": book.describe(name, view)})
     changes = layout.read_table("changes", when)
     if not changes.empty:
