@@ -31,6 +31,7 @@ from scipy.special import expit
 
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
+from healthscore.features.phrases import positive_days
 
 
 def family_column(family: str) -> str:
@@ -434,11 +435,8 @@ def horizon_words(horizon_days: Any) -> str | None:
     """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
     ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
     at risk)."""
-    try:
-        days = float(horizon_days)
-    except (TypeError, ValueError):
-        return None
-    if not np.isfinite(days) or days <= 0:
+    days = positive_days(horizon_days)
+    if days is None:
         return None
     years = days / 365.25
     if days >= 360 and abs(years - round(years)) < 0.02:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from healthscore.features.catalogue import FAMILIES, SOURCE_FAMILY, FeatureInfo
@@ -27,6 +28,15 @@ def is_missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def positive_days(value: Any) -> float | None:
+    """A number of days that can be put in words: positive and finite, else None."""
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        return None
+    return days if np.isfinite(days) and days > 0 else None
 
 
 def feature_label(name: str) -> str:
