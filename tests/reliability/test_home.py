@@ -198,3 +198,8 @@ def _definitions(name: str) -> list[str]:
 ])
 def test_each_concept_is_defined_once(name, home):
     assert _definitions(name) == [home]
+
+
+def test_no_private_copy_of_the_missing_value_test():
+    copies = [name for name in ("_missing", "_is_missing", "_given") if _definitions(name)]
+    assert copies == [], {name: _definitions(name) for name in copies}
