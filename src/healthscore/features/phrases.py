@@ -93,16 +93,19 @@ def money(value: Any, *, symbol: str = "$", compact: bool = False) -> str:
     return f"{sign}{symbol}{v:,.0f}"
 
 
-def format_value(value: Any, unit: Any = None, *, spec: str | None = None) -> str:
+def format_value(value: Any, unit: Any = None, *, spec: str | None = None,
+                 missing: str = "none recorded") -> str:
     """A feature value for people: the one wording of a value, everywhere.
 
     ``spec``: a format spec (the one the feature's phrase uses for ``{value}``,
     :func:`value_spec`) applied to a number; else by ``unit``: shares as percentages,
     days with their word, currency as money; else whole numbers whole, others with
-    at most two decimals. Missing: ``none recorded``; text is kept as it is.
+    at most two decimals. ``missing``: the words for a missing value (the stored
+    why-it-changed lines say ``missing``, the report ``none recorded``); text is kept
+    as it is.
     """
     if is_missing(value):
-        return "none recorded"
+        return missing
     if isinstance(value, str):
         return value
     try:

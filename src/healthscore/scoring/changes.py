@@ -170,7 +170,7 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
             continue
         column = frame[names[j]].to_numpy()[rows[mask]]
         spec = value_spec(entries[j])
-        out[mask] = [format_value(v, spec=spec) for v in column]
+        out[mask] = [format_value(v, spec=spec, missing="missing") for v in column]
     return out
 
 
