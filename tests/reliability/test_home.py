@@ -203,3 +203,12 @@ def test_each_concept_is_defined_once(name, home):
 def test_no_private_copy_of_the_missing_value_test():
     copies = [name for name in ("_missing", "_is_missing", "_given") if _definitions(name)]
     assert copies == [], {name: _definitions(name) for name in copies}
+
+
+def test_a_driver_without_a_value_reads_the_same_on_the_page_and_in_the_terminal():
+    points = _wide_points().astype({FEATURE: "float64"})
+    points.loc[0, FEATURE] = np.nan  # Acme's days overdue unknown, yet it costs 12 points
+    page = render_report(_inputs(points=points), ReportParams())["accounts/1.html"]
+    terminal = PhraseBook(CATALOGUE).describe(FEATURE, {FEATURE: np.nan})
+    assert terminal == "Days overdue: not available"
+    assert f'class="driver-phrase">{terminal}<' in page
