@@ -344,7 +344,8 @@ def driver_table(
         first, each by size of its points.
     """
     from healthscore.explain import catalogue_entry, find_drivers
-    from healthscore.features.catalogue import FeatureInfo, render_phrase
+    from healthscore.features.catalogue import FeatureInfo
+    from healthscore.features.phrases import render_phrase
 
     drivers = find_drivers(explanation.points[row:row + 1], k=k)
     values = X.iloc[row]

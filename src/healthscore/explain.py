@@ -32,6 +32,7 @@ from scipy.special import expit
 
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
+from healthscore.features.phrases import positive_days
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel
@@ -453,6 +454,22 @@ def format_points(points: float) -> str:
     return f"{points:+.0f} pts"
 
 
+def horizon_words(horizon_days: Any) -> str | None:
+    """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
+    ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
+    at risk)."""
+    days = positive_days(horizon_days)
+    if days is None:
+        return None
+    years = days / 365.25
+    if days >= 360 and abs(years - round(years)) < 0.02:
+        return "12 months" if round(years) == 1 else f"{round(years)} years"
+    months = days / 30.44
+    if days >= 28 and abs(months - round(months)) < 0.1:
+        return "1 month" if round(months) == 1 else f"{round(months)} months"
+    return f"{days:,.0f} day{'s' if round(days) != 1 else ''}"
+
+
 def describe_risk(risk_proba: float, *, horizon_days: float | None = None,
                   outcome: str = "are lost") -> str:
     """A churn probability as a frequency a reader can picture, with its horizon.
@@ -473,8 +490,6 @@ def describe_risk(risk_proba: float, *, horizon_days: float | None = None,
     outcome : str
         What happens to the accounts (``report.outcome``).
     """
-    from healthscore.report.text import horizon_words
-
     try:
         p = float(risk_proba)
     except (TypeError, ValueError):

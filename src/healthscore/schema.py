@@ -157,3 +157,43 @@ SIMULATOR_ONLY = ("ground_truth", "oracle")
 
 #: The outcome values of ``subscriptions.outcome`` that mean the account left.
 CHURN_OUTCOMES = frozenset({"churned", "churn", "cancelled", "canceled", "lost", "1", "true"})
+
+
+# ------------------------------------------------------------- scoring outputs
+# The column names `healthscore score` writes (architecture.md, "Scoring outputs").
+# Scoring writes them and the report reads them from here: one name per column.
+
+#: Columns of the risk list, in order.
+RISK_LIST_COLUMNS = (
+    "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
+    "arr_at_risk", "renewal_date", "days_to_renewal", "renewal_risk", "profile_score",
+    "score_change", "previous_band", "top_drivers", "model_version", "as_of",
+)
+
+#: Wide points: the points of feature ``f`` are in column ``POINTS_PREFIX + f`` and its
+#: value in column ``f``; ``base`` and ``residual`` complete the arithmetic.
+POINTS_PREFIX = "points:"
+POINTS_BASE = "base"
+POINTS_RESIDUAL = "residual"
+
+#: Columns of the why-it-changed lines, in order.
+CHANGE_COLUMNS = (
+    "account_id", "previous_as_of", "rank", "feature", "label", "family", "value_before",
+    "value_after", "points_before", "points_after", "points_change", "unclipped_change",
+    "score_change", "against_direction",
+)
+
+#: Columns of the alerts, in order.
+ALERT_COLUMNS = (
+    "account_id", "kind", "new_red", "band_drop", "score_drop", "previous_band", "band",
+    "previous_score", "health_score", "score_change", "reason",
+)
+
+#: The history's columns before its one ``points_<family>`` column per family.
+HISTORY_HEAD_COLUMNS = (
+    "account_id", "health_score", "unclipped_score", "band", "risk_proba", "arr",
+    "model_version", POINTS_BASE, POINTS_RESIDUAL,
+)
+
+#: The column of the as-of date when a history or points partition is read back.
+AS_OF = "as_of"

@@ -13,9 +13,9 @@ from healthscore.features.catalogue import (
     build_catalogue,
     catalogue_from_json,
     catalogue_to_frame,
-    render_phrase,
     to_json,
 )
+from healthscore.features.phrases import render_phrase
 from healthscore.features.plan import FeaturePlan
 
 __all__ = [

@@ -5,18 +5,18 @@ Entries are made from feature *names* by pattern (``<source>__<measure>__<window
 ``signals__<type>__days_since_last`` and a few fixed names), so every name the builder
 produces is covered, per-type columns included. A signal type's family comes from
 ``features.signal_families`` (by name), else from words in its name. ``phrase`` is a :meth:`str.format` template rendered with ``value``
-and the row's other feature values by name; :func:`render_phrase` degrades
-gracefully when a referenced value is missing.
+and the row's other feature values by name
+(:func:`healthscore.features.phrases.render_phrase`).
+
+How an entry's phrase and a value are put in words is :mod:`healthscore.features.phrases`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-import string
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -261,77 +261,6 @@ def _signal_hint(kind: str, signal_families: Mapping[str, str]) -> tuple[str, in
             family, direction = hinted, sign
             break
     return signal_families.get(kind, family), direction
-
-
-# ------------------------------------------------------------------------ phrases
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _format(value: Any, spec: str, conversion: str | None) -> str:
-    if conversion == "r":
-        value = repr(value)
-    elif conversion == "s":
-        value = str(value)
-    if spec == "yesno":
-        return "yes" if bool(value) else "no"
-    try:
-        text = format(value, spec)
-    except (TypeError, ValueError):
-        return str(value)
-    if text.startswith("-") and not any(ch in "123456789" for ch in text):
-        text = text[1:]  # "-0" reads as a bug
-    return text
-
-
-def _lookup(row: Mapping, key: str) -> Any:
-    try:
-        return row[key]
-    except (KeyError, IndexError, TypeError):
-        return None
-
-
-def render_phrase(info: FeatureInfo, row: Mapping) -> str:
-    """The entry's phrase for one row (a dict or Series of feature values).
-
-    ``{value}`` is ``row[info.name]``; other fields are the row's features by name.
-    A missing value gives ``"<label>: not available"``; a missing other field cuts
-    the phrase after ``{value}``.
-    """
-    value = _lookup(row, info.name)
-    if _missing(value):
-        return f"{info.label}: not available"
-    parsed = list(string.Formatter().parse(info.phrase))
-    pieces: list[str] = []
-    complete = True
-    for literal, field, spec, conversion in parsed:
-        if field is None:
-            pieces.append(literal)
-            continue
-        current = value if field == "value" else _lookup(row, field)
-        if _missing(current):
-            complete = False
-            break
-        pieces.append(literal)
-        pieces.append(_format(current, spec or "", conversion))
-    if complete:
-        return "".join(pieces)
-    cut: list[str] = []
-    for (literal, field, spec, conversion) in parsed:
-        cut.append(literal)
-        if field == "value":
-            cut.append(_format(value, spec or "", conversion))
-            return "".join(cut).rstrip(" (,;:-")
-        if field is not None:
-            break
-    return f"{info.label}: {_format(value, '', None)}"
 
 
 # -------------------------------------------------------------------- persistence

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit as _expit
 from scipy.special import logit as _logit
 
+from healthscore.config import ScoreParams
 from healthscore.errors import ConfigError, ModelError
 
 #: Bands, worst first.
 BANDS: tuple[str, str, str] = ("red", "yellow", "green")
 
 _EPS = 1e-12  # keeps logit finite at risk 0 or 1
+_DEFAULT = ScoreParams()  # the defaults are params.yaml's (score section), said once there
 
 
 def round_score(unclipped: Any) -> np.ndarray:
@@ -45,12 +48,16 @@ class HealthScale:
         Scores below this are ``red``.
     green_from : int
         Scores from this up are ``green``; in between is ``yellow``.
+
+    The defaults are :class:`healthscore.config.ScoreParams`'s. This class is the one
+    home of the mapping risk <-> logit <-> score and of the bands: scoring, the
+    explanations and the report all map and band through it.
     """
 
-    offset: float = 35.0
-    pdo: float = 10.0
-    red_below: int = 50
-    green_from: int = 70
+    offset: float = float(_DEFAULT.offset)
+    pdo: float = float(_DEFAULT.pdo)
+    red_below: int = int(_DEFAULT.red_below)
+    green_from: int = int(_DEFAULT.green_from)
 
     def __post_init__(self) -> None:
         if not (self.pdo > 0 and math.isfinite(self.pdo)):
@@ -103,9 +110,18 @@ class HealthScale:
             raise ModelError("health score: expected risk_proba in [0, 1] without NaN")
         return self.score_from_logit(_logit(np.clip(risk, _EPS, 1 - _EPS)))
 
+    def unclipped_from_risk(self, risk: Any) -> np.ndarray:
+        """The unclipped score of risks (float array; NaN stays NaN), risks kept off 0
+        and 1 so the logit is finite."""
+        return self.unclipped_from_logit(_logit(np.clip(np.asarray(risk, dtype=np.float64), _EPS, 1 - _EPS)))
+
     def logit_from_score(self, score: Any) -> np.ndarray:
         """Inverse map: the logit a score stands for, ``(offset - score) / factor``."""
         return (self.offset - np.asarray(score, dtype=np.float64)) / self.factor
+
+    def risk_from_score(self, score: Any) -> np.ndarray:
+        """The risk a score stands for: ``expit(logit_from_score(score))`` (float array)."""
+        return _expit(self.logit_from_score(score))
 
     def band(self, score: Any) -> Any:
         """``red`` below ``red_below``, ``green`` from ``green_from``, else ``yellow``.

@@ -12,12 +12,12 @@ within 1-100. Profile facts are never drivers (:mod:`healthscore.report.baseline
 from __future__ import annotations
 
 import re
-import string
 from typing import Any, Mapping
 
 import pandas as pd
 
-from healthscore.explain import describe_risk
+from healthscore.explain import describe_risk, horizon_words
+from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
 from healthscore.report import charts, text
 from healthscore.report.actions import suggest_next_steps
@@ -26,40 +26,16 @@ from healthscore.report.baseline import (
 )
 from healthscore.report.inputs import SPECIAL_CHANGES
 
-_UNSAFE_FIELD = re.compile(r"\{[^{}:!]*[.\[]")
-
-
-def render_phrase(phrase: Any, value: Any, *, label: str, unit: Any, row: Mapping[str, Any]) -> str:
-    """A catalogue phrase with the account's values filled in.
-
-    ``phrase`` is a ``str.format`` template (``{value}`` and other feature names) or
-    already plain text. A template that cannot be filled (missing value, a category
-    where a number was expected, attribute access) degrades to ``label: value``.
-    """
-    fallback = f"{label}: {text.format_value(value, unit)}"
-    if text.is_missing(phrase) or not str(phrase).strip():
-        return fallback
-    phrase = str(phrase)
-    if "{" not in phrase:
-        return phrase
-    if text.is_missing(value) or _UNSAFE_FIELD.search(phrase):
-        return fallback
-    try:
-        return string.Formatter().vformat(phrase, (), {**row, "value": value})
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError):
-        return fallback
-
-
 Record = Mapping[str, Any]
 
 
 def _driver_rows(part: list[Record], values: Mapping[str, Any], span: float) -> list[dict[str, Any]]:
     return [{
         "feature": r["feature"], "label": r["label"], "family": text.family_label(r["family"]),
-        "phrase": render_phrase(r["phrase"], r["value"], label=r["label"], unit=r["unit"], row=values),
+        "phrase": render_phrase(feature_info(r["feature"], r), values),
         "points": float(r["points"]), "points_text": text.signed(r["points"]),
         "points_words": text.points_words(r["points"]),
-        "value_text": text.format_value(r["value"], r["unit"]),
+        "value_text": format_value(r["value"], r["unit"]),
         "bar": round(100 * abs(float(r["points"])) / span, 1) if span else 0.0,
     } for r in part]
 
@@ -105,8 +81,8 @@ def _changes(
         })
     items += [{
         "label": c["label"], "family": text.family_label(c["family"]) if c["family"] else "",
-        "value_before": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_before"], c["unit"]),
-        "value_now": "" if c["feature"] in SPECIAL_CHANGES else text.format_value(c["value_now"], c["unit"]),
+        "value_before": "" if c["feature"] in SPECIAL_CHANGES else format_value(c["value_before"], c["unit"]),
+        "value_now": "" if c["feature"] in SPECIAL_CHANGES else format_value(c["value_now"], c["unit"]),
         "points_change": text.signed(c["points_change"]),
         "direction": "down" if c["points_change"] < 0 else "up",
         "note": _against_note(c),
@@ -185,8 +161,8 @@ def build_account(
     previous_values = {r["feature"]: r["value"] for r in previous_points}
     signals = [{
         "label": r["label"], "family": text.family_label(r["family"]),
-        "value": text.format_value(r["value"], r["unit"]),
-        "before": text.format_value(previous_values[r["feature"]], r["unit"])
+        "value": format_value(r["value"], r["unit"]),
+        "before": format_value(previous_values[r["feature"]], r["unit"])
         if r["feature"] in previous_values else "",
         "points": text.signed(r["points"]),
     } for r in hurting + helping]
@@ -197,7 +173,7 @@ def build_account(
     hist = sorted(history, key=lambda h: h["as_of"])
     trend = charts.trend_line(
         [text.date_text(h["as_of"]) for h in hist], [h["health_score"] for h in hist],
-        red_below=scale.red_below, green_from=scale.green_from,
+        scale=scale,
     ) if hist else None
     score = row["health_score"]
     return {
@@ -205,7 +181,7 @@ def build_account(
         "segment": row["segment"], "arr": text.money(row["arr"], symbol=params.currency),
         "score": f"{score:.0f}", "band": row["band"], "band_label": text.band_label(row["band"]),
         "risk_pct": text.percent(row["risk_proba"]),
-        "horizon": text.horizon_words(horizon_days),
+        "horizon": horizon_words(horizon_days),
         "risk_words": describe_risk(row["risk_proba"], horizon_days=horizon_days, outcome=params.outcome),
         "arr_at_risk": text.money(row["arr_at_risk"], symbol=params.currency),
         "renewal": renewal_view(row, currency=params.currency),

@@ -22,6 +22,7 @@ import numpy as np
 
 from healthscore.config import PROFILE_FEATURES
 from healthscore.explain import profile_mask
+from healthscore.features.phrases import is_missing, positive_days
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes).
 MODEL_CHANGED, OTHER_CHANGES = "model changed", "other changes"
@@ -54,25 +55,11 @@ def is_profile(features: Iterable[Any], profile: Sequence[str]) -> np.ndarray:
     return np.array([bool(lookup[n]) for n in names], dtype=bool)
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, NaT; pd.NA raises below
-    except (TypeError, ValueError):
-        return True
-
-
 def contract_words(days: Any) -> str | None:
     """A contract length in days as a term: ``monthly``, ``quarterly``, ``annual``,
     ``2-year``, else ``180-day``; None when unknown."""
-    if _missing(days):
-        return None
-    try:
-        d = float(days)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(d) or d <= 0:
+    d = positive_days(days)
+    if d is None:
         return None
     for low, high, word in ((28, 31, "monthly"), (89, 92, "quarterly"), (181, 184, "half-yearly"),
                             (365, 366, "annual")):
@@ -92,12 +79,12 @@ def whole(score: Any) -> str:
 def starting_point_words(profile_score: Any, *, segment: Any = None, contract_days: Any = None) -> str:
     """``Accounts like this — Enterprise, annual — score 78`` (``profile_score``
     rounded, as the health score is); the facts that are unknown are left out."""
-    facts = [str(segment)] if not _missing(segment) and str(segment) not in ("", "Unknown") else []
+    facts = [str(segment)] if not is_missing(segment) and str(segment) not in ("", "Unknown") else []
     term = contract_words(contract_days)
     if term:
         facts.append(term)
     who = f"Accounts like this \u2014 {', '.join(facts)} \u2014" if facts else "Accounts like this"
-    if _missing(profile_score):
+    if is_missing(profile_score):
         return f"{who} have no starting score on record"
     return f"{who} score {whole(profile_score)}"
 
@@ -106,7 +93,7 @@ def contract_days_of(values: Mapping[str, Any]) -> Any:
     """The contract length (days) among an account's feature values, or None."""
     for name in CONTRACT_FEATURES:
         value = values.get(name)
-        if not _missing(value):
+        if not is_missing(value):
             return value
     return None
 
@@ -114,9 +101,9 @@ def contract_days_of(values: Mapping[str, Any]) -> Any:
 def value_changed(before: Any, now: Any) -> bool:
     """Did a signal's value change? Numbers compare as numbers, anything else as text;
     two missing values are the same value."""
-    if _missing(before) and _missing(now):
+    if is_missing(before) and is_missing(now):
         return False
-    if _missing(before) or _missing(now):
+    if is_missing(before) or is_missing(now):
         return True
     try:
         return not math.isclose(float(before), float(now), rel_tol=1e-9, abs_tol=1e-12)
@@ -163,7 +150,7 @@ def split_changes(
     top : int
         Behavioural lines named at most.
     """
-    lines = [line for line in lines if not _missing(line.get("points_change"))]
+    lines = [line for line in lines if not is_missing(line.get("points_change"))]
     flags = is_profile([line["feature"] for line in lines], profile)
     rest, profile_change, candidates, model_changed = 0.0, 0.0, [], False
     for line, flag in zip(lines, flags):
@@ -184,7 +171,7 @@ def split_changes(
     rest += sum(float(c["points_change"]) for c in candidates[top:])
     start = None
     if abs(profile_change) >= MIN_CHANGE:
-        now = None if _missing(profile_now) or model_changed else float(profile_now)
+        now = None if is_missing(profile_now) or model_changed else float(profile_now)
         before = None if now is None else now - profile_change
         if before is not None and math.floor(before + 0.5) == math.floor(now + 0.5):
             rest += profile_change  # the starting score shown did not change: say nothing

@@ -12,6 +12,8 @@ from typing import Sequence
 import numpy as np
 from markupsafe import Markup, escape
 
+from healthscore.model.scale import HealthScale
+
 #: Band colours (text labels always accompany them).
 BAND_FILL = {"red": "#d9534f", "yellow": "#e9a23b", "green": "#3c9d6d"}
 BAND_SOFT = {"red": "#fdecea", "yellow": "#fdf4e3", "green": "#e8f5ee"}
@@ -42,15 +44,15 @@ def score_histogram(
     scores: Sequence[float],
     bands: Sequence[str],
     *,
-    red_below: float,
-    green_from: float,
+    scale: HealthScale,
     bin_width: int = 5,
 ) -> Markup:
     """Accounts per health-score bin (1-100), each bar coloured by its band.
 
-    A bar's band is the band of the bin's lower edge under the thresholds, so the
+    A bar's band is the band of the bin's lower edge (:meth:`HealthScale.band`), so the
     colours follow the band lines drawn at ``red_below`` and ``green_from``.
     """
+    red_below, green_from = scale.red_below, scale.green_from
     scores = np.asarray(scores, dtype=np.float64)
     scores = scores[~np.isnan(scores)]
     edges = np.arange(0, 100 + bin_width, bin_width)
@@ -66,7 +68,7 @@ def score_histogram(
     bar_w = plot_w / len(counts)
     for i, count in enumerate(counts):
         lo = edges[i]
-        band = "red" if lo < red_below else ("green" if lo >= green_from else "yellow")
+        band = scale.band(lo)
         h = plot_h * count / peak
         x = left + i * bar_w
         body.append(
@@ -90,10 +92,10 @@ def trend_line(
     dates: Sequence[str],
     scores: Sequence[float],
     *,
-    red_below: float,
-    green_from: float,
+    scale: HealthScale,
 ) -> Markup:
-    """An account's health score over its scoring dates, on the band zones."""
+    """An account's health score over its scoring dates, on the band zones of ``scale``."""
+    red_below, green_from = scale.red_below, scale.green_from
     scores = [float(s) for s in scores]
     width, height, left, right, top, bottom = 1080, 230, 40, 40, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom

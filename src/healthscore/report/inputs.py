@@ -26,7 +26,6 @@ the run's ``scale`` (else the exported model's); the horizon is the run's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -34,17 +33,23 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
+from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
 from healthscore.report import text
 from healthscore.report.baseline import STARTING_POINT, is_profile, profile_features_of, split_changes
 from healthscore.report.points import (
-    BASE_FEATURES, RESIDUAL_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points,
-    point_summary, rename_first,
+    PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
+from healthscore.schema import AS_OF
+from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES
 
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
-SPECIAL_CHANGES = {"model changed": "The model was updated", "other changes": "All other signals together"}
+SPECIAL_CHANGES = {MODEL_CHANGED: "The model was updated", OTHER_CHANGES: "All other signals together"}
+
+#: The changes' columns as ``score`` writes them (:data:`healthscore.schema.CHANGE_COLUMNS`)
+#: -> as the views say them: the value and points "now", beside "before".
+_CHANGES_VIEW_NAMES = {"value_after": "value_now", "points_after": "points_now"}
 
 _CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
                  "value_before", "value_now", "label", "family", "unit", "against_direction", "profile"]
@@ -127,36 +132,15 @@ def _texts(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
 
 
 def parse_drivers(value: Any) -> list[str]:
-    """``top_drivers`` as a list of short texts, whatever form it was stored in.
-
-    Accepts a list (of texts or of dicts with ``label``/``phrase``/``points``), a
-    JSON text of one, or a text separated by ``;`` or new lines.
-    """
+    """``top_drivers`` as a list of short texts: the text ``score`` writes (lines joined
+    by ``; ``, :func:`healthscore.scoring.risk_list.render_drivers`), or a list of them."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if text.is_missing(value):
         return []
     if isinstance(value, str):
-        stripped = value.strip()
-        if stripped.startswith("[") or stripped.startswith("{"):
-            try:
-                value = json.loads(stripped)
-            except ValueError:
-                value = [stripped]
-        else:
-            parts = [p.strip() for p in stripped.replace("\n", ";").split(";")]
-            return [p for p in parts if p]
-    if isinstance(value, Mapping):
-        value = [value]
-    out = []
-    for item in value:
-        if isinstance(item, Mapping):
-            label = item.get("phrase") or item.get("label") or item.get("feature") or ""
-            pts = item.get("points")
-            out.append(f"{label} ({text.signed(pts)} pts)" if not text.is_missing(pts) else str(label))
-        elif not text.is_missing(item):
-            out.append(str(item))
-    return out
+        value = value.split(";")
+    return [str(item).strip() for item in value if not text.is_missing(item) and str(item).strip()]
 
 
 # ------------------------------------------------------------- normalising
@@ -212,15 +196,11 @@ def normalise_risk_list(
     when the list has none. ``as_of``: the scoring date (days to a renewal date)."""
     if risk_list is None or risk_list.empty:
         raise DataError("risk_list: no scored accounts; run `healthscore score` first")
-    frame = rename_first(risk_list, "health_score", ("score", "healthscore"))
+    frame = risk_list
     for column in ("account_id", "health_score"):
         if column not in frame.columns:
             raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
-                            "`healthscore score` (architecture.md)")
-    frame = rename_first(frame, "risk_proba", ("churn_proba", "risk", "churn_probability"))
-    frame = rename_first(frame, "score_change", ("change", "score_delta", "change_since_last"))
-    frame = rename_first(frame, "base_points", ("base", "score_base"))
-    frame = rename_first(frame, "unclipped_score", ("unclipped", "score_unclipped"))
+                            "`healthscore score` (healthscore.schema.RISK_LIST_COLUMNS)")
     out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
     out["name"] = _texts(frame, "name", "")
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
@@ -231,7 +211,7 @@ def normalise_risk_list(
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
     out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))
     risk = _numeric(frame, "risk_proba")
-    implied = 1.0 / (1.0 + np.exp(-scale.logit_from_score(out["health_score"].to_numpy())))
+    implied = scale.risk_from_score(out["health_score"].to_numpy())
     out["risk_proba"] = risk.where(risk.notna(), pd.Series(implied, index=out.index))
     at_risk = _numeric(frame, "arr_at_risk")
     out["arr_at_risk"] = at_risk.where(at_risk.notna(), out["arr"] * out["risk_proba"])
@@ -262,8 +242,7 @@ def normalise_risk_list(
     unclipped = _numeric(frame, "unclipped_score")
     from_base = base + point_sum.fillna(0.0) + out["residual_points"]
     unclipped = unclipped.where(unclipped.notna(), from_base)
-    p = out["risk_proba"].clip(1e-12, 1 - 1e-12)
-    from_risk = pd.Series(scale.unclipped_from_logit(np.log(p / (1 - p)).to_numpy()), index=out.index)
+    from_risk = pd.Series(scale.unclipped_from_risk(out["risk_proba"].to_numpy()), index=out.index)
     out["unclipped_score"] = unclipped.where(unclipped.notna(), from_risk)
     # Without an explicit base, it is what the points leave of the unclipped score.
     out["base_points"] = base.where(
@@ -283,14 +262,13 @@ def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFr
     columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
     if history is None or history.empty:
         return empty_frame(columns)
-    frame = rename_first(history, "as_of", ("date", "cutoff_time", "scored_at"))
-    frame = rename_first(frame, "health_score", ("score",))
-    if "as_of" not in frame.columns or "health_score" not in frame.columns:
-        raise DataError("history: expected columns account_id, as_of, health_score; got "
+    frame = history
+    if AS_OF not in frame.columns or "health_score" not in frame.columns:
+        raise DataError(f"history: expected columns account_id, {AS_OF}, health_score; got "
                         f"{list(frame.columns)[:8]}")
     out = pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
-        "as_of": pd.to_datetime(frame["as_of"].astype(str)).to_numpy(),
+        "as_of": pd.to_datetime(frame[AS_OF].astype(str)).to_numpy(),
         "health_score": _numeric(frame, "health_score").to_numpy(),
         "risk_proba": _numeric(frame, "risk_proba").to_numpy(),
     })
@@ -303,16 +281,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
                       profile: tuple[str, ...] = ()) -> pd.DataFrame:
     if changes is None or changes.empty or "feature" not in changes.columns:
         return empty_frame(_CHANGES_LONG)
-    frame = changes
-    for target, names in (
-        ("points_change", ("change", "delta", "points_delta", "delta_points", "change_points")),
-        ("points_before", ("previous_points", "points_previous", "points_prev", "before")),
-        ("points_now", ("points", "points_after", "current_points", "after")),
-        ("value_before", ("previous_value", "value_previous", "value_prev")),
-        ("value_now", ("value_after", "value", "current_value")),
-    ):
-        frame = rename_first(frame, target, names)
-    frame = frame.copy()
+    frame = changes.rename(columns=_CHANGES_VIEW_NAMES)
     for column in ("points_before", "points_now"):
         frame[column] = _numeric(frame, column)
     change = _numeric(frame, "points_change")
@@ -323,7 +292,7 @@ def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
     against = frame["against_direction"] if "against_direction" in frame.columns else False
     frame["against_direction"] = pd.Series(against, index=frame.index).fillna(False).astype(bool)
     frame["feature"] = frame["feature"].astype(str)
-    frame = frame[~frame["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+    frame = frame[~frame["feature"].isin(PSEUDO_FEATURES)]
     frame = catalogue_columns(frame, catalogue)
     special = frame["feature"].isin(SPECIAL_CHANGES)
     frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
@@ -341,8 +310,8 @@ def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], p
     for line in view.named:
         if float(line["points_change"]) < 0:
             values = "" if line["feature"] in SPECIAL_CHANGES else (
-                f": {text.format_value(line['value_before'], line.get('unit'))} \u2192 "
-                f"{text.format_value(line['value_now'], line.get('unit'))}")
+                f": {format_value(line['value_before'], line.get('unit'))} \u2192 "
+                f"{format_value(line['value_now'], line.get('unit'))}")
             parts.append((float(line["points_change"]), f"{line['label']}{values}"))
     start = view.starting_point
     if start is not None and start["points_change"] < 0:
@@ -363,8 +332,7 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
     unchanged value; the stored reason is kept otherwise."""
     if alerts is None or alerts.empty:
         return empty_frame(["account_id", "kind", "reason"])
-    frame = rename_first(alerts, "kind", ("alert", "alert_kind", "type", "alert_type"))
-    frame = rename_first(frame, "reason", ("message", "detail", "description", "text"))
+    frame = alerts
     reasons = _texts(frame, "reason", "")
     if changes is not None and len(changes):
         ids = set(frame["account_id"])

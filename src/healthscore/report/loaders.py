@@ -115,10 +115,6 @@ def read_report_inputs(
         return layout.read_partition("points", date)
 
     run_info = layout.read_run(when)
-    if model_dir is None:
-        model_dir = run_info.get("model_dir") or run_info.get("model_path")
-        if model_dir is not None and not Path(str(model_dir)).exists():
-            model_dir = None
     model_info = read_model_info(model_dir)
     if not model_info.get("version") and run_info.get("model_version"):
         model_info["version"] = run_info["model_version"]

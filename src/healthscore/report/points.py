@@ -1,7 +1,8 @@
 """The points of an explanation in the one long layout the report's views use.
 
 Scoring writes points wide (``points:<feature>`` beside each value, plus ``base`` and
-``residual``); a test or another source may give them long (``feature``, ``points``).
+``residual``: :mod:`healthscore.schema`'s names); a test may give them long (``feature``,
+``value``, ``points``, with the pseudo-features ``__base__`` and ``__residual__``).
 :func:`normalise_points` turns either into long rows with the catalogue's label,
 family, phrase and unit and a ``profile`` flag (a profile fact: the account's starting
 point, never a driver); :func:`point_summary` gives the per-account sums without
@@ -16,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.report import text
+from healthscore.features.phrases import feature_family, feature_label
 from healthscore.report.baseline import is_profile
+from healthscore.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 
 #: Pseudo-features that carry the base or residual of an explanation in a long frame.
-BASE_FEATURES = ("__base__", "base", "_base")
-RESIDUAL_FEATURES = ("__residual__", "residual", "_residual")
-_WIDE_PREFIXES = ("points__", "points:", "pts__")
+BASE_FEATURE = "__base__"
+RESIDUAL_FEATURE = "__residual__"
+PSEUDO_FEATURES = (BASE_FEATURE, RESIDUAL_FEATURE)
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
 
 
@@ -30,27 +32,9 @@ def empty_frame(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
-def rename_first(frame: pd.DataFrame, target: str, candidates: tuple[str, ...]) -> pd.DataFrame:
-    """Rename the first present candidate column to ``target`` (if target is absent)."""
-    if target in frame.columns:
-        return frame
-    for name in candidates:
-        if name in frame.columns:
-            return frame.rename(columns={name: target})
-    return frame
-
-
 def _wide_point_columns(columns: Any) -> dict[str, str]:
-    """Feature -> its points column in a wide frame (``points__f``, ``points:f``,
-    ``pts__f`` or ``f__points``)."""
-    found: dict[str, str] = {}
-    for col in columns:
-        for prefix in _WIDE_PREFIXES:
-            if col.startswith(prefix):
-                found[col[len(prefix):]] = col
-        if col.endswith("__points"):
-            found[col[: -len("__points")]] = col
-    return found
+    """Feature -> its points column (``points:f``) in a wide frame."""
+    return {col[len(POINTS_PREFIX):]: col for col in columns if col.startswith(POINTS_PREFIX)}
 
 
 def catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.DataFrame:
@@ -58,8 +42,8 @@ def catalogue_columns(frame: pd.DataFrame, catalogue: Mapping[str, Any]) -> pd.D
     frame = frame.copy()
     features = frame["feature"].astype(str)
     for column, fallback in (
-        ("label", text.feature_label),
-        ("family", text.feature_family),
+        ("label", feature_label),
+        ("family", feature_family),
         ("phrase", lambda name: None),
         ("unit", lambda name: None),
     ):
@@ -78,10 +62,10 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
                    hurt_below: float | None = None) -> pd.DataFrame:
     """Per-feature points in the long layout, from either layout.
 
-    Long input has ``feature`` and ``points`` columns. Wide input has, per feature
-    ``f``, a points column named ``points__f`` or ``f__points`` (or ``points:f``) and
-    optionally its value under ``f`` or ``value__f``. Columns ``base``/``base_points``
-    and ``residual`` are kept as pseudo-features ``__base__`` / ``__residual__``.
+    Long input has ``feature`` and ``points`` columns (``value`` optional). Wide input
+    has, per feature ``f``, its points in column ``points:f`` and optionally its value
+    in ``f``. Columns ``base`` and ``residual`` are kept as pseudo-features
+    ``__base__`` / ``__residual__``.
 
     ``detail`` (account ids, default: every account) keeps every feature of those
     accounts; the other accounts keep only the features with points at or below
@@ -92,16 +76,12 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
     if points is None or points.empty:
         return empty_frame(_POINTS_LONG)
     if "feature" in points.columns:
-        frame = rename_first(points, "points", ("points_value", "score_points"))
-        frame = rename_first(frame, "value", ("feature_value", "raw_value"))
-        if "value" not in frame.columns:
-            frame = frame.assign(value=np.nan)
-        return frame
+        return points if "value" in points.columns else points.assign(value=np.nan)
     point_cols = _wide_point_columns(points.columns)
     if not point_cols:
         raise DataError(
             "points: expected a long frame (columns feature, points) or a wide one "
-            f"(points__<feature> columns); got columns {list(points.columns)[:8]}"
+            f"({POINTS_PREFIX}<feature> columns); got columns {list(points.columns)[:8]}"
         )
     ids = points["account_id"].to_numpy()
     everyone = np.ones(len(ids), dtype=bool)
@@ -109,8 +89,7 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
     pieces = []
     used = set(point_cols.values())
     for feature, col in point_cols.items():
-        value_col = next((c for c in (f"value__{feature}", f"{feature}__value", feature)
-                          if c in points.columns), None)
+        value_col = feature if feature in points.columns else None
         used.add(value_col)
         pts = pd.to_numeric(points[col], errors="coerce").to_numpy()
         keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
@@ -122,12 +101,11 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
     # Values without points (features a phrase refers to, e.g. accounts__seats): kept
     # for the phrases, with NaN points so they never count as drivers.
     for col in points.columns:
-        if "__" in col and col not in used and not col.startswith(_WIDE_PREFIXES):
+        if "__" in col and col not in used and not col.startswith(POINTS_PREFIX):
             pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
                                         "value": points[col].to_numpy()[in_detail].astype(object),
                                         "points": np.nan}))
-    for name, pseudo in (("base", "__base__"), ("base_points", "__base__"),
-                         ("residual", "__residual__"), ("residual_points", "__residual__")):
+    for name, pseudo in ((POINTS_BASE, BASE_FEATURE), (POINTS_RESIDUAL, RESIDUAL_FEATURE)):
         if name in points.columns:
             pieces.append(pd.DataFrame({"account_id": ids, "feature": pseudo, "value": np.nan,
                                         "points": pd.to_numeric(points[name], errors="coerce")}))
@@ -142,8 +120,7 @@ def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[
     if points is None or points.empty:
         return pd.Series(dtype="float64"), pd.Series(dtype="float64"), pd.Series(dtype="float64")
     if "feature" in points.columns:
-        frame = rename_first(points, "points", ("points_value", "score_points"))
-        frame = frame[~frame["feature"].astype(str).isin(BASE_FEATURES + RESIDUAL_FEATURES)]
+        frame = points[~points["feature"].astype(str).isin(PSEUDO_FEATURES)]
         pts = pd.to_numeric(frame["points"], errors="coerce")
         sums = pts.groupby(frame["account_id"]).sum()
         flags = is_profile(frame["feature"], profile)
@@ -178,16 +155,12 @@ def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, deta
     long = long.copy()
     long["feature"] = long["feature"].astype(str)
     long["points"] = pd.to_numeric(long["points"], errors="coerce").astype("float64")
-    pseudo = long["feature"].isin(BASE_FEATURES + RESIDUAL_FEATURES)
+    pseudo = long["feature"].isin(PSEUDO_FEATURES)
     extra = long[pseudo]
     extras = pd.DataFrame({
-        "base_points": extra[extra["feature"].isin(BASE_FEATURES)].groupby("account_id")["points"].sum(),
-        "residual_points": extra[extra["feature"].isin(RESIDUAL_FEATURES)].groupby("account_id")["points"].sum(),
+        "base_points": extra[extra["feature"] == BASE_FEATURE].groupby("account_id")["points"].sum(),
+        "residual_points": extra[extra["feature"] == RESIDUAL_FEATURE].groupby("account_id")["points"].sum(),
     })
-    for column in ("base", "base_points"):  # a long frame may repeat the base on every row
-        if column in long.columns and extras["base_points"].isna().all():
-            extras = extras.combine_first(
-                long.groupby("account_id")[column].first().rename("base_points").to_frame())
     long = catalogue_columns(long[~pseudo], catalogue)
     long["value"] = long["value"].astype(object).where(long["value"].notna(), None)
     long["profile"] = is_profile(long["feature"], profile)
@@ -201,10 +174,7 @@ def base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
         return normalise_points(points, {}, detail=())[1]  # long input is used whole anyway
     ids = points["account_id"].to_numpy()
     out = {}
-    for target, names in (("base_points", ("base", "base_points")),
-                          ("residual_points", ("residual", "residual_points"))):
-        cols = [c for c in names if c in points.columns]
-        values = pd.concat([pd.to_numeric(points[c], errors="coerce") for c in cols]) if cols else None
-        out[target] = pd.Series(dtype="float64") if values is None else \
-            values.groupby(np.tile(ids, len(cols))).sum()
+    for target, column in (("base_points", POINTS_BASE), ("residual_points", POINTS_RESIDUAL)):
+        out[target] = pd.Series(dtype="float64") if column not in points.columns else \
+            pd.to_numeric(points[column], errors="coerce").groupby(ids).sum()
     return pd.DataFrame(out)

@@ -308,7 +308,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "renewals": renewals_view(rl, days=params.renewal_days, pages=pages, currency=cur),
         "bands": band_summary(rl, currency=cur),
         "histogram": charts.score_histogram(
-            rl["health_score"], rl["band"], red_below=scale.red_below, green_from=scale.green_from),
+            rl["health_score"], rl["band"], scale=scale),
         "movers": movers(rl, top=params.top_movers, pages=pages, currency=cur),
         "alerts": new_alerts(inputs, pages=pages, currency=cur),
         "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur,

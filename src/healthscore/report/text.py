@@ -2,14 +2,18 @@
 
 The report's readers are customer-success managers, so every number travels with a
 word. Everything here is pure and returns plain strings; the templates escape them.
+A feature's value and phrase are worded by :mod:`healthscore.features.phrases`, the one
+home of both (the scoring outputs use it too).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
+
+from healthscore.explain import horizon_words
+from healthscore.features.phrases import is_missing, money
 
 MINUS = "\u2212"  # a true minus sign, easier to read than a hyphen
 
@@ -31,18 +35,6 @@ FAMILY_WORDS: dict[str, str] = {
     "account": "Account profile",
 }
 
-#: Table prefix of a feature name -> family, when no catalogue says otherwise.
-SOURCE_FAMILY: dict[str, str] = {
-    "events": "usage",
-    "tickets": "support",
-    "invoices": "billing",
-    "surveys": "sentiment",
-    "emails": "engagement",
-    "signals": "engagement",
-    "subscriptions": "contract",
-    "accounts": "account",
-}
-
 #: Alert kind -> words.
 ALERT_WORDS: dict[str, str] = {
     "new_red": "Newly red",
@@ -50,16 +42,6 @@ ALERT_WORDS: dict[str, str] = {
     "drop_points": "Score fell sharply",
     "score_drop": "Score fell sharply",
 }
-
-
-def is_missing(value: Any) -> bool:
-    """True for None, NaN, NaT and pandas' NA."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # list-likes are not missing
-        return False
 
 
 def band_label(band: Any) -> str:
@@ -76,24 +58,6 @@ def family_label(family: Any) -> str:
 
 def alert_label(kind: Any) -> str:
     return ALERT_WORDS.get(str(kind), str(kind).replace("_", " ").capitalize())
-
-
-def horizon_words(horizon_days: Any) -> str | None:
-    """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
-    ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
-    at risk)."""
-    if is_missing(horizon_days):
-        return None
-    days = float(horizon_days)
-    if not math.isfinite(days) or days <= 0:
-        return None
-    years = days / 365.25
-    if days >= 360 and abs(years - round(years)) < 0.02:
-        return "12 months" if round(years) == 1 else f"{round(years)} years"
-    months = days / 30.44
-    if days >= 28 and abs(months - round(months)) < 0.1:
-        return "1 month" if round(months) == 1 else f"{round(months)} months"
-    return f"{days:,.0f} day{'s' if round(days) != 1 else ''}"
 
 
 def in_days(days: Any) -> str:
@@ -148,20 +112,6 @@ def percent(value: Any, *, digits: int = 0) -> str:
     return f"{100 * float(value):.{digits}f}%"
 
 
-def money(value: Any, *, symbol: str = "$", compact: bool = False) -> str:
-    """``$12,400``; compact: ``$1.2M``, ``$35k``."""
-    if is_missing(value):
-        return "n/a"
-    v = float(value)
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    if compact and v >= 1e6:
-        return f"{sign}{symbol}{v / 1e6:.1f}M"
-    if compact and v >= 1e4:
-        return f"{sign}{symbol}{v / 1e3:.0f}k"
-    return f"{sign}{symbol}{v:,.0f}"
-
-
 def signed(value: Any, *, digits: int = 1) -> str:
     """``+3.2``, ``-12.0``, with a true minus sign; ``n/a`` when missing."""
     if is_missing(value):
@@ -188,52 +138,6 @@ def change_words(change: Any) -> str:
     if v == 0:
         return "unchanged"
     return f"{'up' if v > 0 else 'down'} {abs(v)} point{'s' if abs(v) != 1 else ''}"
-
-
-def format_value(value: Any, unit: Any = None) -> str:
-    """A feature value in its unit: shares as percentages, days and counts as numbers."""
-    if is_missing(value):
-        return "none recorded"
-    if isinstance(value, str):
-        return value
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    unit = str(unit or "")
-    if unit in ("share", "rate", "ratio_share"):
-        return f"{100 * v:.0f}%"
-    if unit == "currency":
-        return money(v)
-    if unit == "days":
-        return f"{v:,.0f} day{'s' if round(v) != 1 else ''}"
-    if unit == "ratio":
-        return f"{v:.2f}\u00d7"
-    if float(v).is_integer():
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    return f"{v:,.2f}".rstrip("0").rstrip(".")
-
-
-def feature_label(name: str) -> str:
-    """A readable label for a feature without a catalogue entry.
-
-    ``events__active_users__30d`` -> ``Events: active users (30d)``.
-    """
-    parts = str(name).split("__")
-    if len(parts) == 1:
-        return str(name).replace("_", " ").capitalize()
-    source, measure, *rest = parts
-    text = f"{source.replace('_', ' ').capitalize()}: {measure.replace('_', ' ')}"
-    if rest:
-        text += " (" + ", ".join(r.replace("_", " ") for r in rest) + ")"
-    return text
-
-
-def feature_family(name: str) -> str:
-    """Family of a feature from its table prefix (``account`` when unknown)."""
-    return SOURCE_FAMILY.get(str(name).split("__", 1)[0], "account")
 
 
 def date_text(value: Any) -> str:

@@ -15,17 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.explain import (
-    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, profile_mask,
+    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, horizon_words,
+    profile_mask,
 )
+from healthscore.features.phrases import feature_info, is_missing, money
 from healthscore.report.baseline import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
-from healthscore.report.text import horizon_words, money, percent, renewal_words
+from healthscore.report.text import percent, renewal_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
@@ -125,7 +126,7 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     matrix = points_matrix(points, names)
     is_profile = profile_mask(names, result.profile)
     stored = result.details.get("profile_score")
-    result.profile_score = float(stored) if _given(stored) else result.base + float(matrix[:, is_profile].sum())
+    result.profile_score = float(stored) if not is_missing(stored) else result.base + float(matrix[:, is_profile].sum())
     matrix[:, is_profile] = 0.0  # profile facts are the starting point, never drivers
     drivers = find_drivers(matrix, k=top)
     families = {n: catalogue_entry(catalogue, n)["family"] for n in names}
@@ -142,9 +143,9 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
             if j < 0:
                 break
             name = names[j]
-            info = catalogue.get(name) or {}
-            out.append({"feature": name, "label": info.get("label", name),
-                        "family": info.get("family"), "value": view.get(name),
+            info = feature_info(name, catalogue.get(name))
+            out.append({"feature": name, "label": info.label,
+                        "family": info.family, "value": view.get(name),
                         "points": float(p), "phrase": book.describe(name, view)})
     changes = layout.read_table("changes", when)
     if not changes.empty:
@@ -164,9 +165,9 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
     """
     d = info.details
     name = d.get("name")
-    title = f"{name} (account {info.account_id})" if _given(name) else f"Account {info.account_id}"
-    facts = [f"{k}: {d[k]}" for k in ("owner", "segment") if _given(d.get(k))]
-    if _given(d.get("arr")):
+    title = f"{name} (account {info.account_id})" if not is_missing(name) else f"Account {info.account_id}"
+    facts = [f"{k}: {d[k]}" for k in ("owner", "segment") if not is_missing(d.get(k))]
+    if not is_missing(d.get("arr")):
         facts.append(f"ARR {money(d['arr'], symbol=currency)}")
     lines = [title + (" - " + ", ".join(facts) if facts else "")]
     lines.append(f"As of {as_of_text(info.as_of)}: health score {info.health_score} / 100, "
@@ -195,7 +196,7 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
             lines.append(f"  {format_points(item['points']):>9}  {item['phrase']}")
     lines.append("")
     lines.append(f"Points by family, behaviour only (against the starting point of {whole(info.profile_score)}):"
-                 if _given(info.profile_score) else "Points by family, behaviour only:")
+                 if not is_missing(info.profile_score) else "Points by family, behaviour only:")
     for family in FAMILIES:
         value = info.families.get(family, 0.0)
         if abs(value) >= 0.05:
@@ -205,7 +206,7 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
         change = "n/a" if info.score_change is None else f"{info.score_change:+d}"
         lines.append(f"Since {as_of_text(info.previous_as_of)}: {change} points")
         view = split_changes(info.changes, profile=info.profile,
-                             profile_now=info.profile_score if _given(info.profile_score) else None,
+                             profile_now=info.profile_score if not is_missing(info.profile_score) else None,
                              top=len(info.changes))
         if view.starting_point is not None:
             sp = view.starting_point
@@ -220,7 +221,3 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
         lines.append("First scoring of this account: no earlier date to compare with.")
     return "\n".join(lines)
 
-
-def _given(value: Any) -> bool:
-    return value is not None and value is not pd.NA and value is not pd.NaT and not (
-        isinstance(value, float) and np.isnan(value))

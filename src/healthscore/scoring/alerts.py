@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import AlertParams
+from healthscore.schema import ALERT_COLUMNS
 
 _BAND_RANK = {"red": 0, "yellow": 1, "green": 2}
-
-ALERT_COLUMNS = (
-    "account_id", "kind", "new_red", "band_drop", "score_drop", "previous_band", "band",
-    "previous_score", "health_score", "score_change", "reason",
-)
-
 
 def make_alerts(
     current: pd.DataFrame,

@@ -23,16 +23,12 @@ import numpy as np
 import pandas as pd
 
 from healthscore.explain import catalogue_entry, format_points
+from healthscore.features.phrases import format_value, value_spec
+from healthscore.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
 MODEL_CHANGED = "model changed"
 OTHER_CHANGES = "other changes"
-
-CHANGE_COLUMNS = (
-    "account_id", "previous_as_of", "rank", "feature", "label", "family", "value_before",
-    "value_after", "points_before", "points_after", "points_change", "unclipped_change",
-    "score_change", "against_direction",
-)
 
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
 
@@ -165,7 +161,6 @@ def _value_changed(current: pd.DataFrame, previous: pd.DataFrame, names: list[st
 def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray,
            entries: list[dict[str, Any]]) -> np.ndarray:
     """Values of the named lines as text, formatted as each feature's phrase does."""
-    from healthscore.scoring.risk_list import format_value, value_spec
 
     out = np.empty(len(rows), dtype=object)
     for j in np.unique(feat):
@@ -175,7 +170,7 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
             continue
         column = frame[names[j]].to_numpy()[rows[mask]]
         spec = value_spec(entries[j])
-        out[mask] = [format_value(None if pd.isna(v) else v, spec) for v in column]
+        out[mask] = [format_value(v, spec=spec, missing="missing") for v in column]
     return out
 
 

@@ -17,12 +17,10 @@ import numpy as np
 import pandas as pd
 
 from healthscore.explain import FAMILIES, Explanation, catalogue_entry, family_column, family_points
+from healthscore.schema import HISTORY_HEAD_COLUMNS
 from healthscore.scoring.outputs import OutputLayout
 
-HISTORY_COLUMNS = (
-    "account_id", "health_score", "unclipped_score", "band", "risk_proba", "arr",
-    "model_version", "base", "residual", *(family_column(f) for f in FAMILIES),
-)
+HISTORY_COLUMNS = (*HISTORY_HEAD_COLUMNS, *(family_column(f) for f in FAMILIES))
 
 
 def make_history_rows(

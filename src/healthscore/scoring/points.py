@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.explain import Explanation
-
-POINTS_PREFIX = "points:"
-KEY_COLUMNS = ("account_id", "base", "residual", "row_hash", "model_fingerprint")
+from healthscore.schema import POINTS_PREFIX
 
 
 def points_column(feature: str) -> str:

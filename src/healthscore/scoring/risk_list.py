@@ -9,7 +9,6 @@ being decided. An account created at or after ``t`` is not scored.
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -18,15 +17,11 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.explain import Drivers, format_points
+from healthscore.features.catalogue import FeatureInfo
+from healthscore.features.phrases import feature_info, render_phrase
+from healthscore.schema import RISK_LIST_COLUMNS
 from healthscore.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
-
-#: Columns of the risk list, in order (architecture.md).
-RISK_LIST_COLUMNS = (
-    "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
-    "arr_at_risk", "renewal_date", "days_to_renewal", "renewal_risk", "profile_score",
-    "score_change", "previous_band", "top_drivers", "model_version", "as_of",
-)
 
 #: A CSV cell starting with one of these is run as a formula by spreadsheets (a
 #: leading tab or carriage return, OWASP's other two, is a space by then).
@@ -132,113 +127,19 @@ def feature_columns(values: pd.DataFrame, names: Sequence[str]) -> dict[str, np.
 
 
 class PhraseBook:
-    """Renders catalogue phrases; resolves each feature's entry once, not per row.
-
-    Uses the feature package's ``render_phrase`` for full catalogue entries; otherwise
-    formats the entry's ``phrase`` itself; falls back to ``label: value`` when a value
-    the phrase needs is missing or not a number.
-    """
+    """Renders catalogue phrases (:func:`healthscore.features.phrases.render_phrase`);
+    resolves each feature's entry once, not per row."""
 
     def __init__(self, catalogue: Mapping[str, Any]) -> None:
         self._catalogue = catalogue
-        self._resolved: dict[str, tuple[Any, Mapping[str, Any]]] = {}
-        try:
-            from healthscore.features.catalogue import FeatureInfo, render_phrase
-        except ImportError:
-            FeatureInfo = render_phrase = None  # noqa: N806
-        self._info_class, self._render = FeatureInfo, render_phrase
-
-    def _entry(self, name: str) -> tuple[Any, Mapping[str, Any]]:
-        if name not in self._resolved:
-            info = self._catalogue.get(name)
-            full = None
-            if info is not None and self._info_class is not None:
-                try:
-                    full = info if isinstance(info, self._info_class) else self._info_class(**info)
-                except TypeError:
-                    full = None
-            plain = info if isinstance(info, Mapping) else (
-                {"label": getattr(info, "label", name), "phrase": getattr(info, "phrase", None)}
-                if info is not None else {})
-            self._resolved[name] = (full, plain)
-        return self._resolved[name]
+        self._resolved: dict[str, FeatureInfo] = {}
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
         """The phrase of feature ``name`` in ``row`` ("Active users ...: 4 of 25 seats")."""
-        full, entry = self._entry(name)
-        if full is not None:
-            try:
-                return self._render(full, row)
-            except (TypeError, KeyError, ValueError):
-                pass
-        value = row.get(name)
-        phrase = entry.get("phrase")
-        if phrase:
-            try:
-                return _PhraseFormatter().vformat(phrase, (), _PhraseFields(row, value))
-            except (KeyError, ValueError, TypeError, IndexError, AttributeError):
-                pass
-        return f"{entry.get('label', name)}: {format_value(value)}"
-
-
-class _PhraseFields(Mapping):
-    """``value`` plus the row's features; a missing value is a KeyError (fallback)."""
-
-    def __init__(self, row: Mapping[str, Any], value: Any) -> None:
-        self._row, self._value = row, value
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._value if key == "value" else self._row[key]
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            raise KeyError(key)
-        return value
-
-    def __iter__(self):
-        return iter(["value", *self._row])
-
-    def __len__(self) -> int:
-        return len(self._row) + 1
-
-
-class _PhraseFormatter(string.Formatter):
-    def get_value(self, key, args, kwargs):
-        return kwargs[key]
-
-
-def format_value(value: Any, spec: str | None = None) -> str:
-    """A feature value for people: ``12``, ``35%``, ``1,250``, ``missing``.
-
-    ``spec`` is a format spec (the one the feature's phrase uses for ``{value}``, see
-    :func:`value_spec`); without one, whole numbers print whole and others with three
-    significant digits.
-    """
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return "missing"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        value = float(value)
-        if spec:
-            try:
-                return format(value, spec)
-            except (TypeError, ValueError):
-                pass
-        if value == round(value) and abs(value) < 1e15:
-            return f"{value:,.0f}"
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
-
-
-def value_spec(entry: Mapping[str, Any] | None) -> str | None:
-    """The format spec of ``{value}`` in a catalogue entry's phrase (``.0%``), if any."""
-    phrase = (entry or {}).get("phrase") if isinstance(entry, Mapping) else getattr(entry, "phrase", None)
-    if not phrase:
-        return None
-    try:
-        for _, field, spec, _ in string.Formatter().parse(phrase):
-            if field == "value":
-                return spec or None
-    except ValueError:
-        return None
-    return None
+        info = self._resolved.get(name)
+        if info is None:
+            info = self._resolved[name] = feature_info(name, self._catalogue.get(name))
+        return render_phrase(info, row)
 
 
 def render_drivers(
