@@ -23,10 +23,12 @@ import pandas as pd
 
 from healthscore import __version__
 from healthscore.config import DataParams
+from healthscore.data_end import check_observed_until
 from healthscore.errors import ConfigError, DataError, ProvenanceError, SchemaError
+from healthscore.problems import ValidationReport
 from healthscore.schema import REQUIRED_TABLES, SCHEMA_VERSION, SIMULATOR_ONLY, TABLES
 from healthscore.tables import Tables
-from healthscore.validate import ValidationReport, check_observed_until, validate_tables
+from healthscore.validate import validate_tables
 
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 

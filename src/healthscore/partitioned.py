@@ -34,12 +34,13 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from healthscore.config import DataParams, FeatureParams
+from healthscore.data_end import observed_until_after
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.features import FeaturePlan, build_features
 from healthscore.io import map_tables, write_json_atomic
 from healthscore.staging import Stage, folder_lock, has_pending_commit, is_bookkeeping, settle
 from healthscore.tables import Tables
-from healthscore.validate import observed_until_after, validate_tables
+from healthscore.validate import validate_tables
 
 META = "buckets.json"
 

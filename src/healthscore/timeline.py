@@ -37,9 +37,9 @@ import pandas as pd
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import ConfigError, SchemaError, ValidationError
+from healthscore.problems import Problem
 from healthscore.schema import TABLES
 from healthscore.tables import Tables
-from healthscore.validate import Problem
 
 log = logging.getLogger(__name__)
 

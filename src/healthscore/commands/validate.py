@@ -7,9 +7,9 @@ import argparse
 from healthscore.config import Params
 from healthscore.errors import ValidationError
 from healthscore.io import read_source
+from healthscore.problems import ValidationReport
 from healthscore.schema import TABLES
 from healthscore.tables import Tables
-from healthscore.validate import ValidationReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
