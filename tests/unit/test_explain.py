@@ -13,18 +13,10 @@ import pytest
 import shap
 
 from healthscore.config import ScorecardRule
-from healthscore.explain import (
-    FAMILIES,
-    cause_fidelity,
-    describe_risk,
-    explain_contributions,
-    explain_families,
-    explain_model,
-    family_points,
-    find_drivers,
-    format_points,
-    points_from_contributions,
-)
+from healthscore.drivers import cause_fidelity, explain_families, family_points, find_drivers
+from healthscore.explain import explain_contributions, explain_model, points_from_contributions
+from healthscore.features.catalogue import FAMILIES
+from healthscore.risk_words import describe_risk, format_points
 from healthscore.model import HealthScale, HealthScoreModel, RuleScorecard
 from healthscore.model.calibration import Calibrator
 
