@@ -38,7 +38,7 @@ from healthscore.model.export import ExportedModel
 from healthscore.model.exposure import combine_hazards, expand_intervals, horizon_weights
 from healthscore.model.predictor import HazardPredictor
 from healthscore.model.scale import round_score
-from healthscore.risk_words import describe_risk  # noqa: F401  (notebooks import it from here)
+from healthscore.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
 
 
 # ----------------------------------------------------------------- the arithmetic

@@ -312,3 +312,12 @@ def test_explain_families_feeds_cause_fidelity():
     usage_hurts = (expl.points[:, 0] < 0).mean()
     # with two families, usage is in the top three hurting exactly when it hurts
     assert cause_fidelity(families, truth) == pytest.approx(usage_hurts)
+
+
+def test_the_notebooks_import_of_describe_risk_is_the_one_wording():
+    # notebooks/02-train-and-diagnose.ipynb reads `from healthscore.explain import describe_risk`
+    from healthscore import explain, risk_words
+
+    assert explain.describe_risk is risk_words.describe_risk
+    assert explain.describe_risk(0.14, horizon_days=365) == (
+        "about 1 in 7 accounts like this are lost within 12 months")
