@@ -107,7 +107,7 @@ def child_explain(args) -> dict:
     import numpy as np
     import pandas as pd
 
-    from healthscore.explain import find_drivers
+    from healthscore.drivers import find_drivers
     from healthscore.model import load_exported
     from healthscore.scoring.engine import explain_rows
 

@@ -343,7 +343,7 @@ def driver_table(
         ``points`` (health-score points, negative hurts) and ``phrase``; hurting
         first, each by size of its points.
     """
-    from healthscore.explain import catalogue_entry, find_drivers
+    from healthscore.drivers import catalogue_entry, find_drivers
     from healthscore.features.catalogue import FeatureInfo
     from healthscore.features.phrases import render_phrase
 

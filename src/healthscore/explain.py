@@ -16,51 +16,29 @@ to the isotonic score is carried as a ``residual`` so the sum still holds.
 A model without trees (the rule scorecard) explains itself: it exposes per-rule points
 that add up to its score, and :func:`explain_model` takes them as they are.
 
+What the points say (the top drivers, points by family, cause fidelity) is
+:mod:`healthscore.drivers`; a risk and points in words, :mod:`healthscore.risk_words`.
+
 Everything here is pure: arrays and frames in, arrays and frames out.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from healthscore.features.catalogue import FAMILIES
-from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
-from healthscore.features.phrases import positive_days
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel
 from healthscore.model.exposure import combine_hazards, expand_intervals, horizon_weights
 from healthscore.model.predictor import HazardPredictor
 from healthscore.model.scale import round_score
-
-
-def family_column(family: str) -> str:
-    """Column holding a family's points: ``points_<family>``."""
-    return f"points_{family}"
-
-
-def catalogue_entry(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A feature's catalogue entry as a plain dict with at least ``label`` and ``family``.
-
-    ``catalogue`` maps names to ``FeatureInfo`` objects or their dicts (as exported);
-    an unknown feature gets its name as label and its source table's family.
-    """
-    info = catalogue.get(name)
-    if info is not None and not isinstance(info, Mapping):
-        info = {k: getattr(info, k) for k in ("name", "label", "family", "unit", "phrase",
-                                               "kind", "healthy_direction") if hasattr(info, k)}
-    entry = dict(info or {})
-    entry.setdefault("label", name)
-    if entry.get("family") not in FAMILIES:
-        entry["family"] = _SOURCE_FAMILY.get(name.split("__", 1)[0], "account")
-    return entry
+from healthscore.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
 
 
 # ----------------------------------------------------------------- the arithmetic
@@ -315,254 +293,3 @@ def explain_horizon(hazard: HazardPredictor, X: pd.DataFrame, *, scale: Any) -> 
     residual = -factor * (served - window) - factor * left
     return explanation_from_points(points, base, residual, feature_names=hazard.feature_names,
                                    scale=scale)
-
-
-# ------------------------------------------------------------------------ drivers
-
-
-@dataclass(frozen=True)
-class Drivers:
-    """The top ``k`` hurting and helping features of each row.
-
-    ``hurting`` / ``helping``: int64 (n, k) feature indices, most important first,
-    -1 where a row has fewer than ``k`` features pushing that way. ``hurting_points``
-    (all < 0) and ``helping_points`` (all > 0): float64 (n, k), NaN where the index
-    is -1.
-    """
-
-    hurting: np.ndarray
-    hurting_points: np.ndarray
-    helping: np.ndarray
-    helping_points: np.ndarray
-
-
-def _top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (n, k) of the ``k`` largest positive values per row, largest first."""
-    n, p = values.shape
-    k_eff = min(k, p)
-    if k_eff == 0:
-        return np.full((n, k), -1, np.int64), np.full((n, k), np.nan)
-    if k_eff < p:
-        part = np.argpartition(-values, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        part = np.broadcast_to(np.arange(p), (n, p)).copy()
-    picked = np.take_along_axis(values, part, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    val = np.take_along_axis(picked, order, axis=1)
-    keep = val > 0
-    idx = np.where(keep, idx, -1)
-    val = np.where(keep, val, np.nan)
-    if k_eff < k:
-        pad = k - k_eff
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-        val = np.pad(val, ((0, 0), (0, pad)), constant_values=np.nan)
-    return idx, val
-
-
-def find_drivers(points: np.ndarray, *, k: int = 5) -> Drivers:
-    """Top ``k`` hurting (most negative) and helping (most positive) features per row.
-
-    Vectorised over rows (``argpartition`` then a sort of ``k`` columns); features
-    with exactly zero points are neither.
-
-    Parameters
-    ----------
-    points : ndarray of shape (n, p)
-    k : int
-    """
-    points = np.asarray(points, dtype=np.float64)
-    hurt, hurt_val = _top_k(-points, k)
-    helps, helps_val = _top_k(points, k)
-    return Drivers(hurt, -hurt_val, helps, helps_val)
-
-
-def profile_mask(feature_names: Sequence[str], profile: Sequence[str]) -> np.ndarray:
-    """Which features are profile facts (``score.profile_features``: exact names, or
-    prefixes ending in ``__``): bool (p,)."""
-    exact = {p for p in profile if not p.endswith("__")}
-    prefixes = tuple(p for p in profile if p.endswith("__"))
-    return np.array([n in exact or (bool(prefixes) and n.startswith(prefixes)) for n in feature_names],
-                    dtype=bool)
-
-
-def split_profile(explanation: "Explanation", profile: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(profile_score, driver_points)``: the base plus the profile facts' points (the
-    score of accounts like this one), and the points with profile columns zeroed (what
-    the drivers are chosen from). ``profile_score + driver_points.sum(axis=1) +
-    residual`` is the unclipped score, exactly."""
-    mask = profile_mask(explanation.feature_names, profile)
-    points = explanation.points
-    profile_score = explanation.base + points[:, mask].sum(axis=1)
-    drivers = points.copy()
-    drivers[:, mask] = 0.0
-    return profile_score, drivers
-
-
-def family_points(
-    points: np.ndarray, feature_names: Sequence[str], families: Mapping[str, str]
-) -> pd.DataFrame:
-    """Points summed by family: one column ``points_<family>`` per family in
-    :data:`FAMILIES` (zero when no feature belongs to it), n rows.
-
-    ``families`` maps feature name to family; a feature without one counts as
-    ``account``.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    member = np.zeros((points.shape[1], len(FAMILIES)))
-    position = {f: j for j, f in enumerate(FAMILIES)}
-    for i, name in enumerate(feature_names):
-        member[i, position.get(families.get(name, "account"), position["account"])] = 1.0
-    return pd.DataFrame(points @ member, columns=[family_column(f) for f in FAMILIES])
-
-
-def explain_families(
-    model: Any, dataset: pd.DataFrame, *, scale: Any = None, catalogue: Mapping[str, Any] | None = None,
-    profile: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Points by family of every row of a training-set-like frame.
-
-    ``dataset`` holds the model's feature columns and keys; the result has the keys
-    present (``account_id``, ``cutoff_time``, ``renewal_date``), the health score and
-    one ``points_<family>`` column per family: the input of :func:`cause_fidelity`.
-    ``catalogue`` defaults to the exported model's, then to the feature names' source.
-    ``profile`` (``score.profile_features``): their points are left out, so the
-    families are those of the behavioural drivers a CSM reads.
-    """
-    explanation = explain_model(model, dataset, scale=scale)
-    if profile:
-        _, points = split_profile(explanation, profile)
-        explanation = dataclasses.replace(explanation, points=points)
-    catalogue = catalogue if catalogue is not None else (getattr(model, "catalogue", None) or {})
-    families = {n: catalogue_entry(catalogue, n)["family"] for n in explanation.feature_names}
-    keys = [k for k in ("account_id", "cutoff_time", "renewal_date") if k in dataset.columns]
-    out = dataset[keys].reset_index(drop=True)
-    out["health_score"] = explanation.health_score
-    return pd.concat([out, family_points(explanation.points, explanation.feature_names, families)],
-                     axis=1)
-
-
-# ------------------------------------------------------------------------- words
-
-
-def format_points(points: float) -> str:
-    """``-12 pts``, ``+3 pts``, ``-0.4 pts`` (one decimal below one point)."""
-    if not np.isfinite(points):
-        return "n/a"
-    if abs(points) < 0.95:
-        return f"{points:+.1f} pts"
-    return f"{points:+.0f} pts"
-
-
-def horizon_words(horizon_days: Any) -> str | None:
-    """A horizon in days as a reader says it: ``12 months``, ``2 years``, ``6 months``,
-    ``45 days``; None when unknown. The one wording of the horizon (risk words, ARR
-    at risk)."""
-    days = positive_days(horizon_days)
-    if days is None:
-        return None
-    years = days / 365.25
-    if days >= 360 and abs(years - round(years)) < 0.02:
-        return "12 months" if round(years) == 1 else f"{round(years)} years"
-    months = days / 30.44
-    if days >= 28 and abs(months - round(months)) < 0.1:
-        return "1 month" if round(months) == 1 else f"{round(months)} months"
-    return f"{days:,.0f} day{'s' if round(days) != 1 else ''}"
-
-
-def describe_risk(risk_proba: float, *, horizon_days: float | None = None,
-                  outcome: str = "are lost") -> str:
-    """A churn probability as a frequency a reader can picture, with its horizon.
-
-    The one wording of a risk, used by ``healthscore explain`` and the report alike:
-    ``0.14`` with ``horizon_days=365`` -> ``about 1 in 7 accounts like this are lost
-    within 12 months``; ``0.6`` -> ``about 3 in 5 ...``. Below 20 % it is ``1 in N``;
-    from 20 % the simplest fraction (denominator 2 to 10) within 4 percentage points;
-    below 1 % ``fewer than 1 in 100``, above 97 % ``almost all``.
-
-    Parameters
-    ----------
-    risk_proba : float
-        Calibrated probability in [0, 1] (NaN or None: ``no churn estimate``).
-    horizon_days : float, optional
-        The horizon the probability is for (the scoring run's
-        ``horizon.horizon_days``); None leaves it unsaid.
-    outcome : str
-        What happens to the accounts (``report.outcome``).
-    """
-    try:
-        p = float(risk_proba)
-    except (TypeError, ValueError):
-        p = float("nan")
-    if not np.isfinite(p):
-        return "no churn estimate"
-    p = min(max(p, 0.0), 1.0)
-    horizon = horizon_words(horizon_days)
-    tail = f" {outcome}" + (f" within {horizon}" if horizon else "")
-    if p < 0.01:
-        return f"fewer than 1 in 100 accounts like this{tail}"
-    if p > 0.97:
-        return f"almost all accounts like this{tail}"
-    if p < 0.2:
-        return f"about 1 in {round(1 / p):,} accounts like this{tail}"
-    best = None
-    for n in range(2, 11):
-        k = min(max(round(p * n), 1), n - 1)
-        if abs(k / n - p) <= 0.04:
-            best = (k, n)
-            break
-        if best is None or abs(k / n - p) < abs(best[0] / best[1] - p):
-            best = (k, n)
-    k, n = best
-    return f"about {k} in {n} accounts like this{tail}"
-
-
-# ---------------------------------------------------------------------- fidelity
-
-
-def cause_fidelity(points_by_family: pd.DataFrame, ground_truth: pd.DataFrame) -> float:
-    """Share of churned renewals whose named primary cause shows in the explanation.
-
-    A churned renewal with a ``primary_cause`` counts as a hit when its cause's family
-    (``cause_family``) is among the three families with the most negative points
-    (hurting, points < 0) of its explanation.
-
-    Parameters
-    ----------
-    points_by_family : DataFrame
-        ``account_id``, ``renewal_date`` and one ``points_<family>`` column per family
-        (as :func:`family_points` names them), one row per explained renewal.
-    ground_truth : DataFrame
-        The simulator's ``ground_truth``: ``account_id``, ``renewal_date``,
-        ``churned``, ``primary_cause``, ``cause_family``.
-
-    Returns
-    -------
-    float
-        Hits / churned renewals with a named cause that have an explanation; NaN when
-        there are none.
-    """
-    keys = ["account_id", "renewal_date"]
-    columns = [c for c in points_by_family.columns if c.startswith("points_")]
-    for frame, what, needed in (
-        (points_by_family, "points_by_family", keys),
-        (ground_truth, "ground_truth", keys + ["churned", "primary_cause", "cause_family"]),
-    ):
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise ValueError(f"cause_fidelity: {what} has no column {missing[0]!r}")
-    truth = ground_truth.loc[
-        ground_truth["churned"].astype(bool) & ground_truth["primary_cause"].notna(),
-        keys + ["cause_family"],
-    ]
-    merged = truth.merge(points_by_family[keys + columns], on=keys, how="inner")
-    if merged.empty:
-        return float("nan")
-    values = merged[columns].to_numpy(dtype=np.float64)
-    families = np.array([c.removeprefix("points_") for c in columns], dtype=object)
-    order = np.argsort(values, axis=1, kind="stable")[:, :3]
-    top = families[order]
-    hurting = np.take_along_axis(values, order, axis=1) < 0
-    cause = merged["cause_family"].astype(str).to_numpy()[:, None]
-    hits = ((top == cause) & hurting).any(axis=1)
-    return float(hits.mean())

@@ -141,7 +141,7 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     account = risk.iloc[0]
     points = layout.read_partition("points", D2).set_index("account_id").loc[account["account_id"]]
     from healthscore.config import PROFILE_FEATURES
-    from healthscore.explain import profile_mask
+    from healthscore.drivers import profile_mask
 
     columns = points.filter(like="points:")
     behaviour = ~profile_mask([c.split(":", 1)[1] for c in columns.index], PROFILE_FEATURES)
@@ -155,7 +155,7 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     assert f"Trend: {D1}" in text and f"Since {D1}" in text
     assert "Points by family" in text
     if points[worst] < 0:  # the most hurting feature is named with its points
-        from healthscore.explain import format_points
+        from healthscore.risk_words import format_points
 
         assert format_points(points[worst]) in text.split("What raises")[0]
     assert main(["--set", f"score.out_dir={layout.root}", "explain",

@@ -25,8 +25,8 @@ import pytest
 import healthscore
 from healthscore import schema
 from healthscore.config import ReportParams, ScoreParams
+from healthscore.drivers import catalogue_entry
 from healthscore.errors import DataError
-from healthscore.explain import catalogue_entry
 from healthscore.features.catalogue import build_catalogue
 from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
@@ -190,8 +190,8 @@ def _definitions(name: str) -> list[str]:
 @pytest.mark.parametrize("name, home", [
     ("format_value", "features/phrases.py"), ("render_phrase", "features/phrases.py"),
     ("feature_label", "features/phrases.py"), ("money", "features/phrases.py"),
-    ("is_missing", "features/phrases.py"), ("describe_risk", "explain.py"),
-    ("horizon_words", "explain.py"),
+    ("is_missing", "features/phrases.py"), ("describe_risk", "risk_words.py"),
+    ("horizon_words", "risk_words.py"),
     ("SOURCE_FAMILY", "features/catalogue.py"), ("HealthScale", "model/scale.py"),
     ("RISK_LIST_COLUMNS", "schema.py"), ("CHANGE_COLUMNS", "schema.py"),
     ("ALERT_COLUMNS", "schema.py"), ("POINTS_PREFIX", "schema.py"),

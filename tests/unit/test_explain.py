@@ -13,18 +13,10 @@ import pytest
 import shap
 
 from healthscore.config import ScorecardRule
-from healthscore.explain import (
-    FAMILIES,
-    cause_fidelity,
-    describe_risk,
-    explain_contributions,
-    explain_families,
-    explain_model,
-    family_points,
-    find_drivers,
-    format_points,
-    points_from_contributions,
-)
+from healthscore.drivers import cause_fidelity, explain_families, family_points, find_drivers
+from healthscore.explain import explain_contributions, explain_model, points_from_contributions
+from healthscore.features.catalogue import FAMILIES
+from healthscore.risk_words import describe_risk, format_points
 from healthscore.model import HealthScale, HealthScoreModel, RuleScorecard
 from healthscore.model.calibration import Calibrator
 
@@ -320,3 +312,12 @@ def test_explain_families_feeds_cause_fidelity():
     usage_hurts = (expl.points[:, 0] < 0).mean()
     # with two families, usage is in the top three hurting exactly when it hurts
     assert cause_fidelity(families, truth) == pytest.approx(usage_hurts)
+
+
+def test_the_notebooks_import_of_describe_risk_is_the_one_wording():
+    # notebooks/02-train-and-diagnose.ipynb reads `from healthscore.explain import describe_risk`
+    from healthscore import explain, risk_words
+
+    assert explain.describe_risk is risk_words.describe_risk
+    assert explain.describe_risk(0.14, horizon_days=365) == (
+        "about 1 in 7 accounts like this are lost within 12 months")

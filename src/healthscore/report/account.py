@@ -16,7 +16,6 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from healthscore.explain import describe_risk, horizon_words
 from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
 from healthscore.report import charts, text
@@ -25,6 +24,7 @@ from healthscore.report.baseline import (
     STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
 )
 from healthscore.report.inputs import SPECIAL_CHANGES
+from healthscore.risk_words import describe_risk, horizon_words
 
 Record = Mapping[str, Any]
 

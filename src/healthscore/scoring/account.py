@@ -6,7 +6,7 @@ renewal, the starting point (the score of accounts like this one: base plus the
 profile facts' points), behavioural drivers with phrases and points, their points by
 family and the lines of why it changed. :func:`render_account` turns it into terminal
 text, in the report's words (:mod:`healthscore.report.baseline`,
-:func:`healthscore.explain.describe_risk`). Nothing is recomputed from the model: the
+:func:`healthscore.risk_words.describe_risk`). Nothing is recomputed from the model: the
 stored points are the explanation.
 """
 
@@ -17,16 +17,15 @@ from typing import Any
 
 import pandas as pd
 
+from healthscore.drivers import catalogue_entry, family_points, find_drivers, profile_mask
 from healthscore.errors import DataError
-from healthscore.explain import (
-    FAMILIES, catalogue_entry, describe_risk, family_points, find_drivers, format_points, horizon_words,
-    profile_mask,
-)
+from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import feature_info, is_missing, money
 from healthscore.report.baseline import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
 from healthscore.report.text import percent, renewal_words
+from healthscore.risk_words import describe_risk, format_points, horizon_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix

@@ -22,8 +22,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.explain import catalogue_entry, format_points
+from healthscore.drivers import catalogue_entry
 from healthscore.features.phrases import format_value, value_spec
+from healthscore.risk_words import format_points
 from healthscore.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
@@ -236,7 +237,7 @@ def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str
     of profile facts (``profile``, as ``score.profile_features``) and the ``other
     changes`` remainder are no reason a person can act on: left out.
     """
-    from healthscore.explain import profile_mask
+    from healthscore.drivers import profile_mask
 
     features = changes["feature"].astype(str).to_numpy()
     actionable = ~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)

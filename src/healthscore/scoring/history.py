@@ -16,7 +16,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.explain import FAMILIES, Explanation, catalogue_entry, family_column, family_points
+from healthscore.drivers import catalogue_entry, family_column, family_points
+from healthscore.explain import Explanation
+from healthscore.features.catalogue import FAMILIES
 from healthscore.schema import HISTORY_HEAD_COLUMNS
 from healthscore.scoring.outputs import OutputLayout
 

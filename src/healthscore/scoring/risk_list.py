@@ -15,10 +15,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from healthscore.drivers import Drivers
 from healthscore.errors import DataError
-from healthscore.explain import Drivers, format_points
 from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import feature_info, render_phrase
+from healthscore.risk_words import format_points
 from healthscore.schema import RISK_LIST_COLUMNS
 from healthscore.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
