@@ -320,7 +320,7 @@ class ReportParams:
     ``driver_min_points``: a driver *hurts* an account (patterns, next steps) when it
     costs at least this many points. ``outcome``: what happens to the accounts a risk
     counts, worded with the run's horizon ("about 1 in 7 accounts like this are lost
-    within 12 months"; :func:`healthscore.explain.describe_risk`). ``currency``: symbol
+    within 12 months"; :func:`healthscore.risk_words.describe_risk`). ``currency``: symbol
     before amounts. ``next_steps``: extra next-step rules, feature-name fragment or
     family -> step, consulted before the built-in ones. ``renewal_days``: the overview
     lists the accounts whose next renewal falls within this many days.
