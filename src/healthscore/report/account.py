@@ -6,7 +6,7 @@ account page's context out. The arithmetic shown on the page is the explanation'
 own: ``starting point + sum(driver points) (+ residual) = unclipped score``, where the
 starting point (``profile_score``) is the base plus the profile facts' points (the
 score of accounts like this one); the score shown is that number rounded and kept
-within 1-100. Profile facts are never drivers (:mod:`healthscore.report.baseline`).
+within 1-100. Profile facts are never drivers (:mod:`healthscore.profile`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import pandas as pd
 
 from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
-from healthscore.report import charts, text
+from healthscore import wording as text
+from healthscore.report import charts
 from healthscore.report.actions import suggest_next_steps
-from healthscore.report.baseline import (
+from healthscore.profile import (
     STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
 )
 from healthscore.report.inputs import SPECIAL_CHANGES

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.report import charts, text
+from healthscore import wording as text
+from healthscore.report import charts
 
 #: metric -> (name, what it means, higher is better)
 METRIC_WORDS: dict[str, tuple[str, str, bool]] = {

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.report import charts, text
+from healthscore import wording as text
+from healthscore.report import charts
 from healthscore.report.inputs import ReportInputs
 
 BAND_ORDER = ("red", "yellow", "green")

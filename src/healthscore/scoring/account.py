@@ -5,7 +5,7 @@ account on one as-of date: score, band, risk within the run's horizon, the next
 renewal, the starting point (the score of accounts like this one: base plus the
 profile facts' points), behavioural drivers with phrases and points, their points by
 family and the lines of why it changed. :func:`render_account` turns it into terminal
-text, in the report's words (:mod:`healthscore.report.baseline`,
+text, in the report's words (:mod:`healthscore.profile`,
 :func:`healthscore.risk_words.describe_risk`). Nothing is recomputed from the model: the
 stored points are the explanation.
 """
@@ -21,10 +21,10 @@ from healthscore.drivers import catalogue_entry, family_points, find_drivers, pr
 from healthscore.errors import DataError
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import feature_info, is_missing, money
-from healthscore.report.baseline import (
+from healthscore.profile import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
-from healthscore.report.text import percent, renewal_words
+from healthscore.wording import percent, renewal_words
 from healthscore.risk_words import describe_risk, format_points, horizon_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
@@ -42,7 +42,7 @@ class AccountExplanation:
     point, ``base`` plus the profile facts' points. ``trend``: ``as_of`` and
     ``health_score`` per date scored. ``changes``: the stored why-it-changed lines
     (``text``, ``points_change``, values); :func:`render_account` shows them as
-    :func:`healthscore.report.baseline.split_changes` sorts them.
+    :func:`healthscore.profile.split_changes` sorts them.
     """
 
     account_id: Any

@@ -11,7 +11,7 @@ accounts lost is ``sum_i Bernoulli(p_i)`` (a Poisson-binomial variable).
 * :func:`interval_coverage`: the share of realised outcomes inside their range, to
   check the ranges against what happened.
 * :func:`describe_range`: ``$1.2M expected (80% range $900k–$1.5M)``, in the
-  report's money words (:func:`healthscore.report.text.money`).
+  money words (:func:`healthscore.features.phrases.money`).
 
 Quantile rule (both distributions are discrete): the ``q`` quantile is the lowest value
 whose cumulative probability is at least ``q``; the range is the ``(1 - level) / 2`` and
@@ -38,7 +38,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from healthscore.errors import DataError, SchemaError
-from healthscore.report.text import money, percent
+from healthscore.features.phrases import money
+from healthscore.wording import percent
 
 #: ``group`` of the row over every account (the only row when ``by`` is None).
 TOTAL = "all"

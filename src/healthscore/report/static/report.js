@@ -27,7 +27,7 @@
     return (r > 0 ? "+" : "\u2212") + Math.abs(r);
   }
 
-  function inDays(n) {  /* as healthscore.report.text.in_days words it */
+  function inDays(n) {  /* as healthscore.wording.in_days words it */
     if (n === 0) return "today";
     if (n === 1) return "tomorrow";
     return "in " + n.toLocaleString("en-US") + " days";

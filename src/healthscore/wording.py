@@ -1,4 +1,4 @@
-"""Words for numbers: how the report says a risk, a band, an amount or a signal.
+"""Words for numbers: how every output says a risk, a band, an amount or a signal.
 
 The report's readers are customer-success managers, so every number travels with a
 word. Everything here is pure and returns plain strings; the templates escape them.
