@@ -12,34 +12,21 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
-from healthscore.config import make_params
-from healthscore.io import read_source
-from healthscore.model import ExportedModel, HealthScale, HealthScoreModel, load_exported
+from healthscore.model import ExportedModel, HealthScale, load_exported
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout, make_scoring_cutoffs
 from healthscore.scoring.points import unclipped_of
 from healthscore.scoring.risk_list import RISK_LIST_COLUMNS
-from healthscore.simulate import SimulationSpec, write_simulation
 
 D1, D2 = "2024-05-01", "2024-06-01"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, simulated_renewals):
     """Simulated tables and a small LightGBM model trained on their renewals."""
-    from healthscore.pipeline import build_dataset
-
     root = tmp_path_factory.mktemp("score-cli")
-    data = root / "data"
-    write_simulation(SimulationSpec(n_accounts=160, months=18, seed=3), data)
-    params = make_params({})
-    tables, _ = read_source(params.data, source=data)
-    dataset = build_dataset(tables, params)
-    labelled = dataset[dataset["label"].notna()]
-    names = [c for c in dataset.columns if "__" in c]
-    model = HealthScoreModel(n_estimators=40, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
+    data, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
+    model = simulated_renewals.fit(labelled, names, 40)
     exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names))
     save_bundle(exported, root / "model")

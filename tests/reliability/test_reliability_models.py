@@ -22,36 +22,25 @@ import mlflow
 import pandas as pd
 import pytest
 
-from healthscore.config import make_params
 from healthscore.errors import ModelError
-from healthscore.io import read_source
-from healthscore.model import ExportedModel, HealthScale, HealthScoreModel, load_exported
+from healthscore.model import ExportedModel, HealthScale, load_exported
 from healthscore.model.export import (
     MANIFEST, REGISTRY, catalogue_dict, load_bundle, save_bundle, write_export_manifest,
 )
 from healthscore.model.manifest import write_manifest
-from healthscore.simulate import SimulationSpec, write_simulation
 
 AS_OF = "2024-05-01"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, simulated_renewals):
     """Simulated tables, a small LightGBM model on their renewals, its bundle and the
     MLflow model folder of it (registry.json and model_manifest.json as promote writes)."""
-    from healthscore.pipeline import build_dataset
     from healthscore.tracking import save_pyfunc
 
     root = tmp_path_factory.mktemp("models")
-    data = root / "data"
-    write_simulation(SimulationSpec(n_accounts=120, months=16, seed=5), data)
-    tables, _ = read_source(make_params({}).data, source=data)
-    dataset = build_dataset(tables, make_params({}))
-    labelled = dataset[dataset["label"].notna()]
-    names = [c for c in dataset.columns if "__" in c]
-    model = HealthScoreModel(n_estimators=20, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
+    data, labelled, names = simulated_renewals(root, accounts=120, months=16, seed=5)
+    model = simulated_renewals.fit(labelled, names, 20)
     exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names), metrics={"test_model_roc_auc": 0.7},
                              reliability=[{"predicted": 0.1, "observed": 0.2, "count": 9}])

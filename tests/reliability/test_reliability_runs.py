@@ -28,9 +28,7 @@ import pytest
 
 import healthscore
 from healthscore.cli import main
-from healthscore.config import make_params
-from healthscore.io import read_source
-from healthscore.model import ExportedModel, HealthScale, HealthScoreModel
+from healthscore.model import ExportedModel, HealthScale
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.report.writer import MARKER
 from healthscore.scoring.outputs import DateOutputs, OutputLayout
@@ -45,22 +43,12 @@ CLI = "import sys; from healthscore.cli import main; sys.exit(main(sys.argv[1:])
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, simulated_renewals):
     """Simulated tables and two small LightGBM models (different sizes) on their renewals."""
-    from healthscore.pipeline import build_dataset
-
     root = tmp_path_factory.mktemp("runs")
-    data = root / "data"
-    write_simulation(SimulationSpec(n_accounts=160, months=18, seed=3), data)
-    params = make_params({})
-    tables, _ = read_source(params.data, source=data)
-    dataset = build_dataset(tables, params)
-    labelled = dataset[dataset["label"].notna()]
-    names = [c for c in dataset.columns if "__" in c]
+    data, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
     for folder, trees in (("model", 40), ("model2", 15)):
-        model = HealthScoreModel(n_estimators=trees, num_leaves=5, max_depth=3, min_child_samples=5,
-                                 early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-        model.fit(labelled[names], labelled["label"].astype(int))
+        model = simulated_renewals.fit(labelled, names, trees)
         save_bundle(ExportedModel(model, HealthScale(),
                                   catalogue=catalogue_dict(names)), root / folder)
     return {"data": data, "model": root / "model", "model2": root / "model2", "root": root}

@@ -1,0 +1,37 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def simulated_renewals():
+    """``make(root, *, accounts, months, seed)``: a simulated source written to
+    ``root / "data"`` and its labelled renewal rows, ``(data, labelled, names)``; and
+    ``fit(labelled, names, trees)``: a small deterministic LightGBM on them. What the
+    tests that need a real trained model on real tables start from."""
+    from healthscore.config import make_params
+    from healthscore.io import read_source
+    from healthscore.model import HealthScoreModel
+    from healthscore.pipeline import build_dataset
+    from healthscore.simulate import SimulationSpec, write_simulation
+
+    def make(root: Path, *, accounts: int, months: int, seed: int):
+        data = root / "data"
+        write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed), data)
+        params = make_params({})
+        tables, _ = read_source(params.data, source=data)
+        dataset = build_dataset(tables, params)
+        labelled = dataset[dataset["label"].notna()]
+        return data, labelled, [c for c in dataset.columns if "__" in c]
+
+    def fit(labelled, names, trees: int) -> HealthScoreModel:
+        model = HealthScoreModel(n_estimators=trees, num_leaves=5, max_depth=3, min_child_samples=5,
+                                 early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
+        return model.fit(labelled[names], labelled["label"].astype(int))
+
+    make.fit = fit
+    return make
