@@ -10,7 +10,8 @@ import pytest
 @pytest.fixture(scope="session")
 def simulated_renewals():
     """``make(root, *, accounts, months, seed)``: a simulated source written to
-    ``root / "data"`` and its labelled renewal rows, ``(data, labelled, names)``; and
+    ``root / "data"``, its tables and labelled renewal rows, ``(data, tables, labelled,
+    names)`` (default params); and
     ``fit(labelled, names, trees)``: a small deterministic LightGBM on them. What the
     tests that need a real trained model on real tables start from."""
     from healthscore.config import make_params
@@ -26,7 +27,7 @@ def simulated_renewals():
         tables, _ = read_source(params.data, source=data)
         dataset = build_dataset(tables, params)
         labelled = dataset[dataset["label"].notna()]
-        return data, labelled, [c for c in dataset.columns if "__" in c]
+        return data, tables, labelled, [c for c in dataset.columns if "__" in c]
 
     def fit(labelled, names, trees: int) -> HealthScoreModel:
         model = HealthScoreModel(n_estimators=trees, num_leaves=5, max_depth=3, min_child_samples=5,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
+from healthscore.config import make_params
 from healthscore.model import ExportedModel, HealthScale, load_exported
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout, make_scoring_cutoffs
@@ -25,7 +26,8 @@ D1, D2 = "2024-05-01", "2024-06-01"
 def world(tmp_path_factory, simulated_renewals):
     """Simulated tables and a small LightGBM model trained on their renewals."""
     root = tmp_path_factory.mktemp("score-cli")
-    data, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
+    data, tables, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
+    params = make_params({})
     model = simulated_renewals.fit(labelled, names, 40)
     exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names))

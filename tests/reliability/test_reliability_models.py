@@ -39,7 +39,7 @@ def world(tmp_path_factory, simulated_renewals):
     from healthscore.tracking import save_pyfunc
 
     root = tmp_path_factory.mktemp("models")
-    data, labelled, names = simulated_renewals(root, accounts=120, months=16, seed=5)
+    data, _, labelled, names = simulated_renewals(root, accounts=120, months=16, seed=5)
     model = simulated_renewals.fit(labelled, names, 20)
     exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names), metrics={"test_model_roc_auc": 0.7},

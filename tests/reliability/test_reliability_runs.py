@@ -46,7 +46,7 @@ CLI = "import sys; from healthscore.cli import main; sys.exit(main(sys.argv[1:])
 def world(tmp_path_factory, simulated_renewals):
     """Simulated tables and two small LightGBM models (different sizes) on their renewals."""
     root = tmp_path_factory.mktemp("runs")
-    data, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
+    data, _, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
     for folder, trees in (("model", 40), ("model2", 15)):
         model = simulated_renewals.fit(labelled, names, trees)
         save_bundle(ExportedModel(model, HealthScale(),
