@@ -7,6 +7,17 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def mlflow_store(tmp_path_factory, monkeypatch) -> str:
+    """Every test gets an MLflow store of its own (an empty SQLite file in a folder of its
+    own), so no test reads or writes ./mlruns.db or another test's runs; tests that name a
+    store (``tracking.uri``, their own ``MLFLOW_TRACKING_URI``) still use theirs."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    return uri
+
+
 @pytest.fixture(scope="session")
 def simulated_renewals():
     """``make(root, *, accounts, months, seed)``: a simulated source written to

@@ -108,23 +108,50 @@ def clean_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+def _add_common(parser: argparse.ArgumentParser, *, after: bool) -> None:
+    """``--params``, ``--set``, ``--debug`` and ``--quiet``: before the command, or after
+    it (``after``: kept apart under ``*_after`` and merged by :func:`parse`)."""
+    tail = "_after" if after else ""
+    unset = argparse.SUPPRESS if after else None
+    parser.add_argument("--params", dest=f"params{tail}", default=unset, metavar="FILE",
+                        help="params.yaml to use (default: ./params.yaml if present)")
+    parser.add_argument("--set", dest=f"overrides{tail}", action="append",
+                        default=unset if after else [], metavar="SECTION.KEY=VALUE",
+                        help="override one parameter (repeatable)")
+    parser.add_argument("--debug", dest=f"debug{tail}", action="store_true",
+                        default=unset if after else False, help="show tracebacks")
+    parser.add_argument("-q", "--quiet", dest=f"quiet{tail}", action="store_true",
+                        default=unset if after else False, help="only warnings and errors")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="healthscore",
-        description="Customer health scores and churn risk, explained.",
+        description="Customer health scores and churn risk, explained. The options "
+                    "--params, --set, --debug and --quiet go before or after the command.",
     )
-    parser.add_argument("--params", default=None, metavar="FILE",
-                        help="params.yaml to use (default: ./params.yaml if present)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one parameter (repeatable)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    _add_common(parser, after=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         _load(module).add_arguments(cmd)
+        _add_common(cmd.add_argument_group("common options (also before the command)"), after=True)
     return parser
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments, the common options merged from both places: a
+    ``--params`` after the command wins, ``--set`` overrides add up in order."""
+    args = make_parser().parse_args(argv)
+    after = {key[: -len("_after")]: vars(args).pop(key) for key in list(vars(args))
+             if key.endswith("_after")}
+    if "params" in after:
+        args.params = after["params"]
+    args.overrides = [*args.overrides, *after.get("overrides", [])]
+    args.debug = args.debug or after.get("debug", False)
+    args.quiet = args.quiet or after.get("quiet", False)
+    return args
 
 
 def _load(module: str):
@@ -132,8 +159,7 @@ def _load(module: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
+    args = parse(argv)
     with clean_output():
         return _main(args)
 
