@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping
 
-from healthscore.io import write_text_atomic
+from healthscore.io.files import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = ("healthscore", "numpy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "shap",

@@ -39,8 +39,8 @@ import pandas as pd
 from healthscore.config import DataParams, FeatureParams
 from healthscore.features import build_features, plan_features
 from healthscore.features.plan import slugify
-from healthscore.io import read_source
-from healthscore.tables import Tables
+from healthscore.io.sources import read_source
+from healthscore.data.tables import Tables
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -120,7 +120,7 @@ def prepare(args) -> Path:
         return canonical
     raw = root / "raw"
     if args.source == "simulate":
-        from healthscore.simulate import SimulationSpec, write_simulation
+        from healthscore.sim.simulate import SimulationSpec, write_simulation
         write_simulation(SimulationSpec(n_accounts=args.accounts, months=args.months, seed=args.seed,
                                         start=str(START.date())), raw)
     else:

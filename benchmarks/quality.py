@@ -1,7 +1,7 @@
 """Quality benchmark: the whole pipeline, the model beside its baselines, on any data set.
 
 For each data set: read and validate the tables, build the training set
-(:func:`healthscore.pipeline.build_dataset`, from the timeline or from explicit
+(:func:`healthscore.dataset.pipeline.build_dataset`, from the timeline or from explicit
 cutoffs), train, calibrate and evaluate the model, logistic regression, the rule
 scorecard, the base rate and, with simulator ground truth, the oracle. Recorded per
 predictor: ROC-AUC, PR-AUC, log loss, Brier, expected calibration error and top-decile
@@ -57,7 +57,7 @@ import pandas as pd
 
 from healthscore.config import Params, read_params
 from healthscore.errors import DataError
-from healthscore.io import write_text_atomic
+from healthscore.io.files import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # benchmarks/_common.py, also when this file is imported by path
@@ -93,9 +93,9 @@ log = logging.getLogger("quality")
 
 def simulator_code_hash() -> str:
     """Hash of the simulator's source: a cached data set is rebuilt when it changes."""
-    import healthscore.simulate
+    import healthscore.sim.simulate
 
-    package = Path(healthscore.simulate.__file__).resolve().parent
+    package = Path(healthscore.sim.simulate.__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted([package / "simulate.py", *(package / "sim").rglob("*.py")]):
         digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
@@ -104,7 +104,7 @@ def simulator_code_hash() -> str:
 
 def simulated_data(accounts: int, months: int, seed: int, *, cache: Path = CACHE) -> Path:
     """The simulator's tables (and ``ground_truth``) for this size and seed, cached."""
-    from healthscore.simulate import SimulationSpec, write_simulation
+    from healthscore.sim.simulate import SimulationSpec, write_simulation
 
     folder = cache / f"quality-sim-{accounts}x{months}-s{seed}-{simulator_code_hash()}"
     if (folder / "ground_truth.parquet").exists():
@@ -123,7 +123,7 @@ def read_cutoffs(path: Path) -> pd.DataFrame:
     """Explicit rows, read as ``build-dataset --cutoffs`` reads them: ``account_id``,
     ``cutoff_time``, optional ``label`` (and ``renewal_date``); fightchurn's
     ``observation_date`` / ``is_churn`` are renamed to those."""
-    from healthscore.io import read_cutoffs_file
+    from healthscore.io.files import read_cutoffs_file
 
     frame = read_cutoffs_file(path)
     if "cutoff_time" not in frame.columns:
@@ -135,9 +135,9 @@ def read_cutoffs(path: Path) -> pd.DataFrame:
 
 def build(params: Params, *, cutoffs: Path | None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read, validate and build the training set of ``params.data.source``."""
-    from healthscore.io import read_source
-    from healthscore.pipeline import build_dataset, summarize_dataset
-    from healthscore.timeline import check_cutoffs
+    from healthscore.io.sources import read_source
+    from healthscore.dataset.pipeline import build_dataset, summarize_dataset
+    from healthscore.dataset.timeline import check_cutoffs
 
     started = time.perf_counter()
     tables, _ = read_source(params.data)

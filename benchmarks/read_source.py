@@ -1,4 +1,4 @@
-"""Speed of :func:`healthscore.io.read_source` (read, map, validate) on a big events table.
+"""Speed of :func:`healthscore.io.sources.read_source` (read, map, validate) on a big events table.
 
 Writes (or reuses, under ``--cache``) a Parquet source of ``--accounts`` accounts, one
 subscription each and ``--events`` events (``account_id``, ``user_id``, ``timestamp``,
@@ -75,8 +75,8 @@ def time_child(source: Path, *, repeat: int, pythonpath: str) -> dict:
 
 def child(source: Path, repeat: int) -> None:
     from healthscore.config import DataParams
-    from healthscore.io import map_tables, read_raw_tables, read_source
-    from healthscore.validate import validate_tables
+    from healthscore.io.sources import map_tables, read_raw_tables, read_source
+    from healthscore.data.validate import validate_tables
 
     data = DataParams(source=str(source))
     whole, whole_cpu, alone, alone_cpu = [], [], [], []

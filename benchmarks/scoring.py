@@ -181,7 +181,7 @@ def compare_with_shap(model, frame) -> dict:
 
 
 def child_simulate(args) -> dict:
-    from healthscore.simulate import SimulationSpec, write_simulation
+    from healthscore.sim.simulate import SimulationSpec, write_simulation
 
     spec = SimulationSpec(n_accounts=args.accounts, months=args.months, seed=7)
     write_simulation(spec, args.out)
@@ -193,10 +193,10 @@ def child_train_small(args) -> dict:
     import numpy as np
 
     from healthscore.config import read_params
-    from healthscore.io import read_source
+    from healthscore.io.sources import read_source
     from healthscore.model import train_models
     from healthscore.model.export import save_bundle
-    from healthscore.pipeline import build_dataset
+    from healthscore.dataset.pipeline import build_dataset
 
     params = read_params(ROOT / "params.yaml",
                          ["model.n_estimators=300", "model.min_churned_rows=5"] + args.set)
@@ -214,7 +214,7 @@ def child_train_small(args) -> dict:
 
 def child_simulate_buckets(args) -> dict:
     from healthscore.partitioned import simulate_buckets
-    from healthscore.simulate import SimulationSpec
+    from healthscore.sim.simulate import SimulationSpec
 
     clock = time.perf_counter()
     simulate_buckets(SimulationSpec(n_accounts=args.accounts, months=args.months, seed=7), args.out,

@@ -26,10 +26,10 @@ def simulated_renewals():
     ``fit(labelled, names, trees)``: a small deterministic LightGBM on them. What the
     tests that need a real trained model on real tables start from."""
     from healthscore.config import make_params
-    from healthscore.io import read_source
+    from healthscore.io.sources import read_source
     from healthscore.model import HealthScoreModel
-    from healthscore.pipeline import build_dataset
-    from healthscore.simulate import SimulationSpec, write_simulation
+    from healthscore.dataset.pipeline import build_dataset
+    from healthscore.sim.simulate import SimulationSpec, write_simulation
 
     def make(root: Path, *, accounts: int, months: int, seed: int):
         data = root / "data"

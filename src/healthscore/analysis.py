@@ -1,6 +1,6 @@
 """Tables and SHAP objects for the notebooks: what a data scientist looks at.
 
-Pure functions of validated :class:`~healthscore.tables.Tables`, training sets and
+Pure functions of validated :class:`~healthscore.data.tables.Tables`, training sets and
 fitted models, except :func:`find_project_root` and :func:`ensure_source`, which look
 at (and, for the demo fallback, write) the file system. The notebooks under
 ``notebooks/`` import these instead of defining any pipeline code themselves.
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 
 #: Files that mark the repository root.
 _ROOT_MARKERS = ("pyproject.toml", "params.yaml")
@@ -64,7 +64,7 @@ def ensure_source(
         after ``make demo``), else ``spec`` simulated into a new temporary folder.
     fallback : path
         The project's own source (``params.data.source`` from the project root).
-    spec : healthscore.simulate.SimulationSpec
+    spec : healthscore.sim.simulate.SimulationSpec
         What to simulate when nothing else is there.
     """
     if data_dir is not None:
@@ -74,7 +74,7 @@ def ensure_source(
         return path
     if Path(fallback).exists():
         return Path(fallback)
-    from healthscore.simulate import write_simulation
+    from healthscore.sim.simulate import write_simulation
 
     target = Path(tempfile.mkdtemp(prefix="healthscore-demo-")) / "data"
     write_simulation(spec, target)

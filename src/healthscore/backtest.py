@@ -1,6 +1,6 @@
 """Backtest what users read: replay ``score`` at past as-of dates, then compare.
 
-For each as-of date T: the data as known at T (:func:`healthscore.known.as_known_at`),
+For each as-of date T: the data as known at T (:func:`healthscore.data.known.as_known_at`),
 the training set built from it, the model trained on it exactly as ``healthscore
 train`` would have then (outcomes known at T only) and every active account scored on
 T as ``healthscore score`` would have. Then the full data says what happened within the
@@ -24,10 +24,10 @@ import pandas as pd
 
 from healthscore.config import Params
 from healthscore.errors import ConfigError, DataError
-from healthscore.known import as_known_at
+from healthscore.data.known import as_known_at
 from healthscore.model.evaluation import expected_calibration_error, reliability_table
 from healthscore.model.exposure import Horizon, horizon_for
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
     from healthscore.model.predictor import HazardPredictor
     from healthscore.model.scale import HealthScale
     from healthscore.model.training import fit_served_model
-    from healthscore.pipeline import build_dataset
+    from healthscore.dataset.pipeline import build_dataset
     from healthscore.scoring.engine import score_date
 
     known = as_known_at(tables, as_of)
@@ -109,7 +109,7 @@ def behaviour_families(points: pd.DataFrame, params: Params) -> pd.DataFrame:
 def outcomes_after(tables: Tables, params: Params, account_ids: Any, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Whether each account was lost within the horizon after ``as_of``, from the full
     data (1/0; the horizon must be inside the data), and when (``lost_at``)."""
-    from healthscore.labels import make_labels
+    from healthscore.dataset.labels import make_labels
 
     rows = pd.DataFrame({"account_id": np.asarray(account_ids),
                          "cutoff_time": pd.Series(pd.Timestamp(as_of), index=range(len(account_ids)))

@@ -74,4 +74,4 @@ class OutputError(HealthscoreError):
 
 
 class FolderLockedError(OutputError):
-    """Another run holds the output folder's lock (:mod:`healthscore.staging`)."""
+    """Another run holds the output folder's lock (:mod:`healthscore.io.staging`)."""

@@ -34,13 +34,14 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from healthscore.config import DataParams, FeatureParams
-from healthscore.data_end import observed_until_after
+from healthscore.data.end import observed_until_after
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.features import FeaturePlan, build_features
-from healthscore.io import map_tables, write_json_atomic
-from healthscore.staging import Stage, folder_lock, has_pending_commit, is_bookkeeping, settle
-from healthscore.tables import Tables
-from healthscore.validate import validate_tables
+from healthscore.io.files import write_json_atomic
+from healthscore.io.sources import map_tables
+from healthscore.io.staging import Stage, folder_lock, has_pending_commit, is_bookkeeping, settle
+from healthscore.data.tables import Tables
+from healthscore.data.validate import validate_tables
 
 META = "buckets.json"
 
@@ -86,7 +87,7 @@ def simulate_buckets(spec: Any, root: str | Path, buckets: int, *, force: bool =
     simulation gives (the day after its latest dated row). Staged, then committed, as
     :func:`write_buckets` (``force`` as there).
     """
-    from healthscore.schema import TABLES
+    from healthscore.data.schema import TABLES
     from healthscore.sim.run import iter_chunks
 
     if buckets < 1:
@@ -115,7 +116,7 @@ def simulate_buckets(spec: Any, root: str | Path, buckets: int, *, force: bool =
 def _write_aside(root: Path, buckets: int, write, *, force: bool = False) -> Path:
     """Run ``write(staging) -> observed_until`` in a staging folder inside ``root``, add
     the metadata, then commit it in place of the previous source's tables, under the
-    folder's lock (:mod:`healthscore.staging`; a failed run leaves ``root`` whole)."""
+    folder's lock (:mod:`healthscore.io.staging`; a failed run leaves ``root`` whole)."""
     if root.exists() and not root.is_dir():
         raise DataError(f"{root}: is a file; expected a folder for a bucketed source")
     if not force and root.is_dir() and not (root / META).exists() and _names(root):

@@ -11,9 +11,9 @@ import pytest
 from healthscore.backtest import backtest_dates, run_backtest, term_class
 from healthscore.cli import main
 from healthscore.config import make_params
-from healthscore.io import read_source
+from healthscore.io.sources import read_source
 from healthscore.model.exposure import Horizon
-from healthscore.simulate import SimulationSpec, write_simulation
+from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 pytestmark = pytest.mark.xdist_group("backtest")
 
@@ -70,7 +70,7 @@ def test_the_model_of_a_date_never_sees_what_came_after_it(book):
     """Replaying a date on the full data or on the data cut at that date gives the
     same scores: nothing after the as-of date reaches the model or the features."""
     from healthscore.backtest import replay_date
-    from healthscore.known import as_known_at
+    from healthscore.data.known import as_known_at
 
     params = params_for(book)
     tables, _ = read_source(params.data)

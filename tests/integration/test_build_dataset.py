@@ -10,8 +10,9 @@ import pytest
 from healthscore import cli
 from healthscore.config import make_params
 from healthscore.errors import DataError, ProvenanceError
-from healthscore.io import read_dataset, read_source, sidecar_path
-from healthscore.pipeline import build_dataset
+from healthscore.io.datasets import read_dataset, sidecar_path
+from healthscore.io.sources import read_source
+from healthscore.dataset.pipeline import build_dataset
 
 T = pd.Timestamp
 

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from healthscore.config import make_params
-from healthscore.known import as_known_at
-from healthscore.pipeline import build_dataset
-from healthscore.schema import TABLES
-from healthscore.simulate import SimulationSpec, simulate
-from healthscore.validate import validate_tables
+from healthscore.data.known import as_known_at
+from healthscore.dataset.pipeline import build_dataset
+from healthscore.data.schema import TABLES
+from healthscore.sim.simulate import SimulationSpec, simulate
+from healthscore.data.validate import validate_tables
 
 
 def _multi_year(subs: pd.DataFrame) -> pd.DataFrame:

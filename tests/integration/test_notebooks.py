@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from healthscore.simulate import SimulationSpec, write_simulation
+from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"

@@ -13,7 +13,7 @@ import pytest
 from healthscore.config import DataParams, FeatureParams
 from healthscore.errors import DataError
 from healthscore.features import build_features, plan_features
-from healthscore.io import read_source
+from healthscore.io.sources import read_source
 from healthscore.partitioned import (
     account_bucket,
     build_bucket,
@@ -22,7 +22,7 @@ from healthscore.partitioned import (
     spark_build_features,
     write_buckets,
 )
-from healthscore.simulate import SimulationSpec, write_simulation
+from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 PARAMS = FeatureParams(partition_accounts=50)
 BUCKETS = 3
@@ -125,7 +125,7 @@ def test_rewriting_replaces_the_buckets_and_a_failed_write_keeps_the_old(world, 
 
 
 def _tiny_tables():
-    from healthscore.tables import Tables
+    from healthscore.data.tables import Tables
 
     return Tables({"accounts": pd.DataFrame({"account_id": [1]}),
                    "subscriptions": pd.DataFrame({"account_id": [1]})}, pd.Timestamp("2024-01-01"))

@@ -94,8 +94,8 @@ def compare_with_book(rows: pd.DataFrame, observation: pd.DataFrame, *,
 
 
 def socialnet_comparison(**data_overrides) -> dict:
-    from healthscore.io import read_source
-    from healthscore.labels import make_label_times
+    from healthscore.io.sources import read_source
+    from healthscore.dataset.labels import make_label_times
 
     params, folder = socialnet_params(**data_overrides)
     tables, _ = read_source(params.data)
@@ -133,7 +133,7 @@ def test_socialnet7_at_the_books_end_date_censors_instead_of_calling_retained(da
 
 def test_socialnet7_builds_with_the_cli_and_the_scorecard_features_exist(data_folder, tmp_path, capsys):
     from healthscore import cli
-    from healthscore.io import read_dataset
+    from healthscore.io.datasets import read_dataset
 
     out = tmp_path / "socialnet7.parquet"
     status = cli.main(["--params", str(CONFIG), "-q", "build-dataset", "--data", str(data_folder),

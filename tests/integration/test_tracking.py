@@ -16,7 +16,7 @@ from healthscore import tracking
 from healthscore.cli import main
 from healthscore.config import make_params
 from healthscore.errors import GateError
-from healthscore.io import make_meta, write_dataset
+from healthscore.io.datasets import make_meta, write_dataset
 from healthscore.model.export import load_exported
 from healthscore.model.synthetic import make_training_frame
 from healthscore.model.training import train_models

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from healthscore.cli import main
-from healthscore.io import make_meta, write_dataset
+from healthscore.io.datasets import make_meta, write_dataset
 from healthscore.model.synthetic import make_training_frame
 from healthscore.model.tuning import SPACE
 

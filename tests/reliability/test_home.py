@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 import healthscore
-from healthscore import schema
+from healthscore.data import schema
 from healthscore.config import ReportParams, ScoreParams
 from healthscore.drivers import catalogue_entry
 from healthscore.errors import DataError
@@ -193,8 +193,8 @@ def _definitions(name: str) -> list[str]:
     ("is_missing", "features/phrases.py"), ("describe_risk", "risk_words.py"),
     ("horizon_words", "risk_words.py"),
     ("SOURCE_FAMILY", "features/catalogue.py"), ("HealthScale", "model/scale.py"),
-    ("RISK_LIST_COLUMNS", "schema.py"), ("CHANGE_COLUMNS", "schema.py"),
-    ("ALERT_COLUMNS", "schema.py"), ("POINTS_PREFIX", "schema.py"),
+    ("RISK_LIST_COLUMNS", "data/schema.py"), ("CHANGE_COLUMNS", "data/schema.py"),
+    ("ALERT_COLUMNS", "data/schema.py"), ("POINTS_PREFIX", "data/schema.py"),
 ])
 def test_each_concept_is_defined_once(name, home):
     assert _definitions(name) == [home]

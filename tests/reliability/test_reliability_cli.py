@@ -26,7 +26,7 @@ from healthscore.model import ExportedModel, HealthScale
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring.risk_list import write_risk_csv
-from healthscore.simulate import SimulationSpec, write_simulation
+from healthscore.sim.simulate import SimulationSpec, write_simulation
 from healthscore.terminal import UNSAFE_CHARACTER, CleanStream, clean_text
 
 AS_OF = "2023-12-01"

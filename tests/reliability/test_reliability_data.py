@@ -25,11 +25,11 @@ import healthscore
 from healthscore import cli
 from healthscore.config import make_params
 from healthscore.errors import ConfigError, DataError, ValidationError
-from healthscore.io import map_tables, read_source
-from healthscore.pipeline import build_dataset
+from healthscore.io.sources import map_tables, read_source
+from healthscore.dataset.pipeline import build_dataset
 from healthscore.sim.run import simulate
 from healthscore.sim.spec import SimulationSpec
-from healthscore.validate import validate_tables
+from healthscore.data.validate import validate_tables
 
 # ------------------------------------------------------------------------ fixtures
 
@@ -203,7 +203,7 @@ def tiny(subs, *, observed_until="2022-06-01"):
 
 def test_a_dropped_renewal_censors_its_account_never_a_churn():
     from healthscore.config import LabelParams, TimelineParams
-    from healthscore.labels import make_label_times
+    from healthscore.dataset.labels import make_label_times
 
     tables, report = tiny([(1, "2020-01-01", "2021-01-01"), (1, "garbage", "2022-01-01"),
                            (2, "2020-01-01", "2021-01-01")])

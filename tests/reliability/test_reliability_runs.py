@@ -32,8 +32,8 @@ from healthscore.model import ExportedModel, HealthScale
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.report.writer import MARKER
 from healthscore.scoring.outputs import DateOutputs, OutputLayout
-from healthscore.simulate import SimulationSpec, write_simulation
-from healthscore.staging import CRASH_ENV, CRASH_EXIT, LOCK, folder_lock, has_pending_commit
+from healthscore.sim.simulate import SimulationSpec, write_simulation
+from healthscore.io.staging import CRASH_ENV, CRASH_EXIT, LOCK, folder_lock, has_pending_commit
 
 D1, D2, D3 = "2024-04-01", "2024-05-01", "2024-06-01"
 SRC = str(Path(healthscore.__file__).resolve().parents[1])  # the tree under test
@@ -138,7 +138,7 @@ def test_two_concurrent_runs_on_one_folder_take_turns(world, tmp_path):
 def test_a_run_told_not_to_wait_names_the_pid_holding_the_folder(world, tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys\nfrom healthscore.staging import folder_lock\n"
+        [sys.executable, "-c", "import sys\nfrom healthscore.io.staging import folder_lock\n"
          "with folder_lock(sys.argv[1]):\n    print('held', flush=True)\n    sys.stdin.readline()\n",
          str(out)], env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

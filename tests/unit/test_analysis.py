@@ -15,8 +15,8 @@ from healthscore.features import build_catalogue
 from healthscore.model import HealthScale, HealthScoreModel
 from healthscore.model.export import ExportedModel
 from healthscore.model.synthetic import make_training_frame
-from healthscore.simulate import SimulationSpec
-from healthscore.tables import Tables
+from healthscore.sim.simulate import SimulationSpec
+from healthscore.data.tables import Tables
 
 T = pd.Timestamp
 SCALE = HealthScale(offset=35.0, pdo=10.0, red_below=50, green_from=70)

@@ -44,7 +44,7 @@ def test_bad_table_names_table_column_and_example(source, capsys):
 
 def test_many_problems_fold_into_one_line():
     from healthscore.errors import ValidationError
-    from healthscore.problems import Problem
+    from healthscore.data.problems import Problem
 
     problems = [Problem("events", "timestamp", "have an unparsable timestamp", 2, {"timestamp": "x"}, "stop"),
                 Problem("tickets", "csat", "are negative", 1, {"csat": -1}, "stop")]

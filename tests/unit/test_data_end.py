@@ -4,7 +4,7 @@ midnight after the latest row."""
 import pandas as pd
 import pytest
 
-from healthscore.data_end import LATE_MIN_DAYS, LATE_MIN_ROWS, observed_until_after, robust_end
+from healthscore.data.end import LATE_MIN_DAYS, LATE_MIN_ROWS, observed_until_after, robust_end
 from healthscore.errors import SchemaError
 
 

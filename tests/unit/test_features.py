@@ -12,7 +12,7 @@ import pytest
 from healthscore.config import FeatureParams
 from healthscore.errors import ConfigError, DataError, SchemaError
 from healthscore.features import build_features, feature_names, plan_features
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 Q = pd.Timestamp("2024-03-01")  # the cutoff of most rows below
 US = pd.Timedelta(microseconds=1)

@@ -15,7 +15,7 @@ import pytest
 from healthscore.config import FeatureParams
 from healthscore.features import build_features, plan_features
 from healthscore.features.plan import slugify
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2024-01-01")

@@ -11,7 +11,7 @@ import pytest
 
 from healthscore.explain import explanation_from_points
 from healthscore.model import HealthScale
-from healthscore import staging
+from healthscore.io import staging
 from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, attribute_changes
 from healthscore.scoring.history import make_history_rows, read_previous
 from healthscore.scoring.outputs import DateOutputs, OutputLayout, write_date
@@ -19,8 +19,8 @@ from healthscore.scoring.points import make_points_frame, unclipped_of
 from healthscore.scoring.risk_list import (
     build_risk_list, make_scoring_cutoffs, neutralise_formulas, write_risk_csv,
 )
-from healthscore.staging import LOCK
-from healthscore.tables import Tables
+from healthscore.io.staging import LOCK
+from healthscore.data.tables import Tables
 
 SCALE = HealthScale(offset=35.0, pdo=10.0, red_below=50, green_from=70)
 NAMES = ["events__active_users__30d", "tickets__open__now", "invoices__days_overdue__now"]

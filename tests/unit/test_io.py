@@ -8,14 +8,9 @@ import pytest
 
 from healthscore.config import make_params
 from healthscore.errors import DataError, ProvenanceError, SchemaError
-from healthscore.io import (
-    atomic_path,
-    fingerprint_tables,
-    make_meta,
-    read_dataset,
-    read_source,
-    write_dataset,
-)
+from healthscore.io.datasets import fingerprint_tables, make_meta, read_dataset, write_dataset
+from healthscore.io.files import atomic_path
+from healthscore.io.sources import read_source
 
 
 def contract_frames():
@@ -169,33 +164,3 @@ def test_dataset_round_trip_and_sidecar_checks(tmp_path):
     sidecar.unlink()
     with pytest.raises(ProvenanceError, match="no sidecar"):
         read_dataset(path)
-
-
-def test_replace_dir_swaps_a_folder_and_puts_the_old_one_back_when_the_swap_fails(tmp_path, monkeypatch):
-    import os
-
-    import healthscore.io as io_module
-
-    target, staged = tmp_path / "out", tmp_path / "staged"
-    target.mkdir()
-    (target / "a.txt").write_text("old")
-    staged.mkdir()
-    (staged / "a.txt").write_text("new")
-    io_module.replace_dir(staged, target)
-    assert (target / "a.txt").read_text() == "new" and not staged.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # the old one removed
-
-    staged.mkdir()
-    (staged / "a.txt").write_text("newer")
-    real = os.replace
-
-    def failing(src, dst):
-        if str(src) == str(staged):
-            raise OSError("disk gone")
-        return real(src, dst)
-
-    monkeypatch.setattr(io_module.os, "replace", failing)
-    with pytest.raises(OSError, match="disk gone"):
-        io_module.replace_dir(staged, target)
-    assert (target / "a.txt").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "staged"]

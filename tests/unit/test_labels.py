@@ -10,9 +10,9 @@ import pytest
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import SchemaError
-from healthscore.labels import make_label_times
-from healthscore.tables import Tables
-from healthscore.validate import validate_tables
+from healthscore.dataset.labels import make_label_times
+from healthscore.data.tables import Tables
+from healthscore.data.validate import validate_tables
 
 T = pd.Timestamp
 RENEWAL = TimelineParams(mode="renewal", lead_time_days=30)

@@ -8,8 +8,8 @@ import pytest
 
 from healthscore.cli import main
 from healthscore.errors import ConfigError
-from healthscore.schema import TABLES
-from healthscore.simulate import (
+from healthscore.data.schema import TABLES
+from healthscore.sim.simulate import (
     CAUSES,
     CONTRACT_TABLES,
     FAMILIES,

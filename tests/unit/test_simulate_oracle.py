@@ -8,9 +8,9 @@ import pytest
 
 from healthscore.cli import main
 from healthscore.errors import ConfigError
-from healthscore.io import read_oracle
+from healthscore.io.files import read_oracle
 from healthscore.sim import oracle, world
-from healthscore.simulate import SimulationSpec, simulate, write_simulation
+from healthscore.sim.simulate import SimulationSpec, simulate, write_simulation
 
 HORIZON = 365
 SPEC = SimulationSpec(n_accounts=2000, months=30, seed=1, oracle_horizon_days=HORIZON)

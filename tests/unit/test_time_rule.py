@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from healthscore.features import build_features, plan_features
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 from test_features_reference import PARAMS, random_cutoffs, random_tables
 
 #: Facts of a row that become known later than its event time.

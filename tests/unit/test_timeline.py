@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import ConfigError, SchemaError, ValidationError
-from healthscore.tables import Tables
-from healthscore.timeline import check_cutoffs, data_start, make_cutoffs, make_periods
-from healthscore.validate import validate_tables
+from healthscore.data.tables import Tables
+from healthscore.dataset.timeline import check_cutoffs, data_start, make_cutoffs, make_periods
+from healthscore.data.validate import validate_tables
 
 T = pd.Timestamp
 

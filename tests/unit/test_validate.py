@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import SchemaError, ValidationError
-from healthscore.validate import validate_tables
+from healthscore.data.validate import validate_tables
 
 
 def base():
@@ -162,7 +162,7 @@ def test_a_value_outside_its_scale_is_blanked_and_the_row_kept():
 
 
 def test_magnitudes_up_to_the_bound_pass_and_beyond_it_are_blanked():
-    from healthscore.validate import MAX_MAGNITUDE
+    from healthscore.data.validate import MAX_MAGNITUDE
 
     frames = base()
     frames["subscriptions"]["mrr"] = [MAX_MAGNITUDE, MAX_MAGNITUDE * 10]

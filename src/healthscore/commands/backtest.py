@@ -39,9 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params) -> int:
     from healthscore.backtest import backtest_dates, run_backtest
-    from healthscore.io import atomic_path, read_ground_truth, read_source, write_text_atomic
+    from healthscore.io.files import atomic_path, read_ground_truth, write_text_atomic
+    from healthscore.io.sources import read_source
     from healthscore.model.exposure import Horizon
-    from healthscore.timeline import data_start
+    from healthscore.dataset.timeline import data_start
 
     tables, _ = read_source(params.data, source=args.data)
     horizon = Horizon.from_params(params.timeline, params.labels)

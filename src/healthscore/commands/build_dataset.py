@@ -1,7 +1,7 @@
 """`healthscore build-dataset --data DIR --out FILE [--cutoffs FILE]`: the training set.
 
 Reads the source, builds cutoffs, labels and point-in-time features
-(:func:`healthscore.pipeline.build_dataset`) and writes one Parquet file plus its
+(:func:`healthscore.dataset.pipeline.build_dataset`) and writes one Parquet file plus its
 provenance sidecar ``<FILE>.meta.json``.
 """
 
@@ -16,8 +16,10 @@ from pathlib import Path
 
 from healthscore.config import Params
 from healthscore.errors import UsageError
-from healthscore.io import read_cutoffs_file, read_source, sidecar_path, write_dataset
-from healthscore.pipeline import build_dataset, dataset_meta
+from healthscore.io.datasets import sidecar_path, write_dataset
+from healthscore.io.files import read_cutoffs_file
+from healthscore.io.sources import read_source
+from healthscore.dataset.pipeline import build_dataset, dataset_meta
 
 log = logging.getLogger("healthscore.build_dataset")
 

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         if rc := _step(title, argv, params):
             return rc
 
-    from healthscore.io import read_source
+    from healthscore.io.sources import read_source
 
     tables, _ = read_source(params.data, source=data)
     end = tables.observed_until.normalize()

@@ -6,7 +6,7 @@ record of the date (layout: :mod:`healthscore.scoring.outputs`). Rerunning a dat
 replaces that date only; a failed or killed run leaves earlier outputs as they were.
 
 One run at a time per output folder: the run holds the folder's lock
-(:mod:`healthscore.staging`) from reading the previous date to writing the report, so
+(:mod:`healthscore.io.staging`) from reading the previous date to writing the report, so
 "why it changed" compares with the latest date complete when it starts, and the report
 is of its own date. A second run on the same folder waits for the first (``--wait``
 seconds, default 600), then fails with a one-line error naming the pid that holds it.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore.config import Params
-from healthscore.staging import LOCK_WAIT_S, check_folder, folder_lock
+from healthscore.io.staging import LOCK_WAIT_S, check_folder, folder_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from healthscore.io import read_source
+    from healthscore.io.sources import read_source
     from healthscore.model.export import is_model_uri, load_exported
     from healthscore.scoring import (
         OutputLayout, check_as_of, read_previous, read_reusable_points, score_date, write_date,

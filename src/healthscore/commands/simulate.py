@@ -7,7 +7,7 @@ import logging
 import time
 
 from healthscore.errors import ConfigError
-from healthscore.simulate import SimulationSpec, write_simulation
+from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 log = logging.getLogger(__name__)
 DEFAULTS = SimulationSpec()

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params) -> int:
     from healthscore import tracking
-    from healthscore.io import read_dataset, read_ground_truth
+    from healthscore.io.datasets import read_dataset
+    from healthscore.io.files import read_ground_truth
     from healthscore.model.export import catalogue_dict
     from healthscore.model.training import train_models
 

@@ -6,10 +6,10 @@ import argparse
 
 from healthscore.config import Params
 from healthscore.errors import ValidationError
-from healthscore.io import read_source
-from healthscore.problems import ValidationReport
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.io.sources import read_source
+from healthscore.data.problems import ValidationReport
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

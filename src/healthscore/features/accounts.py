@@ -24,7 +24,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.features._base import floats_of
 from healthscore.features.plan import categorical_columns, numeric_attributes
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "accounts"
 

@@ -31,7 +31,7 @@ import numpy as np
 from healthscore.config import FeatureParams
 from healthscore.features._base import Extracted, floats_of, times_of
 from healthscore.features._windows import DAY_US, NAT, Queries, Stab, TimeIndex, cumsum0, ratio
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "invoices"
 

@@ -31,7 +31,7 @@ from healthscore.features._windows import DAY_US, NAT, Clock, Queries, as_us
 from healthscore.features.plan import (
     FeaturePlan, category_levels, check_attributes, check_params, survey_kind, top_types,
 )
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 

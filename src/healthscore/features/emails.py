@@ -21,7 +21,7 @@ import numpy as np
 from healthscore.config import FeatureParams
 from healthscore.features._base import Extracted, times_of
 from healthscore.features._windows import DAY_US, NAT, Queries, Stab, TimeIndex, cumsum0, ratio
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "emails"
 _REACTIONS = (("opened", "opened_at", "open_rate"), ("clicked", "clicked_at", "click_rate"))

@@ -44,7 +44,7 @@ from healthscore.features._windows import (
     DAY_US, Queries, TimeIndex, cumsum0, distinct_in_window, group_gaps, is_integral, ratio,
 )
 from healthscore.features.plan import slugify
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "events"
 

@@ -20,7 +20,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.errors import ConfigError, SchemaError
 from healthscore.features.catalogue import FAMILIES, slug_of
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 
 @dataclass(frozen=True)

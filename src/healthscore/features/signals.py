@@ -24,7 +24,7 @@ from healthscore.features._windows import (
     DAY_US, LocalPrefix, Queries, TimeIndex, cumsum0, is_integral,
 )
 from healthscore.features.plan import slugify
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "signals"
 

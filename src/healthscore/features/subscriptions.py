@@ -2,7 +2,7 @@
 
 A subscription is known from ``start_date`` together with its terms (``end_date``,
 ``mrr``): the contract says them when it is signed. It is active at ``q`` when
-``start_date < q <= end_date`` (as in :func:`healthscore.timeline.count_covering`).
+``start_date < q <= end_date`` (as in :func:`healthscore.dataset.timeline.count_covering`).
 
 ``subscriptions__mrr__now``
     MRR summed over the subscriptions active at ``q``.
@@ -28,7 +28,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.features._base import AccountContext, Extracted, floats_of, times_of
 from healthscore.features._windows import DAY_US, NAT, Queries, Stab, TimeIndex
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "subscriptions"
 

@@ -28,7 +28,7 @@ import numpy as np
 from healthscore.config import FeatureParams
 from healthscore.features._base import Extracted, floats_of, times_of
 from healthscore.features._windows import DAY_US, Queries, TimeIndex, ratio
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 TABLE = "surveys"
 

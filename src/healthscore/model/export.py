@@ -32,8 +32,6 @@ import dataclasses
 import json
 import logging
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,7 +43,7 @@ from scipy.special import expit
 
 from healthscore import __version__
 from healthscore.errors import ModelError
-from healthscore.io import replace_dir
+from healthscore.io.staging import Stage, folder_lock
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import Horizon
 from healthscore.model.manifest import (
@@ -162,8 +160,9 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
     """Write ``exported`` as a bundle folder, replacing ``directory`` as a whole.
 
     The files are written into a staging folder beside ``directory``, ``manifest.json``
-    last (every file's SHA-256 and size), then swapped in: a failure leaves the old
-    folder. ``plots`` (name -> matplotlib figure) are saved as ``plots/<name>.png``.
+    last (every file's SHA-256 and size), then committed in one journaled step under
+    the parent folder's lock (:mod:`healthscore.io.staging`): a failure or a kill leaves
+    the old folder. ``plots`` (name -> matplotlib figure) are saved as ``plots/<name>.png``.
 
     Raises
     ------
@@ -175,10 +174,9 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
             not directory.is_dir() or any(directory.iterdir())):
         raise ModelError(f"{directory}: not empty and not an exported model; refusing to "
                          "replace it (export into a new or empty folder)")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.staging-", dir=directory.parent))
-    try:
-        bundle = staging / "bundle"
+    with folder_lock(directory.parent, what="model folder"), \
+            Stage(directory.parent, f"model-{directory.name}") as stage:
+        bundle = stage.new / directory.name
         _write_bundle_files(exported, bundle, plots or {})
         write_manifest(bundle, _finite({
             "format": BUNDLE_FORMAT,
@@ -189,9 +187,7 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
             "info": {k: v for k, v in exported.info.items()
                      if k not in ("model_version", "bundle_fingerprint")},
         }), name=MANIFEST)
-        replace_dir(bundle, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        stage.commit([directory.name])
     return directory
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from healthscore.errors import ModelError
-from healthscore.io import write_json_atomic
+from healthscore.io.files import write_json_atomic
 
 #: What a user does about a damaged folder.
 REEXPORT = "re-export the model (`healthscore train`, then `healthscore promote`)"

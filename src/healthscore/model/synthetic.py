@@ -3,7 +3,7 @@
 For the model's tests and smoke runs of the quality benchmark: it writes the frame
 ``build-dataset`` produces (keys, ``label`` with censoring, ``__`` features named as the
 feature builder names them) straight from a latent account health, without raw tables.
-The account-level simulator (:mod:`healthscore.simulate`) is the realistic source; this
+The account-level simulator (:mod:`healthscore.sim.simulate`) is the realistic source; this
 one is only fast and its truth is simple to read: ``churn_proba`` is a fixed function
 of the features (:func:`true_logit`), so an oracle is known exactly.
 """

@@ -40,14 +40,14 @@ from healthscore.profile import STARTING_POINT, is_profile, profile_features_of,
 from healthscore.report.points import (
     PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
-from healthscore.schema import AS_OF
+from healthscore.data.schema import AS_OF
 from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES
 
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
 SPECIAL_CHANGES = {MODEL_CHANGED: "The model was updated", OTHER_CHANGES: "All other signals together"}
 
-#: The changes' columns as ``score`` writes them (:data:`healthscore.schema.CHANGE_COLUMNS`)
+#: The changes' columns as ``score`` writes them (:data:`healthscore.data.schema.CHANGE_COLUMNS`)
 #: -> as the views say them: the value and points "now", beside "before".
 _CHANGES_VIEW_NAMES = {"value_after": "value_now", "points_after": "points_now"}
 
@@ -200,7 +200,7 @@ def normalise_risk_list(
     for column in ("account_id", "health_score"):
         if column not in frame.columns:
             raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
-                            "`healthscore score` (healthscore.schema.RISK_LIST_COLUMNS)")
+                            "`healthscore score` (healthscore.data.schema.RISK_LIST_COLUMNS)")
     out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
     out["name"] = _texts(frame, "name", "")
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)

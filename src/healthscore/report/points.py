@@ -1,7 +1,7 @@
 """The points of an explanation in the one long layout the report's views use.
 
 Scoring writes points wide (``points:<feature>`` beside each value, plus ``base`` and
-``residual``: :mod:`healthscore.schema`'s names); a test may give them long (``feature``,
+``residual``: :mod:`healthscore.data.schema`'s names); a test may give them long (``feature``,
 ``value``, ``points``, with the pseudo-features ``__base__`` and ``__residual__``).
 :func:`normalise_points` turns either into long rows with the catalogue's label,
 family, phrase and unit and a ``profile`` flag (a profile fact: the account's starting
@@ -19,7 +19,7 @@ import pandas as pd
 from healthscore.errors import DataError
 from healthscore.features.phrases import feature_family, feature_label
 from healthscore.profile import is_profile
-from healthscore.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
+from healthscore.data.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 
 #: Pseudo-features that carry the base or residual of an explanation in a long frame.
 BASE_FEATURE = "__base__"

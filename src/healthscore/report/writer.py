@@ -1,7 +1,7 @@
 """The report's edge: put rendered files into a folder, all or nothing.
 
 Under the folder's lock, the files are written into a staging folder inside the target,
-then one journaled commit (:mod:`healthscore.staging`) renames each top-level entry in
+then one journaled commit (:mod:`healthscore.io.staging`) renames each top-level entry in
 and removes what the previous report had and this one has not. A failure before the
 commit leaves the previous report as it was; a kill during it is finished by the next
 report. A folder that holds other files than a previous report is never written: the
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from healthscore.errors import HealthscoreError
 from healthscore.report.inputs import ReportInputs
 from healthscore.report.render import render_report
-from healthscore.staging import Stage, folder_lock, is_bookkeeping
+from healthscore.io.staging import Stage, folder_lock, is_bookkeeping
 
 #: A file marking a folder as a report written by healthscore (safe to replace).
 MARKER = ".healthscore-report"

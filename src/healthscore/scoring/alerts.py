@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import AlertParams
-from healthscore.schema import ALERT_COLUMNS
+from healthscore.data.schema import ALERT_COLUMNS
 
 _BAND_RANK = {"red": 0, "yellow": 1, "green": 2}
 

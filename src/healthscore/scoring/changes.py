@@ -25,7 +25,7 @@ import pandas as pd
 from healthscore.drivers import catalogue_entry
 from healthscore.features.phrases import format_value, value_spec
 from healthscore.risk_words import format_points
-from healthscore.schema import CHANGE_COLUMNS
+from healthscore.data.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
 MODEL_CHANGED = "model changed"

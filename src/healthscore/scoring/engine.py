@@ -32,7 +32,7 @@ from healthscore.scoring.points import (
 from healthscore.scoring.risk_list import (
     build_risk_list, feature_columns, make_scoring_cutoffs, render_drivers,
 )
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ def score_date(
                                              profile=score.profile_features), alerts)
     timings["outputs_s"] = time.perf_counter() - clock
 
-    from healthscore.io import make_meta
+    from healthscore.io.datasets import make_meta
 
     bands = pd.Series(explanation.band).value_counts()
     ranges = arr_ranges(risk_list, logit_sd=level_sd_of(exported))

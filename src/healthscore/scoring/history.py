@@ -19,7 +19,7 @@ import pandas as pd
 from healthscore.drivers import catalogue_entry, family_column, family_points
 from healthscore.explain import Explanation
 from healthscore.features.catalogue import FAMILIES
-from healthscore.schema import HISTORY_HEAD_COLUMNS
+from healthscore.data.schema import HISTORY_HEAD_COLUMNS
 from healthscore.scoring.outputs import OutputLayout
 
 HISTORY_COLUMNS = (*HISTORY_HEAD_COLUMNS, *(family_column(f) for f in FAMILIES))

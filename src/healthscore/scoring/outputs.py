@@ -13,7 +13,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
 :meth:`OutputLayout.read_history` adds it back.
 
-Writing a date is a transaction (:mod:`healthscore.staging`): under the folder's lock,
+Writing a date is a transaction (:mod:`healthscore.io.staging`): under the folder's lock,
 every file is first written under a staging folder inside ``out_dir``, then one
 journaled commit renames them into place (``run/<as_of>.json`` last, so a date with a
 run file is complete). An exception while staging leaves every earlier output as it
@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from healthscore.errors import DataError
-from healthscore.io import write_json_atomic
-from healthscore.staging import Stage, folder_lock, has_pending_commit, settle
+from healthscore.io.files import write_json_atomic
+from healthscore.io.staging import Stage, folder_lock, has_pending_commit, settle
 
 _PARTITIONING = ds.partitioning(pa.schema([("as_of", pa.string())]), flavor="hive")
 
@@ -203,7 +203,7 @@ def write_date(
 ) -> None:
     """Write one date's outputs under ``layout.root``, all or nothing (module docstring).
 
-    Takes the folder's lock (:func:`~healthscore.staging.folder_lock`; a caller holding
+    Takes the folder's lock (:func:`~healthscore.io.staging.folder_lock`; a caller holding
     it already, as ``healthscore score`` does for the whole run, keeps it).
 
     Parameters

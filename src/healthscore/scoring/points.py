@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.explain import Explanation
-from healthscore.schema import POINTS_PREFIX
+from healthscore.data.schema import POINTS_PREFIX
 
 
 def points_column(feature: str) -> str:

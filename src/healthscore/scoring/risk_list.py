@@ -20,8 +20,8 @@ from healthscore.errors import DataError
 from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import feature_info, render_phrase
 from healthscore.risk_words import format_points
-from healthscore.schema import RISK_LIST_COLUMNS
-from healthscore.tables import Tables
+from healthscore.data.schema import RISK_LIST_COLUMNS
+from healthscore.data.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
 
 #: A CSV cell starting with one of these is run as a formula by spreadsheets (a

@@ -1,4 +1,4 @@
-"""The account simulator's parts; the public entry is :mod:`healthscore.simulate`.
+"""The account simulator's parts; the public entry is :mod:`healthscore.sim.simulate`.
 
 ``spec`` (what to simulate), ``world`` (the constants of the simulated market),
 ``accounts`` (firmographics and contract terms), ``engine`` (the monthly hidden state,

@@ -20,7 +20,7 @@ from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
 from healthscore.sim.tables import CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, SCHEMAS, output_tables
-from healthscore.staging import Stage, folder_lock, is_bookkeeping
+from healthscore.io.staging import Stage, folder_lock, is_bookkeeping
 
 #: The README's first line: the mark of a folder a simulation wrote.
 README_TITLE = "# Simulated B2B SaaS accounts (healthscore simulate)"
@@ -162,7 +162,7 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
 
     Memory is bounded by one chunk (``spec.chunk_accounts`` accounts). Under the
     folder's lock, files are written into a staging folder inside ``out_dir`` and put
-    in place by one commit (:mod:`healthscore.staging`) only when all are complete, so
+    in place by one commit (:mod:`healthscore.io.staging`) only when all are complete, so
     a failed run leaves earlier files untouched. The same spec gives byte-identical
     files. Tables of an earlier simulation that this one does not write (the other
     format, an oracle no longer asked for) are removed, so no stale table is read.

@@ -9,7 +9,7 @@ this package downloads, :func:`healthscore.model.export.load_exported` reads.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from healthscore.config import TrackingParams
 from healthscore.errors import GateError, ModelError
-from healthscore.io import replace_dir
+from healthscore.io.staging import Stage, folder_lock
 from healthscore.model.export import (
     REGISTRY, ExportedModel, find_bundle, is_model_uri, load_exported, verify_bundle,
     verify_export, write_export_manifest,
@@ -132,16 +132,16 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
     """Replace ``export_dir`` by the MLflow model folder of ``mv`` plus ``registry.json``
     and ``model_manifest.json`` (every file's SHA-256, written last).
 
-    The downloaded bundle is verified first. Written next to the target then swapped in,
-    so a failure leaves the old export.
+    The downloaded bundle is verified first. Written next to the target, then committed
+    in one journaled step under the parent folder's lock (:mod:`healthscore.io.staging`),
+    so a failure or a kill leaves the old export.
     """
     export_dir = export_dir.resolve()
-    export_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=export_dir.parent))
-    try:
+    with folder_lock(export_dir.parent, what="model folder"), \
+            Stage(export_dir.parent, f"export-{export_dir.name}") as stage:
         folder = Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(staging / "model")
+                artifact_uri=f"models:/{name}/{mv.version}", dst_path=str(stage.path / "download")
             )
         )
         try:
@@ -156,9 +156,8 @@ def _export(client: MlflowClient, name: str, mv, export_dir: Path) -> Path:
         }
         (folder / REGISTRY).write_text(json.dumps(info, indent=2) + "\n")
         write_export_manifest(folder)
-        replace_dir(folder, export_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        os.replace(folder, stage.new / export_dir.name)
+        stage.commit([export_dir.name])
     return export_dir
 
 

@@ -17,7 +17,7 @@ class Tables:
     Parameters
     ----------
     frames : mapping of str to DataFrame
-        Our table name to its canonical frame (see :mod:`healthscore.schema`). Only
+        Our table name to its canonical frame (see :mod:`healthscore.data.schema`). Only
         the tables present in the source are here; ``accounts`` and
         ``subscriptions`` always are.
     observed_until : Timestamp
@@ -29,7 +29,7 @@ class Tables:
     incomplete_accounts : frozenset
         Accounts whose subscriptions lost a row or a value in validation (an
         unparsable date, an absurd amount): their outcomes are unknown, so their labels
-        are censored (:mod:`healthscore.labels`), never read from the gap.
+        are censored (:mod:`healthscore.dataset.labels`), never read from the gap.
     """
 
     frames: Mapping[str, pd.DataFrame]

@@ -7,7 +7,7 @@ so the latest labelled rows are not a sample of the accounts that stayed.
 
 ``horizon`` mode, for a cutoff t with outcome window ``[a, b) = [t + lead_time,
 t + lead_time + horizon)``: subscriptions are merged into active periods (gaps up to
-``grace_days`` forgiven, :func:`healthscore.timeline.make_periods`); the period holding
+``grace_days`` forgiven, :func:`healthscore.dataset.timeline.make_periods`); the period holding
 t ends at E. E is a loss (``lost_at``) when ``E + grace_days < observed_until`` and no
 explicit ``retained`` outcome ends it, or an explicit churn outcome ends it. The label
 is known when ``b + grace_days <= observed_until``: 1 when the account is lost in
@@ -26,7 +26,7 @@ observed_until``:
 * with ``contraction_share`` set, a continuing account whose MRR at ``R + grace_days``
   is lower than its MRR at the cutoff by more than that share is churned too;
 * an explicit ``subscriptions.outcome`` on a subscription ending at R decides the row
-  whatever the data's end: one of :data:`healthscore.schema.CHURN_OUTCOMES` is 1, one
+  whatever the data's end: one of :data:`healthscore.data.schema.CHURN_OUTCOMES` is 1, one
   of :data:`RETAINED_OUTCOMES` is 0, anything else is ignored.
 
 A dropped row never makes a label: the rows of an account whose subscriptions lost a
@@ -46,9 +46,9 @@ import pandas as pd
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import SchemaError
-from healthscore.schema import CHURN_OUTCOMES
-from healthscore.tables import Tables
-from healthscore.timeline import make_cutoffs, make_periods
+from healthscore.data.schema import CHURN_OUTCOMES
+from healthscore.data.tables import Tables
+from healthscore.dataset.timeline import make_cutoffs, make_periods
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def make_label_times(tables: Tables, timeline: TimelineParams, labels: LabelPara
 def make_labels(
     cutoffs: pd.DataFrame, tables: Tables, *, timeline: TimelineParams, labels: LabelParams
 ) -> pd.DataFrame:
-    """Add ``label`` to the rows of :func:`healthscore.timeline.make_cutoffs`.
+    """Add ``label`` to the rows of :func:`healthscore.dataset.timeline.make_cutoffs`.
 
     Parameters
     ----------

@@ -37,7 +37,7 @@ class TableSpec:
         Numeric columns that must not be negative.
     bounds : dict of str to (float, float)
         Numeric columns read on a known scale (inclusive); a value outside it is
-        blanked (:mod:`healthscore.validate`). Every numeric column is also bounded by
+        blanked (:mod:`healthscore.data.validate`). Every numeric column is also bounded by
         ``validate.MAX_MAGNITUDE``.
     intervals : tuple of (str, str)
         (start, end) pairs where end must not precede start.

@@ -13,9 +13,9 @@ import pandas as pd
 
 from healthscore.config import Params
 from healthscore.errors import DataError
-from healthscore.labels import make_label_times
-from healthscore.tables import Tables
-from healthscore.timeline import check_cutoffs
+from healthscore.dataset.labels import make_label_times
+from healthscore.data.tables import Tables
+from healthscore.dataset.timeline import check_cutoffs
 
 #: The columns before the features, in order (architecture.md, "Training set"):
 #: the row's key, the contract it holds at the cutoff (``renewal_date``, ``term_days``),
@@ -139,7 +139,7 @@ def dataset_meta(
     """The provenance sidecar of a training set built from ``tables`` with ``params``:
     package and schema versions, the params used, the data fingerprint and the counts."""
     from healthscore.config import params_to_dict
-    from healthscore.io import fingerprint_tables, make_meta
+    from healthscore.io.datasets import fingerprint_tables, make_meta
 
     return make_meta(
         params=params_to_dict(params),

@@ -1,34 +1,21 @@
-"""Every file format the project reads or writes, and nothing else.
-
-Sources: a folder of Parquet or CSV files (one per table) or a DuckDB database file.
-Outputs are written atomically: to a temporary file beside the target, then renamed,
-so a failed run never leaves a half-written file where a good one was.
+"""Reading a source: a folder of Parquet or CSV files (one per table) or a DuckDB
+database file, mapped onto the data contract and validated.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import hashlib
-import json
-import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
-from healthscore import __version__
 from healthscore.config import DataParams
-from healthscore.data_end import check_observed_until
-from healthscore.errors import ConfigError, DataError, ProvenanceError, SchemaError
-from healthscore.problems import ValidationReport
-from healthscore.schema import REQUIRED_TABLES, SCHEMA_VERSION, SIMULATOR_ONLY, TABLES
-from healthscore.tables import Tables
-from healthscore.validate import validate_tables
+from healthscore.data.end import check_observed_until
+from healthscore.errors import ConfigError, DataError, SchemaError
+from healthscore.data.problems import ValidationReport
+from healthscore.data.schema import REQUIRED_TABLES, SIMULATOR_ONLY, TABLES
+from healthscore.data.tables import Tables
+from healthscore.data.validate import validate_tables
 
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
@@ -43,7 +30,7 @@ OTHER_DATABASES = {b"SQLite format 3\x00": "an SQLite database"}
 DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False,
                  "enable_external_access": False, "lock_configuration": True}
 
-# ---------------------------------------------------------------------- reading
+
 
 
 def detect_format(source: Path, declared: str = "auto") -> str:
@@ -232,7 +219,7 @@ def read_source(
     Returns
     -------
     tables : Tables
-        Canonical, validated frames (see :mod:`healthscore.schema`).
+        Canonical, validated frames (see :mod:`healthscore.data.schema`).
     report : ValidationReport
         What was found and what was dropped.
 
@@ -271,204 +258,3 @@ def parse_observed_until(text: Any) -> pd.Timestamp | None:
     if value.tzinfo is not None:
         value = value.tz_convert("UTC").tz_localize(None)
     return value.as_unit("us")
-
-
-# ---------------------------------------------------------------------- writing
-
-
-def read_cutoffs_file(path: str | Path) -> pd.DataFrame:
-    """Read a cutoffs file as given (CSV cells as text, so ids keep their form)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"cutoffs file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=True)
-    except Exception as exc:  # pyarrow / pandas raise many kinds
-        raise DataError(f"cannot read cutoffs file {path}: {exc}") from None
-    raise DataError(f"cutoffs file {path}: expected a .parquet or .csv file")
-
-
-def read_ground_truth(path: str | Path) -> pd.DataFrame:
-    """The simulator's ``ground_truth`` table (Parquet or CSV)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"ground truth {path} does not exist")
-    if path.suffix == ".csv":
-        return pd.read_csv(path, parse_dates=["renewal_date"])
-    return pd.read_parquet(path)
-
-
-def read_oracle(path: str | Path) -> pd.DataFrame:
-    """The simulator's ``oracle`` table (Parquet or CSV): true risk per (account, cutoff)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"oracle {path} does not exist")
-    if path.suffix == ".csv":
-        frame = pd.read_csv(path, parse_dates=["cutoff_time", "next_renewal_date"])
-        return frame.astype({"cutoff_time": "datetime64[us]",
-                             "next_renewal_date": "datetime64[us]"})
-    return pd.read_parquet(path)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
-
-    On an exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def write_parquet_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as Parquet at ``path`` atomically (no index)."""
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-    return Path(path)
-
-
-def replace_dir(staged: str | Path, target: str | Path) -> Path:
-    """Swap the folder ``staged`` in as ``target``: the old one aside, the new one in,
-    the old one removed. If the swap fails, the old folder is put back and ``staged``
-    is left for the caller to clean up."""
-    staged, target = Path(staged), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    try:
-        os.replace(staged, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def write_text_atomic(text: str, path: str | Path) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
-
-
-def write_json_atomic(obj: Any, path: str | Path) -> Path:
-    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-# ------------------------------------------------------------------- provenance
-
-
-def fingerprint_frame(frame: pd.DataFrame) -> str:
-    """A content hash of a frame: row order, column names and values."""
-    digest = hashlib.sha256()
-    digest.update(",".join(map(str, frame.columns)).encode())
-    digest.update(str(len(frame)).encode())
-    if len(frame):
-        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-        digest.update(hashed.tobytes())
-    return digest.hexdigest()
-
-
-def fingerprint_tables(tables: Tables) -> str:
-    """A content hash of every contract table of a source (16 hex digits)."""
-    digest = hashlib.sha256()
-    for name in sorted(tables.frames):
-        digest.update(name.encode())
-        digest.update(fingerprint_frame(tables.frames[name]).encode())
-    digest.update(str(tables.observed_until).encode())
-    return digest.hexdigest()[:16]
-
-
-def sidecar_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + ".meta.json")
-
-
-def make_meta(**fields: Any) -> dict[str, Any]:
-    """The provenance every persisted table carries, plus ``fields``."""
-    return {
-        "package_version": __version__,
-        "schema_version": SCHEMA_VERSION,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **fields,
-    }
-
-
-def write_dataset(frame: pd.DataFrame, path: str | Path, *, meta: Mapping[str, Any]) -> Path:
-    """Write a training set and its sidecar ``<path>.meta.json``, both atomically.
-
-    ``meta`` should come from :func:`make_meta`; ``rows``, ``feature_names`` and the
-    frame's fingerprint are added here so they always match the file.
-    """
-    feature_names = [c for c in frame.columns if "__" in c]
-    full = dict(meta)
-    full.setdefault("package_version", __version__)
-    full.setdefault("schema_version", SCHEMA_VERSION)
-    full.update(rows=int(len(frame)), feature_names=feature_names,
-                content_fingerprint=fingerprint_frame(frame))
-    write_parquet_atomic(frame, path)
-    write_json_atomic(full, sidecar_path(path))
-    return Path(path)
-
-
-def read_dataset(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read a training set written by :func:`write_dataset` and check its sidecar.
-
-    Raises
-    ------
-    ProvenanceError
-        The sidecar is missing, of another schema version, or does not describe the
-        file (row count, feature names or content differ).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"dataset {path} does not exist (build it with `healthscore build-dataset`)")
-    meta_path = sidecar_path(path)
-    if not meta_path.exists():
-        raise ProvenanceError(f"dataset {path} has no sidecar {meta_path.name}; rebuild it with build-dataset")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ProvenanceError(f"sidecar {meta_path} is not valid JSON ({exc})") from None
-    frame = pd.read_parquet(path)
-    if meta.get("schema_version") != SCHEMA_VERSION:
-        raise ProvenanceError(
-            f"dataset {path} has schema version {meta.get('schema_version')!r}, "
-            f"this healthscore reads {SCHEMA_VERSION!r}; rebuild it"
-        )
-    if meta.get("rows") != len(frame):
-        raise ProvenanceError(
-            f"dataset {path} has {len(frame)} rows but its sidecar says {meta.get('rows')}"
-        )
-    names = [c for c in frame.columns if "__" in c]
-    if meta.get("feature_names") != names:
-        raise ProvenanceError(f"dataset {path}: its columns differ from the feature names in its sidecar")
-    if meta.get("content_fingerprint") not in (None, fingerprint_frame(frame)):
-        raise ProvenanceError(f"dataset {path} was changed after it was written (content fingerprint differs)")
-    return frame, meta

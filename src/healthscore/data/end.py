@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ConfigError, SchemaError
-from healthscore.problems import Checker, ValidationReport
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.data.problems import Checker, ValidationReport
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 
 #: The data's robust end is this quantile of every dated row's event time ...
 END_QUANTILE = 0.99

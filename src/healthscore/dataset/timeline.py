@@ -25,7 +25,7 @@ In both modes an account created at or after the cutoff has no row, cutoffs lie 
 Without ``timeline.start``, cutoffs start when every dated table has data
 (:func:`data_start`). Cadence cutoffs fall on the calendar boundary the cadence names
 (midnight), whatever the time of day of the first data. Labels are added by
-:func:`healthscore.labels.make_labels`.
+:func:`healthscore.dataset.labels.make_labels`.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import pandas as pd
 
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.errors import ConfigError, SchemaError, ValidationError
-from healthscore.problems import Problem
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.data.problems import Problem
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 

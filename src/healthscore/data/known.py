@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.schema import TABLES
-from healthscore.tables import Tables
+from healthscore.data.schema import TABLES
+from healthscore.data.tables import Tables
 
 #: Timestamps that are set when their row is written (a contract's end, an invoice's
 #: due date): known from the row's own event time on, so kept as they are.

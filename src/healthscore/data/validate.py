@@ -14,12 +14,12 @@ problem, not a few bad rows.
 
 An account whose subscriptions lost a row or a value is listed in
 :attr:`ValidationReport.damaged_accounts` and in
-:attr:`healthscore.tables.Tables.incomplete_accounts`: its outcomes are unknown, so
-:mod:`healthscore.labels` censors them rather than read a loss into the gap.
+:attr:`healthscore.data.tables.Tables.incomplete_accounts`: its outcomes are unknown, so
+:mod:`healthscore.dataset.labels` censors them rather than read a loss into the gap.
 
 The data's end in time (``observed_until``, the robust end, rows far after it) is
-:mod:`healthscore.data_end`; the problems, the report and the checker that counts
-drops and blanks are :mod:`healthscore.problems`.
+:mod:`healthscore.data.end`; the problems, the report and the checker that counts
+drops and blanks are :mod:`healthscore.data.problems`.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.data_end import (apply_observed_until, check_start, default_observed_until,
+from healthscore.data.end import (apply_observed_until, check_start, default_observed_until,
                                   drop_far_after, robust_end)
 from healthscore.errors import SchemaError, ValidationError
-from healthscore.problems import Checker, Problem, ValidationReport
-from healthscore.schema import REQUIRED_TABLES, TABLES, TableSpec
-from healthscore.tables import Tables
+from healthscore.data.problems import Checker, Problem, ValidationReport
+from healthscore.data.schema import REQUIRED_TABLES, TABLES, TableSpec
+from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 
