@@ -21,6 +21,14 @@ For a cutoff ``q`` and window ``w`` (days), the window is ``[q - w, q)``:
     both windows gets 1, not a division by zero.
 ``events__days_since_last``
     Days from the last event before ``q`` to ``q`` (NaN: no event yet).
+``events__<type>__share__<w>d``
+    For ``trend_windows``: the type's share of all events in the window (NaN: none).
+``events__<type>__count__<w>d_vs_prev_<w>d``
+    For ``trend_windows``: the type's trend, ``(a + 1) / (b + 1)`` as above.
+``events__<type>__days_since_last``
+    Days from the type's last event before ``q`` to ``q`` (NaN: none yet).
+``events__count_per_user__<w>d``
+    For ``trend_windows``: events per active user in the window (NaN: no user).
 ``events__seat_utilisation__<w>d``
     Active users / ``accounts.seats`` (NaN when seats are 0 or unknown).
 ``events__lapsed_users__<w>d``
@@ -68,6 +76,12 @@ def names(tables: Tables, params: FeatureParams, event_types) -> list[str]:
     if users:
         out += [f"events__active_users__{w}d_vs_prev_{w}d" for w in params.trend_windows]
     out.append("events__days_since_last")
+    for slug in slugify(event_types):
+        out += [f"events__{slug}__share__{w}d" for w in params.trend_windows]
+        out += [f"events__{slug}__count__{w}d_vs_prev_{w}d" for w in params.trend_windows]
+        out.append(f"events__{slug}__days_since_last")
+    if users:
+        out += [f"events__count_per_user__{w}d" for w in params.trend_windows]
     if users and seats:
         out += [f"events__seat_utilisation__{w}" for w in windows]
     if users:
@@ -141,15 +155,28 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
             now, prev = users[w]
             out[f"events__active_users__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
             out[f"events__lapsed_users__{w}d"] = users[2 * w][0] - now
+            out[f"events__count_per_user__{w}d"] = ratio(count_in(w * DAY_US), now)
         del user
     types = index.take(arrays["type"])
     for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0).items():
         if w in params.windows:
             out[f"events__event_types__{w}d"] = now
     for slug, type_code in zip(meta["slugs"], meta["top_codes"]):
-        cs = cumsum0(types == type_code) if type_code >= 0 else np.zeros(len(types) + 1, np.int64)
+        flags = types == type_code if type_code >= 0 else np.zeros(len(types), dtype=bool)
+        cs = cumsum0(flags)
         for w in params.windows:
             out[f"events__{slug}__count__{w}d"] = (cs[r0] - cs[rank[w * DAY_US]]).astype(np.float64)
+        for w in params.trend_windows:
+            now = (cs[r0] - cs[rank[w * DAY_US]]).astype(np.float64)
+            prev = (cs[rank[w * DAY_US]] - cs[rank[2 * w * DAY_US]]).astype(np.float64)
+            out[f"events__{slug}__share__{w}d"] = ratio(now, count_in(w * DAY_US))
+            out[f"events__{slug}__count__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
+        # the type's latest row before q: its cs[r0]-th row, if the account has one
+        rows = np.flatnonzero(flags)
+        seen = cs[r0] > cs[start]
+        last = np.full(len(r0), np.nan)
+        last[seen] = time[rows[cs[r0][seen] - 1]]
+        out[f"events__{slug}__days_since_last"] = (queries.time - last) / DAY_US
     del types
 
     for w in params.trend_windows:
