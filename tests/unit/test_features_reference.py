@@ -216,6 +216,8 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
         now, prev = _window(ev, "timestamp", q, w), _window(ev, "timestamp", q, w, end_back=w)
         users = now["user_id"].nunique()
         f[f"events__count_per_user__{w}d"] = len(now) / users if users else np.nan
+        seen_before = set(ev.loc[ev["timestamp"] < q - pd.Timedelta(days=w), "user_id"].dropna())
+        f[f"events__new_users__{w}d"] = len(set(now["user_id"].dropna()) - seen_before)
         for name, slug in zip(plan.event_types, slugify(plan.event_types)):
             a_, b_ = int((now["event"] == name).sum()), int((prev["event"] == name).sum())
             f[f"events__{slug}__share__{w}d"] = a_ / len(now) if len(now) else np.nan

@@ -55,6 +55,12 @@ def test_share_trend_recency_and_per_user_rate_of_each_type():
     assert f["events__login__days_since_last"] == 1.0
     assert f["events__export__days_since_last"] == 10.0     # the one at the cutoff is unknown
     assert f["events__count_per_user__30d"] == 4 / 2
+    assert f["events__new_users__30d"] == 0.0              # 7 and 8 were seen 40+ days ago
+
+
+def test_a_new_user_counts_once_in_the_window_of_their_first_event():
+    f = _features(ROWS + [(Q - 5 * DAY, "login", 11), (Q - 4 * DAY, "export", 11)])
+    assert f["events__new_users__30d"] == 1.0
 
 
 def test_no_events_give_nan_share_and_recency_and_flat_trend():
@@ -76,13 +82,13 @@ def test_every_new_metric_has_a_catalogue_entry_family_and_phrase():
     plan = plan_features(tables, PARAMS)
     names = feature_names(tables, PARAMS, event_types=plan.event_types)
     catalogue = build_catalogue(names)
-    new = [n for n in names if "__share__" in n or "per_user" in n
+    new = [n for n in names if "__share__" in n or "per_user" in n or "new_users" in n
            or (n.count("__") == 2 and n.endswith("days_since_last") and n != "events__days_since_last")
            or (n.count("__") == 3 and "_vs_prev_" in n)]
-    assert len(new) == 2 * 3 + 1
+    assert len(new) == 2 * 3 + 2
     for name in new:
         info = catalogue[name]
         assert info.family == "usage"
-        assert "'" in info.label or "per active user" in info.label
+        assert "'" in info.label or "user" in info.label
         assert "{value" in info.phrase
     assert catalogue["events__login__share__30d"].label == "Share of 'login' in all events, last 30 days"

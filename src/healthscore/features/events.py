@@ -29,6 +29,9 @@ For a cutoff ``q`` and window ``w`` (days), the window is ``[q - w, q)``:
     Days from the type's last event before ``q`` to ``q`` (NaN: none yet).
 ``events__count_per_user__<w>d``
     For ``trend_windows``: events per active user in the window (NaN: no user).
+``events__new_users__<w>d``
+    For ``trend_windows``: users whose first event ever (before ``q``) is in the
+    window (a new person in a seat, e.g. after a champion left).
 ``events__seat_utilisation__<w>d``
     Active users / ``accounts.seats`` (NaN when seats are 0 or unknown).
 ``events__lapsed_users__<w>d``
@@ -82,6 +85,7 @@ def names(tables: Tables, params: FeatureParams, event_types) -> list[str]:
         out.append(f"events__{slug}__days_since_last")
     if users:
         out += [f"events__count_per_user__{w}d" for w in params.trend_windows]
+        out += [f"events__new_users__{w}d" for w in params.trend_windows]
     if users and seats:
         out += [f"events__seat_utilisation__{w}" for w in windows]
     if users:
@@ -148,7 +152,9 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
     if "user" in arrays:
         user = index.take(arrays["user"])
         missing = user < 0 if meta["user_codes"] else None
-        users = _distinct(code, user, time, rank, params, missing=missing, doubled=True)
+        users, prev_gap = _distinct(code, user, time, rank, params, missing=missing, doubled=True)
+        # a user's first row ever (a missing user id has gap 0, never a first)
+        first_cs = cumsum0(prev_gap == np.iinfo(np.int64).max)
         for w in params.windows:
             out[f"events__active_users__{w}d"] = users[w][0]
         for w in params.trend_windows:
@@ -156,9 +162,11 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
             out[f"events__active_users__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
             out[f"events__lapsed_users__{w}d"] = users[2 * w][0] - now
             out[f"events__count_per_user__{w}d"] = ratio(count_in(w * DAY_US), now)
+            out[f"events__new_users__{w}d"] = (first_cs[r0] - first_cs[rank[w * DAY_US]]).astype(np.float64)
+        del prev_gap, first_cs
         del user
     types = index.take(arrays["type"])
-    for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0).items():
+    for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0)[0].items():
         if w in params.windows:
             out[f"events__event_types__{w}d"] = now
     for slug, type_code in zip(meta["slugs"], meta["top_codes"]):
@@ -194,7 +202,8 @@ def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None, d
     """Distinct groups per window, now and in the previous window (trend windows).
 
     Returns ``{w: (now, previous or None)}`` for every window and trend window, and
-    with ``doubled`` for twice every trend window too.
+    with ``doubled`` for twice every trend window too; and the per-row gap to the
+    group's previous row (:func:`group_gaps`).
     """
     prev_gap, next_gap = group_gaps(code, group, time, missing=missing)
     out = {}
@@ -209,4 +218,4 @@ def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None, d
         prev = (distinct_in_window(starts, ends, rank[span], rank[2 * span])
                 if w in params.trend_windows else None)
         out[w] = (now, prev)
-    return out
+    return out, prev_gap
