@@ -222,6 +222,11 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
             a_, b_ = int((now["event"] == name).sum()), int((prev["event"] == name).sum())
             f[f"events__{slug}__share__{w}d"] = a_ / len(now) if len(now) else np.nan
             f[f"events__{slug}__count__{w}d_vs_prev_{w}d"] = (a_ + 1) / (b_ + 1)
+    created = tables.accounts.set_index("account_id")["created_at"].get(a, pd.NaT)
+    age = (q - created) / DAY if pd.notna(created) else np.nan
+    for w in W:
+        scale = w / min(max(age, 1.0), w) if age > 0 else np.nan
+        f[f"events__count_tenure_scaled__{w}d"] = len(_window(ev, "timestamp", q, w)) * scale
     for name, slug in zip(plan.event_types, slugify(plan.event_types)):
         of_type = ev.loc[ev["event"] == name, "timestamp"]
         f[f"events__{slug}__days_since_last"] = (q - of_type.max()) / DAY if len(of_type) else np.nan

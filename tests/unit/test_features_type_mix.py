@@ -63,6 +63,16 @@ def test_a_new_user_counts_once_in_the_window_of_their_first_event():
     assert f["events__new_users__30d"] == 1.0
 
 
+def test_counts_of_a_young_account_are_scaled_to_a_full_window():
+    young = _tables(_events(ROWS))
+    young.accounts["created_at"] = pd.Series([Q - 15 * DAY]).astype("datetime64[us]")
+    cut = pd.DataFrame({"account_id": [1], "cutoff_time": pd.Series([Q]).astype("datetime64[us]")})
+    f = build_features(young, cut, PARAMS).iloc[0]
+    assert f["events__count_tenure_scaled__30d"] == 4 * 30 / 15
+    assert f["events__count_tenure_scaled__7d"] == 3                 # older than the window
+    assert _features(ROWS)["events__count_tenure_scaled__30d"] == 4  # created long before
+
+
 def test_no_events_give_nan_share_and_recency_and_flat_trend():
     f = _features(ROWS, cutoff=Q - 60 * DAY)
     assert np.isnan(f["events__login__share__30d"])

@@ -62,6 +62,9 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
                                  "{value:.0f}", -1),
     ("events", "count_per_user"): ("Product events per active user, {w}", "events",
                                    "Product events per active user in the {w}: {value:,.1f}", 1),
+    ("events", "count_tenure_scaled"): ("Product events, {w}, scaled to the account's age", "events",
+                                        "Product events in the {w} (scaled to a full window for a "
+                                        "young account): {value:,.0f}", 1),
     ("events", "new_users"): ("New users, {w}", "users",
                               "Users with their first product event in the {w}: {value:.0f}", 0),
     ("tickets", "high_priority"): ("High-priority tickets, {w}", "tickets",

@@ -29,6 +29,10 @@ For a cutoff ``q`` and window ``w`` (days), the window is ``[q - w, q)``:
     Days from the type's last event before ``q`` to ``q`` (NaN: none yet).
 ``events__count_per_user__<w>d``
     For ``trend_windows``: events per active user in the window (NaN: no user).
+``events__count_tenure_scaled__<w>d``
+    Events in the window scaled to a full window for an account younger than it:
+    ``count * w / min(w, age)``, ``age`` the days since ``accounts.created_at``
+    (at least one; NaN when unknown or not created yet). Equals the count otherwise.
 ``events__new_users__<w>d``
     For ``trend_windows``: users whose first event ever (before ``q``) is in the
     window (a new person in a seat, e.g. after a champion left).
@@ -52,7 +56,7 @@ import numpy as np
 from healthscore.config import FeatureParams
 from healthscore.features._base import AccountContext, Extracted, codes_of, floats_of, times_of
 from healthscore.features._windows import (
-    DAY_US, Queries, TimeIndex, cumsum0, distinct_in_window, group_gaps, is_integral, ratio,
+    DAY_US, NAT, Queries, TimeIndex, cumsum0, distinct_in_window, group_gaps, is_integral, ratio,
 )
 from healthscore.features.plan import slugify
 from healthscore.tables import Tables
@@ -86,6 +90,8 @@ def names(tables: Tables, params: FeatureParams, event_types) -> list[str]:
     if users:
         out += [f"events__count_per_user__{w}d" for w in params.trend_windows]
         out += [f"events__new_users__{w}d" for w in params.trend_windows]
+    if "created_at" in tables.accounts.columns:
+        out += [f"events__count_tenure_scaled__{w}" for w in windows]
     if users and seats:
         out += [f"events__seat_utilisation__{w}" for w in windows]
     if users:
@@ -191,6 +197,14 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
         now, prev = count_in(w * DAY_US), count_in(2 * w * DAY_US, w * DAY_US)
         out[f"events__count__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
     out["events__days_since_last"] = (queries.time - index.last(time)) / DAY_US
+    if context.created_at is not None:
+        at = context.created_at[queries.account]
+        created = np.where(at == NAT, np.nan, at.astype(np.float64))
+        age = (queries.time - created) / DAY_US
+        age[~(age > 0)] = np.nan
+        for w in params.windows:
+            scale = w / np.clip(age, 1.0, w)
+            out[f"events__count_tenure_scaled__{w}d"] = count_in(w * DAY_US) * scale
     if "user" in arrays and context.seats is not None:
         seats = context.seats[queries.account]
         for w in params.windows:
