@@ -212,6 +212,24 @@ def reference_row(tables: Tables, a, q, params: FeatureParams, plan) -> dict:
         now = set(_window(ev, "timestamp", q, w)["user_id"])
         prev = set(_window(ev, "timestamp", q, w, end_back=w)["user_id"])
         f[f"events__lapsed_users__{w}d"] = len(prev - now)
+    for w in params.trend_windows:
+        now, prev = _window(ev, "timestamp", q, w), _window(ev, "timestamp", q, w, end_back=w)
+        users = now["user_id"].nunique()
+        f[f"events__count_per_user__{w}d"] = len(now) / users if users else np.nan
+        seen_before = set(ev.loc[ev["timestamp"] < q - pd.Timedelta(days=w), "user_id"].dropna())
+        f[f"events__new_users__{w}d"] = len(set(now["user_id"].dropna()) - seen_before)
+        for name, slug in zip(plan.event_types, slugify(plan.event_types)):
+            a_, b_ = int((now["event"] == name).sum()), int((prev["event"] == name).sum())
+            f[f"events__{slug}__share__{w}d"] = a_ / len(now) if len(now) else np.nan
+            f[f"events__{slug}__count__{w}d_vs_prev_{w}d"] = (a_ + 1) / (b_ + 1)
+    created = tables.accounts.set_index("account_id")["created_at"].get(a, pd.NaT)
+    age = (q - created) / DAY if pd.notna(created) else np.nan
+    for w in W:
+        scale = w / min(max(age, 1.0), w) if age > 0 else np.nan
+        f[f"events__count_tenure_scaled__{w}d"] = len(_window(ev, "timestamp", q, w)) * scale
+    for name, slug in zip(plan.event_types, slugify(plan.event_types)):
+        of_type = ev.loc[ev["event"] == name, "timestamp"]
+        f[f"events__{slug}__days_since_last"] = (q - of_type.max()) / DAY if len(of_type) else np.nan
 
     # tickets: a close (and its csat) is known only once it happened
     tk = tables["tickets"]

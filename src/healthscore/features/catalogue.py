@@ -60,6 +60,13 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("events", "lapsed_users"): ("Users gone quiet, {w}", "users",
                                  "Users active in the {W} days before the {w} but not since: "
                                  "{value:.0f}", -1),
+    ("events", "count_per_user"): ("Product events per active user, {w}", "events",
+                                   "Product events per active user in the {w}: {value:,.1f}", 1),
+    ("events", "count_tenure_scaled"): ("Product events, {w}, scaled to the account's age", "events",
+                                        "Product events in the {w} (scaled to a full window for a "
+                                        "young account): {value:,.0f}", 1),
+    ("events", "new_users"): ("New users, {w}", "users",
+                              "Users with their first product event in the {w}: {value:.0f}", 0),
     ("tickets", "high_priority"): ("High-priority tickets, {w}", "tickets",
                                    "High-priority tickets opened in the {w}: {value:.0f}", -1),
     ("tickets", "opened"): ("Tickets opened, {w}", "tickets", "Support tickets opened in the {w}: {value:.0f}", -1),
@@ -214,6 +221,10 @@ def _entry(name: str, present: set[str], categorical: set[str],
         phrase = f"{what} in the {_in_words(days)} vs the {days} days before: {{value:.2f}}x"
         direction = -1 if source == "tickets" else 1
         return FeatureInfo(name, label, family, "ratio", phrase, "numeric", direction)
+    if source == "events" and len(parts) in (3, 4):
+        info = _event_type_info(name, parts, family)
+        if info is not None:
+            return info
     if source == "signals" and len(parts) == 3 and parts[2] == "days_since_last":
         kind = parts[1]
         words = kind.replace("_", " ")
@@ -251,6 +262,28 @@ def _entry(name: str, present: set[str], categorical: set[str],
                            f"'{words}' signals in the {_in_words(days)}: {{value:,.0f}}", "numeric", direction)
     words = " ".join(p.replace("_", " ") for p in parts[1:]).capitalize()
     return FeatureInfo(name, words, family, "value", f"{words}: {{value:,.4g}}", "numeric", 0)
+
+
+def _event_type_info(name: str, parts: list[str], family: str) -> FeatureInfo | None:
+    """The per-type behaviour metrics of :mod:`healthscore.features.events` (share,
+    trend, days since last), or None for any other ``events__*`` name."""
+    words = parts[1].replace("_", " ")
+    if len(parts) == 3 and parts[2] == "days_since_last":
+        return FeatureInfo(name, f"Days since the last '{words}' event", family, "days",
+                           f"Last '{words}' event {{value:.0f}} days ago", "numeric", -1)
+    if len(parts) != 4:
+        return None
+    if parts[2] == "share" and (window := _WINDOW.match(parts[3])):
+        days = _in_words(int(window.group(1)))
+        return FeatureInfo(name, f"Share of '{words}' in all events, {days}", family, "share",
+                           f"Share of '{words}' in all product events in the {days}: {{value:.0%}}",
+                           "numeric", 0)
+    if parts[2] == "count" and (trend := _TREND.match(parts[3])):
+        days = int(trend.group(1))
+        return FeatureInfo(name, f"'{words}' events trend, {_in_words(days)} vs the {days} before",
+                           family, "ratio", f"'{words}' events in the {_in_words(days)} vs the {days} "
+                           "days before: {value:.2f}x", "numeric", 1)
+    return None
 
 
 def _signal_hint(kind: str, signal_families: Mapping[str, str]) -> tuple[str, int]:

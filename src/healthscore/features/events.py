@@ -21,6 +21,21 @@ For a cutoff ``q`` and window ``w`` (days), the window is ``[q - w, q)``:
     both windows gets 1, not a division by zero.
 ``events__days_since_last``
     Days from the last event before ``q`` to ``q`` (NaN: no event yet).
+``events__<type>__share__<w>d``
+    For ``trend_windows``: the type's share of all events in the window (NaN: none).
+``events__<type>__count__<w>d_vs_prev_<w>d``
+    For ``trend_windows``: the type's trend, ``(a + 1) / (b + 1)`` as above.
+``events__<type>__days_since_last``
+    Days from the type's last event before ``q`` to ``q`` (NaN: none yet).
+``events__count_per_user__<w>d``
+    For ``trend_windows``: events per active user in the window (NaN: no user).
+``events__count_tenure_scaled__<w>d``
+    Events in the window scaled to a full window for an account younger than it:
+    ``count * w / min(w, age)``, ``age`` the days since ``accounts.created_at``
+    (at least one; NaN when unknown or not created yet). Equals the count otherwise.
+``events__new_users__<w>d``
+    For ``trend_windows``: users whose first event ever (before ``q``) is in the
+    window (a new person in a seat, e.g. after a champion left).
 ``events__seat_utilisation__<w>d``
     Active users / ``accounts.seats`` (NaN when seats are 0 or unknown).
 ``events__lapsed_users__<w>d``
@@ -41,7 +56,7 @@ import numpy as np
 from healthscore.config import FeatureParams
 from healthscore.features._base import AccountContext, Extracted, codes_of, floats_of, times_of
 from healthscore.features._windows import (
-    DAY_US, Queries, TimeIndex, cumsum0, distinct_in_window, group_gaps, is_integral, ratio,
+    DAY_US, NAT, Queries, TimeIndex, cumsum0, distinct_in_window, group_gaps, is_integral, ratio,
 )
 from healthscore.features.plan import slugify
 from healthscore.data.tables import Tables
@@ -68,6 +83,15 @@ def names(tables: Tables, params: FeatureParams, event_types) -> list[str]:
     if users:
         out += [f"events__active_users__{w}d_vs_prev_{w}d" for w in params.trend_windows]
     out.append("events__days_since_last")
+    for slug in slugify(event_types):
+        out += [f"events__{slug}__share__{w}d" for w in params.trend_windows]
+        out += [f"events__{slug}__count__{w}d_vs_prev_{w}d" for w in params.trend_windows]
+        out.append(f"events__{slug}__days_since_last")
+    if users:
+        out += [f"events__count_per_user__{w}d" for w in params.trend_windows]
+        out += [f"events__new_users__{w}d" for w in params.trend_windows]
+    if "created_at" in tables.accounts.columns:
+        out += [f"events__count_tenure_scaled__{w}" for w in windows]
     if users and seats:
         out += [f"events__seat_utilisation__{w}" for w in windows]
     if users:
@@ -134,28 +158,53 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta, context: A
     if "user" in arrays:
         user = index.take(arrays["user"])
         missing = user < 0 if meta["user_codes"] else None
-        users = _distinct(code, user, time, rank, params, missing=missing, doubled=True)
+        users, prev_gap = _distinct(code, user, time, rank, params, missing=missing, doubled=True)
+        # a user's first row ever (a missing user id has gap 0, never a first)
+        first_cs = cumsum0(prev_gap == np.iinfo(np.int64).max)
         for w in params.windows:
             out[f"events__active_users__{w}d"] = users[w][0]
         for w in params.trend_windows:
             now, prev = users[w]
             out[f"events__active_users__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
             out[f"events__lapsed_users__{w}d"] = users[2 * w][0] - now
+            out[f"events__count_per_user__{w}d"] = ratio(count_in(w * DAY_US), now)
+            out[f"events__new_users__{w}d"] = (first_cs[r0] - first_cs[rank[w * DAY_US]]).astype(np.float64)
+        del prev_gap, first_cs
         del user
     types = index.take(arrays["type"])
-    for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0).items():
+    for w, (now, _) in _distinct(code, types, time, rank, params, missing=types < 0)[0].items():
         if w in params.windows:
             out[f"events__event_types__{w}d"] = now
     for slug, type_code in zip(meta["slugs"], meta["top_codes"]):
-        cs = cumsum0(types == type_code) if type_code >= 0 else np.zeros(len(types) + 1, np.int64)
+        flags = types == type_code if type_code >= 0 else np.zeros(len(types), dtype=bool)
+        cs = cumsum0(flags)
         for w in params.windows:
             out[f"events__{slug}__count__{w}d"] = (cs[r0] - cs[rank[w * DAY_US]]).astype(np.float64)
+        for w in params.trend_windows:
+            now = (cs[r0] - cs[rank[w * DAY_US]]).astype(np.float64)
+            prev = (cs[rank[w * DAY_US]] - cs[rank[2 * w * DAY_US]]).astype(np.float64)
+            out[f"events__{slug}__share__{w}d"] = ratio(now, count_in(w * DAY_US))
+            out[f"events__{slug}__count__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
+        # the type's latest row before q: its cs[r0]-th row, if the account has one
+        rows = np.flatnonzero(flags)
+        seen = cs[r0] > cs[start]
+        last = np.full(len(r0), np.nan)
+        last[seen] = time[rows[cs[r0][seen] - 1]]
+        out[f"events__{slug}__days_since_last"] = (queries.time - last) / DAY_US
     del types
 
     for w in params.trend_windows:
         now, prev = count_in(w * DAY_US), count_in(2 * w * DAY_US, w * DAY_US)
         out[f"events__count__{w}d_vs_prev_{w}d"] = (now + 1) / (prev + 1)
     out["events__days_since_last"] = (queries.time - index.last(time)) / DAY_US
+    if context.created_at is not None:
+        at = context.created_at[queries.account]
+        created = np.where(at == NAT, np.nan, at.astype(np.float64))
+        age = (queries.time - created) / DAY_US
+        age[~(age > 0)] = np.nan
+        for w in params.windows:
+            scale = w / np.clip(age, 1.0, w)
+            out[f"events__count_tenure_scaled__{w}d"] = count_in(w * DAY_US) * scale
     if "user" in arrays and context.seats is not None:
         seats = context.seats[queries.account]
         for w in params.windows:
@@ -167,7 +216,8 @@ def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None, d
     """Distinct groups per window, now and in the previous window (trend windows).
 
     Returns ``{w: (now, previous or None)}`` for every window and trend window, and
-    with ``doubled`` for twice every trend window too.
+    with ``doubled`` for twice every trend window too; and the per-row gap to the
+    group's previous row (:func:`group_gaps`).
     """
     prev_gap, next_gap = group_gaps(code, group, time, missing=missing)
     out = {}
@@ -182,4 +232,4 @@ def _distinct(code, group, time, rank, params: FeatureParams, *, missing=None, d
         prev = (distinct_in_window(starts, ends, rank[span], rank[2 * span])
                 if w in params.trend_windows else None)
         out[w] = (now, prev)
-    return out
+    return out, prev_gap
