@@ -9,7 +9,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.features import build_features, feature_names, plan_features
 from healthscore.features.catalogue import build_catalogue
-from healthscore.tables import Tables
+from healthscore.data.tables import Tables
 
 Q = pd.Timestamp("2024-03-01")
 US = pd.Timedelta(microseconds=1)
