@@ -130,7 +130,7 @@ class FeatureParams:
     partition_accounts: Positive = 25_000
     signal_families: dict[Key, Str] = field(default_factory=lambda: {
         "downgrade_request": "contract", "competitor_mention": "sentiment",
-        "contact_change": "account", "exec_sponsor_meeting": "engagement",
+        "contact_change": "usage", "exec_sponsor_meeting": "engagement",
         "feature_request": "engagement", "community_post": "engagement",
         "referral": "sentiment", "new_team_onboarded": "usage",
     })

@@ -58,7 +58,7 @@ def test_signal_families_come_from_params_then_from_the_name():
              "signals__downgrade_request__days_since_last"]
     default = build_catalogue(names)
     assert default["signals__downgrade_request__count__30d"].family == "contract"
-    assert default["signals__contact_change__days_since_last"].family == "account"
+    assert default["signals__contact_change__days_since_last"].family == "usage"  # a champion leaving shows in usage
     assert default["signals__referral__value__7d"].family == "sentiment"
     assert default["signals__weekly_sync__count__7d"].family == "engagement"  # no hint
     # more days since a bad signal is healthier; the count itself is not

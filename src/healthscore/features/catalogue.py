@@ -137,7 +137,7 @@ _SIGNAL_HINTS: tuple[tuple[str, str, int], ...] = (
     ("expansion", "contract", 1), ("upsell", "contract", 1), ("praise", "sentiment", 1),
     ("community", "engagement", 1), ("downgrade", "contract", -1), ("cancel", "contract", -1),
     ("competitor", "sentiment", -1), ("complaint", "sentiment", -1),
-    ("escalation", "support", -1), ("contact_change", "account", -1),
+    ("escalation", "support", -1), ("contact_change", "usage", -1),
     ("payment", "billing", -1), ("churn", "contract", -1),
 )
 
