@@ -7,10 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import socket
-import threading
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -19,6 +16,8 @@ from healthscore.config import make_params
 from healthscore.notify import PAYLOAD_KIND, SIGNATURE_HEADER, send_tasks
 from healthscore.plays import make_tasks
 from healthscore.schema import TASK_COLUMNS
+
+from loopback_servers import Receiver, free_port  # tests/: real servers on 127.0.0.1
 
 AS_OF = pd.Timestamp("2024-06-01")
 SECRET = "s3cret-for-tests"
@@ -35,44 +34,6 @@ def tasks_frame():
     history = pd.DataFrame({"account_id": ["a1", "a2"], "points_billing": [0.0, -6.0],
                             "points_support": [0.0, 0.0]})
     return make_tasks(alerts, risk, history, make_params({}).plays, as_of=AS_OF)
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1:<free port> that records each POST and answers with
-    the next status of ``statuses`` (then 200); ``hang`` seconds before answering."""
-
-    def __init__(self, statuses=(), hang=0.0):
-        self.requests, self.statuses, self.hang = [], list(statuses), hang
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                if receiver.hang:
-                    receiver.release.wait(receiver.hang)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def notify_params(**webhook):
@@ -148,12 +109,6 @@ def test_refused_connection_is_counted_and_dry_run_sends_nothing():
 
 
 # ------------------------------------------------------------------ SMTP
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture()

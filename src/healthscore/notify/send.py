@@ -31,7 +31,7 @@ class NotifyReport:
 
     ``sent`` and ``failed`` count messages per channel (``webhook``, ``email``);
     ``attempts`` counts tries; ``unaddressed`` counts tasks no e-mail goes to;
-    ``lines`` describe each message in words.
+    ``lines`` describe each message in words; ``note`` says why nothing was tried.
     """
 
     dry_run: bool
@@ -40,9 +40,12 @@ class NotifyReport:
     attempts: dict[str, int] = field(default_factory=dict)
     unaddressed: int = 0
     lines: list[str] = field(default_factory=list)
+    note: str = ""
 
     def summary(self) -> str:
         """One line: what was sent and what failed."""
+        if self.note:
+            return f"notifications: {self.note}"
         if not self.lines:
             return "notifications: no channel enabled (params notify.webhook / notify.email)"
         verb = "would send" if self.dry_run else "sent"
@@ -89,7 +92,7 @@ def send_tasks(
     report = NotifyReport(dry_run=dry_run)
     if tasks.empty:
         if params.webhook.enabled or params.email.enabled:
-            report.lines.append("no tasks: nothing to send")
+            report.note = "no tasks, nothing to send"
         return report
     if params.webhook.enabled:
         _webhook(tasks, params, as_of=as_of, env=env, report=report, sleep=sleep)
