@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("score", "score every active account on an as-of date"),
     "explain": ("explain", "print one account's explanation"),
     "report": ("report", "write the HTML report for an as-of date"),
+    "notify": ("notify", "send a scored date's tasks by webhook and e-mail (or --dry-run)"),
     "backtest": ("backtest", "replay scoring at past as-of dates and compare with what happened"),
     "demo": ("demo", "simulate, build, train, promote, score and report on demo data"),
 }

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from healthscore.config_fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
+from healthscore.config_plays import NotifyParams, PlayList, default_plays
 
 # ----------------------------------------------------------------------------- data
 
@@ -388,3 +389,5 @@ class Params:
     report: ReportParams = field(default_factory=ReportParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
     tune: TuneParams = field(default_factory=TuneParams)
+    plays: PlayList = field(default_factory=default_plays)
+    notify: NotifyParams = field(default_factory=NotifyParams)

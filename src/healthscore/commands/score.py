@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=LOCK_WAIT_S, metavar="SECONDS",
                         help="how long to wait for another run writing the same output folder "
                              f"(default {LOCK_WAIT_S:g}; 0: fail at once)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="send no notification; print what params.notify would send "
+                             "(the outputs and the tasks table are still written)")
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
@@ -85,12 +88,18 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_date(tables, exported, **options)
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
+        from healthscore.plays import attach_tasks, notify_tasks
+
+        attach_tasks(outputs, params.plays)  # the tasks are written with the date
         latest = layout.latest_date()
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)
         print(summarise(outputs, layout))
         if not getattr(args, "no_report", False):
             print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
+    # after the commit and outside the lock: a slow channel holds up no other run
+    print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
+                       dry_run=getattr(args, "dry_run", False)))
     return 0
 
 
@@ -117,6 +126,8 @@ def summarise(outputs, layout) -> str:
         f"  risk list: {layout.risk_list(outputs.as_of)} (and .csv)",
         f"  history, points, changes, alerts, run: under {layout.root}",
     ]
+    if "tasks" in counts:
+        lines.append(f"  tasks: {counts['tasks']:,} from the plays (tasks/)")
     if counts.get("reused"):
         lines.append(f"  reused stored points of {counts['reused']:,} unchanged accounts")
     return "\n".join(lines)

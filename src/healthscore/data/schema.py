@@ -197,3 +197,12 @@ HISTORY_HEAD_COLUMNS = (
 
 #: The column of the as-of date when a history or points partition is read back.
 AS_OF = "as_of"
+
+#: Columns of the tasks plays make from the alerts (:mod:`healthscore.plays`), in order.
+#: ``arm`` is the assignment of the account to the play: ``task`` (a task is due);
+#: a hold-out arm gets a row too, without a task to do, so uplift can be measured.
+TASK_COLUMNS = (
+    "task_id", "as_of", "play", "account_id", "name", "owner", "owner_role", "action",
+    "due_date", "arm", "alert_kind", "band", "health_score", "score_change",
+    "renewal_date", "days_to_renewal", "reason",
+)

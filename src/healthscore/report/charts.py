@@ -25,6 +25,10 @@ NEGATIVE = "#c2410c"
 POSITIVE = "#2f7d5b"
 
 
+#: Width of one character of 12px sans-serif text, generously (wide letters, digits).
+_TEXT_PX_PER_CHAR = 7.2
+
+
 def _svg(width: int, height: int, label: str, body: list[str], *, css: str = "chart") -> Markup:
     safe = escape(label)
     return Markup(
@@ -139,11 +143,22 @@ def hbars(
     title: str = "",
     label_width: int = 230,
     width: int = 520,
+    whole_labels: bool = False,
 ) -> Markup:
-    """Horizontal bars, one per label; ``diverging`` draws negatives left of zero."""
+    """Horizontal bars, one per label; ``diverging`` draws negatives left of zero.
+
+    Labels longer than 34 characters are cut with an ellipsis (the bar's tooltip has
+    them whole), unless ``whole_labels``: then the label column is as wide as the
+    longest label and the chart wider by as much, so no label is cut.
+    """
     values = [0.0 if v is None or not np.isfinite(v) else float(v) for v in values]
     texts = list(value_text) if value_text is not None else [f"{v:,.1f}" for v in values]
     row_h, value_w = 26, 80
+    if whole_labels:
+        longest = max((len(str(label)) for label in labels), default=0)
+        needed = int(np.ceil(_TEXT_PX_PER_CHAR * longest)) + 16  # 12px text, 8px gap each side
+        width += max(needed - label_width, 0)
+        label_width = max(label_width, needed)
     height = row_h * len(values) + 8
     plot_w = width - label_width - value_w
     span = max((abs(v) for v in values), default=0.0) or 1.0
@@ -155,7 +170,7 @@ def hbars(
         fill = fills[i] if fills is not None else (NEGATIVE if v < 0 else POSITIVE if diverging else ACCENT)
         w = abs(v) * scale
         x = zero - w if v < 0 else zero
-        short = label if len(label) <= 34 else label[:33] + "\u2026"
+        short = label if whole_labels or len(label) <= 34 else label[:33] + "\u2026"
         body.append(_text(label_width - 8, y + 17, short, anchor="end", size=12, fill=INK))
         body.append(f'<rect x="{x:.1f}" y="{y + 5}" width="{max(w, 1):.1f}" height="{row_h - 10}" '
                     f'rx="2" fill="{fill}"><title>{escape(f"{label}: {t}")}</title></rect>')
@@ -196,6 +211,8 @@ def reliability_curve(
         body.append(_text(x, size - 16, f"{100 * t:.0f}%", anchor="middle", size=10))
         body.append(_text(pad - 4, y + 4, f"{100 * t:.0f}%", anchor="end", size=10))
     body.append(_text(pad + inner / 2, size - 2, "predicted churn", anchor="middle", size=11))
+    body.append(f'<text x="11" y="{12 + inner / 2:.1f}" text-anchor="middle" font-size="11" '
+                f'fill="{MUTED}" transform="rotate(-90 11 {12 + inner / 2:.1f})">observed churn</text>')
     order = np.argsort(pred)
     pts = [xy(p, o) for p, o in zip(pred[order], obs[order])]
     if len(pts) > 1:

@@ -1,6 +1,10 @@
 """The model page, for the data scientist: version, test metrics against the baselines,
 reliability, observed churn per band and the global drivers.
 
+Each thing is shown once and in words: one reliability chart (the training plot of the
+same curve is left out when the reliability points are drawn), whole signal labels,
+the run's counts named in words (never its raw keys), the score's scale as a sentence.
+
 Pure. ``model_info["metrics"]`` is the flat test metrics of the exported model
 (``test_<predictor>_<metric>``, ``test_<predictor>_churn_rate_<band>``, as
 :meth:`healthscore.model.training.TrainResult.flat_metrics` names them) or a nested
@@ -19,15 +23,51 @@ import pandas as pd
 from healthscore import wording as text
 from healthscore.report import charts
 
-#: metric -> (name, what it means, higher is better)
-METRIC_WORDS: dict[str, tuple[str, str, bool]] = {
-    "roc_auc": ("ROC-AUC", "how often a churner is ranked riskier than a renewer (0.5 is a coin flip)", True),
-    "pr_auc": ("PR-AUC", "ranking quality among churners; the churn rate is no skill", True),
-    "top_decile_lift": ("Top-10% lift", "churn in the riskiest tenth, relative to the average", True),
-    "recall_at_top10": ("Recall in top 10%", "share of all churners found in the riskiest tenth", True),
-    "log_loss": ("Log loss", "penalises confident wrong probabilities", False),
-    "brier": ("Brier score", "squared error of the churn probability", False),
-    "ece": ("Calibration error", "average gap between predicted and observed churn", False),
+#: metric -> (name in words, its technical name, what it means, higher is better)
+METRIC_WORDS: dict[str, tuple[str, str, str, bool]] = {
+    "roc_auc": ("Ranking of churners", "ROC-AUC",
+                "how often a churner is ranked riskier than a renewer (0.5 is a coin flip, 1 is perfect)", True),
+    "pr_auc": ("Finding churners", "PR-AUC",
+               "how well churners come first; a model without skill scores the churn rate", True),
+    "top_decile_lift": ("Churn in the riskiest tenth", "top-10% lift",
+                        "churn among the riskiest 10% of renewals, as a multiple of the average", True),
+    "recall_at_top10": ("Churners caught in the riskiest tenth", "recall at top 10%",
+                        "share of all churners found among the riskiest 10% of renewals", True),
+    "log_loss": ("Penalty for confident mistakes", "log loss",
+                 "grows fast when a churner was given a low risk, or a renewer a high one", False),
+    "brier": ("Probability error", "Brier score",
+              "mean squared gap between the churn probability and what happened (0 or 1)", False),
+    "ece": ("Calibration gap", "expected calibration error",
+            "average gap between predicted and observed churn, per bin of risk", False),
+}
+
+#: model kind -> in words
+KIND_WORDS: dict[str, str] = {
+    "lightgbm": "Gradient-boosted trees (LightGBM), calibrated",
+    "scorecard": "Rule scorecard (weighted rules, no learning)",
+    "logistic": "Logistic regression",
+}
+
+#: the run's counts -> in words (shown in this order; a count not listed is not shown)
+COUNT_WORDS: dict[str, str] = {
+    "active": "Active accounts on the as-of date",
+    "scored": "Accounts scored",
+    "accounts": "Accounts scored",
+    "red": "Red band", "yellow": "Yellow band", "green": "Green band",
+    "compared": "Accounts compared with the previous run",
+    "alerts": "Alerts raised",
+    "tasks": "Tasks made by the plays",
+    "reused": "Accounts whose features had not changed (their points were reused)",
+}
+
+#: training plots -> (title, caption); the reliability plot is drawn as a chart instead
+PLOT_WORDS: dict[str, tuple[str, str]] = {
+    "reliability": ("Reliability of each predictor", "Observed against predicted churn per bin of test renewals."),
+    "roc": ("Churners found against renewers flagged",
+            "Each point is a risk threshold: the share of churners above it against the share of renewers above it "
+            "(the ROC curve)."),
+    "lift": ("Churn among the riskiest renewals",
+             "Churn among the riskiest share of test renewals, as a multiple of the average (the lift curve)."),
 }
 
 PREDICTOR_WORDS: dict[str, str] = {
@@ -80,18 +120,51 @@ def metric_table(per_pred: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
     order = [p for p in PREDICTOR_WORDS if p in per_pred] + sorted(p for p in per_pred if p not in PREDICTOR_WORDS)
     columns = [{"key": p, "label": PREDICTOR_WORDS.get(p, p.replace("_", " ").capitalize())} for p in order]
     rows = []
-    for metric, (name, meaning, higher) in METRIC_WORDS.items():
+    for metric, (name, term, meaning, higher) in METRIC_WORDS.items():
         vals = {p: per_pred[p].get(metric, np.nan) for p in order}
         real = {p: v for p, v in vals.items() if np.isfinite(v) and p != "oracle"}
         if not real:
             continue
         best = (max if higher else min)(real, key=real.get)
         rows.append({
-            "name": name, "meaning": meaning, "direction": "higher is better" if higher else "lower is better",
-            "cells": [{"text": "n/a" if not np.isfinite(vals[p]) else f"{vals[p]:.3f}", "best": p == best}
+            "name": name, "term": term, "meaning": meaning, "direction": "higher is better" if higher else "lower is better",
+            "cells": [{"text": "not measured" if not np.isfinite(vals[p]) else f"{vals[p]:.3f}", "best": p == best}
                       for p in order],
         })
     return {"columns": columns, "rows": rows}
+
+
+def scale_words(scale: Any) -> str:
+    """The score's scale as a sentence: even odds, the points that halve them, the bands."""
+    return (f"A health score of {scale.offset:g} means even odds of losing the account (1 in 2); "
+            f"every {scale.pdo:g} points higher halves those odds. Red is below {scale.red_below}, "
+            f"green from {scale.green_from}.")
+
+
+def count_rows(run: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The run's counts in words, in :data:`COUNT_WORDS` order; zero reuse is not shown."""
+    counts = run.get("counts") if isinstance(run.get("counts"), Mapping) else run
+    rows, seen = [], set()
+    for key, words in COUNT_WORDS.items():
+        value = counts.get(key)
+        if words in seen or not _is_number(value) or (key == "reused" and not value):
+            continue
+        seen.add(words)
+        rows.append({"name": words, "value": f"{value:,.0f}"})
+    return rows
+
+
+def plot_figures(plots: Mapping[str, str], *, reliability_drawn: bool) -> list[dict[str, str]]:
+    """The training plots to show, titled in words; the reliability plot only when
+    its points were not drawn as a chart (one reliability figure per page)."""
+    shown = []
+    for name, data in sorted(plots.items()):
+        stem = name.rsplit(".", 1)[0]
+        if stem == "reliability" and reliability_drawn:
+            continue
+        title, caption = PLOT_WORDS.get(stem, (stem.replace("_", " ").capitalize(), ""))
+        shown.append({"name": title, "caption": caption, "data": data})
+    return shown
 
 
 def _reliability(model_info: Mapping[str, Any]) -> Any:
@@ -131,7 +204,7 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         [text.band_label(b) for b in bands], [per_band[b]["churn_rate"] * 100 for b in bands],
         value_text=[text.percent(per_band[b]["churn_rate"]) for b in bands],
         fills=[charts.BAND_FILL[b] for b in bands], title="Observed churn per band (test)",
-        label_width=170, width=500,
+        width=500, whole_labels=True,
     ) if bands else None
     band_rows = [{"band": b, "label": text.band_label(b), "churn": text.percent(per_band[b]["churn_rate"], digits=1),
                   "share": text.percent(per_band[b].get("share"))} for b in bands]
@@ -141,22 +214,23 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         mean_abs = mean_abs.sort_values(ascending=False).head(15)
         drivers = charts.hbars([label for _, label in mean_abs.index], mean_abs.tolist(),
                                value_text=[f"{v:.1f} pts" for v in mean_abs],
-                               title="Mean absolute points per signal", label_width=260, width=900)
+                               title="Mean absolute points per signal", width=900, whole_labels=True)
     scale = inputs.scale
     run = inputs.run_info
+    reliability = _reliability(info)
+    kind = str(info.get("kind") or "")
     return {
         "version": info.get("version") or run.get("model_version") or "unversioned",
-        "kind": info.get("kind") or "", "created_at": _when(info.get("created_at")),
+        "kind": KIND_WORDS.get(kind, kind), "created_at": _when(info.get("created_at")),
         "package_version": info.get("package_version") or "",
         "run_id": info.get("run_id") or "",
         "scale": {"offset": f"{scale.offset:g}", "pdo": f"{scale.pdo:g}",
-                  "red_below": scale.red_below, "green_from": scale.green_from},
+                  "red_below": scale.red_below, "green_from": scale.green_from,
+                  "words": scale_words(scale)},
         "metrics": metric_table(per_pred),
         "band_chart": band_chart, "band_rows": band_rows,
-        "reliability": _reliability(info),
+        "reliability": reliability,
         "drivers": drivers,
-        "plots": [{"name": n.replace("_", " ").rsplit(".", 1)[0], "data": d}
-                  for n, d in sorted((info.get("plots") or {}).items())],
-        "counts": {k: v for k, v in (run.get("counts") if isinstance(run.get("counts"), Mapping) else run).items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool)},
+        "plots": plot_figures(info.get("plots") or {}, reliability_drawn=reliability is not None),
+        "counts": count_rows(run),
     }

@@ -8,6 +8,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     points/as_of=<YYYY-MM-DD>/part-0.parquet    wide: values and points per feature
     changes/<as_of>.parquet                     why it changed (long)
     alerts/<as_of>.parquet
+    tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -76,6 +77,9 @@ class OutputLayout:
 
     def alerts(self, as_of: Any) -> Path:
         return self.root / "alerts" / f"{as_of_text(as_of)}.parquet"
+
+    def tasks(self, as_of: Any) -> Path:
+        return self.root / "tasks" / f"{as_of_text(as_of)}.parquet"
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
@@ -167,7 +171,7 @@ class OutputLayout:
         return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
-        """``changes``, ``alerts`` or the risk list of a date (empty frame if absent)."""
+        """``changes``, ``alerts``, ``tasks`` or the risk list of a date (empty frame if absent)."""
         path = self.risk_list(as_of) if kind == "risk_list" else getattr(self, kind)(as_of)
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
@@ -192,6 +196,7 @@ class DateOutputs:
     changes: pd.DataFrame
     alerts: pd.DataFrame
     run: Mapping[str, Any]
+    tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
 
 
 def write_date(
@@ -224,6 +229,9 @@ def write_date(
         write_csv(outputs.risk_list, staged.risk_list(when, suffix="csv"))
         entries = [staged.points_partition(when), staged.history_partition(when), staged.changes(when),
                    staged.alerts(when), staged.risk_list(when), staged.risk_list(when, suffix="csv")]
+        if outputs.tasks is not None:
+            _write_parquet(outputs.tasks, staged.tasks(when))
+            entries.append(staged.tasks(when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)
