@@ -14,7 +14,7 @@ from healthscore.model import ExportedModel, HealthScale
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.notify import SIGNATURE_HEADER, sign
 from healthscore.scoring import OutputLayout
-from healthscore.schema import TASK_COLUMNS
+from healthscore.data.schema import TASK_COLUMNS
 
 from loopback_servers import Receiver  # tests/: a real HTTP server on 127.0.0.1
 

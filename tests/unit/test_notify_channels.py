@@ -15,7 +15,7 @@ import pytest
 from healthscore.config import make_params
 from healthscore.notify import PAYLOAD_KIND, SIGNATURE_HEADER, send_tasks
 from healthscore.plays import make_tasks
-from healthscore.schema import TASK_COLUMNS
+from healthscore.data.schema import TASK_COLUMNS
 
 from loopback_servers import Receiver, free_port  # tests/: real servers on 127.0.0.1
 

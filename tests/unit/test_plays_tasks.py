@@ -10,7 +10,7 @@ from healthscore.config import make_params
 from healthscore.config_plays import Play, PlayWhen
 from healthscore.errors import ConfigError, DataError
 from healthscore.plays import ARM_TASK, make_tasks, task_id
-from healthscore.schema import ALERT_COLUMNS, TASK_COLUMNS
+from healthscore.data.schema import ALERT_COLUMNS, TASK_COLUMNS
 
 AS_OF = pd.Timestamp("2024-06-01")
 

@@ -1,6 +1,6 @@
 """What the channels send: the tasks of a run as a JSON body and as e-mails.
 
-Pure functions of the tasks table (:data:`~healthscore.schema.TASK_COLUMNS`); the
+Pure functions of the tasks table (:data:`~healthscore.data.schema.TASK_COLUMNS`); the
 channels (:mod:`healthscore.notify.channels`) only move the bytes.
 """
 
@@ -13,7 +13,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from healthscore.schema import TASK_COLUMNS
+from healthscore.data.schema import TASK_COLUMNS
 
 #: The webhook body's ``kind``, so a receiver can tell our messages apart.
 PAYLOAD_KIND = "healthscore.tasks"

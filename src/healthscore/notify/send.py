@@ -72,7 +72,7 @@ def send_tasks(
     Parameters
     ----------
     tasks : DataFrame
-        The run's tasks (:data:`~healthscore.schema.TASK_COLUMNS`); nothing is sent
+        The run's tasks (:data:`~healthscore.data.schema.TASK_COLUMNS`); nothing is sent
         when it is empty.
     params : NotifyParams
     as_of : Timestamp

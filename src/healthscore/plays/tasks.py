@@ -26,7 +26,7 @@ import pandas as pd
 
 from healthscore.config_plays import Play
 from healthscore.errors import DataError
-from healthscore.schema import ALERT_COLUMNS, TASK_COLUMNS
+from healthscore.data.schema import ALERT_COLUMNS, TASK_COLUMNS
 
 #: The arm of an account a play applies to and that gets the task.
 ARM_TASK = "task"
@@ -46,9 +46,9 @@ def make_tasks(
     Parameters
     ----------
     alerts : DataFrame
-        Columns :data:`~healthscore.schema.ALERT_COLUMNS` (the date's alerts).
+        Columns :data:`~healthscore.data.schema.ALERT_COLUMNS` (the date's alerts).
     risk_list : DataFrame
-        The date's risk list (:data:`~healthscore.schema.RISK_LIST_COLUMNS`): name,
+        The date's risk list (:data:`~healthscore.data.schema.RISK_LIST_COLUMNS`): name,
         owner, segment and the next renewal of each account.
     history : DataFrame
         The date's history rows: ``account_id`` and one ``points_<family>`` column per
@@ -61,7 +61,7 @@ def make_tasks(
     Returns
     -------
     DataFrame
-        Columns :data:`~healthscore.schema.TASK_COLUMNS`, sorted by due date, then the
+        Columns :data:`~healthscore.data.schema.TASK_COLUMNS`, sorted by due date, then the
         largest score drop; empty (same columns) when no play applies.
 
     Raises
