@@ -70,13 +70,21 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
 
 
+@functools.cache
+def _top_level_values() -> frozenset[str]:
+    """Top-level keys that hold a value rather than a section (``plays``: a list)."""
+    defaults = Params()
+    return frozenset(f.name for f in dataclasses.fields(Params)
+                     if not dataclasses.is_dataclass(getattr(defaults, f.name)))
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``section.key=value`` into a key path and a YAML-parsed value."""
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     key, _, raw = text.partition("=")
     path = [p for p in key.strip().split(".") if p]
-    if len(path) < 2:
+    if len(path) < 2 and not (path and path[0] in _top_level_values()):
         raise ConfigError(f"--set {text!r}: expected section.key=value")
     try:
         value = _load_yaml(raw) if raw.strip() else ""
