@@ -303,12 +303,21 @@ class AlertParams:
     ``new_red``: red now, not red before. ``band_drop``: a worse band than before.
     ``drop_points``: the health score fell by at least this many points (0 = off).
     ``reasons``: changed drivers named as the alert's reasons.
+    ``reason_min_points``: a changed behavioural signal is a reason only when it lowered
+    the score by at least this many points. ``require_reason``: an alert with no such
+    reason (only profile facts, unchanged values, "other changes" or a model change
+    moved the score) is not raised. ``fold``: a band or score drop whose leading reason
+    was already named by the account's alert of the previous run is folded into it (not
+    raised again); a new red is always raised.
     """
 
     new_red: Bool = True
     band_drop: Bool = True
     drop_points: Annotated[Int, Field(ge=0, le=99)] = 10
     reasons: Count = 3
+    reason_min_points: Annotated[Float, Field(ge=0)] = 2.0
+    require_reason: Bool = True
+    fold: Bool = True
 
 
 @section
