@@ -308,16 +308,19 @@ class AlertParams:
     reason (only profile facts, unchanged values, "other changes" or a model change
     moved the score) is not raised. ``fold``: a band or score drop whose leading reason
     was already named by the account's alert of the previous run is folded into it (not
-    raised again); a new red is always raised.
+    raised again); a new red is always raised. ``band_drop_points``: a band drop counts
+    only when the score fell by at least this many points (a wobble across the band's
+    line is no news; 0 = any drop).
     """
 
     new_red: Bool = True
     band_drop: Bool = True
     drop_points: Annotated[Int, Field(ge=0, le=99)] = 10
     reasons: Count = 3
-    reason_min_points: Annotated[Float, Field(ge=0)] = 2.0
+    reason_min_points: Annotated[Float, Field(ge=0)] = 6.0
     require_reason: Bool = True
     fold: Bool = True
+    band_drop_points: Annotated[Int, Field(ge=0, le=99)] = 5
 
 
 @section

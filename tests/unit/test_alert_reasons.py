@@ -67,3 +67,11 @@ def test_a_drop_told_by_last_runs_alert_is_folded_but_a_new_red_is_not():
     red_now = _rows({1: (35, "red"), 2: (45, "red"), 3: (35, "red"), 4: (55, "yellow")})
     red = make_alerts(red_now, BEFORE, reasons, AlertParams(), previous_alerts=last)
     assert dict(zip(red["account_id"], red["kind"]))[1] == "new_red"
+
+
+def test_a_wobble_across_a_band_line_is_no_band_drop():
+    before, now = _rows({1: (66, "green"), 2: (70, "green")}), _rows({1: (63, "yellow"), 2: (64, "yellow")})
+    reasons = pd.Series({1: "Active users: 12 -> 4 (-9 pts)", 2: "Active users: 12 -> 4 (-9 pts)"})
+    alerts = make_alerts(now, before, reasons, AlertParams(band_drop_points=5))
+    assert dict(zip(alerts["account_id"], alerts["kind"])) == {2: "band_drop"}
+    assert len(make_alerts(now, before, reasons, AlertParams(band_drop_points=0))) == 2

@@ -6,7 +6,7 @@ date in the history:
 * ``new_red``: red now, and not red before (an account scored for the first time
   counts when it is red: nobody has looked at it yet);
 * ``band_drop``: a worse band than before (green -> yellow, green -> red,
-  yellow -> red);
+  yellow -> red), the score down by at least ``band_drop_points``;
 * ``score_drop``: the health score fell by at least ``drop_points`` (0 turns it off).
 
 Nothing is raised on the first date ever scored: there is nothing to compare with.
@@ -75,6 +75,8 @@ def make_alerts(
 
     new_red = (band == "red").to_numpy(dtype=bool) & ~(prev_band == "red").fillna(False).to_numpy(dtype=bool)
     band_drop = seen & (rank_now.to_numpy(np.float64) < rank_before.to_numpy(np.float64, na_value=np.nan))
+    fell = (-change).to_numpy(np.float64, na_value=np.nan)
+    band_drop &= fell >= params.band_drop_points
     score_drop = seen & (params.drop_points > 0) & (
         (-change).to_numpy(np.float64, na_value=np.nan) >= params.drop_points)
     new_red &= params.new_red

@@ -245,6 +245,8 @@ def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str
     features = changes["feature"].astype(str).to_numpy()
     actionable = (~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)
                   & (features != MODEL_CHANGED))
+    if "against_direction" in changes:  # it moved the healthy way: no reason to call
+        actionable &= ~changes["against_direction"].fillna(False).to_numpy(dtype=bool)
     cost = changes["points_change"].to_numpy(np.float64)
     hurt = changes.loc[(cost < 0) & (-cost >= min_points) & actionable]
     if hurt.empty:
