@@ -317,10 +317,23 @@ class AlertParams:
     band_drop: Bool = True
     drop_points: Annotated[Int, Field(ge=0, le=99)] = 10
     reasons: Count = 3
-    reason_min_points: Annotated[Float, Field(ge=0)] = 6.0
+    reason_min_points: Annotated[Float, Field(ge=0)] = 7.0
     require_reason: Bool = True
     fold: Bool = True
     band_drop_points: Annotated[Int, Field(ge=0, le=99)] = 5
+
+
+@section
+class CallParams:
+    """The call list (``healthscore calls``): per owner, the accounts to contact this week.
+
+    ``per_owner``: at most this many accounts per owner. ``renewal_days``: a renewal
+    within this many days counts as urgent, and puts a red account on the list even
+    without an alert.
+    """
+
+    per_owner: Positive = 5
+    renewal_days: Count = 90
 
 
 @section
@@ -398,6 +411,7 @@ class Params:
     scorecard: ScorecardParams = field(default_factory=ScorecardParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     alerts: AlertParams = field(default_factory=AlertParams)
+    calls: CallParams = field(default_factory=CallParams)
     report: ReportParams = field(default_factory=ReportParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
     tune: TuneParams = field(default_factory=TuneParams)
