@@ -82,3 +82,12 @@ def test_the_cap_per_owner_and_the_text():
     empty = make_calls(RISK.iloc[[4]], ALERTS.iloc[:0], CHANGES.iloc[:0], params=CallParams(),
                        catalogue=CATALOGUE)
     assert empty.empty and render_calls(empty, as_of="2026-07-01").startswith("No calls")
+
+
+def test_a_crm_signal_gets_its_own_step_not_the_usage_one():
+    from healthscore.report.actions import step_for
+
+    assert step_for("signals__competitor_mention__days_since_last", "engagement").startswith(
+        "The customer mentioned a competitor")
+    assert step_for("signals__contact_change__days_since_last", "engagement").startswith("Your contact changed")
+    assert step_for("events__days_since_last__any", "usage").startswith("Nobody has used the product")
