@@ -32,12 +32,14 @@ def scored(tmp_path_factory, simulated_renewals):
 
 def test_calls_prints_per_owner_a_reason_and_a_step(scored, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no params.yaml here: defaults
+    written = pd.read_csv(OutputLayout(scored).calls(D2))  # score wrote it with the date
     capsys.readouterr()
     assert main(["--set", f"score.out_dir={scored}", *LOOSE, "calls", "--csv"]) == 0
     text = capsys.readouterr().out
     assert text.startswith(f"Calls for the week of {D2}")
     calls = pd.read_csv(OutputLayout(scored).root / "calls" / f"{D2}.csv")
     assert list(calls.columns) == list(CALL_COLUMNS)
+    pd.testing.assert_frame_equal(calls, written)
     assert len(calls) > 0 and calls["next_step"].notna().all()
     assert (calls.groupby("owner")["rank"].max() <= 5).all()
     alerts = OutputLayout(scored).read_table("alerts", D2)
