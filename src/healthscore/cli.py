@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("promote", "move the champion alias when the quality gates pass"),
     "score": ("score", "score every active account on an as-of date"),
     "explain": ("explain", "print one account's explanation"),
+    "calls": ("calls", "print per owner the accounts to contact this week, with a reason and a step"),
     "report": ("report", "write the HTML report for an as-of date"),
     "notify": ("notify", "send a scored date's tasks by webhook and e-mail (or --dry-run)"),
     "backtest": ("backtest", "replay scoring at past as-of dates and compare with what happened"),
@@ -54,6 +55,7 @@ IGNORED_OVERRIDES: dict[str, dict[str, str]] = {
               **{s: _TRAINED for s in ("timeline", "labels", "split", "model", "calibration",
                                        "scorecard", "tune")}},
     "explain": {k: _STORED for k in _SCALE_KEYS},
+    "calls": {k: _STORED for k in _SCALE_KEYS},
     "report": {k: _STORED for k in _SCALE_KEYS},
 }
 

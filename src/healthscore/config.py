@@ -25,14 +25,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from healthscore.config_fields import config_error
 from healthscore.config_sections import (
-    AlertParams, CalibrationParams, DataParams, FeatureParams, GateParams, LabelParams,
+    AlertParams, CallParams, CalibrationParams, DataParams, FeatureParams, GateParams, LabelParams,
     LookupParams, ModelParams, PROFILE_FEATURES, Params, ReportParams, ScoreParams,
     ScorecardParams, ScorecardRule, SplitParams, TimelineParams, TrackingParams, TuneParams,
 )
 from healthscore.errors import ConfigError
 
 __all__ = [
-    "AlertParams", "CalibrationParams", "DataParams", "FeatureParams", "GateParams", "LabelParams",
+    "AlertParams", "CallParams", "CalibrationParams", "DataParams", "FeatureParams", "GateParams", "LabelParams",
     "LookupParams", "ModelParams", "PROFILE_FEATURES", "Params", "ReportParams", "ScoreParams",
     "ScorecardParams", "ScorecardRule", "SplitParams", "TimelineParams", "TrackingParams",
     "TuneParams", "make_params", "params_to_dict", "parse_override", "read_params",

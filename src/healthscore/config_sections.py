@@ -303,12 +303,37 @@ class AlertParams:
     ``new_red``: red now, not red before. ``band_drop``: a worse band than before.
     ``drop_points``: the health score fell by at least this many points (0 = off).
     ``reasons``: changed drivers named as the alert's reasons.
+    ``reason_min_points``: a changed behavioural signal is a reason only when it lowered
+    the score by at least this many points. ``require_reason``: an alert with no such
+    reason (only profile facts, unchanged values, "other changes" or a model change
+    moved the score) is not raised. ``fold``: a band or score drop whose leading reason
+    was already named by the account's alert of the previous run is folded into it (not
+    raised again); a new red is always raised. ``band_drop_points``: a band drop counts
+    only when the score fell by at least this many points (a wobble across the band's
+    line is no news; 0 = any drop).
     """
 
     new_red: Bool = True
     band_drop: Bool = True
     drop_points: Annotated[Int, Field(ge=0, le=99)] = 10
     reasons: Count = 3
+    reason_min_points: Annotated[Float, Field(ge=0)] = 7.0
+    require_reason: Bool = True
+    fold: Bool = True
+    band_drop_points: Annotated[Int, Field(ge=0, le=99)] = 5
+
+
+@section
+class CallParams:
+    """The call list (``healthscore calls``): per owner, the accounts to contact this week.
+
+    ``per_owner``: at most this many accounts per owner. ``renewal_days``: a renewal
+    within this many days counts as urgent, and puts a red account on the list even
+    without an alert.
+    """
+
+    per_owner: Positive = 5
+    renewal_days: Count = 90
 
 
 @section
@@ -386,6 +411,7 @@ class Params:
     scorecard: ScorecardParams = field(default_factory=ScorecardParams)
     score: ScoreParams = field(default_factory=ScoreParams)
     alerts: AlertParams = field(default_factory=AlertParams)
+    calls: CallParams = field(default_factory=CallParams)
     report: ReportParams = field(default_factory=ReportParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
     tune: TuneParams = field(default_factory=TuneParams)

@@ -259,7 +259,9 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
             continue
         prev = None if previous is None else Previous(
             previous.as_of, previous.history[previous.history["account_id"].isin(ids)],
-            previous.points[previous.points["account_id"].isin(ids)], previous.model_version)
+            previous.points[previous.points["account_id"].isin(ids)], previous.model_version,
+            None if previous.alerts is None or previous.alerts.empty
+            else previous.alerts[previous.alerts["account_id"].isin(ids)])
         mine = None if reuse is None else reuse[reuse["account_id"].isin(ids)]
         try:
             parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,

@@ -33,7 +33,7 @@ def _by_account(alerts: pd.DataFrame) -> dict[int, str]:
 
 
 def test_rules_fire_on_the_right_accounts():
-    alerts = make_alerts(NOW, BEFORE, pd.Series(dtype="string"), AlertParams(drop_points=10))
+    alerts = make_alerts(NOW, BEFORE, pd.Series(dtype="string"), AlertParams(drop_points=10, require_reason=False))
     assert _by_account(alerts) == {
         1: "band_drop",
         2: "new_red, band_drop, score_drop",
@@ -48,13 +48,14 @@ def test_rules_fire_on_the_right_accounts():
 
 
 def test_drop_threshold_is_inclusive_and_rules_can_be_turned_off():
-    alerts = make_alerts(NOW, BEFORE, pd.Series(dtype="string"), AlertParams(drop_points=9))
+    alerts = make_alerts(NOW, BEFORE, pd.Series(dtype="string"), AlertParams(drop_points=9, require_reason=False))
     assert "score_drop" in _by_account(alerts)[1]  # exactly 9 points down
     quiet = make_alerts(NOW, BEFORE, pd.Series(dtype="string"),
                         AlertParams(new_red=False, band_drop=False, drop_points=0))
     assert quiet.empty
     only_red = make_alerts(NOW, BEFORE, pd.Series(dtype="string"),
-                           AlertParams(new_red=True, band_drop=False, drop_points=0))
+                           AlertParams(new_red=True, band_drop=False, drop_points=0,
+                                       require_reason=False))
     assert _by_account(only_red) == {2: "new_red", 7: "new_red"}
 
 
@@ -77,7 +78,7 @@ def test_reasons_are_the_changes_that_lowered_the_score_most():
     reasons = change_reasons(changes, top=2)
     assert reasons.loc[2] == ("Active users (30 days): 12 -> 4 (-8 pts); "
                               "Open tickets: 0 -> 3 (-5 pts)")
-    alerts = make_alerts(NOW, BEFORE, reasons, AlertParams())
+    alerts = make_alerts(NOW, BEFORE, reasons, AlertParams(require_reason=False))
     by_id = alerts.set_index("account_id")["reason"]
     assert by_id.loc[3] == "NPS: 9 -> 3 (-15 pts)"
     assert pd.isna(by_id.loc[7])  # first scored: nothing changed

@@ -91,6 +91,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
         from healthscore.plays import attach_tasks, notify_tasks
 
         attach_tasks(outputs, params.plays)  # the tasks are written with the date
+        from healthscore.scoring.calls import calls_of
+
+        outputs.calls = calls_of(outputs, params)  # calls/<as_of>.csv, written with the date
         latest = layout.latest_date()
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)

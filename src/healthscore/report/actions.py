@@ -22,6 +22,16 @@ FEATURE_STEPS: tuple[tuple[str, str], ...] = (
                          "for the users who have not started."),
     ("active_users", "Fewer people use the product: plan onboarding for new users and "
                      "ask the champion which teams have not started."),
+    # CRM signals before the usage rules their names share ("days_since_last")
+    ("competitor_mention", "The customer mentioned a competitor: call the sponsor to hear "
+                           "what they are comparing, and show the value delivered so far."),
+    ("downgrade_request", "The customer asked to downgrade: call the sponsor to understand "
+                          "what is not worth its price, before the renewal conversation."),
+    ("contact_change", "Your contact changed: introduce yourself to the new contact and "
+                       "walk them through what the account uses."),
+    ("exec_sponsor", "Book a meeting with the executive sponsor to review goals and value."),
+    ("new_team_onboarded", "No new team started lately: ask the champion which teams could "
+                           "use the product next and offer onboarding."),
     ("days_since_last", "Nobody has used the product recently: call the champion this "
                         "week to find out why."),
     ("_vs_prev", "Usage is falling compared with the period before: book a check-in to "

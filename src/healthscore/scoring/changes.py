@@ -230,18 +230,25 @@ def describe_change(line: Mapping[str, Any]) -> str:
             f"({format_points(line['points_change'])}{note})")
 
 
-def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str] = ()) -> pd.Series:
+def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str] = (),
+                   min_points: float = 0.0) -> pd.Series:
     """Per account, the ``top`` changed lines that lowered the score, as one text.
 
-    Indexed by ``account_id``; accounts whose score no line lowered are absent. Lines
-    of profile facts (``profile``, as ``score.profile_features``) and the ``other
-    changes`` remainder are no reason a person can act on: left out.
+    Indexed by ``account_id``; accounts whose score no line lowered are absent. Only a
+    behavioural signal whose value changed is a reason a person recognises: lines of
+    profile facts (``profile``, as ``score.profile_features``), the ``other changes``
+    remainder and ``model changed`` are left out, and so is a line that lowered the
+    score by less than ``min_points`` points. The costliest line comes first.
     """
     from healthscore.drivers import profile_mask
 
     features = changes["feature"].astype(str).to_numpy()
-    actionable = ~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)
-    hurt = changes.loc[(changes["points_change"] < 0).to_numpy() & actionable]
+    actionable = (~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)
+                  & (features != MODEL_CHANGED))
+    if "against_direction" in changes:  # it moved the healthy way: no reason to call
+        actionable &= ~changes["against_direction"].fillna(False).to_numpy(dtype=bool)
+    cost = changes["points_change"].to_numpy(np.float64)
+    hurt = changes.loc[(cost < 0) & (-cost >= min_points) & actionable]
     if hurt.empty:
         return pd.Series([], dtype="string", name="reasons")
     hurt = hurt.sort_values(["account_id", "points_change"], kind="stable")
@@ -249,3 +256,10 @@ def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str
     texts = [describe_change(row) for row in hurt.to_dict("records")]
     return pd.Series(texts, index=hurt["account_id"].to_numpy()).groupby(level=0, sort=False).agg(
         "; ".join).astype("string").rename("reasons")
+
+
+def reason_labels(reason: object) -> list[str]:
+    """The signal labels a reason text (:func:`change_reasons`) names, in order."""
+    if reason is None or pd.isna(reason) or not str(reason):
+        return []
+    return [line.split(": ", 1)[0] for line in str(reason).split("; ") if ": " in line]

@@ -292,7 +292,9 @@ def score_date(
     alert_frame = make_alerts(history[["account_id", "health_score", "band"]],
                               None if previous is None else previous.history,
                               change_reasons(changes, top=alerts.reasons,
-                                             profile=score.profile_features), alerts)
+                                             profile=score.profile_features,
+                                             min_points=alerts.reason_min_points), alerts,
+                              previous_alerts=None if previous is None else previous.alerts)
     timings["outputs_s"] = time.perf_counter() - clock
 
     from healthscore.io.datasets import make_meta

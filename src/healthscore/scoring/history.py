@@ -52,12 +52,14 @@ def make_history_rows(
 
 @dataclass(frozen=True)
 class Previous:
-    """What the last scoring before a date left: its date, history rows, points rows."""
+    """What the last scoring before a date left: its date, history rows, points rows
+    (and its alerts, for folding repeated ones)."""
 
     as_of: pd.Timestamp
     history: pd.DataFrame
     points: pd.DataFrame
     model_version: str | None
+    alerts: pd.DataFrame | None = None
 
 
 def read_previous(layout: OutputLayout, as_of: Any) -> Previous | None:
@@ -68,7 +70,8 @@ def read_previous(layout: OutputLayout, as_of: Any) -> Previous | None:
     history = layout.read_partition("history", when)
     points = layout.read_partition("points", when)
     version = layout.read_run(when).get("model_version")
-    return Previous(when, history, points, None if version is None else str(version))
+    return Previous(when, history, points, None if version is None else str(version),
+                    layout.read_table("alerts", when))
 
 
 def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str,

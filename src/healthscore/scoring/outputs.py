@@ -9,6 +9,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     changes/<as_of>.parquet                     why it changed (long)
     alerts/<as_of>.parquet
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
+    calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -80,6 +81,9 @@ class OutputLayout:
 
     def tasks(self, as_of: Any) -> Path:
         return self.root / "tasks" / f"{as_of_text(as_of)}.parquet"
+
+    def calls(self, as_of: Any) -> Path:
+        return self.root / "calls" / f"{as_of_text(as_of)}.csv"
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
@@ -197,6 +201,7 @@ class DateOutputs:
     alerts: pd.DataFrame
     run: Mapping[str, Any]
     tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
+    calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
 
 
 def write_date(
@@ -232,6 +237,10 @@ def write_date(
         if outputs.tasks is not None:
             _write_parquet(outputs.tasks, staged.tasks(when))
             entries.append(staged.tasks(when))
+        if outputs.calls is not None:
+            staged.calls(when).parent.mkdir(parents=True, exist_ok=True)
+            write_csv(outputs.calls, staged.calls(when))
+            entries.append(staged.calls(when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)

@@ -1,0 +1,71 @@
+"""`healthscore calls [--owner NAME] [--as-of DATE]`: who to call this week, and why.
+
+Read from the stored scoring outputs (``params.score.out_dir``): the risk list, the
+alerts and the why-it-changed lines of the latest date scored (or ``--as-of``), ranked
+per owner by :func:`healthscore.scoring.calls.make_calls`. ``--csv`` also writes the
+list as ``calls/<as_of>.csv`` under the outputs folder (``healthscore score`` writes it
+too, with the date, from the params it scored with; ``--owner`` lists one owner's).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from healthscore.config import Params
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--owner", default=None, metavar="NAME",
+                        help="only this owner's calls (as in accounts.owner)")
+    parser.add_argument("--as-of", default=None, metavar="DATE",
+                        help="a date scored before (default: the latest)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="scoring output folder (default: score.out_dir)")
+    parser.add_argument("--csv", action="store_true",
+                        help="also write calls/<as_of>.csv under the outputs folder (all owners)")
+
+
+def run(args: argparse.Namespace, params: Params) -> int:
+    import pandas as pd
+
+    from healthscore.errors import DataError
+    from healthscore.io.files import atomic_path
+    from healthscore.scoring import OutputLayout
+    from healthscore.scoring.calls import calls_of, render_calls
+    from healthscore.scoring.outputs import DateOutputs, as_of_text
+    from healthscore.scoring.risk_list import write_risk_csv
+
+    as_of = None
+    if args.as_of is not None:
+        try:
+            as_of = pd.Timestamp(args.as_of)
+        except (TypeError, ValueError):
+            raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
+    if args.csv and args.owner is not None:
+        raise DataError("--csv writes the whole call list (calls/<as_of>.csv); drop --owner to write it")
+    layout = OutputLayout(args.out or params.score.out_dir)
+    when = layout.scored_date(as_of)
+    risk_list = layout.read_table("risk_list", when)
+    if args.owner is not None:
+        owners = risk_list["owner"].astype("string")
+        if not (owners == args.owner).any():
+            known = ", ".join(sorted(owners.dropna().unique())[:5])
+            raise DataError(f"--owner {args.owner!r}: no account of the risk list of {as_of_text(when)} "
+                            f"has that owner (owners include: {known})")
+        risk_list = risk_list.loc[(owners == args.owner).fillna(False).to_numpy(dtype=bool)]
+    alerts = layout.read_table("alerts", when)
+    # stored points only for the candidates without an alert (their costliest driver)
+    alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
+    quiet = risk_list.loc[~risk_list["account_id"].isin(alerted)
+                          & (risk_list["band"].astype("string") == "red").fillna(False), "account_id"]
+    points = layout.read_partition("points", when, account_ids=quiet.tolist()) if len(quiet) else None
+    stored = DateOutputs(when, risk_list, pd.DataFrame(), points, layout.read_table("changes", when),
+                         alerts, layout.read_run(when))
+    calls = calls_of(stored, params)
+    print(render_calls(calls, as_of=when, currency=params.report.currency))
+    if args.csv:
+        path = layout.calls(when)
+        with atomic_path(path) as tmp:
+            write_risk_csv(calls, tmp)  # the same CSV rules: formulas neutralised
+        print(f"\nwrote {path}")
+    return 0
