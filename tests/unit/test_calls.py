@@ -85,7 +85,7 @@ def test_the_cap_per_owner_and_the_text():
 
 
 def test_a_crm_signal_gets_its_own_step_not_the_usage_one():
-    from healthscore.report.actions import step_for
+    from healthscore.scoring.actions import step_for
 
     assert step_for("signals__competitor_mention__days_since_last", "engagement").startswith(
         "The customer mentioned a competitor")

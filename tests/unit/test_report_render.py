@@ -32,7 +32,7 @@ from healthscore.cli import main
 from healthscore.config import ReportParams
 from healthscore.errors import DataError, HealthscoreError
 from healthscore.report import ReportInputs, read_report_inputs, render_report, write_report
-from healthscore.report.actions import suggest_next_steps
+from healthscore.scoring.actions import suggest_next_steps
 from healthscore.profile import contract_words, starting_point_words
 from healthscore.report.inputs import normalise_inputs
 from healthscore.report.points import points_to_long

@@ -20,7 +20,7 @@ from healthscore.features.phrases import feature_info, format_value, render_phra
 from healthscore.model.scale import HealthScale
 from healthscore import wording as text
 from healthscore.report import charts
-from healthscore.report.actions import suggest_next_steps
+from healthscore.scoring.actions import suggest_next_steps
 from healthscore.profile import (
     STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
 )

@@ -79,6 +79,9 @@ class ReportInputs:
         Why it changed: per account and feature, the change in points.
     alerts : DataFrame
         Alerts raised at ``as_of``.
+    calls : DataFrame
+        The week's call list of ``as_of`` (``calls/<as_of>.csv``, columns
+        :data:`healthscore.scoring.calls.CALL_COLUMNS`; empty when the run wrote none).
     run_info : dict
         ``run/<as_of>.json``.
     model_info : dict
@@ -106,6 +109,7 @@ class ReportInputs:
     previous_points: pd.DataFrame = field(default_factory=pd.DataFrame)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    calls: pd.DataFrame = field(default_factory=pd.DataFrame)
     run_info: Mapping[str, Any] = field(default_factory=dict)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None

@@ -127,6 +127,15 @@ def read_report_inputs(
         previous_points=points_of(previous),
         changes=layout.read_table("changes", when),
         alerts=layout.read_table("alerts", when),
+        calls=_read_calls(layout.calls(when)),
         run_info=run_info,
         model_info=model_info,
     )
+
+
+def _read_calls(path: Path) -> pd.DataFrame:
+    """The date's call list (``calls/<as_of>.csv``, written by ``score``); empty when
+    the run wrote none. Ids and text stay text."""
+    if not path.is_file():
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype=str, keep_default_na=False)

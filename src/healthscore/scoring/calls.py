@@ -11,7 +11,7 @@ at stake first, an urgent one before a calm one of the same size), and the first
 
 Each call carries one reason in plain words (the alert's leading reason, else the
 account's costliest behavioural driver, both as the explanation words them) and one
-next step (:func:`healthscore.report.actions.step_for` on that reason's signal).
+next step (:func:`healthscore.scoring.actions.step_for` on that reason's signal).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from healthscore.config import CallParams
 from healthscore.data.schema import POINTS_PREFIX
 from healthscore.drivers import catalogue_entry, profile_mask
 from healthscore.features.phrases import money
-from healthscore.report.actions import step_for
+from healthscore.scoring.actions import step_for
 from healthscore.scoring.changes import reason_labels
 from healthscore.wording import alert_label, in_days
 
