@@ -31,20 +31,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.errors import DataError
     from healthscore.io.files import atomic_path
     from healthscore.scoring import OutputLayout
-    from healthscore.scoring.calls import calls_of, render_calls
+    from healthscore.scoring.calls import calls_of, needing_points, render_calls
     from healthscore.scoring.outputs import DateOutputs, as_of_text
     from healthscore.scoring.risk_list import write_risk_csv
 
-    as_of = None
-    if args.as_of is not None:
-        try:
-            as_of = pd.Timestamp(args.as_of)
-        except (TypeError, ValueError):
-            raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
     if args.csv and args.owner is not None:
         raise DataError("--csv writes the whole call list (calls/<as_of>.csv); drop --owner to write it")
     layout = OutputLayout(args.out or params.score.out_dir)
-    when = layout.scored_date(as_of)
+    when = layout.scored_date(args.as_of)
     risk_list = layout.read_table("risk_list", when)
     if args.owner is not None:
         owners = risk_list["owner"].astype("string")
@@ -54,10 +48,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
                             f"has that owner (owners include: {known})")
         risk_list = risk_list.loc[(owners == args.owner).fillna(False).to_numpy(dtype=bool)]
     alerts = layout.read_table("alerts", when)
-    # stored points only for the candidates without an alert (their costliest driver)
-    alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
-    quiet = risk_list.loc[~risk_list["account_id"].isin(alerted)
-                          & (risk_list["band"].astype("string") == "red").fillna(False), "account_id"]
+    quiet = needing_points(risk_list, alerts)  # read only the stored points the list needs
     points = layout.read_partition("points", when, account_ids=quiet.tolist()) if len(quiet) else None
     stored = DateOutputs(when, risk_list, pd.DataFrame(), points, layout.read_table("changes", when),
                          alerts, layout.read_run(when))

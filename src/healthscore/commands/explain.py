@@ -24,20 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> int:
     import dataclasses
 
-    import pandas as pd
-
-    from healthscore.errors import DataError
     from healthscore.scoring import OutputLayout, read_account, render_account
     from healthscore.terminal import clean_values
 
-    as_of = None
-    if getattr(args, "as_of", None) is not None:
-        try:
-            as_of = pd.Timestamp(args.as_of)
-        except (TypeError, ValueError):
-            raise DataError(f"--as-of {args.as_of!r}: expected a date such as 2024-06-30") from None
     layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
-    info = read_account(layout, args.account_id, as_of, top=params.score.top_drivers,
+    info = read_account(layout, args.account_id, getattr(args, "as_of", None), top=params.score.top_drivers,
                         profile=params.score.profile_features)
     # Names, owners and phrases from the data, each on one line and without escapes
     # (the output stream strips escapes too, but keeps line breaks it cannot tell apart).

@@ -27,11 +27,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.plays import empty_tasks, notify_tasks
     from healthscore.scoring import OutputLayout
 
-    layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
-    as_of = layout.scored_date(getattr(args, "as_of", None))
+    layout = OutputLayout(args.out or params.score.out_dir)
+    as_of = layout.scored_date(args.as_of)
     tasks = layout.read_table("tasks", as_of)
     if tasks.empty:
         tasks = empty_tasks()
     print(f"{len(tasks):,} tasks of {as_of:%Y-%m-%d} under {layout.root}")
-    print(notify_tasks(tasks, params.notify, as_of=as_of, dry_run=getattr(args, "dry_run", False)))
+    print(notify_tasks(tasks, params.notify, as_of=as_of, dry_run=args.dry_run))
     return 0

@@ -293,24 +293,16 @@ def calls_view(calls: pd.DataFrame, *, pages: Mapping[Any, str], currency: str) 
     with the ARR at stake, one reason and one next step (empty without a list)."""
     if calls is None or calls.empty:
         return []
+    by_text = {str(key): link for key, link in pages.items()}  # the CSV reads ids back as text
     out: list[dict[str, Any]] = []
     for owner, rows in calls.groupby("owner", sort=False):
         out.append({"owner": owner, "accounts": [{
-            "name": row["name"], "page": _page(pages, row["account_id"]),
+            "name": row["name"], "page": by_text.get(str(row["account_id"])),
             "at_stake": text.money(pd.to_numeric(row["arr_at_risk"], errors="coerce"), symbol=currency),
             "score": row["health_score"], "band": row["band"], "why_now": row["why_now"],
             "reason": row["reason"], "next_step": row["next_step"],
         } for _, row in rows.iterrows()]})
     return out
-
-
-def _page(pages: Mapping[Any, str], account_id: Any) -> str | None:
-    """The account page's link, whatever type the id was read back as."""
-    for key in (account_id, str(account_id)):
-        if key in pages:
-            return pages[key]
-    text_id = str(account_id)
-    return next((link for key, link in pages.items() if str(key) == text_id), None)
 
 
 def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, str]) -> dict[str, Any]:

@@ -154,16 +154,21 @@ def _lead(account: Any, reason: Any, changes: pd.DataFrame, points: pd.DataFrame
     return "", feature, str(catalogue_entry(catalogue, feature)["family"])
 
 
+def needing_points(risk_list: pd.DataFrame, alerts: pd.DataFrame) -> pd.Series:
+    """The candidates whose reason comes from their stored points: red accounts
+    without an alert (their costliest behavioural driver)."""
+    alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
+    return risk_list.loc[~risk_list["account_id"].isin(alerted)
+                         & (risk_list["band"].astype("string") == "red").fillna(False), "account_id"]
+
+
 def calls_of(outputs: Any, params: Any) -> pd.DataFrame:
     """The call list of one date's outputs (a :class:`~healthscore.scoring.outputs.DateOutputs`,
     in memory or read back), with ``params``'s ``calls``, ``score`` and ``report`` sections."""
     risk_list, alerts = outputs.risk_list, outputs.alerts
-    alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
-    quiet = risk_list.loc[~risk_list["account_id"].isin(alerted)
-                          & (risk_list["band"].astype("string") == "red").fillna(False), "account_id"]
     points = outputs.points
     if points is not None and len(points):
-        points = points.loc[points["account_id"].isin(quiet)]
+        points = points.loc[points["account_id"].isin(needing_points(risk_list, alerts))]
     return make_calls(risk_list, alerts, outputs.changes, params=params.calls,
                       catalogue=dict(outputs.run).get("catalogue") or {}, points=points,
                       profile=params.score.profile_features, step_overrides=params.report.next_steps)

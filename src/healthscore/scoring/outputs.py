@@ -44,6 +44,23 @@ from healthscore.io.staging import Stage, folder_lock, has_pending_commit, settl
 _PARTITIONING = ds.partitioning(pa.schema([("as_of", pa.string())]), flavor="hive")
 
 
+def parse_as_of(as_of: Any) -> pd.Timestamp:
+    """``as_of`` (a date or its text) as a timestamp.
+
+    Raises
+    ------
+    DataError
+        Not a date (``''`` and ``'NaT'`` included).
+    """
+    try:
+        when = pd.Timestamp(as_of)
+    except (TypeError, ValueError):
+        when = pd.NaT
+    if pd.isna(when):
+        raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30")
+    return when
+
+
 def as_of_text(as_of: Any) -> str:
     """``YYYY-MM-DD`` of an as-of date."""
     return pd.Timestamp(as_of).strftime("%Y-%m-%d")
@@ -122,12 +139,13 @@ class OutputLayout:
         Raises
         ------
         DataError
-            Nothing was scored yet under this folder, or not on ``as_of``.
+            ``as_of`` is not a date; nothing was scored yet under this folder, or not
+            on ``as_of``.
         """
         dates = self.dates()
         if not dates:
             raise DataError(f"no scoring runs under {self.root}; run `healthscore score --as-of DATE` first")
-        when = dates[-1] if as_of is None else pd.Timestamp(as_of)
+        when = dates[-1] if as_of is None else parse_as_of(as_of)
         if when not in dates:
             shown = ", ".join(as_of_text(d) for d in dates[-5:])
             raise DataError(f"as-of date {as_of_text(when)} was not scored under {self.root} "

@@ -20,6 +20,7 @@ from healthscore.errors import DataError
 from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import feature_info, render_phrase
 from healthscore.risk_words import format_points
+from healthscore.scoring.outputs import parse_as_of
 from healthscore.data.schema import RISK_LIST_COLUMNS
 from healthscore.data.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
@@ -76,12 +77,7 @@ def check_as_of(as_of: Any, observed_until: pd.Timestamp) -> pd.Timestamp:
     DataError
         Not a date, or later than ``observed_until`` (features would miss days).
     """
-    try:
-        when = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
-        when = pd.NaT
-    if pd.isna(when):  # '' and 'NaT' parse to NaT
-        raise DataError(f"--as-of {as_of!r}: expected a date such as 2024-06-30")
+    when = parse_as_of(as_of)
     if when != when.normalize():
         raise DataError(f"--as-of {as_of!r}: expected a date without a time of day")
     if when > observed_until:
