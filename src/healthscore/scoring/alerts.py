@@ -77,8 +77,7 @@ def make_alerts(
     band_drop = seen & (rank_now.to_numpy(np.float64) < rank_before.to_numpy(np.float64, na_value=np.nan))
     fell = (-change).to_numpy(np.float64, na_value=np.nan)
     band_drop &= fell >= params.band_drop_points
-    score_drop = seen & (params.drop_points > 0) & (
-        (-change).to_numpy(np.float64, na_value=np.nan) >= params.drop_points)
+    score_drop = seen & (params.drop_points > 0) & (fell >= params.drop_points)
     new_red &= params.new_red
     band_drop &= params.band_drop
     reason = ids.map(reasons).astype("string")
@@ -107,8 +106,7 @@ def make_alerts(
     out["band"] = out["band"].astype("string")
     for column in ("previous_score", "health_score", "score_change"):
         out[column] = out[column].astype("Int64")
-    out["reason"] = reason.to_numpy()[fired]
-    out["reason"] = out["reason"].astype("string")
+    out["reason"] = pd.array(reason.to_numpy()[fired], dtype="string")
     return sort_alerts(out.loc[:, list(ALERT_COLUMNS)])
 
 
