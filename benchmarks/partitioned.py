@@ -5,7 +5,7 @@ On the data of ``benchmarks/features.py`` (simulated, cached under
 
 * ``single``: one :func:`~healthscore.features.build_features` call;
 * ``write_buckets``: the canonical tables split into ``--buckets`` account buckets;
-* ``spark``: :func:`~healthscore.partitioned.spark_build_features` on a local Spark
+* ``spark``: :func:`~healthscore.features.spark.spark_build_features` on a local Spark
   (``local[N]``, N = ``--cores``), written to Parquet by Spark; the session's start is
   timed apart;
 * ``equal``: every row read back and compared with the single build (exact for
@@ -39,7 +39,8 @@ from _common import record  # noqa: E402
 
 from healthscore.config import FeatureParams  # noqa: E402
 from healthscore.features import build_features, plan_features  # noqa: E402
-from healthscore.partitioned import spark_build_features, write_buckets  # noqa: E402
+from healthscore.features.spark import spark_build_features  # noqa: E402
+from healthscore.io.buckets import write_buckets  # noqa: E402
 
 
 def compare(got: pd.DataFrame, want: pd.DataFrame, plan) -> int:

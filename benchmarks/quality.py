@@ -159,7 +159,7 @@ def build(params: Params, *, cutoffs: Path | None) -> tuple[pd.DataFrame, dict[s
 def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names: list[str], features: Any,
                  truth: pd.DataFrame | None, profile: Sequence[str] = ()) -> dict[str, Any]:
     """Drivers (sums over rows), single-feature AUCs and family points of test rows."""
-    from healthscore.drivers import explain_families
+    from healthscore.scoring.drivers import explain_families
     from healthscore.model.evaluation import global_drivers, single_feature_auc
     from healthscore.model.export import catalogue_dict
 
@@ -186,7 +186,7 @@ def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names:
 def pool(parts: list[dict[str, Any]], truth: pd.DataFrame | None, names: list[str], *,
          features: Any, frame: pd.DataFrame) -> dict[str, Any]:
     """Drivers, leak check and fidelity over the test rows of every fold."""
-    from healthscore.drivers import catalogue_entry, cause_fidelity
+    from healthscore.scoring.drivers import catalogue_entry, cause_fidelity
     from healthscore.model.evaluation import LEAK_AUC
     from healthscore.model.export import catalogue_dict
 

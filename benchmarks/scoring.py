@@ -21,7 +21,7 @@ Parts (``--parts``, default all):
     subset of the simulated accounts. Target: <= 3 min, <= 4 GB.
 ``bucketed``
     The same command on the source split into ``--buckets`` account buckets
-    (:mod:`healthscore.partitioned`): one bucket's tables in memory at a time.
+    (:mod:`healthscore.scoring.buckets`): one bucket's tables in memory at a time.
 ``incremental``
     The same command with ``score.incremental=true``: rerunning the date (every
     feature row unchanged) and scoring the next day (rows reused only where the
@@ -107,7 +107,7 @@ def child_explain(args) -> dict:
     import numpy as np
     import pandas as pd
 
-    from healthscore.drivers import find_drivers
+    from healthscore.scoring.drivers import find_drivers
     from healthscore.model import load_exported
     from healthscore.scoring.engine import explain_rows
 
@@ -213,7 +213,7 @@ def child_train_small(args) -> dict:
 
 
 def child_simulate_buckets(args) -> dict:
-    from healthscore.partitioned import simulate_buckets
+    from healthscore.sim.buckets import simulate_buckets
     from healthscore.sim.simulate import SimulationSpec
 
     clock = time.perf_counter()
@@ -329,7 +329,7 @@ def e2e_inputs(args):
 
 def part_bucketed(args, figures: dict) -> None:
     """`score` of a source simulated straight into ``--buckets`` account buckets
-    (:mod:`healthscore.partitioned`), two days: one bucket's tables in memory at a time,
+    (:mod:`healthscore.scoring.buckets`), two days: one bucket's tables in memory at a time,
     so ``--accounts`` may exceed what fits in memory as one source. Needs ``--model``."""
     import pandas as pd
 

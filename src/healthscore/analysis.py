@@ -272,7 +272,7 @@ def shap_explanation(
         (base = expected margin; base + values = raw margin). Given (or when ``model``
         is an ``ExportedModel``): values are health-score points (positive =
         healthier) and the base is the score of an average account, so base + values
-        = the unclipped health score (:mod:`healthscore.explain`).
+        = the unclipped health score (:mod:`healthscore.scoring.explain`).
     labels : mapping, optional
         Feature name -> the name shown on the plot (e.g. catalogue labels).
 
@@ -284,7 +284,7 @@ def shap_explanation(
     """
     import shap
 
-    from healthscore.explain import explain_model
+    from healthscore.scoring.explain import explain_model
     from healthscore.model.encoding import encode_frame
 
     exported_scale = getattr(model, "scale", None)
@@ -327,7 +327,7 @@ def driver_table(
 
     Parameters
     ----------
-    explanation : healthscore.explain.Explanation
+    explanation : healthscore.scoring.explain.Explanation
         Explanation of the rows of ``X`` (same order).
     X : DataFrame
         Feature values of the explained rows (for the phrases).
@@ -343,7 +343,7 @@ def driver_table(
         ``points`` (health-score points, negative hurts) and ``phrase``; hurting
         first, each by size of its points.
     """
-    from healthscore.drivers import catalogue_entry, find_drivers
+    from healthscore.scoring.drivers import catalogue_entry, find_drivers
     from healthscore.features.catalogue import FeatureInfo
     from healthscore.features.phrases import render_phrase
 

@@ -95,7 +95,7 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
 def behaviour_families(points: pd.DataFrame, params: Params) -> pd.DataFrame:
     """``account_id`` and the points per family of the behavioural drivers (profile
     facts left out) of a scoring run's points frame: what a CSM reads."""
-    from healthscore.drivers import catalogue_entry, family_points, profile_mask
+    from healthscore.scoring.drivers import catalogue_entry, family_points, profile_mask
     from healthscore.model.export import catalogue_dict
 
     names = [c.removeprefix("points:") for c in points.columns if c.startswith("points:")]
@@ -217,7 +217,7 @@ def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
     struck before the as-of date (the simulator's ``cause_at``, when present): a cause
     that strikes later in the horizon is in no data the explanation could read.
     """
-    from healthscore.drivers import cause_fidelity
+    from healthscore.scoring.drivers import cause_fidelity
 
     truth = ground_truth.assign(renewal_date=pd.to_datetime(ground_truth["renewal_date"]).astype("datetime64[us]"))
     truth = truth.loc[truth["churned"].astype(bool) & truth["primary_cause"].notna()]

@@ -14,14 +14,8 @@ from healthscore.config import DataParams, FeatureParams
 from healthscore.errors import DataError
 from healthscore.features import build_features, plan_features
 from healthscore.io.sources import read_source
-from healthscore.partitioned import (
-    account_bucket,
-    build_bucket,
-    read_bucket,
-    read_meta,
-    spark_build_features,
-    write_buckets,
-)
+from healthscore.io.buckets import account_bucket, read_bucket, read_meta, write_buckets
+from healthscore.features.spark import build_bucket, spark_build_features
 from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 PARAMS = FeatureParams(partition_accounts=50)
@@ -106,7 +100,7 @@ def test_a_folder_that_is_not_bucketed_is_refused(tmp_path):
 
 
 def test_rewriting_replaces_the_buckets_and_a_failed_write_keeps_the_old(world, tmp_path, monkeypatch):
-    import healthscore.partitioned as partitioned
+    import healthscore.io.buckets as partitioned
 
     root = tmp_path / "b"
     write_buckets(world["tables"], root, 2)
@@ -150,7 +144,7 @@ def test_spark_builds_what_one_machine_builds(world):
 
 
 def test_simulating_into_buckets_gives_the_simulation_split_by_account(tmp_path):
-    from healthscore.partitioned import simulate_buckets
+    from healthscore.sim.buckets import simulate_buckets
 
     spec = SimulationSpec(n_accounts=120, months=8, seed=5, chunk_accounts=50)  # 3 chunks
     write_simulation(spec, tmp_path / "whole")

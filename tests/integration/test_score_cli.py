@@ -130,7 +130,7 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     account = risk.iloc[0]
     points = layout.read_partition("points", D2).set_index("account_id").loc[account["account_id"]]
     from healthscore.config import PROFILE_FEATURES
-    from healthscore.drivers import profile_mask
+    from healthscore.scoring.drivers import profile_mask
 
     columns = points.filter(like="points:")
     behaviour = ~profile_mask([c.split(":", 1)[1] for c in columns.index], PROFILE_FEATURES)
@@ -144,7 +144,7 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     assert f"Trend: {D1}" in text and f"Since {D1}" in text
     assert "Points by family" in text
     if points[worst] < 0:  # the most hurting feature is named with its points
-        from healthscore.risk_words import format_points
+        from healthscore.scoring.risk_words import format_points
 
         assert format_points(points[worst]) in text.split("What raises")[0]
     assert main(["--set", f"score.out_dir={layout.root}", "explain",
@@ -183,7 +183,7 @@ def test_scoring_survives_a_new_most_common_event_type(world, tmp_path, monkeypa
 
 
 def test_scoring_a_bucketed_source_gives_what_the_whole_source_gives(world, scored, tmp_path):
-    from healthscore.partitioned import write_buckets
+    from healthscore.io.buckets import write_buckets
 
     # 12 buckets of about 13 accounts: some bucket has no row of a signal type the model reads
     buckets = write_buckets(world["tables"], tmp_path / "buckets", 12)

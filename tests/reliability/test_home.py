@@ -25,7 +25,7 @@ import pytest
 import healthscore
 from healthscore.data import schema
 from healthscore.config import ReportParams, ScoreParams
-from healthscore.drivers import catalogue_entry
+from healthscore.scoring.drivers import catalogue_entry
 from healthscore.errors import DataError
 from healthscore.features.catalogue import build_catalogue
 from healthscore.features.phrases import feature_info, format_value, render_phrase
@@ -190,8 +190,8 @@ def _definitions(name: str) -> list[str]:
 @pytest.mark.parametrize("name, home", [
     ("format_value", "features/phrases.py"), ("render_phrase", "features/phrases.py"),
     ("feature_label", "features/phrases.py"), ("money", "features/phrases.py"),
-    ("is_missing", "features/phrases.py"), ("describe_risk", "risk_words.py"),
-    ("horizon_words", "risk_words.py"),
+    ("is_missing", "features/phrases.py"), ("describe_risk", "scoring/risk_words.py"),
+    ("horizon_words", "scoring/risk_words.py"),
     ("SOURCE_FAMILY", "features/catalogue.py"), ("HealthScale", "model/scale.py"),
     ("RISK_LIST_COLUMNS", "data/schema.py"), ("CHANGE_COLUMNS", "data/schema.py"),
     ("ALERT_COLUMNS", "data/schema.py"), ("POINTS_PREFIX", "data/schema.py"),

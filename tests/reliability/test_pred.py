@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import ModelError
-from healthscore.explain import explain_model, explain_predictor
+from healthscore.scoring.explain import explain_model, explain_predictor
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel, load_exported, save_bundle

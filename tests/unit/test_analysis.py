@@ -10,7 +10,7 @@ import pytest
 
 from healthscore import analysis
 from healthscore.errors import DataError
-from healthscore.explain import explain_model
+from healthscore.scoring.explain import explain_model
 from healthscore.features import build_catalogue
 from healthscore.model import HealthScale, HealthScoreModel
 from healthscore.model.export import ExportedModel

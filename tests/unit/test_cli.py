@@ -77,7 +77,7 @@ def test_usage_error_is_argparse_exit_2(capsys):
 
 
 def test_simulate_can_write_a_bucketed_source(tmp_path, capsys):
-    from healthscore.partitioned import read_bucket, read_meta
+    from healthscore.io.buckets import read_bucket, read_meta
 
     out = tmp_path / "buckets"
     assert main(["simulate", "--accounts", "60", "--months", "4", "--buckets", "2", "--out", str(out)]) == 0

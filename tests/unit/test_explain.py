@@ -13,10 +13,10 @@ import pytest
 import shap
 
 from healthscore.config import ScorecardRule
-from healthscore.drivers import cause_fidelity, explain_families, family_points, find_drivers
-from healthscore.explain import explain_contributions, explain_model, points_from_contributions
+from healthscore.scoring.drivers import cause_fidelity, explain_families, family_points, find_drivers
+from healthscore.scoring.explain import explain_contributions, explain_model, points_from_contributions
 from healthscore.features.catalogue import FAMILIES
-from healthscore.risk_words import describe_risk, format_points
+from healthscore.scoring.risk_words import describe_risk, format_points
 from healthscore.model import HealthScale, HealthScoreModel, RuleScorecard
 from healthscore.model.calibration import Calibrator
 
@@ -315,8 +315,8 @@ def test_explain_families_feeds_cause_fidelity():
 
 
 def test_the_notebooks_import_of_describe_risk_is_the_one_wording():
-    # notebooks/02-train-and-diagnose.ipynb reads `from healthscore.explain import describe_risk`
-    from healthscore import explain, risk_words
+    # notebooks/02-train-and-diagnose.ipynb reads `from healthscore.scoring.explain import describe_risk`
+    from healthscore.scoring import explain, risk_words
 
     assert explain.describe_risk is risk_words.describe_risk
     assert explain.describe_risk(0.14, horizon_days=365) == (

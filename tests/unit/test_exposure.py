@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from healthscore.drivers import split_profile
-from healthscore.explain import explain_model
+from healthscore.scoring.drivers import split_profile
+from healthscore.scoring.explain import explain_model
 from healthscore.model.calibration import Calibrator
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel, load_bundle, save_bundle

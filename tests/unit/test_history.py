@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from healthscore.explain import explanation_from_points
+from healthscore.scoring.explain import explanation_from_points
 from healthscore.model import HealthScale
 from healthscore.io import staging
 from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, attribute_changes

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from healthscore.config import make_params
-from healthscore.config_plays import Play, PlayWhen
+from healthscore.config.plays import Play, PlayWhen
 from healthscore.errors import ConfigError, DataError
 from healthscore.plays import ARM_TASK, make_tasks, task_id
 from healthscore.data.schema import ALERT_COLUMNS, TASK_COLUMNS

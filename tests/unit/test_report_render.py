@@ -33,10 +33,10 @@ from healthscore.config import ReportParams
 from healthscore.errors import DataError, HealthscoreError
 from healthscore.report import ReportInputs, read_report_inputs, render_report, write_report
 from healthscore.scoring.actions import suggest_next_steps
-from healthscore.profile import contract_words, starting_point_words
+from healthscore.scoring.profile import contract_words, starting_point_words
 from healthscore.report.inputs import normalise_inputs
 from healthscore.report.points import points_to_long
-from healthscore.risk_words import describe_risk
+from healthscore.scoring.risk_words import describe_risk
 
 NOW, BEFORE = pd.Timestamp("2024-06-01"), pd.Timestamp("2024-05-01")
 FEATURES = ["invoices__days_overdue__now", "events__active_users__30d", "accounts__segment"]

@@ -54,13 +54,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
     )
     from healthscore.scoring.engine import model_identity
 
-    from healthscore.partitioned import is_bucketed, read_meta, score_bucketed
+    from healthscore.io.buckets import is_bucketed, read_meta
+    from healthscore.scoring.buckets import score_bucketed
 
     layout = OutputLayout(check_folder(getattr(args, "out", None) or params.score.out_dir,
                                        what="score output folder"))
     source = getattr(args, "data", None) or params.data.source
     bucketed = is_bucketed(source)
-    if bucketed:  # one bucket in memory at a time (healthscore.partitioned)
+    if bucketed:  # one bucket in memory at a time (healthscore.scoring.buckets)
         tables = None
         as_of = check_as_of(args.as_of, pd.Timestamp(read_meta(source)["observed_until"]))
     else:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, params) -> int:
     out = args.out if args.out is not None else params.data.source
     began = time.perf_counter()
     if args.buckets is not None:
-        from healthscore.partitioned import simulate_buckets
+        from healthscore.sim.buckets import simulate_buckets
 
         if args.format != "parquet":
             raise ConfigError("simulate: --buckets writes Parquet only; drop --format csv")

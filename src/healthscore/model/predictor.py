@@ -11,7 +11,7 @@ Three classes implement it:
 
 :class:`~healthscore.model.export.ExportedModel` holds one with the health scale and
 calls it, never asking which it is. Explanations dispatch on the predictor's class
-(:func:`healthscore.explain.explain_predictor`), so this module knows nothing of them.
+(:func:`healthscore.scoring.explain.explain_predictor`), so this module knows nothing of them.
 A bundle folder names its predictor by ``kind`` in its manifest; :func:`load_predictor`
 reads the files that kind wrote.
 """

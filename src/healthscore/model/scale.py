@@ -89,7 +89,7 @@ class HealthScale:
         """``offset - factor * logit``, not rounded nor clipped (float array)."""
         return self.offset - self.factor * np.asarray(logit, dtype=np.float64)
 
-    #: Alias used by :mod:`healthscore.explain` (architecture.md's name).
+    #: Alias used by :mod:`healthscore.scoring.explain` (architecture.md's name).
     unclipped = unclipped_from_logit
 
     def score_from_logit(self, logit: Any) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from healthscore.config_plays import NotifyParams
+from healthscore.config.plays import NotifyParams
 from healthscore.notify.channels import PermanentFailure, post_webhook, send_mail
 from healthscore.notify.messages import mail_message, plan_mails, webhook_body
 

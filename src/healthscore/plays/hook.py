@@ -7,7 +7,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from healthscore.config_plays import NotifyParams, Play
+from healthscore.config.plays import NotifyParams, Play
 from healthscore.plays.tasks import make_tasks
 
 

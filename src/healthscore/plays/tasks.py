@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.config_plays import Play
+from healthscore.config.plays import Play
 from healthscore.errors import DataError
 from healthscore.data.schema import ALERT_COLUMNS, TASK_COLUMNS
 

@@ -6,7 +6,7 @@ account page's context out. The arithmetic shown on the page is the explanation'
 own: ``starting point + sum(driver points) (+ residual) = unclipped score``, where the
 starting point (``profile_score``) is the base plus the profile facts' points (the
 score of accounts like this one); the score shown is that number rounded and kept
-within 1-100. Profile facts are never drivers (:mod:`healthscore.profile`).
+within 1-100. Profile facts are never drivers (:mod:`healthscore.scoring.profile`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import pandas as pd
 
 from healthscore.features.phrases import feature_info, format_value, render_phrase
 from healthscore.model.scale import HealthScale
-from healthscore import wording as text
+from healthscore.scoring import wording as text
 from healthscore.report import charts
 from healthscore.scoring.actions import suggest_next_steps
-from healthscore.profile import (
+from healthscore.scoring.profile import (
     STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
 )
 from healthscore.report.inputs import SPECIAL_CHANGES
-from healthscore.risk_words import describe_risk, horizon_words
+from healthscore.scoring.risk_words import describe_risk, horizon_words
 
 Record = Mapping[str, Any]
 

@@ -35,8 +35,8 @@ import pandas as pd
 from healthscore.errors import DataError
 from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
-from healthscore import wording as text
-from healthscore.profile import STARTING_POINT, is_profile, profile_features_of, split_changes
+from healthscore.scoring import wording as text
+from healthscore.scoring.profile import STARTING_POINT, is_profile, profile_features_of, split_changes
 from healthscore.report.points import (
     PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore import wording as text
+from healthscore.scoring import wording as text
 from healthscore.report import charts
 
 #: metric -> (name in words, its technical name, what it means, higher is better)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.features.phrases import feature_family, feature_label
-from healthscore.profile import is_profile
+from healthscore.scoring.profile import is_profile
 from healthscore.data.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 
 #: Pseudo-features that carry the base or residual of an explanation in a long frame.

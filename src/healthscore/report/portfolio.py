@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore import wording as text
+from healthscore.scoring import wording as text
 from healthscore.report import charts
 from healthscore.report.inputs import ReportInputs
 

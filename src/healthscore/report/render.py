@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from healthscore import wording as text
+from healthscore.scoring import wording as text
 from healthscore.report.account import account_filename, build_account, records_by_account
 from healthscore.report.inputs import ReportInputs, normalise_inputs, riskiest
 from healthscore.report.modelpage import build_model_page

@@ -5,8 +5,8 @@ account on one as-of date: score, band, risk within the run's horizon, the next
 renewal, the starting point (the score of accounts like this one: base plus the
 profile facts' points), behavioural drivers with phrases and points, their points by
 family and the lines of why it changed. :func:`render_account` turns it into terminal
-text, in the report's words (:mod:`healthscore.profile`,
-:func:`healthscore.risk_words.describe_risk`). Nothing is recomputed from the model: the
+text, in the report's words (:mod:`healthscore.scoring.profile`,
+:func:`healthscore.scoring.risk_words.describe_risk`). Nothing is recomputed from the model: the
 stored points are the explanation.
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from healthscore.drivers import catalogue_entry, family_points, find_drivers, profile_mask
+from healthscore.scoring.drivers import catalogue_entry, family_points, find_drivers, profile_mask
 from healthscore.errors import DataError
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import feature_info, is_missing, money
-from healthscore.profile import (
+from healthscore.scoring.profile import (
     STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
 )
-from healthscore.wording import percent, renewal_words
-from healthscore.risk_words import describe_risk, format_points, horizon_words
+from healthscore.scoring.wording import percent, renewal_words
+from healthscore.scoring.risk_words import describe_risk, format_points, horizon_words
 from healthscore.scoring.changes import describe_change
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
@@ -42,7 +42,7 @@ class AccountExplanation:
     point, ``base`` plus the profile facts' points. ``trend``: ``as_of`` and
     ``health_score`` per date scored. ``changes``: the stored why-it-changed lines
     (``text``, ``points_change``, values); :func:`render_account` shows them as
-    :func:`healthscore.profile.split_changes` sorts them.
+    :func:`healthscore.scoring.profile.split_changes` sorts them.
     """
 
     account_id: Any

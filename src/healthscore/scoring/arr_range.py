@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike
 
 from healthscore.errors import DataError, SchemaError
 from healthscore.features.phrases import money
-from healthscore.wording import percent
+from healthscore.scoring.wording import percent
 
 #: ``group`` of the row over every account (the only row when ``by`` is None).
 TOTAL = "all"

@@ -23,11 +23,11 @@ import pandas as pd
 
 from healthscore.config import CallParams
 from healthscore.data.schema import POINTS_PREFIX
-from healthscore.drivers import catalogue_entry, profile_mask
+from healthscore.scoring.drivers import catalogue_entry, profile_mask
 from healthscore.features.phrases import money
 from healthscore.scoring.actions import step_for
 from healthscore.scoring.changes import reason_labels
-from healthscore.wording import alert_label, in_days
+from healthscore.scoring.wording import alert_label, in_days
 
 #: Columns of the call list, in order.
 CALL_COLUMNS = (

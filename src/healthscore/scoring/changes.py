@@ -22,9 +22,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.drivers import catalogue_entry
+from healthscore.scoring.drivers import catalogue_entry
 from healthscore.features.phrases import format_value, value_spec
-from healthscore.risk_words import format_points
+from healthscore.scoring.risk_words import format_points
 from healthscore.data.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
@@ -240,7 +240,7 @@ def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str
     remainder and ``model changed`` are left out, and so is a line that lowered the
     score by less than ``min_points`` points. The costliest line comes first.
     """
-    from healthscore.drivers import profile_mask
+    from healthscore.scoring.drivers import profile_mask
 
     features = changes["feature"].astype(str).to_numpy()
     actionable = (~profile_mask(features, list(profile)) & (features != OTHER_CHANGES)

@@ -20,8 +20,8 @@ import pandas as pd
 from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.model.export import ExportedModel
-from healthscore.drivers import find_drivers, split_profile
-from healthscore.explain import Explanation, explain_model, explanation_from_points
+from healthscore.scoring.drivers import find_drivers, split_profile
+from healthscore.scoring.explain import Explanation, explain_model, explanation_from_points
 from healthscore.scoring.alerts import make_alerts
 from healthscore.scoring.changes import attribute_changes, change_reasons
 from healthscore.scoring.history import Previous, make_history_rows

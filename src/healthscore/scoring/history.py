@@ -16,8 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.drivers import catalogue_entry, family_column, family_points
-from healthscore.explain import Explanation
+from healthscore.scoring.drivers import catalogue_entry, family_column, family_points
+from healthscore.scoring.explain import Explanation
 from healthscore.features.catalogue import FAMILIES
 from healthscore.data.schema import HISTORY_HEAD_COLUMNS
 from healthscore.scoring.outputs import OutputLayout

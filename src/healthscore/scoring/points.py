@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.explain import Explanation
+from healthscore.scoring.explain import Explanation
 from healthscore.data.schema import POINTS_PREFIX
 
 

@@ -15,11 +15,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.drivers import Drivers
+from healthscore.scoring.drivers import Drivers
 from healthscore.errors import DataError
 from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import feature_info, render_phrase
-from healthscore.risk_words import format_points
+from healthscore.scoring.risk_words import format_points
 from healthscore.scoring.outputs import parse_as_of
 from healthscore.data.schema import RISK_LIST_COLUMNS
 from healthscore.data.tables import Tables

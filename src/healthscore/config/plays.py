@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from healthscore.config_fields import (Bool, Count, Expected, Float, Int, Key, Mismatch, NonNegative, Positive, Str,
+from healthscore.config.fields import (Bool, Count, Expected, Float, Int, Key, Mismatch, NonNegative, Positive, Str,
                                        section)
 
 AlertKind = Literal["new_red", "band_drop", "score_drop"]

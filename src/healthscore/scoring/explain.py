@@ -17,7 +17,7 @@ A model without trees (the rule scorecard) explains itself: it exposes per-rule 
 that add up to its score, and :func:`explain_model` takes them as they are.
 
 What the points say (the top drivers, points by family, cause fidelity) is
-:mod:`healthscore.drivers`; a risk and points in words, :mod:`healthscore.risk_words`.
+:mod:`healthscore.scoring.drivers`; a risk and points in words, :mod:`healthscore.scoring.risk_words`.
 
 Everything here is pure: arrays and frames in, arrays and frames out.
 """
@@ -38,7 +38,7 @@ from healthscore.model.export import ExportedModel
 from healthscore.model.exposure import combine_hazards, expand_intervals, horizon_weights
 from healthscore.model.predictor import HazardPredictor
 from healthscore.model.scale import round_score
-from healthscore.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
+from healthscore.scoring.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
 
 
 # ----------------------------------------------------------------- the arithmetic

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from healthscore.config import PROFILE_FEATURES
-from healthscore.drivers import profile_mask
+from healthscore.scoring.drivers import profile_mask
 from healthscore.features.phrases import is_missing, positive_days
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes).

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from healthscore.features.phrases import is_missing, money
-from healthscore.risk_words import horizon_words
+from healthscore.scoring.risk_words import horizon_words
 
 MINUS = "\u2212"  # a true minus sign, easier to read than a hyphen
 

@@ -1,6 +1,6 @@
 """The field types of ``params.yaml`` and its errors put in words, on pydantic.
 
-The sections in :mod:`healthscore.config_sections` are plain frozen dataclasses whose
+The sections in :mod:`healthscore.config.sections` are plain frozen dataclasses whose
 annotations carry pydantic constraints (``Annotated[Int, Field(ge=2)]``); they are
 checked when ``params.yaml`` is loaded, not when code builds a section. Scalars are
 strict (``"90"`` is not an integer, ``yes`` in quotes is not true/false) and every

@@ -6,8 +6,8 @@ a typo never falls back silently to a default.
 
 Durations are whole days (``*_days``); dates are ISO strings (``2024-01-31``).
 
-The sections live in :mod:`healthscore.config_sections` (re-exported here), their
-field types and the wording of errors in :mod:`healthscore.config_fields`. Types and
+The sections live in :mod:`healthscore.config.sections` (re-exported here), their
+field types and the wording of errors in :mod:`healthscore.config.fields`. Types and
 ranges are pydantic constraints on the fields, checked by pydantic at load, so
 ``model.num_leaves=0`` or ``data.observed_until: yesterday`` stops with the key named
 before any stage runs. Every number must be finite.
@@ -23,8 +23,8 @@ from typing import Any, Mapping
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from healthscore.config_fields import config_error
-from healthscore.config_sections import (
+from healthscore.config.fields import config_error
+from healthscore.config.sections import (
     AlertParams, CallParams, CalibrationParams, DataParams, FeatureParams, GateParams, LabelParams,
     LookupParams, ModelParams, PROFILE_FEATURES, Params, ReportParams, ScoreParams,
     ScorecardParams, ScorecardRule, SplitParams, TimelineParams, TrackingParams, TuneParams,
@@ -56,7 +56,7 @@ def _validate(tree: Mapping[str, Any]) -> Params:
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML that keeps dates as written: they are ISO strings checked per key
-    (:data:`~healthscore.config_fields.IsoDate`), so an impossible date such as
+    (:data:`~healthscore.config.fields.IsoDate`), so an impossible date such as
     2024-13-01 names its key."""
 
 

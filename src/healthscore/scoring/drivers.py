@@ -2,7 +2,7 @@
 set apart, the points summed by feature family, and how often a churn's known cause
 shows among the hurting families (:func:`cause_fidelity`).
 
-The points themselves come from :mod:`healthscore.explain`; everything here is pure:
+The points themselves come from :mod:`healthscore.scoring.explain`; everything here is pure:
 arrays and frames in, arrays and frames out.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from healthscore.explain import Explanation, explain_model
+from healthscore.scoring.explain import Explanation, explain_model
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.catalogue import SOURCE_FAMILY as _SOURCE_FAMILY  # a feature's family by its table
 

@@ -2,7 +2,7 @@
 
 Each stage receives only its own section. The annotations carry the checks
 (``num_leaves: Annotated[Int, Field(ge=2, le=131_072)] = 7``, dates as
-:data:`~healthscore.config_fields.IsoDate`) and each section's ``model_validator``
+:data:`~healthscore.config.fields.IsoDate`) and each section's ``model_validator``
 the checks that involve two fields; :func:`healthscore.config.make_params` runs them
 all when ``params.yaml`` is loaded. A section built in code (tests,
 ``dataclasses.replace``) is not checked: the stage that uses it checks what it needs.
@@ -16,10 +16,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from healthscore.config_fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
+from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
-from healthscore.config_plays import NotifyParams, PlayList, default_plays
+from healthscore.config.plays import NotifyParams, PlayList, default_plays
 
 # ----------------------------------------------------------------------------- data
 
@@ -346,7 +346,7 @@ class ReportParams:
     ``driver_min_points``: a driver *hurts* an account (patterns, next steps) when it
     costs at least this many points. ``outcome``: what happens to the accounts a risk
     counts, worded with the run's horizon ("about 1 in 7 accounts like this are lost
-    within 12 months"; :func:`healthscore.risk_words.describe_risk`). ``currency``: symbol
+    within 12 months"; :func:`healthscore.scoring.risk_words.describe_risk`). ``currency``: symbol
     before amounts. ``next_steps``: extra next-step rules, feature-name fragment or
     family -> step, consulted before the built-in ones. ``renewal_days``: the overview
     lists the accounts whose next renewal falls within this many days.
