@@ -6,14 +6,13 @@ validation window and deterministic settings (same data and seed, same model byt
 The raw margin is calibrated by Platt scaling on the validation window
 (``calibrated_logit = a * margin + b``, see :mod:`healthscore.model.calibration`).
 
-Persistence is three plain files, no pickle: ``model.txt`` (LightGBM's text format),
+Persistence (:mod:`healthscore.model.model_files`) is three plain files, no pickle: ``model.txt`` (LightGBM's text format),
 ``calibration.json`` and ``features.json`` (feature order and categorical levels).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,13 +26,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from healthscore.errors import DataError, ModelError
-from healthscore.model.calibration import Calibrator, fit_calibrator
+from healthscore.model.calibration import fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
-from healthscore.model.manifest import REEXPORT, check_model_text, read_model_json
-
-FORMAT_VERSION = 1
-
+from healthscore.model.model_files import read_model, write_model
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):
     """Calibrated LightGBM binary classifier of churn (label 1 = churned).
@@ -400,29 +396,15 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
     # --------------------------------------------------------------- persistence
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``model.txt``, ``calibration.json`` and ``features.json`` into ``directory``."""
+        """Write ``model.txt``, ``calibration.json`` and ``features.json`` into ``directory``
+        (:func:`healthscore.model.model_files.write_model`)."""
         check_is_fitted(self)
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "model.txt").write_text(self.booster_.model_to_string())
-        (directory / "calibration.json").write_text(self.calibrator_.to_json() + "\n")
-        features = {
-            "format": FORMAT_VERSION,
-            "kind": "lightgbm",
-            "feature_names": list(self.feature_names_),
-            "named_input": getattr(self, "feature_names_in_", None) is not None,
-            "categories": self.categories_,
-            "classes": self.classes_.tolist(),
-            "best_iteration": self.best_iteration_,
-            "validation": self.validation_,
-            "params": self.get_params(),
-        }
-        (directory / "features.json").write_text(json.dumps(features, indent=2) + "\n")
-        return directory
+        return write_model(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> "HealthScoreModel":
-        """Read a model written by :meth:`save` (no pickle involved).
+        """Read a model written by :meth:`save` (no pickle involved;
+        :func:`healthscore.model.model_files.read_model`).
 
         Raises
         ------
@@ -430,45 +412,4 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             A file is missing, not valid JSON, or not what :meth:`save` writes; the
             message names the file. ``model.txt`` is checked before LightGBM parses it.
         """
-        directory = Path(directory)
-        paths = [directory / n for n in ("model.txt", "calibration.json", "features.json")]
-        missing = [p.name for p in paths if not p.exists()]
-        if missing:
-            raise ModelError(f"model folder {directory}: missing {', '.join(missing)}; {REEXPORT}")
-        features = read_model_json(paths[2])
-        if not isinstance(features, dict) or features.get("format") != FORMAT_VERSION \
-                or features.get("kind") != "lightgbm":
-            found = features if isinstance(features, dict) else {}
-            raise ModelError(
-                f"{paths[2]}: expected a lightgbm model of format {FORMAT_VERSION}, got "
-                f"kind={found.get('kind')!r} format={found.get('format')!r}"
-            )
-        text = paths[0].read_text(encoding="utf-8", errors="replace")
-        check_model_text(text, paths[0])
-        calibration = read_model_json(paths[1])
-        try:
-            model = cls(**features["params"])
-            model.feature_names_ = [str(n) for n in features["feature_names"]]
-            model.categories_ = {str(k): list(v) for k, v in features["categories"].items()}
-            model.classes_ = np.asarray(features["classes"])
-            model.best_iteration_ = int(features["best_iteration"])
-            model.validation_ = features["validation"]
-            named = bool(features["named_input"])
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{paths[2]}: not the feature list a model export writes "
-                             f"({type(exc).__name__}: {exc}); {REEXPORT}") from None
-        if not isinstance(calibration, dict):
-            raise ModelError(f"{paths[1]}: expected a JSON object; {REEXPORT}")
-        model.calibrator_ = Calibrator.from_dict(calibration)
-        try:
-            model.booster_ = lgb.Booster(model_str=text)
-        except lgb.basic.LightGBMError as exc:
-            raise ModelError(f"{paths[0]}: LightGBM cannot read it ({exc}); {REEXPORT}") from None
-        # LightGBM writes spaces in names as underscores
-        if model.booster_.feature_name() != [re.sub(r"\s", "_", n) for n in model.feature_names_]:
-            raise ModelError(f"{paths[2]}: feature_names differ from those of {paths[0].name}; "
-                             f"{REEXPORT}")
-        model.n_features_in_ = len(model.feature_names_)
-        if named:
-            model.feature_names_in_ = np.asarray(model.feature_names_, dtype=object)
-        return model
+        return read_model(cls, directory)
