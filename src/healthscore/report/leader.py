@@ -186,6 +186,8 @@ def green_share(risk_list: pd.DataFrame, *, pages: Mapping[Any, str], currency: 
             f"is in green accounts")
     if green.empty or amount <= 0:
         words = f"{head}: all of it sits in red and yellow accounts."
+    elif len(green) == 1:
+        words = f"{head}: the one account that looks healthy carries it."
     else:
         words = (f"{head}: {len(green):,} accounts that look healthy, each with a small chance of "
                  f"being lost, add up to it.")
