@@ -218,3 +218,15 @@ def test_the_loader_keeps_every_runs_figures(tmp_path):
     assert f'title="Red: at risk 2 ({MINUS}1 since 2026-06-01)"' in html
     earlier = read_report_inputs(layout.root, as_of="2026-06-01")
     assert [r["as_of"] for r in earlier.runs] == ["2026-05-01", "2026-06-01"]
+
+
+def test_the_trend_says_amounts_whole_when_rounded_ones_would_read_the_same():
+    from healthscore.report.leader import trend_view
+
+    trend = pd.DataFrame({"as_of": [JUNE, JULY], "accounts": [4.0, 4.0], "red": [1.0, 2.0],
+                          "yellow": [2.0, 1.0], "green": [1.0, 1.0], "alerts": [0.0, 1.0],
+                          "arr_at_risk": [3_399_198.0, 3_364_864.0]})
+    view = trend_view(trend, currency="$")
+    assert view["words"].endswith("ARR at risk $3,399,198 \u2192 $3,364,864.")
+    # the ARR axis starts at zero and ends on a round number above the largest figure
+    assert ">$0</text>" in str(view["chart"]) and ">$5.0M</text>" in str(view["chart"])

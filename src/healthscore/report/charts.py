@@ -236,6 +236,15 @@ def reliability_curve(
     return _svg(size, size, label, body, css="chart chart-square")
 
 
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (1 for nothing), so an
+    axis ends on a round number."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-12)))
+
+
 def run_trend(
     dates: Sequence[str],
     bands: dict[str, Sequence[float]],
@@ -262,7 +271,7 @@ def run_trend(
     stacks = [[0.0 if not np.isfinite(v) else float(v) for v in bands.get(b, [np.nan] * n)]
               for b in ("red", "yellow", "green")]
     totals = [sum(col) for col in zip(*stacks)] if n else []
-    peak = max(totals, default=0.0) or 1.0
+    peak = _nice_ceiling(max(totals, default=0.0))
     body = [_text(left, bar_top - 6, "Accounts per band", size=11, fill=INK)]
     for frac in (0.5, 1.0):
         y = bar_top + bar_h * (1 - frac)
@@ -282,15 +291,14 @@ def run_trend(
     body.append(f'<line x1="{left}" x2="{width - right}" y1="{bar_top + bar_h}" y2="{bar_top + bar_h}" stroke="{MUTED}"/>')
     values = [float(v) if v is not None and np.isfinite(v) else np.nan for v in arr_at_risk]
     known = [v for v in values if np.isfinite(v)]
-    hi = max(known, default=0.0) or 1.0
-    lo = min(known, default=0.0)
-    lo = lo if lo > 0.5 * hi else 0.0  # from zero, unless that flattens the line
+    # from zero: a small change looks small (a zoomed axis would make it look large)
+    lo, hi = 0.0, _nice_ceiling(max(known, default=0.0))
 
     def y_of(v: float) -> float:
-        return line_top + line_h * (1 - (v - lo) / ((hi - lo) or 1.0))
+        return line_top + line_h * (1 - (v - lo) / (hi - lo))
 
     body.append(_text(left, line_top - 8, "ARR at risk", size=11, fill=INK))
-    for v in (lo, hi):
+    for v in (lo, hi / 2, hi):
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y_of(v):.1f}" y2="{y_of(v):.1f}" stroke="{GRID}"/>')
         body.append(_text(left - 6, y_of(v) + 4, money(v, symbol=currency, compact=True), anchor="end", size=11))
     drawn = [(x, y_of(v)) for x, v in zip(xs, values) if np.isfinite(v)]

@@ -125,20 +125,22 @@ def kpi_cards(trend: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
             "n/a" if text.is_missing(value) else f"{int(value):,}")
         change = np.nan if before is None else value - before[key]
         if before is None:
-            change_text, direction = "first run: no change to show", ""
+            head, tail, direction = "first run:", "no change to show", ""
         elif text.is_missing(change):
-            change_text, direction = f"no figure for {since}", ""
+            head, tail, direction = "no figure", f"for {since}", ""
         else:
             amount = _signed_money(change, currency) if money else (
                 f"{'+' if change > 0 else text.MINUS if change < 0 else ''}{abs(int(change)):,}")
-            change_text = f"{amount} since {since}" if round(change) != 0 else f"unchanged since {since}"
+            head, tail = (amount if round(change) != 0 else "unchanged"), f"since {since}"
             direction = "same" if round(change) == 0 else "" if rise == 0 else (
                 "worse" if np.sign(change) == rise else "better")
+        change_text = f"{head} {tail}"
+        # ``change_head`` and ``change_tail``: the two halves a narrow card wraps between
         cards.append({"key": key, "label": label, "value": shown,
                       "value_number": None if text.is_missing(value) else float(value),
                       "change": None if text.is_missing(change) else float(change),
-                      "change_text": change_text, "direction": direction,
-                      "title": f"{label} {shown} ({change_text})"})
+                      "change_text": change_text, "change_head": head, "change_tail": tail,
+                      "direction": direction, "title": f"{label} {shown} ({change_text})"})
     return cards
 
 
@@ -150,9 +152,11 @@ def trend_view(trend: pd.DataFrame, *, currency: str) -> dict[str, Any]:
     if len(shown) < 2:
         words = "This is the first scoring run: the trend grows from the next run on."
     else:
+        compact = text.money(arr_first, symbol=currency, compact=True) != \
+            text.money(arr_last, symbol=currency, compact=True)  # else "$3.4M -> $3.4M" says nothing
         arr_words = "" if text.is_missing(arr_first) or text.is_missing(arr_last) else (
-            f"; ARR at risk {text.money(arr_first, symbol=currency, compact=True)} \u2192 "
-            f"{text.money(arr_last, symbol=currency, compact=True)}")
+            f"; ARR at risk {text.money(arr_first, symbol=currency, compact=compact)} \u2192 "
+            f"{text.money(arr_last, symbol=currency, compact=compact)}")
         words = (f"Over {len(shown)} runs from {text.date_text(first['as_of'])} to "
                  f"{text.date_text(last['as_of'])}: red accounts {int(first['red']):,} \u2192 "
                  f"{int(last['red']):,}{arr_words}.")
