@@ -234,3 +234,88 @@ def reliability_curve(
     label = "Reliability: observed against predicted churn per bin; " + "; ".join(
         f"predicted {100 * p:.0f}% observed {100 * o:.0f}%" for p, o in zip(pred[order], obs[order]))
     return _svg(size, size, label, body, css="chart chart-square")
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (1 for nothing), so an
+    axis ends on a round number."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-12)))
+
+
+def run_trend(
+    dates: Sequence[str],
+    bands: dict[str, Sequence[float]],
+    arr_at_risk: Sequence[float],
+    *,
+    currency: str = "$",
+) -> Markup:
+    """Bands and ARR at risk across scoring runs, one column per run.
+
+    Top: the accounts of each band stacked (red at the bottom); below: the ARR at
+    risk as a line with one point per run (``class="run-point"``, ``data-as-of``).
+    A figure a run did not record is left out (no bar, no point).
+    """
+    from healthscore.features.phrases import money
+
+    n = len(dates)
+    width, left, right = 520, 52, 16
+    bar_top, bar_h, gap, line_h, bottom = 18, 110, 34, 70, 26
+    line_top = bar_top + bar_h + gap
+    height = line_top + line_h + bottom
+    plot_w = width - left - right
+    step = plot_w / max(n, 1)
+    xs = [left + step * (i + 0.5) for i in range(n)]
+    stacks = [[0.0 if not np.isfinite(v) else float(v) for v in bands.get(b, [np.nan] * n)]
+              for b in ("red", "yellow", "green")]
+    totals = [sum(col) for col in zip(*stacks)] if n else []
+    peak = _nice_ceiling(max(totals, default=0.0))
+    body = [_text(left, bar_top - 6, "Accounts per band", size=11, fill=INK)]
+    for frac in (0.5, 1.0):
+        y = bar_top + bar_h * (1 - frac)
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        body.append(_text(left - 6, y + 4, f"{peak * frac:,.0f}", anchor="end", size=11))
+    bar_w = max(min(step * 0.7, 40.0), 2.0)
+    for i, x in enumerate(xs):
+        y = bar_top + bar_h
+        parts = []
+        for band, values in zip(("red", "yellow", "green"), stacks):
+            h = bar_h * values[i] / peak
+            y -= h
+            parts.append(f'<rect x="{x - bar_w / 2:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                         f'fill="{BAND_FILL[band]}"/>')
+        tip = f"{dates[i]}: " + ", ".join(f"{b} {int(v[i]):,}" for b, v in zip(("red", "yellow", "green"), stacks))
+        body.append(f'<g class="run-bar" data-as-of="{escape(dates[i])}"><title>{escape(tip)}</title>{"".join(parts)}</g>')
+    body.append(f'<line x1="{left}" x2="{width - right}" y1="{bar_top + bar_h}" y2="{bar_top + bar_h}" stroke="{MUTED}"/>')
+    values = [float(v) if v is not None and np.isfinite(v) else np.nan for v in arr_at_risk]
+    known = [v for v in values if np.isfinite(v)]
+    # from zero: a small change looks small (a zoomed axis would make it look large)
+    lo, hi = 0.0, _nice_ceiling(max(known, default=0.0))
+
+    def y_of(v: float) -> float:
+        return line_top + line_h * (1 - (v - lo) / (hi - lo))
+
+    body.append(_text(left, line_top - 8, "ARR at risk", size=11, fill=INK))
+    for v in (lo, hi / 2, hi):
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y_of(v):.1f}" y2="{y_of(v):.1f}" stroke="{GRID}"/>')
+        body.append(_text(left - 6, y_of(v) + 4, money(v, symbol=currency, compact=True), anchor="end", size=11))
+    drawn = [(x, y_of(v)) for x, v in zip(xs, values) if np.isfinite(v)]
+    if len(drawn) > 1:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(drawn))
+        body.append(f'<path d="{path}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
+    for x, v, d in zip(xs, values, dates):
+        if np.isfinite(v):
+            body.append(f'<circle class="run-point" data-as-of="{escape(d)}" cx="{x:.1f}" cy="{y_of(v):.1f}" '
+                        f'r="3.5" fill="{ACCENT}"><title>{escape(f"{d}: {money(v, symbol=currency)} ARR at risk")}'
+                        f'</title></circle>')
+    every = max(1, int(np.ceil(n / 6)))
+    for i, (x, d) in enumerate(zip(xs, dates)):
+        if i % every == 0 or i == n - 1:
+            body.append(_text(x, height - 8, str(d), anchor="middle", size=11))
+    summary = "; ".join(
+        f"{d}: red {int(r):,}, yellow {int(yl):,}, green {int(g):,}, ARR at risk "
+        f"{money(v, symbol=currency, compact=True) if np.isfinite(v) else 'not recorded'}"
+        for d, r, yl, g, v in zip(dates, *stacks, values))
+    return _svg(width, height, f"Bands and ARR at risk per scoring run: {summary}", body, css="chart chart-trend")

@@ -11,7 +11,8 @@ Normalised frames (columns the views rely on):
   risk_proba, arr_at_risk, renewal_date, days_to_renewal, renewal_risk, score_change,
   previous_band, top_drivers`` (list of str), ``base_points``, ``profile_score`` and
   ``unclipped_score`` (float, NaN when unknown);
-* ``history``: ``account_id, as_of, health_score, band, risk_proba``;
+* ``history``: ``account_id, as_of, health_score, band, risk_proba, arr`` (NaN when
+  the history does not keep it);
 * ``points`` / ``previous_points`` (long): ``account_id, feature, value, points,
   label, family, phrase, unit, profile`` (bool: a profile fact, never a driver);
 * ``changes`` (long): ``account_id, feature, points_change, points_before, points_now,
@@ -84,6 +85,10 @@ class ReportInputs:
         :data:`healthscore.scoring.calls.CALL_COLUMNS`; empty when the run wrote none).
     run_info : dict
         ``run/<as_of>.json``.
+    runs : tuple of dict
+        What every run up to ``as_of`` recorded (``as_of``, ``counts``, ``arr_at_risk``
+        of its ``run/<date>.json``), oldest first, for the trend across runs (empty:
+        the trend is taken from ``history``).
     model_info : dict
         ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
         ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
@@ -111,6 +116,7 @@ class ReportInputs:
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: pd.DataFrame = field(default_factory=pd.DataFrame)
     run_info: Mapping[str, Any] = field(default_factory=dict)
+    runs: tuple[Mapping[str, Any], ...] = ()
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -263,7 +269,7 @@ def normalise_risk_list(
 
 
 def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFrame:
-    columns = ["account_id", "as_of", "health_score", "band", "risk_proba"]
+    columns = ["account_id", "as_of", "health_score", "band", "risk_proba", "arr"]
     if history is None or history.empty:
         return empty_frame(columns)
     frame = history
@@ -275,6 +281,7 @@ def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFr
         "as_of": pd.to_datetime(frame[AS_OF].astype(str)).to_numpy(),
         "health_score": _numeric(frame, "health_score").to_numpy(),
         "risk_proba": _numeric(frame, "risk_proba").to_numpy(),
+        "arr": _numeric(frame, "arr").to_numpy(),
     })
     band = frame["band"].astype(object).to_numpy() if "band" in frame.columns else None
     out["band"] = band if band is not None else _bands(out["health_score"], scale)

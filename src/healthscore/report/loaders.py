@@ -20,7 +20,7 @@ import pandas as pd
 
 from healthscore.errors import DataError
 from healthscore.report.inputs import ReportInputs
-from healthscore.scoring.outputs import OutputLayout
+from healthscore.scoring.outputs import OutputLayout, as_of_text
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def read_report_inputs(
         return layout.read_partition("points", date)
 
     run_info = layout.read_run(when)
+    runs = tuple(_run_summary(layout.read_run(d), d) for d in layout.dates() if d < when)
     model_info = read_model_info(model_dir)
     if not model_info.get("version") and run_info.get("model_version"):
         model_info["version"] = run_info["model_version"]
@@ -129,8 +130,20 @@ def read_report_inputs(
         alerts=layout.read_table("alerts", when),
         calls=_read_calls(layout.calls(when)),
         run_info=run_info,
+        runs=(*runs, _run_summary(run_info, when)),
         model_info=model_info,
     )
+
+
+#: What the trend across runs takes from each ``run/<as_of>.json``.
+RUN_SUMMARY_KEYS = ("as_of", "counts", "arr_at_risk")
+
+
+def _run_summary(run: dict[str, Any], when: pd.Timestamp) -> dict[str, Any]:
+    """A run file cut to what the trend needs (run files also hold the catalogue and
+    params: the report keeps one of those, the current run's); ``as_of`` is the date
+    the file is named for."""
+    return {**{key: run[key] for key in RUN_SUMMARY_KEYS if key in run}, "as_of": as_of_text(when)}
 
 
 def _read_calls(path: Path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.scoring import wording as text
-from healthscore.report import charts
+from healthscore.report import charts, leader
 from healthscore.report.inputs import ReportInputs
 
 BAND_ORDER = ("red", "yellow", "green")
@@ -115,7 +115,8 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     Returns ``drivers`` (one row per feature hurting at least one account, most
     accounts first), ``growing`` (drivers hurting more accounts than at the previous
     run, largest rise first), ``by_segment`` and ``by_owner`` (per group: accounts,
-    ARR, share red, its three most common drivers).
+    ARR, ARR at risk, share red, its three most common drivers; the most ARR at risk
+    first).
     """
     now = _hurt(inputs.points, inputs.risk_list, min_points)
     before = _hurt(inputs.previous_points, inputs.risk_list, min_points)
@@ -159,16 +160,19 @@ def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency
     for value, part in risk_list.groupby(column, sort=True):
         mine = hurt[hurt[column] == value]
         counts = mine.groupby("label")["account_id"].nunique().sort_values(ascending=False).head(3)
+        at_risk = float(part["arr_at_risk"].fillna(0).sum())
         out.append({
             "name": value, "accounts": len(part),
             "arr": text.money(part["arr"].fillna(0).sum(), symbol=currency, compact=True),
+            "arr_at_risk": text.money(at_risk, symbol=currency, compact=True), "arr_at_risk_value": at_risk,
             "red": int((part["band"] == "red").sum()),
             "red_share": text.percent((part["band"] == "red").mean()),
             "loss_words": losses.get((column, value)) or text.arr_loss_words(
                 part["arr_at_risk"].fillna(0).sum(), None, None, currency=currency),
             "drivers": [{"label": label, "accounts": int(n)} for label, n in counts.items()],
         })
-    out.sort(key=lambda g: (-g["red"], -g["accounts"]))
+    # the leader's order: where the most ARR is expected to be lost, then the most red
+    out.sort(key=lambda g: (-g["arr_at_risk_value"], -g["red"], -g["accounts"]))
     return out
 
 
@@ -248,7 +252,7 @@ def arr_at_risk_view(inputs: ReportInputs, *, currency: str) -> dict[str, Any]:
     segments, owners = group_rows("segment"), group_rows("owner")
     return {
         "headline": headline, "accounts": accounts, "has_range": total is not None,
-        "expected": text.money(expected, symbol=currency, compact=True),
+        "expected": text.money(expected, symbol=currency, compact=True), "expected_value": expected,
         "range": None if total is None else f"{text.money(low, symbol=currency, compact=True)}\u2013"
                                             f"{text.money(high, symbol=currency, compact=True)}",
         "level": text.percent(level), "level_in_ten": f"{round(10 * float(level)):.0f}",
@@ -312,13 +316,16 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
     scale = inputs.scale
     arr_total = float(rl["arr"].fillna(0).sum())
     losses = arr_at_risk_view(inputs, currency=cur)
+    trend = leader.run_trend(inputs.runs, inputs.history, as_of=inputs.as_of, current={
+        "accounts": len(rl), **{b: int((rl["band"] == b).sum()) for b in BAND_ORDER},
+        "alerts": len(inputs.alerts), "arr_at_risk": losses["expected_value"]})
     return {
+        "cards": leader.kpi_cards(trend, currency=cur),
+        "trend": leader.trend_view(trend, currency=cur),
+        "green_share": leader.green_share(rl, pages=pages, currency=cur),
         "kpis": {
             "accounts": f"{len(rl):,}",
             "arr": text.money(arr_total, symbol=cur, compact=True),
-            "arr_at_risk": losses["expected"],
-            "red": f"{int((rl['band'] == 'red').sum()):,}",
-            "alerts": f"{len(inputs.alerts):,}",
             "mean_risk": text.percent(rl["risk_proba"].mean()),
         },
         "losses": losses,

@@ -91,7 +91,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
     portfolio = build_portfolio(data, params, pages=pages)
     files["index.html"] = env.get_template("index.html.j2").render(
         **{**common, "csp_scripts": _script_hash(js)}, root="", page="overview", js=js,
-        p=portfolio, max_accounts=params.max_accounts, min_points=params.driver_min_points,
+        p=portfolio, min_points=params.driver_min_points,
         alerts_shown=ALERTS_SHOWN,
     )
     files["model.html"] = env.get_template("model.html.j2").render(
