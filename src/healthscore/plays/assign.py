@@ -82,11 +82,14 @@ def assign_arms(
     if strata is None or strata.empty or not len(strata.columns):
         keys = pd.Series(["all"] * n)
     else:
-        keys = strata.reset_index(drop=True).astype("string").fillna("").agg("|".join, axis=1)
+        parts = [strata[c].astype("string").fillna("").to_numpy(dtype=object) for c in strata.columns]
+        keys = pd.Series(parts[0])
+        for part in parts[1:]:
+            keys = keys + "|" + part
     new = np.flatnonzero(~known)
     for key, members in pd.Series(new).groupby(keys.to_numpy()[new]):
         idx = members.to_numpy()
-        size = share * len(idx) + unit_hash((seed, play, "stratum", key, *sorted(map(str, (ids[i] for i in idx)))))
+        size = share * len(idx) + unit_hash((seed, play, "stratum", key, *sorted(str(ids[i]) for i in idx)))
         k = int(np.floor(size))
         order = idx[np.argsort(u[idx], kind="stable")]
         arms[order[:k]] = ARM_HOLDOUT
