@@ -40,6 +40,21 @@ def read_tasks(layout, *, before: pd.Timestamp | None = None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else empty_tasks()
 
 
+def read_assignments(layout, *, before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The first assignment of every (play, account) in the stored tasks tables (dates
+    strictly before ``before``), with ``arr``: the account's ARR on the risk list of the
+    assignment's date (:func:`healthscore.plays.uplift.first_assignments`)."""
+    from healthscore.plays.uplift import first_assignments
+
+    first = first_assignments(read_tasks(layout, before=before))
+    parts = []
+    for when, group in first.groupby("as_of", sort=True):
+        risk = layout.read_table("risk_list", when)
+        arr = risk.set_index("account_id")["arr"] if "arr" in risk else pd.Series(dtype="float64")
+        parts.append(group.assign(arr=group["account_id"].map(arr).astype("float64").to_numpy()))
+    return pd.concat(parts, ignore_index=True) if parts else first.assign(arr=pd.Series(dtype="float64"))
+
+
 def notify_tasks(tasks: pd.DataFrame | None, params: NotifyParams, *, as_of: pd.Timestamp,
                  dry_run: bool) -> str:
     """Send ``tasks`` of the ``task`` arm (held-out rows are no task and are never sent;

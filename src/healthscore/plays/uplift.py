@@ -204,8 +204,7 @@ def measure_uplift(outcomes: pd.DataFrame, *, settings: UpliftSettings = UpliftS
         arr_lost = {arm: float((a["arr"].fillna(0) * a["lost"].astype(float)).sum()) for arm, a in arms.items()}
         share_lost = {arm: arr_lost[arm] / arr[arm] if arr[arm] > 0 else math.nan for arm in ARMS}
         arr_saved = (share_lost[ARM_HOLDOUT] - share_lost[ARM_TASK]) * arr[ARM_TASK]
-        touched = group.loc[group["arm"] == ARM_TASK, "touched"]
-        held_touched = group.loc[group["arm"] == ARM_HOLDOUT, "touched"]
+        touched, held_touched = t["touched"], h["touched"]
         works = bool(low > 0) if not math.isnan(low) else False
         needed = 0
         if not works:
