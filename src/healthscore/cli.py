@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calls": ("calls", "print per owner the accounts to contact this week, with a reason and a step"),
     "report": ("report", "write the HTML report for an as-of date"),
     "notify": ("notify", "send a scored date's tasks by webhook and e-mail (or --dry-run)"),
+    "plays": ("plays", "measure each play's uplift: churn of the accounts treated against those held out"),
     "backtest": ("backtest", "replay scoring at past as-of dates and compare with what happened"),
     "demo": ("demo", "simulate, build, train, promote, score and report on demo data"),
 }

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         del tables, previous, reuse, options
         from healthscore.plays import attach_tasks, notify_tasks
 
-        attach_tasks(outputs, params.plays)  # the tasks are written with the date
+        attach_tasks(outputs, params.plays, layout=layout)  # the tasks are written with the date
         from healthscore.scoring.calls import calls_of
 
         outputs.calls = calls_of(outputs, params)  # calls/<as_of>.csv, written with the date

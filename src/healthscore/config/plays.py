@@ -49,13 +49,21 @@ class PlayWhen:
 @section
 class Play:
     """One play: a scenario (``when``), the ``action`` to take, the ``owner`` role who
-    takes it and the task's due date, ``due_days`` after the as-of date."""
+    takes it and the task's due date, ``due_days`` after the as-of date.
+
+    ``holdout``: the share (0 to 0.5) of the accounts it applies to that are held out
+    (no task, no notification; written with the tasks, arm ``holdout``) so its uplift
+    can be measured (``healthscore plays``); assigned by a hash of account, play and
+    ``holdout_seed``, stratified by band and segment (:mod:`healthscore.plays.assign`).
+    """
 
     name: Annotated[Str, Field(min_length=1, pattern=r"^[a-z0-9_]+$")]
     action: Annotated[Str, Field(min_length=1)]
     owner: Annotated[Str, Field(min_length=1)] = "csm"
     due_days: Positive = 7
     when: PlayWhen = field(default_factory=PlayWhen)
+    holdout: Annotated[Float, Field(ge=0.0, le=0.5)] = 0.0
+    holdout_seed: Int = 0
 
 
 @section

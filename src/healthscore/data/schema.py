@@ -147,6 +147,18 @@ TABLES: dict[str, TableSpec] = {
             numeric=("value",),
             event_time="timestamp",
         ),
+        # What customer success did: one row per touch of a play (``plays[].name``).
+        # Never a feature; with the tasks tables it is the record of who was treated
+        # when (:mod:`healthscore.plays.uplift`). No ``event_time``: a touch is not a
+        # signal, so the time rule and the data's start ignore it; rows dated at or after
+        # the end of the data are ignored all the same (:mod:`healthscore.data.validate`).
+        TableSpec(
+            "interventions",
+            required=("account_id", "play", "date"),
+            optional=("outcome",),
+            key=("account_id", "play", "date"),
+            timestamps=("date",),
+        ),
     ]
 }
 

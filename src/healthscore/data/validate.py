@@ -225,6 +225,17 @@ def _derive_subscription_ids(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _interventions_until(frame: pd.DataFrame, observed_until: pd.Timestamp,
+                         report: ValidationReport) -> pd.DataFrame:
+    """Touches dated at or after the end of the data are ignored (counted), like the
+    dated rows of every other table; the table has no ``event_time`` so that the data's
+    start and the time rule never depend on when customer success acted."""
+    check = Checker("interventions", frame, report, strict=False)
+    late = (frame["date"] >= observed_until).fillna(False).to_numpy(bool)
+    check.ignore("date", late, f"are dated at or after the end of the data ({observed_until.date()})")
+    return check.result()
+
+
 def validate_tables(
     frames: Mapping[str, pd.DataFrame],
     *,
@@ -292,6 +303,8 @@ def validate_tables(
     out["accounts"] = accounts
     for name, frame in parsed.items():
         frame = apply_observed_until(name, frame, observed_until, report)
+        if name == "interventions":
+            frame = _interventions_until(frame, observed_until, report)
         out[name] = _derive_subscription_ids(frame) if name == "subscriptions" else frame
     if "created_at" in accounts:
         late = (accounts["created_at"] >= observed_until).to_numpy()

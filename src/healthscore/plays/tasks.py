@@ -11,15 +11,16 @@ listed first.
 Every condition uses the scoring outputs of the date, which use only data strictly
 before the as-of date: a task is as point-in-time as the alert it comes from.
 
-A task row carries the play, the account and its ``arm`` (``task`` today): a later
-hold-out assigns some accounts of a play to a ``holdout`` arm that gets no task, and
-records that assignment in the same table.
+A task row carries the play, the account and its ``arm``: ``task``, or ``holdout``
+when the play holds out a share of its accounts (``Play.holdout``,
+:mod:`healthscore.plays.assign`): such a row is no task to do (it is never sent) but
+records the assignment, so the play's uplift can be measured.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,9 +28,10 @@ import pandas as pd
 from healthscore.config.plays import Play
 from healthscore.errors import DataError
 from healthscore.data.schema import ALERT_COLUMNS, TASK_COLUMNS
+from healthscore.plays.assign import ARM_TASK, STRATA, assign_arms
 
-#: The arm of an account a play applies to and that gets the task.
-ARM_TASK = "task"
+__all__ = ["ARM_TASK", "empty_tasks", "make_tasks", "play_applies", "task_id"]
+
 _RISK_NEEDED = ("account_id", "name", "owner", "segment", "renewal_date", "days_to_renewal")
 
 
@@ -40,8 +42,10 @@ def make_tasks(
     plays: Sequence[Play],
     *,
     as_of: pd.Timestamp,
+    earlier: Mapping[str, Mapping[Any, str]] | None = None,
 ) -> pd.DataFrame:
-    """The tasks of one as-of date: one per alerted account a play applies to.
+    """The tasks of one as-of date: one per alerted account a play applies to (a
+    held-out account's row has arm ``holdout`` and is no task to do).
 
     Parameters
     ----------
@@ -57,6 +61,9 @@ def make_tasks(
         ``params.plays``, in order of priority.
     as_of : Timestamp
         The as-of date; due dates are ``as_of + due_days``.
+    earlier : mapping, optional
+        play -> {account -> arm} of earlier dates (:func:`~healthscore.plays.assign.earlier_arms`):
+        an account keeps the arm it first got for a play.
 
     Returns
     -------
@@ -83,7 +90,11 @@ def make_tasks(
     for play in plays:
         hit = play_applies(accounts, play, as_of=as_of) & ~taken
         if hit.any():
-            parts.append(_task_rows(accounts.loc[hit], play, as_of=as_of))
+            chosen = accounts.loc[hit]
+            arms = assign_arms(chosen["account_id"].tolist(), chosen.loc[:, list(STRATA)],
+                               play=play.name, share=play.holdout, seed=play.holdout_seed,
+                               earlier=(earlier or {}).get(play.name))
+            parts.append(_task_rows(chosen, play, as_of=as_of, arms=arms))
             taken |= hit
     if not parts:
         return empty_tasks()
@@ -127,7 +138,8 @@ def task_id(as_of: pd.Timestamp, play: str, account_id: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _task_rows(accounts: pd.DataFrame, play: Play, *, as_of: pd.Timestamp) -> pd.DataFrame:
+def _task_rows(accounts: pd.DataFrame, play: Play, *, as_of: pd.Timestamp,
+               arms: np.ndarray) -> pd.DataFrame:
     n = len(accounts)
     frame = pd.DataFrame({
         "task_id": [task_id(as_of, play.name, a) for a in accounts["account_id"]],
@@ -139,7 +151,7 @@ def _task_rows(accounts: pd.DataFrame, play: Play, *, as_of: pd.Timestamp) -> pd
         "owner_role": play.owner,
         "action": play.action,
         "due_date": pd.Series([as_of + pd.Timedelta(days=play.due_days)] * n, dtype="datetime64[us]"),
-        "arm": ARM_TASK,
+        "arm": arms,
         "alert_kind": accounts["kind"].to_numpy(),
         "band": accounts["band"].to_numpy(),
         "health_score": accounts["health_score"].to_numpy(),

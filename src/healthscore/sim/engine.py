@@ -23,6 +23,7 @@ from healthscore.sim import observe
 from healthscore.sim import oracle
 from healthscore.sim import world as w
 from healthscore.sim.accounts import Roster, draw_book
+from healthscore.sim.plays import PlayBook
 from healthscore.sim.spec import DAY_US, Calendar, SimulationSpec
 from healthscore.sim.tables import Columns
 
@@ -93,6 +94,9 @@ class ChunkEngine:
         self.last_struck_lag = self.last_struck
         # How many champions have left: the champion's seat is then someone else's.
         self.champion_gen = np.zeros(n, dtype=np.int64)
+        # Plays with a known effect (spec.plays): arms, and the log-odds they remove.
+        self.playbook = PlayBook(spec.plays, b.account_id, b.segment) if spec.plays else None
+        self.t = -spec.burn_in_months
         self._emit_subscriptions(np.flatnonzero(~b.is_new))
 
     # ---------------------------------------------------------------- contracts
@@ -128,6 +132,9 @@ class ChunkEngine:
             i, renewal, notice = idx[drawn], renewal[drawn], notice[drawn]
             seg = b.segment[i]
             proba, contrib = self._decision_proba(i, renewal)
+            if self.playbook is not None:
+                rest, untreated = self._decision_parts(i, renewal)
+                self.playbook.record(i, t, renewal, notice, untreated, rest, self.cols)
             ring = len(self.drawn_proba)
             self.drawn_proba[self.dec_k[idx[~drawn]] % ring, idx[~drawn]] = 0.0
             self.drawn_proba[self.dec_k[i] % ring, i] = proba
@@ -172,13 +179,20 @@ class ChunkEngine:
                 + np.where(b.term[i] == 1, w.MONTHLY_OFFSET, 0.0)
                 + np.where(renewal - b.created_day[i] <= 400, w.FIRST_YEAR_OFFSET, 0.0))
 
+    def _decision_parts(self, i, renewal):
+        """The decision log-odds of accounts ``i`` apart from the causes, and each
+        cause's log-odds (K, len(i)) before any play."""
+        rest = self._base_logit(i, renewal) - w.CHURN_HEALTH_SLOPE * self.z[i]
+        return rest, GAMMA * self.intensity_lag[:, i]
+
     def _decision_proba(self, i, renewal):
         """Churn probability of the renewals at ``renewal`` of accounts ``i``, decided
-        now, and each cause's log-odds (shape (K, len(i)))."""
-        contrib = GAMMA * self.intensity_lag[:, i]
-        logit = (self._base_logit(i, renewal) - w.CHURN_HEALTH_SLOPE * self.z[i]
-                 + contrib.sum(axis=0))
-        return _sigmoid(logit), contrib
+        now, and each cause's log-odds (shape (K, len(i))), after the plays that treat
+        them (:mod:`healthscore.sim.plays`)."""
+        rest, contrib = self._decision_parts(i, renewal)
+        if self.playbook is not None:
+            contrib = contrib * self.playbook.keep_shares(i, self.t)
+        return _sigmoid(rest + contrib.sum(axis=0)), contrib
 
     def _shadow_decide(self, t: int) -> None:
         """After a churn decision, the probabilities the later renewals' decisions would
@@ -281,6 +295,9 @@ class ChunkEngine:
             occurs[w.C["bad_release"]] = alive & (hit_draw < w.BAD_RELEASE_HIT_SHARE)
             struck_day[w.C["bad_release"]] = month_start + day + (hit_draw * 1e4).astype(int) % 4
         struck = np.where(occurs, struck_day, -1)
+        if self.playbook is not None and 0 <= t < self.spec.months - 1:
+            # the plays see a strike at the first of the next month, while a customer
+            self.playbook.assign(t + 1, int(month_end), occurs & (self.end_day > month_end), self.cols)
         after = np.where(occurs, (month_end - struck_day) / length, 0.0)
         cause = DECAY * self.intensity + after
         self.intensity_lag = self.intensity
@@ -335,6 +352,7 @@ class ChunkEngine:
         """Simulate the burn-in and the window; returns the collected columns."""
         with_oracle = self.spec.oracle_horizon_days is not None
         for t in range(-self.spec.burn_in_months, self.spec.months):
+            self.t = t
             if with_oracle and t >= 0:
                 self._emit_oracle(t)
             self._decide(t)

@@ -19,7 +19,8 @@ from healthscore.errors import ConfigError, OutputError
 from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, SCHEMAS, output_tables
+from healthscore.sim.tables import (CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, PLAY_TABLES, SCHEMAS,
+                                    output_tables)
 from healthscore.io.staging import Stage, folder_lock, is_bookkeeping
 
 #: The README's first line: the mark of a folder a simulation wrote.
@@ -97,6 +98,8 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
     ]
     if spec.oracle_horizon_days is not None:
         lines += _oracle_notes(spec, rows, fmt)
+    if spec.plays:
+        lines += _play_notes(spec, rows, fmt)
     lines += [
         "## Spec",
         "",
@@ -125,6 +128,28 @@ def _oracle_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[
         "and the probability (never the outcome) of every decision already drawn. "
         "The future is averaged over Monte Carlo paths of the simulator's own "
         "dynamics (standard error: median 0.003, below 0.0065 for 95 % of the rows).",
+        "",
+    ]
+
+
+def _play_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[str]:
+    plays = "; ".join(f"`{p.name}` aimed at {', '.join(p.targets)}, removing "
+                      + (", ".join(f"{e:.0%} of {c}" for c, e in p.effects.items() if e) or "nothing (a null play)")
+                      + f", {p.holdout:.0%} held out" for p in spec.plays)
+    return [
+        f"## Plays (`interventions.{fmt}`; `play_assignments.{fmt}`, `play_truth.{fmt}` never features)",
+        "",
+        f"Plays with a known true effect: {plays}. An account a target cause struck is "
+        "assigned at the first of the next month, once per play, to the task or the hold-out "
+        "arm by the seeded hash of the real plays (stratified by segment); each treated "
+        "account's renewal decisions drawn from then on lose that share of the cause's "
+        "churn log-odds.",
+        "",
+        f"`interventions` ({rows['interventions']} rows): one touch per treated account "
+        f"(a contract table). `play_assignments` ({rows['play_assignments']} rows): every "
+        f"assignment, both arms. `play_truth` ({rows['play_truth']} rows): every decision "
+        "of an assigned account drawn after its assignment, with its churn probability "
+        "untreated and treated.",
         "",
     ]
 
@@ -192,7 +217,7 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
         ours = is_simulation_folder(out)
         if not ours:
             check_simulation_target(out, force=force)  # again, now that no one else writes it
-        names = output_tables(oracle=spec.oracle_horizon_days is not None)
+        names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
         paths = {name: stage.new / f"{name}.{format}" for name in names}
         writers = {name: _open_writer(paths[name], SCHEMAS[name], format) for name in names}
         rows = dict.fromkeys(names, 0)
@@ -208,7 +233,8 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
         paths["readme"] = stage.new / "README.md"
         paths["readme"].write_text(render_readme(spec, rows, format), encoding="utf-8")
         written = [path.name for path in paths.values()]
-        stale = [f"{name}.{ext}" for name in (*OUTPUT_TABLES, ORACLE_TABLE) for ext in ("parquet", "csv")
+        stale = [f"{name}.{ext}" for name in (*OUTPUT_TABLES, ORACLE_TABLE, *PLAY_TABLES)
+                 for ext in ("parquet", "csv")
                  if ours and f"{name}.{ext}" not in written and (out / f"{name}.{ext}").is_file()]
         stage.commit([n for n in written if n != "README.md"] + ["README.md"], remove=stale)
     return {name: out / path.name for name, path in paths.items()}

@@ -36,7 +36,7 @@ def iter_chunks(spec: SimulationSpec, *, hidden: bool = False
     Tables follow :data:`healthscore.sim.tables.SCHEMAS`, sorted by account and time;
     ``oracle`` is among them when ``spec.oracle_horizon_days`` is set.
     """
-    names = output_tables(oracle=spec.oracle_horizon_days is not None)
+    names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
     roster = make_roster(spec)
     for chunk in range(n_chunks(spec)):
         engine = ChunkEngine(spec, roster, chunk, hidden=hidden)
@@ -65,7 +65,7 @@ def simulate(spec: SimulationSpec, *, return_hidden: bool = False) -> dict[str, 
         and ``hidden``). Timestamps are ``datetime64[us]``, naive UTC; ``account_id``
         is int64 everywhere.
     """
-    names = output_tables(oracle=spec.oracle_horizon_days is not None)
+    names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
     parts: dict[str, list[pa.Table]] = {name: [] for name in names}
     hidden_parts = []
     for tables, hidden in iter_chunks(spec, hidden=return_hidden):

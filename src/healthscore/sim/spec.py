@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from healthscore.errors import ConfigError
+from healthscore.sim.plays import PlayEffect
 
 DAY_US = 86_400_000_000
 
@@ -53,6 +54,10 @@ class SimulationSpec:
         every first-of-month cutoff (:mod:`healthscore.sim.oracle`). It draws from
         its own stream, so every other table is unchanged; it costs a Monte Carlo
         run per cutoff, hence opt-in.
+    plays : tuple of PlayEffect
+        Plays applied with a known true effect per cause, with hold-outs assigned like
+        the real plays' (:mod:`healthscore.sim.plays`); empty (default): none, and
+        every table is as without the option.
     """
 
     n_accounts: int = 2000
@@ -67,8 +72,17 @@ class SimulationSpec:
     chunk_accounts: int = 5000
     burn_in_months: int = 12
     oracle_horizon_days: int | None = None
+    plays: tuple[PlayEffect, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "plays", tuple(self.plays))
+        for play in self.plays:
+            if not isinstance(play, PlayEffect):
+                raise ConfigError(f"simulation spec: plays holds {play!r}, expected PlayEffect objects")
+            play.check()
+        names = [p.name for p in self.plays]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"simulation spec: plays need distinct names, got {names}")
         checks = [
             (self.n_accounts >= 1, "n_accounts", "an integer >= 1"),
             (1 <= self.months <= 240, "months", "an integer in 1..240"),
@@ -112,6 +126,10 @@ class SimulationSpec:
         out["segment_mix"] = list(self.segment_mix)
         if self.oracle_horizon_days is None:
             del out["oracle_horizon_days"]
+        if self.plays:
+            out["plays"] = [p.to_dict() for p in self.plays]
+        else:
+            del out["plays"]
         return out
 
     @property

@@ -63,12 +63,27 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("risk_horizon", pa.float64()), ("next_renewal_date", TS),
         ("risk_next_renewal", pa.float64()), ("term_months", pa.int64()),
     ]),
+    # written only when the spec has plays (healthscore.sim.plays)
+    "interventions": pa.schema([
+        ("account_id", pa.int64()), ("play", pa.string()), ("date", TS), ("outcome", pa.string()),
+    ]),
+    "play_assignments": pa.schema([
+        ("account_id", pa.int64()), ("play", pa.string()), ("as_of", TS), ("arm", pa.string()),
+        ("segment", pa.string()),
+    ]),
+    "play_truth": pa.schema([
+        ("account_id", pa.int64()), ("play", pa.string()), ("as_of", TS), ("arm", pa.string()),
+        ("decision_date", TS), ("renewal_date", TS), ("proba_untreated", pa.float64()),
+        ("proba_treated", pa.float64()),
+    ]),
 }
 CONTRACT_TABLES = ("accounts", "subscriptions", "events", "tickets", "invoices", "surveys",
                    "emails", "signals")
 OUTPUT_TABLES = CONTRACT_TABLES + ("ground_truth",)
 #: Written only when the spec asks for it (``oracle_horizon_days``).
 ORACLE_TABLE = "oracle"
+#: Written only when the spec has plays (``plays``): a contract table, then the truth.
+PLAY_TABLES = ("interventions", "play_assignments", "play_truth")
 
 #: Columns held as integer codes, and the names the codes stand for.
 CODES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -84,24 +99,29 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ground_truth", "primary_cause"): w.CAUSE_NAMES,
     ("ground_truth", "cause_family"): tuple(c.family for c in w.CAUSES),
     ("ground_truth", "segment"): w.SEGMENTS,
+    ("play_assignments", "segment"): w.SEGMENTS,
 }
 #: Instants held as days since 1970-01-01 (midnight) rather than microseconds.
 DAY_COLUMNS = {("accounts", "created_at"), ("subscriptions", "start_date"),
                ("subscriptions", "end_date"), ("invoices", "issued_at"),
                ("invoices", "due_at"), ("ground_truth", "renewal_date"),
                ("ground_truth", "decision_date"), ("ground_truth", "cause_at"),
-               ("oracle", "cutoff_time"), ("oracle", "next_renewal_date")}
+               ("oracle", "cutoff_time"), ("oracle", "next_renewal_date"),
+               ("interventions", "date"), ("play_assignments", "as_of"), ("play_truth", "as_of"),
+               ("play_truth", "decision_date"), ("play_truth", "renewal_date")}
 #: Time column each table is sorted by (after account_id), and its row-id column.
 SORT_BY = {"subscriptions": "start_date", "events": "timestamp", "tickets": "opened_at",
            "invoices": "issued_at", "surveys": "responded_at", "emails": "sent_at",
            "signals": "timestamp", "ground_truth": "renewal_date",
-           "oracle": "cutoff_time"}
+           "oracle": "cutoff_time", "interventions": "date", "play_assignments": "as_of",
+           "play_truth": "renewal_date"}
 ROW_IDS = {"tickets": ("ticket_id", 100_000), "invoices": ("invoice_id", 10_000)}
 
 
-def output_tables(*, oracle: bool) -> tuple[str, ...]:
-    """The tables a simulation writes: :data:`OUTPUT_TABLES`, then ``oracle`` if asked."""
-    return OUTPUT_TABLES + ((ORACLE_TABLE,) if oracle else ())
+def output_tables(*, oracle: bool, plays: bool = False) -> tuple[str, ...]:
+    """The tables a simulation writes: :data:`OUTPUT_TABLES`, then ``oracle`` if asked,
+    then :data:`PLAY_TABLES` when the spec has plays."""
+    return OUTPUT_TABLES + ((ORACLE_TABLE,) if oracle else ()) + (PLAY_TABLES if plays else ())
 
 
 class Columns:
