@@ -239,7 +239,8 @@ def is_bucketed(source: str | Path | None) -> bool:
 
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
-                   score: Any, alerts: Any, previous: Any = None, reuse: pd.DataFrame | None = None):
+                   score: Any, alerts: Any, previous: Any = None, reuse: pd.DataFrame | None = None,
+                   currency: str = "$"):
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Only one bucket's tables are in memory at once, so the source's size no longer
@@ -265,7 +266,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         mine = None if reuse is None else reuse[reuse["account_id"].isin(ids)]
         try:
             parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,
-                                    alerts=alerts, previous=prev, reuse=mine))
+                                    alerts=alerts, previous=prev, reuse=mine, currency=currency))
         except NoActiveAccountsError:
             pass  # a bucket with no customer on that date
         del tables

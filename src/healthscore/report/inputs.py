@@ -36,7 +36,9 @@ from healthscore.errors import DataError
 from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
 from healthscore import wording as text
-from healthscore.profile import STARTING_POINT, is_profile, profile_features_of, split_changes
+from healthscore.profile import (
+    STARTING_POINT, is_profile, profile_features_of, split_changes, with_standing,
+)
 from healthscore.report.points import (
     PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
@@ -390,6 +392,9 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
                                  profile=profile)
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
                                           hurt_below=hurt_below, profile=profile)
+    # where each value stands among similar accounts (the same segment): profile.holds_up
+    points = with_standing(points, inputs.points, catalogue=catalogue,
+                           groups=risk_list.set_index("account_id")["segment"])
     changes = normalise_changes(inputs.changes, catalogue, profile)
     feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
