@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
 from healthscore import wording as text
 from healthscore.profile import (
@@ -43,7 +42,7 @@ from healthscore.report.points import (
     PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
 from healthscore.data.schema import AS_OF
-from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES
+from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, change_head
 
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
@@ -315,10 +314,8 @@ def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], p
     parts = []
     for line in view.named:
         if float(line["points_change"]) < 0:
-            values = "" if line["feature"] in SPECIAL_CHANGES else (
-                f": {format_value(line['value_before'], line.get('unit'))} \u2192 "
-                f"{format_value(line['value_now'], line.get('unit'))}")
-            parts.append((float(line["points_change"]), f"{line['label']}{values}"))
+            said = line["label"] if line["feature"] in SPECIAL_CHANGES else change_head(line, arrow="\u2192")
+            parts.append((float(line["points_change"]), said))
     start = view.starting_point
     if start is not None and start["points_change"] < 0:
         then_now = "" if start["before"] is None else \

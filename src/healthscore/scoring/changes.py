@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.drivers import catalogue_entry
-from healthscore.features.phrases import feature_info, is_missing, value_text
+from healthscore.features.phrases import feature_info, format_value, is_missing, value_text
 from healthscore.risk_words import format_points
 from healthscore.data.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
@@ -244,13 +244,22 @@ def describe_change(line: Mapping[str, Any]) -> str:
     points = format_points(line["points_change"])
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
         return f"{line['feature'].capitalize()} ({points})"
+    return f"{change_head(line)} ({points})"
+
+
+def change_head(line: Mapping[str, Any], *, arrow: str = "->") -> str:
+    """What changed, without the points: ``Active users: 12 -> 4``, or ``First
+    'competitor mention' signal 15 days ago`` for a days-since signal seen for the
+    first time (the report writes ``arrow`` as ``\u2192``)."""
     before, after = line.get("value_before"), line.get("value_after", line.get("value_now"))
+    # stored lines hold text; a number (a hand-made line) is worded by its unit
+    before, after = (v if _none(v) else format_value(v, line.get("unit")) for v in (before, after))
     label = str(line["label"])
     if label.startswith(_DAYS_SINCE) and _none(before) and not _none(after):
-        return f"First {label[len(_DAYS_SINCE):]} {after} ago ({points})"
+        return f"First {label[len(_DAYS_SINCE):]} {after} ago"
     before = NONE_RECORDED if _none(before) else before
     after = NONE_RECORDED if _none(after) else after
-    return f"{label}: {before} -> {after} ({points})"
+    return f"{label}: {before} {arrow} {after}"
 
 
 def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str] = (),
