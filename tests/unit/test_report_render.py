@@ -303,14 +303,15 @@ def test_account_page_says_what_to_do_why_and_what_changed(files):
     assert changed.index("Days overdue") < changed.index("Active users")  # -12 before -8
 
 
-def test_a_change_against_its_healthy_direction_gets_a_word():
+def test_a_change_against_its_healthy_direction_is_not_shown_to_a_csm():
     changes = make_inputs().changes.assign(against_direction=False)
     changes.loc[(changes["account_id"] == 1) & (changes["feature"] == FEATURES[1]), "against_direction"] = True
     html = render_report(make_inputs(changes=changes), ReportParams())["accounts/1.html"]
     changed = html.split('id="changes"')[1].split("</section>")[0]
-    notes = [html_module.unescape(n) for n in re.findall(r'data-testid="change-note">([^<]*)<', changed)]
-    # scoring sets the flag (tests/unit/test_history.py); the report words it by the points' sign
-    assert notes == ["Better than before, yet it costs points next to this account's other signals."]
+    # scoring sets the flag (tests/unit/test_history.py); the page leaves the line out, its
+    # points joining "all other signals together"
+    assert 'data-testid="change-note"' not in changed and "Active users" not in changed
+    assert "Days overdue" in changed and "All other signals together" in changed
     plain = render_report(make_inputs(), ReportParams())["accounts/1.html"]  # no such column: no word
     assert 'data-testid="change-note"' not in plain
 

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     layout = OutputLayout(getattr(args, "out", None) or params.score.out_dir)
     info = read_account(layout, args.account_id, getattr(args, "as_of", None), top=params.score.top_drivers,
-                        profile=params.score.profile_features)
+                        profile=params.score.profile_features, currency=params.report.currency)
     # Names, owners and phrases from the data, each on one line and without escapes
     # (the output stream strips escapes too, but keeps line breaks it cannot tell apart).
     info = dataclasses.replace(info, **{f.name: clean_values(getattr(info, f.name))

@@ -51,7 +51,7 @@ class FeatureInfo:
 _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("events", "count"): ("Product events, {w}", "events", "Product events in the {w}: {value:,.0f}", 1),
     ("events", "quantity"): ("Product actions, {w}", "actions", "Product actions in the {w}: {value:,.0f}", 1),
-    ("events", "active_days"): ("Active days, {w}", "days", "Days with product use in the {w}: {value:.0f}", 1),
+    ("events", "active_days"): ("Active days, {w}", "days", "Product used on {value:.0f} in the {w}", 1),
     ("events", "active_users"): ("Active users, {w}", "users", "Active users in the {w}: {value:.0f}", 1),
     ("events", "event_types"): ("Product features used, {w}", "features",
                                 "Product features used in the {w}: {value:.0f}", 1),
@@ -73,14 +73,14 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("tickets", "high_priority_share"): ("High-priority ticket share, {w}", "share",
                                          "High-priority share of tickets opened in the {w}: {value:.0%}", -1),
     ("tickets", "days_to_close_mean"): ("Mean days to close a ticket, {w}", "days",
-                                        "Tickets closed in the {w} took {value:.1f} days on average", -1),
-    ("tickets", "csat_mean"): ("Mean ticket CSAT, {w}", "score",
+                                        "Tickets closed in the {w} took {value:.1f} on average", -1),
+    ("tickets", "csat_mean"): ("Mean ticket CSAT, {w}", "csat",
                                "Mean CSAT of tickets closed in the {w}: {value:.1f}", 1),
     ("invoices", "late"): ("Late invoices, {w}", "invoices",
                            "Invoices due in the {w} paid late or not paid: {value:.0f}", -1),
     ("invoices", "late_share"): ("Share of invoices paid late, {w}", "share",
                                  "Share of invoices due in the {w} paid late: {value:.0%}", -1),
-    ("surveys", "nps_mean"): ("Mean NPS, {w}", "score", "Mean NPS score in the {w}: {value:.1f}", 1),
+    ("surveys", "nps_mean"): ("Mean NPS, {w}", "nps", "Mean NPS score in the {w}: {value:.1f}", 1),
     ("surveys", "responses"): ("Survey responses, {w}", "responses",
                                "Survey responses in the {w}: {value:.0f}", 0),
     ("emails", "sent"): ("Emails sent, {w}", "emails", "Emails sent in the {w}: {value:.0f}", 0),
@@ -91,42 +91,42 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
 
 _FIXED: dict[str, tuple[str, str, str, int]] = {
     "events__days_since_last": ("Days since the last product event", "days",
-                                "Last product event {value:.0f} days ago", -1),
+                                "Last product event {value:.0f} ago", -1),
     "tickets__days_since_last_high_priority": (
         "Days since the last high-priority ticket", "days",
-        "Last high-priority ticket opened {value:.0f} days ago", 1),
+        "Last high-priority ticket opened {value:.0f} ago", 1),
     "invoices__days_since_last_late": ("Days since the last late invoice", "days",
                                        "Last invoice paid late (or not paid) was due {value:.0f} "
-                                       "days ago", 1),
+                                       "ago", 1),
     "invoices__days_since_last_payment": ("Days since the last payment", "days",
-                                          "Last payment received {value:.0f} days ago", 0),
+                                          "Last payment received {value:.0f} ago", 0),
     "surveys__days_since_last_detractor": ("Days since the last detractor NPS", "days",
-                                           "Last detractor NPS response {value:.0f} days ago", 1),
+                                           "Last detractor NPS response {value:.0f} ago", 1),
     "tickets__open__now": ("Open tickets", "tickets", "Open support tickets: {value:.0f}", -1),
     "invoices__overdue__now": ("Overdue invoices", "invoices", "Overdue invoices: {value:.0f}", -1),
     "invoices__days_overdue__now": ("Days overdue", "days",
-                                    "Oldest unpaid invoice is {value:.0f} days past due", -1),
+                                    "Oldest unpaid invoice is {value:.0f} past due", -1),
     "invoices__unpaid_amount__now": ("Unpaid amount", "currency",
                                      "Unpaid invoices (due or not yet due): {value:,.0f}", 0),
-    "surveys__nps_last": ("Latest NPS", "score", "Latest NPS response: {value:.0f}", 1),
+    "surveys__nps_last": ("Latest NPS", "nps", "Latest NPS response: {value:.0f}", 1),
     "surveys__nps_change": ("NPS change", "score",
                             "Latest NPS response vs the one before: {value:+.0f}", 1),
     "surveys__nps_detractor": ("Latest NPS is a detractor", "flag",
                                "Latest NPS response from a detractor (1 = yes): {value:.0f}", -1),
     "surveys__days_since_last": ("Days since the last survey response", "days",
-                                 "Last survey response {value:.0f} days ago", 0),
+                                 "Last survey response {value:.0f} ago", 0),
     "subscriptions__mrr__now": ("MRR", "currency", "Monthly recurring revenue: {value:,.0f}", 0),
-    "subscriptions__days_to_renewal": ("Days to renewal", "days", "Renewal in {value:.0f} days", 0),
+    "subscriptions__days_to_renewal": ("Days to renewal", "days", "Renewal in {value:.0f}", 0),
     "subscriptions__contract_days": ("Contract length", "days",
-                                     "Current contract runs {value:.0f} days", 1),
+                                     "Current contract runs {value:.0f}", 1),
     "subscriptions__renewals": ("Renewals so far", "renewals", "Renewals so far: {value:.0f}", 1),
-    "accounts__tenure_days": ("Tenure", "days", "Customer for {value:,.0f} days", 1),
+    "accounts__tenure_days": ("Tenure", "days", "Customer for {value:,.0f}", 1),
     "accounts__seats": ("Seats", "seats", "Seats: {value:,.0f}", 0),
     # The renewal calendar of a horizon model (healthscore.model.exposure): profile facts.
-    "exposure__lead_days": ("Days to the next renewal", "days", "Next renewal in {value:.0f} days", 0),
+    "exposure__lead_days": ("Days to the next renewal", "days", "Next renewal in {value:.0f}", 0),
     "exposure__renewal_index": ("Renewal number in the horizon", "renewals",
                                 "Renewal {value:.0f} of the horizon", 0),
-    "exposure__term_days": ("Contract term", "days", "Renews every {value:.0f} days", 0),
+    "exposure__term_days": ("Contract term", "days", "Renews every {value:.0f}", 0),
     "exposure__renewals": ("Renewals in the horizon", "renewals",
                            "Renewals due in the horizon: {value:.0f}", 0),
 }
@@ -218,7 +218,7 @@ def _entry(name: str, present: set[str], categorical: set[str],
                 ("tickets", "opened"): "Tickets opened"}.get(
             (source, parts[1]), parts[1].replace("_", " ").capitalize())
         label = f"{what} trend, {_in_words(days)} vs the {days} before"
-        phrase = f"{what} in the {_in_words(days)} vs the {days} days before: {{value:.2f}}x"
+        phrase = f"{what} in the {_in_words(days)} vs the {days} days before: {{value:.2f}}"
         direction = -1 if source == "tickets" else 1
         return FeatureInfo(name, label, family, "ratio", phrase, "numeric", direction)
     if source == "events" and len(parts) in (3, 4):
@@ -230,7 +230,7 @@ def _entry(name: str, present: set[str], categorical: set[str],
         words = kind.replace("_", " ")
         family, direction = _signal_hint(kind, signal_families)
         return FeatureInfo(name, f"Days since the last '{words}' signal", family, "days",
-                           f"Last '{words}' signal {{value:.0f}} days ago", "numeric", -direction)
+                           f"Last '{words}' signal {{value:.0f}} ago", "numeric", -direction)
     if len(parts) == 3 and (window := _WINDOW.match(parts[2])):
         days = int(window.group(1))
         spec = _WINDOWED.get((source, parts[1]))
@@ -270,7 +270,7 @@ def _event_type_info(name: str, parts: list[str], family: str) -> FeatureInfo | 
     words = parts[1].replace("_", " ")
     if len(parts) == 3 and parts[2] == "days_since_last":
         return FeatureInfo(name, f"Days since the last '{words}' event", family, "days",
-                           f"Last '{words}' event {{value:.0f}} days ago", "numeric", -1)
+                           f"Last '{words}' event {{value:.0f}} ago", "numeric", -1)
     if len(parts) != 4:
         return None
     if parts[2] == "share" and (window := _WINDOW.match(parts[3])):
@@ -282,7 +282,7 @@ def _event_type_info(name: str, parts: list[str], family: str) -> FeatureInfo | 
         days = int(trend.group(1))
         return FeatureInfo(name, f"'{words}' events trend, {_in_words(days)} vs the {days} before",
                            family, "ratio", f"'{words}' events in the {_in_words(days)} vs the {days} "
-                           "days before: {value:.2f}x", "numeric", 1)
+                           "days before: {value:.2f}", "numeric", 1)
     return None
 
 

@@ -3,7 +3,8 @@
 The risk list's driver text, the terminal ``explain``, the why-it-changed lines and the
 report all word a feature here: :func:`feature_info` (a catalogue entry, also for a
 name without one), :func:`render_phrase` (an entry's phrase for one row) and
-:func:`format_value` (a value, by its phrase's format spec or its unit). Pure.
+:func:`format_value` / :func:`value_text` (a value, by its phrase's format spec and its
+unit, the scale said: ``CSAT 1.9 of 5``), the one formatter of a value. Pure.
 """
 
 from __future__ import annotations
@@ -93,16 +94,25 @@ def money(value: Any, *, symbol: str = "$", compact: bool = False) -> str:
     return f"{sign}{symbol}{v:,.0f}"
 
 
+#: Units whose values are on a fixed scale: the scale is said with the value ("1.9 of 5").
+SCALE_WORDS = {"csat": "of 5", "nps": "of 10"}
+
+#: A unit's value without a format spec: its default spec.
+_UNIT_SPEC = {"share": ".0%", "rate": ".0%", "ratio_share": ".0%", "ratio": ".2f",
+              "days": ",.0f", "currency": ",.0f", "csat": ".1f", "nps": ".1f"}
+
+
 def format_value(value: Any, unit: Any = None, *, spec: str | None = None,
-                 missing: str = "none recorded") -> str:
+                 missing: str = "none recorded", currency: str = "$") -> str:
     """A feature value for people: the one wording of a value, everywhere.
 
-    ``spec``: a format spec (the one the feature's phrase uses for ``{value}``,
-    :func:`value_spec`) applied to a number; else by ``unit``: shares as percentages,
-    days with their word, currency as money; else whole numbers whole, others with
-    at most two decimals. ``missing``: the words for a missing value (the stored
-    why-it-changed lines say ``missing``, the report ``none recorded``); text is kept
-    as it is.
+    The number is written with ``spec`` (the format spec the feature's phrase uses for
+    ``{value}``, :func:`value_spec`), else the unit's default; then the unit is said:
+    days with their word (``1 day``, ``45 days``), currency with ``currency``'s symbol
+    (``$1,200``, ``+$300`` for a signed spec), a scale with its range (``1.9 of 5``,
+    :data:`SCALE_WORDS`), a ratio with ``x``; shares are percentages. Without a unit,
+    whole numbers are whole and others have at most two decimals. ``missing``: the
+    words for a missing value; text is kept as it is.
     """
     if is_missing(value):
         return missing
@@ -112,23 +122,38 @@ def format_value(value: Any, unit: Any = None, *, spec: str | None = None,
         v = float(value)
     except (TypeError, ValueError):
         return str(value)
+    unit = str(unit or "")
+    spec = spec or _UNIT_SPEC.get(unit)
     if spec:
         try:
-            return format(v, spec)
+            number = format(abs(v) if unit == "currency" else v, spec.replace("+", "")
+                            if unit == "currency" else spec)
         except (TypeError, ValueError):
-            pass
-    unit = str(unit or "")
-    if unit in ("share", "rate", "ratio_share"):
-        return f"{100 * v:.0f}%"
+            number = None
+    else:
+        number = None
+    if number is None:
+        number = f"{v:,.0f}" if v.is_integer() or abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+    if number.startswith("-") and not any(ch in "123456789" for ch in number):
+        number = number[1:]  # "-0" reads as a bug
     if unit == "currency":
-        return money(v)
+        zero = not any(ch in "123456789" for ch in number)
+        sign = "-" if v < 0 and not zero else ("+" if spec and "+" in spec and not zero else "")
+        return f"{sign}{currency}{number}"
     if unit == "days":
-        return f"{v:,.0f} day{'s' if round(v) != 1 else ''}"
+        return f"{number} day{'' if number in ('1', '-1') else 's'}"
     if unit == "ratio":
-        return f"{v:.2f}\u00d7"
-    if v.is_integer() or abs(v) >= 100:
-        return f"{v:,.0f}"
-    return f"{v:,.2f}".rstrip("0").rstrip(".")
+        return f"{number}x"
+    if unit in SCALE_WORDS:
+        return f"{number} {SCALE_WORDS[unit]}"
+    return number
+
+
+def value_text(info: FeatureInfo, value: Any, *, currency: str = "$",
+               missing: str = "none recorded") -> str:
+    """``info``'s value in words: :func:`format_value` with its phrase's spec and its
+    unit, as the phrase says it (``Mean CSAT ...: 1.9 of 5`` and ``1.9 of 5``)."""
+    return format_value(value, info.unit, spec=value_spec(info), missing=missing, currency=currency)
 
 
 def value_spec(entry: Any) -> str | None:
@@ -171,23 +196,39 @@ def _lookup(row: Mapping, key: str) -> Any:
         return None
 
 
-def render_phrase(info: FeatureInfo, row: Mapping) -> str:
+#: A phrase literal right after ``{value}`` that already says the unit (an entry
+#: written before values carried their unit): the value is then the bare number.
+_UNIT_SAID = {"days": (" day",), "ratio": ("x", "\u00d7"), "csat": (" of ",), "nps": (" of ",)}
+
+
+def _value_in_phrase(info: FeatureInfo, value: Any, spec: str, conversion: str | None,
+                     following: str, currency: str) -> str:
+    if spec == "yesno" or conversion or isinstance(value, str) or info.kind == "categorical":
+        return _format(value, spec, conversion)
+    if following.startswith(_UNIT_SAID.get(info.unit, ("\0",))):
+        return _format(value, spec, conversion)
+    return format_value(value, info.unit, spec=spec or None, currency=currency)
+
+
+def render_phrase(info: FeatureInfo, row: Mapping, *, currency: str = "$") -> str:
     """The entry's phrase for one row (a dict or Series of feature values).
 
-    ``{value}`` is ``row[info.name]``; other fields are the row's features by name.
-    A missing value gives ``"<label>: not available"``; a missing other field cuts
-    the phrase after ``{value}``; an entry without a phrase gives
-    ``"<label>: <value>"`` (:func:`format_value`).
+    ``{value}`` is ``row[info.name]``, worded as :func:`value_text` words it (its unit
+    said: ``15 days``, ``1.9 of 5``, ``$1,200`` with ``currency``); other fields are
+    the row's features by name. A missing value gives ``"<label>: not available"``; a
+    missing other field cuts the phrase after ``{value}``; an entry without a phrase
+    gives ``"<label>: <value>"``.
     """
     value = _lookup(row, info.name)
     if is_missing(value):
         return f"{info.label}: not available"
     if not info.phrase:
-        return f"{info.label}: {format_value(value, info.unit)}"
+        return f"{info.label}: {value_text(info, value, currency=currency)}"
     parsed = list(string.Formatter().parse(info.phrase))
+    following = [parsed[i + 1][0] if i + 1 < len(parsed) else "" for i in range(len(parsed))]
     pieces: list[str] = []
     complete = True
-    for literal, field, spec, conversion in parsed:
+    for (literal, field, spec, conversion), after in zip(parsed, following):
         if field is None:
             pieces.append(literal)
             continue
@@ -196,15 +237,16 @@ def render_phrase(info: FeatureInfo, row: Mapping) -> str:
             complete = False
             break
         pieces.append(literal)
-        pieces.append(_format(current, spec or "", conversion))
+        pieces.append(_value_in_phrase(info, current, spec or "", conversion, after, currency)
+                      if field == "value" else _format(current, spec or "", conversion))
     if complete:
         return "".join(pieces)
     cut: list[str] = []
-    for (literal, field, spec, conversion) in parsed:
+    for (literal, field, spec, conversion), after in zip(parsed, following):
         cut.append(literal)
         if field == "value":
-            cut.append(_format(value, spec or "", conversion))
+            cut.append(_value_in_phrase(info, value, spec or "", conversion, after, currency))
             return "".join(cut).rstrip(" (,;:-")
         if field is not None:
             break
-    return f"{info.label}: {_format(value, '', None)}"
+    return f"{info.label}: {value_text(info, value, currency=currency)}"

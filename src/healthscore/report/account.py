@@ -16,13 +16,13 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from healthscore.features.phrases import feature_info, format_value, render_phrase
+from healthscore.features.phrases import feature_info, render_phrase, value_text
 from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
 from healthscore.report import charts
 from healthscore.scoring.actions import suggest_next_steps
 from healthscore.scoring.profile import (
-    STARTING_POINT, contract_days_of, split_changes, starting_point_words, whole,
+    STARTING_POINT, contract_days_of, holds_up, split_changes, standing_words, starting_point_words, whole,
 )
 from healthscore.report.inputs import SPECIAL_CHANGES
 from healthscore.scoring.risk_words import describe_risk, horizon_words
@@ -30,35 +30,38 @@ from healthscore.scoring.risk_words import describe_risk, horizon_words
 Record = Mapping[str, Any]
 
 
-def _driver_rows(part: list[Record], values: Mapping[str, Any], span: float) -> list[dict[str, Any]]:
-    return [{
-        "feature": r["feature"], "label": r["label"], "family": text.family_label(r["family"]),
-        "phrase": render_phrase(feature_info(r["feature"], r), values),
-        "points": float(r["points"]), "points_text": text.signed(r["points"]),
-        "points_words": text.points_words(r["points"]),
-        "value_text": format_value(r["value"], r["unit"]),
-        "bar": round(100 * abs(float(r["points"])) / span, 1) if span else 0.0,
-    } for r in part]
+def _value(r: Record, value: Any, currency: str) -> str:
+    """A feature's value as its phrase words it (one precision, unit and scale)."""
+    return value_text(feature_info(r["feature"], r), value, currency=currency)
 
 
-def _against_note(change: Record) -> str:
-    """A word when a signal moved the healthy way yet cost points (or the reverse)."""
-    if not change.get("against_direction"):
-        return ""
-    if change["points_change"] < 0:
-        return "Better than before, yet it costs points next to this account's other signals."
-    return "Worse than before, yet it adds points next to this account's other signals."
+def _driver_rows(part: list[Record], values: Mapping[str, Any], span: float,
+                 currency: str) -> list[dict[str, Any]]:
+    rows = []
+    for r in part:
+        phrase = render_phrase(feature_info(r["feature"], r), values, currency=currency)
+        relative = standing_words(r.get("standing"), points=r["points"])
+        rows.append({
+            "feature": r["feature"], "label": r["label"], "family": text.family_label(r["family"]),
+            "phrase": f"{phrase}, {relative}" if relative else phrase,
+            "points": float(r["points"]), "points_text": text.signed(r["points"]),
+            "points_words": text.points_words(r["points"]),
+            "value_text": _value(r, r["value"], currency),
+            "bar": round(100 * abs(float(r["points"])) / span, 1) if span else 0.0,
+        })
+    return rows
 
 
 def _changes(
     changes: list[Record], *, row: Record, history: list[Record],
-    previous_as_of: pd.Timestamp | None, shown: int, profile: tuple[str, ...],
+    previous_as_of: pd.Timestamp | None, shown: int, profile: tuple[str, ...], currency: str = "$",
 ) -> dict[str, Any] | None:
     """Why the score changed since the previous run (None when there was none).
 
     The starting point's move (profile facts) is one line; behavioural signals whose
     value changed are named, the largest first; lines whose value did not change are
-    not shown, their points join "all other signals together"."""
+    not shown, nor are lines whose value moved the healthy way yet cost points (or the
+    reverse); their points join "all other signals together"."""
     change = row["score_change"]
     before = [h for h in history if previous_as_of is not None and h["as_of"] == previous_as_of]
     if text.is_missing(change) and not before:
@@ -82,11 +85,11 @@ def _changes(
         })
     items += [{
         "label": c["label"], "family": text.family_label(c["family"]) if c["family"] else "",
-        "value_before": "" if c["feature"] in SPECIAL_CHANGES else format_value(c["value_before"], c["unit"]),
-        "value_now": "" if c["feature"] in SPECIAL_CHANGES else format_value(c["value_now"], c["unit"]),
+        "value_before": "" if c["feature"] in SPECIAL_CHANGES else _value(c, c["value_before"], currency),
+        "value_now": "" if c["feature"] in SPECIAL_CHANGES else _value(c, c["value_now"], currency),
         "points_change": text.signed(c["points_change"]),
         "direction": "down" if c["points_change"] < 0 else "up",
-        "note": _against_note(c),
+        "note": "",
     } for c in view.named]
     return {
         "since": text.date_text(previous_as_of) if previous_as_of is not None else "the previous run",
@@ -148,7 +151,9 @@ def build_account(
     values = {r["feature"]: r["value"] for r in points}  # also unscored context values
     scored = [r for r in points if not text.is_missing(r["points"]) and not r.get("profile", False)]
     hurting = sorted((r for r in scored if r["points"] < 0), key=lambda r: r["points"])[:k]
-    helping = sorted((r for r in scored if r["points"] > 0), key=lambda r: -r["points"])[:k]
+    # a poor value next to similar accounts never "holds the score up" (profile.holds_up)
+    helping = sorted((r for r in scored if holds_up(r["points"], r.get("standing"))),
+                     key=lambda r: -r["points"])[:k]
     span = max((abs(r["points"]) for r in scored), default=0.0)
     shown = {r["feature"] for r in hurting} | {r["feature"] for r in helping}
     others = [r for r in scored if r["feature"] not in shown]
@@ -162,8 +167,8 @@ def build_account(
     previous_values = {r["feature"]: r["value"] for r in previous_points}
     signals = [{
         "label": r["label"], "family": text.family_label(r["family"]),
-        "value": format_value(r["value"], r["unit"]),
-        "before": format_value(previous_values[r["feature"]], r["unit"])
+        "value": _value(r, r["value"], params.currency),
+        "before": _value(r, previous_values[r["feature"]], params.currency)
         if r["feature"] in previous_values else "",
         "points": text.signed(r["points"]),
     } for r in hurting + helping]
@@ -190,8 +195,8 @@ def build_account(
                                                contract_days=contract_days_of(values)),
         "change_words": text.change_words(row["score_change"]),
         "alerts": [{"kind": a["kind"], "reason": a["reason"]} for a in alerts],
-        "hurting": _driver_rows(hurting, values, span),
-        "helping": _driver_rows(helping, values, span),
+        "hurting": _driver_rows(hurting, values, span, params.currency),
+        "helping": _driver_rows(helping, values, span, params.currency),
         "arithmetic": {
             "start": f"{start:.1f}",
             "base": f"{base:.1f}", "profile_points": text.signed(start - base),
@@ -211,7 +216,7 @@ def build_account(
         "trend": trend,
         "history_points": len(hist),
         "changes": _changes(changes, row=row, history=hist, previous_as_of=previous_as_of, shown=k,
-                            profile=profile),
+                            profile=profile, currency=params.currency),
         "signals": signals,
         "next_steps": [{
             "step": s.step, "because": "; ".join(s.because),

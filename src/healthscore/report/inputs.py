@@ -34,15 +34,16 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
-from healthscore.features.phrases import format_value
 from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
-from healthscore.scoring.profile import STARTING_POINT, is_profile, profile_features_of, split_changes
+from healthscore.scoring.profile import (
+    STARTING_POINT, is_profile, profile_features_of, split_changes, with_standing,
+)
 from healthscore.report.points import (
     PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
 )
 from healthscore.data.schema import AS_OF
-from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES
+from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, change_head
 
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
@@ -320,10 +321,8 @@ def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], p
     parts = []
     for line in view.named:
         if float(line["points_change"]) < 0:
-            values = "" if line["feature"] in SPECIAL_CHANGES else (
-                f": {format_value(line['value_before'], line.get('unit'))} \u2192 "
-                f"{format_value(line['value_now'], line.get('unit'))}")
-            parts.append((float(line["points_change"]), f"{line['label']}{values}"))
+            said = line["label"] if line["feature"] in SPECIAL_CHANGES else change_head(line, arrow="\u2192")
+            parts.append((float(line["points_change"]), said))
     start = view.starting_point
     if start is not None and start["points_change"] < 0:
         then_now = "" if start["before"] is None else \
@@ -397,6 +396,9 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
                                  profile=profile)
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
                                           hurt_below=hurt_below, profile=profile)
+    # where each value stands among similar accounts (the same segment): profile.holds_up
+    points = with_standing(points, inputs.points, catalogue=catalogue,
+                           groups=risk_list.set_index("account_id")["segment"])
     changes = normalise_changes(inputs.changes, catalogue, profile)
     feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),

@@ -22,7 +22,8 @@ from healthscore.errors import DataError
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import feature_info, is_missing, money
 from healthscore.scoring.profile import (
-    STARTING_POINT, contract_days_of, profile_features_of, split_changes, starting_point_words, whole,
+    STARTING_POINT, contract_days_of, holds_up, peer_standing, profile_features_of, split_changes,
+    standing_words, starting_point_words, whole,
 )
 from healthscore.scoring.wording import percent, renewal_words
 from healthscore.scoring.risk_words import describe_risk, format_points, horizon_words
@@ -78,11 +79,14 @@ def parse_account_id(text: Any, dtype: Any) -> Any:
 
 
 def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, top: int = 5,
-                 profile: Any = None) -> AccountExplanation:
+                 profile: Any = None, currency: str = "$") -> AccountExplanation:
     """Read one account's explanation on ``as_of`` (default: the latest date scored).
 
     ``profile``: the profile features when the run does not record its own
-    (``params.score.profile_features``); the run's are used when it does.
+    (``params.score.profile_features``); the run's are used when it does. A signal
+    whose value is poor next to similar accounts (the same segment, from the date's
+    points of every account: :func:`healthscore.scoring.profile.peer_standing`) is never what
+    raises the score; one that is good is said so. ``currency``: ``report.currency``.
 
     Raises
     ------
@@ -127,25 +131,31 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     stored = result.details.get("profile_score")
     result.profile_score = float(stored) if not is_missing(stored) else result.base + float(matrix[:, is_profile].sum())
     matrix[:, is_profile] = 0.0  # profile facts are the starting point, never drivers
-    drivers = find_drivers(matrix, k=top)
+    drivers = find_drivers(matrix, k=3 * top)  # room for the helping ones left out below
     families = {n: catalogue_entry(catalogue, n)["family"] for n in names}
     by_family = family_points(matrix, names, families).iloc[0]
     result.families = {f: float(by_family[f"points_{f}"]) for f in FAMILIES}
     columns = feature_columns(points, [c for c in points.columns if "__" in c and ":" not in c])
     view = RowView(columns, 0)
     result.contract_days = contract_days_of(view)
-    book = PhraseBook(catalogue)
+    book = PhraseBook(catalogue, currency=currency)
+    chosen = [names[j] for j in (*drivers.hurting[0][:top], *drivers.helping[0]) if j >= 0]
+    standing = _standing(layout, when, key, [n for n in chosen if n in points.columns], catalogue, risk)
     for which, index, pts in (("hurting", drivers.hurting[0], drivers.hurting_points[0]),
                               ("helping", drivers.helping[0], drivers.helping_points[0])):
         out = result.drivers_hurting if which == "hurting" else result.drivers_helping
         for j, p in zip(index, pts):
-            if j < 0:
+            if j < 0 or len(out) >= top:
                 break
             name = names[j]
+            if which == "helping" and not holds_up(p, standing.get(name)):
+                continue
             info = feature_info(name, catalogue.get(name))
+            relative = standing_words(standing.get(name), points=p)
+            phrase = book.describe(name, view)
             out.append({"feature": name, "label": info.label,
-                        "family": info.family, "value": view.get(name),
-                        "points": float(p), "phrase": book.describe(name, view)})
+                        "family": info.family, "value": view.get(name), "points": float(p),
+                        "phrase": f"{phrase}, {relative}" if relative else phrase})
     changes = layout.read_table("changes", when)
     if not changes.empty:
         mine = changes.loc[changes["account_id"] == key].sort_values("rank")
@@ -155,6 +165,22 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
             result.score_change = None if pd.isna(change) else int(change)
             result.changes = [{"text": describe_change(line), **line} for line in mine.to_dict("records")]
     return result
+
+
+def _standing(layout: OutputLayout, when: Any, key: Any, features: list[str],
+              catalogue: dict[str, Any], risk: pd.DataFrame) -> dict[str, float]:
+    """Feature -> where the account's value stands among similar accounts on ``when``
+    (``features``: value columns of the points partition)."""
+    directions = {n: catalogue_entry(catalogue, n).get("healthy_direction") for n in features}
+    wanted = [n for n, d in directions.items() if not is_missing(d) and int(d) != 0]
+    if not wanted:
+        return {}
+    columns = list(dict.fromkeys(wanted))
+    everyone = layout.read_partition("points", when, columns=["account_id", *columns])
+    groups = (risk.set_index("account_id")["segment"]
+              if not risk.empty and "segment" in risk.columns else None)
+    found = peer_standing(everyone, columns, directions=directions, groups=groups, accounts=[key])
+    return dict(zip(found["feature"], found["standing"]))
 
 
 def render_account(info: AccountExplanation, *, outcome: str = "are lost", currency: str = "$") -> str:
@@ -202,8 +228,9 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
             lines.append(f"  {family:<11} {format_points(value):>9}")
     if info.previous_as_of is not None:
         lines.append("")
-        change = "n/a" if info.score_change is None else f"{info.score_change:+d}"
-        lines.append(f"Since {as_of_text(info.previous_as_of)}: {change} points")
+        change = "n/a points" if info.score_change is None else \
+            f"{info.score_change:+d} point{'' if abs(info.score_change) == 1 else 's'}"
+        lines.append(f"Since {as_of_text(info.previous_as_of)}: {change}")
         view = split_changes(info.changes, profile=info.profile,
                              profile_now=info.profile_score if not is_missing(info.profile_score) else None,
                              top=len(info.changes))

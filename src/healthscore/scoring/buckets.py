@@ -23,7 +23,7 @@ from healthscore.scoring.risk_list import sort_risk_list
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
                    score: Any, alerts: Any, previous: Previous | None = None,
-                   reuse: pd.DataFrame | None = None) -> DateOutputs:
+                   reuse: pd.DataFrame | None = None, currency: str = "$") -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Only one bucket's tables are in memory at once, so the source's size no longer
@@ -47,7 +47,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         mine = None if reuse is None else reuse[reuse["account_id"].isin(ids)]
         try:
             parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,
-                                    alerts=alerts, previous=prev, reuse=mine))
+                                    alerts=alerts, previous=prev, reuse=mine, currency=currency))
         except NoActiveAccountsError:
             pass  # a bucket with no customer on that date
         del tables

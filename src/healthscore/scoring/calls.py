@@ -26,8 +26,8 @@ from healthscore.data.schema import POINTS_PREFIX
 from healthscore.scoring.drivers import catalogue_entry, profile_mask
 from healthscore.features.phrases import money
 from healthscore.scoring.actions import step_for
-from healthscore.scoring.changes import reason_labels
-from healthscore.scoring.wording import alert_label, in_days
+from healthscore.scoring.changes import describe_change, reason_labels
+from healthscore.scoring.wording import alert_label, count_words, in_days
 
 #: Columns of the call list, in order.
 CALL_COLUMNS = (
@@ -133,7 +133,11 @@ def _lead(account: Any, reason: Any, changes: pd.DataFrame, points: pd.DataFrame
     if labels:
         text = str(reason).split("; ")[0]
         if len(changes):
-            line = changes.loc[(changes["account_id"] == account) & (changes["label"] == labels[0])]
+            mine = changes.loc[changes["account_id"] == account]
+            line = mine.loc[mine["label"] == labels[0]]
+            if line.empty and "points_change" in mine:  # a line not worded "label: ..." (first seen)
+                said = [describe_change(r) == text for r in mine.to_dict("records")]
+                line = mine.loc[np.array(said, dtype=bool)]
             if len(line):
                 return text, str(line["feature"].iloc[0]), str(line["family"].iloc[0])
         return text, None, None
@@ -178,8 +182,8 @@ def render_calls(calls: pd.DataFrame, *, as_of: Any, currency: str = "$") -> str
     """The call list as text, one block per owner (``healthscore calls``)."""
     if calls.empty:
         return f"No calls for the week of {pd.Timestamp(as_of):%Y-%m-%d}: no alert, no red renewal soon."
-    out = [f"Calls for the week of {pd.Timestamp(as_of):%Y-%m-%d} ({len(calls):,} accounts, "
-           f"{calls['owner'].nunique():,} owners)"]
+    out = [f"Calls for the week of {pd.Timestamp(as_of):%Y-%m-%d} ({count_words(len(calls), 'account')}, "
+           f"{count_words(calls['owner'].nunique(), 'owner')})"]
     for owner, group in calls.groupby("owner", sort=False):
         out.append("")
         out.append(f"{owner}: {len(group)} to contact")

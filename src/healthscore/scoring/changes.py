@@ -23,13 +23,20 @@ import numpy as np
 import pandas as pd
 
 from healthscore.scoring.drivers import catalogue_entry
-from healthscore.features.phrases import format_value, value_spec
+from healthscore.features.phrases import feature_info, format_value, is_missing, value_text
 from healthscore.scoring.risk_words import format_points
 from healthscore.data.schema import CHANGE_COLUMNS
 from healthscore.scoring.points import feature_names_of, points_matrix
 
 MODEL_CHANGED = "model changed"
 OTHER_CHANGES = "other changes"
+
+#: A missing value in the stored lines (``missing``: lines stored by earlier versions).
+NONE_RECORDED = "none recorded"
+_MISSING_TEXTS = (NONE_RECORDED, "missing", "n/a", "")
+
+#: The label of a days-since feature starts so (the catalogue's ``Days since the last ...``).
+_DAYS_SINCE = "Days since the last "
 
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
 
@@ -44,6 +51,7 @@ def attribute_changes(
     previous_as_of: pd.Timestamp,
     catalogue: Mapping[str, Any],
     top: int = 5,
+    currency: str = "$",
 ) -> pd.DataFrame:
     """Per-account lines of why the score changed since ``previous_as_of``.
 
@@ -57,6 +65,8 @@ def attribute_changes(
         The two dates were scored by different model versions.
     top : int
         Feature changes named per account.
+    currency : str
+        The currency symbol amounts are worded with (``report.currency``).
 
     Returns
     -------
@@ -110,8 +120,8 @@ def attribute_changes(
         "feature": np.array(names, dtype=object)[feat],
         "label": np.array([e["label"] for e in entries], dtype=object)[feat],
         "family": np.array([e["family"] for e in entries], dtype=object)[feat],
-        "value_before": _texts(previous, names, at_prev[rows_i], feat, entries),
-        "value_after": _texts(current, names, at_cur[rows_i], feat, entries),
+        "value_before": _texts(previous, names, at_prev[rows_i], feat, entries, currency),
+        "value_after": _texts(current, names, at_cur[rows_i], feat, entries, currency),
         "points_before": p_prev[rows_i, feat],
         "points_after": p_cur[rows_i, feat],
         "points_change": delta[rows_i, feat],
@@ -160,8 +170,9 @@ def _value_changed(current: pd.DataFrame, previous: pd.DataFrame, names: list[st
 
 
 def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.ndarray,
-           entries: list[dict[str, Any]]) -> np.ndarray:
-    """Values of the named lines as text, formatted as each feature's phrase does."""
+           entries: list[dict[str, Any]], currency: str) -> np.ndarray:
+    """Values of the named lines as text, worded as each feature's phrase words them
+    (:func:`~healthscore.features.phrases.value_text`: its precision, unit and scale)."""
 
     out = np.empty(len(rows), dtype=object)
     for j in np.unique(feat):
@@ -170,8 +181,8 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
             out[mask] = "n/a"
             continue
         column = frame[names[j]].to_numpy()[rows[mask]]
-        spec = value_spec(entries[j])
-        out[mask] = [format_value(v, spec=spec, missing="missing") for v in column]
+        info = feature_info(names[j], entries[j])
+        out[mask] = [value_text(info, v, currency=currency, missing=NONE_RECORDED) for v in column]
     return out
 
 
@@ -217,17 +228,38 @@ def _empty(account_dtype: Any) -> pd.DataFrame:
     return frame
 
 
+def _none(text: Any) -> bool:
+    return is_missing(text) or str(text).strip() in _MISSING_TEXTS
+
+
 def describe_change(line: Mapping[str, Any]) -> str:
-    """One line of why it changed, for people: ``Active users: 12 -> 4 (-8 pts)``."""
+    """One line of why it changed, for people: ``Active users: 12 -> 4 (-8 pts)``.
+
+    A days-since signal seen for the first time says so: ``First 'competitor mention'
+    signal 15 days ago (-5 pts)``, not ``missing -> 15``. A line whose value moved the
+    healthy way while its points fell (``against_direction``) is worded plainly here:
+    CSM views never show it (:func:`change_reasons`, :func:`healthscore.scoring.profile.split_changes`
+    leave it out), the data-science views read the flag.
+    """
+    points = format_points(line["points_change"])
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
-        return f"{line['feature'].capitalize()} ({format_points(line['points_change'])})"
-    note = ""
-    if line.get("against_direction"):
-        better = line["points_change"] < 0  # it moved the healthy way, yet cost points
-        note = (f"; {'better' if better else 'worse'}, yet it {'costs' if better else 'adds'} "
-                "points next to the account's other signals")
-    return (f"{line['label']}: {line['value_before']} -> {line['value_after']} "
-            f"({format_points(line['points_change'])}{note})")
+        return f"{line['feature'].capitalize()} ({points})"
+    return f"{change_head(line)} ({points})"
+
+
+def change_head(line: Mapping[str, Any], *, arrow: str = "->") -> str:
+    """What changed, without the points: ``Active users: 12 -> 4``, or ``First
+    'competitor mention' signal 15 days ago`` for a days-since signal seen for the
+    first time (the report writes ``arrow`` as ``\u2192``)."""
+    before, after = line.get("value_before"), line.get("value_after", line.get("value_now"))
+    # stored lines hold text; a number (a hand-made line) is worded by its unit
+    before, after = (v if _none(v) else format_value(v, line.get("unit")) for v in (before, after))
+    label = str(line["label"])
+    if label.startswith(_DAYS_SINCE) and _none(before) and not _none(after):
+        return f"First {label[len(_DAYS_SINCE):]} {after} ago"
+    before = NONE_RECORDED if _none(before) else before
+    after = NONE_RECORDED if _none(after) else after
+    return f"{label}: {before} {arrow} {after}"
 
 
 def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str] = (),
@@ -259,7 +291,14 @@ def change_reasons(changes: pd.DataFrame, *, top: int = 3, profile: Sequence[str
 
 
 def reason_labels(reason: object) -> list[str]:
-    """The signal labels a reason text (:func:`change_reasons`) names, in order."""
-    if reason is None or pd.isna(reason) or not str(reason):
+    """The signals a reason text (:func:`change_reasons`) names, in order: each line's
+    label (the text before ``: ``; a first-seen line's words before its points)."""
+    if reason is None or is_missing(reason) or not str(reason):
         return []
-    return [line.split(": ", 1)[0] for line in str(reason).split("; ") if ": " in line]
+    out = []
+    for line in str(reason).split("; "):
+        if ": " in line:
+            out.append(line.split(": ", 1)[0])
+        elif line.startswith("First ") and " (" in line:
+            out.append(line.rsplit(" (", 1)[0])
+    return out

@@ -210,6 +210,7 @@ def score_date(
     alerts: AlertParams,
     previous: Previous | None = None,
     reuse: pd.DataFrame | None = None,
+    currency: str = "$",
 ) -> DateOutputs:
     """Score and explain every account active at ``as_of``; every output frame.
 
@@ -225,6 +226,9 @@ def score_date(
         The last scoring before ``as_of`` (changes, alerts and score_change need it).
     reuse : DataFrame, optional
         Stored points of the same model, for incremental scoring.
+    currency : str
+        The symbol amounts in the driver text and change lines are worded with
+        (``report.currency``).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -271,7 +275,8 @@ def score_date(
     renewal_risk = (exported.predict_renewal_risk(frame[names]) if horizon is not None
                     else explanation.risk_proba)
     texts = render_drivers(drivers, feature_names=names,
-                           columns=feature_columns(frame, [*names, *extra]), catalogue=catalogue)
+                           columns=feature_columns(frame, [*names, *extra]), catalogue=catalogue,
+                           currency=currency)
     scores = pd.DataFrame({"account_id": ids, "mrr": cutoffs["mrr"].to_numpy(),
                            "health_score": explanation.health_score, "band": explanation.band,
                            "risk_proba": explanation.risk_proba,
@@ -284,7 +289,8 @@ def score_date(
         changes = attribute_changes(
             points, previous.points, current_scores=history, previous_scores=previous.history,
             model_changed=previous.model_version != model_version,
-            previous_as_of=previous.as_of, catalogue=catalogue, top=score.top_drivers)
+            previous_as_of=previous.as_of, catalogue=catalogue, top=score.top_drivers,
+            currency=currency)
     else:
         changes = attribute_changes(points, points.iloc[:0], current_scores=history,
                                     previous_scores=history.iloc[:0], model_changed=False,

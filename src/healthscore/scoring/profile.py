@@ -8,8 +8,14 @@ points is the account's starting point, the score of accounts like this one
 and ``healthscore explain`` so both say the same; everything here is pure.
 
 Why it changed, as shown: a line names a behavioural signal whose value changed;
-profile facts move the starting point (one line); a line whose value did not change
-is never shown, its points joining "all other signals together".
+profile facts move the starting point (one line); a line whose value did not change,
+or whose value moved the healthy way while its points fell (or the reverse: a tree
+weighs a signal with the others), is never shown, its points joining "all other
+signals together".
+
+What holds the score up, as shown: a signal whose value is poor next to similar
+accounts never does (:func:`peer_standing`, :func:`holds_up`); one that does is said
+relative to them (:func:`standing_words`).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from healthscore.config import PROFILE_FEATURES
-from healthscore.scoring.drivers import profile_mask
+from healthscore.scoring.drivers import catalogue_entry, profile_mask
 from healthscore.features.phrases import is_missing, positive_days
 
 #: Pseudo-features of the changes table (healthscore.scoring.changes).
@@ -111,6 +118,10 @@ def value_changed(before: Any, now: Any) -> bool:
         return str(before).strip() != str(now).strip()
 
 
+def _is_true(flag: Any) -> bool:
+    return not is_missing(flag) and bool(flag)
+
+
 @dataclass(frozen=True)
 class ChangeView:
     """The lines of why a score changed, as shown.
@@ -163,6 +174,8 @@ def split_changes(
             candidates.append(line)
         elif flag:
             profile_change += change
+        elif _is_true(line.get("against_direction")):
+            rest += change  # moved the healthy way yet cost points (or the reverse): not for a CSM
         elif value_changed(line.get("value_before"), now) and abs(change) >= MIN_CHANGE:
             candidates.append(line)
         else:
@@ -180,3 +193,127 @@ def split_changes(
     else:
         rest += profile_change
     return ChangeView(candidates[:top], start, rest)
+
+
+# ------------------------------------------------------------- next to similar accounts
+
+#: Accounts with a value a segment needs before its accounts are compared with it
+#: alone; a smaller segment is compared with the whole book.
+MIN_PEERS = 30
+
+
+def peer_standing(
+    book: pd.DataFrame,
+    features: Iterable[str],
+    *,
+    directions: Mapping[str, Any],
+    groups: Any = None,
+    accounts: Any = None,
+    min_peers: int = MIN_PEERS,
+) -> pd.DataFrame:
+    """Where each account's value of each feature stands among similar accounts.
+
+    Parameters
+    ----------
+    book : DataFrame
+        Every account scored on the date: ``account_id`` and one value column per
+        feature (the wide points layout, or the feature frame).
+    features : iterable of str
+        The features to compare (columns of ``book``; others are skipped).
+    directions : mapping
+        Feature -> healthy direction (+1 higher is healthier, -1 lower is, 0 none:
+        the catalogue's ``healthy_direction``).
+    groups : mapping or Series, optional
+        Account -> its group of similar accounts (the risk list's ``segment``); a group
+        with fewer than ``min_peers`` values, or no groups, compares with the book.
+    accounts : iterable, optional
+        The accounts to return (default: all).
+
+    Returns
+    -------
+    DataFrame
+        ``account_id, feature, standing``: the share of the other similar accounts whose
+        value is worse (ties count half), in [0, 1]; NaN when the feature has no healthy
+        direction, the value is missing or not a number, or there is no one to compare
+        with. 0.8 reads "better than 8 in 10 similar accounts".
+    """
+    ids = book["account_id"]
+    keep = np.ones(len(book), dtype=bool) if accounts is None else ids.isin(list(accounts)).to_numpy()
+    group = (ids.map(groups) if groups is not None else pd.Series("", index=book.index))
+    group = group.astype("string").fillna("")
+    pieces = []
+    for name in features:
+        direction = directions.get(name)
+        if name not in book.columns or is_missing(direction) or int(direction) == 0:
+            continue
+        value = pd.to_numeric(book[name], errors="coerce").astype(np.float64) * int(direction)
+        standing = _share_worse(value, None)
+        if groups is not None:
+            inside = _share_worse(value, group)
+            big = value.groupby(group).transform("count") >= min_peers
+            standing = inside.where(big, standing)
+        pieces.append(pd.DataFrame({"account_id": ids.to_numpy()[keep], "feature": name,
+                                    "standing": standing.to_numpy(np.float64)[keep]}))
+    if not pieces:
+        return pd.DataFrame({"account_id": ids.iloc[:0].to_numpy(), "feature": pd.Series([], dtype=object),
+                             "standing": pd.Series([], dtype=np.float64)})
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _share_worse(value: pd.Series, group: Any) -> pd.Series:
+    """Per value: (values below + half the other equal ones) / (values - 1), in its group."""
+    by = value.groupby(group) if group is not None else value.groupby(np.zeros(len(value)))
+    rank, count = by.rank(method="average"), by.transform("count")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((rank - 1) / (count - 1)).where(count > 1)
+
+
+def holds_up(points: Any, standing: Any) -> bool:
+    """May a signal be shown as what holds the score up? Its points are positive and
+    its value is not worse than most similar accounts' (a standing below one half;
+    a value that cannot be compared is kept)."""
+    if is_missing(points) or float(points) <= 0:
+        return False
+    return is_missing(standing) or float(standing) >= 0.5
+
+
+def standing_words(standing: Any, *, points: Any = None) -> str:
+    """A standing (:func:`peer_standing`) in words: ``better than 8 in 10 similar
+    accounts``, ``worse than almost all similar accounts``, ``about as good as most
+    similar accounts``; empty when it cannot be told, or when it would contradict
+    ``points`` (a good value said of a signal that costs points, or the reverse)."""
+    if is_missing(standing):
+        return ""
+    share = float(standing)
+    better = share >= 0.5
+    if points is not None and not is_missing(points) and float(points) != 0 and (float(points) > 0) != better:
+        return ""
+    side = share if better else 1.0 - share
+    word = "better" if better else "worse"
+    if side >= 0.97:
+        return f"{word} than almost all similar accounts"
+    tenths = int(math.floor(10 * side + 1e-9))
+    if tenths <= 5:
+        return "about as good as most similar accounts" if points is None else ""
+    return f"{word} than {tenths} in 10 similar accounts"
+
+
+def with_standing(points: pd.DataFrame, book: pd.DataFrame, *, catalogue: Mapping[str, Any],
+                  groups: Any = None) -> pd.DataFrame:
+    """The long points rows (``account_id, feature, value, points, ...``) with a
+    ``standing`` column (:func:`peer_standing` among ``book``'s accounts, grouped by
+    ``groups``); ``book`` is every account's values, wide (a value column per
+    feature) or long (``feature`` and ``value`` columns)."""
+    if points is None or points.empty or book is None or book.empty:
+        return points if points is None or "standing" in points else points.assign(standing=np.nan)
+    if "feature" in book.columns:
+        book = (book.loc[book["feature"].astype(str).str.contains("__", regex=False)]
+                .pivot_table(index="account_id", columns="feature", values="value", aggfunc="first")
+                .reset_index())
+    features = [f for f in pd.unique(points["feature"].astype(str)) if f in book.columns]
+    directions = {f: catalogue_entry(catalogue, f).get("healthy_direction") for f in features}
+    standing = peer_standing(book, features, directions=directions, groups=groups,
+                             accounts=pd.unique(points["account_id"]))
+    out = points.drop(columns=["standing"], errors="ignore").merge(
+        standing, on=["account_id", "feature"], how="left", validate="m:1")
+    return out.set_axis(points.index) if len(out) == len(points) else out

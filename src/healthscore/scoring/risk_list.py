@@ -127,8 +127,9 @@ class PhraseBook:
     """Renders catalogue phrases (:func:`healthscore.features.phrases.render_phrase`);
     resolves each feature's entry once, not per row."""
 
-    def __init__(self, catalogue: Mapping[str, Any]) -> None:
+    def __init__(self, catalogue: Mapping[str, Any], *, currency: str = "$") -> None:
         self._catalogue = catalogue
+        self._currency = currency
         self._resolved: dict[str, FeatureInfo] = {}
 
     def describe(self, name: str, row: Mapping[str, Any]) -> str:
@@ -136,7 +137,7 @@ class PhraseBook:
         info = self._resolved.get(name)
         if info is None:
             info = self._resolved[name] = feature_info(name, self._catalogue.get(name))
-        return render_phrase(info, row)
+        return render_phrase(info, row, currency=self._currency)
 
 
 def render_drivers(
@@ -146,14 +147,16 @@ def render_drivers(
     columns: Mapping[str, np.ndarray],
     catalogue: Mapping[str, Any],
     which: str = "hurting",
+    currency: str = "$",
 ) -> list[str]:
     """One text per row: ``phrase (-12 pts); phrase (-5 pts)`` of its top drivers.
 
-    Text is rendered for the chosen drivers only, never for every feature.
+    Text is rendered for the chosen drivers only, never for every feature; amounts
+    with ``currency`` (``report.currency``).
     """
     index = drivers.hurting if which == "hurting" else drivers.helping
     points = drivers.hurting_points if which == "hurting" else drivers.helping_points
-    book = PhraseBook(catalogue)
+    book = PhraseBook(catalogue, currency=currency)
     texts = []
     for i in range(index.shape[0]):
         row = RowView(columns, i)

@@ -44,6 +44,12 @@ ALERT_WORDS: dict[str, str] = {
 }
 
 
+def count_words(n: Any, noun: str, plural: str | None = None) -> str:
+    """``1 account``, ``2 accounts``, ``1,200 accounts`` (``plural``: when not ``noun + s``)."""
+    count = int(n)
+    return f"{count:,} {noun if count == 1 else (plural or noun + 's')}"
+
+
 def band_label(band: Any) -> str:
     """``Red: at risk``; unknown bands are shown as they are."""
     if is_missing(band):
