@@ -120,8 +120,8 @@ def kpi_cards(trend: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
     cards = []
     for key, (label, rise) in CARDS.items():
         value = now[key]
-        money = key == "arr_at_risk"
-        shown = text.money(value, symbol=currency, compact=True) if money else (
+        is_money = key == "arr_at_risk"
+        shown = text.money(value, symbol=currency, compact=True) if is_money else (
             "n/a" if text.is_missing(value) else f"{int(value):,}")
         change = np.nan if before is None else value - before[key]
         if before is None:
@@ -129,7 +129,7 @@ def kpi_cards(trend: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
         elif text.is_missing(change):
             head, tail, direction = "no figure", f"for {since}", ""
         else:
-            amount = _signed_money(change, currency) if money else (
+            amount = _signed_money(change, currency) if is_money else (
                 f"{'+' if change > 0 else text.MINUS if change < 0 else ''}{abs(int(change)):,}")
             head, tail = (amount if round(change) != 0 else "unchanged"), f"since {since}"
             direction = "same" if round(change) == 0 else "" if rise == 0 else (
