@@ -38,6 +38,7 @@ from healthscore.model.predictor import HazardPredictor
 from healthscore.model.calibration import Calibrator, level_spread
 from healthscore.model.exposure import (
     EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
+    recency_weights, refit_hazard_level,
     make_interval_rows, window_risk,
 )
 from healthscore.model.scale import HealthScale
@@ -393,39 +394,47 @@ def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFr
                       recent_from: pd.Timestamp | None = None) -> HealthScoreModel:
     """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
     (features ``X``), with a slope and intercept that move with the lead
-    (:func:`healthscore.model.exposure.fit_hazard_calibration`), and measure how far
-    the level of the windows they make up (one per ``row``) wanders across cutoff
-    dates (``level_sd``); an isotonic calibrator is left as it is.
+    (:func:`healthscore.model.exposure.fit_hazard_calibration`) and a level refitted on
+    recency-weighted intervals (:func:`healthscore.model.exposure.refit_hazard_level`:
+    the latest cutoffs are the most like a served date), and measure how far the level
+    of the windows they make up (one per ``row``) errs from one cutoff date to the next
+    (``level_sd``); an isotonic calibrator is left as it is.
 
-    The wander is measured twice, and the larger is kept: across every date, under the
-    calibration fitted on them all, and out of time, on the dates after
-    ``recent_from`` under a calibration fitted only on the dates up to it. A served
-    date lies after every fitted one, so its error includes the drift the first
-    measure cannot see."""
+    The error is measured out of time when ``recent_from`` leaves dates after it: the
+    calibration is refitted on the intervals of cutoffs up to ``recent_from`` (as
+    known then), and its level error on the later dates' windows, sampling noise
+    removed (:func:`healthscore.model.calibration.level_spread`), is what a served date
+    can expect. Without later dates, the spread across the fitted dates."""
     if fitted.calibrator_.method != "platt":
         return fitted
     label = rows["label"].to_numpy(np.float64)
     margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
-    calibrator = _platt(margin, lead, label)
+    cutoffs = rows["cutoff_time"].to_numpy("datetime64[us]")
+    calibrator = _platt(margin, lead, label, cutoffs)
     window = pd.factorize(rows["row"])[0]
     lost = np.bincount(window, weights=label) > 0
     dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
     risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
     spread = level_spread(risk, lost, dates)
     if recent_from is not None:
-        early = (rows["cutoff_time"] <= recent_from).to_numpy()
+        early = cutoffs <= np.datetime64(pd.Timestamp(recent_from).as_unit("us"))
         late = dates > np.datetime64(pd.Timestamp(recent_from).as_unit("us"))
         if early.any() and late.any() and 0 < label[early].sum() < early.sum():
-            before = _platt(margin[early], lead[early], label[early])
+            before = _platt(margin[early], lead[early], label[early], cutoffs[early])
             ahead = expit(combine_hazards(before.logit(margin, lead), window, len(lost)))
-            spread = max(spread, level_spread(ahead[late], lost[late], dates[late]))
+            spread = level_spread(ahead[late], lost[late], dates[late])
     fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=spread)
     return fitted
 
 
-def _platt(margin: np.ndarray, lead: np.ndarray, label: np.ndarray) -> Calibrator:
-    """The lead-aware Platt calibrator of interval hazards fitted on ``label``."""
+def _platt(margin: np.ndarray, lead: np.ndarray, label: np.ndarray,
+           cutoffs: np.ndarray | None = None) -> Calibrator:
+    """The lead-aware Platt calibrator of interval hazards fitted on ``label``; with
+    the intervals' ``cutoffs``, its level refitted on recency weights."""
     a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
+    if cutoffs is not None:
+        logit = (a + a_lead * lead) * margin + b + b_lead * lead
+        b += refit_hazard_level(logit, label, recency_weights(cutoffs))
     return Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
 
 
