@@ -110,3 +110,33 @@ def test_the_recency_weighted_level_follows_the_latest_cutoffs():
 def test_a_negative_shock_sd_is_refused():
     with pytest.raises(ValueError, match="logit_sd"):
         arr_at_risk(_book(10, seed=0), logit_sd=float("nan"))
+
+
+def test_the_replayed_level_error_finds_a_drift_the_fitted_dates_hide():
+    from healthscore.model.exposure import Horizon, combine_hazards
+    from healthscore.model.training import _replayed_spread
+
+    rng = np.random.default_rng(12)
+    horizon = Horizon(horizon_days=365, lead_days=0, grace_days=30)
+    months = pd.date_range("2023-01-01", periods=30, freq="MS")
+    rows, per = [], 1200
+    for m, cutoff in enumerate(months):  # one interval a window, renewing within the year
+        lead_days = rng.integers(10, 300, per)
+        margin = rng.normal(-2.0, 0.7, per)
+        rows.append(pd.DataFrame({"cutoff_time": cutoff, "margin": margin, "lead": lead_days / 365.0,
+                                  "drift": 0.06 * m}))
+    frame = pd.concat(rows, ignore_index=True)
+    steady = (rng.random(len(frame)) < expit(frame["margin"])).astype(float)
+    drifting = (rng.random(len(frame)) < expit(frame["margin"] + frame["drift"])).astype(float)
+    cutoffs = frame["cutoff_time"].to_numpy("datetime64[us]")
+    window = np.arange(len(frame))
+    recent = pd.Timestamp("2024-12-01")
+    # only intervals over by the end of the data are known
+    ends = cutoffs + (np.round(frame["lead"].to_numpy() * 365) * 86_400_000_000).astype("timedelta64[us]")
+    known = ends <= np.datetime64("2025-06-01")
+    args = dict(window=np.arange(known.sum()), dates=cutoffs[known], recent_from=recent, horizon=horizon)
+    sd = {name: _replayed_spread(frame["margin"].to_numpy()[known], frame["lead"].to_numpy()[known],
+                                 y[known], cutoffs[known], lost=y[known] > 0, **args)
+          for name, y in (("steady", steady), ("drifting", drifting))}
+    assert sd["steady"] < 0.1
+    assert sd["drifting"] > 0.15
