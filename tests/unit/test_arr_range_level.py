@@ -114,7 +114,7 @@ def test_a_negative_shock_sd_is_refused():
 
 def test_the_replayed_level_error_finds_a_drift_the_fitted_dates_hide():
     from healthscore.model.exposure import Horizon, combine_hazards
-    from healthscore.model.training import _replayed_spread
+    from healthscore.model.hazard_level import replayed_spread
 
     rng = np.random.default_rng(12)
     horizon = Horizon(horizon_days=365, lead_days=0, grace_days=30)
@@ -135,7 +135,7 @@ def test_the_replayed_level_error_finds_a_drift_the_fitted_dates_hide():
     ends = cutoffs + (np.round(frame["lead"].to_numpy() * 365) * 86_400_000_000).astype("timedelta64[us]")
     known = ends <= np.datetime64("2025-06-01")
     args = dict(window=np.arange(known.sum()), dates=cutoffs[known], recent_from=recent, horizon=horizon)
-    sd = {name: _replayed_spread(frame["margin"].to_numpy()[known], frame["lead"].to_numpy()[known],
+    sd = {name: replayed_spread(frame["margin"].to_numpy()[known], frame["lead"].to_numpy()[known],
                                  y[known], cutoffs[known], lost=y[known] > 0, **args)
           for name, y in (("steady", steady), ("drifting", drifting))}
     assert sd["steady"] < 0.1
