@@ -35,7 +35,7 @@ from healthscore.model.evaluation import (
 )
 from healthscore.model.export import ExportedModel
 from healthscore.model.predictor import HazardPredictor
-from healthscore.model.calibration import Calibrator, level_spread
+from healthscore.model.calibration import level_spread
 from healthscore.model.exposure import (
     EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
     make_interval_rows, window_risk,
