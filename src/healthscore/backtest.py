@@ -183,8 +183,9 @@ def run_backtest(
             risk = risk.merge(truth.rename(columns={"risk_horizon": "risk_oracle"}),
                               on="account_id", how="left")
         parts.append(risk.assign(as_of=pd.Timestamp(as_of)))
+        logit_sd = level_sd_of(result)
         ranges = pd.DataFrame(arr_ranges(risk, by=(None, "segment", "owner", "term"), level=level,
-                                         logit_sd=level_sd_of(result), random_state=random_state))
+                                         logit_sd=logit_sd, random_state=random_state))
         known = risk.assign(all="all")
         for column in ("segment", "owner"):
             known[column] = known[column].astype(object).where(known[column].notna(), "unknown")
@@ -193,7 +194,8 @@ def run_backtest(
         realised = realised.rename_axis("group").reset_index()
         ranges = ranges.merge(realised.rename(columns={"arr_lost": "realised_arr_lost",
                                                        "lost": "realised_accounts_lost"}),
-                              on=["by", "group"], how="left").assign(as_of=pd.Timestamp(as_of))
+                              on=["by", "group"], how="left").assign(as_of=pd.Timestamp(as_of),
+                                                                     logit_sd=logit_sd)
         coverage.append(ranges)
         log.info("backtest %s: %d accounts, %d lost, mean risk %.4f", f"{as_of:%Y-%m-%d}",
                  len(risk), int(risk["lost"].sum()), float(risk["risk_proba"].mean()))

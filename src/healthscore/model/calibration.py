@@ -142,12 +142,17 @@ def fit_platt(score: Any, y: Any, *, what: str = "margin") -> tuple[float, float
 
 def level_spread(predicted: Any, lost: Any, dates: Any, *, min_windows: int = 200,
                  min_lost: int = 10) -> float:
-    """The standard deviation of the calibration's level across dates.
+    """The standard deviation of the calibration's level error across dates.
 
     Per date with at least ``min_windows`` windows and ``min_lost`` losses, ``d =
-    logit(observed share lost) - logit(mean predicted risk)``; the result is
-    ``sqrt(max(0, mean(d^2) - mean(binomial noise of d)))``, the noise of a date's
-    logit share being about ``1 / (n p (1 - p))``. 0 with fewer than two such dates.
+    logit(observed share lost) - logit(mean predicted risk)``, whose binomial noise has
+    variance about ``v = 1 / (n y (1 - y))``. The level error ``d - noise`` has variance
+    ``tau^2 = sum_t w_t (d_t^2 - v_t) / sum_t w_t`` with precision weights ``w = 1 / v``
+    (a method of moments with the noise taken out, as the random-effects estimate of a
+    meta-analysis: a date of few windows counts little); the result is
+    ``sqrt(max(0, tau^2))``. ``d`` is not centred: a level that is off on every date is
+    an error too (measured out of time it is the drift). 0 with fewer than two such
+    dates.
     """
     frame = pd.DataFrame({"p": np.asarray(predicted, dtype=np.float64),
                           "y": np.asarray(lost, dtype=np.float64), "date": np.asarray(dates)})
@@ -157,7 +162,8 @@ def level_spread(predicted: Any, lost: Any, dates: Any, *, min_windows: int = 20
         return 0.0
     d = logit(per["y"]) - logit(per["p"].clip(1e-6, 1 - 1e-6))
     noise = 1.0 / (per["n"] * per["y"] * (1 - per["y"]))
-    return float(np.sqrt(max(0.0, float((d ** 2).mean() - noise.mean()))))
+    weight = 1.0 / noise
+    return float(np.sqrt(max(0.0, float((weight * (d ** 2 - noise)).sum() / weight.sum()))))
 
 
 def fit_calibrator(

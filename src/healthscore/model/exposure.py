@@ -359,3 +359,40 @@ def fit_hazard_calibration(margin: np.ndarray, lead_years: np.ndarray,
     fit = minimize(loss, np.array([1.0, 0.0, 0.0, 0.0]), jac=True, method="L-BFGS-B")
     a, b, a_lead, b_lead = (float(v) for v in fit.x)
     return a, b, a_lead, b_lead
+
+
+#: Half-life, in months of cutoff age, of the weights of :func:`refit_hazard_level`.
+LEVEL_HALF_LIFE_MONTHS = 6.0
+
+
+def recency_weights(cutoffs: Any, *, half_life_months: float = LEVEL_HALF_LIFE_MONTHS) -> np.ndarray:
+    """``0.5 ** (age / half_life)`` of each cutoff, the age in months before the latest one."""
+    t = np.asarray(cutoffs, dtype="datetime64[us]")
+    if t.size == 0:
+        return np.zeros(0)
+    age = (t.max() - t) / np.timedelta64(1, "D") / 30.4375
+    return np.power(0.5, age / half_life_months)
+
+
+def refit_hazard_level(logit: np.ndarray, label: np.ndarray, weight: np.ndarray) -> float:
+    """The shift ``c`` of every interval's calibrated hazard logit that maximises the
+    ``weight``-ed likelihood of the intervals' outcomes (Newton steps on one unknown).
+
+    With recency weights it moves the calibration's level to that of the latest cutoffs,
+    whose features are the most like a served date's, while the slope and lead terms
+    keep what every cutoff taught; the interval likelihood uses the latest cutoffs'
+    partial windows (only their early intervals are over) without bias.
+    """
+    l = np.asarray(logit, dtype=np.float64)
+    y = np.asarray(label, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    if not (w * y).sum() > 0 or not (w * (1 - y)).sum() > 0:
+        return 0.0
+    c = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(l + c)))
+        step = float(w @ (y - p)) / max(float(w @ (p * (1 - p))), 1e-12)
+        c += float(np.clip(step, -2.0, 2.0))
+        if abs(step) < 1e-10:
+            break
+    return c

@@ -35,11 +35,12 @@ from healthscore.model.evaluation import (
 )
 from healthscore.model.export import ExportedModel
 from healthscore.model.predictor import HazardPredictor
-from healthscore.model.calibration import Calibrator, level_spread
+from healthscore.model.calibration import level_spread
 from healthscore.model.exposure import (
     EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
     make_interval_rows, window_risk,
 )
+from healthscore.model.hazard_level import platt_hazards, replayed_spread
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
 
@@ -380,7 +381,7 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
              len(calib))
     fitted = HealthScoreModel.from_params(model, calibration).fit(
         train[names], _labels(train), X_val=validation[names], y_val=_labels(validation))
-    return calibrate_hazards(fitted, calib[names], calib, recent_from=train_until)
+    return calibrate_hazards(fitted, calib[names], calib, recent_from=train_until, horizon=horizon)
 
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
@@ -390,43 +391,43 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
 
 
 def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame, *,
-                      recent_from: pd.Timestamp | None = None) -> HealthScoreModel:
+                      recent_from: pd.Timestamp | None = None,
+                      horizon: Horizon | None = None) -> HealthScoreModel:
     """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
     (features ``X``), with a slope and intercept that move with the lead
-    (:func:`healthscore.model.exposure.fit_hazard_calibration`), and measure how far
-    the level of the windows they make up (one per ``row``) wanders across cutoff
-    dates (``level_sd``); an isotonic calibrator is left as it is.
+    (:func:`healthscore.model.exposure.fit_hazard_calibration`) and a level refitted on
+    recency-weighted intervals (:func:`healthscore.model.exposure.refit_hazard_level`:
+    the latest cutoffs are the most like a served date), and measure how far the level
+    of the windows they make up (one per ``row``) errs on a date served later
+    (``level_sd``); an isotonic calibrator is left as it is.
 
-    The wander is measured twice, and the larger is kept: across every date, under the
-    calibration fitted on them all, and out of time, on the dates after
-    ``recent_from`` under a calibration fitted only on the dates up to it. A served
-    date lies after every fitted one, so its error includes the drift the first
-    measure cannot see."""
+    With ``recent_from`` and the ``horizon``, the error is measured as a served date
+    meets it (:func:`healthscore.model.hazard_level.replayed_spread`): the calibration is refitted on the intervals
+    as known at ``recent_from`` and at earlier dates, and its level error on the
+    windows of the cutoffs just before each, whose outcomes are known since, is what a
+    served date can expect: the drift of the
+    level, the world's shared shocks over those windows and the error of the lead
+    terms, sampling noise removed (:func:`healthscore.model.calibration.level_spread`).
+    The larger of that and the spread across the fitted dates is kept: each sees part
+    of the error (the spread no drift, the replays few independent windows); without
+    ``recent_from`` and ``horizon`` (or too few replayed windows), the spread alone."""
     if fitted.calibrator_.method != "platt":
         return fitted
     label = rows["label"].to_numpy(np.float64)
     margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
-    calibrator = _platt(margin, lead, label)
+    cutoffs = rows["cutoff_time"].to_numpy("datetime64[us]")
+    calibrator = platt_hazards(margin, lead, label, cutoffs)
     window = pd.factorize(rows["row"])[0]
     lost = np.bincount(window, weights=label) > 0
-    dates = rows.groupby(window)["cutoff_time"].first().to_numpy()
+    dates = rows.groupby(window)["cutoff_time"].first().to_numpy("datetime64[us]")
     risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
     spread = level_spread(risk, lost, dates)
-    if recent_from is not None:
-        early = (rows["cutoff_time"] <= recent_from).to_numpy()
-        late = dates > np.datetime64(pd.Timestamp(recent_from).as_unit("us"))
-        if early.any() and late.any() and 0 < label[early].sum() < early.sum():
-            before = _platt(margin[early], lead[early], label[early])
-            ahead = expit(combine_hazards(before.logit(margin, lead), window, len(lost)))
-            spread = max(spread, level_spread(ahead[late], lost[late], dates[late]))
+    if recent_from is not None and horizon is not None:
+        replayed = replayed_spread(margin, lead, label, cutoffs, window, lost, dates,
+                                    recent_from=pd.Timestamp(recent_from), horizon=horizon)
+        spread = spread if replayed is None else max(spread, replayed)
     fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=spread)
     return fitted
-
-
-def _platt(margin: np.ndarray, lead: np.ndarray, label: np.ndarray) -> Calibrator:
-    """The lead-aware Platt calibrator of interval hazards fitted on ``label``."""
-    a, b, a_lead, b_lead = fit_hazard_calibration(margin, lead, label)
-    return Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
 
 
 def oracle_risk(
