@@ -135,6 +135,11 @@ class FeatureParams:
         "feature_request": "engagement", "community_post": "engagement",
         "referral": "sentiment", "new_team_onboarded": "usage",
     })
+    # Derived behaviour metrics (healthscore.features.derived): ratios between pairs of
+    # event or signal types, rates per seat, change against the previous window.
+    ratio_pairs: list[list[Str]] = field(default_factory=list)
+    per_seat: list[Str] = field(default_factory=list)
+    pct_change: list[Str] = field(default_factory=list)
 
 
 # -------------------------------------------------------------------- model, split

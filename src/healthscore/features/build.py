@@ -25,6 +25,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.errors import DataError, SchemaError
 from healthscore.features import accounts as account_source
+from healthscore.features import derived
 from healthscore.features import billing, emails, events, signals, subscriptions, surveys, tickets
 from healthscore.features._base import AccountContext
 from healthscore.features._windows import DAY_US, NAT, Clock, Queries, as_us
@@ -55,7 +56,21 @@ def feature_names(tables: Tables, params: FeatureParams, *, event_types=(), sign
     for module in SOURCES:
         if module.TABLE in tables:
             out += module.names(tables, params, _types_for(module, event_types, signal_types))
-    return out
+    return out + list(_derived_recipes(tables, params, out, event_types, signal_types))
+
+
+def _derived_recipes(tables, params, built, event_types, signal_types):
+    return derived.recipes(built, params, event_types=event_types, signal_types=signal_types,
+                           seats="seats" in tables.accounts.columns)
+
+
+def _with_pair_types(values, top: tuple, params: FeatureParams) -> tuple:
+    """The top types plus every type a ``ratio_pairs`` entry names that occurs in
+    ``values`` (so it gets its own count columns)."""
+    named = [str(t) for pair in params.ratio_pairs for t in pair]
+    present = set(values.dropna().astype("str").unique()) if named else set()
+    extra = [t for t in dict.fromkeys(named) if t in present and t not in top]
+    return tuple(top) + tuple(extra)
 
 
 def plan_features(tables: Tables, params: FeatureParams) -> FeaturePlan:
@@ -66,9 +81,13 @@ def plan_features(tables: Tables, params: FeatureParams) -> FeaturePlan:
     """
     check_params(params)
     check_attributes(tables.accounts, params)
-    event_types = (top_types(tables["events"]["event"], params.top_event_types)
+    event_types = (_with_pair_types(tables["events"]["event"],
+                                    top_types(tables["events"]["event"], params.top_event_types),
+                                    params)
                    if "events" in tables else ())
-    signal_types = (top_types(tables["signals"]["signal"], params.top_signal_types)
+    signal_types = (_with_pair_types(tables["signals"]["signal"],
+                                     top_types(tables["signals"]["signal"], params.top_signal_types),
+                                     params)
                     if "signals" in tables else ())
     names = feature_names(tables, params, event_types=event_types, signal_types=signal_types)
     return FeaturePlan(tuple(names), event_types, signal_types, category_levels(tables, params),
@@ -225,6 +244,11 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
         log.debug("features: partition %d/%d done (%d rows)", part + 1, n_parts, len(positions))
         if progress is not None:
             progress(part + 1, n_parts)
+    recipes = _derived_recipes(tables, params, [n for n in plan.feature_names if n in written],
+                               plan.event_types, plan.signal_types)
+    seats = (context.seats[np.maximum(code, 0)] if context.seats is not None else None)
+    out.update(derived.compute(out, recipes, seats=seats))
+    written.update(recipes)
     if written != set(plan.feature_names):  # a source and its names() disagree: a bug
         raise RuntimeError(f"features computed {sorted(written ^ set(plan.feature_names))[:3]} "
                            "differ from the plan's names")

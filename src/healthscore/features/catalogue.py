@@ -234,6 +234,8 @@ def _entry(name: str, present: set[str], categorical: set[str],
     if len(parts) == 3 and (window := _WINDOW.match(parts[2])):
         days = int(window.group(1))
         spec = _WINDOWED.get((source, parts[1]))
+        if spec is None and (info := _derived_info(name, parts, family, days, signal_families)):
+            return info
         if spec is None:
             words = parts[1].replace("_", " ").capitalize()
             spec = (f"{words}, {{w}}", "value", f"{words} in the {{w}}: {{value:,.4g}}", 0)
@@ -294,6 +296,36 @@ def _signal_hint(kind: str, signal_families: Mapping[str, str]) -> tuple[str, in
             family, direction = hinted, sign
             break
     return signal_families.get(kind, family), direction
+
+
+# Derived behaviour metrics (healthscore.features.derived), appended.
+_DERIVED_SUFFIX = re.compile(r"^(?P<measure>.+)_(?P<kind>per_seat|pct_change)$")
+
+
+def _derived_info(name: str, parts: list[str], family: str, days: int,
+                  signal_families: Mapping[str, str]) -> FeatureInfo | None:
+    """Entries of ``<m>_per_seat``, ``<m>_pct_change`` and ``<a>_per_<b>`` (a ratio of
+    two event or signal types) over a window; None for any other name."""
+    w = _in_words(days)
+    if (match := _DERIVED_SUFFIX.match(parts[1])) is not None:
+        base = f"{parts[0]}__{match['measure']}__{days}d"
+        base_info = _entry(base, set(), set(), signal_families)
+        label = base_info.label.rsplit(",", 1)[0]
+        direction = base_info.healthy_direction
+        if match["kind"] == "per_seat":
+            return FeatureInfo(name, f"{label} per seat, {w}", family, f"{base_info.unit} per seat",
+                               f"{label} per seat in the {w}: {{value:,.2f}}", "numeric", direction)
+        return FeatureInfo(name, f"{label}, change, {w} vs the {days} before", family, "share",
+                           f"{label} in the {w} vs the {days} days before: {{value:+.0%}}",
+                           "numeric", direction)
+    if "_per_" in parts[1] and parts[0] in ("events", "signals"):
+        a, b = (p.replace("_", " ") for p in parts[1].split("_per_", 1))
+        kind = "events" if parts[0] == "events" else "signals"
+        if parts[0] == "signals":
+            family, _ = _signal_hint(parts[1].split("_per_", 1)[0], signal_families)
+        return FeatureInfo(name, f"'{a}' per '{b}' {kind}, {w}", family, "ratio",
+                           f"'{a}' {kind} per '{b}' {kind} in the {w}: {{value:,.2f}}", "numeric", 0)
+    return None
 
 
 # -------------------------------------------------------------------- persistence

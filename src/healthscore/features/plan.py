@@ -124,6 +124,15 @@ def check_params(params: FeatureParams) -> None:
     if params.partition_accounts < 1:
         raise ConfigError(
             f"features.partition_accounts: expected an integer >= 1, got {params.partition_accounts!r}")
+    for i, pair in enumerate(params.ratio_pairs):
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ConfigError(f"features.ratio_pairs[{i}]: expected two different type names "
+                              f"[numerator, denominator], got {pair!r}")
+    for key in ("per_seat", "pct_change"):
+        for measure in getattr(params, key):
+            if measure.count("__") != 1:
+                raise ConfigError(f"features.{key}: {measure!r} is not a windowed measure "
+                                  "<source>__<measure> such as events__count")
     for signal, family in params.signal_families.items():
         if family not in FAMILIES:
             raise ConfigError(f"features.signal_families.{signal}: family {family!r} is not one of "
