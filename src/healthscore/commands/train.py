@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, params) -> int:
         horizon=horizon,
         observed_until=observed_until,
     )
+    result.exported.reference = training_reference(frame, result, params, meta=meta)
     logged = tracking.log_training_run(
         result,
         params=params,
@@ -63,6 +64,16 @@ def run(args: argparse.Namespace, params) -> int:
     )
     print(render_summary(result, logged))
     return 0
+
+
+def training_reference(frame, result, params, *, meta: dict) -> dict:
+    """The drift reference saved with the model (``reference.json``): the training
+    window's bins and shares (:func:`healthscore.monitor.build_reference`)."""
+    from healthscore.model.split import split_by_time
+    from healthscore.monitor import build_reference
+
+    return build_reference(split_by_time(frame, params.split).train, result.exported,
+                           bins=params.monitor.bins, trained_until=meta.get("observed_until"))
 
 
 def dataset_horizon(meta: dict):
