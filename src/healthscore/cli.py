@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "write the HTML report for an as-of date"),
     "notify": ("notify", "send a scored date's tasks by webhook and e-mail (or --dry-run)"),
     "backtest": ("backtest", "replay scoring at past as-of dates and compare with what happened"),
+    "monitor": ("monitor", "print whether to retrain and why (drift, matured calibration, model age)"),
     "demo": ("demo", "simulate, build, train, promote, score and report on demo data"),
 }
 

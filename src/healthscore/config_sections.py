@@ -399,6 +399,8 @@ class TuneParams:
 
 # ---------------------------------------------------------------------- monitor
 
+EXPECTED_DRIFT = ("accounts__tenure_days", "subscriptions__renewals", "subscriptions__contract_days")
+
 
 @section
 class MonitorParams:
@@ -412,9 +414,17 @@ class MonitorParams:
     expected calibration error passes ``max_ece`` or the red band's predicted churn is
     ``max_band_gap`` (a share: 0.05 = 5 percentage points) from what happened. A model
     older than ``max_model_age_days`` (from the end of its training data) is due.
+
+    The reference is the served model's latest ``reference_months`` of training cutoffs:
+    the earliest cutoffs of a data set have a short history (``days since`` features
+    missing, lifetime counts small), so the whole window would read as drift forever.
+    Features named (or prefixed) in ``expected_drift`` grow with the age of the book by
+    construction: their PSI is reported, not counted in the verdict.
     """
 
     bins: Annotated[Int, Field(ge=2, le=100)] = 10
+    reference_months: Positive = 6
+    expected_drift: list[Str] = field(default_factory=lambda: list(EXPECTED_DRIFT))
     psi_warn: NonNegative = 0.1
     psi_alert: NonNegative = 0.25
     max_ece: Annotated[Float, Field(ge=0, le=1)] = 0.05

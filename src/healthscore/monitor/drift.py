@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 #: The score's row in the drift table.
 SCORE = "health_score"
-DRIFT_COLUMNS = ("name", "label", "family", "kind", "psi", "level", "missing_reference", "missing_now")
+DRIFT_COLUMNS = ("name", "label", "family", "kind", "psi", "level", "counted", "missing_reference",
+                 "missing_now")
 
 
 def level_of(value: float, monitor: Any) -> str:
@@ -46,8 +47,11 @@ def drift_table(points: pd.DataFrame, risk_list: pd.DataFrame, reference: Mappin
     (from ``risk_list``), largest first, the score's row first.
 
     A feature the date's points lack (scored by another model) has PSI NaN, level
-    ``unknown``.
+    ``unknown``. ``counted`` is False for the features ``monitor.expected_drift`` names
+    (they grow with the book's age): reported, left out of the verdict.
     """
+    from healthscore.drivers import profile_mask
+
     rows = []
     entries = [(SCORE, reference["score"], risk_list[SCORE] if SCORE in risk_list else None)]
     entries += [(n, e, points[n] if n in points.columns else None)
@@ -65,6 +69,7 @@ def drift_table(points: pd.DataFrame, risk_list: pd.DataFrame, reference: Mappin
             "label": "Health score" if name == SCORE else str(info.get("label") or name),
             "family": "score" if name == SCORE else str(info.get("family") or "other"),
             "kind": entry["kind"], "psi": value, "level": level_of(value, monitor),
+            "counted": name == SCORE or not profile_mask([name], monitor.expected_drift)[0],
             "missing_reference": float(expected[-1]), "missing_now": missing_now,
         })
     frame = pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))

@@ -27,7 +27,7 @@ def _finite(value: Any) -> float | None:
 
 def family_findings(table: pd.DataFrame, monitor: Any) -> tuple[list[str], list[dict[str, Any]]]:
     """Lines and alerts of the features, one per family past ``psi_warn``."""
-    features = table[(table["name"] != SCORE) & table["psi"].notna()]
+    features = table[(table["name"] != SCORE) & table["psi"].notna() & table["counted"]]
     if features.empty:
         return ["inputs not measured (no feature of the reference was scored)"], []
     lines, alerts = [], []
@@ -64,7 +64,7 @@ def summarise_drift(table: pd.DataFrame | None, *, bands: Mapping[str, Any] | No
         alerts += feature_alerts
         score = table[table["name"] == SCORE].iloc[0]
         out["psi_score"] = _finite(score["psi"])
-        features = table[(table["name"] != SCORE) & table["psi"].notna()]
+        features = table[(table["name"] != SCORE) & table["psi"].notna() & table["counted"]]
         out["psi_max"] = _finite(features["psi"].max()) if len(features) else None
         out["psi_max_feature"] = str(features.iloc[0]["name"]) if len(features) else None
         out["features_warn"] = int((features["level"] == "warn").sum())
