@@ -1,6 +1,7 @@
 """PSI over bins fixed at training, and the drift of a scoring date on simulated data:
-a planted shift (one segment's usage events halved after a date) must be flagged, the
-same date without it must not."""
+a planted shift (a release after which one segment's usage falls by three quarters)
+must be flagged, the same date without it must not. (Halving it gives a usage PSI near
+0.24 on this data: "shifted slightly", below the 0.25 alert.)"""
 
 from __future__ import annotations
 
@@ -75,12 +76,12 @@ def world(tmp_path_factory, simulated_renewals):
     return {"tables": tables, "exported": exported, "params": params}
 
 
-def halve_usage(tables, segment: str, since: pd.Timestamp):
-    """Every other event of ``segment``'s accounts from ``since`` on dropped."""
+def cut_usage(tables, segment: str, since: pd.Timestamp, *, keep_every: int = 4):
+    """Only every ``keep_every``-th event of ``segment``'s accounts from ``since`` on kept."""
     events = tables.frames["events"]
     ids = tables.accounts.loc[tables.accounts["segment"] == segment, "account_id"]
     hit = events["account_id"].isin(ids) & (events["timestamp"] >= since)
-    drop = hit & (np.arange(len(events)) % 2 == 0)
+    drop = hit & (np.arange(len(events)) % keep_every != 0)
     return dataclasses.replace(tables, frames={**tables.frames, "events": events.loc[~drop]})
 
 
@@ -105,11 +106,11 @@ def test_a_stable_period_is_not_flagged(world):
     assert not any("drifted" in line for line in summary["verdict"])
 
 
-def test_halved_usage_of_a_segment_is_flagged(world):
+def test_a_segment_losing_most_of_its_usage_is_flagged(world):
     segment = world["tables"].accounts["segment"].value_counts().index[0]  # the largest
-    table, summary = drift_on(world, halve_usage(world["tables"], segment, SHIFT_FROM))
+    table, summary = drift_on(world, cut_usage(world["tables"], segment, SHIFT_FROM))
     usage = table[(table["family"] == "usage") & table["counted"]]
-    assert usage["level"].eq("alert").any(), usage.head(3).to_dict("records")
+    assert usage["level"].eq("alert").any(), usage[["name", "psi"]].head(5).to_string()
     assert summary["retrain"]
     assert any(a["kind"] == "feature_drift" and a["family"] == "usage" for a in summary["alerts"])
     assert any(line.startswith("usage features drifted since training (PSI") for line in summary["verdict"])
