@@ -142,3 +142,23 @@ def test_matured_outcomes_judge_the_calibration_of_a_past_run(world, tmp_path, m
     few = summarise_drift(None, bands=None, matured={**off, "accounts": 10}, age_days=np.nan,
                           monitor=params.monitor)
     assert not few["retrain"] and "not judged" in few["verdict"][1]
+
+
+def test_drift_metrics_go_to_the_models_run_only_where_it_exists(tmp_path, mlflow_store):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from healthscore.tracking import log_drift_metrics
+
+    tracking = make_params({}).tracking
+    with mlflow.start_run() as run:  # the test's own store (conftest)
+        pass
+    assert log_drift_metrics(run.info.run_id, {"drift_psi_score": 0.3, "drift_psi/a__b": 0.1},
+                             params=tracking, as_of="2025-10-01")
+    history = MlflowClient(tracking_uri=mlflow_store).get_metric_history(run.info.run_id, "drift_psi_score")
+    assert [(m.step, m.value) for m in history] == [(20362, 0.3)]  # days since 1970-01-01
+    assert not log_drift_metrics("0" * 32, {"x": 1.0}, params=tracking, as_of="2025-10-01")
+    absent = tmp_path / "none" / "mlruns.db"
+    assert not log_drift_metrics(run.info.run_id, {"x": 1.0}, as_of="2025-10-01",
+                                 params=make_params({"tracking": {"uri": f"sqlite:///{absent}"}}).tracking)
+    assert not absent.exists()

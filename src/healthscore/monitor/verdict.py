@@ -148,7 +148,8 @@ def drift_metrics(summary: Mapping[str, Any], table: pd.DataFrame | None) -> dic
 
 def render_recommendation(summary: Mapping[str, Any], *, as_of: str, model_version: str | None) -> str:
     """What ``healthscore monitor`` prints: retrain or not, and why."""
-    head = ("RETRAIN: " + "; ".join(a["kind"].replace("_", " ") for a in summary["alerts"])
+    kinds = dict.fromkeys(a["kind"].replace("_", " ") for a in summary.get("alerts") or [])
+    head = ("RETRAIN: " + "; ".join(kinds)
             if summary.get("retrain") else "no retraining needed")
     lines = [f"monitor {as_of} (model {model_version or 'unversioned'}): {head}"]
     lines += [f"  - {line}" for line in summary.get("verdict") or []]
