@@ -114,3 +114,14 @@ def test_a_segment_losing_most_of_its_usage_is_flagged(world):
     assert summary["retrain"]
     assert any(a["kind"] == "feature_drift" and a["family"] == "usage" for a in summary["alerts"])
     assert any(line.startswith("usage features drifted since training (PSI") for line in summary["verdict"])
+
+
+def test_thresholds_out_of_order_and_an_unknown_reference_are_errors():
+    from healthscore.errors import ConfigError, ModelError
+    from healthscore.monitor.reference import check_reference
+
+    with pytest.raises(ConfigError, match=r"monitor.psi_alert: 0.05 is below monitor.psi_warn"):
+        make_params({"monitor": {"psi_alert": 0.05}})
+    with pytest.raises(ModelError, match="reference.json: format 9"):
+        check_reference({"format": 9, "features": {}})
+    assert check_reference(None) is None

@@ -159,6 +159,9 @@ def render_recommendation(summary: Mapping[str, Any], *, as_of: str, model_versi
             f"{b} {d['current']:.0%} vs {d['reference']:.0%}" if d.get("reference") is not None
             else f"{b} {d['current']:.0%}" for b, d in bands.items()))
     age = summary.get("model_age_days")
-    if age is not None and not any(a["kind"] == "model_age" for a in summary.get("alerts") or []):
+    if age is not None and age < 0:
+        lines.append(f"  model age: {as_of} is inside the model's training data (it ends "
+                     f"{summary.get('trained_until')})")
+    elif age is not None and not any(a["kind"] == "model_age" for a in summary.get("alerts") or []):
         lines.append(f"  model age: {age:.0f} days since the end of its training data")
     return "\n".join(lines)
