@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "notify": ("notify", "send a scored date's tasks by webhook and e-mail (or --dry-run)"),
     "plays": ("plays", "measure each play's uplift: churn of the accounts treated against those held out"),
     "backtest": ("backtest", "replay scoring at past as-of dates and compare with what happened"),
+    "monitor": ("monitor", "print whether to retrain and why (drift, matured calibration, model age)"),
     "demo": ("demo", "simulate, build, train, promote, score and report on demo data"),
 }
 

@@ -2,7 +2,7 @@
 
 simulate -> validate -> build-dataset -> train -> promote -> score (three monthly
 as-of dates, so the history, the changes and the alerts have something to say) ->
-report -> explain the riskiest account. Each step is the real command, run with the
+report -> explain the riskiest account -> monitor (drift since training, whether to retrain). Each step is the real command, run with the
 same ``params.yaml`` and overrides, and prints where its outputs went.
 """
 
@@ -69,6 +69,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     risk = pd.read_parquet(Path(params.score.out_dir) / "risk_list" / "latest.parquet")
     riskiest = str(risk["account_id"].iloc[0])
     if rc := _step("explain the account with the most ARR at risk", ["explain", riskiest], params):
+        return rc
+    if rc := _step("monitor: drift since training, and whether to retrain",
+                   ["monitor", "--data", str(data)], params):
         return rc
     report = Path(params.score.out_dir) / "report" / "index.html"
     print(f"\nDemo done. Open the report: {report.resolve()}")

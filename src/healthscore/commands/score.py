@@ -87,6 +87,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_bucketed(source, exported, **options)
         else:
             outputs = score_date(tables, exported, **options)
+        drift_frame, drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
         from healthscore.plays import attach_tasks, notify_tasks
@@ -98,13 +99,43 @@ def run(args: argparse.Namespace, params: Params) -> int:
         latest = layout.latest_date()
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)
+        if drift_frame is not None:  # after the date's commit; `healthscore monitor` recomputes it
+            from healthscore.io.files import write_parquet_atomic
+            from healthscore.monitor import drift_file
+
+            write_parquet_atomic(drift_frame, drift_file(layout.root, as_of))
         print(summarise(outputs, layout))
         if not getattr(args, "no_report", False):
             print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     # after the commit and outside the lock: a slow channel holds up no other run
+    log_drift(drift, drift_frame, exported, as_of=as_of, params=params)
     print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
                        dry_run=getattr(args, "dry_run", False)))
     return 0
+
+
+def drift_of(outputs, exported, *, layout, tables, params):
+    """``(drift table or None, summary)`` of the date just scored; the summary goes into
+    ``run/<as_of>.json`` under ``drift`` and each alert is logged as a warning."""
+    from healthscore.monitor import monitor_date
+
+    frame, drift = monitor_date(outputs.points, outputs.risk_list, exported, as_of=outputs.as_of,
+                                layout=layout, tables=tables, params=params)
+    outputs.run = {**outputs.run, "drift": drift}
+    for alert in drift["alerts"]:
+        log.warning("monitor: %s", alert["message"])
+    return frame, drift
+
+
+def log_drift(drift, frame, exported, *, as_of, params: Params) -> None:
+    """The drift metrics on the MLflow run that trained the model, where it exists."""
+    run_id = exported.info.get("run_id")
+    if not run_id:
+        return
+    from healthscore.monitor import drift_metrics
+    from healthscore.tracking import log_drift_metrics
+
+    log_drift_metrics(run_id, drift_metrics(drift, frame), params=params.tracking, as_of=as_of)
 
 
 def write_date_report(root, as_of, params: Params, model) -> Path:
@@ -132,6 +163,10 @@ def summarise(outputs, layout) -> str:
     ]
     if "tasks" in counts:
         lines.append(f"  tasks: {counts['tasks']:,} from the plays (tasks/)")
+    drift = outputs.run.get("drift") or {}
+    if drift:
+        lines.append(f"  drift: {'; '.join(drift['verdict'][:3])}"
+                     + (" -> retrain (healthscore monitor)" if drift.get("retrain") else ""))
     if counts.get("reused"):
         lines.append(f"  reused stored points of {counts['reused']:,} unchanged accounts")
     return "\n".join(lines)

@@ -11,7 +11,9 @@ A *bundle* folder holds plain files, never a pickle:
 * ``scale.json`` (the health scale), ``catalogue.json`` (feature catalogue, may be
   empty), ``metrics.json`` (flat test metrics of the run, as
   :meth:`~healthscore.model.training.TrainResult.flat_metrics` names them) and, when
-  known, ``reliability.json`` (test reliability points) and ``plots/*.png``.
+  known, ``reliability.json`` (test reliability points) and ``plots/*.png``;
+  ``reference.json`` when training fixed the drift reference (the training window's
+  bins and shares per feature and of the score: :mod:`healthscore.monitor.reference`).
 
 Loading verifies the manifest before any other file is parsed: a missing, added or
 changed file is a :class:`~healthscore.errors.ModelError` naming it.
@@ -84,6 +86,9 @@ class ExportedModel:
         Manifest and registry information (``run_id``, ``model_version``, ...).
     reliability : list of dict or None
         Test reliability points (``predicted``, ``observed``, ``count``) for the report.
+    reference : dict or None
+        The drift reference of the training window (``reference.json``); None for a
+        model saved without one.
     """
 
     predictor: Predictor
@@ -92,6 +97,7 @@ class ExportedModel:
     metrics: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, Any]] | None = None
+    reference: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_predictor(self.predictor)
@@ -199,6 +205,8 @@ def _write_bundle_files(exported: ExportedModel, directory: Path, plots: Mapping
     _write_json(directory / "metrics.json", exported.metrics)
     if exported.reliability is not None:
         _write_json(directory / "reliability.json", exported.reliability)
+    if exported.reference is not None:
+        _write_json(directory / "reference.json", exported.reference)
     if plots:
         (directory / "plots").mkdir()
         for name, figure in plots.items():
@@ -237,6 +245,7 @@ def load_bundle(directory: str | Path) -> ExportedModel:
         metrics=_read_typed(directory / "metrics.json", {}, dict),
         info=info,
         reliability=_read_typed(directory / "reliability.json", None, list),
+        reference=_read_typed(directory / "reference.json", None, dict),
     )
 
 

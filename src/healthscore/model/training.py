@@ -351,10 +351,16 @@ def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until:
     whole horizon of labels, so it also runs on a short history (a backtest's early
     dates)."""
     names = hazard_feature_columns(dataset, exclude=model.exclude_features)
-    end = pd.Timestamp(observed_until) - pd.Timedelta(days=horizon.grace_days)
-    start = end - pd.DateOffset(months=split.validation_months)
+    start = served_train_until(observed_until, horizon=horizon, split=split)
     return fit_hazard(dataset, names, horizon=horizon, train_until=start,
                       known_until=pd.Timestamp(observed_until), model=model, calibration=calibration)
+
+
+def served_train_until(observed_until: pd.Timestamp, *, horizon: Horizon, split: Any) -> pd.Timestamp:
+    """The last cutoff :func:`fit_served_model` trains the booster on: the latest
+    ``split.validation_months`` before the data's end (less the grace) stop it."""
+    end = pd.Timestamp(observed_until) - pd.Timedelta(days=horizon.grace_days)
+    return end - pd.DateOffset(months=split.validation_months)
 
 
 def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,

@@ -1,5 +1,6 @@
 """The model page, for the data scientist: version, test metrics against the baselines,
-reliability, observed churn per band and the global drivers.
+reliability, observed churn per band, the global drivers and the drift since training
+(the run's ``drift`` summary: a plain verdict and whether to retrain).
 
 Each thing is shown once and in words: one reliability chart (the training plot of the
 same curve is left out when the reliability points are drawn), whole signal labels,
@@ -195,6 +196,27 @@ def _when(value: Any) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M") + (" UTC" if stamp.tzinfo is not None else "")
 
 
+def drift_section(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run's drift (``run["drift"]``, :mod:`healthscore.monitor`) in words: the
+    verdict lines, retrain or not, the band shares now against training; None when the
+    run kept none (scored before drift monitoring)."""
+    drift = run.get("drift")
+    if not isinstance(drift, Mapping):
+        return None
+    window = drift.get("window") or {}
+    bands = [{"band": b, "label": text.band_label(b), "now": text.percent(d.get("current")),
+              "then": text.percent(d.get("reference")) if d.get("reference") is not None else "not recorded"}
+             for b, d in (drift.get("bands") or {}).items() if isinstance(d, Mapping)]
+    return {
+        "retrain": bool(drift.get("retrain")),
+        "headline": "Retraining recommended" if drift.get("retrain") else "No retraining needed",
+        "lines": [str(line) for line in drift.get("verdict") or []],
+        "bands": bands,
+        "window": (f"training cutoffs {window['first_cutoff']} to {window['last_cutoff']}"
+                   if window.get("first_cutoff") else ""),
+    }
+
+
 def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
     """Context of the model page from normalised inputs."""
     info = inputs.model_info
@@ -233,4 +255,5 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         "drivers": drivers,
         "plots": plot_figures(info.get("plots") or {}, reliability_drawn=reliability is not None),
         "counts": count_rows(run),
+        "drift": drift_section(run),
     }
