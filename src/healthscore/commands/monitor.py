@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io.sources import read_source
     from healthscore.model.export import is_model_uri, load_exported
     from healthscore.monitor import drift_file, monitor_date, render_recommendation
-    from healthscore.partitioned import is_bucketed
+    from healthscore.io.buckets import is_bucketed
     from healthscore.scoring import OutputLayout
     from healthscore.io.staging import check_folder
 

@@ -50,7 +50,7 @@ def drift_table(points: pd.DataFrame, risk_list: pd.DataFrame, reference: Mappin
     ``unknown``. ``counted`` is False for the features ``monitor.expected_drift`` names
     (they grow with the book's age): reported, left out of the verdict.
     """
-    from healthscore.drivers import profile_mask
+    from healthscore.scoring.drivers import profile_mask
 
     rows = []
     entries = [(SCORE, reference["score"], risk_list[SCORE] if SCORE in risk_list else None)]
