@@ -1,16 +1,19 @@
 """The level of a hazard model's calibration: fitted to the latest cutoffs, and how far
 it errs on a date served later (``Calibrator.level_sd``, the ARR-at-risk range's shared
-shift). Used by :func:`healthscore.model.training.calibrate_hazards`."""
+shift): :func:`calibrate_hazards`."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from healthscore.model.calibration import Calibrator, level_spread
+from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import (
-    Horizon, combine_hazards, fit_hazard_calibration, recency_weights, refit_hazard_level,
+    LEAD, Horizon, combine_hazards, fit_hazard_calibration, recency_weights, refit_hazard_level,
 )
 
 
@@ -66,3 +69,43 @@ def platt_hazards(margin: np.ndarray, lead: np.ndarray, label: np.ndarray,
         logit = (a + a_lead * lead) * margin + b + b_lead * lead
         b += refit_hazard_level(logit, label, recency_weights(cutoffs))
     return Calibrator(method="platt", a=a, b=b, a_lead=a_lead, b_lead=b_lead)
+
+
+def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame, *,
+                      recent_from: pd.Timestamp | None = None,
+                      horizon: Horizon | None = None) -> HealthScoreModel:
+    """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
+    (features ``X``), with a slope and intercept that move with the lead
+    (:func:`healthscore.model.exposure.fit_hazard_calibration`) and a level refitted on
+    recency-weighted intervals (:func:`healthscore.model.exposure.refit_hazard_level`:
+    the latest cutoffs are the most like a served date), and measure how far the level
+    of the windows they make up (one per ``row``) errs on a date served later
+    (``level_sd``); an isotonic calibrator is left as it is.
+
+    With ``recent_from`` and the ``horizon``, the error is measured as a served date
+    meets it (:func:`replayed_spread`): the calibration is refitted on the intervals
+    as known at ``recent_from`` and at earlier dates, and its level error on the
+    windows of the cutoffs just before each, whose outcomes are known since, is what a
+    served date can expect: the drift of the
+    level, the world's shared shocks over those windows and the error of the lead
+    terms, sampling noise removed (:func:`healthscore.model.calibration.level_spread`).
+    The larger of that and the spread across the fitted dates is kept: each sees part
+    of the error (the spread no drift, the replays few independent windows); without
+    ``recent_from`` and ``horizon`` (or too few replayed windows), the spread alone."""
+    if fitted.calibrator_.method != "platt":
+        return fitted
+    label = rows["label"].to_numpy(np.float64)
+    margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
+    cutoffs = rows["cutoff_time"].to_numpy("datetime64[us]")
+    calibrator = platt_hazards(margin, lead, label, cutoffs)
+    window = pd.factorize(rows["row"])[0]
+    lost = np.bincount(window, weights=label) > 0
+    dates = rows.groupby(window)["cutoff_time"].first().to_numpy("datetime64[us]")
+    risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
+    spread = level_spread(risk, lost, dates)
+    if recent_from is not None and horizon is not None:
+        replayed = replayed_spread(margin, lead, label, cutoffs, window, lost, dates,
+                                    recent_from=pd.Timestamp(recent_from), horizon=horizon)
+        spread = spread if replayed is None else max(spread, replayed)
+    fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=spread)
+    return fitted

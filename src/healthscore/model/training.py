@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Any, Literal, TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from healthscore.errors import DataError, InsufficientDataError
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
@@ -35,12 +33,10 @@ from healthscore.model.evaluation import (
 )
 from healthscore.model.export import ExportedModel
 from healthscore.model.predictor import HazardPredictor
-from healthscore.model.calibration import level_spread
 from healthscore.model.exposure import (
-    EXPOSURE_FEATURES, LEAD, Horizon, account_exposure, combine_hazards, fit_hazard_calibration,
-    make_interval_rows, window_risk,
+    EXPOSURE_FEATURES, Horizon, account_exposure, make_interval_rows, window_risk,
 )
-from healthscore.model.hazard_level import platt_hazards, replayed_spread
+from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
 
@@ -394,46 +390,6 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     """A stable ``share`` of accounts, by a seeded hash of their id."""
     hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=f"{seed:016d}"[:16])
     return (hashed.to_numpy() % 10_000) < share * 10_000
-
-
-def calibrate_hazards(fitted: HealthScoreModel, X: pd.DataFrame, rows: pd.DataFrame, *,
-                      recent_from: pd.Timestamp | None = None,
-                      horizon: Horizon | None = None) -> HealthScoreModel:
-    """Refit a hazard model's Platt step on the outcomes of the interval ``rows``
-    (features ``X``), with a slope and intercept that move with the lead
-    (:func:`healthscore.model.exposure.fit_hazard_calibration`) and a level refitted on
-    recency-weighted intervals (:func:`healthscore.model.exposure.refit_hazard_level`:
-    the latest cutoffs are the most like a served date), and measure how far the level
-    of the windows they make up (one per ``row``) errs on a date served later
-    (``level_sd``); an isotonic calibrator is left as it is.
-
-    With ``recent_from`` and the ``horizon``, the error is measured as a served date
-    meets it (:func:`healthscore.model.hazard_level.replayed_spread`): the calibration is refitted on the intervals
-    as known at ``recent_from`` and at earlier dates, and its level error on the
-    windows of the cutoffs just before each, whose outcomes are known since, is what a
-    served date can expect: the drift of the
-    level, the world's shared shocks over those windows and the error of the lead
-    terms, sampling noise removed (:func:`healthscore.model.calibration.level_spread`).
-    The larger of that and the spread across the fitted dates is kept: each sees part
-    of the error (the spread no drift, the replays few independent windows); without
-    ``recent_from`` and ``horizon`` (or too few replayed windows), the spread alone."""
-    if fitted.calibrator_.method != "platt":
-        return fitted
-    label = rows["label"].to_numpy(np.float64)
-    margin, lead = fitted.predict_margin(X), X[LEAD].to_numpy(np.float64) / 365.0
-    cutoffs = rows["cutoff_time"].to_numpy("datetime64[us]")
-    calibrator = platt_hazards(margin, lead, label, cutoffs)
-    window = pd.factorize(rows["row"])[0]
-    lost = np.bincount(window, weights=label) > 0
-    dates = rows.groupby(window)["cutoff_time"].first().to_numpy("datetime64[us]")
-    risk = expit(combine_hazards(calibrator.logit(margin, lead), window, len(lost)))
-    spread = level_spread(risk, lost, dates)
-    if recent_from is not None and horizon is not None:
-        replayed = replayed_spread(margin, lead, label, cutoffs, window, lost, dates,
-                                    recent_from=pd.Timestamp(recent_from), horizon=horizon)
-        spread = spread if replayed is None else max(spread, replayed)
-    fitted.calibrator_ = dataclasses.replace(calibrator, level_sd=spread)
-    return fitted
 
 
 def oracle_risk(

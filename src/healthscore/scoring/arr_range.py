@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike
 from healthscore.errors import DataError, SchemaError
 from healthscore.features.phrases import money
 from healthscore.scoring.wording import percent
+from healthscore.scoring.poisson_binomial import convolve_all, count_distribution, count_quantile, trim
 
 #: ``group`` of the row over every account (the only row when ``by`` is None).
 TOTAL = "all"
@@ -52,15 +53,6 @@ ARR_RANGE_COLUMNS = (
     "group", "accounts", "arr", "expected_arr_lost", "arr_lost_low", "arr_lost_high",
     "expected_accounts_lost", "accounts_lost_low", "accounts_lost_high",
 )
-
-# The count's CDF comes from floating-point convolutions (absolute error ~1e-13); a
-# bound could only move where the exact CDF lies within this slack of q.
-_CDF_SLACK = 1e-9
-# Probability mass dropped from each tail of a group's count distribution before the
-# groups are convolved into the total: far below the CDF's own rounding error.
-_TAIL = 1e-15
-# Below this width polynomials are multiplied directly; above it through the FFT.
-_DIRECT_WIDTH = 32
 
 
 def arr_at_risk(
@@ -164,14 +156,14 @@ def arr_at_risk(
     rows, counts = [], []
     for g, label in enumerate(labels):
         a, p = amounts[starts[g]:starts[g + 1]], proba[starts[g]:starts[g + 1]]
-        counts.append(_count_distribution(p) if logit_sd == 0 else lost_counts[g])
+        counts.append(count_distribution(p) if logit_sd == 0 else lost_counts[g])
         if by is not None:
             rows.append(_row(label, a, p, losses[g], counts[-1], low_q, high_q))
     if by is None:  # the one group is the total
         total_losses, total_count = losses[0], counts[0]
     else:  # the same draws summed draw by draw; the counts convolved
         total_losses = losses.sum(axis=0) if len(labels) else np.zeros(n_draws)
-        total_count = (_convolve_all([_trim(*c) for c in counts]) if logit_sd == 0
+        total_count = (convolve_all([trim(*c) for c in counts]) if logit_sd == 0
                        else lost_counts.sum(axis=0))
     rows.append(_row(TOTAL, amounts, proba, total_losses, total_count, low_q, high_q))
     return pd.DataFrame(rows, columns=list(ARR_RANGE_COLUMNS))
@@ -311,90 +303,6 @@ def _groups(frame: pd.DataFrame, by: str | None) -> tuple[np.ndarray, list[Any]]
 # -- the count lost: exact ----------------------------------------------------------
 
 
-def _count_distribution(p: np.ndarray) -> tuple[int, np.ndarray]:
-    """``(offset, pmf)``: P(count = offset + k) = pmf[k], for independent Bernoulli(p)."""
-    sure = int(np.count_nonzero(p >= 1))
-    return sure, _poly_product(p[(p > 0) & (p < 1)])
-
-
-def _poly_product(p: np.ndarray) -> np.ndarray:
-    """Coefficients of prod_i ((1 - p_i) + p_i z), multiplied pairwise level by level."""
-    if p.size == 0:
-        return np.ones(1)
-    polys = np.stack([1 - p, p], axis=1)
-    while len(polys) > 1:
-        if len(polys) % 2:  # pad with the polynomial 1
-            one = np.zeros((1, polys.shape[1]))
-            one[0, 0] = 1.0
-            polys = np.vstack([polys, one])
-        polys = _multiply_rows(polys[0::2], polys[1::2])
-    return polys[0, : p.size + 1]
-
-
-def _multiply_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise product of polynomials of equal width w: width 2w - 1."""
-    m, w = a.shape
-    if w <= _DIRECT_WIDTH:
-        out = np.zeros((m, 2 * w - 1))
-        for j in range(w):
-            out[:, j:j + w] += a[:, j:j + 1] * b
-        return out
-    size = _fast_length(2 * w - 1)
-    out = np.fft.irfft(np.fft.rfft(a, size, axis=1) * np.fft.rfft(b, size, axis=1), size, axis=1)
-    return np.clip(out[:, : 2 * w - 1], 0.0, None)  # rounding leaves tiny negatives
-
-
-def _convolve(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if min(x.size, y.size) <= _DIRECT_WIDTH:
-        return np.convolve(x, y)
-    size = _fast_length(x.size + y.size - 1)
-    out = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(y, size), size)
-    return np.clip(out[: x.size + y.size - 1], 0.0, None)
-
-
-def _convolve_all(parts: list[tuple[int, np.ndarray]]) -> tuple[int, np.ndarray]:
-    if not parts:
-        return 0, np.ones(1)
-    offset = sum(o for o, _ in parts)
-    pmfs = [pmf for _, pmf in parts]
-    while len(pmfs) > 1:
-        pmfs = [_convolve(*pmfs[i:i + 2]) if i + 1 < len(pmfs) else pmfs[i]
-                for i in range(0, len(pmfs), 2)]
-    return offset, pmfs[0]
-
-
-def _trim(offset: int, pmf: np.ndarray) -> tuple[int, np.ndarray]:
-    """Drop the cells of each tail holding less than :data:`_TAIL` together."""
-    first = int(np.searchsorted(np.cumsum(pmf), _TAIL, side="right"))
-    last = len(pmf) - 1 - int(np.searchsorted(np.cumsum(pmf[::-1]), _TAIL, side="right"))
-    if first > last:  # cannot happen for a pmf summing to 1; kept for safety
-        first = last = int(np.argmax(pmf))
-    return offset + first, pmf[first:last + 1]
-
-
-def _fast_length(n: int) -> int:
-    """Smallest 2^a 3^b 5^c >= n: a length the FFT handles fast."""
-    best, five = 1 << max(n - 1, 0).bit_length(), 1
-    while five < best:
-        odd = five
-        while odd < best:
-            length = odd
-            while length < n:
-                length *= 2
-            best, odd = min(best, length), odd * 3
-        five *= 5
-    return best
-
-
-def _count_quantile(distribution: tuple[int, np.ndarray], q: float) -> int:
-    offset, pmf = distribution
-    k = int(np.searchsorted(np.cumsum(pmf), q - _CDF_SLACK, side="left"))
-    return offset + min(k, len(pmf) - 1)
-
-
-# -- the ARR lost: Monte Carlo ------------------------------------------------------
-
-
 def _simulate_losses(
     amounts: np.ndarray, proba: np.ndarray, codes: np.ndarray, n_groups: int, *,
     n_draws: int, random_state: int, chunk_accounts: int, logit_sd: float = 0.0,
@@ -445,7 +353,7 @@ def _row(label: Any, a: np.ndarray, p: np.ndarray, draws: np.ndarray,
     if isinstance(count, np.ndarray):
         c_low, c_high = (int(v) for v in np.quantile(count, [low_q, high_q], method="inverted_cdf"))
     else:
-        c_low, c_high = _count_quantile(count, low_q), _count_quantile(count, high_q)
+        c_low, c_high = count_quantile(count, low_q), count_quantile(count, high_q)
     return {
         "group": label,
         "accounts": int(a.size),
