@@ -41,11 +41,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import shlex
-import shutil
 import sys
 import time
 import warnings
@@ -62,15 +60,12 @@ from healthscore.io.files import write_text_atomic
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # benchmarks/_common.py, also when this file is imported by path
 import _common  # noqa: E402
+from _quality_data import CACHE, build, simulated_data  # noqa: E402
+from _quality_markdown import METRICS, checks, render_markdown, render_section  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-CACHE = HERE / ".cache"
-METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift")
-HEADERS = ("ROC-AUC", "PR-AUC", "log loss", "Brier", "ECE", "top-decile lift")
 PREDICTORS = ("model", "logistic", "scorecard", "base_rate", "oracle")
-BARS = {"auc_to_oracle_min": 0.95, "ece_max": 0.02, "fidelity_min": 0.80}
-TOP_DRIVERS = 10
 SOCIALNET = "../shared/data/socialnet7-dev"
 #: The standard sections of a bare run, as command-line arguments.
 STANDARD = {
@@ -83,74 +78,8 @@ STANDARD = {
                          "--tune", "--set", "tune.timeout_seconds=0", "--name", "socialnet7-tuned"],
 }
 #: Column names of other cutoff layouts (fightchurn's ``observation`` table) -> ours.
-CUTOFF_ALIASES = {"observation_date": "cutoff_time", "is_churn": "label"}
 
 log = logging.getLogger("quality")
-
-
-# --------------------------------------------------------------------------- data
-
-
-def simulator_code_hash() -> str:
-    """Hash of the simulator's source: a cached data set is rebuilt when it changes."""
-    import healthscore.sim.simulate
-
-    package = Path(healthscore.sim.simulate.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted([package / "simulate.py", *(package / "sim").rglob("*.py")]):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def simulated_data(accounts: int, months: int, seed: int, *, cache: Path = CACHE) -> Path:
-    """The simulator's tables (and ``ground_truth``) for this size and seed, cached."""
-    from healthscore.sim.simulate import SimulationSpec, write_simulation
-
-    folder = cache / f"quality-sim-{accounts}x{months}-s{seed}-{simulator_code_hash()}"
-    if (folder / "ground_truth.parquet").exists():
-        return folder
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    started = time.perf_counter()
-    write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed), staging)
-    staging.rename(folder)
-    log.info("simulated %d accounts x %d months in %.0f s", accounts, months,
-             time.perf_counter() - started)
-    return folder
-
-
-def read_cutoffs(path: Path) -> pd.DataFrame:
-    """Explicit rows, read as ``build-dataset --cutoffs`` reads them: ``account_id``,
-    ``cutoff_time``, optional ``label`` (and ``renewal_date``); fightchurn's
-    ``observation_date`` / ``is_churn`` are renamed to those."""
-    from healthscore.io.files import read_cutoffs_file
-
-    frame = read_cutoffs_file(path)
-    if "cutoff_time" not in frame.columns:
-        frame = frame.rename(columns=CUTOFF_ALIASES)
-    if "label" in frame.columns and pd.api.types.is_bool_dtype(frame["label"]):
-        frame["label"] = frame["label"].astype(np.int8)
-    return frame
-
-
-def build(params: Params, *, cutoffs: Path | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read, validate and build the training set of ``params.data.source``."""
-    from healthscore.io.sources import read_source
-    from healthscore.dataset.pipeline import build_dataset, summarize_dataset
-    from healthscore.dataset.timeline import check_cutoffs
-
-    started = time.perf_counter()
-    tables, _ = read_source(params.data)
-    rows = None
-    if cutoffs is not None:
-        rows = check_cutoffs(read_cutoffs(cutoffs), tables, source=f"cutoffs file {cutoffs}")
-    dataset = build_dataset(tables, params, cutoffs=rows)
-    summary = summarize_dataset(dataset)
-    info = {k: summary[k] for k in ("rows", "labelled", "positives", "censored", "accounts",
-                                    "first_cutoff", "last_cutoff")}
-    info |= {"features": len(summary["feature_names"]),
-             "build_seconds": round(time.perf_counter() - started, 1)}
-    return dataset, info
 
 
 # ----------------------------------------------------------------- per test rows
@@ -363,36 +292,6 @@ def _round(value: Any, digits: int = 5) -> float | None:
 # ------------------------------------------------------------------------- bars
 
 
-def checks(section: dict[str, Any]) -> list[dict[str, Any]]:
-    """The quality bars that apply to a section: figure, target and PASS/FAIL."""
-    table = section["table"]
-    model = table["model"]
-    out = []
-
-    def add(name: str, figure: Any, target: str, passed: bool) -> None:
-        out.append({"bar": name, "figure": figure, "target": target, "passed": bool(passed)})
-
-    if section.get("auc_to_oracle") is not None:
-        ratio = section["auc_to_oracle"]
-        add("model AUC / oracle AUC", ratio, f">= {BARS['auc_to_oracle_min']}",
-            ratio >= BARS["auc_to_oracle_min"])
-    for metric, better, word in (("roc_auc", np.greater, "AUC"), ("log_loss", np.less, "log loss")):
-        for rival in ("scorecard", "logistic"):
-            if rival in table and None not in (model[metric], table[rival][metric]):
-                add(f"model beats {rival} on {word}", f"{model[metric]:.4f} vs {table[rival][metric]:.4f}",
-                    "higher" if metric == "roc_auc" else "lower",
-                    better(model[metric], table[rival][metric]))
-    if model["ece"] is not None:
-        add("model ECE", model["ece"], f"<= {BARS['ece_max']}", model["ece"] <= BARS["ece_max"])
-    if section.get("fidelity") is not None:
-        add("explanation fidelity", section["fidelity"], f">= {BARS['fidelity_min']}",
-            section["fidelity"] >= BARS["fidelity_min"])
-    return out
-
-
-# ---------------------------------------------------------------------- running
-
-
 def run_section(options: argparse.Namespace) -> dict[str, Any]:
     """Build, train and evaluate one data set; the section of the results."""
     params = read_params(options.params, options.overrides)
@@ -485,126 +384,6 @@ def write_results(sections: list[dict[str, Any]], out_dir: Path = RESULTS) -> di
     write_text_atomic(json.dumps(record, indent=2, default=str) + "\n", paths["json"])
     write_text_atomic(render_markdown(record), paths["md"])
     return paths
-
-
-def render_markdown(record: dict[str, Any]) -> str:
-    lines = ["# Quality benchmark", "",
-             "The whole pipeline (validate, build the training set, train, calibrate, evaluate) "
-             "per data set; metrics on test rows never used to fit, stop early, calibrate or "
-             "choose a setting. Written by `benchmarks/quality.py`; each section names the "
-             "command that reproduces it.", ""]
-    for section in record["sections"].values():
-        lines += render_section(section)
-    return "\n".join(lines) + "\n"
-
-
-def render_section(s: dict[str, Any]) -> list[str]:
-    d = s["data"]
-    rate = d["positives"] / d["labelled"] if d["labelled"] else float("nan")
-    lines = [f"## {s['name']}: {s['source']}", "", f"    {s['command']}", "",
-             f"Recorded {s['recorded_at']}. Data: {d['rows']:,} rows ({d['accounts']:,} accounts), "
-             f"{d['labelled']:,} labelled, {d['positives']:,} churned ({rate:.2%}), "
-             f"{d['censored']:,} censored; cutoffs {str(d['first_cutoff'])[:10]} .. "
-             f"{str(d['last_cutoff'])[:10]}; {d['features']} features; build {d['build_seconds']} s, "
-             f"train and evaluate {s['train_evaluate_seconds']} s. Seed: "
-             + ", ".join(f"{k} {v}" for k, v in s["seed"].items()) + ".", ""]
-    split = s["split"]
-    if split["kind"] == "TimeSeriesSplit":
-        lines += [f"Split: scikit-learn `TimeSeriesSplit(n_splits={split['n_splits']})` over the "
-                  f"labelled rows sorted by cutoff; early stopping and calibration on the "
-                  f"{split['validation']}; {split['folds_used']} fold(s) trained. "
-                  f"Metrics: mean (± standard deviation) over those folds.", ""]
-        lines += ["| fold | fit rows | fit churned | validation rows | validation churned | "
-                  "test rows | test churned | test cutoffs | trees | note |", "|---" * 10 + "|"]
-        for f in s["folds"]:
-            note = f.get("skipped") or ("fewer fit churned rows than model.min_churned_rows"
-                                        if f.get("below_min_churned_rows") else "")
-            lines.append(f"| {f['fold']} | {f['fit_rows']:,} | {f['fit_churned']} | "
-                         f"{f['validation_rows']:,} | {f['validation_churned']} | {f['test_rows']:,} | "
-                         f"{f['test_churned']} | {f['test_first_cutoff']} .. {f['test_last_cutoff']} | "
-                         f"{f.get('trees', '-')} | {note} |")
-    else:
-        lines += [f"Split: out of time (`params.split`): train cutoffs up to "
-                  f"{split['validation_start']}, validation up to {split['test_start']} "
-                  f"({split['validation_months']} months, early stopping and calibration), test "
-                  f"up to {split['last_cutoff']} ({split['test_months']} months). "
-                  f"Trees: {s['trees']}.", "",
-                  "| window | rows | churned | first cutoff | last cutoff |", "|---|---|---|---|---|"]
-        for c in s["counts"]:
-            lines.append(f"| {c['window']} | {c['rows']:,} | {c['churned']:,} | "
-                         f"{c['first_cutoff']} | {c['last_cutoff']} |")
-    std = s.get("table_std", {})
-    lines += ["", "| predictor | " + " | ".join(HEADERS) + " |", "|---" + "|---:" * len(HEADERS) + "|"]
-    for name, row in s["table"].items():
-        cells = [_fmt(row[m]) + (f" ± {_fmt(std[name][m])}" if std.get(name, {}).get(m) is not None
-                                 else "") for m in METRICS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if s.get("auc_to_oracle") is not None:
-        lines += ["", f"Model AUC / oracle AUC: {s['auc_to_oracle']:.4f}."]
-    if s.get("per_fold"):
-        lines += ["", "Per fold:", "", "| fold | predictor | " + " | ".join(HEADERS) + " |",
-                  "|---|---" + "|---:" * len(HEADERS) + "|"]
-        lines += [f"| {r['fold']} | {r['predictor']} | " + " | ".join(_fmt(r[m]) for m in METRICS) + " |"
-                  for r in s["per_fold"]]
-    lines += render_bars(s) + render_drivers(s) + render_leaks(s)
-    versions = ", ".join(f"{k} {v}" for k, v in s["versions"].items())
-    m = s["machine"]
-    lines += ["", f"Versions: {versions}. Machine: {m['cpu']}, {m['cores']} cores, "
-                  f"{m['memory_gib']} GiB, {m['os']}, Python {m['python']}.", ""]
-    return lines
-
-
-def render_bars(s: dict[str, Any]) -> list[str]:
-    if not s["bars"]:
-        return []
-    title = ("Bars" if s.get("auc_to_oracle") is not None
-             else "Checks (the simulator's bars, for information)")
-    lines = ["", f"### {title}", "", "| bar | figure | target | result |", "|---|---|---|---|"]
-    for b in s["bars"]:
-        figure = b["figure"] if isinstance(b["figure"], str) else f"{b['figure']:.4f}"
-        lines.append(f"| {b['bar']} | {figure} | {b['target']} | {'PASS' if b['passed'] else 'FAIL'} |")
-    if s.get("fidelity") is not None:
-        lines += ["", f"Fidelity over {s['fidelity_renewals']:,} churned test renewals with a named "
-                      "primary cause: the cause's family among the 3 most hurting families."]
-    return lines
-
-
-def render_drivers(s: dict[str, Any]) -> list[str]:
-    if not s.get("drivers"):
-        return []
-    lines = ["", f"### Top {TOP_DRIVERS} global drivers (mean absolute TreeSHAP over "
-                 f"{s['test_rows']:,} test rows)", "",
-             "Points: health-score points; log-odds: of the calibrated churn risk "
-             "(points = pdo / ln 2 x log-odds). Share: of the sum over all features.", "",
-             "| # | feature | family | mean abs points | mean abs log-odds | share |",
-             "|---:|---|---|---:|---:|---:|"]
-    for i, r in enumerate(s["drivers"][:TOP_DRIVERS], start=1):
-        lines.append(f"| {i} | `{r['feature']}` ({r['label']}) | {r['family']} | "
-                     f"{r['mean_abs_points']:.2f} | {r['mean_abs_logit']:.3f} | {r['share']:.1%} |")
-    return lines
-
-
-def render_leaks(s: dict[str, Any]) -> list[str]:
-    leak = s["leak_check"]
-    top = list(leak["auc"].items())[:5]
-    head = (f"**FLAGGED** (single-feature AUC > {leak['threshold']}): "
-            + ", ".join(f"`{n}` {leak['auc'][n]:.3f}" for n in leak["flagged"])
-            if leak["flagged"] else f"no feature above {leak['threshold']}")
-    lines = ["", f"### Leak check: {head}", "",
-             f"Test AUC of each feature on its own as a risk score, either direction "
-             f"({leak['over']}). Highest: "
-             + ", ".join(f"`{n}` {a:.3f}" for n, a in top if a is not None) + "."]
-    if leak["over"] != "test rows" and leak["above_in_a_fold"]:
-        lines.append(f"Above {leak['threshold']} in at least one fold: "
-                     + ", ".join(f"`{n}`" for n in leak["above_in_a_fold"]) + ".")
-    return lines
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-# ------------------------------------------------------------------------- CLI
 
 
 def make_parser() -> argparse.ArgumentParser:
