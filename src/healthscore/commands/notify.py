@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from healthscore.plays import empty_tasks, notify_tasks
+    from healthscore.plays import ARM_HOLDOUT, empty_tasks, notify_tasks
     from healthscore.scoring import OutputLayout
 
     layout = OutputLayout(args.out or params.score.out_dir)
@@ -32,6 +32,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
     tasks = layout.read_table("tasks", as_of)
     if tasks.empty:
         tasks = empty_tasks()
-    print(f"{len(tasks):,} tasks of {as_of:%Y-%m-%d} under {layout.root}")
+    held = int((tasks["arm"] == ARM_HOLDOUT).sum()) if "arm" in tasks.columns else 0
+    task_count = len(tasks) - held
+    kept = f" ({held:,} held-out accounts get none)" if held else ""
+    print(f"{task_count:,} task{'' if task_count == 1 else 's'} of {as_of:%Y-%m-%d} under {layout.root}{kept}")
     print(notify_tasks(tasks, params.notify, as_of=as_of, dry_run=args.dry_run))
     return 0
