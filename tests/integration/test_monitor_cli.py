@@ -17,7 +17,7 @@ from healthscore.config import make_params
 from healthscore.model import ExportedModel, HealthScale, load_exported
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.model.exposure import Horizon
-from healthscore.monitor import drift_file
+from healthscore.scoring import OutputLayout
 from healthscore.monitor.drift import matured_calibration
 from healthscore.monitor.reference import build_reference
 from healthscore.monitor.verdict import summarise_drift
@@ -85,7 +85,7 @@ def test_a_stable_period_keeps_the_model(world, tmp_path, monkeypatch, capsys):
     assert score(world, out, D2, report=True) == 0
     run = json.loads((out / "run" / f"{D2}.json").read_text())
     assert run["drift"]["reference"] and not run["drift"]["retrain"], run["drift"]["verdict"]
-    table = pd.read_parquet(drift_file(out, D2))
+    table = pd.read_parquet(OutputLayout(out).drift(D2))
     assert table["name"].iloc[0] == "health_score" and len(table) > 100
     printed = monitor(world, out, capsys)
     assert f"monitor {D2}" in printed and "no retraining needed" in printed
@@ -111,7 +111,7 @@ def test_a_model_without_reference_still_scores(world, tmp_path, monkeypatch, ca
     assert score(world, out, D2, model="model-old") == 0
     run = json.loads((out / "run" / f"{D2}.json").read_text())
     assert run["drift"]["verdict"][0].startswith("no training reference")
-    assert not drift_file(out, D2).exists()
+    assert not OutputLayout(out).drift(D2).exists()
     assert "no training reference" in monitor(world, out, capsys, model="model-old")
 
 

@@ -30,21 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io.files import write_parquet_atomic
     from healthscore.io.sources import read_source
-    from healthscore.model.export import is_model_uri, load_exported
-    from healthscore.monitor import drift_file, monitor_date, render_recommendation
+    from healthscore.commands import load_scoring_model
+    from healthscore.monitor import monitor_date, render_recommendation
     from healthscore.io.buckets import is_bucketed
     from healthscore.scoring import OutputLayout
     from healthscore.io.staging import check_folder
 
     layout = OutputLayout(check_folder(args.out or params.score.out_dir, what="score output folder"))
     as_of = layout.scored_date(args.as_of)
-    model = args.model or params.tracking.export_dir
-    if is_model_uri(str(model)):
-        from healthscore.tracking import load_model
-
-        exported = load_model(str(model), params=params.tracking)
-    else:
-        exported = load_exported(model)
+    exported = load_scoring_model(args.model, params)
     source = args.data or params.data.source
     tables = None if is_bucketed(source) else read_source(params.data, source=args.data)[0]
     points = layout.read_partition("points", as_of)
@@ -52,7 +46,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
     table, summary = monitor_date(points, risk, exported, as_of=as_of, layout=layout,
                                   tables=tables, params=params)
     if table is not None:
-        write_parquet_atomic(table, drift_file(layout.root, as_of))
+        write_parquet_atomic(table, layout.drift(as_of))
     run_info = layout.read_run(as_of)
     scored_with = run_info.get("model_bundle_fingerprint")
     print(render_recommendation(summary, as_of=f"{as_of:%Y-%m-%d}", model_version=exported.version))
@@ -60,5 +54,5 @@ def run(args: argparse.Namespace, params: Params) -> int:
         print(f"  note: {as_of:%Y-%m-%d} was scored with another model (version "
               f"{run_info.get('model_version')}); the score's drift compares that run with this model's training")
     if table is not None:
-        print(f"  drift per feature: {drift_file(layout.root, as_of)}")
+        print(f"  drift per feature: {layout.drift(as_of)}")
     return 0

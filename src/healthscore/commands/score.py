@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io.sources import read_source
-    from healthscore.model.export import is_model_uri, load_exported
+    from healthscore.commands import load_scoring_model
     from healthscore.scoring import (
         OutputLayout, check_as_of, read_previous, read_reusable_points, score_date, write_date,
         write_risk_csv,
@@ -68,12 +68,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         tables, _report = read_source(params.data, source=getattr(args, "data", None))
         as_of = check_as_of(args.as_of, tables.observed_until)
     model = getattr(args, "model", None) or params.tracking.export_dir
-    if is_model_uri(str(model)):  # from the registry: only then is MLflow imported
-        from healthscore.tracking import load_model
-
-        exported = load_model(str(model), params=params.tracking)
-    else:
-        exported = load_exported(model)
+    exported = load_scoring_model(model, params)
     # From the previous date to the report, this run alone writes the folder.
     with folder_lock(layout.root, wait=getattr(args, "wait", LOCK_WAIT_S), what="score output folder"):
         previous = read_previous(layout, as_of)
@@ -87,7 +82,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_bucketed(source, exported, **options)
         else:
             outputs = score_date(tables, exported, **options)
-        drift_frame, drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
+        drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
         from healthscore.plays import attach_tasks, notify_tasks
@@ -99,32 +94,28 @@ def run(args: argparse.Namespace, params: Params) -> int:
         latest = layout.latest_date()
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)
-        if drift_frame is not None:  # after the date's commit; `healthscore monitor` recomputes it
-            from healthscore.io.files import write_parquet_atomic
-            from healthscore.monitor import drift_file
-
-            write_parquet_atomic(drift_frame, drift_file(layout.root, as_of))
         print(summarise(outputs, layout))
         if not getattr(args, "no_report", False):
             print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     # after the commit and outside the lock: a slow channel holds up no other run
-    log_drift(drift, drift_frame, exported, as_of=as_of, params=params)
+    log_drift(drift, outputs.drift, exported, as_of=as_of, params=params)
     print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
                        dry_run=getattr(args, "dry_run", False)))
     return 0
 
 
 def drift_of(outputs, exported, *, layout, tables, params):
-    """``(drift table or None, summary)`` of the date just scored; the summary goes into
-    ``run/<as_of>.json`` under ``drift`` and each alert is logged as a warning."""
+    """The drift summary of the date just scored: its table becomes ``outputs.drift``
+    (``drift/<as_of>.parquet``, written with the date), the summary goes into
+    ``run/<as_of>.json`` under ``drift``, and each alert is logged as a warning."""
     from healthscore.monitor import monitor_date
 
-    frame, drift = monitor_date(outputs.points, outputs.risk_list, exported, as_of=outputs.as_of,
-                                layout=layout, tables=tables, params=params)
+    outputs.drift, drift = monitor_date(outputs.points, outputs.risk_list, exported, as_of=outputs.as_of,
+                                        layout=layout, tables=tables, params=params)
     outputs.run = {**outputs.run, "drift": drift}
     for alert in drift["alerts"]:
         log.warning("monitor: %s", alert["message"])
-    return frame, drift
+    return drift
 
 
 def log_drift(drift, frame, exported, *, as_of, params: Params) -> None:

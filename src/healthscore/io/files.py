@@ -88,6 +88,20 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     return Path(path)
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` ready for strict JSON: NaN and infinities as None and numpy scalars as
+    Python ones, through nested dicts, lists and tuples."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_json_atomic(obj: Any, path: str | Path) -> Path:
     return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", path)
 

@@ -45,6 +45,7 @@ from scipy.special import expit
 
 from healthscore import __version__
 from healthscore.errors import ModelError
+from healthscore.io.files import strict_json
 from healthscore.io.staging import Stage, folder_lock
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import Horizon
@@ -184,7 +185,7 @@ def save_bundle(exported: ExportedModel, directory: str | Path, *,
             Stage(directory.parent, f"model-{directory.name}") as stage:
         bundle = stage.new / directory.name
         _write_bundle_files(exported, bundle, plots or {})
-        write_manifest(bundle, _finite({
+        write_manifest(bundle, strict_json({
             "format": BUNDLE_FORMAT,
             "kind": exported.kind,
             "package_version": __version__,
@@ -377,19 +378,8 @@ def catalogue_dict(feature_names: list[str], *, features: Any = None,
 
 
 def _write_json(path: Path, value: Any) -> None:
-    text = json.dumps(_finite(value), indent=2, sort_keys=True, default=_plain, allow_nan=False)
+    text = json.dumps(strict_json(value), indent=2, sort_keys=True, default=_plain, allow_nan=False)
     path.write_text(text + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null, so the files are strict JSON."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _plain(value: Any) -> Any:

@@ -14,23 +14,17 @@ monitor`` both call.
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from healthscore.io.files import strict_json
 from healthscore.monitor.drift import (band_shift, drift_table, matured_calibration,
                                        model_age_days)
 from healthscore.monitor.reference import build_reference, check_reference
 from healthscore.monitor.verdict import drift_metrics, render_recommendation, summarise_drift
 
-__all__ = ["build_reference", "drift_file", "drift_metrics", "monitor_date", "render_recommendation"]
-
-
-def drift_file(root: str | Path, as_of: Any) -> Path:
-    """``<out_dir>/drift/<as_of>.parquet``: a scoring date's drift table."""
-    return Path(root) / "drift" / f"{pd.Timestamp(as_of):%Y-%m-%d}.parquet"
+__all__ = ["build_reference", "drift_metrics", "monitor_date", "render_recommendation"]
 
 
 def monitor_date(points: pd.DataFrame, risk_list: pd.DataFrame, exported: Any, *, as_of: Any,
@@ -61,17 +55,4 @@ def monitor_date(points: pd.DataFrame, risk_list: pd.DataFrame, exported: Any, *
     if reference is not None:
         summary["window"] = dict(reference.get("window") or {})
         summary["trained_until"] = reference.get("trained_until")
-    return table, _strict(summary)
-
-
-def _strict(value: Any) -> Any:
-    """NaN and infinities as None, numpy scalars as Python ones: strict JSON."""
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return table, strict_json(summary)

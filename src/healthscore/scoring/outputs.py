@@ -10,6 +10,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     alerts/<as_of>.parquet
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
+    drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -101,6 +102,9 @@ class OutputLayout:
 
     def calls(self, as_of: Any) -> Path:
         return self.root / "calls" / f"{as_of_text(as_of)}.csv"
+
+    def drift(self, as_of: Any) -> Path:
+        return self.root / "drift" / f"{as_of_text(as_of)}.parquet"
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
@@ -220,6 +224,7 @@ class DateOutputs:
     run: Mapping[str, Any]
     tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
+    drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
 
 
 def write_date(
@@ -259,6 +264,9 @@ def write_date(
             staged.calls(when).parent.mkdir(parents=True, exist_ok=True)
             write_csv(outputs.calls, staged.calls(when))
             entries.append(staged.calls(when))
+        if outputs.drift is not None:
+            _write_parquet(outputs.drift, staged.drift(when))
+            entries.append(staged.drift(when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)
