@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import binomtest, norm
 
 from healthscore.data.tables import Tables
 from healthscore.errors import DataError
@@ -132,11 +132,8 @@ def wilson_interval(lost: int, n: int, *, level: float = 0.90) -> tuple[float, f
     """The Wilson score interval of a proportion ``lost / n`` (NaN when ``n`` is 0)."""
     if n <= 0:
         return math.nan, math.nan
-    z = norm.ppf(0.5 + level / 2)
-    p = lost / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(int(lost), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def difference_interval(lost_a: int, n_a: int, lost_b: int, n_b: int, *,
