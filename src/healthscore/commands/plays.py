@@ -6,7 +6,8 @@ source as known at ``--as-of`` (default: the end of the data): per play, the acc
 treated and held out whose horizon has passed, churn and ARR lost in each arm, the
 accounts saved per 100 treated with its 90 % interval, the ARR saved, the touches the
 ``interventions`` table records, and a verdict (:mod:`healthscore.plays.uplift`). The
-table is written as ``uplift/<as_of>.parquet`` under the outputs folder.
+table is written as ``uplift/<as_of>.parquet`` under the outputs folder (``score`` writes
+the same table with each date it scores, for the report's leader view).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import argparse
 
 from healthscore.config import Params
+
+#: The smallest saving worth detecting (a share of treated accounts), for the accounts
+#: still needed: ``--min-effect``'s default, and what ``score`` writes with.
+DEFAULT_MIN_EFFECT = 0.03
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,18 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon-days", type=int, default=None, metavar="DAYS",
                         help="an account is lost if lost within this many days of its assignment "
                              "(default: timeline.horizon_days)")
-    parser.add_argument("--min-effect", type=float, default=0.03, metavar="SHARE",
+    parser.add_argument("--min-effect", type=float, default=DEFAULT_MIN_EFFECT, metavar="SHARE",
                         help="the smallest saving worth detecting, a share of treated accounts "
                              "(default 0.03: 3 in 100), for the accounts still needed")
 
 
 def run(args: argparse.Namespace, params: Params) -> int:
-    from healthscore.data.known import as_known_at
     from healthscore.errors import ConfigError
     from healthscore.io.files import write_parquet_atomic
     from healthscore.io.sources import read_source
-    from healthscore.plays.hook import read_assignments
-    from healthscore.plays.uplift import UpliftSettings, attach_outcomes, measure_uplift
     from healthscore.scoring import OutputLayout
     from healthscore.scoring.outputs import as_of_text, parse_as_of
 
@@ -46,23 +48,46 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise ConfigError(f"--horizon-days: expected 1 or more days, got {horizon}")
     if not 0 < args.min_effect < 1:
         raise ConfigError(f"--min-effect: expected a share in (0, 1), got {args.min_effect}")
-    settings = UpliftSettings(horizon_days=horizon, grace_days=params.labels.grace_days,
-                              min_effect=args.min_effect)
     layout = OutputLayout(args.out or params.score.out_dir)
     tables, _ = read_source(params.data, source=args.data)
     when = tables.observed_until if args.as_of is None else parse_as_of(args.as_of)
-    if when < tables.observed_until:
-        tables = as_known_at(tables, when)
-    assignments = read_assignments(layout, before=when)
-    if assignments.empty:
+    uplift = uplift_of(tables, layout, as_of=when, params=params, horizon_days=horizon,
+                       min_effect=args.min_effect)
+    if uplift is None:
         print(f"no play assignments under {layout.root} before {as_of_text(when)}; "
               "run `healthscore score` with plays first")
         return 0
-    uplift = measure_uplift(attach_outcomes(assignments, tables, settings=settings), settings=settings)
     print(render_uplift(uplift, as_of=when, horizon_days=horizon, currency=params.report.currency))
-    path = write_parquet_atomic(uplift, layout.root / "uplift" / f"{as_of_text(when)}.parquet")
+    path = write_parquet_atomic(uplift, layout.uplift(when))
     print(f"  written: {path}")
     return 0
+
+
+def uplift_of(tables, layout, *, as_of, params: Params, horizon_days: int | None = None,
+              min_effect: float = DEFAULT_MIN_EFFECT):
+    """The uplift table (:data:`healthscore.plays.uplift.UPLIFT_COLUMNS`) of every play
+    assigned in the tasks tables under ``layout`` strictly before ``as_of``, with the
+    outcomes of ``tables`` as known at ``as_of``; None without assignments (or without
+    tables: a bucketed source is scored one bucket at a time).
+
+    ``healthscore score`` writes it with the date (``uplift/<as_of>.parquet``, the
+    report's leader view reads it); ``healthscore plays`` prints and writes it.
+    """
+    from healthscore.data.known import as_known_at
+    from healthscore.plays.hook import read_assignments
+    from healthscore.plays.uplift import UpliftSettings, attach_outcomes, measure_uplift
+
+    if tables is None:
+        return None
+    assignments = read_assignments(layout, before=as_of)
+    if assignments.empty:
+        return None
+    horizon = params.timeline.horizon_days if horizon_days is None else horizon_days
+    settings = UpliftSettings(horizon_days=horizon, grace_days=params.labels.grace_days,
+                              min_effect=min_effect)
+    if as_of < tables.observed_until:
+        tables = as_known_at(tables, as_of)
+    return measure_uplift(attach_outcomes(assignments, tables, settings=settings), settings=settings)
 
 
 def render_uplift(uplift, *, as_of, horizon_days: int, currency: str = "$") -> str:

@@ -83,6 +83,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
         else:
             outputs = score_date(tables, exported, **options)
         drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
+        from healthscore.commands.plays import uplift_of
+
+        outputs.uplift = uplift_of(tables, layout, as_of=as_of, params=params)  # written with the date
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
         from healthscore.plays import attach_tasks, notify_tasks

@@ -90,6 +90,10 @@ class ReportInputs:
         What every run up to ``as_of`` recorded (``as_of``, ``counts``, ``arr_at_risk``
         of its ``run/<date>.json``), oldest first, for the trend across runs (empty:
         the trend is taken from ``history``).
+    uplift : DataFrame
+        Each play's measured uplift (``uplift/<date>.parquet`` of the latest date on or
+        before ``as_of``, columns :data:`healthscore.plays.uplift.UPLIFT_COLUMNS` plus
+        ``as_of``: the date its outcomes are known until; empty when none was written).
     model_info : dict
         ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
         ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
@@ -118,6 +122,7 @@ class ReportInputs:
     calls: pd.DataFrame = field(default_factory=pd.DataFrame)
     run_info: Mapping[str, Any] = field(default_factory=dict)
     runs: tuple[Mapping[str, Any], ...] = ()
+    uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -8,7 +8,9 @@ Pure, like :mod:`healthscore.report.portfolio`: normalised frames in, plain dict
   that date (bands counted, ARR x risk summed); the report's own run from its risk list,
   so the cards and the trend say the same number;
 * :func:`kpi_cards`: the headline figures with their change since the previous run;
-* :func:`green_share`: how much of the ARR at risk sits in accounts that look healthy.
+* :func:`green_share`: how much of the ARR at risk sits in accounts that look healthy;
+* :func:`plays_view`: what each play is worth, from its hold-out: the uplift table
+  ``score`` writes with its date (:mod:`healthscore.plays.uplift`), never recomputed.
 """
 
 from __future__ import annotations
@@ -197,3 +199,79 @@ def green_share(risk_list: pd.DataFrame, *, pages: Mapping[Any, str], currency: 
                  f"being lost, add up to it.")
     return {"words": words, "amount": amount, "share": share, "named": named,
             "accounts": len(green)}
+
+
+#: A play's status (for the colour; the verdict always says it in words).
+PLAY_STATUS = {"works": "better", "harms": "worse", "unclear": "same", "pending": ""}
+
+
+def _play_status(row: Mapping[str, Any]) -> str:
+    if not row["treated"] or not row["held_out"]:
+        return "pending"
+    if bool(row["works"]):
+        return "works"
+    return "harms" if float(row["high"]) < 0 else "unclear"
+
+
+def _per100(value: Any) -> str:
+    """``0.031`` -> ``+3.1`` (accounts in 100), ``n/a`` when missing."""
+    return "n/a" if text.is_missing(value) else text.signed(float(value) * 100, digits=1)
+
+
+def plays_view(uplift: pd.DataFrame, *, plays: Sequence[str] | None, currency: str) -> dict[str, Any] | None:
+    """The plays card: per play, the accounts treated and held out whose outcome has
+    matured, the churn in each arm, the accounts saved per 100 treated with its
+    interval, the verdict sentence ``healthscore plays`` prints, and the ARR saved
+    (said only when the play is measured to work: an interval across zero saves
+    nothing one could take to the board).
+
+    Parameters
+    ----------
+    uplift : DataFrame
+        :func:`healthscore.plays.uplift.measure_uplift`'s table as stored, with ``as_of``
+        (the date its outcomes are known until); empty when none was written.
+    plays : sequence of str, optional
+        The plays the run made tasks with (``run/<as_of>.json`` ``plays``).
+
+    Returns
+    -------
+    dict or None
+        None when the run has no play and no uplift table was written; else ``words``,
+        ``matured`` (whether any play has matured outcomes) and ``rows``.
+    """
+    names = [str(p) for p in (plays or [])]
+    if (uplift is None or uplift.empty) and not names:
+        return None
+    if uplift is None or uplift.empty:
+        return {"matured": False, "as_of": None, "rows": [], "plays": names,
+                "words": "No play has matured outcomes yet: an account counts once the horizon after "
+                         "its first task (or hold-out) has passed."}
+    when = text.date_text(uplift["as_of"].iloc[0]) if "as_of" in uplift else None
+    rows = []
+    for r in uplift.to_dict("records"):
+        status = _play_status(r)
+        measured = status != "pending"
+        rows.append({
+            "play": str(r["play"]), "status": status, "direction": PLAY_STATUS[status],
+            "treated": f"{int(r['treated']):,}", "held_out": f"{int(r['held_out']):,}",
+            "pending": f"{int(r['pending']):,}" if int(r["pending"]) else "",
+            "treated_churn": text.percent(r["treated_churn"]) if measured else "n/a",
+            "held_out_churn": text.percent(r["held_out_churn"]) if measured else "n/a",
+            "saved": _per100(r["saved_per_account"]) if measured else "n/a",
+            "interval": f"{_per100(r['low'])} to {_per100(r['high'])}" if measured else "n/a",
+            "saved_value": None if text.is_missing(r["saved_per_account"]) else float(r["saved_per_account"]),
+            "verdict": str(r["verdict"]),
+            "arr_saved": (f"about {text.money(r['arr_saved'], symbol=currency, compact=True)}"
+                          if status == "works" and not text.is_missing(r["arr_saved"]) else
+                          "none measured yet"),
+            "assigned": f"{text.date_text(r['first_as_of'])} to {text.date_text(r['last_as_of'])}",
+        })
+    matured = any(row["status"] != "pending" for row in rows)
+    head = f"Outcomes known until {when}" if when else "Outcomes"
+    if matured:
+        words = (f"{head}: each play's accounts are split at random into treated and held out, so the "
+                 "difference in churn between them is what the play is worth.")
+    else:
+        words = (f"{head}: no play has matured outcomes yet: an account counts once the horizon "
+                 "after its first task (or hold-out) has passed.")
+    return {"matured": matured, "as_of": when, "rows": rows, "words": words, "plays": names}

@@ -131,6 +131,7 @@ def read_report_inputs(
         calls=_read_calls(layout.calls(when)),
         run_info=run_info,
         runs=(*runs, _run_summary(run_info, when)),
+        uplift=read_uplift(layout, when),
         model_info=model_info,
     )
 
@@ -152,3 +153,22 @@ def _read_calls(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame()
     return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def read_uplift(layout: OutputLayout, when: pd.Timestamp) -> pd.DataFrame:
+    """The plays' uplift of the latest date on or before ``when`` (``uplift/<date>.parquet``,
+    written by ``score`` with its date, or by ``healthscore plays``), with ``as_of``: that
+    date; empty when there is none."""
+    from healthscore.scoring.outputs import parse_as_of
+
+    dates = []
+    for path in (layout.root / "uplift").glob("????-??-??.parquet"):
+        try:
+            dates.append(parse_as_of(path.stem))
+        except DataError:
+            continue  # not a date's file
+    dates = [d for d in dates if d <= when]
+    if not dates:
+        return pd.DataFrame()
+    latest = max(dates)
+    return layout.read_table("uplift", latest).assign(as_of=latest)

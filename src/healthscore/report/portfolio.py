@@ -323,6 +323,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "cards": leader.kpi_cards(trend, currency=cur),
         "trend": leader.trend_view(trend, currency=cur),
         "green_share": leader.green_share(rl, pages=pages, currency=cur),
+        "plays": leader.plays_view(inputs.uplift, plays=inputs.run_info.get("plays"), currency=cur),
         "kpis": {
             "accounts": f"{len(rl):,}",
             "arr": text.money(arr_total, symbol=cur, compact=True),

@@ -11,6 +11,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
+    uplift/<as_of>.parquet                      each play's measured uplift (healthscore.plays.uplift)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -105,6 +106,9 @@ class OutputLayout:
 
     def drift(self, as_of: Any) -> Path:
         return self.root / "drift" / f"{as_of_text(as_of)}.parquet"
+
+    def uplift(self, as_of: Any) -> Path:
+        return self.root / "uplift" / f"{as_of_text(as_of)}.parquet"
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
@@ -225,6 +229,7 @@ class DateOutputs:
     tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
+    uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
 
 
 def write_date(
@@ -267,6 +272,9 @@ def write_date(
         if outputs.drift is not None:
             _write_parquet(outputs.drift, staged.drift(when))
             entries.append(staged.drift(when))
+        if outputs.uplift is not None:
+            _write_parquet(outputs.uplift, staged.uplift(when))
+            entries.append(staged.uplift(when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)
