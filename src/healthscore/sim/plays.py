@@ -158,3 +158,31 @@ class PlayBook:
                      as_of=self.day[k, acc], arm=np.where(self.arm[k, acc] == _TASK, "task", "holdout"),
                      decision_date=notice[mine], renewal_date=renewal[mine],
                      proba_untreated=untreated, proba_treated=treated)
+
+
+def planted_effects(truth: pd.DataFrame, assignments: pd.DataFrame, *, horizon_days: int) -> pd.Series:
+    """The true effect of its play on each assignment: the fall in the chance of being
+    lost within ``horizon_days`` after the assignment, treated against untreated
+    (``1 - prod(1 - p)`` over the decisions the play could change: drawn after the
+    assignment, renewal inside the horizon), for either arm; 0 for an assignment with
+    no such decision.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        The simulation's ``play_truth`` table.
+    assignments : DataFrame
+        ``play`` and ``account_id`` (one row per pair, e.g. ``play_assignments``).
+
+    Returns
+    -------
+    Series aligned with ``assignments``' rows, named ``effect``.
+    """
+    end = truth["as_of"] + pd.Timedelta(days=horizon_days)
+    inside = truth.loc[(truth["renewal_date"] >= truth["as_of"]) & (truth["renewal_date"] < end)]
+    keep = inside.assign(keep_u=1 - inside["proba_untreated"], keep_t=1 - inside["proba_treated"])
+    per = keep.groupby(["play", "account_id"])[["keep_u", "keep_t"]].prod()
+    per["effect"] = per["keep_t"] - per["keep_u"]
+    rows = assignments.loc[:, ["play", "account_id"]].merge(per["effect"].reset_index(),
+                                                           on=["play", "account_id"], how="left")
+    return pd.Series(rows["effect"].fillna(0.0).to_numpy(), index=assignments.index, name="effect")
