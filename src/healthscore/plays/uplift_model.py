@@ -48,7 +48,9 @@ def _flags(values: Any, name: str) -> np.ndarray:
     out = pd.to_numeric(pd.Series(arr), errors="coerce").to_numpy("float64")
     bad = ~np.isin(out, (0.0, 1.0))
     if bad.any():
-        raise DataError(f"{name}: {arr[bad][0]!r} at row {int(np.flatnonzero(bad)[0])}, expected 0 or 1")
+        value = arr[bad][0]
+        value = value.item() if hasattr(value, "item") else value
+        raise DataError(f"{name}: {value!r} at row {int(np.flatnonzero(bad)[0])}, expected 0 or 1")
     return out == 1.0
 
 
