@@ -8,10 +8,11 @@ held out by the real plays' hash. Each assignment gets its features as known str
 before its date (:func:`healthscore.features.build_features`) and, once the horizon has
 passed, its outcome (:func:`healthscore.plays.uplift.attach_outcomes`).
 
-Per repetition, the accounts are split at random in half (seeded); on one half a
-T-learner (:class:`healthscore.plays.uplift_model.TLearner`) and a churn model over both
-arms (:class:`healthscore.model.HealthScoreModel`: ranking by risk, as the tasks do
-today) are fitted; on the other half each ranking is scored by
+Per repetition, the accounts are split at random into ``--folds`` folds (seeded); each
+fold is ranked by a T-learner (:class:`healthscore.plays.uplift_model.TLearner`) and by a
+churn model over both arms (:class:`healthscore.model.HealthScoreModel`: ranking by
+risk, as the tasks do today) fitted on the other folds (cross-fitting: no account is
+ranked by a model that saw it); then each ranking is scored over every account by
 
 * ``qini``: the Qini coefficient on the observed outcomes (accounts saved per account,
   area above the random ranking; :func:`~healthscore.plays.uplift_model.qini_coefficient`);
@@ -73,21 +74,28 @@ def make_world(*, seed: int, accounts: int, months: int, effect: float, holdout:
     return pd.concat([done, features[names]], axis=1)
 
 
-def score_rankings(world: pd.DataFrame, *, rep: int, k: float, learner: dict) -> dict[str, dict[str, float]]:
-    """Fit on a seeded random half of the accounts, score the rankings on the other."""
+def score_rankings(world: pd.DataFrame, *, rep: int, k: float, folds: int,
+                   learner: dict) -> dict[str, dict[str, float]]:
+    """Cross-fitted rankings: the accounts in ``folds`` seeded random folds, each fold
+    scored by models fitted on the others; then every ranking scored over all rows."""
     names = [c for c in world.columns if "__" in c]
     rng = np.random.default_rng(1000 + rep)
     accounts = world["account_id"].unique()
-    train_ids = set(rng.permutation(accounts)[: len(accounts) // 2].tolist())
-    train = world["account_id"].isin(train_ids).to_numpy()
-    fit, test = world.loc[train], world.loc[~train]
-    treated, lost = (test["arm"] == ARM_TASK).to_numpy(), test["lost"].astype(int).to_numpy()
-    learner = TLearner(random_state=rep, **learner).fit(fit[names], fit["arm"].to_numpy(), fit["lost"].astype(int).to_numpy())
-    risk = HealthScoreModel(n_estimators=400, min_child_samples=30, early_stopping_rounds=50,
-                            random_state=rep, n_jobs=1).fit(fit[names], fit["lost"].astype(int))
-    scores = {"t_learner": learner.predict_uplift(test[names]), "risk": risk.predict_risk(test[names]),
-              "random": rng.random(len(test)), "oracle": test["effect"].to_numpy()}
-    effect = test["effect"].to_numpy()
+    fold_of = dict(zip(rng.permutation(accounts).tolist(), np.arange(len(accounts)) % folds))
+    fold = world["account_id"].map(fold_of).to_numpy()
+    scores = {"t_learner": np.zeros(len(world)), "risk": np.zeros(len(world))}
+    for f in range(folds):
+        fit, test = world.loc[fold != f], world.loc[fold == f]
+        model = TLearner(random_state=rep, **learner).fit(fit[names], fit["arm"].to_numpy(),
+                                                          fit["lost"].astype(int).to_numpy())
+        risk = HealthScoreModel(n_estimators=400, min_child_samples=30, early_stopping_rounds=50,
+                                random_state=rep, n_jobs=1).fit(fit[names], fit["lost"].astype(int))
+        scores["t_learner"][fold == f] = model.predict_uplift(test[names])
+        scores["risk"][fold == f] = risk.predict_risk(test[names])
+    scores["random"] = rng.random(len(world))
+    scores["oracle"] = world["effect"].to_numpy()
+    treated, lost = (world["arm"] == ARM_TASK).to_numpy(), world["lost"].astype(int).to_numpy()
+    effect = world["effect"].to_numpy()
     out = {}
     for name, s in scores.items():
         top = np.argsort(-s, kind="stable")[: max(1, int(round(k * len(s))))]
@@ -95,10 +103,8 @@ def score_rankings(world: pd.DataFrame, *, rep: int, k: float, learner: dict) ->
                      "uplift_at_k": uplift_at_k(s, treated, lost, k=k, random_state=rep),
                      "true_at_k": float(effect[top].mean())}
     out["true_all"] = {"true": float(effect.mean())}
-    out["corr_with_truth"] = {"t_learner": float(pd.Series(scores["t_learner"]).corr(pd.Series(effect),
-                                                                                   method="spearman")),
-                              "risk": float(pd.Series(scores["risk"]).corr(pd.Series(effect),
-                                                                           method="spearman"))}
+    out["corr_with_truth"] = {name: float(pd.Series(scores[name]).corr(pd.Series(effect), method="spearman"))
+                              for name in ("t_learner", "risk")}
     return out
 
 
@@ -124,7 +130,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict:
                            holdout=args.holdout, horizon_days=args.horizon_days, folder=Path(tmp) / "data")
     learner = {"num_leaves": args.num_leaves, "max_depth": args.max_depth,
                "min_child_samples": args.min_child_samples, "learning_rate": args.learning_rate}
-    reps = [score_rankings(world, rep=r, k=args.k, learner=learner) for r in range(args.reps)]
+    reps = [score_rankings(world, rep=r, k=args.k, folds=args.folds, learner=learner) for r in range(args.reps)]
     summary = summarise(reps)
     summary["data"] = {"matured_assignments": len(world), "treated": int((world["arm"] == ARM_TASK).sum()),
                        "churn": round(float(world["lost"].mean()), 4),
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=float, default=0.5)
     parser.add_argument("--horizon-days", type=int, default=365)
     parser.add_argument("--k", type=float, default=0.3, help="top share for the uplift at k")
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5, help="seeded repetitions of the folds")
+    parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (by account)")
     parser.add_argument("--num-leaves", type=int, default=7, help="T-learner: leaves per tree")
     parser.add_argument("--max-depth", type=int, default=3, help="T-learner: depth per tree")
     parser.add_argument("--min-child-samples", type=int, default=30, help="T-learner: accounts per leaf")
@@ -169,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         notes = (f"Simulator: {args.accounts} accounts, {args.months} months; play aimed at champion_left or "
                  f"budget_cut, removing {args.effect:g} of champion_left's churn log-odds, nothing of budget_cut's; "
                  f"hold-out {args.holdout:g}; horizon {args.horizon_days} days; k = {args.k:g}; "
-                 f"{args.reps} seeded 50/50 account splits per simulation. Validation = seed {args.seed} "
+                 f"{args.reps} seeded repetitions of {args.folds}-fold cross-fitting by account per simulation. Validation = seed {args.seed} "
                  f"(settings chosen there), test = seed {args.test_seed}. qini and uplift_at_k from observed "
-                 "outcomes on the held-apart half; true_at_k from the planted effect.")
+                 "outcomes of the cross-fitted rankings; true_at_k from the planted effect.")
         paths = record("uplift", figures, command=command.strip(), notes=notes)
         print(f"written: {paths['md']}")
     return 0
