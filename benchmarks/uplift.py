@@ -115,9 +115,11 @@ def summarise(reps: list[dict]) -> dict:
     out: dict = {}
     for a, b in keys:
         values = np.array([r[a][b] for r in reps], dtype="float64")
-        out.setdefault(a, {})[b] = {"mean": round(float(np.nanmean(values)), 4),
-                                    "sd": round(float(np.nanstd(values)), 4)}
-    for b in ("qini", "true_at_k"):
+        if a != "corr_with_truth":  # accounts saved per 100, as the plays' verdicts say it
+            values, b = values * 100, f"{b}_per100"
+        out.setdefault(a, {})[b] = {"mean": round(float(np.nanmean(values)), 3),
+                                    "sd": round(float(np.nanstd(values)), 3)}
+    for b in ("qini", "uplift_at_k", "true_at_k"):
         wins = [r["t_learner"][b] > r["risk"][b] for r in reps]
         out.setdefault("t_learner_beats_risk", {})[b] = f"{sum(wins)} of {len(wins)}"
     return out
@@ -167,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     for part, summary in figures.items():
         print(f"{part}: {summary['data']}")
         for name in ("t_learner", "risk", "random", "oracle"):
-            print(f"  {name:10s} " + "  ".join(f"{m} {v['mean']:+.4f} (sd {v['sd']:.4f})"
+            print(f"  {name:10s} " + "  ".join(f"{m} {v['mean']:+.2f} (sd {v['sd']:.2f})"
                                                for m, v in summary[name].items()))
-        print(f"  true effect, everyone: {summary['true_all']['true']['mean']:+.4f}; "
+        print(f"  true effect, everyone: {summary['true_all']['true_per100']['mean']:+.2f} per 100; "
               f"T-learner beats risk: {summary['t_learner_beats_risk']}")
     if not args.no_record:
         command = "python benchmarks/uplift.py " + shlex.join(argv if argv is not None else sys.argv[1:])
@@ -178,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"hold-out {args.holdout:g}; horizon {args.horizon_days} days; k = {args.k:g}; "
                  f"{args.reps} seeded repetitions of {args.folds}-fold cross-fitting by account per simulation. Validation = seed {args.seed} "
                  f"(settings chosen there), test = seed {args.test_seed}. qini and uplift_at_k from observed "
-                 "outcomes of the cross-fitted rankings; true_at_k from the planted effect.")
+                 "outcomes of the cross-fitted rankings; true_at_k from the planted effect; all three in accounts "
+                 "saved per 100 (qini: per 100 accounts, area above the random ranking; the two at k: per 100 "
+                 "treated in the top k).")
         paths = record("uplift", figures, command=command.strip(), notes=notes)
         print(f"written: {paths['md']}")
     return 0

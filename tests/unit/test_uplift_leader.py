@@ -7,10 +7,12 @@ play       treated  lost        held out    lost         matured
 onboard    200      10 (5 %)    200         40 (20 %)    all
 exec_call  60       12 (20 %)   60          13 (22 %)    all
 late       30       -           10          -            none
+discount   100      30 (30 %)   100         10 (10 %)    all
 =========  =======  ==========  ==========  ===========  ===========
 
 Every account carries 1,000 of ARR: onboard saves 15 in 100 (ARR saved 15 % x 200,000
-= 30,000); exec_call's interval spans zero; late has nothing matured.
+= 30,000); exec_call's interval spans zero; late has nothing matured; discount loses
+20 in 100.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def _arm(play: str, arm: str, n: int, lost: int | None, start: int) -> pd.DataFr
 def uplift():
     parts = [_arm("onboard", "task", 200, 10, 0), _arm("onboard", "holdout", 200, 40, 200),
              _arm("exec_call", "task", 60, 12, 400), _arm("exec_call", "holdout", 60, 13, 460),
-             _arm("late", "task", 30, None, 520), _arm("late", "holdout", 10, None, 550)]
+             _arm("late", "task", 30, None, 520), _arm("late", "holdout", 10, None, 550),
+             _arm("discount", "task", 100, 30, 600), _arm("discount", "holdout", 100, 10, 700)]
     table = measure_uplift(pd.concat(parts, ignore_index=True))
     return table.assign(as_of=pd.Timestamp("2026-06-01"))
 
@@ -48,7 +51,7 @@ def test_each_play_shows_its_arms_churn_interval_verdict_and_arr_saved(uplift):
     assert view["matured"] and view["as_of"] == "2026-06-01"
     assert view["words"].startswith("Outcomes known until 2026-06-01")
     rows = {r["play"]: r for r in view["rows"]}
-    assert list(rows) == ["onboard", "exec_call", "late"]
+    assert list(rows) == ["onboard", "exec_call", "late", "discount"]
     on = rows["onboard"]
     assert (on["treated"], on["held_out"], on["treated_churn"], on["held_out_churn"]) == ("200", "200", "5%", "20%")
     assert on["saved"] == "+15.0" and on["status"] == "works" and on["direction"] == "better"
@@ -68,6 +71,10 @@ def test_each_play_shows_its_arms_churn_interval_verdict_and_arr_saved(uplift):
     late = rows["late"]
     assert late["status"] == "pending" and late["pending"] == "40" and late["saved"] == "n/a"
     assert late["verdict"].startswith("not measurable: ")
+
+    harm = rows["discount"]
+    assert harm["status"] == "harms" and harm["direction"] == "worse" and harm["saved"] == f"{MINUS}20.0"
+    assert harm["arr_saved"] == "none: it loses accounts" and harm["verdict"].endswith("review the play")
 
 
 def test_no_matured_play_is_said_and_no_play_shows_no_card(uplift):

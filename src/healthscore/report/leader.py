@@ -263,7 +263,7 @@ def plays_view(uplift: pd.DataFrame, *, plays: Sequence[str] | None, currency: s
             "verdict": str(r["verdict"]),
             "arr_saved": (f"about {text.money(r['arr_saved'], symbol=currency, compact=True)}"
                           if status == "works" and not text.is_missing(r["arr_saved"]) else
-                          "none measured yet"),
+                          "none: it loses accounts" if status == "harms" else "none measured yet"),
             "assigned": f"{text.date_text(r['first_as_of'])} to {text.date_text(r['last_as_of'])}",
         })
     matured = any(row["status"] != "pending" for row in rows)
