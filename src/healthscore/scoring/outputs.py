@@ -11,6 +11,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
+    challenger/<version>/risk_list/<as_of>.parquet  a challenger's risk list (score --challenger)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -108,6 +109,10 @@ class OutputLayout:
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
+
+    def challenger_risk_list(self, version: str, as_of: Any) -> Path:
+        """A challenger's risk list (:mod:`healthscore.scoring.challenger`)."""
+        return self.root / "challenger" / str(version) / "risk_list" / f"{as_of_text(as_of)}.parquet"
 
     # ------------------------------------------------------------ reading
 
@@ -225,6 +230,7 @@ class DateOutputs:
     tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
+    challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
 
 
 def write_date(
@@ -267,6 +273,9 @@ def write_date(
         if outputs.drift is not None:
             _write_parquet(outputs.drift, staged.drift(when))
             entries.append(staged.drift(when))
+        for version, frame in (outputs.challengers or {}).items():
+            _write_parquet(frame, staged.challenger_risk_list(version, when))
+            entries.append(staged.challenger_risk_list(version, when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)
