@@ -125,3 +125,30 @@ def test_a_folder_rewritten_with_another_model_is_not_taken_for_the_previous_one
     run = OutputLayout(out).read_run(D2)
     assert run["change_split"]["split"] is False
     assert "now holds another model" in run["change_split"]["reason"]
+
+
+def test_explain_and_the_account_page_say_which_part_is_which(world, split, capsys):
+    layout = split
+    changes = layout.read_table("changes", D2)
+    model_lines = changes.loc[changes["feature"] == MODEL_CHANGED]
+    # an account whose data lines are shown too
+    account = next(a for a, lines in changes.groupby("account_id")
+                   if (~lines["feature"].isin([MODEL_CHANGED, "other changes"])).any())
+    line = model_lines.loc[model_lines["account_id"] == account].iloc[0]
+    v1, v2 = layout.read_run(D1)["model_version"], layout.read_run(D2)["model_version"]
+    capsys.readouterr()
+    assert main(["--set", f"score.out_dir={layout.root}", "explain", str(account)]) == 0
+    said = capsys.readouterr().out.split(f"Since {D1}")[1]
+    data_at = said.index(f"From the account's data, read by the previous model (version {v1}) on both dates:")
+    model_at = said.index(f"From the model: the new model (version {v2}) against the previous model "
+                          f"(version {v1}), both on today's data:")
+    assert data_at < model_at
+    assert f"Model updated: {describe_change(line.to_dict()).split(': ', 1)[1]}" in said[model_at:]
+    assert main(["--set", f"score.out_dir={layout.root}", "report", "--as-of", D2]) == 0
+    pages = [p for p in (layout.root / "report").rglob("*.html")
+             if f"Model updated" in p.read_text() and "change-note" in p.read_text()]
+    assert pages, "no account page shows the model's part"
+    page = pages[0].read_text()
+    assert "This line comes from the model: the new model" in page
+    assert "the other lines come from the account&#39;s data, read by the previous model" in page \
+        or "the other lines come from the account's data, read by the previous model" in page

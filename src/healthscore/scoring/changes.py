@@ -48,6 +48,7 @@ _MISSING_TEXTS = (NONE_RECORDED, "missing", "n/a", "")
 #: The label of a days-since feature starts so (the catalogue's ``Days since the last ...``).
 _DAYS_SINCE = "Days since the last "
 
+_VERSION = "version "  # the values of the model line of a split change
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
 
 
@@ -163,7 +164,7 @@ def attribute_changes(
         line = _special(np.arange(m), MODEL_CHANGED, "model", total_old, total_now, model_part, k + 1)
         line["label"] = MODEL_UPDATED
         if versions is not None:
-            line["value_before"], line["value_after"] = (f"version {v}" for v in versions)
+            line["value_before"], line["value_after"] = (f"{_VERSION}{v}" for v in versions)
         extra.append(line)
     elif model_changed:
         extra.append(_special(np.arange(m), MODEL_CHANGED, "model", base_prev, base_cur, d_base,
@@ -278,11 +279,30 @@ def describe_change(line: Mapping[str, Any]) -> str:
     leave it out), the data-science views read the flag.
     """
     points = format_points(line["points_change"])
-    if line["feature"] == MODEL_CHANGED and line.get("label") == MODEL_UPDATED:
+    if is_model_update(line):
         return f"Model updated: {points}"
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
         return f"{line['feature'].capitalize()} ({points})"
     return f"{change_head(line)} ({points})"
+
+
+def is_model_update(line: Mapping[str, Any]) -> bool:
+    """The line is the model's part of a split change: labelled :data:`MODEL_UPDATED`,
+    or (a view that relabels the line, as the report does) with the versions as values."""
+    if line.get("feature") != MODEL_CHANGED:
+        return False
+    before = line.get("value_before")
+    return line.get("label") == MODEL_UPDATED or (not _none(before) and str(before).startswith(_VERSION))
+
+
+def split_words(line: Mapping[str, Any]) -> tuple[str, str]:
+    """``(data part, model part)``: what the two parts of a split change are, in words,
+    from its model line (values ``version X`` / ``version Y``)."""
+    before, after = line.get("value_before"), line.get("value_after", line.get("value_now"))
+    old = "the previous model" if _none(before) else f"the previous model ({before})"
+    new = "the new model" if _none(after) else f"the new model ({after})"
+    return (f"from the account's data, read by {old} on both dates",
+            f"from the model: {new} against {old}, both on today's data")
 
 
 def change_head(line: Mapping[str, Any], *, arrow: str = "->") -> str:
