@@ -102,3 +102,14 @@ def test_no_matured_outcomes_yet_falls_back_to_the_test_window_gates(project, mo
     assert "matured outcomes: no matured outcomes yet: 1 date(s) scored by both, the first 2025-12-01" in said
     assert "gate matured_outcomes: passed" in said
     assert "version 2 is the champion (was version 1)" in said
+
+
+def test_a_challenger_that_cannot_be_loaded_or_is_the_champion_is_a_one_line_error(project, monkeypatch, capsys):
+    root, store = project
+    monkeypatch.chdir(root)
+    out = root / "bad"
+    assert score(store, out, D1, "--challenger", "99") == 2
+    assert "models:/healthscore/99" in capsys.readouterr().err
+    assert score(store, out, D1, "--challenger", "1") == 2
+    assert "--challenger 1: that is the champion's version (1)" in capsys.readouterr().err
+    assert OutputLayout(out).dates() == []  # nothing written
