@@ -29,10 +29,12 @@ def world(tmp_path_factory, simulated_renewals):
     data, tables, labelled, names = simulated_renewals(root, accounts=300, months=18, seed=11)
     early = labelled[labelled["cutoff_time"] < labelled["cutoff_time"].quantile(0.6)]
     folders = {}
-    for key, rows, trees in (("a", early, 30), ("b", labelled, 45)):
-        model = simulated_renewals.fit(rows, names, trees)
+    fewer = [n for n in names if not n.startswith("events__")]  # model c reads no usage
+    for key, rows, trees, used in (("a", early, 30, names), ("b", labelled, 45, names),
+                                   ("c", labelled, 45, fewer)):
+        model = simulated_renewals.fit(rows, used, trees)
         folders[key] = root / f"model_{key}"
-        save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), folders[key])
+        save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(used)), folders[key])
     return {"data": data, "tables": tables, **folders}
 
 
@@ -152,3 +154,25 @@ def test_explain_and_the_account_page_say_which_part_is_which(world, split, caps
     assert "This line comes from the model: the new model" in page
     assert "the other lines come from the account&#39;s data, read by the previous model" in page \
         or "the other lines come from the account's data, read by the previous model" in page
+
+
+def test_a_previous_model_reading_features_todays_does_not_is_scored_again(world, tmp_path, monkeypatch, capsys):
+    """Model c reads no usage feature, so today's points keep no usage values: the
+    previous model scores today's data again (features built again) for its part."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "outputs"
+    assert score(world, out, D1, world["a"]) == 0
+    capsys.readouterr()
+    assert score(world, out, D2, world["c"]) == 0
+    assert "why it changed: split into the accounts' data (model sha-" in capsys.readouterr().out
+    layout = OutputLayout(out)
+    assert layout.read_run(D2)["change_split"]["split"] is True
+    changes = layout.read_table("changes", D2)
+    h1, h2 = (layout.read_partition("history", d).set_index("account_id") for d in (D1, D2))
+    p2 = layout.read_partition("points", D2)
+    assert not any(c.startswith("events__") for c in p2.columns)
+    # usage lines (the previous model's) are there: the data part reads them
+    assert changes["feature"].str.startswith("events__").any()
+    for account, lines in changes.groupby("account_id"):
+        total = h2.at[account, "unclipped_score"] - h1.at[account, "unclipped_score"]
+        assert lines["points_change"].sum() == pytest.approx(total, abs=1e-9)

@@ -166,9 +166,9 @@ def summarise(outputs, layout) -> str:
     if drift:
         lines.append(f"  drift: {'; '.join(drift['verdict'][:3])}"
                      + (" -> retrain (healthscore monitor)" if drift.get("retrain") else ""))
-    from healthscore.scoring.challenger import challenger_line
+    from healthscore.scoring.challenger import finish_lines
 
-    lines += [line for line in [challenger_line(outputs.run)] if line]
+    lines += finish_lines(outputs.run)
     if counts.get("reused"):
         lines.append(f"  reused stored points of {counts['reused']:,} unchanged accounts")
     return "\n".join(lines)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import ModelError
-from healthscore.scoring.model_split import model_source, split_model_change
+from healthscore.scoring.model_split import model_source, split_line, split_model_change
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -56,18 +56,18 @@ def load_challenger(text: str, *, params: Any) -> Any:
                               params)
 
 
-def score_challenger(challenger: Any, *, as_of: pd.Timestamp, tables: Any, source: Any,
-                     params: Any) -> pd.DataFrame:
-    """The challenger's risk list of ``as_of`` over the same data (no previous date: its
-    ``score_change`` is empty; the champion's outputs hold the history)."""
+def score_with(model: Any, *, as_of: pd.Timestamp, tables: Any, source: Any, params: Any) -> Any:
+    """Every output frame of ``model`` on ``as_of`` over the same data as the
+    champion's run (no previous date: its ``score_change`` is empty; the champion's
+    outputs hold the history). Written nowhere."""
     from healthscore.scoring import score_date
     from healthscore.scoring.buckets import score_bucketed
 
     options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
                    previous=None, reuse=None, currency=params.report.currency)
     if tables is None:  # a bucketed source, one bucket at a time
-        return score_bucketed(source, challenger, **options).risk_list
-    return score_date(tables, challenger, **options).risk_list
+        return score_bucketed(source, model, **options)
+    return score_date(tables, model, **options)
 
 
 def finish_scoring(outputs: Any, exported: Any, *, model: Any, challenger: str | None,
@@ -76,7 +76,11 @@ def finish_scoring(outputs: Any, exported: Any, *, model: Any, challenger: str |
     model change split (``outputs.changes``), and the challenger's risk list
     (``outputs.challengers``, ``run.challenger``)."""
     outputs.run = {**outputs.run, "model_source": model_source(model)}
-    split_model_change(outputs, exported, previous=previous, layout=layout, params=params)
+
+    def rescore(other: Any) -> pd.DataFrame:
+        return score_with(other, as_of=outputs.as_of, tables=tables, source=source, params=params).points
+
+    split_model_change(outputs, exported, previous=previous, layout=layout, params=params, rescore=rescore)
     if not challenger:
         return
     other = load_challenger(challenger, params=params)
@@ -84,7 +88,7 @@ def finish_scoring(outputs: Any, exported: Any, *, model: Any, challenger: str |
     if name == outputs.run.get("model_version"):
         raise ModelError(f"--challenger {challenger}: that is the champion's version ({name}); "
                          "name another model")
-    risk = score_challenger(other, as_of=outputs.as_of, tables=tables, source=source, params=params)
+    risk = score_with(other, as_of=outputs.as_of, tables=tables, source=source, params=params).risk_list
     outputs.challengers = {name: risk}
     champion = outputs.risk_list.set_index("account_id")["health_score"]
     both = risk["account_id"].isin(champion.index)
@@ -99,15 +103,17 @@ def finish_scoring(outputs: Any, exported: Any, *, model: Any, challenger: str |
     }}
 
 
-def challenger_line(run: dict[str, Any]) -> str | None:
-    """One line on the challenger of a run, for the terminal (None without one)."""
+def finish_lines(run: dict[str, Any]) -> list[str]:
+    """The terminal lines of :func:`finish_scoring`: the split of why it changed and
+    the challenger (none when neither happened)."""
+    lines = [line for line in [split_line(run)] if line]
     c = run.get("challenger")
-    if not c:
-        return None
-    change = c.get("mean_score_change")
-    said = "" if change is None else f", {change:+.1f} points on average against the champion"
-    return (f"  challenger {c['model_version']}: {c['scored']:,} accounts scored, {c['red']:,} red{said} "
-            f"({c['risk_list']})")
+    if c:
+        change = c.get("mean_score_change")
+        said = "" if change is None else f", {change:+.1f} points on average against the champion"
+        lines.append(f"  challenger {c['model_version']}: {c['scored']:,} accounts scored, {c['red']:,} red"
+                     f"{said} ({c['risk_list']})")
+    return lines
 
 
 # ----------------------------------------------------------- matured outcomes

@@ -19,7 +19,7 @@ loaded, the single ``model changed`` line stays and the run file says why
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -73,17 +73,29 @@ def load_previous_model(previous_run: dict[str, Any], *, params: Any) -> tuple[A
     return None, "the previous model could not be loaded (" + "; ".join(tried) + ")"
 
 
-def previous_model_points(previous_model: Any, points: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
-    """The previous model's points frame of today's rows (``points``: today's points
-    frame, whose value columns are the rows as scored), or ``(None, why)`` when today's
-    run did not keep a feature the previous model reads."""
+def previous_model_points(previous_model: Any, points: pd.DataFrame, *,
+                          rescore: Callable[[Any], pd.DataFrame] | None = None,
+                          ) -> tuple[pd.DataFrame | None, str | None]:
+    """The previous model's points frame of today's rows, or ``(None, why)``.
+
+    ``points``: today's points frame, whose value columns are the rows as scored. When
+    the previous model reads a feature today's model does not (so today's run did not
+    keep it), ``rescore(model)`` scores today's data with the previous model (the
+    engine, features built again) and its points are taken instead.
+    """
     from healthscore.scoring.engine import model_identity
 
     names = list(previous_model.feature_names)
     missing = [n for n in names if n not in points.columns]
     if missing:
-        return None, (f"the previous model reads feature(s) today's model does not "
-                      f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})")
+        listed = f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}"
+        if rescore is None:
+            return None, f"the previous model reads feature(s) today's model does not ({listed})"
+        frame = rescore(previous_model)
+        at = pd.Index(frame["account_id"]).get_indexer(points["account_id"])
+        if (at < 0).any():
+            return None, "scored again with the previous model, some of today's accounts were not active"
+        return frame.iloc[at].reset_index(drop=True), None
     values = points[names]
     explanation = explain_model(previous_model, values)
     frame = make_points_frame(points["account_id"].to_numpy(), values, explanation,
@@ -92,9 +104,11 @@ def previous_model_points(previous_model: Any, points: pd.DataFrame) -> tuple[pd
     return frame, None
 
 
-def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: Any, params: Any) -> None:
+def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: Any, params: Any,
+                       rescore: Callable[[Any], pd.DataFrame] | None = None) -> None:
     """Replace ``outputs.changes`` (and the alerts' reasons) by the split lines when the
-    model version changed since ``previous``; record ``change_split`` in the run."""
+    model version changed since ``previous``; record ``change_split`` in the run
+    (``rescore``: :func:`previous_model_points`)."""
     from healthscore.scoring.engine import resolve_catalogue
 
     version = outputs.run.get("model_version")
@@ -104,7 +118,7 @@ def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: An
     old, why = load_previous_model(previous_run, params=params)
     old_points = None
     if old is not None:
-        old_points, why = previous_model_points(old, outputs.points)
+        old_points, why = previous_model_points(old, outputs.points, rescore=rescore)
     if old_points is None:
         log.warning("why it changed: one 'model changed' line, not split: %s", why)
         outputs.run = {**outputs.run, "change_split": {"split": False, "reason": why}}
@@ -129,3 +143,14 @@ def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: An
     outputs.run = {**outputs.run, "counts": counts,
                    "change_split": {"split": True, "previous_model_version": str(previous.model_version),
                                     "previous_model_fingerprint": previous_run.get("model_fingerprint")}}
+
+
+def split_line(run: dict[str, Any]) -> str | None:
+    """One line on a split of why it changed, for the terminal (None: no model change)."""
+    split = run.get("change_split")
+    if not split:
+        return None
+    if split["split"]:
+        return (f"  why it changed: split into the accounts' data (model {split['previous_model_version']} "
+                f"on both dates) and the model update ({split['previous_model_version']} -> {run['model_version']})")
+    return f"  why it changed: one 'model changed' line, not split: {split['reason']}"
