@@ -176,3 +176,20 @@ def test_a_previous_model_reading_features_todays_does_not_is_scored_again(world
     for account, lines in changes.groupby("account_id"):
         total = h2.at[account, "unclipped_score"] - h1.at[account, "unclipped_score"]
         assert lines["points_change"].sum() == pytest.approx(total, abs=1e-9)
+
+
+def test_a_bucketed_source_gives_the_same_split_and_challenger_as_the_whole_source(world, split, tmp_path):
+    from healthscore.io.buckets import write_buckets
+
+    buckets = write_buckets(world["tables"], tmp_path / "buckets", 5)
+    out = tmp_path / "bucketed"
+    for as_of, model in ((D1, world["a"]), (D2, world["b"])):
+        assert main(["--set", f"score.out_dir={out}", "score", "--as-of", as_of, "--data", str(buckets),
+                     "--model", str(model), "--no-report", "--challenger", str(world["c"])]) == 0
+    whole, parts = split, OutputLayout(out)
+    assert parts.read_run(D2)["change_split"]["split"] is True
+    pd.testing.assert_frame_equal(parts.read_table("changes", D2), whole.read_table("changes", D2))
+    version = parts.read_run(D2)["challenger"]["model_version"]
+    aside = pd.read_parquet(parts.challenger_risk_list(version, D2))
+    assert set(aside["account_id"]) == set(whole.read_table("risk_list", D2)["account_id"])
+    assert (aside["model_version"] == version).all() and version != parts.read_run(D2)["model_version"]
