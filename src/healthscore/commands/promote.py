@@ -44,18 +44,18 @@ def run(args: argparse.Namespace, params) -> int:
 
 def matured_gates(candidate: str, champion: str | None, *, args: argparse.Namespace, params) -> list:
     """The matured-outcome gates of ``candidate`` against the champion's outputs of the
-    same dates; prints the comparison in one line. The data is read only when some
-    date was scored with ``--challenger candidate``."""
+    same dates; prints the comparison in one line (nothing without a champion). The
+    data is read only when some date was scored with ``--challenger candidate``."""
     from pathlib import Path
 
     from healthscore.model.gates import check_matured
     from healthscore.scoring import OutputLayout
     from healthscore.scoring.challenger import challenger_dates, compare_on_matured, comparison_line
 
+    if champion is None:  # the first champion: nothing to compare with
+        return []
     layout = OutputLayout(Path(args.out or params.score.out_dir))
-    if champion is None:
-        comparison = {"status": "not measured", "reason": "no champion to compare with"}
-    elif not challenger_dates(layout, candidate):
+    if not challenger_dates(layout, candidate):
         comparison = {"status": "not measured",
                       "reason": f"no date under {layout.root} was scored with --challenger {candidate}"}
     else:

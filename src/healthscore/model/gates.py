@@ -77,13 +77,13 @@ def check_matured(comparison: Mapping[str, Any], challenger: Any) -> list[GateCh
 
     ``matured_auc``: the challenger's ROC-AUC is not below the champion's by more than
     ``challenger.max_auc_drop``; ``matured_ece``: its ECE not above the champion's by
-    more than ``challenger.max_ece_rise``. Not measured (no matured outcomes yet), or
-    fewer than ``challenger.min_accounts`` pairs: one passing ``matured_outcomes``
-    check that says so, and the test-window gates decide.
+    more than ``challenger.max_ece_rise``. Not measured (no matured outcomes yet): no
+    check (the comparison's own line says why), the test-window gates decide; fewer
+    than ``challenger.min_accounts`` pairs: one passing ``matured_outcomes`` check that
+    says so.
     """
     if comparison.get("status") != "measured":
-        return [GateCheck("matured_outcomes", True,
-                          f"{comparison.get('reason')}; the test-window gates decide")]
+        return []
     n = int(comparison["accounts"])
     if n < challenger.min_accounts:
         return [GateCheck("matured_outcomes", True,
