@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=LOCK_WAIT_S, metavar="SECONDS",
                         help="how long to wait for another run writing the same output folder "
                              f"(default {LOCK_WAIT_S:g}; 0: fail at once)")
+    parser.add_argument("--challenger", default=None, metavar="VERSION",
+                        help="also score with this model (a registered version, models:/ URI or "
+                             "model folder); its risk list goes to challenger/<version>/, the "
+                             "champion's outputs are unchanged (healthscore promote compares them)")
     parser.add_argument("--dry-run", action="store_true",
                         help="send no notification; print what params.notify would send "
                              "(the outputs and the tasks table are still written)")
@@ -82,6 +86,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_bucketed(source, exported, **options)
         else:
             outputs = score_date(tables, exported, **options)
+        from healthscore.scoring.challenger import finish_scoring
+
+        finish_scoring(outputs, exported, model=model, challenger=getattr(args, "challenger", None),
+                       previous=previous, tables=tables, source=source, layout=layout, params=params)
         drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         from healthscore.commands.plays import uplift_of
 
@@ -161,6 +169,9 @@ def summarise(outputs, layout) -> str:
     if drift:
         lines.append(f"  drift: {'; '.join(drift['verdict'][:3])}"
                      + (" -> retrain (healthscore monitor)" if drift.get("retrain") else ""))
+    from healthscore.scoring.challenger import finish_lines
+
+    lines += finish_lines(outputs.run)
     if counts.get("reused"):
         lines.append(f"  reused stored points of {counts['reused']:,} unchanged accounts")
     return "\n".join(lines)

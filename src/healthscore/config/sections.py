@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
+from healthscore.config.challenger import ChallengerParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 
@@ -422,5 +423,6 @@ class Params:
     tracking: TrackingParams = field(default_factory=TrackingParams)
     tune: TuneParams = field(default_factory=TuneParams)
     monitor: MonitorParams = field(default_factory=MonitorParams)
+    challenger: ChallengerParams = field(default_factory=ChallengerParams)
     plays: PlayList = field(default_factory=default_plays)
     notify: NotifyParams = field(default_factory=NotifyParams)

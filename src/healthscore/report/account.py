@@ -25,6 +25,7 @@ from healthscore.scoring.profile import (
     STARTING_POINT, contract_days_of, holds_up, split_changes, standing_words, starting_point_words, whole,
 )
 from healthscore.report.inputs import SPECIAL_CHANGES
+from healthscore.scoring.changes import is_model_update, split_words
 from healthscore.scoring.risk_words import describe_risk, horizon_words
 
 Record = Mapping[str, Any]
@@ -90,7 +91,8 @@ def _changes(
         "points_change": text.signed(c["points_change"]),
         "direction": "down" if c["points_change"] < 0 else "up",
         "note": "",
-    } for c in view.named]
+    } for c in view.named if not is_model_update(c)]
+    items += [_model_row(c) for c in view.named if is_model_update(c)]  # the model's part, last
     return {
         "since": text.date_text(previous_as_of) if previous_as_of is not None else "the previous run",
         "score_before": None if text.is_missing(score_before) else f"{score_before:.0f}",
@@ -98,6 +100,20 @@ def _changes(
         "change_words": text.change_words(change), "rows": items,
         "rest": text.signed(view.rest) if abs(view.rest) >= 0.05 else None,
         "previous_band": text.band_label(row["previous_band"]) if not text.is_missing(row["previous_band"]) else None,
+    }
+
+
+def _model_row(line: Record) -> dict[str, Any]:
+    """The model's part of a change split between the account's data and the model
+    (:func:`healthscore.scoring.changes.split_words` says which part is which)."""
+    data_words, model_words = split_words(line)
+    return {
+        "label": "Model updated", "family": "The model",
+        "value_before": "" if text.is_missing(line["value_before"]) else str(line["value_before"]),
+        "value_now": "" if text.is_missing(line["value_now"]) else str(line["value_now"]),
+        "points_change": text.signed(line["points_change"]),
+        "direction": "down" if line["points_change"] < 0 else "up",
+        "note": f"This line comes {model_words}; the other lines come {data_words}.",
     }
 
 

@@ -27,7 +27,7 @@ from healthscore.scoring.profile import (
 )
 from healthscore.scoring.wording import percent, renewal_words
 from healthscore.scoring.risk_words import describe_risk, format_points, horizon_words
-from healthscore.scoring.changes import describe_change
+from healthscore.scoring.changes import describe_change, is_model_update, split_words
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
 from healthscore.scoring.risk_list import PhraseBook, RowView, feature_columns
@@ -238,10 +238,18 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
             sp = view.starting_point
             then_now = "" if sp["before"] is None else f": {whole(sp['before'])} -> {whole(sp['now'])}"
             lines.append(f"  {STARTING_POINT}{then_now} ({format_points(sp['points_change'])})")
+        model = [line for line in view.named if is_model_update(line)]
+        if model:  # the change split: the account's data, then the model
+            data_words, model_words = split_words(model[0])
+            lines.append(f"  {data_words[0].upper()}{data_words[1:]}:")
         for line in view.named:
-            lines.append(f"  {describe_change(line)}")
+            if not is_model_update(line):
+                lines.append(f"  {'  ' if model else ''}{describe_change(line)}")
         if abs(view.rest) >= 0.05:
-            lines.append(f"  Other changes ({format_points(view.rest)})")
+            lines.append(f"  {'  ' if model else ''}Other changes ({format_points(view.rest)})")
+        if model:
+            lines.append(f"  {model_words[0].upper()}{model_words[1:]}:")
+            lines.append(f"    {describe_change(model[0])}")
     elif len(info.trend) <= 1:
         lines.append("")
         lines.append("First scoring of this account: no earlier date to compare with.")

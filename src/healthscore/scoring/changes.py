@@ -9,6 +9,13 @@ health score is exactly the sum of
   its own line, ``model changed``;
 * the change of the residual (isotonic calibration only).
 
+When the model version changed and the previous model's points on the current date's
+rows are known (``previous_model_points``, :mod:`healthscore.scoring.model_split`),
+the change is split in two, exactly: the part from the account's data (the previous
+model on both dates: its per-feature lines, ``other changes``) and the part from the
+model (both models on the current date's rows: one line, ``model changed`` labelled
+:data:`MODEL_UPDATED`, values the two versions).
+
 The ``top`` largest feature changes (by size) are named, one line each; the rest, with
 the residual change, make one ``other changes`` line, so the lines of an account always
 sum to its ``unclipped_change``. (``score_change`` is the change of the rounded,
@@ -26,9 +33,12 @@ from healthscore.scoring.drivers import catalogue_entry
 from healthscore.features.phrases import feature_info, format_value, is_missing, value_text
 from healthscore.scoring.risk_words import format_points
 from healthscore.data.schema import CHANGE_COLUMNS
-from healthscore.scoring.points import feature_names_of, points_matrix
+from healthscore.scoring.points import feature_names_of, points_matrix, unclipped_of
 
 MODEL_CHANGED = "model changed"
+#: The label of the ``model changed`` line when the change is split between the data
+#: and the model: that line is then only the model's part.
+MODEL_UPDATED = "model updated"
 OTHER_CHANGES = "other changes"
 
 #: A missing value in the stored lines (``missing``: lines stored by earlier versions).
@@ -38,6 +48,7 @@ _MISSING_TEXTS = (NONE_RECORDED, "missing", "n/a", "")
 #: The label of a days-since feature starts so (the catalogue's ``Days since the last ...``).
 _DAYS_SINCE = "Days since the last "
 
+_VERSION = "version "  # the values of the model line of a split change
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
 
 
@@ -52,6 +63,8 @@ def attribute_changes(
     catalogue: Mapping[str, Any],
     top: int = 5,
     currency: str = "$",
+    previous_model_points: pd.DataFrame | None = None,
+    versions: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """Per-account lines of why the score changed since ``previous_as_of``.
 
@@ -67,6 +80,15 @@ def attribute_changes(
         Feature changes named per account.
     currency : str
         The currency symbol amounts are worded with (``report.currency``).
+    previous_model_points : DataFrame, optional
+        With ``model_changed``: the previous model's points frame of the current date's
+        rows (same accounts, same order as ``current``). The feature lines are then the
+        previous model's points on both dates (the account's data), and the
+        ``model changed`` line (label :data:`MODEL_UPDATED`) is the current model's
+        unclipped score less the previous model's, both on the current rows; the lines
+        still add up to ``unclipped_change``.
+    versions : (str, str), optional
+        The previous and current model versions, the values of the model line.
 
     Returns
     -------
@@ -81,19 +103,28 @@ def attribute_changes(
         return _empty(current["account_id"].dtype)
     # positions, not copies: a points frame is an account's every feature and value
     at_cur, at_prev = cur_ids.get_indexer(both), prev_ids.get_indexer(both)
-    names = list(dict.fromkeys(feature_names_of(current) + feature_names_of(previous)))
-    p_cur, p_prev = points_matrix(current, names, at_cur), points_matrix(previous, names, at_prev)
+    split = model_changed and previous_model_points is not None
+    if split and not pd.Index(previous_model_points["account_id"]).equals(cur_ids):
+        raise ValueError("attribute_changes: previous_model_points must hold current's accounts in order")
+    # the data's part: one model (the previous one, split) on both dates
+    now = previous_model_points if split else current
+    names = list(dict.fromkeys(feature_names_of(now) + feature_names_of(previous)))
+    p_cur, p_prev = points_matrix(now, names, at_cur), points_matrix(previous, names, at_prev)
     delta = p_cur - p_prev
-    base_cur, base_prev = current["base"].to_numpy()[at_cur], previous["base"].to_numpy()[at_prev]
+    base_cur, base_prev = now["base"].to_numpy()[at_cur], previous["base"].to_numpy()[at_prev]
     d_base = base_cur - base_prev
-    d_resid = current["residual"].to_numpy()[at_cur] - previous["residual"].to_numpy()[at_prev]
+    d_resid = now["residual"].to_numpy()[at_cur] - previous["residual"].to_numpy()[at_prev]
     unclipped_change = delta.sum(axis=1) + d_base + d_resid
+    if split:  # the model's part: what is left of the change, both models on today's rows
+        total_now, total_old = (unclipped_of(f)[at_cur] for f in (current, previous_model_points))
+        unclipped_change = (total_now - unclipped_of(previous)[at_prev])
+        model_part = unclipped_change - (delta.sum(axis=1) + d_base + d_resid)
 
     m, q = delta.shape
     k = min(top, q)
     # a line names a signal whose value changed; an unchanged one's points (a tree
     # weighs each signal with the others) join "other changes"
-    size = np.abs(delta) * _value_changed(current, previous, names, at_cur, at_prev)
+    size = np.abs(delta) * _value_changed(now, previous, names, at_cur, at_prev)
     if k < q:
         pick = np.argpartition(-size, k - 1, axis=1)[:, :k] if k > 0 else np.empty((m, 0), int)
     else:
@@ -103,7 +134,7 @@ def attribute_changes(
     picked = np.take_along_axis(delta, pick, axis=1)
     named = np.take_along_axis(size, pick, axis=1) != 0
     other = delta.sum(axis=1) - np.where(named, picked, 0.0).sum(axis=1) + d_resid
-    if not model_changed:
+    if not model_changed or split:
         other = other + d_base
 
     rows_i, cols_k = np.nonzero(named)
@@ -121,15 +152,21 @@ def attribute_changes(
         "label": np.array([e["label"] for e in entries], dtype=object)[feat],
         "family": np.array([e["family"] for e in entries], dtype=object)[feat],
         "value_before": _texts(previous, names, at_prev[rows_i], feat, entries, currency),
-        "value_after": _texts(current, names, at_cur[rows_i], feat, entries, currency),
+        "value_after": _texts(now, names, at_cur[rows_i], feat, entries, currency),
         "points_before": p_prev[rows_i, feat],
         "points_after": p_cur[rows_i, feat],
         "points_change": delta[rows_i, feat],
-        "against_direction": _against_direction(current, previous, names, entries, at_cur[rows_i],
+        "against_direction": _against_direction(now, previous, names, entries, at_cur[rows_i],
                                                 at_prev[rows_i], feat, delta[rows_i, feat]),
     })
     extra = []
-    if model_changed:
+    if split:
+        line = _special(np.arange(m), MODEL_CHANGED, "model", total_old, total_now, model_part, k + 1)
+        line["label"] = MODEL_UPDATED
+        if versions is not None:
+            line["value_before"], line["value_after"] = (f"{_VERSION}{v}" for v in versions)
+        extra.append(line)
+    elif model_changed:
         extra.append(_special(np.arange(m), MODEL_CHANGED, "model", base_prev, base_cur, d_base,
                               k + 1))
     show = np.abs(other) >= _TINY
@@ -242,9 +279,30 @@ def describe_change(line: Mapping[str, Any]) -> str:
     leave it out), the data-science views read the flag.
     """
     points = format_points(line["points_change"])
+    if is_model_update(line):
+        return f"Model updated: {points}"
     if line["feature"] in (MODEL_CHANGED, OTHER_CHANGES):
         return f"{line['feature'].capitalize()} ({points})"
     return f"{change_head(line)} ({points})"
+
+
+def is_model_update(line: Mapping[str, Any]) -> bool:
+    """The line is the model's part of a split change: labelled :data:`MODEL_UPDATED`,
+    or (a view that relabels the line, as the report does) with the versions as values."""
+    if line.get("feature") != MODEL_CHANGED:
+        return False
+    before = line.get("value_before")
+    return line.get("label") == MODEL_UPDATED or (not _none(before) and str(before).startswith(_VERSION))
+
+
+def split_words(line: Mapping[str, Any]) -> tuple[str, str]:
+    """``(data part, model part)``: what the two parts of a split change are, in words,
+    from its model line (values ``version X`` / ``version Y``)."""
+    before, after = line.get("value_before"), line.get("value_after", line.get("value_now"))
+    old = "the previous model" if _none(before) else f"the previous model ({before})"
+    new = "the new model" if _none(after) else f"the new model ({after})"
+    return (f"from the account's data, read by {old} on both dates",
+            f"from the model: {new} against {old}, both on today's data")
 
 
 def change_head(line: Mapping[str, Any], *, arrow: str = "->") -> str:

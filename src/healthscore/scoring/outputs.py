@@ -12,6 +12,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
     uplift/<as_of>.parquet                      each play's measured uplift (healthscore.plays.uplift)
+    challenger/<version>/risk_list/<as_of>.parquet  a challenger's risk list (score --challenger)
     run/<as_of>.json                            model version, counts, params
 
 Partition files hold no ``as_of`` column: the folder name carries it (Hive style), and
@@ -112,6 +113,10 @@ class OutputLayout:
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
+
+    def challenger_risk_list(self, version: str, as_of: Any) -> Path:
+        """A challenger's risk list (:mod:`healthscore.scoring.challenger`)."""
+        return self.root / "challenger" / str(version) / "risk_list" / f"{as_of_text(as_of)}.parquet"
 
     # ------------------------------------------------------------ reading
 
@@ -230,6 +235,7 @@ class DateOutputs:
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
+    challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
 
 
 def write_date(
@@ -275,6 +281,9 @@ def write_date(
         if outputs.uplift is not None:
             _write_parquet(outputs.uplift, staged.uplift(when))
             entries.append(staged.uplift(when))
+        for version, frame in (outputs.challengers or {}).items():
+            _write_parquet(frame, staged.challenger_risk_list(version, when))
+            entries.append(staged.challenger_risk_list(version, when))
         if update_latest:
             shutil.copyfile(staged.risk_list(when), staged.latest_risk_list)
             entries.append(staged.latest_risk_list)

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import mlflow
 from mlflow import MlflowClient
@@ -59,8 +59,12 @@ def promote(
     params: TrackingParams,
     project_dir: str | Path | None = None,
     export: bool = True,
+    more_gates: Callable[[str, str | None], list[GateCheck]] | None = None,
 ) -> Promotion:
     """Give ``version`` (default: the latest) the ``champion`` alias if the gates pass.
+
+    ``more_gates(candidate_version, champion_version)``: further checks (the matured
+    outcomes of ``healthscore promote``), decided with the others.
 
     Raises
     ------
@@ -99,6 +103,8 @@ def promote(
             candidate_name=f"version {candidate.version}",
             champion_name=f"champion (version {current.version})" if current else "champion",
         )
+        if more_gates is not None:
+            checks += more_gates(str(candidate.version), None if current is None else str(current.version))
         failed = [c for c in checks if not c.passed]
         if failed:
             raise GateError(
