@@ -265,7 +265,5 @@ def family_costs(scored: list[dict]) -> list[tuple[str, float]]:
     names = [r["feature"] for r in scored]
     costs = family_hurting_points([[float(r["points"]) for r in scored]], names,
                                   {r["feature"]: r["family"] for r in scored}).iloc[0]
-    found = {r["family"] for r in scored}
-    ranked = sorted(((c.removeprefix("points_"), float(v)) for c, v in costs.items()
-                     if c.removeprefix("points_") in found and v < 0), key=lambda item: item[1])
-    return ranked
+    return sorted(((c.removeprefix("points_"), float(v)) for c, v in costs.items() if v < 0),
+                  key=lambda item: item[1])
