@@ -93,16 +93,17 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
 
 
 def behaviour_families(points: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """``account_id`` and the points per family of the behavioural drivers (profile
-    facts left out) of a scoring run's points frame: what a CSM reads."""
-    from healthscore.scoring.drivers import catalogue_entry, family_points, profile_mask
+    """``account_id`` and the points each family of behavioural drivers costs (profile
+    facts left out; :func:`healthscore.scoring.drivers.family_hurting_points`, the rule
+    of the report's family chart) in a scoring run's points frame: what a CSM reads."""
+    from healthscore.scoring.drivers import catalogue_entry, family_hurting_points, profile_mask
     from healthscore.model.export import catalogue_dict
 
     names = [c.removeprefix("points:") for c in points.columns if c.startswith("points:")]
     matrix = points[[f"points:{n}" for n in names]].to_numpy(dtype=np.float64).copy()
     matrix[:, profile_mask(names, params.score.profile_features)] = 0.0
     catalogue = catalogue_dict(names, features=params.features)
-    families = family_points(matrix, names, {n: catalogue_entry(catalogue, n)["family"] for n in names})
+    families = family_hurting_points(matrix, names, {n: catalogue_entry(catalogue, n)["family"] for n in names})
     return pd.concat([points[["account_id"]].reset_index(drop=True), families], axis=1)
 
 

@@ -305,8 +305,9 @@ def test_explain_families_feeds_cause_fidelity():
     dataset = frame.assign(account_id=np.arange(300), renewal_date=day)
     families = explain_families(ExportedModel(model, SCALE), dataset)
     expl = explain_model(model, frame, scale=SCALE)
-    np.testing.assert_allclose(families["points_usage"], expl.points[:, 0])
-    np.testing.assert_allclose(families["points_support"], expl.points[:, 1])
+    # the points each family costs (family_hurting_points: the report's rule too)
+    np.testing.assert_allclose(families["points_usage"], np.minimum(expl.points[:, 0], 0.0))
+    np.testing.assert_allclose(families["points_support"], np.minimum(expl.points[:, 1], 0.0))
     truth = pd.DataFrame({"account_id": np.arange(300), "renewal_date": day, "churned": True,
                           "primary_cause": "x", "cause_family": "usage"})
     usage_hurts = (expl.points[:, 0] < 0).mean()

@@ -21,6 +21,7 @@ from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
 from healthscore.report import charts
 from healthscore.scoring.actions import suggest_next_steps
+from healthscore.scoring.drivers import family_hurting_points
 from healthscore.scoring.profile import (
     STARTING_POINT, contract_days_of, holds_up, split_changes, standing_words, starting_point_words, whole,
 )
@@ -176,10 +177,7 @@ def build_account(
     base, unclipped = float(row["base_points"]), float(row["unclipped_score"])
     start = float(row["profile_score"])
     residual = float(row.get("residual_points", 0.0) or 0.0)
-    family_sum: dict[str, float] = {}
-    for r in scored:
-        family_sum[r["family"]] = family_sum.get(r["family"], 0.0) + float(r["points"])
-    families = sorted(family_sum.items(), key=lambda item: item[1])
+    families = family_costs(scored)
     previous_values = {r["feature"]: r["value"] for r in previous_points}
     signals = [{
         "label": r["label"], "family": text.family_label(r["family"]),
@@ -226,7 +224,7 @@ def build_account(
         "families": charts.hbars(
             [text.family_label(f) for f, _ in families], [v for _, v in families],
             value_text=[f"{text.signed(v)} pts" for _, v in families], diverging=True,
-            title="Points by family, against the starting point", label_width=170, width=500,
+            title="Points lost by family, against the starting point", label_width=170, width=500,
         ) if families else None,
         "family_rows": [{"label": text.family_label(f), "points": text.signed(v)} for f, v in families],
         "trend": trend,
@@ -271,3 +269,17 @@ def account_filename(account_id: Any) -> str:
 
         safe = f"{safe}-{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
     return f"accounts/{safe}.html"
+
+
+def family_costs(scored: list[dict]) -> list[tuple[str, float]]:
+    """``(family, points)`` of the families whose behavioural signals cost points, the
+    most costly first: :func:`healthscore.scoring.drivers.family_hurting_points`, the rule
+    the backtest's explanation fidelity ranks families by (``scored``: point records
+    with ``feature``, ``family`` and ``points``, profile facts left out)."""
+    if not scored:
+        return []
+    names = [r["feature"] for r in scored]
+    costs = family_hurting_points([[float(r["points"]) for r in scored]], names,
+                                  {r["feature"]: r["family"] for r in scored}).iloc[0]
+    return sorted(((c.removeprefix("points_"), float(v)) for c, v in costs.items() if v < 0),
+                  key=lambda item: item[1])

@@ -144,11 +144,27 @@ def family_points(
     return pd.DataFrame(points @ member, columns=[family_column(f) for f in FAMILIES])
 
 
+def family_hurting_points(
+    points: np.ndarray, feature_names: Sequence[str], families: Mapping[str, str]
+) -> pd.DataFrame:
+    """The points each family *costs*: the hurting (negative) points of its features
+    summed, one ``points_<family>`` column per family (as :func:`family_points`), <= 0.
+
+    The one rule that ranks families by where the score is lost, for every reader: the
+    backtest's and the quality benchmark's explanation fidelity (:func:`cause_fidelity`
+    on these columns) and the report's family chart. Net points hide a family's harm
+    behind its helping signals (a competitor mention offset by a good NPS), so the
+    family a CSM should look at can rank below one that merely nets lower.
+    """
+    return family_points(np.minimum(np.asarray(points, dtype=np.float64), 0.0), feature_names, families)
+
+
 def explain_families(
     model: Any, dataset: pd.DataFrame, *, scale: Any = None, catalogue: Mapping[str, Any] | None = None,
     profile: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Points by family of every row of a training-set-like frame.
+    """The points each family costs (:func:`family_hurting_points`) in every row of a
+    training-set-like frame.
 
     ``dataset`` holds the model's feature columns and keys; the result has the keys
     present (``account_id``, ``cutoff_time``, ``renewal_date``), the health score and
@@ -166,7 +182,7 @@ def explain_families(
     keys = [k for k in ("account_id", "cutoff_time", "renewal_date") if k in dataset.columns]
     out = dataset[keys].reset_index(drop=True)
     out["health_score"] = explanation.health_score
-    return pd.concat([out, family_points(explanation.points, explanation.feature_names, families)],
+    return pd.concat([out, family_hurting_points(explanation.points, explanation.feature_names, families)],
                      axis=1)
 
 
