@@ -142,7 +142,7 @@ def test_explain_prints_one_account_from_the_stored_outputs(world, scored, capsy
     assert f"health score {account['health_score']} / 100, {account['band']}" in text
     assert "accounts like this are lost" in text
     assert f"Trend: {D1}" in text and f"Since {D1}" in text
-    assert "Points by family" in text
+    assert "Points lost by family" in text
     if points[worst] < 0:  # the most hurting feature is named with its points
         from healthscore.scoring.risk_words import format_points
 

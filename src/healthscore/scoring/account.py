@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from healthscore.scoring.drivers import catalogue_entry, family_points, find_drivers, profile_mask
+from healthscore.scoring.drivers import catalogue_entry, family_hurting_points, find_drivers, profile_mask
 from healthscore.errors import DataError
 from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import feature_info, is_missing, money
@@ -39,7 +39,8 @@ class AccountExplanation:
 
     ``drivers_hurting`` / ``drivers_helping``: dicts with ``feature``, ``label``,
     ``family``, ``value``, ``phrase``, ``points``; behavioural only (never a profile
-    fact). ``families``: the drivers' points by family. ``profile_score``: the starting
+    fact). ``families``: the points each family costs (hurting points only, the rule
+    of the report and the backtest). ``profile_score``: the starting
     point, ``base`` plus the profile facts' points. ``trend``: ``as_of`` and
     ``health_score`` per date scored. ``changes``: the stored why-it-changed lines
     (``text``, ``points_change``, values); :func:`render_account` shows them as
@@ -133,7 +134,7 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
     matrix[:, is_profile] = 0.0  # profile facts are the starting point, never drivers
     drivers = find_drivers(matrix, k=3 * top)  # room for the helping ones left out below
     families = {n: catalogue_entry(catalogue, n)["family"] for n in names}
-    by_family = family_points(matrix, names, families).iloc[0]
+    by_family = family_hurting_points(matrix, names, families).iloc[0]  # one rule: report, backtest
     result.families = {f: float(by_family[f"points_{f}"]) for f in FAMILIES}
     columns = feature_columns(points, [c for c in points.columns if "__" in c and ":" not in c])
     view = RowView(columns, 0)
@@ -220,12 +221,13 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
         for item in drivers:
             lines.append(f"  {format_points(item['points']):>9}  {item['phrase']}")
     lines.append("")
-    lines.append(f"Points by family, behaviour only (against the starting point of {whole(info.profile_score)}):"
-                 if not is_missing(info.profile_score) else "Points by family, behaviour only:")
-    for family in FAMILIES:
-        value = info.families.get(family, 0.0)
-        if abs(value) >= 0.05:
-            lines.append(f"  {family:<11} {format_points(value):>9}")
+    lines.append(f"Points lost by family, behaviour only (against the starting point of {whole(info.profile_score)}):"
+                 if not is_missing(info.profile_score) else "Points lost by family, behaviour only:")
+    costly = sorted((v, f) for f, v in info.families.items() if v <= -0.05)
+    for value, family in costly:
+        lines.append(f"  {family:<11} {format_points(value):>9}")
+    if not costly:
+        lines.append("  (no behavioural signal costs points)")
     if info.previous_as_of is not None:
         lines.append("")
         change = "n/a points" if info.score_change is None else \
