@@ -28,7 +28,7 @@ DEFAULT_OUT = "data/dataset.parquet"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
-                        help="folder of .parquet/.csv tables or a .duckdb file (default: data.source)")
+                        help="folder of .parquet/.csv tables, a .duckdb file or a postgresql:// URI (default: data.source)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="FILE",
                         help=f"training set to write, Parquet (default: {DEFAULT_OUT}); "
                              "the sidecar FILE.meta.json is written beside it")
