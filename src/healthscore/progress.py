@@ -44,11 +44,42 @@ def terminal_stream() -> Any | None:
         return None
 
 
-def _columns(stream: Any) -> int:
+def _size(stream: Any) -> tuple[int, int]:
+    """The terminal's (columns, lines); 0 where it does not say."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        return tuple(os.get_terminal_size(stream.fileno()))  # type: ignore[return-value]
     except (AttributeError, OSError, ValueError):
-        return 0
+        return 0, 0
+
+
+class _AboveBars:
+    """A log handler's stream that clears the bars drawn on ``terminal`` while it writes
+    (then redraws them), so a log line never lands at the end of a bar."""
+
+    def __init__(self, stream: Any, terminal: Any) -> None:
+        self.stream, self.terminal = stream, terminal
+
+    def write(self, text: str) -> int:
+        from tqdm import tqdm
+
+        with tqdm.external_write_mode(file=self.terminal):
+            self.stream.write(text)
+            self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _logs_above_bars(terminal: Any) -> list[tuple[logging.StreamHandler, Any]]:
+    """Route the root logger's handlers that write to ``terminal`` (directly or through
+    CleanStream) through :class:`_AboveBars`; returns what to put back."""
+    swapped = []
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "stream", stream) is terminal:
+            swapped.append((handler, handler.setStream(_AboveBars(stream, terminal))))
+    return swapped
 
 
 class Progress:
@@ -63,6 +94,7 @@ class Progress:
         self._started = time.monotonic()
         self._depth = 0
         self._auto = self._closed = False
+        self._restore: list[tuple[logging.StreamHandler, Any]] = []
 
     def __enter__(self) -> "Progress":
         self._depth = _open[0]
@@ -74,10 +106,13 @@ class Progress:
         if stream is not None:
             from tqdm import tqdm
 
-            width = _columns(stream)  # a terminal that reports no size (0) would get an empty bar
+            if self._depth == 0:  # log lines above the bars, not glued to their end
+                self._restore = _logs_above_bars(stream)
+            # a terminal that reports no size (0 x 0, or LINES=0) would get no bar at all
+            width, height = _size(stream)
             self._bar = tqdm(total=self.total, desc=self.what, unit=f" {self.unit}", file=stream,
                              leave=False, dynamic_ncols=width > 0, ncols=None if width > 0 else 80,
-                             mininterval=0.2)
+                             nrows=height if height > 0 else 24, mininterval=0.2)
         else:
             self._plain = self._depth == 0
         return self
@@ -96,6 +131,8 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+            for handler, stream in self._restore:
+                handler.setStream(stream)
         elif self._plain and exc[0] is None and self.done != self._logged:
             self._line()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import pty
 import select
 import subprocess
@@ -141,3 +142,38 @@ def test_above_info_nothing_is_logged(caplog):
     caplog.set_level(logging.WARNING)
     list(progress(range(5), what="quiet work"))
     assert not messages(caplog)
+
+
+def test_log_lines_during_a_bar_are_written_above_it(monkeypatch):
+    leader, follower = pty.openpty()
+    terminal = os.fdopen(follower, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    root = logging.getLogger()
+    handler = logging.StreamHandler(terminal)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        for i in progress(range(2), what="work", unit="dates"):
+            logging.getLogger("healthscore.test").info("line %d", i)
+            assert handler.stream is not terminal  # routed around the bar meanwhile
+        assert handler.stream is terminal  # and put back
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)
+        terminal.close()
+    out = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    text = out.decode(errors="replace")
+    assert "work:" in text
+    for i in range(2):  # the bar is cleared (carriage return, blanks, carriage return) first
+        assert re.search(rf"\r +\rline {i}", text), text
