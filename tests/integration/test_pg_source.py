@@ -254,3 +254,17 @@ def test_a_missing_database_table_or_column_is_one_line_naming_it(world, passwor
         SqlSource(world["uri"], bucketed).read_bucket(0)
     with pytest.raises(SchemaError, match=r"schema 'nowhere' holds no table"):
         read_source(make_params({"data": {"sql": {"schema": "nowhere"}}}).data, source=world["uri"])
+
+
+def test_a_database_without_the_accounts_table_names_what_it_has(world, password):
+    from adbc_driver_postgresql import dbapi
+
+    with dbapi.connect(world["uri"].replace(f"{USER}@", f"{USER}:{quote_url(PASSWORD, safe='')}@")) as con:
+        with con.cursor() as cur:
+            cur.execute("CREATE SCHEMA IF NOT EXISTS partial")
+            cur.execute("CREATE TABLE IF NOT EXISTS partial.customers (id bigint)")
+        con.commit()
+    data = make_params({"data": {"sql": {"schema": "partial", "buckets": 2}}}).data
+    for read in (lambda: read_source(data, source=world["uri"]), lambda: SqlSource(world["uri"], data).read_bucket(0)):
+        with pytest.raises(SchemaError, match=r"required table 'accounts' is missing \(the source has: customers\)"):
+            read()

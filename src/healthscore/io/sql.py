@@ -215,9 +215,9 @@ class SqlSource:
                 for extra in SIMULATOR_ONLY:
                     if extra in found and extra not in raw:
                         raw[extra] = self._query(con, extra)
-            if bucket is not None and not raw:
-                raw = {t: pd.DataFrame() for t in found}  # map_tables names what is missing
-            return raw
+            # the tables not read, by name only: an error about a missing table lists them
+            others = {t: pd.DataFrame() for t in found if t not in raw and t not in SIMULATOR_ONLY}
+            return raw | others
         finally:
             con.close()
 
