@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -160,8 +161,9 @@ def test_build_dataset_from_the_uri_gives_what_the_files_give(world, password, c
 
 
 def test_scoring_from_the_uri_bucket_by_bucket_gives_what_the_files_give(world, password, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.INFO, logger="healthscore.progress")
     layouts = {}
     for name, source, extra in (("files", str(world["data"]), []),
                                 ("db", world["uri"], ["--set", "data.sql.buckets=3"])):
@@ -182,6 +184,8 @@ def test_scoring_from_the_uri_bucket_by_bucket_gives_what_the_files_give(world, 
     assert len(pd.read_parquet(files.root / "changes" / f"{D2}.parquet")) > 0
     run = json.loads((db.root / "run" / f"{D2}.json").read_text())
     assert run["buckets"] == 3
+    progress = [r.getMessage() for r in caplog.records if r.name == "healthscore.progress"]
+    assert sum(m.startswith("score: 3 of 3 buckets (100%)") for m in progress) == 2  # one per date
 
 
 def test_the_buckets_split_the_accounts_and_their_rows(world, password):
