@@ -28,6 +28,7 @@ from healthscore.data.known import as_known_at
 from healthscore.model.evaluation import expected_calibration_error, reliability_table
 from healthscore.model.exposure import Horizon, horizon_for
 from healthscore.data.tables import Tables
+from healthscore.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def run_backtest(
                         f"the data (it ends {tables.observed_until:%Y-%m-%d}; the last as-of date "
                         f"with its whole horizon and grace inside is {end:%Y-%m-%d})")
     parts, coverage = [], []
-    for as_of in dates:
+    for as_of in progress(dates, what="backtest", unit="dates"):
         risk, result = replay_date(tables, params, pd.Timestamp(as_of))
         risk["lost"], risk["lost_at"] = outcomes_after(tables, params, risk["account_id"], as_of)
         risk["term"] = term_class(risk["term_days"])

@@ -19,7 +19,7 @@ import pandas as pd
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
-                        help="folder of tables or a .duckdb file (default: data.source)")
+                        help="folder of tables, a .duckdb file or a postgresql:// URI (default: data.source)")
     parser.add_argument("--dates", default=None, metavar="DATE,DATE,...",
                         help="as-of dates (default: every --step months from --first while "
                              "the horizon after them is inside the data)")

@@ -19,6 +19,7 @@ from healthscore.errors import UsageError
 from healthscore.io.datasets import sidecar_path, write_dataset
 from healthscore.io.files import read_cutoffs_file
 from healthscore.io.sources import read_source
+from healthscore.progress import progress_callback
 from healthscore.dataset.pipeline import build_dataset, dataset_meta
 
 log = logging.getLogger("healthscore.build_dataset")
@@ -28,7 +29,7 @@ DEFAULT_OUT = "data/dataset.parquet"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
-                        help="folder of .parquet/.csv tables or a .duckdb file (default: data.source)")
+                        help="folder of .parquet/.csv tables, a .duckdb file or a postgresql:// URI (default: data.source)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="FILE",
                         help=f"training set to write, Parquet (default: {DEFAULT_OUT}); "
                              "the sidecar FILE.meta.json is written beside it")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
              len(tables.accounts), f"{tables.observed_until:%Y-%m-%d}")
     cutoffs = None if args.cutoffs is None else read_cutoffs_file(args.cutoffs)
     frame = build_dataset(tables, params, cutoffs=cutoffs, cutoffs_source=f"cutoffs file {args.cutoffs}",
-                          progress=_log_progress)
+                          progress=progress_callback(what="build-dataset: features", unit="partitions"))
     meta = dataset_meta(frame, tables, params, source=args.data or params.data.source,
                         cutoffs_file=args.cutoffs)  # the sidecar carries the summary too
     out = write_dataset(frame, args.out, meta=meta)
@@ -81,7 +82,3 @@ def check_out(out: str | Path) -> Path:
         if parent.exists() and not parent.is_dir():
             raise UsageError(f"build-dataset --out {out}: {parent} is a file, not a folder")
     return path
-
-
-def _log_progress(done: int, total: int, *_more) -> None:
-    log.info("features: partition %d of %d done", done, total)

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="PATH_OR_URI",
                         help="exported model folder or models:/ URI (default: tracking.export_dir)")
     parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
-                        help="folder of tables or a .duckdb file (default: data.source)")
+                        help="folder of tables, a .duckdb file or a postgresql:// URI (default: data.source)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default: score.out_dir)")
     parser.add_argument("--no-report", action="store_true",
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     layout = OutputLayout(check_folder(getattr(args, "out", None) or params.score.out_dir,
                                        what="score output folder"))
     source = getattr(args, "data", None) or params.data.source
-    bucketed = is_bucketed(source)
+    source = sql_source(source, params.data)
+    bucketed = not isinstance(source, (str, Path)) or is_bucketed(source)
     if bucketed:  # one bucket in memory at a time (healthscore.scoring.buckets)
         tables = None
         as_of = check_as_of(args.as_of, pd.Timestamp(read_meta(source)["observed_until"]))
@@ -113,6 +114,14 @@ def run(args: argparse.Namespace, params: Params) -> int:
     print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
                        dry_run=getattr(args, "dry_run", False)))
     return 0
+
+
+def sql_source(source, data):
+    """A ``postgresql://`` URI as a source read bucket by bucket (:class:`~healthscore.io.sql.SqlSource`,
+    ``data.sql.buckets``); any other source as it is."""
+    from healthscore.io.sql import SqlSource, is_sql_uri
+
+    return SqlSource(source, data) if is_sql_uri(source) else source
 
 
 def drift_of(outputs, exported, *, layout, tables, params):

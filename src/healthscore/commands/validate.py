@@ -14,7 +14,7 @@ from healthscore.data.tables import Tables
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR_OR_DB",
-                        help="folder of .parquet/.csv tables or a .duckdb file (default: data.source)")
+                        help="folder of .parquet/.csv tables, a .duckdb file or a postgresql:// URI (default: data.source)")
 
 
 def summarise(tables: Tables, report: ValidationReport) -> str:

@@ -22,6 +22,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
+from healthscore.config.sql import SqlParams
 
 # ----------------------------------------------------------------------------- data
 
@@ -53,6 +54,7 @@ class DataParams:
     lookups: dict[Key, dict[Key, LookupParams]] = field(default_factory=dict)
     on_invalid_rows: Literal["drop", "error"] = "drop"
     observed_until: IsoDate | None = None
+    sql: SqlParams = field(default_factory=SqlParams)  # data.source a postgresql:// URI
 
 
 # ------------------------------------------------------------------ timeline, labels

@@ -95,6 +95,8 @@ def _names(root: Path) -> list[str]:
 
 
 def read_meta(root: str | Path) -> dict[str, Any]:
+    if not isinstance(root, (str, Path)):  # a source that reads its own buckets (io.sql.SqlSource)
+        return root.meta()
     if has_pending_commit(root):  # a killed write: finish it before reading
         settle(root)
     path = Path(root) / META
@@ -106,6 +108,8 @@ def read_meta(root: str | Path) -> dict[str, Any]:
 def read_bucket(root: str | Path, bucket: int) -> Tables:
     """The tables of one bucket, validated as any source is (with the whole source's
     ``observed_until``, so a bucket keeps exactly the rows a single build keeps)."""
+    if not isinstance(root, (str, Path)):  # a source that reads its own buckets (io.sql.SqlSource)
+        return root.read_bucket(bucket)
     root = Path(root)
     meta = read_meta(root)
     raw = {}

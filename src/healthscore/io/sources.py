@@ -1,5 +1,6 @@
-"""Reading a source: a folder of Parquet or CSV files (one per table) or a DuckDB
-database file, mapped onto the data contract and validated.
+"""Reading a source: a folder of Parquet or CSV files (one per table), a DuckDB
+database file or a PostgreSQL database (a ``postgresql://`` URI, :mod:`healthscore.io.sql`),
+mapped onto the data contract and validated.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from healthscore.data.problems import ValidationReport
 from healthscore.data.schema import REQUIRED_TABLES, SIMULATOR_ONLY, TABLES
 from healthscore.data.tables import Tables
 from healthscore.data.validate import validate_tables
+from healthscore.io.sql import is_sql_uri
 
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
@@ -56,9 +58,15 @@ def detect_format(source: Path, declared: str = "auto") -> str:
 def read_raw_tables(data: DataParams, *, source: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Read every table of the source under the user's own table and column names.
 
-    Returns a mapping from the user's table name to its frame, untouched.
+    Returns a mapping from the user's table name to its frame, untouched. A
+    ``postgresql://`` URI is read through :mod:`healthscore.io.sql`.
     """
-    path = Path(source if source is not None else data.source)
+    where = source if source is not None else data.source
+    if is_sql_uri(where):
+        from healthscore.io.sql import SqlSource
+
+        return SqlSource(str(where), data).read_raw()
+    path = Path(where)
     fmt = detect_format(path, data.format)
     if fmt == "duckdb":
         return _read_duckdb(path)

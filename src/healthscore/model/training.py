@@ -39,6 +39,7 @@ from healthscore.model.exposure import (
 from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
+from healthscore.progress import Progress
 
 if TYPE_CHECKING:  # matplotlib loads only where a plot is drawn
     from matplotlib.figure import Figure
@@ -204,6 +205,8 @@ def train_models(
             "to learn a model. Use the rule scorecard instead: healthscore train --mode scorecard"
         )
     scale = HealthScale.from_params(score)
+    ml = mode == "ml"  # the steps: baselines, [tuning, model, served model,] evaluation
+    bar = Progress(2 + ml * (1 + (tune is not None) + (horizon is not None)), what="train", unit="steps").start()
     X_train, X_val, X_test = train[names], validation[names], test
     if horizon is None:
         X_test = test[names]
@@ -213,6 +216,7 @@ def train_models(
     card = RuleScorecard.from_params(scorecard, scale).fit(
         X_train, y_train, X_val=X_val, y_val=y_val
     )
+    bar.advance()
     fitted: HealthScoreModel | None = None
     trials = None
     if mode == "ml" and tune is not None:
@@ -221,6 +225,7 @@ def train_models(
         model, trials = tune_model_params(
             X_train, y_train, X_val, y_val, model=model, calibration=calibration, tune=tune
         )
+        bar.advance()
     if mode == "ml":
         if horizon is not None:
             fitted = fit_hazard(dataset, names, horizon=horizon, train_until=windows.validation_start,
@@ -230,6 +235,7 @@ def train_models(
                 X_train, y_train, X_val=X_val, y_val=y_val
             )
         exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale)
+        bar.advance()
     else:
         exported = ExportedModel(card, scale)
     evaluated = exported
@@ -237,6 +243,7 @@ def train_models(
         served = fit_served_model(dataset, horizon=horizon, observed_until=observed_until,
                                   split=split, model=model, calibration=calibration)
         exported = ExportedModel(HazardPredictor(served, horizon), scale)
+        bar.advance()
 
     def risks_of(frame: pd.DataFrame, *, intervals: bool = False) -> dict[str, np.ndarray]:
         """Each predictor's risk of ``frame``'s rows: of an interval (its hazard) when
@@ -314,6 +321,7 @@ def train_models(
             _count("censored", dataset.loc[dataset["label"].isna()]),
         ]
     )
+    bar.advance()
     return TrainResult(
         mode=mode,
         exported=exported,

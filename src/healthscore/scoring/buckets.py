@@ -14,6 +14,7 @@ import pandas as pd
 from healthscore.config import FeatureParams
 from healthscore.errors import NoActiveAccountsError
 from healthscore.io.buckets import read_bucket, read_meta
+from healthscore.progress import progress
 from healthscore.scoring.alerts import sort_alerts
 from healthscore.scoring.engine import score_date
 from healthscore.scoring.history import Previous
@@ -34,7 +35,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
 
     buckets = int(read_meta(root)["buckets"])
     parts = []
-    for k in range(buckets):
+    for k in progress(range(buckets), what="score", unit="buckets"):
         tables = read_bucket(root, k)
         ids = pd.Index(tables.accounts["account_id"])
         if ids.empty:

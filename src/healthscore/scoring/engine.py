@@ -21,6 +21,7 @@ from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_t
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.model.export import ExportedModel
 from healthscore.scoring.drivers import find_drivers, split_profile
+from healthscore.progress import progress_callback
 from healthscore.scoring.explain import Explanation, explain_model, explanation_from_points
 from healthscore.scoring.alerts import make_alerts
 from healthscore.scoring.changes import attribute_changes, change_reasons
@@ -243,7 +244,8 @@ def score_date(
     from healthscore.model.exposure import ACCOUNT_EXPOSURE, account_exposure
 
     built = [n for n in names if n not in ACCOUNT_EXPOSURE]  # the calendar is added below
-    frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, built))
+    frame = build_features(tables, keys, features, plan=plan_for_model(tables, features, built),
+                           progress=progress_callback(what="score: features", unit="partitions"))
     if not frame["account_id"].reset_index(drop=True).equals(cutoffs["account_id"]):
         frame = cutoffs[["account_id"]].merge(frame, on="account_id", how="left", validate="1:1")
     horizon = exported.horizon

@@ -16,6 +16,8 @@ is also handed to :mod:`healthscore.sim.oracle`, which draws from its own stream
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -348,8 +350,9 @@ class ChunkEngine:
                           health=health[idx], active_users=users, seats=view.seats,
                           wind_down=view.wind_down, **extra)
 
-    def run(self) -> Columns:
-        """Simulate the burn-in and the window; returns the collected columns."""
+    def run(self, *, on_month: Callable[[], None] | None = None) -> Columns:
+        """Simulate the burn-in and the window; returns the collected columns.
+        ``on_month`` is called after each simulated month (the progress bar)."""
         with_oracle = self.spec.oracle_horizon_days is not None
         for t in range(-self.spec.burn_in_months, self.spec.months):
             self.t = t
@@ -363,6 +366,8 @@ class ChunkEngine:
             state = self._step(t)
             if t >= 0:
                 self._observe(t, *state)
+            if on_month is not None:
+                on_month()
         return self.cols
 
 

@@ -7,6 +7,7 @@ from typing import Iterator
 import pandas as pd
 import pyarrow as pa
 
+from healthscore.progress import Progress
 from healthscore.sim.accounts import make_roster
 from healthscore.sim.engine import ChunkEngine, hidden_frame
 from healthscore.sim.spec import SimulationSpec
@@ -38,13 +39,15 @@ def iter_chunks(spec: SimulationSpec, *, hidden: bool = False
     """
     names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
     roster = make_roster(spec)
-    for chunk in range(n_chunks(spec)):
-        engine = ChunkEngine(spec, roster, chunk, hidden=hidden)
-        columns = engine.run()
-        tables = {"accounts": build_table("accounts", _account_table(engine))}
-        for name in names[1:]:
-            tables[name] = build_table(name, columns.arrays(name))
-        yield tables, (hidden_frame(columns) if hidden else None)
+    months = (spec.burn_in_months + spec.months) * n_chunks(spec)
+    with Progress(months, what="simulate", unit="months" if n_chunks(spec) == 1 else "chunk-months") as bar:
+        for chunk in range(n_chunks(spec)):
+            engine = ChunkEngine(spec, roster, chunk, hidden=hidden)
+            columns = engine.run(on_month=bar.advance)
+            tables = {"accounts": build_table("accounts", _account_table(engine))}
+            for name in names[1:]:
+                tables[name] = build_table(name, columns.arrays(name))
+            yield tables, (hidden_frame(columns) if hidden else None)
 
 
 def simulate(spec: SimulationSpec, *, return_hidden: bool = False) -> dict[str, pd.DataFrame]:
