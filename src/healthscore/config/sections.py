@@ -21,6 +21,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
                                        section)
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
+from healthscore.config.small_data import SmallDataParams
 
 # ----------------------------------------------------------------------------- data
 
@@ -424,3 +425,4 @@ class Params:
     monitor: MonitorParams = field(default_factory=MonitorParams)
     plays: PlayList = field(default_factory=default_plays)
     notify: NotifyParams = field(default_factory=NotifyParams)
+    small_data: SmallDataParams = field(default_factory=SmallDataParams)

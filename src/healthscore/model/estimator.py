@@ -54,6 +54,12 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         held out for early stopping and calibration (0 = none: calibrate in-sample).
     calibration : {"platt", "isotonic"}
         Platt (default) keeps explanations additive; isotonic is report-only.
+    inner_folds : int
+        0 (default): early stopping and calibration on the validation window. ``k >= 2``:
+        ``fit`` gets ``cutoffs`` instead; the tree count is chosen by ``k``
+        expanding-window folds over the cutoff days
+        (:func:`~healthscore.model.inner_cv.cv_tree_count`), the booster is refitted on
+        every row with that count, and Platt is fitted on the out-of-fold margins.
     random_state : int
         Seed of LightGBM and of the holdout split.
     n_jobs : int
@@ -72,7 +78,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         ``classes_[1]`` is the churned class.
     best_iteration_ : int
         Trees kept.
-    validation_ : {"given", "holdout", "in-sample"}
+    validation_ : {"given", "holdout", "in-sample", "inner-cv"}
         Where early stopping and calibration got their rows.
     """
 
@@ -96,6 +102,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 100,
         holdout_share: float = 0.25,
         calibration: Literal["platt", "isotonic"] = "platt",
+        inner_folds: int = 0,
         random_state: int = 42,
         n_jobs: int = 2,
     ) -> None:
@@ -111,13 +118,17 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.holdout_share = holdout_share
         self.calibration = calibration
+        self.inner_folds = inner_folds
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     @classmethod
-    def from_params(cls, model: Any, calibration: Any = None) -> "HealthScoreModel":
-        """Build from ``params.model`` (ModelParams) and ``params.calibration``."""
+    def from_params(cls, model: Any, calibration: Any = None, *,
+                    inner_folds: int = 0) -> "HealthScoreModel":
+        """Build from ``params.model`` (ModelParams) and ``params.calibration``;
+        ``inner_folds`` from ``params.small_data`` where the data is small."""
         return cls(
+            inner_folds=inner_folds,
             n_estimators=model.n_estimators,
             learning_rate=model.learning_rate,
             num_leaves=model.num_leaves,
@@ -143,7 +154,8 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- fitting
 
-    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> "HealthScoreModel":
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None,
+            cutoffs: Any = None) -> "HealthScoreModel":
         """Train the booster, stop early and calibrate.
 
         Parameters
@@ -157,6 +169,9 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             The validation window (later cutoffs than ``X``) for early stopping and
             calibration. Without it, a seeded stratified ``holdout_share`` of ``X`` is
             held out.
+        cutoffs : array of shape (n,), optional
+            With ``inner_folds``: each row of ``X``'s cutoff time (``X`` is then the whole
+            training part, and no ``X_val`` is given).
 
         Returns
         -------
@@ -170,6 +185,10 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit: X has {len(frame)} rows but y has {len(target)}")
         self.feature_names_, self.categories_ = learn_columns(frame)
         matrix = encode_frame(frame, self.feature_names_, self.categories_)
+        if self.inner_folds:
+            if cutoffs is None or X_val is not None:
+                raise ValueError("fit: inner_folds needs cutoffs and no X_val")
+            return self._fit_inner_cv(matrix, target, np.asarray(cutoffs))
 
         if X_val is not None:
             train_m, train_y = matrix, target
@@ -194,7 +213,29 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = fit_calibrator(margin, calib_y, method=self.calibration)
         return self
 
-    def _train_booster(self, train_m, train_y, val_m, val_y) -> lgb.Booster:
+    def _fit_inner_cv(self, matrix: np.ndarray, target: np.ndarray, cutoffs: np.ndarray):
+        """Tree count by inner time-ordered folds, Platt on their out-of-fold margins."""
+        from healthscore.model.inner_cv import cv_tree_count, inner_time_folds
+
+        if len(cutoffs) != len(target):
+            raise ValueError(f"fit: X has {len(target)} rows but cutoffs has {len(cutoffs)}")
+        folds = inner_time_folds(cutoffs, target, n_folds=int(self.inner_folds))
+        if not folds:
+            raise ModelError(f"fit: none of the {self.inner_folds} inner folds has churned and "
+                             "retained rows on both sides; fewer inner_folds or more data")
+        categorical = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
+        best, self.oof_margin_, self.inner_curve_ = cv_tree_count(
+            self._lgb_params(), matrix, target, folds, rounds=int(self.n_estimators),
+            feature_names=list(self.feature_names_), categorical=categorical)
+        self.inner_folds_ = len(folds)
+        self.booster_ = self._train_booster(matrix, target, None, None, rounds=best)
+        self.best_iteration_ = int(self.booster_.num_trees())
+        has = ~np.isnan(self.oof_margin_)
+        self.calibrator_ = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration)
+        self.validation_ = "inner-cv"
+        return self
+
+    def _train_booster(self, train_m, train_y, val_m, val_y, *, rounds: int | None = None) -> lgb.Booster:
         categorical = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
         dtrain = lgb.Dataset(
             train_m,
@@ -214,7 +255,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         booster = lgb.train(
             self._lgb_params(),
             dtrain,
-            num_boost_round=int(self.n_estimators),
+            num_boost_round=int(self.n_estimators if rounds is None else rounds),
             valid_sets=valid_sets,
             valid_names=["validation"] * len(valid_sets),
             callbacks=callbacks,

@@ -1,0 +1,144 @@
+"""Small-data learning: the prepared logistic regression, the inner comparison of
+LightGBM, logistic regression and the rule scorecard, and what to expect (issue 15).
+
+Every choice here is made on validation rows only: the inner time-ordered folds of the
+training part (:mod:`healthscore.model.inner_cv`) when churned rows are few, else the
+validation window. The test window is never seen.
+
+The comparison: each candidate's out-of-fold prediction on the inner validation blocks
+(LightGBM's raw margin at the tree count chosen by the same folds, the logistic
+regression's logit with its settings chosen by them, the scorecard's negated health
+score); the winner has the highest mean ROC-AUC over the blocks. Only LightGBM and the
+scorecard can be exported today: when the logistic regression wins, the better of the
+other two is exported and ``train`` says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from healthscore.model.baselines import LogisticBaseline
+from healthscore.model.inner_cv import oof_mask
+
+log = logging.getLogger(__name__)
+
+#: Predictors ``train`` can export (a logistic regression has no model folder yet).
+EXPORTABLE = ("lightgbm", "scorecard")
+
+#: Measured on socialnet7-dev (benchmarks/results/quality.md, section ``socialnet7``:
+#: TimeSeriesSplit(5), inner folds, test folds only): churned rows in the training part ->
+#: (LightGBM test ROC-AUC, rule scorecard test ROC-AUC) of that fold.
+MEASURED: tuple[tuple[int, float, float], ...] = ()
+
+
+def fit_logistic(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], *,
+                 cs: list[float], transforms: list[str], group_above: float = 0.0,
+                 refit: np.ndarray | None = None) -> tuple[LogisticBaseline, np.ndarray, pd.DataFrame]:
+    """The L1 logistic regression whose ``C`` and transform win on ``folds``.
+
+    Parameters
+    ----------
+    X, y : the training part (features, 0/1 labels).
+    folds : (fit, validate) boolean masks over its rows.
+    cs, transforms : the grid (``params.small_data``).
+    refit : boolean mask, optional
+        Rows the chosen settings are refitted on (default: every row).
+
+    Returns
+    -------
+    (LogisticBaseline, ndarray of shape (n,), DataFrame)
+        The refitted regression; the chosen settings' out-of-fold logit (NaN outside the
+        validation blocks); one row per setting with its mean inner ROC-AUC.
+    """
+    rows, best, best_auc, best_oof = [], None, -np.inf, None
+    for transform, C in itertools.product(transforms, cs):
+        oof = np.full(len(y), np.nan)
+        aucs = []
+        for fit, val in folds:
+            model = LogisticBaseline(C=C, penalty="l1", transform=transform,
+                                     group_above=group_above).fit(X.loc[fit], y[fit])
+            oof[val] = _logit(model.predict_risk(X.loc[val]))
+            aucs.append(_auc(y[val], oof[val]))
+        auc = float(np.nanmean(aucs))
+        rows.append({"transform": transform, "C": C, "inner_roc_auc": auc})
+        if auc > best_auc + 1e-9:  # ties: the earlier (stronger penalty, simpler) one
+            best, best_auc, best_oof = (transform, C), auc, oof
+    transform, C = best
+    mask = np.ones(len(y), dtype=bool) if refit is None else refit
+    model = LogisticBaseline(C=C, penalty="l1", transform=transform,
+                             group_above=group_above).fit(X.loc[mask], y[mask])
+    return model, best_oof, pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The inner comparison: ``table`` (one row per candidate: ``predictor``,
+    ``roc_auc`` mean over the blocks, ``pooled_roc_auc``, ``top_decile_lift``,
+    ``rows``, ``churned``, ``blocks``), the ``winner``, the ``exported`` predictor and
+    ``reason`` in words."""
+
+    table: pd.DataFrame
+    winner: str
+    exported: str
+    reason: str
+
+
+def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
+                     folds: list[tuple[np.ndarray, np.ndarray]], *, where: str) -> Selection:
+    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds``."""
+    has = oof_mask(folds, len(y))
+    rows = []
+    for name, values in oof.items():
+        aucs = [_auc(y[val], values[val]) for _, val in folds]
+        rows.append({"predictor": name, "roc_auc": float(np.nanmean(aucs)),
+                     "pooled_roc_auc": _auc(y[has], values[has]),
+                     "top_decile_lift": _lift(y[has], values[has]),
+                     "rows": int(has.sum()), "churned": int(y[has].sum()), "blocks": len(folds)})
+    table = pd.DataFrame(rows).sort_values("roc_auc", ascending=False, kind="stable")
+    table = table.reset_index(drop=True)
+    winner = str(table.loc[0, "predictor"])
+    exported = next(p for p in table["predictor"] if p in EXPORTABLE)
+    others = ", ".join(f"{r.predictor} {r.roc_auc:.3f}" for r in table.iloc[1:].itertuples())
+    reason = (f"{winner} won on {where}: mean ROC-AUC {table.loc[0, 'roc_auc']:.3f} against "
+              f"{others} ({table.loc[0, 'rows']:,} rows, {table.loc[0, 'churned']:,} churned, "
+              f"{len(folds)} block(s))")
+    if exported != winner:
+        reason += f"; a {winner} model cannot be exported yet, so {exported} is"
+    return Selection(table, winner, exported, reason)
+
+
+def expectation(churned: int) -> str:
+    """What to expect from a model at ``churned`` churned training rows, from
+    :data:`MEASURED` (the nearest measured folds), in words."""
+    if not MEASURED:
+        return ""
+    near = sorted(MEASURED, key=lambda m: abs(m[0] - churned))[:2]
+    text = "; ".join(f"{n} churned rows: LightGBM {a:.2f}, scorecard {c:.2f}" for n, a, c in near)
+    return (f"measured on socialnet7-dev (test ROC-AUC of folds with a similar training part: "
+            f"{text})")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2 or np.isnan(score).any():
+        return float("nan")
+    return float(roc_auc_score(y, score))
+
+
+def _lift(y: np.ndarray, score: np.ndarray) -> float:
+    if len(y) == 0 or y.sum() == 0:
+        return float("nan")
+    top = np.argsort(-score, kind="stable")[: max(1, int(np.ceil(0.1 * len(y))))]
+    return float(y[top].mean() / y.mean())
