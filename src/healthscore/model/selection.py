@@ -142,3 +142,56 @@ def _lift(y: np.ndarray, score: np.ndarray) -> float:
         return float("nan")
     top = np.argsort(-score, kind="stable")[: max(1, int(np.ceil(0.1 * len(y))))]
     return float(y[top].mean() / y.mean())
+
+
+@dataclass
+class SmallDataFit:
+    """The candidates fitted on one training part and their inner comparison."""
+
+    model: Any
+    logistic: LogisticBaseline
+    card: Any
+    selection: Selection
+    logistic_grid: pd.DataFrame
+    oof: dict[str, np.ndarray]  # each candidate's out-of-fold score (NaN outside the blocks)
+
+
+def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibration: Any,
+                   card: Any, small_data: Any) -> SmallDataFit:
+    """Fit LightGBM, the logistic regression and the scorecard on a small training part
+    (train and validation windows together) and compare them on its inner folds.
+
+    ``part`` holds ``names``, ``label`` and ``cutoff_time``; ``card`` is an unfitted
+    :class:`~healthscore.model.baselines.RuleScorecard`; ``model``, ``calibration`` and
+    ``small_data`` are params sections.
+    """
+    from healthscore.errors import InsufficientDataError
+    from healthscore.model.estimator import HealthScoreModel
+    from healthscore.model.inner_cv import inner_time_folds
+
+    y = part["label"].to_numpy(dtype=np.int64)
+    cutoffs = part["cutoff_time"].to_numpy()
+    X = part[names].reset_index(drop=True)
+    folds = inner_time_folds(cutoffs, y, n_folds=small_data.inner_folds)
+    if not folds:
+        raise InsufficientDataError(
+            f"training part: {int(y.sum())} churned row(s) out of {len(y)}; none of the "
+            f"{small_data.inner_folds} inner folds (params.small_data.inner_folds) has churned "
+            "and retained rows on both sides. Use the rule scorecard: healthscore train --mode scorecard")
+    fitted = HealthScoreModel.from_params(model, calibration, inner_folds=small_data.inner_folds)
+    fitted.fit(X, y, cutoffs=cutoffs)
+    logistic, logistic_oof, grid = fit_logistic(
+        X, y, folds, cs=list(small_data.logistic_cs), transforms=list(small_data.logistic_transforms),
+        group_above=small_data.group_above)
+    card = card.fit(X, y)
+    oof = {"lightgbm": fitted.oof_margin_, "logistic": logistic_oof,
+           "scorecard": -card.health_score(X).astype(np.float64)}  # fixed rules: no fit to leak
+    selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part")
+    return SmallDataFit(fitted, logistic, card, selection, grid, oof)
+
+
+def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray]) -> Selection:
+    """The comparison on the validation window (large data: LightGBM stopped early on it)."""
+    every = np.ones(len(y_val), dtype=bool)
+    return select_predictor(np.asarray(y_val, dtype=np.int64), scores, [(~every, every)],
+                            where="the validation window")

@@ -94,6 +94,7 @@ class TrainResult:
     model_params: Any = None
     tuning: pd.DataFrame | None = None
     reliability: pd.DataFrame | None = None
+    selection: Any = None  # healthscore.model.selection.Selection: which predictor won and why
 
     def overall(self, predictor: str = "model") -> dict[str, float]:
         """Test metrics of one predictor over all test rows."""
@@ -140,6 +141,7 @@ def train_models(
     tune: Any = None,
     horizon: Horizon | None = None,
     observed_until: pd.Timestamp | None = None,
+    small_data: Any = None,
 ) -> TrainResult:
     """Train, calibrate and evaluate the model beside its baselines.
 
@@ -172,6 +174,14 @@ def train_models(
     observed_until : Timestamp, optional
         The end of the data (the dataset sidecar's ``observed_until``); with
         ``horizon``.
+    small_data : SmallDataParams, optional
+        Renewal mode, ``ml``: the prepared L1 logistic regression and the selection
+        among LightGBM, logistic regression and scorecard (:mod:`healthscore.model.selection`;
+        the winner it can export is exported when ``small_data.select``). Below
+        ``small_data.max_churned_rows`` churned rows in the training and validation
+        windows, these form one training part whose inner time-ordered folds choose the
+        tree count, fit the calibration and make the selection; no refusal below
+        ``model.min_churned_rows`` then. Without it: LightGBM only, as before.
 
     Raises
     ------
@@ -197,11 +207,16 @@ def train_models(
         test = account_exposure(test, horizon)
     y_train, y_val, y_test = (_labels(w) for w in (train, validation, test))
     churned = int(y_train.sum())
-    if mode == "ml" and churned < model.min_churned_rows:
+    small = (mode == "ml" and horizon is None and small_data is not None
+             and churned + int(y_val.sum()) < small_data.max_churned_rows)
+    if mode == "ml" and churned < model.min_churned_rows and not (small and small_data.select):
+        from healthscore.model.selection import expectation
+
         raise InsufficientDataError(
             f"training window: {churned} churned row(s) (label 1) out of {len(train)}; "
             f"at least {model.min_churned_rows} (params.model.min_churned_rows) are needed "
             "to learn a model. Use the rule scorecard instead: healthscore train --mode scorecard"
+            + (f"; {expectation(churned)}" if expectation(churned) else "")
         )
     scale = HealthScale.from_params(score)
     X_train, X_val, X_test = train[names], validation[names], test
@@ -209,11 +224,15 @@ def train_models(
         X_test = test[names]
 
     base_rate = BaseRateBaseline().fit(X_train, y_train)
-    logistic = LogisticBaseline().fit(X_train, y_train)
-    card = RuleScorecard.from_params(scorecard, scale).fit(
-        X_train, y_train, X_val=X_val, y_val=y_val
-    )
+    card = RuleScorecard.from_params(scorecard, scale)
+    if small_data is not None and horizon is None:
+        logistic = _prepared_logistic(X_train, y_train, X_val, y_val, small_data)
+    else:
+        logistic = LogisticBaseline().fit(X_train, y_train)
+    if not small:
+        card = card.fit(X_train, y_train, X_val=X_val, y_val=y_val)
     fitted: HealthScoreModel | None = None
+    selection = inner = None
     trials = None
     if mode == "ml" and tune is not None:
         from healthscore.model.tuning import tune_model_params
@@ -222,14 +241,32 @@ def train_models(
             X_train, y_train, X_val, y_val, model=model, calibration=calibration, tune=tune
         )
     if mode == "ml":
-        if horizon is not None:
+        if small:
+            from healthscore.model.selection import fit_small_data
+
+            inner = fit_small_data(pd.concat([train, validation]), names, model=model,
+                                   calibration=calibration, card=card, small_data=small_data)
+            fitted, logistic, card, selection = inner.model, inner.logistic, inner.card, inner.selection
+        elif horizon is not None:
             fitted = fit_hazard(dataset, names, horizon=horizon, train_until=windows.validation_start,
                                 known_until=windows.test_start, model=model, calibration=calibration)
         else:
             fitted = HealthScoreModel.from_params(model, calibration).fit(
                 X_train, y_train, X_val=X_val, y_val=y_val
             )
-        exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale)
+        if selection is None and small_data is not None and horizon is None:
+            from healthscore.model.selection import select_on_validation
+
+            selection = select_on_validation(y_val, {
+                "lightgbm": fitted.predict_margin(X_val),
+                "logistic": logit_of(logistic.predict_risk(X_val)),
+                "scorecard": -card.health_score(X_val).astype(np.float64)})
+        if selection is not None:
+            log.info("selection: %s", selection.reason)
+        if selection is not None and small_data.select and selection.exported == "scorecard":
+            mode, fitted = "scorecard", None
+        exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale) \
+            if fitted is not None else ExportedModel(card, scale)
     else:
         exported = ExportedModel(card, scale)
     evaluated = exported
@@ -272,8 +309,9 @@ def train_models(
             test, ground_truth, keys=("account_id", "cutoff_time"), value="risk_horizon"))
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
-    validation_metrics = metrics_table(y_val, risks_of(X_val, intervals=horizon is not None),
-                                       n_bins=bins)
+    validation_metrics = (inner_metrics(inner, pd.concat([train, validation]), base_rate, bins)
+                          if inner is not None else
+                          metrics_table(y_val, risks_of(X_val, intervals=horizon is not None), n_bins=bins))
     if ground_truth is not None:  # both AUCs on the rows that have ground truth
         matched = ~np.isnan(test_risks["oracle"])
         pair = metrics_table(
@@ -336,7 +374,42 @@ def train_models(
         model_params=model if mode == "ml" else None,
         reliability=reliability_table(y_test, test_risks["model"], n_bins=bins),
         tuning=trials,
+        selection=selection,
     )
+
+
+def _prepared_logistic(X_train, y_train, X_val, y_val, small_data) -> LogisticBaseline:
+    """The L1 logistic regression whose settings win on the validation window, fitted on
+    the training window (large data; small data refits it by inner folds)."""
+    from healthscore.model.selection import fit_logistic
+
+    if len(np.unique(y_train)) < 2 or len(np.unique(y_val)) < 2:
+        return LogisticBaseline().fit(X_train, y_train)
+    both = pd.concat([X_train, X_val], ignore_index=True)
+    is_train = np.arange(len(both)) < len(X_train)
+    model, _, _ = fit_logistic(both, np.concatenate([y_train, y_val]), [(is_train, ~is_train)],
+                               cs=list(small_data.logistic_cs), refit=is_train,
+                               transforms=list(small_data.logistic_transforms),
+                               group_above=small_data.group_above)
+    return model
+
+
+def inner_metrics(inner: Any, part: pd.DataFrame, base_rate: Any, bins: int) -> pd.DataFrame:
+    """Validation metrics of a small-data fit: each candidate's calibrated out-of-fold
+    risk on the inner validation blocks (the rows it was judged on)."""
+    from scipy.special import expit
+
+    has = ~np.isnan(inner.model.oof_margin_)
+    X = part.iloc[np.flatnonzero(has)]
+    risks = {"model": inner.model.calibrator_.proba(inner.model.oof_margin_[has]),
+             "logistic": expit(inner.oof["logistic"][has]),
+             "scorecard": inner.card.predict_risk(X), "base_rate": base_rate.predict_risk(X)}
+    return metrics_table(part["label"].to_numpy(dtype=np.int64)[has], risks, n_bins=bins)
+
+
+def logit_of(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
 
 
 def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until: pd.Timestamp,

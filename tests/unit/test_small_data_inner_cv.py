@@ -1,0 +1,76 @@
+"""Inner time-ordered folds, the tree count they choose and the out-of-fold calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.errors import ModelError
+from healthscore.model.calibration import fit_calibrator
+from healthscore.model.estimator import HealthScoreModel
+from healthscore.model.inner_cv import inner_time_folds, oof_mask
+from healthscore.model.synthetic import make_training_frame
+from healthscore.model.training import feature_columns
+
+
+@pytest.fixture(scope="module")
+def part():
+    dataset, _ = make_training_frame(900, random_state=5)
+    return dataset.loc[dataset["label"].notna()].reset_index(drop=True)
+
+
+def test_folds_validate_on_whole_later_days_only():
+    cutoffs = np.repeat(pd.date_range("2024-01-01", periods=10, freq="D").to_numpy(), 3)
+    y = np.tile([0, 1, 0], 10)
+    folds = inner_time_folds(cutoffs[::-1], y[::-1], n_folds=4)  # any row order
+    assert len(folds) == 4
+    for fit, val in folds:
+        assert cutoffs[::-1][fit].max() < cutoffs[::-1][val].min()
+        days_val = set(cutoffs[::-1][val])
+        assert not days_val & set(cutoffs[::-1][~val])  # a day is wholly in or out
+    assert oof_mask(folds, 30).sum() == 24  # the first two days (6 rows) never validate
+
+
+def test_folds_without_both_classes_are_dropped():
+    cutoffs = np.repeat(pd.date_range("2024-01-01", periods=10, freq="D").to_numpy(), 2)
+    y = np.zeros(20, dtype=int)
+    y[-1] = 1  # churn only on the last day: only a fold validating it has it, but its fit has none
+    assert inner_time_folds(cutoffs, y, n_folds=4) == []
+
+
+def test_inner_cv_chooses_the_trees_and_calibrates_on_out_of_fold_margins(part):
+    names = feature_columns(part)
+    y = part["label"].to_numpy(dtype=np.int64)
+    model = HealthScoreModel(n_estimators=150, learning_rate=0.1, min_child_samples=20,
+                             inner_folds=3, n_jobs=1).fit(part[names], y, cutoffs=part["cutoff_time"])
+    assert model.validation_ == "inner-cv" and model.inner_folds_ == 3
+    assert model.best_iteration_ == int(np.argmin(model.inner_curve_)) + 1
+    assert 1 < model.best_iteration_ < 150  # the curve has a minimum inside the cap
+    has = ~np.isnan(model.oof_margin_)
+    assert 0 < has.sum() < len(y)  # the earliest days have no out-of-fold margin
+    expected = fit_calibrator(model.oof_margin_[has], y[has], method="platt")
+    assert model.calibrator_.a == pytest.approx(expected.a)
+    assert model.calibrator_.b == pytest.approx(expected.b)
+    # the refit booster saw every row: its in-sample margin differs from the out-of-fold one
+    assert not np.allclose(model.predict_margin(part[names])[has], model.oof_margin_[has])
+
+
+def test_inner_cv_round_trips_and_needs_cutoffs(part, tmp_path):
+    names = feature_columns(part)
+    y = part["label"].to_numpy(dtype=np.int64)
+    model = HealthScoreModel(n_estimators=40, learning_rate=0.1, inner_folds=3, n_jobs=1)
+    with pytest.raises(ValueError, match="inner_folds needs cutoffs"):
+        model.fit(part[names], y)
+    model.fit(part[names], y, cutoffs=part["cutoff_time"])
+    loaded = HealthScoreModel.load(model.save(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.predict_risk(part[names]), model.predict_risk(part[names]))
+
+
+def test_inner_cv_says_when_no_fold_has_both_classes(part):
+    names = feature_columns(part)
+    y = np.zeros(len(part), dtype=np.int64)
+    y[-1] = 1
+    with pytest.raises(ModelError, match="inner folds"):
+        HealthScoreModel(n_estimators=10, inner_folds=3, n_jobs=1).fit(
+            part[names], y, cutoffs=part["cutoff_time"])
