@@ -49,7 +49,11 @@ def test_inner_cv_chooses_the_trees_and_calibrates_on_out_of_fold_margins(part):
     assert 1 < model.best_iteration_ < 150  # the curve has a minimum inside the cap
     has = ~np.isnan(model.oof_margin_)
     assert 0 < has.sum() < len(y)  # the earliest days have no out-of-fold margin
-    expected = fit_calibrator(model.oof_margin_[has], y[has], method="platt")
+    blocks = np.zeros(len(y), dtype=int)
+    for number, (_, val) in enumerate(inner_time_folds(part["cutoff_time"], y, n_folds=3)):
+        blocks[val] = number
+    expected = fit_calibrator(model.oof_margin_[has], y[has], method="platt", blocks=blocks[has])
+    assert model.calibrator_.a > 0
     assert model.calibrator_.a == pytest.approx(expected.a)
     assert model.calibrator_.b == pytest.approx(expected.b)
     # the refit booster saw every row: its in-sample margin differs from the out-of-fold one
@@ -74,3 +78,20 @@ def test_inner_cv_says_when_no_fold_has_both_classes(part):
     with pytest.raises(ModelError, match="inner folds"):
         HealthScoreModel(n_estimators=10, inner_folds=3, n_jobs=1).fit(
             part[names], y, cutoffs=part["cutoff_time"])
+
+
+def test_within_block_platt_keeps_the_ranking_when_levels_differ():
+    from healthscore.model.calibration import fit_platt, fit_platt_within
+
+    rng = np.random.default_rng(1)
+    # two boosters: within each, a higher margin is riskier; the second sits 3 logits
+    # higher but its rows churn less, so the pooled slope turns negative
+    m1, m2 = rng.normal(size=2000), rng.normal(size=2000) + 3.0
+    y1 = rng.random(2000) < 1 / (1 + np.exp(-(m1 - 1.0)))
+    y2 = rng.random(2000) < 1 / (1 + np.exp(-(m2 - 3.0 - 3.0)))
+    margin, y = np.concatenate([m1, m2]), np.concatenate([y1, y2]).astype(int)
+    blocks = np.repeat([0, 1], 2000)
+    assert fit_platt(margin, y)[0] < 0
+    a, b = fit_platt_within(margin, y, blocks)
+    assert a == pytest.approx(1.0, abs=0.15)
+    assert np.sum(1 / (1 + np.exp(-(a * margin + b)))) == pytest.approx(y.sum(), rel=1e-6)

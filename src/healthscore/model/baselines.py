@@ -100,7 +100,7 @@ class LogisticBaseline:
         self.constant_ = None
         transformers = []
         if self.numeric_:
-            numeric = make_pipeline(*_numeric_steps(self.transform, self.group_above))
+            numeric = make_pipeline(*_numeric_steps(self.transform, self.group_above, rows=len(frame)))
             transformers.append(("numeric", numeric, self.numeric_))
         if self.categorical_:
             transformers.append(
@@ -128,7 +128,7 @@ def _signed_log1p(X):
     return np.sign(X) * np.log1p(np.abs(X))
 
 
-def _numeric_steps(transform: str, group_above: float) -> list:
+def _numeric_steps(transform: str, group_above: float, *, rows: int) -> list:
     """Transform, impute (median, with missing indicators), standardise[, group]."""
     from sklearn.preprocessing import FunctionTransformer, QuantileTransformer
 
@@ -138,7 +138,7 @@ def _numeric_steps(transform: str, group_above: float) -> list:
     if transform == "log1p":
         steps.insert(0, FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"))
     elif transform == "rank":
-        steps.append(QuantileTransformer(output_distribution="normal", n_quantiles=200,
+        steps.append(QuantileTransformer(output_distribution="normal", n_quantiles=max(2, min(200, rows)),
                                          subsample=None, random_state=0))
     steps.append(StandardScaler())
     if group_above:

@@ -230,8 +230,12 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.inner_folds_ = len(folds)
         self.booster_ = self._train_booster(matrix, target, None, None, rounds=best)
         self.best_iteration_ = int(self.booster_.num_trees())
-        has = ~np.isnan(self.oof_margin_)
-        self.calibrator_ = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration)
+        block = np.full(len(target), -1)
+        for number, (_, val) in enumerate(folds):
+            block[val] = number
+        has = block >= 0
+        self.calibrator_ = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration,
+                                          blocks=block[has])
         self.validation_ = "inner-cv"
         return self
 
