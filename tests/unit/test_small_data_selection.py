@@ -112,3 +112,14 @@ def test_large_data_keeps_early_stopping_and_selects_on_the_validation_window(sy
     table = result.selection.table.set_index("predictor")
     winner = result.selection.winner
     assert table.loc[winner, "roc_auc"] == table["roc_auc"].max()
+
+
+def test_train_prints_which_predictor_won_and_why(synthetic):
+    from healthscore.commands.train import render_selection
+
+    dataset, _ = synthetic
+    result = _train(dataset[dataset["account_id"] <= 150])
+    lines = render_selection(result)
+    assert lines[0].startswith(f"  selected: {result.selection.exported} (")
+    assert "won on the inner time-ordered folds" in lines[0]
+    assert sum("validation ROC-AUC" in line for line in lines) == 3

@@ -64,7 +64,7 @@ def fit_logistic(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, n
         for fit, val in folds:
             model = LogisticBaseline(C=C, penalty="l1", transform=transform,
                                      group_above=group_above).fit(X.loc[fit], y[fit])
-            oof[val] = _logit(model.predict_risk(X.loc[val]))
+            oof[val] = logit_of(model.predict_risk(X.loc[val]))
             aucs.append(_auc(y[val], oof[val]))
         auc = float(np.nanmean(aucs))
         rows.append({"transform": transform, "C": C, "inner_roc_auc": auc})
@@ -123,11 +123,6 @@ def expectation(churned: int) -> str:
     text = "; ".join(f"{n} churned rows: LightGBM {a:.2f}, scorecard {c:.2f}" for n, a, c in near)
     return (f"measured on socialnet7-dev (test ROC-AUC of folds with a similar training part: "
             f"{text})")
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -195,3 +190,38 @@ def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray]) -> Se
     every = np.ones(len(y_val), dtype=bool)
     return select_predictor(np.asarray(y_val, dtype=np.int64), scores, [(~every, every)],
                             where="the validation window")
+
+
+def prepared_logistic(X_train, y_train, X_val, y_val, small_data) -> LogisticBaseline:
+    """The L1 logistic regression whose settings win on the validation window, fitted on
+    the training window (large data; small data refits it by inner folds)."""
+    if len(np.unique(y_train)) < 2 or len(np.unique(y_val)) < 2:
+        return LogisticBaseline().fit(X_train, y_train)
+    both = pd.concat([X_train, X_val], ignore_index=True)
+    is_train = np.arange(len(both)) < len(X_train)
+    model, _, _ = fit_logistic(both, np.concatenate([y_train, y_val]), [(is_train, ~is_train)],
+                               cs=list(small_data.logistic_cs), refit=is_train,
+                               transforms=list(small_data.logistic_transforms),
+                               group_above=small_data.group_above)
+    return model
+
+
+def inner_metrics(inner: Any, part: pd.DataFrame, base_rate: Any, *, n_bins: int) -> pd.DataFrame:
+    """Validation metrics of a small-data fit: each candidate's calibrated out-of-fold
+    risk on the inner validation blocks (the rows it was judged on)."""
+    from scipy.special import expit
+
+    from healthscore.model.evaluation import metrics_table
+
+    has = ~np.isnan(inner.model.oof_margin_)
+    X = part.iloc[np.flatnonzero(has)]
+    risks = {"model": inner.model.calibrator_.proba(inner.model.oof_margin_[has]),
+             "logistic": expit(inner.oof["logistic"][has]),
+             "scorecard": inner.card.predict_risk(X), "base_rate": base_rate.predict_risk(X)}
+    return metrics_table(part["label"].to_numpy(dtype=np.int64)[has], risks, n_bins=n_bins)
+
+
+def logit_of(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities, clipped away from 0 and 1."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))

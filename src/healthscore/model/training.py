@@ -38,6 +38,7 @@ from healthscore.model.exposure import (
 )
 from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.scale import HealthScale
+from healthscore.model.selection import inner_metrics, logit_of, prepared_logistic
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
 
 if TYPE_CHECKING:  # matplotlib loads only where a plot is drawn
@@ -226,7 +227,7 @@ def train_models(
     base_rate = BaseRateBaseline().fit(X_train, y_train)
     card = RuleScorecard.from_params(scorecard, scale)
     if small_data is not None and horizon is None:
-        logistic = _prepared_logistic(X_train, y_train, X_val, y_val, small_data)
+        logistic = prepared_logistic(X_train, y_train, X_val, y_val, small_data)
     else:
         logistic = LogisticBaseline().fit(X_train, y_train)
     if not small:
@@ -309,7 +310,7 @@ def train_models(
             test, ground_truth, keys=("account_id", "cutoff_time"), value="risk_horizon"))
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
-    validation_metrics = (inner_metrics(inner, pd.concat([train, validation]), base_rate, bins)
+    validation_metrics = (inner_metrics(inner, pd.concat([train, validation]), base_rate, n_bins=bins)
                           if inner is not None else
                           metrics_table(y_val, risks_of(X_val, intervals=horizon is not None), n_bins=bins))
     if ground_truth is not None:  # both AUCs on the rows that have ground truth
@@ -376,40 +377,6 @@ def train_models(
         tuning=trials,
         selection=selection,
     )
-
-
-def _prepared_logistic(X_train, y_train, X_val, y_val, small_data) -> LogisticBaseline:
-    """The L1 logistic regression whose settings win on the validation window, fitted on
-    the training window (large data; small data refits it by inner folds)."""
-    from healthscore.model.selection import fit_logistic
-
-    if len(np.unique(y_train)) < 2 or len(np.unique(y_val)) < 2:
-        return LogisticBaseline().fit(X_train, y_train)
-    both = pd.concat([X_train, X_val], ignore_index=True)
-    is_train = np.arange(len(both)) < len(X_train)
-    model, _, _ = fit_logistic(both, np.concatenate([y_train, y_val]), [(is_train, ~is_train)],
-                               cs=list(small_data.logistic_cs), refit=is_train,
-                               transforms=list(small_data.logistic_transforms),
-                               group_above=small_data.group_above)
-    return model
-
-
-def inner_metrics(inner: Any, part: pd.DataFrame, base_rate: Any, bins: int) -> pd.DataFrame:
-    """Validation metrics of a small-data fit: each candidate's calibrated out-of-fold
-    risk on the inner validation blocks (the rows it was judged on)."""
-    from scipy.special import expit
-
-    has = ~np.isnan(inner.model.oof_margin_)
-    X = part.iloc[np.flatnonzero(has)]
-    risks = {"model": inner.model.calibrator_.proba(inner.model.oof_margin_[has]),
-             "logistic": expit(inner.oof["logistic"][has]),
-             "scorecard": inner.card.predict_risk(X), "base_rate": base_rate.predict_risk(X)}
-    return metrics_table(part["label"].to_numpy(dtype=np.int64)[has], risks, n_bins=bins)
-
-
-def logit_of(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
 
 
 def fit_served_model(dataset: pd.DataFrame, *, horizon: Horizon, observed_until: pd.Timestamp,
