@@ -12,6 +12,7 @@ Persistence (:mod:`healthscore.model.model_files`) is three plain files, no pick
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from healthscore.errors import DataError, ModelError
-from healthscore.model.calibration import fit_calibrator
+from healthscore.model.calibration import fit_calibrator, matching_intercept
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
 from healthscore.model.model_files import read_model, write_model
@@ -234,8 +235,11 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         for number, (_, val) in enumerate(folds):
             block[val] = number
         has = block >= 0
-        self.calibrator_ = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration,
-                                          blocks=block[has])
+        calibrator = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration,
+                                    blocks=block[has])
+        margin = self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
+        self.calibrator_ = dataclasses.replace(  # the refitted booster's own level
+            calibrator, b=matching_intercept(calibrator.a, margin, target))
         self.validation_ = "inner-cv"
         return self
 
