@@ -123,3 +123,15 @@ def test_train_prints_which_predictor_won_and_why(synthetic):
     assert lines[0].startswith(f"  selected: {result.selection.exported} (")
     assert "won on the inner time-ordered folds" in lines[0]
     assert sum("validation ROC-AUC" in line for line in lines) == 3
+
+
+def test_a_tie_within_the_margin_keeps_lightgbm():
+    y = np.array([0, 1] * 50)
+    score = y + np.linspace(0, 1.2, 100)
+    folds = [(np.zeros(100, bool), np.ones(100, bool))]
+    tied = {"lightgbm": score, "scorecard": score + 0.05 * (y == 1) * (np.arange(100) < 20)}
+    chosen = select_predictor(y, tied, folds, where="the validation window", margin=0.05)
+    assert chosen.table.loc[0, "predictor"] == "scorecard"  # ahead, but by less than the margin
+    assert chosen.winner == chosen.exported == "lightgbm"
+    assert "not more than small_data.min_auc_gain 0.05" in chosen.reason
+    assert select_predictor(y, tied, folds, where="v", margin=0.0).winner == "scorecard"

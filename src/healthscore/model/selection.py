@@ -91,8 +91,11 @@ class Selection:
 
 
 def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
-                     folds: list[tuple[np.ndarray, np.ndarray]], *, where: str) -> Selection:
-    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds``."""
+                     folds: list[tuple[np.ndarray, np.ndarray]], *, where: str,
+                     margin: float = 0.0) -> Selection:
+    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds``; another
+    candidate displaces LightGBM (whose drivers explain each account) only by more than
+    ``margin`` (``small_data.min_auc_gain``)."""
     has = oof_mask(folds, len(y))
     rows = []
     for name, values in oof.items():
@@ -104,11 +107,19 @@ def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
     table = pd.DataFrame(rows).sort_values("roc_auc", ascending=False, kind="stable")
     table = table.reset_index(drop=True)
     winner = str(table.loc[0, "predictor"])
-    exported = next(p for p in table["predictor"] if p in EXPORTABLE)
-    others = ", ".join(f"{r.predictor} {r.roc_auc:.3f}" for r in table.iloc[1:].itertuples())
-    reason = (f"{winner} won on {where}: mean ROC-AUC {table.loc[0, 'roc_auc']:.3f} against "
+    aucs = table.set_index("predictor")["roc_auc"]
+    tied = winner != "lightgbm" and "lightgbm" in aucs and aucs[winner] - aucs["lightgbm"] <= margin
+    if tied:
+        winner = "lightgbm"
+    exported = winner if winner in EXPORTABLE else next(p for p in table["predictor"] if p in EXPORTABLE)
+    others = ", ".join(f"{r.predictor} {r.roc_auc:.3f}" for r in table.itertuples()
+                       if r.predictor != winner)
+    reason = (f"{winner} won on {where}: mean ROC-AUC {aucs[winner]:.3f} against "
               f"{others} ({table.loc[0, 'rows']:,} rows, {table.loc[0, 'churned']:,} churned, "
               f"{len(folds)} block(s))")
+    if tied:
+        reason += (f"; {table.loc[0, 'predictor']} is ahead by {table.loc[0, 'roc_auc'] - aucs['lightgbm']:.4f}, "
+                   f"not more than small_data.min_auc_gain {margin:g}")
     if exported != winner:
         reason += f"; a {winner} model cannot be exported yet, so {exported} is"
     return Selection(table, winner, exported, reason)
@@ -181,15 +192,17 @@ def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibrat
     card = card.fit(X, y)
     oof = {"lightgbm": fitted.oof_margin_, "logistic": logistic_oof,
            "scorecard": -card.health_score(X).astype(np.float64)}  # fixed rules: no fit to leak
-    selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part")
+    selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part",
+                                 margin=small_data.min_auc_gain)
     return SmallDataFit(fitted, logistic, card, selection, grid, oof)
 
 
-def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray]) -> Selection:
+def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray], *,
+                         margin: float = 0.0) -> Selection:
     """The comparison on the validation window (large data: LightGBM stopped early on it)."""
     every = np.ones(len(y_val), dtype=bool)
     return select_predictor(np.asarray(y_val, dtype=np.int64), scores, [(~every, every)],
-                            where="the validation window")
+                            where="the validation window", margin=margin)
 
 
 def prepared_logistic(X_train, y_train, X_val, y_val, small_data) -> LogisticBaseline:

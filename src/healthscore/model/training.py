@@ -261,7 +261,8 @@ def train_models(
             selection = select_on_validation(y_val, {
                 "lightgbm": fitted.predict_margin(X_val),
                 "logistic": logit_of(logistic.predict_risk(X_val)),
-                "scorecard": -card.health_score(X_val).astype(np.float64)})
+                "scorecard": -card.health_score(X_val).astype(np.float64)},
+                margin=small_data.min_auc_gain)
         if selection is not None:
             log.info("selection: %s", selection.reason)
         if selection is not None and small_data.select and selection.exported == "scorecard":
