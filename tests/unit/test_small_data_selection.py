@@ -135,3 +135,11 @@ def test_a_tie_within_the_margin_keeps_lightgbm():
     assert chosen.winner == chosen.exported == "lightgbm"
     assert "not more than small_data.min_auc_gain 0.05" in chosen.reason
     assert select_predictor(y, tied, folds, where="v", margin=0.0).winner == "scorecard"
+
+
+def test_the_expectation_quotes_the_nearest_measured_folds():
+    from healthscore.model.selection import MEASURED, expectation
+
+    text = expectation(40)
+    nearest = min(MEASURED, key=lambda m: abs(m[0] - 40))
+    assert f"{nearest[0]} churned rows: LightGBM {nearest[1]:.2f}, scorecard {nearest[2]:.2f}" in text
