@@ -20,7 +20,10 @@ Two ways to split, never choosing a setting on test rows:
   cutoff; in each fold the latest ``model.holdout_share`` of the training part (whole
   cutoff days) is the early-stopping and calibration window, the rest is fitted; a
   fold whose fitted or validation rows lack a class is skipped (and said so). Means and
-  per-fold figures are reported.
+  per-fold figures are reported. In renewal mode with fewer churned rows than
+  ``small_data.max_churned_rows`` (socialnet7-dev), the whole training part is fitted
+  instead by inner time-ordered folds (``_quality_small.py``: tree count, calibration,
+  logistic settings and the ``selected`` predictor, all on validation rows).
 
 Results go to ``benchmarks/results/quality.md`` and ``quality.json``, one section per
 data set name; a run replaces its own sections and keeps the others.
