@@ -373,7 +373,7 @@ def train_models(
         oracle_auc_ratio=ratio,
         example=test[[*keys[:1], *exported.feature_names]].head(5).reset_index(drop=True)
         if mode == "ml" else test[[*keys[:1], *names]].head(5).reset_index(drop=True),
-        model_params=model if mode == "ml" else None,
+        model_params=model if mode == "ml" or trials is not None else None,
         reliability=reliability_table(y_test, test_risks["model"], n_bins=bins),
         tuning=trials,
         selection=selection,
