@@ -39,7 +39,8 @@ def render_section(s: dict[str, Any]) -> list[str]:
     split = s["split"]
     if split["kind"] == "TimeSeriesSplit":
         lines += [f"Split: scikit-learn `TimeSeriesSplit(n_splits={split['n_splits']})` over the "
-                  f"labelled rows sorted by cutoff; early stopping and calibration on the "
+                  f"labelled rows sorted by cutoff; "
+                  f"{'tree count, calibration and selection by the ' if split.get('small_data') else 'early stopping and calibration on the '}"
                   f"{split['validation']}; {split['folds_used']} fold(s) trained. "
                   f"Metrics: mean (± standard deviation) over those folds.", ""]
         lines += ["| fold | fit rows | fit churned | validation rows | validation churned | "
@@ -47,6 +48,8 @@ def render_section(s: dict[str, Any]) -> list[str]:
         for f in s["folds"]:
             note = f.get("skipped") or ("fewer fit churned rows than model.min_churned_rows"
                                         if f.get("below_min_churned_rows") else "")
+            if f.get("selected"):
+                note = f"selected: {f['selected']}; logistic {f['logistic']}" + (f"; {note}" if note else "")
             lines.append(f"| {f['fold']} | {f['fit_rows']:,} | {f['fit_churned']} | "
                          f"{f['validation_rows']:,} | {f['validation_churned']} | {f['test_rows']:,} | "
                          f"{f['test_churned']} | {f['test_first_cutoff']} .. {f['test_last_cutoff']} | "
@@ -74,7 +77,13 @@ def render_section(s: dict[str, Any]) -> list[str]:
                   "|---|---" + "|---:" * len(HEADERS) + "|"]
         lines += [f"| {r['fold']} | {r['predictor']} | " + " | ".join(_fmt(r[m]) for m in METRICS) + " |"
                   for r in s["per_fold"]]
-    lines += render_bars(s) + render_drivers(s) + render_leaks(s)
+    reasons = [f"- fold {f['fold']}: {f['selection']}" for f in s.get("folds", []) if f.get("selection")]
+    if s.get("selection"):
+        reasons = [f"- {s['selection']}"]
+    if reasons:
+        lines += ["", "Selection (made on validation rows only; `selected` is what `train` exports):", "",
+                  *reasons]
+        lines += render_bars(s) + render_drivers(s) + render_leaks(s)
     versions = ", ".join(f"{k} {v}" for k, v in s["versions"].items())
     m = s["machine"]
     lines += ["", f"Versions: {versions}. Machine: {m['cpu']}, {m['cores']} cores, "

@@ -20,7 +20,10 @@ Two ways to split, never choosing a setting on test rows:
   cutoff; in each fold the latest ``model.holdout_share`` of the training part (whole
   cutoff days) is the early-stopping and calibration window, the rest is fitted; a
   fold whose fitted or validation rows lack a class is skipped (and said so). Means and
-  per-fold figures are reported.
+  per-fold figures are reported. In renewal mode with fewer churned rows than
+  ``small_data.max_churned_rows`` (socialnet7-dev), the whole training part is fitted
+  instead by inner time-ordered folds (``_quality_small.py``: tree count, calibration,
+  logistic settings and the ``selected`` predictor, all on validation rows).
 
 Results go to ``benchmarks/results/quality.md`` and ``quality.json``, one section per
 data set name; a run replaces its own sections and keeps the others.
@@ -62,10 +65,11 @@ sys.path.insert(0, str(HERE))  # benchmarks/_common.py, also when this file is i
 import _common  # noqa: E402
 from _quality_data import CACHE, build, simulated_data  # noqa: E402
 from _quality_markdown import METRICS, checks, render_markdown, render_section  # noqa: E402
+import _quality_small  # noqa: E402
 
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-PREDICTORS = ("model", "logistic", "scorecard", "base_rate", "oracle")
+PREDICTORS = ("model", "selected", "logistic", "scorecard", "base_rate", "oracle")
 SOCIALNET = "../shared/data/socialnet7-dev"
 #: The standard sections of a bare run, as command-line arguments.
 STANDARD = {
@@ -167,7 +171,7 @@ def evaluate_split(dataset: pd.DataFrame, params: Params, *, truth: pd.DataFrame
     result = train_models(dataset, split=params.split, model=params.model,
                           calibration=params.calibration, scorecard=params.scorecard,
                           score=params.score, ground_truth=truth,
-                          tune=params.tune if tune else None)
+                          tune=params.tune if tune else None, small_data=params.small_data)
     train, _, test = split_by_time(dataset, params.split)
     names = result.feature_names
     overall = result.metrics.query("segment == 'all'").set_index("predictor")
@@ -184,6 +188,7 @@ def evaluate_split(dataset: pd.DataFrame, params: Params, *, truth: pd.DataFrame
             "counts": counts, "table": table, "auc_to_oracle": _round(result.oracle_auc_ratio),
             "trees": None if result.model is None else result.model.best_iteration_,
             "tuned": None if result.tuning is None else dataclasses.asdict(result.model_params),
+            "selection": None if result.selection is None else result.selection.reason,
             **pool([part], truth, names, features=params.features, frame=test)}
 
 
@@ -228,6 +233,19 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
             info["skipped"] = f"no churned and retained rows in the {' and '.join(lacking)} window"
             continue
         info["below_min_churned_rows"] = bool(info["fit_churned"] < params.model.min_churned_rows)
+        part = pd.concat([fit, validation])
+        if _quality_small.applies(params, part) and not tune:
+            risks, notes, model = _quality_small.fit_fold(part, test, names, params, scale)
+            info |= notes
+            risks["base_rate"] = BaseRateBaseline().fit(part, part["label"]).predict_risk(test)
+            if truth is not None:
+                risks["oracle"] = oracle_risk(test, truth)
+            tables.append(metrics_table(test["label"].to_numpy(dtype=np.int64), risks,
+                                        n_bins=params.calibration.ece_bins).assign(fold=number))
+            parts.append(analyse_test(ExportedModel(model, scale), fit=part, test=test, names=names,
+                                      truth=truth, features=params.features,
+                                      profile=params.score.profile_features))
+            continue
         X_fit, X_val, X_test = fit[names], validation[names], test[names]
         y_fit, y_val = (w["label"].to_numpy(dtype=np.int64) for w in (fit, validation))
         settings = params.model
@@ -266,9 +284,12 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
     ratio = None
     if "oracle" in mean.index:
         ratio = _round(mean.loc["model", "roc_auc"] / mean.loc["oracle", "roc_auc"])
+    small = any("selection" in f for f in folds)
+    validation = (f"{params.small_data.inner_folds} inner time-ordered folds of each training part "
+                  "(whole cutoff days; fit and validation windows together)" if small else
+                  f"latest {params.model.holdout_share:g} of each training part (whole cutoff days)")
     return {"split": {"kind": "TimeSeriesSplit", "n_splits": n_splits,
-                      "validation": f"latest {params.model.holdout_share:g} of each training "
-                                    "part (whole cutoff days)", "folds_used": len(tables)},
+                      "validation": validation, "folds_used": len(tables), "small_data": small},
             "folds": folds,
             "table": {p: {m: _round(mean.loc[p, m]) for m in METRICS} for p in mean.index},
             "table_std": {p: {m: _round(std.loc[p, m]) for m in METRICS} for p in std.index},

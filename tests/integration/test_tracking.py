@@ -147,14 +147,17 @@ def test_cli_train_refuses_small_data_then_runs_the_scorecard_end_to_end(params,
     small = dataset[dataset["account_id"] <= 120]
     write_dataset(small, tmp_path / "small.parquet", meta=make_meta(data_fingerprint="small", params={}))
     overrides = ["--set", f"tracking.uri={params.tracking.uri}"]
-    assert main([*overrides, "train", "--data", "small.parquet"]) == 2
+    assert main([*overrides, "--set", "small_data.select=false", "train", "--data", "small.parquet"]) == 2
     assert "--mode scorecard" in capsys.readouterr().err
+    # with the selection (the default), small data is measured, not refused: train says who won
+    assert main([*overrides, "train", "--data", "small.parquet"]) == 0
+    assert "  selected: " in capsys.readouterr().out
     assert main([*overrides, "train", "--data", "small.parquet", "--mode", "scorecard"]) == 0
     assert "trained (scorecard)" in capsys.readouterr().out
     # ~25 test rows: the scorecard's ECE is noisy, so the test loosens that gate
-    assert main([*overrides, "--set", "tracking.gates.max_ece=0.5", "promote"]) == 0
+    assert main([*overrides, "--set", "tracking.gates.max_ece=0.5", "promote", "2"]) == 0
     exported = load_exported(tmp_path / "models" / "healthscore")
-    assert exported.kind == "scorecard" and exported.version == "1"
+    assert exported.kind == "scorecard" and exported.version == "2"
 
 
 def test_cli_train_with_ground_truth_then_promote(params, synthetic, tmp_path, capsys):

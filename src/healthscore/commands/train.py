@@ -53,6 +53,7 @@ def run(args: argparse.Namespace, params) -> int:
         tune=params.tune if args.tune else None,
         horizon=horizon,
         observed_until=observed_until,
+        small_data=params.small_data if args.mode == "ml" else None,
     )
     result.exported.reference = training_reference(frame, result, params, meta=meta)
     logged = tracking.log_training_run(
@@ -100,9 +101,27 @@ def dataset_horizon(meta: dict):
     return horizon, pd.Timestamp(meta["observed_until"])
 
 
+def render_selection(result) -> list[str]:
+    """Which predictor won on validation rows and why, and what to expect at this size."""
+    from healthscore.model.selection import expectation
+
+    selection = result.selection
+    lines = [f"  selected: {selection.exported} ({selection.reason})"]
+    for row in selection.table.itertuples(index=False):
+        lines.append(f"    {row.predictor:<10} validation ROC-AUC {row.roc_auc:.4f}  "
+                     f"top-decile lift {row.top_decile_lift:.2f}")
+    churned = int(result.counts.set_index("window").loc[["train", "validation"], "churned"].sum())
+    expected = expectation(churned)
+    if expected:
+        lines.append(f"  at {churned} churned training rows: {expected}")
+    return lines
+
+
 def render_summary(result, logged) -> str:
     """The console summary of a training run: windows, metrics side by side, bands."""
     lines = [f"trained ({result.mode}) on {len(result.feature_names)} features"]
+    if result.selection is not None:
+        lines += render_selection(result)
     for row in result.counts.itertuples(index=False):
         span = "" if pd.isna(row.first_cutoff) else (
             f"  cutoffs {row.first_cutoff.date()} .. {row.last_cutoff.date()}"

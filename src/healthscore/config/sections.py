@@ -22,7 +22,11 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
+<<<<<<< HEAD
 from healthscore.config.sql import SqlParams
+=======
+from healthscore.config.small_data import SmallDataParams
+>>>>>>> small
 
 # ----------------------------------------------------------------------------- data
 
@@ -428,3 +432,4 @@ class Params:
     challenger: ChallengerParams = field(default_factory=ChallengerParams)
     plays: PlayList = field(default_factory=default_plays)
     notify: NotifyParams = field(default_factory=NotifyParams)
+    small_data: SmallDataParams = field(default_factory=SmallDataParams)

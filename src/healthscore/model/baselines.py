@@ -6,9 +6,13 @@
   value, the health score is the weighted mean. Its churn probability comes from a
   one-feature logistic fit of the score on the validation window, so its log loss and
   calibration error compare with the model's. It is also the cold-start mode.
-* :class:`LogisticBaseline`: L2 logistic regression on the same features (median
+* :class:`LogisticBaseline`: logistic regression on the same features (median
   imputation with missing indicators and standardisation for numbers, one-hot
-  categories), fitted on the training window.
+  categories), fitted on the training window. Prepared for few churned rows
+  (:func:`healthscore.model.selection.fit_logistic` picks its settings by inner folds):
+  a signed ``log1p`` or a rank (normal quantile) transform of skewed counts, an L1
+  penalty, and optionally correlated metrics averaged into groups
+  (:class:`~healthscore.model.grouping.CorrelatedGroups`).
 """
 
 from __future__ import annotations
@@ -53,18 +57,33 @@ class BaseRateBaseline:
 
 
 class LogisticBaseline:
-    """L2 logistic regression on the model's features (scikit-learn pipeline).
+    """Logistic regression on the model's features (scikit-learn pipeline).
 
     Parameters
     ----------
     C : float
-        Inverse L2 strength.
+        Inverse penalty strength.
     max_iter : int
+    penalty : {"l2", "l1"}
+    transform : {"none", "log1p", "rank"}
+        Of numeric columns before imputation: none, ``sign(x) log1p(|x|)``, or ranks
+        mapped to a standard normal (fitted on the training rows).
+    group_above : float
+        > 0: numeric columns correlated above it are averaged (standardised) first.
     """
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 2000) -> None:
+    def __init__(self, *, C: float = 1.0, max_iter: int = 2000, penalty: str = "l2",
+                 transform: str = "none", group_above: float = 0.0) -> None:
         self.C = C
         self.max_iter = max_iter
+        self.penalty = penalty
+        self.transform = transform
+        self.group_above = group_above
+
+    def describe(self) -> str:
+        """The settings in words, e.g. ``L1, C=0.1, rank``."""
+        grouped = f", groups above |r| {self.group_above:g}" if self.group_above else ""
+        return f"{self.penalty.upper()}, C={self.C:g}, {self.transform}{grouped}"
 
     def fit(self, X: pd.DataFrame, y: Any) -> "LogisticBaseline":
         target = np.asarray(y, dtype=np.int64)
@@ -81,9 +100,7 @@ class LogisticBaseline:
         self.constant_ = None
         transformers = []
         if self.numeric_:
-            numeric = make_pipeline(
-                SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
-            )
+            numeric = make_pipeline(*_numeric_steps(self.transform, self.group_above, rows=len(frame)))
             transformers.append(("numeric", numeric, self.numeric_))
         if self.categorical_:
             transformers.append(
@@ -92,7 +109,9 @@ class LogisticBaseline:
         self.pipeline_ = Pipeline(
             [
                 ("prepare", ColumnTransformer(transformers)),
-                ("logistic", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+                ("logistic", LogisticRegression(
+                    C=self.C, max_iter=self.max_iter,
+                    **({"l1_ratio": 1.0, "solver": "liblinear"} if self.penalty == "l1" else {}))),
             ]
         )
         self.pipeline_.fit(frame, target)
@@ -103,6 +122,30 @@ class LogisticBaseline:
             return np.full(len(X), self.constant_, dtype=np.float64)
         frame = _plain_frame(X[self.numeric_ + self.categorical_])
         return self.pipeline_.predict_proba(frame)[:, 1]
+
+
+def _signed_log1p(X):
+    return np.sign(X) * np.log1p(np.abs(X))
+
+
+def _numeric_steps(transform: str, group_above: float, *, rows: int) -> list:
+    """Transform, impute (median, with missing indicators), standardise[, group]."""
+    from sklearn.preprocessing import FunctionTransformer, QuantileTransformer
+
+    if transform not in ("none", "log1p", "rank"):
+        raise ConfigError(f"logistic: transform must be none, log1p or rank, got {transform!r}")
+    steps: list = [SimpleImputer(strategy="median", add_indicator=not group_above)]
+    if transform == "log1p":
+        steps.insert(0, FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"))
+    elif transform == "rank":
+        steps.append(QuantileTransformer(output_distribution="normal", n_quantiles=max(2, min(200, rows)),
+                                         subsample=None, random_state=0))
+    steps.append(StandardScaler())
+    if group_above:
+        from healthscore.model.grouping import CorrelatedGroups
+
+        steps += [CorrelatedGroups(group_above), StandardScaler()]
+    return steps
 
 
 def _plain_frame(X: pd.DataFrame) -> pd.DataFrame:

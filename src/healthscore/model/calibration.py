@@ -166,8 +166,46 @@ def level_spread(predicted: Any, lost: Any, dates: Any, *, min_windows: int = 20
     return float(np.sqrt(max(0.0, float((weight * (d ** 2 - noise)).sum() / weight.sum()))))
 
 
+def fit_platt_within(margin: Any, y: Any, blocks: Any) -> tuple[float, float]:
+    """Platt on out-of-fold margins that come from several boosters (one per block).
+
+    Each inner fold's booster has its own level (its training rows' churn rate), so a
+    slope fitted on the pooled margins mixes the ranking within a block with the levels
+    between them, and can even turn negative (socialnet7-dev: a test ROC-AUC of 0.24 from
+    a ranking of 0.76). The slope ``a`` is therefore fitted within blocks (a logistic
+    regression of the label on the margin and one intercept per block), floored at 0
+    (a margin that ranks the wrong way carries no risk, never the reverse); the single
+    intercept ``b`` then matches the pooled churn rate given ``a``.
+    """
+    margin = np.asarray(margin, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    _require_both_classes(y, "margin")
+    codes = pd.factorize(np.asarray(blocks))[0]
+    design = np.column_stack([margin, np.eye(codes.max() + 1)[codes]])
+    fit = LogisticRegression(C=PLATT_C, fit_intercept=False, solver="lbfgs", max_iter=1000)
+    a = max(float(fit.fit(design, y).coef_[0, 0]), 0.0)
+    return a, matching_intercept(a, margin, y)
+
+
+def matching_intercept(a: float, margin: Any, y: Any) -> float:
+    """The ``b`` whose mean risk ``expit(a * margin + b)`` equals the churn rate of ``y``.
+
+    Small data: the booster refitted on the whole training part with the tree count
+    of its inner folds sits at another level than the folds' boosters did, so its level
+    is matched on its own margins of the part (slope from the folds). On socialnet7-dev,
+    fitted on the first 75 % of each training part's days and judged on the rest (no
+    test fold), this gave a log loss of 0.101 and an ECE of 0.007 against 0.118 and
+    0.038 for the folds' pooled intercept.
+    """
+    from scipy.optimize import brentq
+
+    margin = np.asarray(margin, dtype=np.float64)
+    churned = float(np.sum(y))
+    return float(brentq(lambda b: float(np.sum(expit(a * margin + b))) - churned, -50.0, 50.0))
+
+
 def fit_calibrator(
-    margin: Any, y: Any, *, method: Literal["platt", "isotonic"] = "platt"
+    margin: Any, y: Any, *, method: Literal["platt", "isotonic"] = "platt", blocks: Any = None,
 ) -> Calibrator:
     """Fit a :class:`Calibrator` on held-out margins and labels (the validation window).
 
@@ -178,10 +216,12 @@ def fit_calibrator(
     y : array of shape (n,)
         0/1 labels of the same rows.
     method : {"platt", "isotonic"}
+    blocks : array of shape (n,), optional
+        Out-of-fold margins: the inner fold of each row (:func:`fit_platt_within`).
     """
     if method not in ("platt", "isotonic"):
         raise ModelError(f"calibration.method: expected 'platt' or 'isotonic', got {method!r}")
-    a, b = fit_platt(margin, y)
+    a, b = fit_platt(margin, y) if blocks is None else fit_platt_within(margin, y, blocks)
     if method == "platt":
         return Calibrator("platt", a, b)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")

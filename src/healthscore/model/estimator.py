@@ -12,6 +12,7 @@ Persistence (:mod:`healthscore.model.model_files`) is three plain files, no pick
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from healthscore.errors import DataError, ModelError
-from healthscore.model.calibration import fit_calibrator
+from healthscore.model.calibration import fit_calibrator, matching_intercept
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
 from healthscore.model.model_files import read_model, write_model
@@ -54,6 +55,12 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         held out for early stopping and calibration (0 = none: calibrate in-sample).
     calibration : {"platt", "isotonic"}
         Platt (default) keeps explanations additive; isotonic is report-only.
+    inner_folds : int
+        0 (default): early stopping and calibration on the validation window. ``k >= 2``:
+        ``fit`` gets ``cutoffs`` instead; the tree count is chosen by ``k``
+        expanding-window folds over the cutoff days
+        (:func:`~healthscore.model.inner_cv.cv_tree_count`), the booster is refitted on
+        every row with that count, and Platt is fitted on the out-of-fold margins.
     random_state : int
         Seed of LightGBM and of the holdout split.
     n_jobs : int
@@ -72,7 +79,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         ``classes_[1]`` is the churned class.
     best_iteration_ : int
         Trees kept.
-    validation_ : {"given", "holdout", "in-sample"}
+    validation_ : {"given", "holdout", "in-sample", "inner-cv"}
         Where early stopping and calibration got their rows.
     """
 
@@ -96,6 +103,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 100,
         holdout_share: float = 0.25,
         calibration: Literal["platt", "isotonic"] = "platt",
+        inner_folds: int = 0,
         random_state: int = 42,
         n_jobs: int = 2,
     ) -> None:
@@ -111,13 +119,17 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.holdout_share = holdout_share
         self.calibration = calibration
+        self.inner_folds = inner_folds
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     @classmethod
-    def from_params(cls, model: Any, calibration: Any = None) -> "HealthScoreModel":
-        """Build from ``params.model`` (ModelParams) and ``params.calibration``."""
+    def from_params(cls, model: Any, calibration: Any = None, *,
+                    inner_folds: int = 0) -> "HealthScoreModel":
+        """Build from ``params.model`` (ModelParams) and ``params.calibration``;
+        ``inner_folds`` from ``params.small_data`` where the data is small."""
         return cls(
+            inner_folds=inner_folds,
             n_estimators=model.n_estimators,
             learning_rate=model.learning_rate,
             num_leaves=model.num_leaves,
@@ -143,7 +155,8 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------- fitting
 
-    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> "HealthScoreModel":
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None,
+            cutoffs: Any = None) -> "HealthScoreModel":
         """Train the booster, stop early and calibrate.
 
         Parameters
@@ -157,6 +170,9 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             The validation window (later cutoffs than ``X``) for early stopping and
             calibration. Without it, a seeded stratified ``holdout_share`` of ``X`` is
             held out.
+        cutoffs : array of shape (n,), optional
+            With ``inner_folds``: each row of ``X``'s cutoff time (``X`` is then the whole
+            training part, and no ``X_val`` is given).
 
         Returns
         -------
@@ -170,6 +186,10 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit: X has {len(frame)} rows but y has {len(target)}")
         self.feature_names_, self.categories_ = learn_columns(frame)
         matrix = encode_frame(frame, self.feature_names_, self.categories_)
+        if self.inner_folds:
+            if cutoffs is None or X_val is not None:
+                raise ValueError("fit: inner_folds needs cutoffs and no X_val")
+            return self._fit_inner_cv(matrix, target, np.asarray(cutoffs))
 
         if X_val is not None:
             train_m, train_y = matrix, target
@@ -194,7 +214,36 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = fit_calibrator(margin, calib_y, method=self.calibration)
         return self
 
-    def _train_booster(self, train_m, train_y, val_m, val_y) -> lgb.Booster:
+    def _fit_inner_cv(self, matrix: np.ndarray, target: np.ndarray, cutoffs: np.ndarray):
+        """Tree count by inner time-ordered folds, Platt on their out-of-fold margins."""
+        from healthscore.model.inner_cv import cv_tree_count, inner_time_folds
+
+        if len(cutoffs) != len(target):
+            raise ValueError(f"fit: X has {len(target)} rows but cutoffs has {len(cutoffs)}")
+        folds = inner_time_folds(cutoffs, target, n_folds=int(self.inner_folds))
+        if not folds:
+            raise ModelError(f"fit: none of the {self.inner_folds} inner folds has churned and "
+                             "retained rows on both sides; fewer inner_folds or more data")
+        categorical = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
+        best, self.oof_margin_, self.inner_curve_ = cv_tree_count(
+            self._lgb_params(), matrix, target, folds, rounds=int(self.n_estimators),
+            feature_names=list(self.feature_names_), categorical=categorical)
+        self.inner_folds_ = len(folds)
+        self.booster_ = self._train_booster(matrix, target, None, None, rounds=best)
+        self.best_iteration_ = int(self.booster_.num_trees())
+        block = np.full(len(target), -1)
+        for number, (_, val) in enumerate(folds):
+            block[val] = number
+        has = block >= 0
+        calibrator = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration,
+                                    blocks=block[has])
+        margin = self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
+        self.calibrator_ = dataclasses.replace(  # the refitted booster's own level
+            calibrator, b=matching_intercept(calibrator.a, margin, target))
+        self.validation_ = "inner-cv"
+        return self
+
+    def _train_booster(self, train_m, train_y, val_m, val_y, *, rounds: int | None = None) -> lgb.Booster:
         categorical = [i for i, n in enumerate(self.feature_names_) if n in self.categories_]
         dtrain = lgb.Dataset(
             train_m,
@@ -214,7 +263,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         booster = lgb.train(
             self._lgb_params(),
             dtrain,
-            num_boost_round=int(self.n_estimators),
+            num_boost_round=int(self.n_estimators if rounds is None else rounds),
             valid_sets=valid_sets,
             valid_names=["validation"] * len(valid_sets),
             callbacks=callbacks,

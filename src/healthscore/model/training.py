@@ -38,6 +38,7 @@ from healthscore.model.exposure import (
 )
 from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.scale import HealthScale
+from healthscore.model.selection import inner_metrics, logit_of, prepared_logistic
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
 from healthscore.progress import Progress
 
@@ -95,6 +96,7 @@ class TrainResult:
     model_params: Any = None
     tuning: pd.DataFrame | None = None
     reliability: pd.DataFrame | None = None
+    selection: Any = None  # healthscore.model.selection.Selection: which predictor won and why
 
     def overall(self, predictor: str = "model") -> dict[str, float]:
         """Test metrics of one predictor over all test rows."""
@@ -141,6 +143,7 @@ def train_models(
     tune: Any = None,
     horizon: Horizon | None = None,
     observed_until: pd.Timestamp | None = None,
+    small_data: Any = None,
 ) -> TrainResult:
     """Train, calibrate and evaluate the model beside its baselines.
 
@@ -173,6 +176,14 @@ def train_models(
     observed_until : Timestamp, optional
         The end of the data (the dataset sidecar's ``observed_until``); with
         ``horizon``.
+    small_data : SmallDataParams, optional
+        Renewal mode, ``ml``: the prepared L1 logistic regression and the selection
+        among LightGBM, logistic regression and scorecard (:mod:`healthscore.model.selection`;
+        the winner it can export is exported when ``small_data.select``). Below
+        ``small_data.max_churned_rows`` churned rows in the training and validation
+        windows, these form one training part whose inner time-ordered folds choose the
+        tree count, fit the calibration and make the selection; no refusal below
+        ``model.min_churned_rows`` then. Without it: LightGBM only, as before.
 
     Raises
     ------
@@ -198,11 +209,16 @@ def train_models(
         test = account_exposure(test, horizon)
     y_train, y_val, y_test = (_labels(w) for w in (train, validation, test))
     churned = int(y_train.sum())
-    if mode == "ml" and churned < model.min_churned_rows:
+    small = (mode == "ml" and horizon is None and small_data is not None
+             and churned + int(y_val.sum()) < small_data.max_churned_rows)
+    if mode == "ml" and churned < model.min_churned_rows and not (small and small_data.select):
+        from healthscore.model.selection import expectation
+
         raise InsufficientDataError(
             f"training window: {churned} churned row(s) (label 1) out of {len(train)}; "
             f"at least {model.min_churned_rows} (params.model.min_churned_rows) are needed "
             "to learn a model. Use the rule scorecard instead: healthscore train --mode scorecard"
+            + (f"; {expectation(churned)}" if expectation(churned) else "")
         )
     scale = HealthScale.from_params(score)
     ml = mode == "ml"  # the steps: baselines, [tuning, model, served model,] evaluation
@@ -212,12 +228,16 @@ def train_models(
         X_test = test[names]
 
     base_rate = BaseRateBaseline().fit(X_train, y_train)
-    logistic = LogisticBaseline().fit(X_train, y_train)
-    card = RuleScorecard.from_params(scorecard, scale).fit(
-        X_train, y_train, X_val=X_val, y_val=y_val
-    )
+    card = RuleScorecard.from_params(scorecard, scale)
+    if small_data is not None and horizon is None:
+        logistic = prepared_logistic(X_train, y_train, X_val, y_val, small_data)
+    else:
+        logistic = LogisticBaseline().fit(X_train, y_train)
+    if not small:
+        card = card.fit(X_train, y_train, X_val=X_val, y_val=y_val)
     bar.advance()
     fitted: HealthScoreModel | None = None
+    selection = inner = None
     trials = None
     if mode == "ml" and tune is not None:
         from healthscore.model.tuning import tune_model_params
@@ -227,14 +247,33 @@ def train_models(
         )
         bar.advance()
     if mode == "ml":
-        if horizon is not None:
+        if small:
+            from healthscore.model.selection import fit_small_data
+
+            inner = fit_small_data(pd.concat([train, validation]), names, model=model,
+                                   calibration=calibration, card=card, small_data=small_data)
+            fitted, logistic, card, selection = inner.model, inner.logistic, inner.card, inner.selection
+        elif horizon is not None:
             fitted = fit_hazard(dataset, names, horizon=horizon, train_until=windows.validation_start,
                                 known_until=windows.test_start, model=model, calibration=calibration)
         else:
             fitted = HealthScoreModel.from_params(model, calibration).fit(
                 X_train, y_train, X_val=X_val, y_val=y_val
             )
-        exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale)
+        if selection is None and small_data is not None and horizon is None:
+            from healthscore.model.selection import select_on_validation
+
+            selection = select_on_validation(y_val, {
+                "lightgbm": fitted.predict_margin(X_val),
+                "logistic": logit_of(logistic.predict_risk(X_val)),
+                "scorecard": -card.health_score(X_val).astype(np.float64)},
+                margin=small_data.min_auc_gain)
+        if selection is not None:
+            log.info("selection: %s", selection.reason)
+        if selection is not None and small_data.select and selection.exported == "scorecard":
+            mode, fitted = "scorecard", None
+        exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale) \
+            if fitted is not None else ExportedModel(card, scale)
         bar.advance()
     else:
         exported = ExportedModel(card, scale)
@@ -279,8 +318,9 @@ def train_models(
             test, ground_truth, keys=("account_id", "cutoff_time"), value="risk_horizon"))
     segments = test[SEGMENT] if SEGMENT in test.columns else None
     metrics = metrics_table(y_test, test_risks, segments=segments, n_bins=bins)
-    validation_metrics = metrics_table(y_val, risks_of(X_val, intervals=horizon is not None),
-                                       n_bins=bins)
+    validation_metrics = (inner_metrics(inner, pd.concat([train, validation]), base_rate, n_bins=bins)
+                          if inner is not None else
+                          metrics_table(y_val, risks_of(X_val, intervals=horizon is not None), n_bins=bins))
     if ground_truth is not None:  # both AUCs on the rows that have ground truth
         matched = ~np.isnan(test_risks["oracle"])
         pair = metrics_table(
@@ -341,9 +381,10 @@ def train_models(
         oracle_auc_ratio=ratio,
         example=test[[*keys[:1], *exported.feature_names]].head(5).reset_index(drop=True)
         if mode == "ml" else test[[*keys[:1], *names]].head(5).reset_index(drop=True),
-        model_params=model if mode == "ml" else None,
+        model_params=model if mode == "ml" or trials is not None else None,
         reliability=reliability_table(y_test, test_risks["model"], n_bins=bins),
         tuning=trials,
+        selection=selection,
     )
 
 

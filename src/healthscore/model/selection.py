@@ -1,0 +1,242 @@
+"""Small-data learning: the prepared logistic regression, the inner comparison of
+LightGBM, logistic regression and the rule scorecard, and what to expect (issue 15).
+
+Every choice here is made on validation rows only: the inner time-ordered folds of the
+training part (:mod:`healthscore.model.inner_cv`) when churned rows are few, else the
+validation window. The test window is never seen.
+
+The comparison: each candidate's out-of-fold prediction on the inner validation blocks
+(LightGBM's raw margin at the tree count chosen by the same folds, the logistic
+regression's logit with its settings chosen by them, the scorecard's negated health
+score); the winner has the highest mean ROC-AUC over the blocks. Only LightGBM and the
+scorecard can be exported today: when the logistic regression wins, the better of the
+other two is exported and ``train`` says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from healthscore.model.baselines import LogisticBaseline
+from healthscore.model.inner_cv import oof_mask
+
+log = logging.getLogger(__name__)
+
+#: Predictors ``train`` can export (a logistic regression has no model folder yet).
+EXPORTABLE = ("lightgbm", "scorecard")
+
+#: Measured on socialnet7-dev (benchmarks/results/quality.md, section ``socialnet7``:
+#: TimeSeriesSplit(5), inner folds, test folds only; recorded 2026-12-02): churned rows in
+#: the training part -> (LightGBM test ROC-AUC, rule scorecard test ROC-AUC) of that fold.
+#: Below ~50 churned rows LightGBM lost to the hand-set rules; from ~75 it won.
+MEASURED: tuple[tuple[int, float, float], ...] = (
+    (37, 0.648, 0.700), (77, 0.759, 0.720), (106, 0.738, 0.676), (126, 0.793, 0.737))
+
+
+def fit_logistic(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], *,
+                 cs: list[float], transforms: list[str], group_above: float = 0.0,
+                 refit: np.ndarray | None = None) -> tuple[LogisticBaseline, np.ndarray, pd.DataFrame]:
+    """The L1 logistic regression whose ``C`` and transform win on ``folds``.
+
+    Parameters
+    ----------
+    X, y : the training part (features, 0/1 labels).
+    folds : (fit, validate) boolean masks over its rows.
+    cs, transforms : the grid (``params.small_data``).
+    refit : boolean mask, optional
+        Rows the chosen settings are refitted on (default: every row).
+
+    Returns
+    -------
+    (LogisticBaseline, ndarray of shape (n,), DataFrame)
+        The refitted regression; the chosen settings' out-of-fold logit (NaN outside the
+        validation blocks); one row per setting with its mean inner ROC-AUC.
+    """
+    rows, best, best_auc, best_oof = [], None, -np.inf, None
+    for transform, C in itertools.product(transforms, cs):
+        oof = np.full(len(y), np.nan)
+        aucs = []
+        for fit, val in folds:
+            model = LogisticBaseline(C=C, penalty="l1", transform=transform,
+                                     group_above=group_above).fit(X.loc[fit], y[fit])
+            oof[val] = logit_of(model.predict_risk(X.loc[val]))
+            aucs.append(_auc(y[val], oof[val]))
+        auc = float(np.nanmean(aucs))
+        rows.append({"transform": transform, "C": C, "inner_roc_auc": auc})
+        if auc > best_auc + 1e-9:  # ties: the earlier (stronger penalty, simpler) one
+            best, best_auc, best_oof = (transform, C), auc, oof
+    transform, C = best
+    mask = np.ones(len(y), dtype=bool) if refit is None else refit
+    model = LogisticBaseline(C=C, penalty="l1", transform=transform,
+                             group_above=group_above).fit(X.loc[mask], y[mask])
+    return model, best_oof, pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The inner comparison: ``table`` (one row per candidate: ``predictor``,
+    ``roc_auc`` mean over the blocks, ``pooled_roc_auc``, ``top_decile_lift``,
+    ``rows``, ``churned``, ``blocks``), the ``winner``, the ``exported`` predictor and
+    ``reason`` in words."""
+
+    table: pd.DataFrame
+    winner: str
+    exported: str
+    reason: str
+
+
+def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
+                     folds: list[tuple[np.ndarray, np.ndarray]], *, where: str,
+                     margin: float = 0.0) -> Selection:
+    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds``; another
+    candidate displaces LightGBM (whose drivers explain each account) only by more than
+    ``margin`` (``small_data.min_auc_gain``)."""
+    has = oof_mask(folds, len(y))
+    rows = []
+    for name, values in oof.items():
+        aucs = [_auc(y[val], values[val]) for _, val in folds]
+        rows.append({"predictor": name, "roc_auc": float(np.nanmean(aucs)),
+                     "pooled_roc_auc": _auc(y[has], values[has]),
+                     "top_decile_lift": _lift(y[has], values[has]),
+                     "rows": int(has.sum()), "churned": int(y[has].sum()), "blocks": len(folds)})
+    table = pd.DataFrame(rows).sort_values("roc_auc", ascending=False, kind="stable")
+    table = table.reset_index(drop=True)
+    winner = str(table.loc[0, "predictor"])
+    aucs = table.set_index("predictor")["roc_auc"]
+    tied = winner != "lightgbm" and "lightgbm" in aucs and aucs[winner] - aucs["lightgbm"] <= margin
+    if tied:
+        winner = "lightgbm"
+    exported = winner if winner in EXPORTABLE else next(p for p in table["predictor"] if p in EXPORTABLE)
+    others = ", ".join(f"{r.predictor} {r.roc_auc:.3f}" for r in table.itertuples()
+                       if r.predictor != winner)
+    reason = (f"{winner} won on {where}: mean ROC-AUC {aucs[winner]:.3f} against "
+              f"{others} ({table.loc[0, 'rows']:,} rows, {table.loc[0, 'churned']:,} churned, "
+              f"{len(folds)} block(s))")
+    if tied:
+        reason += (f"; {table.loc[0, 'predictor']} is ahead by {table.loc[0, 'roc_auc'] - aucs['lightgbm']:.4f}, "
+                   f"not more than small_data.min_auc_gain {margin:g}")
+    if exported != winner:
+        reason += f"; a {winner} model cannot be exported yet, so {exported} is"
+    return Selection(table, winner, exported, reason)
+
+
+def expectation(churned: int) -> str:
+    """What to expect from a model at ``churned`` churned training rows, from
+    :data:`MEASURED` (the nearest measured folds), in words."""
+    if not MEASURED:
+        return ""
+    near = sorted(MEASURED, key=lambda m: abs(m[0] - churned))[:2]
+    text = "; ".join(f"{n} churned rows: LightGBM {a:.2f}, scorecard {c:.2f}" for n, a, c in near)
+    return (f"measured on socialnet7-dev (test ROC-AUC of folds with a similar training part: "
+            f"{text})")
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2 or np.isnan(score).any():
+        return float("nan")
+    return float(roc_auc_score(y, score))
+
+
+def _lift(y: np.ndarray, score: np.ndarray) -> float:
+    if len(y) == 0 or y.sum() == 0:
+        return float("nan")
+    top = np.argsort(-score, kind="stable")[: max(1, int(np.ceil(0.1 * len(y))))]
+    return float(y[top].mean() / y.mean())
+
+
+@dataclass
+class SmallDataFit:
+    """The candidates fitted on one training part and their inner comparison."""
+
+    model: Any
+    logistic: LogisticBaseline
+    card: Any
+    selection: Selection
+    logistic_grid: pd.DataFrame
+    oof: dict[str, np.ndarray]  # each candidate's out-of-fold score (NaN outside the blocks)
+
+
+def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibration: Any,
+                   card: Any, small_data: Any) -> SmallDataFit:
+    """Fit LightGBM, the logistic regression and the scorecard on a small training part
+    (train and validation windows together) and compare them on its inner folds.
+
+    ``part`` holds ``names``, ``label`` and ``cutoff_time``; ``card`` is an unfitted
+    :class:`~healthscore.model.baselines.RuleScorecard`; ``model``, ``calibration`` and
+    ``small_data`` are params sections.
+    """
+    from healthscore.errors import InsufficientDataError
+    from healthscore.model.estimator import HealthScoreModel
+    from healthscore.model.inner_cv import inner_time_folds
+
+    y = part["label"].to_numpy(dtype=np.int64)
+    cutoffs = part["cutoff_time"].to_numpy()
+    X = part[names].reset_index(drop=True)
+    folds = inner_time_folds(cutoffs, y, n_folds=small_data.inner_folds)
+    if not folds:
+        raise InsufficientDataError(
+            f"training part: {int(y.sum())} churned row(s) out of {len(y)}; none of the "
+            f"{small_data.inner_folds} inner folds (params.small_data.inner_folds) has churned "
+            "and retained rows on both sides. Use the rule scorecard: healthscore train --mode scorecard")
+    fitted = HealthScoreModel.from_params(model, calibration, inner_folds=small_data.inner_folds)
+    fitted.fit(X, y, cutoffs=cutoffs)
+    logistic, logistic_oof, grid = fit_logistic(
+        X, y, folds, cs=list(small_data.logistic_cs), transforms=list(small_data.logistic_transforms),
+        group_above=small_data.group_above)
+    card = card.fit(X, y)
+    oof = {"lightgbm": fitted.oof_margin_, "logistic": logistic_oof,
+           "scorecard": -card.health_score(X).astype(np.float64)}  # fixed rules: no fit to leak
+    selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part",
+                                 margin=small_data.min_auc_gain)
+    return SmallDataFit(fitted, logistic, card, selection, grid, oof)
+
+
+def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray], *,
+                         margin: float = 0.0) -> Selection:
+    """The comparison on the validation window (large data: LightGBM stopped early on it)."""
+    every = np.ones(len(y_val), dtype=bool)
+    return select_predictor(np.asarray(y_val, dtype=np.int64), scores, [(~every, every)],
+                            where="the validation window", margin=margin)
+
+
+def prepared_logistic(X_train, y_train, X_val, y_val, small_data) -> LogisticBaseline:
+    """The L1 logistic regression whose settings win on the validation window, fitted on
+    the training window (large data; small data refits it by inner folds)."""
+    if len(np.unique(y_train)) < 2 or len(np.unique(y_val)) < 2:
+        return LogisticBaseline().fit(X_train, y_train)
+    both = pd.concat([X_train, X_val], ignore_index=True)
+    is_train = np.arange(len(both)) < len(X_train)
+    model, _, _ = fit_logistic(both, np.concatenate([y_train, y_val]), [(is_train, ~is_train)],
+                               cs=list(small_data.logistic_cs), refit=is_train,
+                               transforms=list(small_data.logistic_transforms),
+                               group_above=small_data.group_above)
+    return model
+
+
+def inner_metrics(inner: Any, part: pd.DataFrame, base_rate: Any, *, n_bins: int) -> pd.DataFrame:
+    """Validation metrics of a small-data fit: each candidate's calibrated out-of-fold
+    risk on the inner validation blocks (the rows it was judged on)."""
+    from scipy.special import expit
+
+    from healthscore.model.evaluation import metrics_table
+
+    has = ~np.isnan(inner.model.oof_margin_)
+    X = part.iloc[np.flatnonzero(has)]
+    risks = {"model": inner.model.calibrator_.proba(inner.model.oof_margin_[has]),
+             "logistic": expit(inner.oof["logistic"][has]),
+             "scorecard": inner.card.predict_risk(X), "base_rate": base_rate.predict_risk(X)}
+    return metrics_table(part["label"].to_numpy(dtype=np.int64)[has], risks, n_bins=n_bins)
+
+
+def logit_of(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities, clipped away from 0 and 1."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
