@@ -22,11 +22,8 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
-<<<<<<< HEAD
 from healthscore.config.sql import SqlParams
-=======
 from healthscore.config.small_data import SmallDataParams
->>>>>>> small
 
 # ----------------------------------------------------------------------------- data
 
