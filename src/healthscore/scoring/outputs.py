@@ -225,6 +225,29 @@ class DateOutputs:
     tasks: pd.DataFrame | None = None  # written when set (healthscore.plays)
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
+    #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
+    #: ``points`` and ``changes`` are None, read with :meth:`read_points` / :meth:`read_changes`.
+    spool: Any = None
+
+    def read_points(self, *, account_ids: Any = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """The points rows (of ``account_ids``; ``columns`` with ``account_id``), in
+        memory or spooled."""
+        return self._read("points", account_ids, columns)
+
+    def read_changes(self, *, account_ids: Any = None) -> pd.DataFrame:
+        """The why-it-changed lines (of ``account_ids``), in memory or spooled."""
+        return self._read("changes", account_ids, None)
+
+    def _read(self, kind: str, account_ids: Any, columns: list[str] | None) -> pd.DataFrame:
+        frame = getattr(self, kind)
+        if frame is None and self.spool is not None:
+            return self.spool.read(kind, account_ids=account_ids, columns=columns)
+        if account_ids is not None:
+            frame = frame.loc[frame["account_id"].isin(pd.Index(account_ids))]
+        if columns is not None:
+            wanted = {"account_id", *columns}
+            frame = frame.loc[:, [c for c in frame.columns if c in wanted]]
+        return frame
 
 
 def write_date(
@@ -249,9 +272,13 @@ def write_date(
     when = outputs.as_of
     with folder_lock(layout.root), Stage(layout.root, f"score-{as_of_text(when)}") as stage:
         staged = OutputLayout(stage.new)
-        _write_parquet(outputs.points, staged.points_partition(when) / "part-0.parquet")
+        for kind, path in (("points", staged.points_partition(when) / "part-0.parquet"),
+                           ("changes", staged.changes(when))):
+            if getattr(outputs, kind) is None and outputs.spool is not None:
+                outputs.spool.write_merged(kind, path)  # merged from the buckets' parts
+            else:
+                _write_parquet(getattr(outputs, kind), path)
         _write_parquet(outputs.history, staged.history_partition(when) / "part-0.parquet")
-        _write_parquet(outputs.changes, staged.changes(when))
         _write_parquet(outputs.alerts, staged.alerts(when))
         _write_parquet(outputs.risk_list, staged.risk_list(when))
         write_csv(outputs.risk_list, staged.risk_list(when, suffix="csv"))
@@ -273,8 +300,11 @@ def write_date(
         write_json_atomic(dict(outputs.run), staged.run(when))
         entries.append(staged.run(when))  # last: the run file marks the date complete
         stage.commit([p.relative_to(stage.new).as_posix() for p in entries])
+    if outputs.spool is not None:
+        outputs.spool.close()
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    from healthscore.scoring.spool import write_parquet  # row groups a per-bucket read can skip
+
+    write_parquet(frame, path)
