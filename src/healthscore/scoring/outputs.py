@@ -161,13 +161,14 @@ class OutputLayout:
         return dates[-1] if dates else None
 
     def read_history(
-        self, *, account_ids: Any = None, columns: list[str] | None = None
+        self, *, account_ids: Any = None, columns: list[str] | None = None, until: Any = None
     ) -> pd.DataFrame:
         """Every history partition (complete dates only), with ``as_of`` (datetime64[us]).
 
-        ``account_ids`` keeps only those accounts (pushed down to the Parquet scan).
+        ``account_ids`` keeps only those accounts (pushed down to the Parquet scan);
+        ``until``: only the dates up to it (those partitions alone are read).
         """
-        dates = self.dates()
+        dates = [d for d in self.dates() if until is None or d <= pd.Timestamp(until)]
         if not dates:
             return pd.DataFrame()
         files = [str(self.history_partition(d) / "part-0.parquet") for d in dates]
@@ -178,15 +179,16 @@ class OutputLayout:
         where = None
         if account_ids is not None:
             where = ds.field("account_id").isin(pa.array(pd.Series(list(account_ids))))
-        cols = None if columns is None else list(dict.fromkeys(["account_id", *columns, "as_of"]))
+        cols = None if columns is None else [  # those the partitions have
+            c for c in dict.fromkeys(["account_id", *columns, "as_of"]) if c in dataset.schema.names]
         frame = dataset.to_table(columns=cols, filter=where).to_pandas()
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
         return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
 
     def read_partition(self, kind: str, as_of: Any, *, account_ids: Any = None,
-                       columns: list[str] | None = None) -> pd.DataFrame:
-        """One ``history`` or ``points`` partition (``columns``: only those); DataError
-        when absent."""
+                       columns: list[str] | None = None, drop: tuple[str, ...] = ()) -> pd.DataFrame:
+        """One ``history`` or ``points`` partition (``columns``: only those; ``drop``:
+        all but those); DataError when absent."""
         folder = self.history_partition(as_of) if kind == "history" else self.points_partition(as_of)
         path = folder / "part-0.parquet"
         if not path.exists():
@@ -194,6 +196,10 @@ class OutputLayout:
         filters = None
         if account_ids is not None:
             filters = [("account_id", "in", list(account_ids))]
+        if drop:
+            import pyarrow.parquet as pq
+
+            columns = [c for c in (columns or pq.read_schema(path).names) if c not in drop]
         return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
