@@ -21,7 +21,10 @@ Parts (``--parts``, default all):
     subset of the simulated accounts. Target: <= 3 min, <= 4 GB.
 ``bucketed``
     The same command on the source split into ``--buckets`` account buckets
-    (:mod:`healthscore.scoring.buckets`): one bucket's tables in memory at a time.
+    (:mod:`healthscore.scoring.buckets`): one bucket's tables in memory at a time, the
+    wide outputs spooled to disk per bucket (:mod:`healthscore.scoring.spool`).
+    ``--score-set KEY=VALUE`` (repeatable) passes params overrides to `score`, e.g. the
+    memory knobs ``features.partition_accounts`` and ``score.chunk_rows``.
 ``incremental``
     The same command with ``score.incremental=true``: rerunning the date (every
     feature row unchanged) and scoring the next day (rows reused only where the
@@ -346,9 +349,11 @@ def part_bucketed(args, figures: dict) -> None:
         out = Path(tmp)
         for name, day in (("bucketed_score", day1), ("bucketed_next_day", day1 + pd.Timedelta(days=1))):
             print(f"healthscore score of {args.accounts:,} accounts in {args.buckets} buckets on {day:%Y-%m-%d} ...")
-            figures[name] = score_command(buckets, Path(args.model), out, f"{day:%Y-%m-%d}",
+            extra = [item for pair in (("--set", kv) for kv in args.score_set) for item in pair]
+            figures[name] = score_command(buckets, Path(args.model), out, f"{day:%Y-%m-%d}", *extra,
                                           report=not args.no_report)
-            figures[name].update(buckets=args.buckets, accounts=args.accounts, report=not args.no_report)
+            figures[name].update(buckets=args.buckets, accounts=args.accounts, report=not args.no_report,
+                                 settings=list(args.score_set))
 
 
 def part_e2e(args, figures: dict, *, incremental: bool) -> None:
@@ -422,6 +427,9 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default="scoring", help="results file stem (default scoring)")
     parser.add_argument("--buckets", type=int, default=8, help="account buckets of the bucketed part")
     parser.add_argument("--no-report", action="store_true", help="bucketed part: score without the report")
+    parser.add_argument("--score-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="bucketed part: a params override for `score` (repeatable), e.g. "
+                             "features.partition_accounts=6250")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     figures: dict = {}

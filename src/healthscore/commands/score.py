@@ -76,15 +76,15 @@ def run(args: argparse.Namespace, params: Params) -> int:
     exported = load_scoring_model(model, params)
     # From the previous date to the report, this run alone writes the folder.
     with folder_lock(layout.root, wait=getattr(args, "wait", LOCK_WAIT_S), what="score output folder"):
-        previous = read_previous(layout, as_of)
+        previous = read_previous(layout, as_of, whole=not bucketed)  # bucketed: read per bucket
         reuse = None
         if params.score.incremental:
             reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
-                                         previous=previous)
+                                         previous=previous, whole=not bucketed)
         options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
                        previous=previous, reuse=reuse, currency=params.report.currency)
         if bucketed:
-            outputs = score_bucketed(source, exported, **options)
+            outputs = score_bucketed(source, exported, spool_root=layout.root, **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring
@@ -130,7 +130,9 @@ def drift_of(outputs, exported, *, layout, tables, params):
     ``run/<as_of>.json`` under ``drift``, and each alert is logged as a warning."""
     from healthscore.monitor import monitor_date
 
-    outputs.drift, drift = monitor_date(outputs.points, outputs.risk_list, exported, as_of=outputs.as_of,
+    points = outputs.points if outputs.points is not None else outputs.read_points(
+        columns=list(exported.feature_names))  # spooled (bucketed): the values drift reads
+    outputs.drift, drift = monitor_date(points, outputs.risk_list, exported, as_of=outputs.as_of,
                                         layout=layout, tables=tables, params=params)
     outputs.run = {**outputs.run, "drift": drift}
     for alert in drift["alerts"]:

@@ -24,6 +24,11 @@ from healthscore.scoring.outputs import OutputLayout, as_of_text
 
 log = logging.getLogger(__name__)
 
+#: The history columns the report shows (besides ``account_id`` and ``as_of``).
+HISTORY_SHOWN = ("health_score", "band", "risk_proba", "arr")
+#: Points columns no view reads (incremental scoring's).
+POINTS_NOT_SHOWN = ("row_hash", "model_fingerprint")
+
 #: Largest PNG plot embedded in the model page, and how many.
 MAX_PLOT_BYTES = 2_000_000
 MAX_PLOTS = 6
@@ -105,14 +110,14 @@ def read_report_inputs(
     risk_list = layout.read_table("risk_list", when)
     if risk_list.empty:
         raise DataError(f"risk_list: {layout.risk_list(when)} is missing or empty")
-    history = layout.read_history()
-    if not history.empty:
-        history = history[history["as_of"] <= when]
+    # only what the views show: the history's score columns, the dates up to this one;
+    # the points without the bookkeeping of incremental scoring
+    history = layout.read_history(columns=list(HISTORY_SHOWN), until=when)
 
     def points_of(date: Any) -> pd.DataFrame:
         if date is None or not (layout.points_partition(date) / "part-0.parquet").exists():
             return pd.DataFrame()
-        return layout.read_partition("points", date)
+        return layout.read_partition("points", date, drop=POINTS_NOT_SHOWN)
 
     run_info = layout.read_run(when)
     runs = tuple(_run_summary(layout.read_run(d), d) for d in layout.dates() if d < when)

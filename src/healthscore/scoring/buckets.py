@@ -1,7 +1,11 @@
 """Scoring a bucketed source (:mod:`healthscore.io.buckets`) one bucket at a time.
 
-Every scoring output is per account, so `score` can read one bucket at a time and
-merge (:func:`score_bucketed`, tested equal to one run over the whole source).
+Every scoring output is per account, so `score` reads one bucket at a time, and the
+previous date's rows of that bucket's accounts only (:class:`~healthscore.scoring.history.PreviousDate`).
+The wide frames (points, why it changed) go to disk as each bucket is scored
+(:class:`~healthscore.scoring.spool.Spool`) and are merged into the date's files when it
+is written; the per-account rows of the risk list, history and alerts stay (one narrow
+row per account). The outputs equal those of one run over the whole source (tested).
 """
 
 from __future__ import annotations
@@ -16,55 +20,85 @@ from healthscore.errors import NoActiveAccountsError
 from healthscore.io.buckets import read_bucket, read_meta
 from healthscore.progress import progress
 from healthscore.scoring.alerts import sort_alerts
-from healthscore.scoring.engine import score_date
-from healthscore.scoring.history import Previous
-from healthscore.scoring.outputs import DateOutputs
+from healthscore.scoring.engine import arr_ranges, level_sd_of, score_date
+from healthscore.scoring.outputs import DateOutputs, as_of_text
 from healthscore.scoring.risk_list import sort_risk_list
+from healthscore.scoring.spool import SPOOLED, Spool
+
+#: The risk list's columns the book-level ARR range reads (engine.arr_ranges).
+RANGE_COLUMNS = ["arr", "risk_proba", "segment", "owner"]
 
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
-                   score: Any, alerts: Any, previous: Previous | None = None,
-                   reuse: pd.DataFrame | None = None, currency: str = "$") -> DateOutputs:
+                   score: Any, alerts: Any, previous: Any = None, reuse: Any = None,
+                   currency: str = "$", spool_root: str | Path | None = None) -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
-    Only one bucket's tables are in memory at once, so the source's size no longer
-    bounds a run; the outputs (one row per active account) do. The merged outputs equal
-    those of one run over the whole source (tested): every output row is per account,
-    and the merged frames are put back in the order one run gives.
+    Parameters
+    ----------
+    previous : Previous or PreviousDate, optional
+        The last scoring before ``as_of``; its ``for_accounts(ids)`` gives one bucket's.
+    reuse : DataFrame or StoredPoints, optional
+        Stored points for incremental scoring (a frame is cut per bucket, a
+        ``StoredPoints`` read per bucket).
+    spool_root : path, optional
+        The output folder: with it, the points and changes of each bucket are spooled
+        there (the returned outputs' ``spool``; ``points`` and ``changes`` are None until
+        read, :meth:`~healthscore.scoring.outputs.DateOutputs.read_points`), else kept
+        in memory and concatenated.
     """
-
     buckets = int(read_meta(root)["buckets"])
+    spool = None if spool_root is None else Spool(spool_root, as_of_text(as_of))
     parts = []
-    for k in progress(range(buckets), what="score", unit="buckets"):
-        tables = read_bucket(root, k)
-        ids = pd.Index(tables.accounts["account_id"])
-        if ids.empty:
-            continue
-        prev = None if previous is None else Previous(
-            previous.as_of, previous.history[previous.history["account_id"].isin(ids)],
-            previous.points[previous.points["account_id"].isin(ids)], previous.model_version,
-            None if previous.alerts is None or previous.alerts.empty
-            else previous.alerts[previous.alerts["account_id"].isin(ids)])
-        mine = None if reuse is None else reuse[reuse["account_id"].isin(ids)]
-        try:
-            parts.append(score_date(tables, exported, as_of=as_of, features=features, score=score,
-                                    alerts=alerts, previous=prev, reuse=mine, currency=currency))
-        except NoActiveAccountsError:
-            pass  # a bucket with no customer on that date
-        del tables
-    if not parts:
-        raise NoActiveAccountsError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
-    return merge_outputs(parts)
+    try:
+        for k in progress(range(buckets), what="score", unit="buckets"):
+            tables = read_bucket(root, k)
+            ids = pd.Index(tables.accounts["account_id"])
+            if ids.empty:
+                continue
+            prev = None if previous is None else previous.for_accounts(ids)
+            mine = None if reuse is None else (reuse.for_accounts(ids) if hasattr(reuse, "for_accounts")
+                                               else reuse[reuse["account_id"].isin(ids)])
+            try:
+                part = score_date(tables, exported, as_of=as_of, features=features, score=score,
+                                  alerts=alerts, previous=prev, reuse=mine, currency=currency,
+                                  book_ranges=False)
+            except NoActiveAccountsError:
+                continue  # a bucket with no customer on that date
+            finally:
+                del tables, prev, mine
+            if spool is not None:
+                for kind in SPOOLED:
+                    spool.add(kind, getattr(part, kind))
+                    setattr(part, kind, None)
+            parts.append(part)
+        if not parts:
+            raise NoActiveAccountsError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
+        outputs = merge_outputs(parts)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    outputs.spool = spool
+    ranges = arr_ranges(outputs.risk_list.loc[:, RANGE_COLUMNS], logit_sd=level_sd_of(exported))
+    outputs.run = {**outputs.run, "arr_at_risk": ranges}
+    return outputs
 
 
 def merge_outputs(parts: list[DateOutputs]) -> DateOutputs:
     """One :class:`~healthscore.scoring.outputs.DateOutputs` from per-bucket ones, in the
-    order one run gives (per-account frames by account, as the cutoffs come)."""
+    order one run gives (per-account frames by account, as the cutoffs come); a frame
+    the parts spooled (None) stays None."""
 
-    def cat(name: str) -> pd.DataFrame:
-        return pd.concat([getattr(p, name) for p in parts], ignore_index=True)
+    def cat(name: str) -> pd.DataFrame | None:
+        frames = [getattr(p, name) for p in parts]
+        if any(f is None for f in frames):
+            return None
+        return pd.concat(frames, ignore_index=True)
 
-    def by_account(frame: pd.DataFrame, *then: str) -> pd.DataFrame:
+    def by_account(frame: pd.DataFrame | None, *then: str) -> pd.DataFrame | None:
+        if frame is None:
+            return None
         return frame.sort_values(["account_id", *then], kind="stable").reset_index(drop=True)
 
     run = dict(parts[0].run)

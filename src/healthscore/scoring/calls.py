@@ -166,16 +166,31 @@ def needing_points(risk_list: pd.DataFrame, alerts: pd.DataFrame) -> pd.Series:
                          & (risk_list["band"].astype("string") == "red").fillna(False), "account_id"]
 
 
+#: The risk list's columns :func:`make_calls` reads.
+RISK_COLUMNS = ("account_id", "name", "owner", "arr", "arr_at_risk", "health_score", "band",
+                "days_to_renewal", "top_drivers")
+
+
 def calls_of(outputs: Any, params: Any) -> pd.DataFrame:
     """The call list of one date's outputs (a :class:`~healthscore.scoring.outputs.DateOutputs`,
-    in memory or read back), with ``params``'s ``calls``, ``score`` and ``report`` sections."""
+    in memory or read back), with ``params``'s ``calls``, ``score`` and ``report`` sections.
+
+    Reads only what a call can show: the risk list's candidates (alerted or red) and
+    their :data:`RISK_COLUMNS`, the change lines of the alerted accounts, and the points
+    columns of the red accounts without an alert (a bucketed run's are spooled on disk).
+    """
     risk_list, alerts = outputs.risk_list, outputs.alerts
-    points = outputs.points
-    if points is not None and len(points):
-        points = points.loc[points["account_id"].isin(needing_points(risk_list, alerts))]
-    return make_calls(risk_list, alerts, outputs.changes, params=params.calls,
-                      catalogue=dict(outputs.run).get("catalogue") or {}, points=points,
-                      profile=params.score.profile_features, step_overrides=params.report.next_steps)
+    alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
+    red = (risk_list["band"].astype("string") == "red").fillna(False).to_numpy(dtype=bool)
+    candidates = risk_list.loc[red | risk_list["account_id"].isin(alerted).to_numpy(),
+                               [c for c in RISK_COLUMNS if c in risk_list.columns]]
+    catalogue = dict(outputs.run).get("catalogue") or {}
+    points = outputs.read_points(account_ids=needing_points(candidates, alerts),
+                                 columns=[POINTS_PREFIX + n for n in catalogue])
+    changes = outputs.read_changes(account_ids=alerted.unique())
+    return make_calls(candidates, alerts, changes, params=params.calls, catalogue=catalogue,
+                      points=points, profile=params.score.profile_features,
+                      step_overrides=params.report.next_steps)
 
 
 def render_calls(calls: pd.DataFrame, *, as_of: Any, currency: str = "$") -> str:

@@ -212,6 +212,7 @@ def score_date(
     previous: Previous | None = None,
     reuse: pd.DataFrame | None = None,
     currency: str = "$",
+    book_ranges: bool = True,
 ) -> DateOutputs:
     """Score and explain every account active at ``as_of``; every output frame.
 
@@ -230,6 +231,9 @@ def score_date(
     currency : str
         The symbol amounts in the driver text and change lines are worded with
         (``report.currency``).
+    book_ranges : bool
+        Compute the book's ARR-at-risk ranges (the run's ``arr_at_risk``); a bucket of
+        the book leaves them to the merge (:mod:`healthscore.scoring.buckets`).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -308,7 +312,7 @@ def score_date(
     from healthscore.io.datasets import make_meta
 
     bands = pd.Series(explanation.band).value_counts()
-    ranges = arr_ranges(risk_list, logit_sd=level_sd_of(exported))
+    ranges = arr_ranges(risk_list, logit_sd=level_sd_of(exported)) if book_ranges else None
     run = make_meta(
         as_of=as_of_text(as_of),
         previous_as_of=None if previous is None else as_of_text(previous.as_of),

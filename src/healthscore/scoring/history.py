@@ -61,29 +61,76 @@ class Previous:
     model_version: str | None
     alerts: pd.DataFrame | None = None
 
+    def for_accounts(self, account_ids: Any) -> "Previous":
+        """The same, cut to ``account_ids`` (one bucket's accounts)."""
+        ids = pd.Index(account_ids)
+        return Previous(self.as_of, self.history[self.history["account_id"].isin(ids)],
+                        self.points[self.points["account_id"].isin(ids)], self.model_version,
+                        None if self.alerts is None or self.alerts.empty
+                        else self.alerts[self.alerts["account_id"].isin(ids)])
 
-def read_previous(layout: OutputLayout, as_of: Any) -> Previous | None:
-    """The latest complete scoring strictly before ``as_of``, or None."""
+
+@dataclass(frozen=True)
+class PreviousDate:
+    """The last scoring before a date, left on disk and read one bucket of accounts at
+    a time (:meth:`for_accounts`: the Parquet scans keep only those accounts' rows), so
+    a bucketed run never holds the previous date whole."""
+
+    layout: OutputLayout
+    as_of: pd.Timestamp
+    model_version: str | None
+
+    def for_accounts(self, account_ids: Any) -> Previous:
+        ids = list(account_ids)
+        alerts = self.layout.read_table("alerts", self.as_of)
+        return Previous(self.as_of, self.layout.read_partition("history", self.as_of, account_ids=ids),
+                        self.layout.read_partition("points", self.as_of, account_ids=ids),
+                        self.model_version,
+                        alerts[alerts["account_id"].isin(ids)] if len(alerts) else alerts)
+
+
+@dataclass(frozen=True)
+class StoredPoints:
+    """Stored points of one date for incremental scoring, read per bucket of accounts."""
+
+    layout: OutputLayout
+    as_of: pd.Timestamp
+
+    def for_accounts(self, account_ids: Any) -> pd.DataFrame:
+        return self.layout.read_partition("points", self.as_of, account_ids=list(account_ids))
+
+
+def read_previous(layout: OutputLayout, as_of: Any, *, whole: bool = True) -> Previous | PreviousDate | None:
+    """The latest complete scoring strictly before ``as_of``, or None; ``whole=False``:
+    a :class:`PreviousDate` that reads it per bucket of accounts."""
     when = layout.previous_date(as_of)
     if when is None:
         return None
+    version = layout.read_run(when).get("model_version")
+    version = None if version is None else str(version)
+    if not whole:
+        return PreviousDate(layout, when, version)
     history = layout.read_partition("history", when)
     points = layout.read_partition("points", when)
-    version = layout.read_run(when).get("model_version")
-    return Previous(when, history, points, None if version is None else str(version),
-                    layout.read_table("alerts", when))
+    return Previous(when, history, points, version, layout.read_table("alerts", when))
 
 
 def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str,
-                         previous: Previous | None = None) -> pd.DataFrame | None:
+                         previous: Previous | PreviousDate | None = None,
+                         whole: bool = True) -> pd.DataFrame | StoredPoints | None:
     """The newest stored points at or before ``as_of`` scored by the same model
     (``model_fingerprint``), for incremental scoring; None when there are none.
-    ``previous``: the points already read for that date are shared, not read twice."""
+    ``previous``: the points already read for that date are shared, not read twice.
+    ``whole=False``: a :class:`StoredPoints` that reads them per bucket of accounts."""
     dates = [d for d in layout.dates() if d <= pd.Timestamp(as_of)]
     if not dates:
         return None
     # Only the newest date is worth it: older rows describe older feature values.
-    if previous is not None and previous.as_of == dates[-1]:
+    if not whole:
+        stamps = layout.read_partition("points", dates[-1], columns=["model_fingerprint"])
+        same = "model_fingerprint" in stamps and (stamps["model_fingerprint"] == fingerprint).all()
+        return StoredPoints(layout, dates[-1]) if same else None
+    if isinstance(previous, Previous) and previous.as_of == dates[-1]:
         frame = previous.points
     else:
         frame = layout.read_partition("points", dates[-1])

@@ -116,9 +116,14 @@ def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: An
         return
     previous_run = layout.read_run(previous.as_of)
     old, why = load_previous_model(previous_run, params=params)
+    # a bucketed run spools its points and reads the previous date per bucket: a model
+    # change (once per model) reads both whole
+    points = outputs.points if outputs.points is not None else outputs.read_points()
+    if not hasattr(previous, "points"):
+        previous = previous.for_accounts(points["account_id"])
     old_points = None
     if old is not None:
-        old_points, why = previous_model_points(old, outputs.points, rescore=rescore)
+        old_points, why = previous_model_points(old, points, rescore=rescore)
     if old_points is None:
         log.warning("why it changed: one 'model changed' line, not split: %s", why)
         outputs.run = {**outputs.run, "change_split": {"split": False, "reason": why}}
@@ -127,7 +132,7 @@ def split_model_change(outputs: Any, exported: Any, *, previous: Any, layout: An
     catalogue = {**resolve_catalogue(old, names, features=params.features),
                  **resolve_catalogue(exported, names, features=params.features)}
     changes = attribute_changes(
-        outputs.points, previous.points, current_scores=outputs.history,
+        points, previous.points, current_scores=outputs.history,
         previous_scores=previous.history, model_changed=True, previous_as_of=previous.as_of,
         catalogue=catalogue, top=params.score.top_drivers, currency=params.report.currency,
         previous_model_points=old_points, versions=(str(previous.model_version), str(version)))

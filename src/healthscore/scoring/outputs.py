@@ -170,13 +170,14 @@ class OutputLayout:
         return dates[-1] if dates else None
 
     def read_history(
-        self, *, account_ids: Any = None, columns: list[str] | None = None
+        self, *, account_ids: Any = None, columns: list[str] | None = None, until: Any = None
     ) -> pd.DataFrame:
         """Every history partition (complete dates only), with ``as_of`` (datetime64[us]).
 
-        ``account_ids`` keeps only those accounts (pushed down to the Parquet scan).
+        ``account_ids`` keeps only those accounts (pushed down to the Parquet scan);
+        ``until``: only the dates up to it (those partitions alone are read).
         """
-        dates = self.dates()
+        dates = [d for d in self.dates() if until is None or d <= pd.Timestamp(until)]
         if not dates:
             return pd.DataFrame()
         files = [str(self.history_partition(d) / "part-0.parquet") for d in dates]
@@ -187,15 +188,16 @@ class OutputLayout:
         where = None
         if account_ids is not None:
             where = ds.field("account_id").isin(pa.array(pd.Series(list(account_ids))))
-        cols = None if columns is None else list(dict.fromkeys(["account_id", *columns, "as_of"]))
+        cols = None if columns is None else [  # those the partitions have
+            c for c in dict.fromkeys(["account_id", *columns, "as_of"]) if c in dataset.schema.names]
         frame = dataset.to_table(columns=cols, filter=where).to_pandas()
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
         return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
 
     def read_partition(self, kind: str, as_of: Any, *, account_ids: Any = None,
-                       columns: list[str] | None = None) -> pd.DataFrame:
-        """One ``history`` or ``points`` partition (``columns``: only those); DataError
-        when absent."""
+                       columns: list[str] | None = None, drop: tuple[str, ...] = ()) -> pd.DataFrame:
+        """One ``history`` or ``points`` partition (``columns``: only those; ``drop``:
+        all but those); DataError when absent."""
         folder = self.history_partition(as_of) if kind == "history" else self.points_partition(as_of)
         path = folder / "part-0.parquet"
         if not path.exists():
@@ -203,6 +205,10 @@ class OutputLayout:
         filters = None
         if account_ids is not None:
             filters = [("account_id", "in", list(account_ids))]
+        if drop:
+            import pyarrow.parquet as pq
+
+            columns = [c for c in (columns or pq.read_schema(path).names) if c not in drop]
         return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
@@ -236,6 +242,29 @@ class DateOutputs:
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
     challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
+    #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
+    #: ``points`` and ``changes`` are None, read with :meth:`read_points` / :meth:`read_changes`.
+    spool: Any = None
+
+    def read_points(self, *, account_ids: Any = None, columns: list[str] | None = None) -> pd.DataFrame:
+        """The points rows (of ``account_ids``; ``columns`` with ``account_id``), in
+        memory or spooled."""
+        return self._read("points", account_ids, columns)
+
+    def read_changes(self, *, account_ids: Any = None) -> pd.DataFrame:
+        """The why-it-changed lines (of ``account_ids``), in memory or spooled."""
+        return self._read("changes", account_ids, None)
+
+    def _read(self, kind: str, account_ids: Any, columns: list[str] | None) -> pd.DataFrame:
+        frame = getattr(self, kind)
+        if frame is None and self.spool is not None:
+            return self.spool.read(kind, account_ids=account_ids, columns=columns)
+        if account_ids is not None:
+            frame = frame.loc[frame["account_id"].isin(pd.Index(account_ids))]
+        if columns is not None:
+            wanted = {"account_id", *columns}
+            frame = frame.loc[:, [c for c in frame.columns if c in wanted]]
+        return frame
 
 
 def write_date(
@@ -260,9 +289,13 @@ def write_date(
     when = outputs.as_of
     with folder_lock(layout.root), Stage(layout.root, f"score-{as_of_text(when)}") as stage:
         staged = OutputLayout(stage.new)
-        _write_parquet(outputs.points, staged.points_partition(when) / "part-0.parquet")
+        for kind, path in (("points", staged.points_partition(when) / "part-0.parquet"),
+                           ("changes", staged.changes(when))):
+            if getattr(outputs, kind) is None and outputs.spool is not None:
+                outputs.spool.write_merged(kind, path)  # merged from the buckets' parts
+            else:
+                _write_parquet(getattr(outputs, kind), path)
         _write_parquet(outputs.history, staged.history_partition(when) / "part-0.parquet")
-        _write_parquet(outputs.changes, staged.changes(when))
         _write_parquet(outputs.alerts, staged.alerts(when))
         _write_parquet(outputs.risk_list, staged.risk_list(when))
         write_csv(outputs.risk_list, staged.risk_list(when, suffix="csv"))
@@ -290,8 +323,11 @@ def write_date(
         write_json_atomic(dict(outputs.run), staged.run(when))
         entries.append(staged.run(when))  # last: the run file marks the date complete
         stage.commit([p.relative_to(stage.new).as_posix() for p in entries])
+    if outputs.spool is not None:
+        outputs.spool.close()
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    from healthscore.scoring.spool import write_parquet  # row groups a per-bucket read can skip
+
+    write_parquet(frame, path)
