@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
+from healthscore.config.expansion import ExpansionParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 
@@ -424,3 +425,4 @@ class Params:
     monitor: MonitorParams = field(default_factory=MonitorParams)
     plays: PlayList = field(default_factory=default_plays)
     notify: NotifyParams = field(default_factory=NotifyParams)
+    expansion: ExpansionParams = field(default_factory=ExpansionParams)
