@@ -157,3 +157,24 @@ def window_peak_mrr(
         positions = best.index.to_numpy()
         peak[positions] = np.maximum(peak[positions], best.to_numpy())
     return peak
+
+
+def expansion_dataset(
+    dataset: pd.DataFrame, tables: Tables, *, labels: LabelParams, expansion: ExpansionParams
+) -> pd.DataFrame:
+    """A churn training set relabelled for expansion: same rows, same features.
+
+    ``label`` and ``lost_at`` become the expansion label's (:func:`make_expansion_labels`
+    on the set's keys, from ``tables``: the source the set was built from), and
+    ``mrr_before`` and ``mrr_peak`` are inserted after the key columns (no ``__``: not
+    features).
+    """
+    keys = dataset[["account_id", "cutoff_time"]].reset_index(drop=True)
+    found = make_expansion_labels(keys, tables, labels=labels, expansion=expansion)
+    out = dataset.reset_index(drop=True).copy()
+    out["label"] = found["label"].to_numpy()
+    out["lost_at"] = found["lost_at"].to_numpy()
+    at = list(out.columns).index("lost_at") + 1
+    out.insert(at, "mrr_before", found["mrr_before"].to_numpy())
+    out.insert(at + 1, "mrr_peak", found["mrr_peak"].to_numpy())
+    return out
