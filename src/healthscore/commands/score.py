@@ -82,6 +82,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             outputs = score_bucketed(source, exported, **options)
         else:
             outputs = score_date(tables, exported, **options)
+        from healthscore.scoring.expansion import attach_expansion
+
+        attach_expansion(outputs, tables, params)  # expansion_proba, when an expansion model is exported
         drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
