@@ -69,7 +69,11 @@ def attach_expansion(outputs: Any, tables: Any, params: Any) -> None:
     outputs.risk_list = merged.merge(frame, on="account_id", how="left", validate="1:1")
     outputs.run = {**outputs.run, "expansion": {
         "model_version": exported.version, "scored": int(frame["expansion_proba"].notna().sum()),
-        "min_increase": float(params.expansion.min_increase)}}
+        "min_increase": float(params.expansion.min_increase),
+        "horizon_days": int(exported.metrics.get("expansion_horizon_days", params.expansion.horizon_days)),
+        # the growth view of the report reads its settings here: it renders outputs only
+        "healthy_bands": list(params.expansion.healthy_bands), "min_proba": float(params.expansion.min_proba),
+        "top_accounts": int(params.expansion.top_accounts)}}
 
 
 def score_expansion(
