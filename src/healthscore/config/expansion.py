@@ -37,7 +37,7 @@ class ExpansionParams:
     registered_model: Str = "healthscore-expansion"
     export_dir: Str = "models/expansion"
     healthy_bands: list[Literal["green", "yellow", "red"]] = field(default_factory=lambda: ["green"])
-    min_proba: Annotated[Float, Field(ge=0, le=1)] = 0.2
+    min_proba: Annotated[Float, Field(ge=0, le=1)] = 0.5
     top_accounts: Positive = 50
     top_signals: Positive = 3
     growth_feature: Str = "subscriptions__mrr_change__90d"
