@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "features (params.expansion), registered under its own name")
     parser.add_argument("--source", default=None, metavar="DIR_OR_DB",
                         help="--target expansion: the source the set was built from "
-                             "(default: data.source)")
+                             "(default: the one its .meta.json names)")
 
 
 def run(args: argparse.Namespace, params) -> int:

@@ -2,8 +2,8 @@
 
 Not a command of its own: ``commands/train.py`` hands it the training set it read
 (:func:`run_expansion`). The set's rows and features are kept; the label becomes the expansion
-label, from the source the set was built from (``--source``, default ``data.source``;
-its fingerprint must match the set's sidecar). The model is registered as
+label, from the source the set was built from (``--source``, default the ``data_source``
+its sidecar names, else ``data.source``; its fingerprint must match the sidecar's). The model is registered as
 ``params.expansion.registered_model``, so it never replaces the churn model.
 """
 
@@ -49,7 +49,7 @@ def prepare(args: Any, params: Any, frame: pd.DataFrame, meta: dict, *,
 
     if args.mode != "ml" or args.tune:
         raise ConfigError("train --target expansion: LightGBM only (no --mode scorecard, no --tune)")
-    source = getattr(args, "source", None) or params.data.source
+    source = getattr(args, "source", None) or meta.get("data_source") or params.data.source
     tables, _ = read_source(params.data, source=source)
     built = meta.get("data_fingerprint")
     if built and fingerprint_tables(tables) != built:
