@@ -83,7 +83,9 @@ def test_score_adds_the_exported_models_expansion_proba(project):
 def test_the_report_has_the_growth_view(project):
     page = (project / "outputs" / "report" / "growth.html").read_text()
     risk = pd.read_parquet(project / "outputs" / "risk_list" / f"{AS_OF}.parquet")
-    likely = risk.loc[(risk["band"] == "green") & (risk["expansion_proba"] >= 0.2)]
+    floor = json.loads((project / "outputs" / "run" / f"{AS_OF}.json").read_text())["expansion"]["min_proba"]
+    likely = risk.loc[(risk["band"] == "green") & (risk["expansion_proba"] >= floor)]
+    assert 0 < len(likely) < (risk["band"] == "green").sum()
     assert f'data-testid="growth-count">{len(likely):,}<' in page
     top = likely.sort_values("expansion_arr_gain", ascending=False).iloc[0]
     assert f'data-account="{top["account_id"]}"' in page
