@@ -107,3 +107,43 @@ def test_another_source_or_a_churn_model_in_the_expansion_folder_is_an_error(pro
     with pytest.raises(ModelError, match="train --target expansion"):
         load_expansion_model(params)
     assert load_expansion_model(make_params({"expansion": {"export_dir": str(tmp_path / "none")}})) is None
+
+
+def test_expansion_scores_use_only_what_was_known_at_the_as_of_date(project):
+    """The same date scored from the data as known then: the same probabilities and
+    signals (the signals push towards an expansion: every point is positive)."""
+    from healthscore.config import make_params
+    from healthscore.data.known import as_known_at
+    from healthscore.io.sources import read_source
+    from healthscore.features import build_features
+    from healthscore.model.export import load_exported
+    from healthscore.scoring import make_scoring_cutoffs
+    from healthscore.scoring.drivers import find_drivers, profile_mask
+    from healthscore.scoring.engine import resolve_catalogue
+    from healthscore.scoring.expansion import score_expansion
+    from healthscore.scoring.risk_list import feature_columns, render_drivers
+
+    params = make_params({})
+    tables, _ = read_source(params.data, source=project / "data")
+    risk = pd.read_parquet(project / "outputs" / "risk_list" / f"{AS_OF}.parquet")
+    exported = load_exported(project / "models" / "expansion")
+    known = as_known_at(tables, pd.Timestamp(AS_OF))
+    then = score_expansion(known, exported, as_of=pd.Timestamp(AS_OF), features=params.features,
+                           score=params.score, expansion=params.expansion, arr=risk[["account_id", "arr"]])
+    then = then.set_index("account_id").loc[risk["account_id"]]
+    np.testing.assert_allclose(then["expansion_proba"], risk["expansion_proba"], atol=1e-12)
+    assert then["expansion_signals"].tolist() == risk["expansion_signals"].tolist()
+    # the signals are the features raising the expansion margin most (TreeSHAP), profile set apart
+    active = make_scoring_cutoffs(tables, pd.Timestamp(AS_OF))
+    rows = build_features(tables, active[["account_id", "cutoff_time"]], params.features)
+    names = exported.feature_names
+    model = exported.model
+    raise_by = exported.scale.factor * model.calibrator_.a * model.contributions(rows[names])[:, :-1]
+    raise_by[:, profile_mask(names, params.score.profile_features)] = 0.0
+    texts = render_drivers(find_drivers(raise_by, k=params.expansion.top_signals), feature_names=names,
+                           columns=feature_columns(rows, [c for c in rows.columns if "__" in c]),
+                           catalogue=resolve_catalogue(exported, names, features=params.features, frame=rows),
+                           which="helping")
+    expected = pd.Series(texts, index=rows["account_id"]).loc[risk["account_id"]]
+    assert expected.tolist() == risk["expansion_signals"].tolist()
+    assert (expected.str.len() > 0).mean() > 0.9
