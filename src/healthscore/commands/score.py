@@ -91,6 +91,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
         finish_scoring(outputs, exported, model=model, challenger=getattr(args, "challenger", None),
                        previous=previous, tables=tables, source=source, layout=layout, params=params)
+        from healthscore.scoring.expansion import attach_expansion
+
+        attach_expansion(outputs, tables, params)  # expansion_proba, when an expansion model is exported
         drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         from healthscore.commands.plays import uplift_of
 

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "renewal_date, churn_proba): adds the oracle to the metrics")
     parser.add_argument("--tune", action="store_true",
                         help="search tree settings first (params.tune: n_trials, timeout_seconds)")
+    parser.add_argument("--target", choices=("churn", "expansion"), default="churn",
+                        help="expansion: the expansion-propensity model on the same rows and "
+                             "features (params.expansion), registered under its own name")
+    parser.add_argument("--source", default=None, metavar="DIR_OR_DB",
+                        help="--target expansion: the source the set was built from "
+                             "(default: the one its .meta.json names)")
 
 
 def run(args: argparse.Namespace, params) -> int:
@@ -40,6 +46,10 @@ def run(args: argparse.Namespace, params) -> int:
 
     frame, meta = read_dataset(args.data)
     truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
+    if getattr(args, "target", "churn") == "expansion":  # same set and path, its own label
+        from healthscore.commands.train_expansion import run_expansion
+
+        return run_expansion(args, params, frame, meta, truth=truth)
     horizon, observed_until = dataset_horizon(meta)
     result = train_models(
         frame,

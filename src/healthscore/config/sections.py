@@ -20,6 +20,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
 from healthscore.config.challenger import ChallengerParams
+from healthscore.config.expansion import ExpansionParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 from healthscore.config.sql import SqlParams
@@ -430,3 +431,4 @@ class Params:
     plays: PlayList = field(default_factory=default_plays)
     notify: NotifyParams = field(default_factory=NotifyParams)
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
+    expansion: ExpansionParams = field(default_factory=ExpansionParams)

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from healthscore.scoring import wording as text
 from healthscore.report.account import account_filename, build_account, records_by_account
 from healthscore.report.inputs import ReportInputs, normalise_inputs, riskiest
+from healthscore.report.growth import GROWTH_PAGE, build_growth, has_growth
 from healthscore.report.modelpage import build_model_page
 from healthscore.report.portfolio import build_portfolio
 
@@ -86,6 +87,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         "package_version": str(run.get("package_version") or data.model_info.get("package_version") or ""),
         "csp_scripts": Markup("'none'"), "scale": scale,
         "horizon": text.horizon_words(data.horizon_days),
+        "growth_page": GROWTH_PAGE if has_growth(inputs.risk_list) else None,
     }
     files: dict[str, str] = {}
     portfolio = build_portfolio(data, params, pages=pages)
@@ -97,6 +99,10 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
     files["model.html"] = env.get_template("model.html.j2").render(
         **common, root="", page="model", m=build_model_page(data, params),
     )
+    if common["growth_page"]:  # healthy accounts likely to expand (report/growth.py)
+        files[GROWTH_PAGE] = env.get_template("growth.html.j2").render(
+            **common, root="", page="growth", g=build_growth(
+                inputs.risk_list, data.risk_list, run=run, pages=pages, currency=params.currency))
     template = env.get_template("account.html.j2")
     rows = {r["account_id"]: r for r in data.risk_list.loc[
         data.risk_list["account_id"].isin(ids)].to_dict("records")}
