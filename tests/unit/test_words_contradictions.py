@@ -88,6 +88,21 @@ def test_standing_compares_within_the_segment_when_it_is_big_enough():
     assert book_wide.set_index("account_id").loc[3, "standing"] == pytest.approx(3 / 7)
 
 
+def test_standing_of_a_few_accounts_equals_the_whole_books_and_leaves_the_rest_blank():
+    from healthscore.scoring.profile import with_standing
+
+    book = pd.DataFrame({"account_id": range(6), "f__x__7d": [1, 2, 3, 4, 5, 6.0],
+                         "f__y__7d": [6, 5, 4, 3, 2, 1.0]})
+    rows = pd.DataFrame({"account_id": [0, 0, 3, 5], "feature": ["f__x__7d", "f__y__7d", "f__x__7d", "f__y__7d"],
+                         "value": [1, 6, 4, 1.0], "points": [-2, 1, 1, -1.0]})
+    catalogue = {"f__x__7d": {"healthy_direction": 1}, "f__y__7d": {"healthy_direction": -1}}
+    whole = with_standing(rows, book, catalogue=catalogue)["standing"].to_numpy()
+    few = with_standing(rows, book, catalogue=catalogue, accounts=[0, 5])["standing"].to_numpy()
+    np.testing.assert_allclose(few[[0, 1, 3]], whole[[0, 1, 3]])  # the same ranks among the whole book
+    assert math.isnan(few[2]) and not math.isnan(whole[2])  # account 3 is not asked for
+    assert whole[0] == 0.0 and whole[1] == 0.0 and whole[3] == 1.0
+
+
 def test_a_poor_value_never_holds_the_score_up_and_a_good_one_says_so():
     assert not holds_up(2.0, 0.05)                     # 6 % of seats while most use more
     assert holds_up(2.0, 0.8) and holds_up(2.0, float("nan"))  # no comparison: kept

@@ -402,8 +402,9 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
                                           hurt_below=hurt_below, profile=profile)
     # where each value stands among similar accounts (the same segment): profile.holds_up
+    # (the detail accounts' rows only: their pages are the only view that shows it)
     points = with_standing(points, inputs.points, catalogue=catalogue,
-                           groups=risk_list.set_index("account_id")["segment"])
+                           groups=risk_list.set_index("account_id")["segment"], accounts=detail)
     changes = normalise_changes(inputs.changes, catalogue, profile)
     feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),

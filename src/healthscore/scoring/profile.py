@@ -299,21 +299,24 @@ def standing_words(standing: Any, *, points: Any = None) -> str:
 
 
 def with_standing(points: pd.DataFrame, book: pd.DataFrame, *, catalogue: Mapping[str, Any],
-                  groups: Any = None) -> pd.DataFrame:
+                  groups: Any = None, accounts: Any = None) -> pd.DataFrame:
     """The long points rows (``account_id, feature, value, points, ...``) with a
     ``standing`` column (:func:`peer_standing` among ``book``'s accounts, grouped by
     ``groups``); ``book`` is every account's values, wide (a value column per
-    feature) or long (``feature`` and ``value`` columns)."""
+    feature) or long (``feature`` and ``value`` columns). ``accounts``: only these
+    accounts' rows get a standing (the others NaN), so a view that shows a few
+    accounts' standings never ranks the whole book's long rows."""
     if points is None or points.empty or book is None or book.empty:
         return points if points is None or "standing" in points else points.assign(standing=np.nan)
     if "feature" in book.columns:
         book = (book.loc[book["feature"].astype(str).str.contains("__", regex=False)]
                 .pivot_table(index="account_id", columns="feature", values="value", aggfunc="first")
                 .reset_index())
-    features = [f for f in pd.unique(points["feature"].astype(str)) if f in book.columns]
+    wanted = points if accounts is None else points.loc[points["account_id"].isin(list(accounts))]
+    features = [f for f in pd.unique(wanted["feature"].astype(str)) if f in book.columns]
     directions = {f: catalogue_entry(catalogue, f).get("healthy_direction") for f in features}
     standing = peer_standing(book, features, directions=directions, groups=groups,
-                             accounts=pd.unique(points["account_id"]))
+                             accounts=pd.unique(wanted["account_id"]))
     out = points.drop(columns=["standing"], errors="ignore").merge(
         standing, on=["account_id", "feature"], how="left", validate="m:1")
     return out.set_axis(points.index) if len(out) == len(points) else out
