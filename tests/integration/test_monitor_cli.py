@@ -151,7 +151,8 @@ def test_drift_metrics_go_to_the_models_run_only_where_it_exists(tmp_path, mlflo
     from healthscore.tracking import log_drift_metrics
 
     tracking = make_params({}).tracking
-    with mlflow.start_run() as run:  # the test's own store (conftest)
+    mlflow.set_tracking_uri(mlflow_store)  # the test's own store (conftest), whatever ran before
+    with mlflow.start_run() as run:
         pass
     assert log_drift_metrics(run.info.run_id, {"drift_psi_score": 0.3, "drift_psi/a__b": 0.1},
                              params=tracking, as_of="2025-10-01")

@@ -35,7 +35,9 @@ def write_model(model: Any, directory: str | Path) -> Path:
         "classes": model.classes_.tolist(),
         "best_iteration": model.best_iteration_,
         "validation": model.validation_,
-        "params": model.get_params(),
+        # a setting at its default that older bundles lack is left out, so a bundle saved
+        # again writes the same bytes (inner_folds: the small-data path's fit only)
+        "params": {k: v for k, v in model.get_params().items() if not (k == "inner_folds" and not v)},
     }
     (directory / "features.json").write_text(json.dumps(features, indent=2) + "\n")
     return directory

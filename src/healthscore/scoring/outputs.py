@@ -259,6 +259,8 @@ class DateOutputs:
         frame = getattr(self, kind)
         if frame is None and self.spool is not None:
             return self.spool.read(kind, account_ids=account_ids, columns=columns)
+        if frame is None:  # nothing stored of this kind (e.g. no account needs its points)
+            return None
         if account_ids is not None:
             frame = frame.loc[frame["account_id"].isin(pd.Index(account_ids))]
         if columns is not None:
