@@ -105,7 +105,7 @@ def test_section_records_its_one_line_command_seed_and_versions(results, quality
     assert "\n" not in command and f"    {command}" in markdown
     args = quality.make_parser().parse_args(shlex.split(command)[2:])
     assert (args.simulate, args.months, args.seed) == (300, 24, 7)
-    assert args.overrides == ["model.min_churned_rows=10"]
+    assert args.overrides == ["model.min_churned_rows=10", "small_data.select=false"]
     assert section["seed"] == {"model.random_state": 42, "simulator": 7}
     assert {"healthscore", "lightgbm", "scikit-learn", "pandas", "numpy"} <= set(section["versions"])
 
