@@ -75,7 +75,8 @@ def time_child(source: Path, *, repeat: int, pythonpath: str) -> dict:
 
 def child(source: Path, repeat: int) -> None:
     from healthscore.config import DataParams
-    from healthscore.io.sources import map_tables, read_raw_tables, read_source
+    from healthscore.io.mapping import map_tables
+    from healthscore.io.sources import read_raw_tables, read_source
     from healthscore.data.validate import validate_tables
 
     data = DataParams(source=str(source))

@@ -25,7 +25,8 @@ import healthscore
 from healthscore import cli
 from healthscore.config import make_params
 from healthscore.errors import ConfigError, DataError, ValidationError
-from healthscore.io.sources import map_tables, read_source
+from healthscore.io.mapping import map_tables
+from healthscore.io.sources import read_source
 from healthscore.dataset.pipeline import build_dataset
 from healthscore.sim.run import simulate
 from healthscore.sim.spec import SimulationSpec

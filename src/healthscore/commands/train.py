@@ -43,10 +43,11 @@ def run(args: argparse.Namespace, params) -> int:
     from healthscore.io.files import read_ground_truth
     from healthscore.model.export import catalogue_dict
     from healthscore.model.training import train_models
+    from healthscore.monitor import training_reference
 
     frame, meta = read_dataset(args.data)
     truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
-    if getattr(args, "target", "churn") == "expansion":  # same set and path, its own label
+    if args.target == "expansion":  # same set and path, its own label
         from healthscore.commands.train_expansion import run_expansion
 
         return run_expansion(args, params, frame, meta, truth=truth)
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, params) -> int:
         observed_until=observed_until,
         small_data=params.small_data if args.mode == "ml" else None,
     )
-    result.exported.reference = training_reference(frame, result, params, meta=meta)
+    result.exported.reference = training_reference(frame, result.exported, params, meta=meta)
     logged = tracking.log_training_run(
         result,
         params=params,
@@ -75,26 +76,6 @@ def run(args: argparse.Namespace, params) -> int:
     )
     print(render_summary(result, logged))
     return 0
-
-
-def training_reference(frame, result, params, *, meta: dict) -> dict:
-    """The drift reference saved with the model (``reference.json``): the training
-    window's bins and shares (:func:`healthscore.monitor.build_reference`)."""
-    from healthscore.model.split import split_by_time
-    from healthscore.model.training import served_train_until
-    from healthscore.monitor import build_reference
-
-    observed_until = meta.get("observed_until")
-    if result.exported.horizon is not None and observed_until:  # the served hazard fit's window
-        until = served_train_until(pd.Timestamp(observed_until), horizon=result.exported.horizon,
-                                   split=params.split)
-        rows = frame.loc[frame["cutoff_time"] <= until]
-    else:
-        rows = split_by_time(frame, params.split).train
-        until = rows["cutoff_time"].max()
-    # its latest months: the earliest cutoffs of a data set have a short history
-    rows = rows.loc[rows["cutoff_time"] > until - pd.DateOffset(months=params.monitor.reference_months)]
-    return build_reference(rows, result.exported, bins=params.monitor.bins, trained_until=observed_until)
 
 
 def dataset_horizon(meta: dict):

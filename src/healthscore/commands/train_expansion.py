@@ -24,11 +24,11 @@ def run_expansion(args: Any, params: Any, frame: pd.DataFrame, meta: dict, *,
     import sys
 
     from healthscore import tracking
-    from healthscore.commands.train import training_reference
+    from healthscore.monitor import training_reference
     from healthscore.model.export import catalogue_dict
 
     frame, result, params = prepare(args, params, frame, meta, truth=truth)
-    result.exported.reference = training_reference(frame, result, params, meta=meta)
+    result.exported.reference = training_reference(frame, result.exported, params, meta=meta)
     logged = tracking.log_training_run(
         result, params=params, dataset_meta=meta,
         catalogue=catalogue_dict(result.feature_names, features=params.features, frame=frame),

@@ -141,3 +141,24 @@ def apply_observed_until(name, frame, observed_until, report) -> pd.DataFrame:
         if column != spec.event_time and column in frame and column not in spec.required:
             frame[column] = frame[column].where(frame[column] < observed_until)
     return frame
+
+
+def parse_observed_until(text: Any) -> pd.Timestamp | None:
+    """``data.observed_until`` as a naive-UTC instant (None when unset).
+
+    Raises
+    ------
+    ConfigError
+        Not an ISO date or instant.
+    """
+    if text is None:
+        return None
+    try:
+        value = pd.to_datetime(str(text).strip(), format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        value = pd.NaT
+    if pd.isna(value):
+        raise ConfigError(f"data.observed_until: expected an ISO date such as 2024-06-30, got {text!r}")
+    if value.tzinfo is not None:
+        value = value.tz_convert("UTC").tz_localize(None)
+    return value.as_unit("us")

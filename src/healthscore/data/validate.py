@@ -50,7 +50,7 @@ MAX_MAGNITUDE = 1e15
 ISO_HINT = ("expected ISO 8601 timestamps such as 2024-01-31 or 2024-01-31T09:30:00Z")
 
 
-def _parse_times(series: pd.Series, table: str, column: str) -> tuple[pd.Series, np.ndarray]:
+def parse_times(series: pd.Series, table: str, column: str) -> tuple[pd.Series, np.ndarray]:
     """Parse to naive-UTC ``datetime64[us]``; return (parsed, unparsable mask).
 
     Raises ValidationError when the column mixes timezone-aware and naive values.
@@ -105,7 +105,7 @@ def _canonical_table(
     for column in spec.timestamps:
         if column not in frame:
             continue
-        parsed, bad = _parse_times(frame[column], name, column)
+        parsed, bad = parse_times(frame[column], name, column)
         hint = _time_hint(name, column, raw[column], bad)
         if name == "accounts":  # an account is never dropped for a date it does not need
             frame[column] = check.blank(column, parsed.to_numpy(), bad, "have an unparsable timestamp",

@@ -33,7 +33,7 @@ from healthscore.data.tables import Tables
 from healthscore.data.validate import validate_tables
 from healthscore.errors import DataError
 from healthscore.io.files import write_json_atomic
-from healthscore.io.sources import map_tables
+from healthscore.io.mapping import map_tables
 from healthscore.io.staging import Stage, folder_lock, has_pending_commit, is_bookkeeping, settle
 
 META = "buckets.json"

@@ -2,7 +2,7 @@
 
 The tables are read through ADBC (``adbc-driver-postgresql``, the ``sql`` extra) straight
 into Arrow, then mapped and validated as every other source is
-(:func:`healthscore.io.sources.map_tables`, :mod:`healthscore.data.validate`). The
+(:func:`healthscore.io.mapping.map_tables`, :mod:`healthscore.data.validate`). The
 password comes from the environment variable named by ``data.sql.password_env``, never
 from ``params.yaml`` or the URI.
 
@@ -30,12 +30,13 @@ import pandas as pd
 import pyarrow as pa
 
 from healthscore.config import DataParams
-from healthscore.data.end import drop_far_after, observed_until_after, robust_end
+from healthscore.data.end import drop_far_after, observed_until_after, parse_observed_until, robust_end
 from healthscore.data.problems import ValidationReport
 from healthscore.data.schema import SIMULATOR_ONLY, TABLES
 from healthscore.data.tables import Tables
-from healthscore.data.validate import _parse_times, validate_tables
+from healthscore.data.validate import parse_times, validate_tables
 from healthscore.errors import ConfigError, DataError, SchemaError
+from healthscore.io.mapping import map_tables
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -234,8 +235,6 @@ class SqlSource:
         here, so set ``data.observed_until`` where the data has such rows)."""
         if self._observed_until is not None:
             return self._observed_until
-        from healthscore.io.sources import parse_observed_until
-
         given = parse_observed_until(self.data.observed_until)
         if given is None:
             given = self._find_observed_until()
@@ -253,7 +252,7 @@ class SqlSource:
                 if column is None or column not in found[theirs]:
                     continue
                 frame = self._query(con, theirs, columns=[column])
-                times[name] = pd.DataFrame({ours: _parse_times(frame[column], name, column)[0]})
+                times[name] = pd.DataFrame({ours: parse_times(frame[column], name, column)[0]})
         finally:
             con.close()
         report = ValidationReport()  # what validation finds and drops: as validate_tables
@@ -265,8 +264,6 @@ class SqlSource:
 
     def read_bucket(self, bucket: int) -> Tables:
         """The validated tables of the accounts in ``bucket`` (0 .. buckets - 1)."""
-        from healthscore.io.sources import map_tables
-
         if not 0 <= bucket < self.buckets:
             raise DataError(f"{self}: bucket {bucket} is outside 0 .. {self.buckets - 1}")
         frames, extras = map_tables(self.read_raw(bucket=bucket), self.data)

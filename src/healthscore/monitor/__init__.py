@@ -21,10 +21,11 @@ import pandas as pd
 from healthscore.io.files import strict_json
 from healthscore.monitor.drift import (band_shift, drift_table, matured_calibration,
                                        model_age_days)
-from healthscore.monitor.reference import build_reference, check_reference
+from healthscore.monitor.reference import build_reference, check_reference, training_reference
 from healthscore.monitor.verdict import drift_metrics, render_recommendation, summarise_drift
 
-__all__ = ["build_reference", "drift_metrics", "monitor_date", "render_recommendation"]
+__all__ = ["build_reference", "drift_metrics", "monitor_date", "render_recommendation",
+           "training_reference"]
 
 
 def monitor_date(points: pd.DataFrame, risk_list: pd.DataFrame, exported: Any, *, as_of: Any,

@@ -99,3 +99,24 @@ def check_reference(reference: Mapping[str, Any] | None) -> Mapping[str, Any] | 
         raise ModelError(f"reference.json: format {reference.get('format')!r}, expected "
                          f"{REFERENCE_FORMAT} with a 'features' object; retrain the model")
     return reference
+
+
+def training_reference(frame: pd.DataFrame, exported: Any, params: Any, *, meta: Mapping[str, Any]) -> dict:
+    """The reference saved with a model trained on ``frame`` (:func:`build_reference`
+    over the latest ``params.monitor.reference_months`` of the window it was fitted on:
+    the served hazard fit's for a horizon model, the split's training window otherwise;
+    ``meta``: the training set's sidecar)."""
+    from healthscore.model.split import split_by_time
+    from healthscore.model.training import served_train_until
+
+    observed_until = meta.get("observed_until")
+    if exported.horizon is not None and observed_until:  # the served hazard fit's window
+        until = served_train_until(pd.Timestamp(observed_until), horizon=exported.horizon,
+                                   split=params.split)
+        rows = frame.loc[frame["cutoff_time"] <= until]
+    else:
+        rows = split_by_time(frame, params.split).train
+        until = rows["cutoff_time"].max()
+    # its latest months: the earliest cutoffs of a data set have a short history
+    rows = rows.loc[rows["cutoff_time"] > until - pd.DateOffset(months=params.monitor.reference_months)]
+    return build_reference(rows, exported, bins=params.monitor.bins, trained_until=observed_until)
