@@ -8,7 +8,8 @@ import pytest
 from healthscore.config import make_params
 from healthscore.errors import ConfigError
 from healthscore.model.gates import check_matured
-from healthscore.scoring.challenger import challenger_reference, comparison_line
+from healthscore.monitor.challenger import comparison_line
+from healthscore.scoring.challenger import challenger_reference
 
 SETTINGS = make_params({"challenger": {"max_auc_drop": 0.02, "max_ece_rise": 0.01, "min_accounts": 100}}).challenger
 

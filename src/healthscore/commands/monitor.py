@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io.files import write_parquet_atomic
     from healthscore.io.sources import read_source
-    from healthscore.commands import load_scoring_model
+    from healthscore.scoring.model_source import load_scoring_model
     from healthscore.monitor import monitor_date, render_recommendation
     from healthscore.io.buckets import is_bucketed
     from healthscore.scoring import OutputLayout

@@ -50,7 +50,7 @@ def matured_gates(candidate: str, champion: str | None, *, args: argparse.Namesp
 
     from healthscore.model.gates import check_matured
     from healthscore.scoring import OutputLayout
-    from healthscore.scoring.challenger import challenger_dates, compare_on_matured, comparison_line
+    from healthscore.monitor.challenger import challenger_dates, compare_on_matured, comparison_line
 
     if champion is None:  # the first champion: nothing to compare with
         return []

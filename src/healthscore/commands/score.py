@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.io.sources import read_source
-    from healthscore.commands import load_scoring_model
+    from healthscore.scoring.model_source import load_scoring_model
     from healthscore.scoring import (
         OutputLayout, check_as_of, read_previous, read_reusable_points, score_date, write_date,
         write_risk_csv,

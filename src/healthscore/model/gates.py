@@ -73,7 +73,7 @@ def check_gates(
 
 def check_matured(comparison: Mapping[str, Any], challenger: Any) -> list[GateCheck]:
     """The gates on matured outcomes of champion and challenger over the same dates
-    (``comparison``: :func:`healthscore.scoring.challenger.compare_on_matured`).
+    (``comparison``: :func:`healthscore.monitor.challenger.compare_on_matured`).
 
     ``matured_auc``: the challenger's ROC-AUC is not below the champion's by more than
     ``challenger.max_auc_drop``; ``matured_ece``: its ECE not above the champion's by

@@ -51,7 +51,7 @@ def load_previous_model(previous_run: dict[str, Any], *, params: Any) -> tuple[A
     (:func:`~healthscore.scoring.engine.model_identity`) is the run's
     ``model_fingerprint``.
     """
-    from healthscore.commands import load_scoring_model
+    from healthscore.scoring.model_source import load_scoring_model
     from healthscore.scoring.engine import model_identity
 
     wanted = previous_run.get("model_fingerprint")
