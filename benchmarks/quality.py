@@ -216,7 +216,8 @@ def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
     from healthscore.model.evaluation import metrics_table
     from healthscore.model.export import ExportedModel
     from healthscore.model.scale import HealthScale
-    from healthscore.model.training import feature_columns, oracle_risk
+    from healthscore.model.oracle import oracle_risk
+    from healthscore.model.training import feature_columns
 
     names = feature_columns(dataset, exclude=params.model.exclude_features)
     scale = HealthScale.from_params(params.score)

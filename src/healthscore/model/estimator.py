@@ -12,7 +12,6 @@ Persistence (:mod:`healthscore.model.model_files`) is three plain files, no pick
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -22,15 +21,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from healthscore.errors import DataError, ModelError
-from healthscore.model.calibration import fit_calibrator, matching_intercept
+from healthscore.model.calibration import fit_calibrator
 from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
 from healthscore.model.model_files import read_model, write_model
+from healthscore.model.split import stratified_holdout
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):
     """Calibrated LightGBM binary classifier of churn (label 1 = churned).
@@ -197,7 +196,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             val_y = self._encode_target(y_val)
             self.validation_ = "given"
         else:
-            held = self._holdout_indices(target)
+            held = stratified_holdout(target, share=float(self.holdout_share), seed=self.random_state)
             if held is None:
                 train_m, train_y, val_m, val_y = matrix, target, None, None
                 self.validation_ = "in-sample"
@@ -216,7 +215,7 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
 
     def _fit_inner_cv(self, matrix: np.ndarray, target: np.ndarray, cutoffs: np.ndarray):
         """Tree count by inner time-ordered folds, Platt on their out-of-fold margins."""
-        from healthscore.model.inner_cv import cv_tree_count, inner_time_folds
+        from healthscore.model.inner_cv import cv_tree_count, inner_time_folds, oof_calibrator
 
         if len(cutoffs) != len(target):
             raise ValueError(f"fit: X has {len(target)} rows but cutoffs has {len(cutoffs)}")
@@ -231,15 +230,9 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         self.inner_folds_ = len(folds)
         self.booster_ = self._train_booster(matrix, target, None, None, rounds=best)
         self.best_iteration_ = int(self.booster_.num_trees())
-        block = np.full(len(target), -1)
-        for number, (_, val) in enumerate(folds):
-            block[val] = number
-        has = block >= 0
-        calibrator = fit_calibrator(self.oof_margin_[has], target[has], method=self.calibration,
-                                    blocks=block[has])
         margin = self.booster_.predict(matrix, raw_score=True, num_threads=self.n_jobs)
-        self.calibrator_ = dataclasses.replace(  # the refitted booster's own level
-            calibrator, b=matching_intercept(calibrator.a, margin, target))
+        self.calibrator_ = oof_calibrator(self.oof_margin_, target, folds, refit_margin=margin,
+                                          method=self.calibration)
         self.validation_ = "inner-cv"
         return self
 
@@ -290,22 +283,6 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
             "num_threads": int(self.n_jobs),
             "verbosity": -1,
         }
-
-    def _holdout_indices(self, target: np.ndarray):
-        """Seeded stratified (train, holdout) row indices, or None when too few rows."""
-        share = float(self.holdout_share)
-        counts = np.bincount(target, minlength=2)
-        if share <= 0 or share >= 1 or counts.min() * min(share, 1 - share) < 1:
-            return None
-        fit_idx, val_idx = train_test_split(
-            np.arange(len(target)),
-            test_size=share,
-            stratify=target,
-            random_state=self.random_state,
-        )
-        if len(np.unique(target[val_idx])) < 2 or len(np.unique(target[fit_idx])) < 2:
-            return None
-        return np.sort(fit_idx), np.sort(val_idx)
 
     def _frame_for_fit(self, X: Any) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):

@@ -155,7 +155,7 @@ def train_expansion(
 
 def oracle_expansion(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> np.ndarray:
     """The simulator's expansion probability of each row (NaN where it has none)."""
-    from healthscore.model.training import oracle_risk
+    from healthscore.model.oracle import oracle_risk
 
     if "expansion_proba" not in ground_truth.columns:
         raise DataError("ground truth: no column 'expansion_proba' (the simulator's oracle "

@@ -9,12 +9,14 @@ choice is made on several windows and never on rows later than the training part
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import TimeSeriesSplit
 
 from healthscore.errors import DataError
+from healthscore.model.calibration import Calibrator, fit_calibrator, matching_intercept
 
 
 def inner_time_folds(cutoffs: Any, y: Any, *, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -100,3 +102,16 @@ def cv_tree_count(
         oof[val] = booster.predict(matrix[val], num_iteration=best, raw_score=True,
                                    num_threads=int(params.get("num_threads", 1)))
     return best, oof, curve
+
+
+def oof_calibrator(oof_margin: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], *,
+                   refit_margin: np.ndarray, method: str) -> Calibrator:
+    """The calibration of a booster refitted on all rows: fitted on the inner folds'
+    out-of-fold margins (one block per fold), its intercept then matched to the refitted
+    booster's own margins ``refit_margin`` (its level)."""
+    block = np.full(len(y), -1)
+    for number, (_, val) in enumerate(folds):
+        block[val] = number
+    has = block >= 0
+    calibrator = fit_calibrator(oof_margin[has], y[has], method=method, blocks=block[has])
+    return dataclasses.replace(calibrator, b=matching_intercept(calibrator.a, refit_margin, y))

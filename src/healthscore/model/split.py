@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from healthscore.errors import DataError
 
@@ -142,3 +144,16 @@ def _require_columns(dataset: pd.DataFrame) -> None:
             f"training set: missing column(s) {', '.join(missing)}; expected the output "
             "of build-dataset (account_id, cutoff_time, renewal_date, label, features)"
         )
+
+
+def stratified_holdout(target: np.ndarray, *, share: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Seeded stratified (fit, holdout) row indices, sorted; None when ``share`` is not
+    in (0, 1) or a class would be missing from either side (too few rows)."""
+    counts = np.bincount(target, minlength=2)
+    if share <= 0 or share >= 1 or counts.min() * min(share, 1 - share) < 1:
+        return None
+    fit_idx, val_idx = train_test_split(np.arange(len(target)), test_size=share, stratify=target,
+                                        random_state=seed)
+    if len(np.unique(target[val_idx])) < 2 or len(np.unique(target[fit_idx])) < 2:
+        return None
+    return np.sort(fit_idx), np.sort(val_idx)

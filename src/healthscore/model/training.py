@@ -37,6 +37,7 @@ from healthscore.model.exposure import (
     EXPOSURE_FEATURES, Horizon, account_exposure, make_interval_rows, window_risk,
 )
 from healthscore.model.hazard_level import calibrate_hazards
+from healthscore.model.oracle import oracle_risk
 from healthscore.model.scale import HealthScale
 from healthscore.model.selection import inner_metrics, logit_of, prepared_logistic
 from healthscore.model.split import SplitWindows, split_by_time, split_windows
@@ -439,36 +440,6 @@ def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     """A stable ``share`` of accounts, by a seeded hash of their id."""
     hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=f"{seed:016d}"[:16])
     return (hashed.to_numpy() % 10_000) < share * 10_000
-
-
-def oracle_risk(
-    rows: pd.DataFrame,
-    ground_truth: pd.DataFrame,
-    *,
-    keys: tuple[str, ...] = ("account_id", "renewal_date"),
-    value: str = "churn_proba",
-) -> np.ndarray:
-    """The simulator's true churn probability of each row (NaN where unmatched).
-
-    Joins ``rows`` to ``ground_truth`` on ``keys``; ground truth must have one row per
-    key. ``value``: ``churn_proba`` (a renewal's) or ``risk_horizon`` (the oracle table's
-    chance of a loss within the horizon, keyed by ``account_id`` and ``cutoff_time``).
-    """
-    missing = [k for k in (*keys, value) if k not in ground_truth.columns]
-    if missing:
-        raise DataError(f"ground_truth: missing column(s) {', '.join(missing)}")
-    truth = ground_truth[[*keys, value]].rename(columns={value: "churn_proba"})
-    if truth.duplicated(list(keys)).any():
-        raise DataError(f"ground_truth: several rows per ({', '.join(keys)})")
-    left = rows[list(keys)].reset_index(drop=True)
-    for key in keys:  # align key dtypes (e.g. datetime64[us] vs [ns])
-        if pd.api.types.is_datetime64_any_dtype(left[key]):
-            truth = truth.assign(**{key: pd.to_datetime(truth[key]).astype(left[key].dtype)})
-    merged = left.merge(truth, on=list(keys), how="left", validate="many_to_one")
-    unmatched = int(merged["churn_proba"].isna().sum())
-    if unmatched:
-        log.warning("oracle: %d of %d test row(s) have no ground truth", unmatched, len(merged))
-    return merged["churn_proba"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _labels(window: pd.DataFrame) -> np.ndarray:
