@@ -23,7 +23,8 @@ def simulated_renewals():
     """``make(root, *, accounts, months, seed)``: a simulated source written to
     ``root / "data"``, its tables and labelled renewal rows, ``(data, tables, labelled,
     names)`` (default params); and
-    ``fit(labelled, names, trees)``: a small deterministic LightGBM on them. What the
+    ``fit(labelled, names, trees)``: a small deterministic LightGBM on them;
+    ``save(labelled, names, trees, folder)``: that model exported to ``folder``. What the
     tests that need a real trained model on real tables start from."""
     from healthscore.config import make_params
     from healthscore.io.sources import read_source
@@ -45,5 +46,15 @@ def simulated_renewals():
                                  early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
         return model.fit(labelled[names], labelled["label"].astype(int))
 
+    def save(labelled, names, trees: int, folder: Path) -> Path:
+        """``fit`` exported with the default scale and the catalogue of ``names`` to ``folder``."""
+        from healthscore.model import ExportedModel, HealthScale
+        from healthscore.model.export import catalogue_dict, save_bundle
+
+        save_bundle(ExportedModel(fit(labelled, names, trees), HealthScale(),
+                                  catalogue=catalogue_dict(names)), folder)
+        return folder
+
     make.fit = fit
+    make.save = save
     return make

@@ -7,8 +7,6 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 from healthscore.scoring.calls import CALL_COLUMNS
 
@@ -21,8 +19,7 @@ LOOSE = ["--set", "alerts.reason_min_points=1", "--set", "alerts.drop_points=3",
 def scored(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("calls-cli")
     data, _, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
-    model = simulated_renewals.fit(labelled, names, 40)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     out = root / "outputs"
     for as_of in (D1, D2):
         assert main(["--set", f"score.out_dir={out}", *LOOSE, "score", "--as-of", as_of,

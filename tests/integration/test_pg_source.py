@@ -27,8 +27,6 @@ from healthscore.config import make_params
 from healthscore.errors import ConfigError, DataError, SchemaError
 from healthscore.io.sources import read_source
 from healthscore.io.sql import SqlSource, quote
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 
 IN_CI = os.environ.get("CI", "").lower() == "true"  # as the browser tests: there, skipping is failing
@@ -124,8 +122,7 @@ def world(server, tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("pg-world")
     data, tables, labelled, names = simulated_renewals(root, accounts=200, months=18, seed=3)
     load_tables(server, data)
-    model = simulated_renewals.fit(labelled, names, 30)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 30, root / "model")
     return {"uri": server, "data": data, "model": root / "model", "tables": tables}
 
 

@@ -10,8 +10,6 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.notify import SIGNATURE_HEADER, sign
 from healthscore.scoring import OutputLayout
 from healthscore.data.schema import TASK_COLUMNS
@@ -25,8 +23,7 @@ D1, D2 = "2024-05-01", "2024-06-01"
 def world(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("score-plays")
     data, _tables, labelled, names = simulated_renewals(root, accounts=160, months=18, seed=3)
-    model = simulated_renewals.fit(labelled, names, 40)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     return {"data": data, "model": root / "model"}
 
 

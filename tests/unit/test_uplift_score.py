@@ -19,8 +19,6 @@ from healthscore.cli import main
 from healthscore.commands.plays import uplift_of
 from healthscore.config import read_params
 from healthscore.io.sources import read_source
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.plays.uplift import UPLIFT_COLUMNS
 from healthscore.report import read_report_inputs, render_report
 from healthscore.scoring import OutputLayout
@@ -32,8 +30,7 @@ D1, D2, D3, D4 = "2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"
 def world(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("uplift-score")
     data, _tables, labelled, names = simulated_renewals(root, accounts=200, months=18, seed=3)
-    model = simulated_renewals.fit(labelled, names, 40)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     return {"data": data, "model": root / "model"}
 
 

@@ -17,8 +17,6 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring.profile import holds_up, peer_standing, split_changes, standing_words
 from healthscore.scoring import OutputLayout
 from healthscore.scoring.changes import change_reasons, describe_change, reason_labels
@@ -126,8 +124,7 @@ LOOSE = ["--set", "alerts.reason_min_points=0.5", "--set", "alerts.drop_points=2
 def scored(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("words-contradictions")
     data, _, labelled, names = simulated_renewals(root, accounts=300, months=18, seed=11)
-    model = simulated_renewals.fit(labelled, names, 60)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 60, root / "model")
     out = root / "outputs"
     for as_of, report in ((D1, ["--no-report"]), (D2, [])):
         assert main(["--set", f"score.out_dir={out}", *LOOSE, "score", "--as-of", as_of,

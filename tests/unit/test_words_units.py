@@ -13,8 +13,6 @@ from healthscore.cli import main
 from healthscore.features import build_catalogue, build_features, render_phrase
 from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import format_value, value_text
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 from healthscore.scoring.calls import make_calls, render_calls
 from healthscore.config import CallParams
@@ -110,8 +108,7 @@ EURO = "\u20ac"
 def scored_in_euros(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("words-units")
     data, _, labelled, names = simulated_renewals(root, accounts=200, months=18, seed=11)
-    model = simulated_renewals.fit(labelled, names, 40)
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     out = root / "outputs"
     common = ["--set", f"score.out_dir={out}", "--set", f"report.currency={EURO}",
               "--set", "alerts.reason_min_points=0.5", "--set", "alerts.drop_points=2",

@@ -35,7 +35,7 @@ import pandas as pd
 from healthscore.config import LabelParams, TimelineParams
 from healthscore.config.expansion import ExpansionParams
 from healthscore.data.tables import Tables
-from healthscore.dataset.labels import _mrr_at, lost_dates
+from healthscore.dataset.labels import mrr_at, lost_dates
 from healthscore.dataset.timeline import make_cutoffs
 from healthscore.errors import SchemaError
 
@@ -100,7 +100,7 @@ def make_expansion_labels(
     t = pd.to_datetime(rows["cutoff_time"]).astype("datetime64[us]")
     start = t + pd.Timedelta(days=expansion.lead_time_days)
     end = start + pd.Timedelta(days=expansion.horizon_days)
-    before = _mrr_at(subs, rows["account_id"], t - _TICK)
+    before = mrr_at(subs, rows["account_id"], t - _TICK)
     peak = window_peak_mrr(subs, rows["account_id"], start, end)
     lost = lost_dates(rows, tables, grace_days=labels.grace_days).to_numpy()
     has_lost = ~pd.isna(lost)
@@ -143,7 +143,7 @@ def window_peak_mrr(
     ids = pd.Series(np.asarray(account_ids))
     lo = pd.Series(pd.to_datetime(start).to_numpy()).astype("datetime64[us]")
     hi = pd.Series(pd.to_datetime(end).to_numpy()).astype("datetime64[us]")
-    at_start = _mrr_at(subscriptions, ids, lo)
+    at_start = mrr_at(subscriptions, ids, lo)
     query = pd.DataFrame({"account_id": ids.to_numpy(), "lo": lo.to_numpy(), "hi": hi.to_numpy(),
                           "position": np.arange(n)})
     starts = subscriptions[["account_id", "start_date"]].drop_duplicates()
@@ -152,7 +152,7 @@ def window_peak_mrr(
     pairs = pairs.loc[(pairs["start_date"] > pairs["lo"]) & (pairs["start_date"] < pairs["hi"])]
     peak = at_start.copy()
     if len(pairs):
-        values = _mrr_at(subscriptions, pairs["account_id"], pairs["start_date"])
+        values = mrr_at(subscriptions, pairs["account_id"], pairs["start_date"])
         best = pd.Series(values).groupby(pairs["position"].to_numpy()).max()
         positions = best.index.to_numpy()
         peak[positions] = np.maximum(peak[positions], best.to_numpy())

@@ -156,8 +156,8 @@ def _renewal_labels(rows: pd.DataFrame, tables: Tables, *, labels: LabelParams) 
             raise SchemaError("labels.contraction_share needs subscriptions.mrr, which the "
                               "data source does not have; map it under data.columns.subscriptions.mrr "
                               "or set labels.contraction_share to null")
-        before = _mrr_at(subs, rows["account_id"], rows["cutoff_time"])
-        after = _mrr_at(subs, rows["account_id"], renewal + grace)
+        before = mrr_at(subs, rows["account_id"], rows["cutoff_time"])
+        after = mrr_at(subs, rows["account_id"], renewal + grace)
         shrunk = (before > 0) & (after < (1.0 - labels.contraction_share) * before)
         label[matched & continues & shrunk & seen] = 1
     label[found["retained_said"].fillna(False).to_numpy(dtype=bool)] = 0
@@ -175,7 +175,7 @@ def _outcome_in(subs: pd.DataFrame, values: frozenset) -> pd.Series:
     return words.isin(values) & subs["outcome"].notna()
 
 
-def _mrr_at(subs: pd.DataFrame, accounts: pd.Series, when: pd.Series) -> np.ndarray:
+def mrr_at(subs: pd.DataFrame, accounts: pd.Series, when: pd.Series) -> np.ndarray:
     """Total MRR of each account's subscriptions with ``start_date <= when < end_date``."""
     mrr = subs["mrr"].fillna(0.0).to_numpy()
     steps = pd.DataFrame({
