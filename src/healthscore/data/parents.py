@@ -47,7 +47,10 @@ def check_parents(accounts: pd.DataFrame) -> pd.DataFrame:
         parents = raw.astype("str").where(raw.notna())
         if not pd.api.types.is_string_dtype(ids):
             parents = parents.astype(object)
-    own = present & (parents.astype(object).to_numpy() == ids.astype(object).to_numpy())
+    if pd.api.types.is_integer_dtype(ids):
+        own = (parents == ids).fillna(False).to_numpy(dtype=bool)
+    else:
+        own = present & (parents.fillna("").astype(str).to_numpy() == ids.astype(str).to_numpy())
     _stop(accounts.assign(**{PARENT_ID: parents}), own, "name the account itself as its parent",
           "leave parent_account_id empty for an account without a parent")
     has_parent = pd.Series(present, index=accounts.index)
