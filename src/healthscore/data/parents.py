@@ -53,10 +53,8 @@ def check_parents(accounts: pd.DataFrame) -> pd.DataFrame:
         own = present & (parents.fillna("").astype(str).to_numpy() == ids.astype(str).to_numpy())
     _stop(accounts.assign(**{PARENT_ID: parents}), own, "name the account itself as its parent",
           "leave parent_account_id empty for an account without a parent")
-    has_parent = pd.Series(present, index=accounts.index)
-    parent_of = pd.Series(has_parent.to_numpy(), index=ids.to_numpy())
-    parent_of = parent_of[~parent_of.index.duplicated()]
-    nested = present & parents.map(parent_of).fillna(False).to_numpy(dtype=bool)
+    with_parent = ids[present]  # accounts that are children: none may be a parent
+    nested = present & parents.isin(with_parent).fillna(False).to_numpy(dtype=bool)
     _stop(accounts.assign(**{PARENT_ID: parents}), nested,
           "have a parent that has a parent itself (a chain or a cycle)",
           "one level is rolled up: point each account at its top parent")
