@@ -17,7 +17,7 @@ import pandas as pd
 
 from healthscore.data.schema import PARENT_ID
 from healthscore.scoring import wording as text
-from healthscore.scoring.arr_range import describe_range
+from healthscore.scoring.arr_range import range_words
 from healthscore.scoring.parent_view import parent_title
 from healthscore.scoring.parents import parent_groups
 from healthscore.scoring.risk_words import format_points
@@ -66,8 +66,8 @@ def build_parents(
             "score": int(r["health_score"]), "band": r["band"], "band_label": text.band_label(r["band"]),
             "risk": text.percent(r["arr_weighted_risk"]), "risk_value": float(r["arr_weighted_risk"]),
             "arr": text.money(r["arr"], symbol=currency), "arr_value": float(r["arr"]),
-            "at_risk": describe_range(r["arr_at_risk"], r["arr_lost_low"], r["arr_lost_high"], level=level,
-                                      currency=currency),
+            "at_risk": text.money(r["arr_at_risk"], symbol=currency),
+            "at_risk_range": range_words(r["arr_lost_low"], r["arr_lost_high"], currency=currency),
             "at_risk_value": float(r["arr_at_risk"]),
             "any_lost": text.percent(r["any_lost_proba"]),
             "change": None if text.is_missing(r.get("score_change")) else int(r["score_change"]),
@@ -89,3 +89,4 @@ def build_parents(
         "at_risk": text.money(parents["arr_at_risk"].sum(), symbol=currency),
         "red": int((parents["band"] == "red").sum()),
     }
+
