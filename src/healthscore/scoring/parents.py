@@ -141,25 +141,26 @@ def roll_up_parents(
     matrix[position < 0] = 0.0  # a member without stored points adds none
     matrix[:, profile_mask(names, list(profile))] = 0.0
     contribution = weight[:, None] * matrix
-    summed = np.zeros((n_groups, len(names)))
-    np.add.at(summed, codes, contribution)
+    # members in group order: each group's rows are one slice (sums and names without a scan per group)
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    summed = _group_sums(contribution[order], starts)
     families = {n: catalogue_entry(catalogue, n)["family"] for n in names}
     by_family = family_hurting_points(matrix, names, families).to_numpy() * weight[:, None]
-    family_sums = np.zeros((n_groups, len(FAMILIES)))
-    np.add.at(family_sums, codes, by_family)
+    family_sums = _group_sums(by_family[order], starts)
 
     drivers = find_drivers(summed, k=top_drivers)
     label_of = {n: catalogue_entry(catalogue, n) for n in names}
     member_name = _display_names(frame)
     driver_rows, texts = [], []
     for g in range(n_groups):
-        members = np.flatnonzero(codes == g)
+        members = order[starts[g]:starts[g + 1]]
         parts = []
         for kind, index, sign in (("hurting", drivers.hurting[g], -1.0), ("helping", drivers.helping[g], 1.0)):
             for rank, j in enumerate(index[index >= 0], start=1):
                 c = contribution[members, j] * sign
-                order = members[np.argsort(-c, kind="stable")]
-                named = [i for i in order[:children_named] if contribution[i, j] * sign > 0]
+                ranked = members[np.argsort(-c, kind="stable")]
+                named = [i for i in ranked[:children_named] if contribution[i, j] * sign > 0]
                 who = ", ".join(f"{member_name[i]} ({format_points(matrix[i, j])}, "
                                 f"{percent(weight[i])} of ARR)" for i in named)
                 entry = label_of[names[j]]
@@ -204,6 +205,13 @@ def roll_up_parents(
     table = pd.DataFrame(driver_rows, columns=list(PARENT_DRIVER_COLUMNS))
     table[PARENT_ID] = table[PARENT_ID].astype(out[PARENT_ID].dtype)
     return out, table
+
+
+def _group_sums(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Column sums of the row slices ``starts[g]:starts[g + 1]`` (every slice non-empty)."""
+    if len(starts) < 2:
+        return np.zeros((0, rows.shape[1]))
+    return np.add.reduceat(rows, starts[:-1], axis=0) if rows.shape[1] else np.zeros((len(starts) - 1, 0))
 
 
 def _display_names(frame: pd.DataFrame) -> list[str]:
