@@ -191,3 +191,22 @@ def test_the_simulator_draws_parents_only_when_asked():
     assert tops.isna().all()  # one level: a parent has no parent
     validate_ok = validate(accounts["account_id"].tolist(), accounts[PARENT_ID].tolist())
     assert validate_ok[PARENT_ID].notna().sum() == len(children)
+
+
+def test_a_group_parent_is_explained_in_words_without_an_account():
+    from healthscore.scoring.parent_view import ParentExplanation, render_parent
+
+    parents, drivers = roll()
+    row = parents.set_index(PARENT_ID).loc[100].to_dict()
+    mine = drivers.loc[drivers[PARENT_ID] == 100]
+    members = risk_list().iloc[:2].to_dict("records")
+    text = render_parent(ParentExplanation(
+        parent_id=100, as_of=pd.Timestamp("2024-06-01"), row=row,
+        hurting=mine.loc[mine["kind"] == "hurting"].to_dict("records"),
+        helping=mine.loc[mine["kind"] == "helping"].to_dict("records"), members=members, horizon_days=365))
+    assert text.startswith("Parent 100 - owner: Dana")
+    assert f"parent health score {SCALE.score(0.46)} / 100" in text
+    assert "ARR-weighted risk within 12 months: 46% of its ARR is expected to be lost" in text
+    assert "Chance that at least one of its accounts is lost within 12 months: 55%" in text
+    assert "Big Sub (-10 pts, 90% of ARR), Small Sub (-2 pts, 10% of ARR)" in text
+    assert "the parent's own account" not in text and "Small Sub (account 2)" in text
