@@ -94,6 +94,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
         from healthscore.scoring.expansion import attach_expansion
 
         attach_expansion(outputs, tables, params)  # expansion_proba, when an expansion model is exported
+        from healthscore.scoring.parent_view import attach_parents
+
+        # parents/<as_of>.parquet, when the accounts have parent_account_id
+        attach_parents(outputs, exported=exported, tables=tables, layout=layout, params=params)
         drift = drift_of(outputs, exported, layout=layout, tables=tables, params=params)
         from healthscore.commands.plays import uplift_of
 
@@ -177,6 +181,8 @@ def summarise(outputs, layout) -> str:
         f"  risk list: {layout.risk_list(outputs.as_of)} (and .csv)",
         f"  history, points, changes, alerts, run: under {layout.root}",
     ]
+    if outputs.parents is not None:
+        lines.append(f"  parents: {len(outputs.parents):,} parent accounts rolled up (parents/)")
     if "tasks" in counts:
         lines.append(f"  tasks: {counts['tasks']:,} from the plays (tasks/)")
     drift = outputs.run.get("drift") or {}

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="write into a folder that holds files a simulation did not write "
                              "(its tables of the same names are overwritten)")
+    parser.add_argument("--parents-share", type=float, default=DEFAULTS.parents_share, metavar="S",
+                        help="share of the accounts grouped under parent accounts "
+                             "(accounts.parent_account_id; families share a health shock); "
+                             "default 0: none")
     parser.add_argument("--oracle-horizon-days", type=int, default=None, metavar="N",
                         help="also write oracle.<format>: the true probability that each "
                              "customer is lost within N days of every first-of-month "
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace, params) -> int:
         n_accounts=args.accounts, months=args.months, seed=args.seed, start=args.start,
         churn_scale=args.churn_scale, notice_days=args.notice_days,
         oracle_horizon_days=args.oracle_horizon_days,
+        parents_share=getattr(args, "parents_share", DEFAULTS.parents_share),
     )
     out = args.out if args.out is not None else params.data.source
     began = time.perf_counter()

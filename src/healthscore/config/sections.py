@@ -22,6 +22,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.expansion import ExpansionParams
 from healthscore.config.monitor import MonitorParams
+from healthscore.config.parents import ParentParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 from healthscore.config.sql import SqlParams
 from healthscore.config.small_data import SmallDataParams
@@ -432,3 +433,4 @@ class Params:
     notify: NotifyParams = field(default_factory=NotifyParams)
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
+    parents: ParentParams = field(default_factory=ParentParams)

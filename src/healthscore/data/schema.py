@@ -69,7 +69,7 @@ TABLES: dict[str, TableSpec] = {
             "accounts",
             required=("account_id",),
             optional=("name", "segment", "plan", "industry", "region", "owner",
-                      "created_at", "seats"),
+                      "created_at", "seats", "parent_account_id"),
             key=("account_id",),
             timestamps=("created_at",),
             numeric=("seats",),
@@ -180,6 +180,24 @@ RISK_LIST_COLUMNS = (
     "account_id", "name", "owner", "segment", "arr", "health_score", "band", "risk_proba",
     "arr_at_risk", "renewal_date", "days_to_renewal", "renewal_risk", "profile_score",
     "score_change", "previous_band", "top_drivers", "model_version", "as_of",
+)
+
+#: The parent of a child account (``accounts.parent_account_id``): the risk list's last
+#: column when the accounts table has one (:mod:`healthscore.data.parents`).
+PARENT_ID = "parent_account_id"
+
+#: Columns of the parent accounts' roll-up (``parents/<as_of>.parquet``), in order
+#: (:mod:`healthscore.scoring.parents`).
+PARENT_COLUMNS = (
+    "parent_account_id", "name", "owner", "segment", "accounts", "arr", "arr_weighted_risk",
+    "health_score", "band", "arr_at_risk", "arr_lost_low", "arr_lost_high", "any_lost_proba",
+    "expected_accounts_lost", "accounts_lost_low", "accounts_lost_high", "red_accounts",
+    "riskiest_account", "top_drivers", "score_change", "model_version", "as_of",
+)
+
+#: Columns of the parents' drivers (``parent_drivers/<as_of>.parquet``), in order.
+PARENT_DRIVER_COLUMNS = (
+    "parent_account_id", "kind", "rank", "feature", "label", "family", "points", "accounts",
 )
 
 #: Wide points: the points of feature ``f`` are in column ``POINTS_PREFIX + f`` and its

@@ -34,6 +34,7 @@ import pandas as pd
 from healthscore.data.end import (apply_observed_until, check_start, default_observed_until,
                                   drop_far_after, robust_end)
 from healthscore.errors import SchemaError, ValidationError
+from healthscore.data.parents import check_parents
 from healthscore.data.problems import Checker, Problem, ValidationReport
 from healthscore.data.schema import REQUIRED_TABLES, TABLES, TableSpec
 from healthscore.data.tables import Tables
@@ -283,7 +284,8 @@ def validate_tables(
             if name in REQUIRED_TABLES:
                 raise ValidationError([problem])
             continue
-    accounts = _canonical_table("accounts", frames["accounts"], TABLES["accounts"], report, strict, None)
+    accounts = check_parents(_canonical_table("accounts", frames["accounts"], TABLES["accounts"], report,
+                                              strict, None))
     ids = accounts["account_id"]
     parsed: dict[str, pd.DataFrame] = {}
     for name in TABLES:

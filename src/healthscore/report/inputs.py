@@ -94,6 +94,10 @@ class ReportInputs:
         Each play's measured uplift (``uplift/<date>.parquet`` of the latest date on or
         before ``as_of``, columns :data:`healthscore.plays.uplift.UPLIFT_COLUMNS` plus
         ``as_of``: the date its outcomes are known until; empty when none was written).
+    parents, parent_drivers : DataFrame
+        The parent accounts rolled up on ``as_of`` and their drivers
+        (``parents/<as_of>.parquet``, ``parent_drivers/<as_of>.parquet``,
+        :mod:`healthscore.scoring.parents`; empty when the accounts have no parents).
     model_info : dict
         ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
         ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
@@ -123,6 +127,8 @@ class ReportInputs:
     run_info: Mapping[str, Any] = field(default_factory=dict)
     runs: tuple[Mapping[str, Any], ...] = ()
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    parents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    parent_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)

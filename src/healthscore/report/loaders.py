@@ -137,6 +137,8 @@ def read_report_inputs(
         run_info=run_info,
         runs=(*runs, _run_summary(run_info, when)),
         uplift=read_uplift(layout, when),
+        parents=layout.read_table("parents", when),
+        parent_drivers=layout.read_table("parent_drivers", when),
         model_info=model_info,
     )
 

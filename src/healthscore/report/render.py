@@ -23,6 +23,7 @@ from healthscore.report.account import account_filename, build_account, records_
 from healthscore.report.inputs import ReportInputs, normalise_inputs, riskiest
 from healthscore.report.growth import GROWTH_PAGE, build_growth, has_growth
 from healthscore.report.modelpage import build_model_page
+from healthscore.report.parents import PARENTS_PAGE, build_parents, has_parents_view
 from healthscore.report.portfolio import build_portfolio
 
 
@@ -88,6 +89,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         "csp_scripts": Markup("'none'"), "scale": scale,
         "horizon": text.horizon_words(data.horizon_days),
         "growth_page": GROWTH_PAGE if has_growth(inputs.risk_list) else None,
+        "parents_page": PARENTS_PAGE if has_parents_view(inputs.parents) else None,
     }
     files: dict[str, str] = {}
     portfolio = build_portfolio(data, params, pages=pages)
@@ -103,6 +105,11 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         files[GROWTH_PAGE] = env.get_template("growth.html.j2").render(
             **common, root="", page="growth", g=build_growth(
                 inputs.risk_list, data.risk_list, run=run, pages=pages, currency=params.currency))
+    if common["parents_page"]:  # parent accounts rolled up from their accounts (report/parents.py)
+        files[PARENTS_PAGE] = env.get_template("parents.html.j2").render(
+            **common, root="", page="parents", g=build_parents(
+                inputs.parents, inputs.parent_drivers, inputs.risk_list, run=run, pages=pages,
+                currency=params.currency))
     template = env.get_template("account.html.j2")
     rows = {r["account_id"]: r for r in data.risk_list.loc[
         data.risk_list["account_id"].isin(ids)].to_dict("records")}

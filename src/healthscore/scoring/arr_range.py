@@ -219,11 +219,14 @@ def describe_range(
     currency : str
         Symbol put before each amount.
     """
-    def amount(value: Any) -> str:
-        return money(value, symbol=currency, compact=True)
+    span = range_words(low, high, currency=currency)
+    return f"{money(expected, symbol=currency, compact=True)} expected ({percent(level)} range {span})"
 
-    span = amount(low) if amount(low) == amount(high) else f"{amount(low)}\u2013{amount(high)}"
-    return f"{amount(expected)} expected ({percent(level)} range {span})"
+
+def range_words(low: float, high: float, *, currency: str = "$") -> str:
+    """``$0.9M–$1.5M`` (one amount when both ends read the same), in compact money."""
+    ends = [money(v, symbol=currency, compact=True) for v in (low, high)]
+    return ends[0] if ends[0] == ends[1] else f"{ends[0]}\u2013{ends[1]}"
 
 
 # -- inputs -----------------------------------------------------------------------

@@ -12,6 +12,8 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
     uplift/<as_of>.parquet                      each play's measured uplift (healthscore.plays.uplift)
+    parents/<as_of>.parquet                     parent accounts rolled up (healthscore.scoring.parents)
+    parent_drivers/<as_of>.parquet              the parents' drivers, naming their accounts
     challenger/<version>/risk_list/<as_of>.parquet  a challenger's risk list (score --challenger)
     run/<as_of>.json                            model version, counts, params
 
@@ -110,6 +112,13 @@ class OutputLayout:
 
     def uplift(self, as_of: Any) -> Path:
         return self.root / "uplift" / f"{as_of_text(as_of)}.parquet"
+
+    def parents(self, as_of: Any) -> Path:
+        """The parent accounts' roll-up (:mod:`healthscore.scoring.parents`)."""
+        return self.root / "parents" / f"{as_of_text(as_of)}.parquet"
+
+    def parent_drivers(self, as_of: Any) -> Path:
+        return self.root / "parent_drivers" / f"{as_of_text(as_of)}.parquet"
 
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
@@ -212,7 +221,8 @@ class OutputLayout:
         return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
-        """``changes``, ``alerts``, ``tasks`` or the risk list of a date (empty frame if absent)."""
+        """``changes``, ``alerts``, ``tasks``, ``parents``, ``parent_drivers`` or the risk
+        list of a date (empty frame if absent)."""
         path = self.risk_list(as_of) if kind == "risk_list" else getattr(self, kind)(as_of)
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
@@ -241,6 +251,8 @@ class DateOutputs:
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
+    parents: pd.DataFrame | None = None  # written when set (healthscore.scoring.parents)
+    parent_drivers: pd.DataFrame | None = None  # written with ``parents``
     challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
     #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
     #: ``points`` and ``changes`` are None, read with :meth:`read_points` / :meth:`read_changes`.
@@ -316,6 +328,10 @@ def write_date(
         if outputs.uplift is not None:
             _write_parquet(outputs.uplift, staged.uplift(when))
             entries.append(staged.uplift(when))
+        if outputs.parents is not None:
+            for kind in ("parents", "parent_drivers"):
+                _write_parquet(getattr(outputs, kind), getattr(staged, kind)(when))
+                entries.append(getattr(staged, kind)(when))
         for version, frame in (outputs.challengers or {}).items():
             _write_parquet(frame, staged.challenger_risk_list(version, when))
             entries.append(staged.challenger_risk_list(version, when))

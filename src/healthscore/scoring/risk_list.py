@@ -21,7 +21,7 @@ from healthscore.features.catalogue import FeatureInfo
 from healthscore.features.phrases import feature_info, render_phrase
 from healthscore.scoring.risk_words import format_points
 from healthscore.scoring.outputs import parse_as_of
-from healthscore.data.schema import RISK_LIST_COLUMNS
+from healthscore.data.schema import PARENT_ID, RISK_LIST_COLUMNS
 from healthscore.data.tables import Tables
 from healthscore.terminal import UNSAFE_CHARACTER, clean_text
 
@@ -225,7 +225,11 @@ def build_risk_list(
     out["top_drivers"] = pd.Series(list(top_drivers), index=out.index, dtype="string")
     out["model_version"] = model_version
     out["as_of"] = pd.Series(pd.Timestamp(as_of), index=out.index).astype("datetime64[us]")
-    return sort_risk_list(out.loc[:, list(RISK_LIST_COLUMNS)])
+    columns = list(RISK_LIST_COLUMNS)
+    if PARENT_ID in info:  # the parent of each account, last (absent: the list as before)
+        out[PARENT_ID] = out["account_id"].map(info[PARENT_ID]).astype(info[PARENT_ID].dtype)
+        columns.append(PARENT_ID)
+    return sort_risk_list(out.loc[:, columns])
 
 
 def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:

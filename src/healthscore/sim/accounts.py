@@ -150,3 +150,23 @@ def draw_book(account_id: np.ndarray, spec: SimulationSpec, roster: Roster,
         owner=owner, name=company_names(account_id, roster), mu=mu, a0=a0, d0=d0,
         created_day=created_day, is_new=is_new,
     )
+
+
+def draw_parents(book: Book, spec: SimulationSpec, chunk_index: int) -> np.ndarray:
+    """Group a ``spec.parents_share`` of the chunk's accounts into families and shift
+    their hidden health (``book.mu``, in place) by one draw per family; returns the
+    parent of each account (int64, -1 for none). Its own stream,
+    ``SeedSequence([seed, 3, chunk_index])``, so the other draws are those without
+    parents."""
+    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 3, chunk_index]))
+    n = len(book.account_id)
+    parent = np.full(n, -1, dtype=np.int64)
+    grouped = np.flatnonzero(rng.random(n) < spec.parents_share)
+    start = 0
+    while len(grouped) - start >= 2:
+        size = min(int(rng.integers(2, w.PARENT_FAMILY_MAX + 1)), len(grouped) - start)
+        family = grouped[start:start + size]
+        parent[family[1:]] = book.account_id[family[0]]
+        book.mu[family] += w.PARENT_SHOCK_SD * rng.standard_normal()
+        start += size
+    return parent

@@ -24,7 +24,7 @@ import pandas as pd
 from healthscore.sim import observe
 from healthscore.sim import oracle
 from healthscore.sim import world as w
-from healthscore.sim.accounts import Roster, draw_book
+from healthscore.sim.accounts import Roster, draw_book, draw_parents
 from healthscore.sim.plays import PlayBook
 from healthscore.sim.spec import DAY_US, Calendar, SimulationSpec
 from healthscore.sim.tables import Columns
@@ -63,6 +63,8 @@ class ChunkEngine:
         self.end_us = int(spec.end.astype(np.int64)) * DAY_US
         b = self.book = draw_book(np.arange(first, last + 1, dtype=np.int64), spec, roster,
                                   self.cal, self.rng)
+        # parents (spec.parents_share): families sharing a shift of hidden health
+        self.parent = draw_parents(b, spec, chunk_index) if spec.parents_share else None
         n = len(b.account_id)
         self.cols = Columns()
         # First renewal on or after the window start (installed base), or the first.

@@ -20,7 +20,7 @@ from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
 from healthscore.sim.tables import (CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, PLAY_TABLES, SCHEMAS,
-                                    output_tables)
+                                    output_tables, table_schema)
 from healthscore.io.staging import Stage, folder_lock, is_bookkeeping
 
 #: The README's first line: the mark of a folder a simulation wrote.
@@ -69,8 +69,12 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
         "|---|---:|---|---|",
     ]
     for name in CONTRACT_TABLES:
-        cols = ", ".join(SCHEMAS[name].names)
-        lines.append(f"| {name}.{fmt} | {rows[name]} | {cols} | {TABLE_NOTES[name]} |")
+        cols = ", ".join(table_schema(name, parents=bool(spec.parents_share)).names)
+        note = TABLE_NOTES[name]
+        if name == "accounts" and spec.parents_share:
+            note += ("; `parent_account_id`: the parent account of a child (null for the others), "
+                     "whose family shares a shift of hidden health")
+        lines.append(f"| {name}.{fmt} | {rows[name]} | {cols} | {note} |")
     causes = ", ".join(f"{c.name} ({c.family})" for c in w.CAUSES)
     lines += [
         "",
@@ -219,7 +223,8 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
             check_simulation_target(out, force=force)  # again, now that no one else writes it
         names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
         paths = {name: stage.new / f"{name}.{format}" for name in names}
-        writers = {name: _open_writer(paths[name], SCHEMAS[name], format) for name in names}
+        writers = {name: _open_writer(paths[name], table_schema(name, parents=bool(spec.parents_share)), format)
+                   for name in names}
         rows = dict.fromkeys(names, 0)
         try:
             for tables, _ in iter_chunks(spec):

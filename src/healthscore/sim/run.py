@@ -16,11 +16,14 @@ from healthscore.sim.tables import build_table, output_tables
 
 def _account_table(engine: ChunkEngine) -> dict:
     b = engine.book
-    return {
+    out = {
         "account_id": b.account_id, "name": b.name, "segment": b.segment, "plan": b.plan,
         "industry": b.industry, "region": b.region, "owner": engine.roster.csm_names[b.owner],
         "created_at": b.created_day, "seats": b.seats,
     }
+    if engine.parent is not None:  # spec.parents_share
+        out["parent_account_id"] = engine.parent
+    return out
 
 
 def n_chunks(spec: SimulationSpec) -> int:

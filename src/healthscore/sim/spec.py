@@ -58,6 +58,15 @@ class SimulationSpec:
         Plays applied with a known true effect per cause, with hold-outs assigned like
         the real plays' (:mod:`healthscore.sim.plays`); empty (default): none, and
         every table is as without the option.
+    parents_share : float
+        Share of the accounts grouped under parent accounts (0, default: none, and
+        every table is as without the option). Grouped accounts form families of 2 to
+        :data:`~healthscore.sim.world.PARENT_FAMILY_MAX` accounts of one chunk; the
+        first of each family is the parent (an account with its own contract), the
+        others name it in ``accounts.parent_account_id``. Every member shares one
+        draw of a shift of its long-run hidden health (sd
+        :data:`~healthscore.sim.world.PARENT_SHOCK_SD`): a customer's subsidiaries
+        thrive or struggle together. Drawn from its own stream.
     """
 
     n_accounts: int = 2000
@@ -73,6 +82,7 @@ class SimulationSpec:
     burn_in_months: int = 12
     oracle_horizon_days: int | None = None
     plays: tuple[PlayEffect, ...] = ()
+    parents_share: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plays", tuple(self.plays))
@@ -94,6 +104,7 @@ class SimulationSpec:
             (self.event_scale > 0, "event_scale", "a number > 0"),
             (self.chunk_accounts >= 1, "chunk_accounts", "an integer >= 1"),
             (self.burn_in_months >= 0, "burn_in_months", "an integer >= 0"),
+            (0 <= self.parents_share <= 1, "parents_share", "a share in [0, 1]"),
             (self.oracle_horizon_days is None
              or (isinstance(self.oracle_horizon_days, (int, np.integer))
                  and not isinstance(self.oracle_horizon_days, bool)
@@ -130,6 +141,8 @@ class SimulationSpec:
             out["plays"] = [p.to_dict() for p in self.plays]
         else:
             del out["plays"]
+        if not self.parents_share:
+            del out["parents_share"]
         return out
 
     @property

@@ -118,6 +118,17 @@ SORT_BY = {"subscriptions": "start_date", "events": "timestamp", "tickets": "ope
 ROW_IDS = {"tickets": ("ticket_id", 100_000), "invoices": ("invoice_id", 10_000)}
 
 
+#: ``accounts.parent_account_id``, written when the spec draws parents (-1: none).
+PARENT_FIELD = pa.field("parent_account_id", pa.int64())
+
+
+def table_schema(table: str, *, parents: bool = False) -> pa.Schema:
+    """The Arrow schema of ``table``: :data:`SCHEMAS`'s, with ``parent_account_id``
+    last in ``accounts`` when the spec draws parents."""
+    schema = SCHEMAS[table]
+    return schema.append(PARENT_FIELD) if parents and table == "accounts" else schema
+
+
 def output_tables(*, oracle: bool, plays: bool = False) -> tuple[str, ...]:
     """The tables a simulation writes: :data:`OUTPUT_TABLES`, then ``oracle`` if asked,
     then :data:`PLAY_TABLES` when the spec has plays."""
@@ -158,6 +169,8 @@ def _to_arrow(table: str, name: str, values: np.ndarray, field: pa.Field) -> pa.
     if field.type == pa.float64():
         values = values.astype(np.float64)
         return pa.array(values, mask=np.isnan(values))
+    if field == PARENT_FIELD:
+        return pa.array(values, type=field.type, mask=values < 0)
     return pa.array(values, type=field.type)
 
 
@@ -171,7 +184,7 @@ def _seq_within(keys: np.ndarray) -> np.ndarray:
 
 def build_table(table: str, arrays: dict[str, np.ndarray]) -> pa.Table:
     """One chunk's table, sorted by (account_id, time), with row ids filled in."""
-    schema = SCHEMAS[table]
+    schema = table_schema(table, parents="parent_account_id" in arrays)
     n = len(arrays["account_id"]) if arrays else 0
     if n == 0:
         return schema.empty_table()

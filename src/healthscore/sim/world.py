@@ -167,3 +167,9 @@ NAME_KINDS = (
     "Telecom", "Insurance", "Realty", "Freight", "Outdoor", "Textiles", "Interactive",
     "Medical", "Energy Co", "Technologies",
 )
+
+
+#: Parent accounts (``SimulationSpec.parents_share``): the largest family (a parent and
+#: its children), and the sd of the shift of long-run hidden health its members share.
+PARENT_FAMILY_MAX = 5
+PARENT_SHOCK_SD = 0.6
