@@ -99,9 +99,9 @@ def test_a_source_that_is_not_bucketed_is_refused(world, tmp_path, capsys):
     assert not (tmp_path / "out" / "run").exists()
 
 
-def test_a_failed_spark_run_leaves_the_earlier_outputs(world, spark, scored, tmp_path):
-    """A bucket whose file is damaged fails its task: the run fails, naming the file,
-    and the folder keeps the dates it had, unchanged."""
+def test_a_failed_spark_run_leaves_the_earlier_outputs(world, spark, scored, tmp_path, capsys):
+    """A bucket with a bad row fails its task: the run stops with the project's one-line
+    error naming the bucket, table and column, and the folder keeps the dates it had."""
     import shutil
 
     local, _ = scored
@@ -110,10 +110,14 @@ def test_a_failed_spark_run_leaves_the_earlier_outputs(world, spark, scored, tmp
     before = {p: (out / p).read_bytes() for p in _files(OutputLayout(out))}
     broken = tmp_path / "broken"
     shutil.copytree(world["buckets"], broken)
-    for part in (broken / "accounts" / "bucket=2").glob("*.parquet"):
-        part.write_bytes(b"not parquet")
+    (part,) = (broken / "accounts" / "bucket=2").glob("*.parquet")
+    accounts = pd.read_parquet(part)
+    pd.concat([accounts, accounts.iloc[:1]], ignore_index=True).to_parquet(part, index=False)
+    capsys.readouterr()
     code = main(["-q", "--set", f"score.out_dir={out}", "score", "--as-of", D2, "--data", str(broken),
                  "--model", str(world["model"]), "--no-report", "--engine", "spark"])
-    assert code != 0
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "bucket 2 of" in err and "accounts" in err and "account_id" in err, err
     assert {p: (out / p).read_bytes() for p in _files(OutputLayout(out))} == before
     assert json.loads((out / "run" / f"{D2}.json").read_text())["counts"]["scored"] > 0

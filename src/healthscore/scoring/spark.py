@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from healthscore.config import AlertParams, FeatureParams, ScoreParams
-from healthscore.errors import ModelError, NoActiveAccountsError
+from healthscore.errors import HealthscoreError, ModelError, NoActiveAccountsError
 from healthscore.io.buckets import read_meta
 from healthscore.io.files import json_text
 from healthscore.scoring.buckets import finish_buckets, score_bucket
@@ -37,8 +37,9 @@ from healthscore.scoring.spool import SPOOLED, Spool, write_part
 
 #: The frames a task writes besides the spooled ones (one narrow row per account).
 NARROW = ("risk_list", "history", "alerts")
-#: What each task returns: its bucket and the run record of its part (null: nothing scored).
-TASK_SCHEMA = "bucket long, run string"
+#: What each task returns: its bucket, the run record of its part (null: nothing
+#: scored) and the project error it stopped on (null: none), as ``[class, message]``.
+TASK_SCHEMA = "bucket long, run string, error string"
 
 _MODELS: dict[tuple[str, str | None], Any] = {}
 
@@ -117,19 +118,30 @@ def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str |
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = task_model(folder_text, fingerprint)
         for batch in batches:
-            done = []
+            done, failed = [], []
             for bucket in batch["id"].astype(int).tolist():
-                part = score_bucket(root, bucket, model, **options)
+                try:
+                    part = score_bucket(root, bucket, model, **options)
+                except HealthscoreError as exc:  # the driver raises it again, in one line
+                    part, error = None, json.dumps([type(exc).__name__, str(exc)])
+                else:
+                    error = None
                 if part is not None:
                     for kind in (*SPOOLED, *NARROW):
                         write_part(Path(where), kind, getattr(part, kind), bucket)
                 done.append(None if part is None else json_text(dict(part.run)))
-            yield pd.DataFrame({"bucket": batch["id"].astype("int64").to_numpy(), "run": done})
+                failed.append(error)
+            yield pd.DataFrame({"bucket": batch["id"].astype("int64").to_numpy(), "run": done,
+                                "error": failed})
 
     try:
         # one partition per bucket and no shuffle, so no bucket waits for another's task
         tasks = spark.range(0, buckets, 1, numPartitions=max(buckets, 1)).mapInPandas(run, TASK_SCHEMA)
-        done = sorted((int(r["bucket"]), r["run"]) for r in tasks.collect())
+        rows = sorted(tasks.collect(), key=lambda r: int(r["bucket"]))
+        for row in rows:
+            if row["error"] is not None:
+                raise _task_error(int(row["bucket"]), root, *json.loads(row["error"]))
+        done = [(int(r["bucket"]), r["run"]) for r in rows]
         parts = [_read_part(spool, bucket, run_text, as_of) for bucket, run_text in done
                  if run_text is not None]
         if not parts:
@@ -138,6 +150,17 @@ def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str |
         spool.close()
         raise
     return finish_buckets(parts, exported, spool=spool)
+
+
+def _task_error(bucket: int, root: str, kind: str, message: str) -> HealthscoreError:
+    """The project error a task stopped on, naming the bucket: of its own class, or of
+    the nearest base that takes a message alone (``ValidationError`` -> ``DataError``)."""
+    from healthscore import errors
+
+    found = getattr(errors, kind, None)
+    cls = found if isinstance(found, type) and issubclass(found, HealthscoreError) else HealthscoreError
+    cls = next(c for c in cls.__mro__ if c.__init__ is Exception.__init__)
+    return cls(f"bucket {bucket} of {root}: {message}")
 
 
 def _read_part(spool: Spool, bucket: int, run_text: str, as_of: pd.Timestamp) -> DateOutputs:
