@@ -96,6 +96,10 @@ def test_a_source_that_is_not_bucketed_is_refused(world, tmp_path, capsys):
     assert main(["--set", f"score.out_dir={tmp_path / 'out'}", "score", "--as-of", D1,
                  "--data", str(tmp_path), "--model", str(world["model"]), "--engine", "spark"]) == 2
     assert "not a bucketed source" in capsys.readouterr().err
+    assert main(["--set", f"score.out_dir={tmp_path / 'out'}", "score", "--as-of", D1,
+                 "--data", str(world["buckets"]), "--model", str(world["model"]),
+                 "--spark-master", "local[2]"]) == 2
+    assert "only with --engine spark" in capsys.readouterr().err
     assert not (tmp_path / "out" / "run").exists()
 
 

@@ -75,6 +75,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
     source = sql_source(source, params.data)
     bucketed = not isinstance(source, (str, Path)) or is_bucketed(source)
     spark = getattr(args, "engine", "local") == "spark"
+    if getattr(args, "spark_master", None) and not spark:
+        raise UsageError("--spark-master: only with --engine spark")
     if spark and not (isinstance(source, (str, Path)) and is_bucketed(source)):
         raise UsageError(f"--engine spark: {source} is not a bucketed source (a folder with "
                          "buckets.json: healthscore simulate --buckets K, or "
