@@ -256,10 +256,10 @@ def _run(argv) -> str:
 
 
 def score_command(data: Path, model: Path, out: Path, as_of: str, *extra: str,
-                  report: bool = True) -> dict:
+                  report: bool = True, after: tuple[str, ...] = ()) -> dict:
     argv = [PY, "-m", "healthscore.cli", "-q", "--params", str(ROOT / "params.yaml"),
-            "--set", f"score.out_dir={out}", *extra, "score", "--as-of", as_of,
-            "--data", str(data), "--model", str(model), *(() if report else ("--no-report",))]
+            "--set", f"score.out_dir={out}", *extra, "score", "--as-of", as_of, "--data", str(data),
+            "--model", str(model), *(() if report else ("--no-report",)), *after]  # after: score's own
     wrapper = [PY, str(Path(__file__).resolve()), "_measure", "--"] + argv
     result = json.loads(_run(wrapper).strip().splitlines()[-1])
     run_file = out / "run" / f"{as_of}.json"

@@ -125,6 +125,7 @@ def _tiny_tables():
                    "subscriptions": pd.DataFrame({"account_id": [1]})}, pd.Timestamp("2024-01-01"))
 
 
+@pytest.mark.xdist_group("spark")  # one Spark session at a time (test_spark_score_path.py too)
 def test_spark_builds_what_one_machine_builds(world):
     from pyspark.sql import SparkSession  # in the dev extra: a missing Spark fails here
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore.config import Params
+from healthscore.errors import UsageError
 from healthscore.io.staging import LOCK_WAIT_S, check_folder, folder_lock
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also score with this model (a registered version, models:/ URI or "
                              "model folder); its risk list goes to challenger/<version>/, the "
                              "champion's outputs are unchanged (healthscore promote compares them)")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="local: on this machine (default); spark: a bucketed source, one "
+                             "Spark task per bucket (the executors must see the source, the model "
+                             "folder and the output folder)")
+    parser.add_argument("--spark-master", default=None, metavar="URL",
+                        help="with --engine spark: the master of a new session, e.g. local[2] "
+                             "(default: the active session, or what spark-submit sets)")
     parser.add_argument("--dry-run", action="store_true",
                         help="send no notification; print what params.notify would send "
                              "(the outputs and the tasks table are still written)")
@@ -66,6 +74,13 @@ def run(args: argparse.Namespace, params: Params) -> int:
     source = getattr(args, "data", None) or params.data.source
     source = sql_source(source, params.data)
     bucketed = not isinstance(source, (str, Path)) or is_bucketed(source)
+    spark = getattr(args, "engine", "local") == "spark"
+    if getattr(args, "spark_master", None) and not spark:
+        raise UsageError("--spark-master: only with --engine spark")
+    if spark and not (isinstance(source, (str, Path)) and is_bucketed(source)):
+        raise UsageError(f"--engine spark: {source} is not a bucketed source (a folder with "
+                         "buckets.json: healthscore simulate --buckets K, or "
+                         "healthscore.io.buckets.write_buckets)")
     if bucketed:  # one bucket in memory at a time (healthscore.scoring.buckets)
         tables = None
         as_of = check_as_of(args.as_of, pd.Timestamp(read_meta(source)["observed_until"]))
@@ -83,7 +98,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
                                          previous=previous, whole=not bucketed)
         options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
                        previous=previous, reuse=reuse, currency=params.report.currency)
-        if bucketed:
+        if spark:
+            outputs = score_on_spark(source, exported, model=model, layout=layout,
+                                     master=getattr(args, "spark_master", None), **options)
+        elif bucketed:
             outputs = score_bucketed(source, exported, spool_root=layout.root, **options)
         else:
             outputs = score_date(tables, exported, **options)
@@ -121,6 +139,21 @@ def run(args: argparse.Namespace, params: Params) -> int:
     print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
                        dry_run=getattr(args, "dry_run", False)))
     return 0
+
+
+def score_on_spark(source, exported, *, model, layout, master, **options):
+    """:func:`healthscore.scoring.spark.score_spark` on the active Spark session or a new
+    one on ``master`` (stopped after, when this run started it)."""
+    from healthscore.features.spark import spark_session
+    from healthscore.scoring.spark import model_folder_of, score_spark
+
+    folder = model_folder_of(model)  # before Spark starts: a URI is refused at once
+    spark, started = spark_session(master, app_name="healthscore-score")
+    try:
+        return score_spark(spark, source, exported, model_dir=folder, spool_root=layout.root, **options)
+    finally:
+        if started:
+            spark.stop()
 
 
 def sql_source(source, data):

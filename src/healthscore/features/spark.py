@@ -79,3 +79,31 @@ def spark_build_features(spark: Any, root: str | Path, cutoffs: Any, params: Fea
     with_bucket = cutoffs.select("account_id", "cutoff_time").mapInPandas(
         add_bucket, f"account_id {id_type}, cutoff_time timestamp, bucket long")
     return with_bucket.groupBy("bucket").applyInPandas(build, spark_schema(plan, id_type))
+
+
+def spark_session(master: str | None = None, *, app_name: str = "healthscore") -> tuple[Any, bool]:
+    """The Spark session healthscore runs on, and whether this call started it.
+
+    The active session when there is one (a Databricks job, a caller's own), else a new
+    one on ``master`` (None: what ``spark-submit`` or the cluster sets). Either way the
+    session time zone is UTC: cutoff times are naive UTC. On a ``local[...]`` master the
+    Python workers default (``PYSPARK_PYTHON``) to this Python, which has the packages,
+    and the web UI is off.
+    """
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    created = spark is None
+    if created:
+        builder = SparkSession.builder.appName(app_name)
+        if master is not None and master.startswith("local"):
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            builder = builder.config("spark.ui.enabled", "false")
+        if master is not None:
+            builder = builder.master(master)
+        spark = builder.getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark, created

@@ -102,8 +102,14 @@ def strict_json(value: Any) -> Any:
     return value
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as the JSON text :func:`write_json_atomic` writes (timestamps, numpy
+    scalars and paths as plain values); ``json.loads`` of it then writes the same file."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
+
+
 def write_json_atomic(obj: Any, path: str | Path) -> Path:
-    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", path)
+    return write_text_atomic(json_text(obj) + "\n", path)
 
 
 def _json_default(value: Any) -> Any:

@@ -52,21 +52,10 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
     parts = []
     try:
         for k in progress(range(buckets), what="score", unit="buckets"):
-            tables = read_bucket(root, k)
-            ids = pd.Index(tables.accounts["account_id"])
-            if ids.empty:
+            part = score_bucket(root, k, exported, as_of=as_of, features=features, score=score,
+                                alerts=alerts, previous=previous, reuse=reuse, currency=currency)
+            if part is None:
                 continue
-            prev = None if previous is None else previous.for_accounts(ids)
-            mine = None if reuse is None else (reuse.for_accounts(ids) if hasattr(reuse, "for_accounts")
-                                               else reuse[reuse["account_id"].isin(ids)])
-            try:
-                part = score_date(tables, exported, as_of=as_of, features=features, score=score,
-                                  alerts=alerts, previous=prev, reuse=mine, currency=currency,
-                                  book_ranges=False)
-            except NoActiveAccountsError:
-                continue  # a bucket with no customer on that date
-            finally:
-                del tables, prev, mine
             if spool is not None:
                 for kind in SPOOLED:
                     spool.add(kind, getattr(part, kind))
@@ -74,6 +63,40 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
             parts.append(part)
         if not parts:
             raise NoActiveAccountsError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    return finish_buckets(parts, exported, spool=spool)
+
+
+def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Timestamp,
+                 features: FeatureParams, score: Any, alerts: Any, previous: Any = None,
+                 reuse: Any = None, currency: str = "$") -> DateOutputs | None:
+    """:func:`~healthscore.scoring.score_date` of one bucket's accounts, against the
+    previous date's rows of those accounts (``previous.for_accounts``); None when the
+    bucket has no account, or none active on ``as_of``. What each bucket of
+    :func:`score_bucketed` runs, on one machine or as a Spark task
+    (:mod:`healthscore.scoring.spark`)."""
+    tables = read_bucket(root, bucket)
+    ids = pd.Index(tables.accounts["account_id"])
+    if ids.empty:
+        return None
+    prev = None if previous is None else previous.for_accounts(ids)
+    mine = None if reuse is None else (reuse.for_accounts(ids) if hasattr(reuse, "for_accounts")
+                                       else reuse[reuse["account_id"].isin(ids)])
+    try:
+        return score_date(tables, exported, as_of=as_of, features=features, score=score,
+                          alerts=alerts, previous=prev, reuse=mine, currency=currency,
+                          book_ranges=False)
+    except NoActiveAccountsError:
+        return None  # a bucket with no customer on that date
+
+
+def finish_buckets(parts: list[DateOutputs], exported: Any, *, spool: Spool | None) -> DateOutputs:
+    """The buckets' outputs merged (:func:`merge_outputs`), with the spool of their
+    points and changes (or None: in memory) and the book's ARR-at-risk ranges."""
+    try:
         outputs = merge_outputs(parts)
     except BaseException:
         if spool is not None:

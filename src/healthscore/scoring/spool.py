@@ -44,6 +44,16 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False, row_group_size=ROW_GROUP_ROWS)
 
 
+def write_part(folder: Path, kind: str, frame: pd.DataFrame, number: int) -> Path:
+    """One bucket's ``kind`` frame as part ``number`` under ``folder / kind`` (sorted by
+    the kind's keys when spooled, :data:`SPOOLED`); returns its path."""
+    path = Path(folder) / kind / f"part-{int(number):05d}.parquet"
+    keys = SPOOLED.get(kind)
+    write_parquet(frame if keys is None or frame.empty else frame.sort_values(list(keys), kind="stable"),
+                  path)
+    return path
+
+
 class Spool:
     """The spooled parts of one date under ``root`` (the output folder).
 
@@ -62,9 +72,15 @@ class Spool:
         if frame.empty:
             self._empty.setdefault(kind, frame.iloc[:0].copy())
             return
-        path = self.folder / kind / f"part-{len(self.parts[kind]):05d}.parquet"
-        write_parquet(frame.sort_values(list(SPOOLED[kind]), kind="stable"), path)
-        self.parts[kind].append(path)
+        self.parts[kind].append(write_part(self.folder, kind, frame, len(self.parts[kind])))
+
+    def adopt(self, kind: str, path: Path) -> None:
+        """Take a part another process wrote into :attr:`folder` with :func:`write_part`
+        (a Spark task, :mod:`healthscore.scoring.spark`) as if :meth:`add` had written it."""
+        if pq.read_metadata(path).num_rows == 0:
+            self._empty.setdefault(kind, pd.read_parquet(path))
+            return
+        self.parts[kind].append(Path(path))
 
     def read(self, kind: str, *, account_ids: Any = None,
              columns: Sequence[str] | None = None) -> pd.DataFrame:
