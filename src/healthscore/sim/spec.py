@@ -58,6 +58,12 @@ class SimulationSpec:
         Plays applied with a known true effect per cause, with hold-outs assigned like
         the real plays' (:mod:`healthscore.sim.plays`); empty (default): none, and
         every table is as without the option.
+    contacts : bool
+        Also write ``contacts``: each account's champion (the champion's seat, see
+        :mod:`healthscore.sim.observe`) and executive sponsor, a departed champion with
+        ``left_at`` and the new one with ``started_at`` (:mod:`healthscore.sim.people`).
+        Drawn from nothing random, so every other table is unchanged; off (default):
+        no table, and the README is as without the option.
     """
 
     n_accounts: int = 2000
@@ -73,6 +79,7 @@ class SimulationSpec:
     burn_in_months: int = 12
     oracle_horizon_days: int | None = None
     plays: tuple[PlayEffect, ...] = ()
+    contacts: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plays", tuple(self.plays))
@@ -119,7 +126,7 @@ class SimulationSpec:
     def to_dict(self) -> dict:
         """The spec as plain JSON-ready values.
 
-        ``oracle_horizon_days`` appears only when set, so a simulation without the
+        ``oracle_horizon_days`` (and ``contacts``) appears only when set, so a simulation without the
         oracle writes the same README as before the option existed.
         """
         out = dataclasses.asdict(self)
@@ -130,6 +137,8 @@ class SimulationSpec:
             out["plays"] = [p.to_dict() for p in self.plays]
         else:
             del out["plays"]
+        if not self.contacts:
+            del out["contacts"]
         return out
 
     @property
