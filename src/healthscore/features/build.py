@@ -145,6 +145,7 @@ def build_features(
     if plan is None:
         plan = plan_features(tables, params)
     else:
+        params = contacts.params_for_names(params, plan.feature_names)  # the plan decides
         expected = feature_names(tables, params, event_types=plan.event_types,
                                  signal_types=plan.signal_types)
         if tuple(expected) != tuple(plan.feature_names):

@@ -69,6 +69,25 @@ def names(tables: Tables, params: FeatureParams) -> list[str]:
     return out
 
 
+def params_for_names(params: FeatureParams, feature_names) -> FeatureParams:
+    """``params`` with ``contacts`` set to build the ``contacts__*`` columns among
+    ``feature_names`` (a model's or a plan's): on, with the windows their names carry,
+    when there are any; off otherwise. Scoring thus builds what the model reads, whatever
+    ``features.contacts`` says now."""
+    import dataclasses
+
+    found = [n.split("__") for n in feature_names if n.startswith("contacts__")]
+    config = params.contacts
+    if not found:
+        return params if not config.enabled else dataclasses.replace(
+            params, contacts=dataclasses.replace(config, enabled=False))
+    days = {parts[1]: int(parts[2][:-1]) for parts in found if len(parts) == 3 and parts[2].endswith("d")}
+    window = days.get("champion_events", days.get("power_users_active", config.window_days))
+    wanted = dataclasses.replace(config, enabled=True, window_days=window,
+                                 left_days=days.get("left", config.left_days))
+    return params if wanted == config else dataclasses.replace(params, contacts=wanted)
+
+
 class _Log:
     """One table's rows grouped by (account, user), sorted by time within a group.
 

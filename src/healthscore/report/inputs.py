@@ -94,6 +94,9 @@ class ReportInputs:
         Each play's measured uplift (``uplift/<date>.parquet`` of the latest date on or
         before ``as_of``, columns :data:`healthscore.plays.uplift.UPLIFT_COLUMNS` plus
         ``as_of``: the date its outcomes are known until; empty when none was written).
+    people : DataFrame
+        The contacts behind the score (``people/<as_of>.parquet``, columns
+        :data:`healthscore.scoring.people.PEOPLE_COLUMNS`; empty when the run wrote none).
     model_info : dict
         ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
         ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
@@ -123,6 +126,7 @@ class ReportInputs:
     run_info: Mapping[str, Any] = field(default_factory=dict)
     runs: tuple[Mapping[str, Any], ...] = ()
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    people: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -137,6 +137,7 @@ def read_report_inputs(
         run_info=run_info,
         runs=(*runs, _run_summary(run_info, when)),
         uplift=read_uplift(layout, when),
+        people=layout.read_table("people", when),
         model_info=model_info,
     )
 

@@ -10,6 +10,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     alerts/<as_of>.parquet
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
+    people/<as_of>.parquet                      the contacts behind the score (healthscore.scoring.people)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
     uplift/<as_of>.parquet                      each play's measured uplift (healthscore.plays.uplift)
     challenger/<version>/risk_list/<as_of>.parquet  a challenger's risk list (score --challenger)
@@ -104,6 +105,9 @@ class OutputLayout:
 
     def calls(self, as_of: Any) -> Path:
         return self.root / "calls" / f"{as_of_text(as_of)}.csv"
+
+    def people(self, as_of: Any) -> Path:
+        return self.root / "people" / f"{as_of_text(as_of)}.parquet"
 
     def drift(self, as_of: Any) -> Path:
         return self.root / "drift" / f"{as_of_text(as_of)}.parquet"
@@ -241,6 +245,7 @@ class DateOutputs:
     calls: pd.DataFrame | None = None  # written as CSV when set (healthscore.scoring.calls)
     drift: pd.DataFrame | None = None  # written when set (healthscore.monitor)
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
+    people: pd.DataFrame | None = None  # written when set: a source with contacts (scoring.people)
     challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
     #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
     #: ``points`` and ``changes`` are None, read with :meth:`read_points` / :meth:`read_changes`.
@@ -316,6 +321,9 @@ def write_date(
         if outputs.uplift is not None:
             _write_parquet(outputs.uplift, staged.uplift(when))
             entries.append(staged.uplift(when))
+        if outputs.people is not None:
+            _write_parquet(outputs.people, staged.people(when))
+            entries.append(staged.people(when))
         for version, frame in (outputs.challengers or {}).items():
             _write_parquet(frame, staged.challenger_risk_list(version, when))
             entries.append(staged.challenger_risk_list(version, when))

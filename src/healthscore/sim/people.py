@@ -42,8 +42,9 @@ class ChampionLog:
 
 
 def _names(user_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    first = np.array(w.CSM_FIRST)[(user_id * 7 + 3) % len(w.CSM_FIRST)]
-    last = np.array(w.CSM_LAST)[(user_id * 13 + 5) % len(w.CSM_LAST)]
+    mix = (user_id.astype(np.uint64) * np.uint64(2_654_435_761)) % np.uint64(2**32)  # Knuth's hash
+    first = np.array(w.CSM_FIRST)[(mix % np.uint64(len(w.CSM_FIRST))).astype(np.int64)]
+    last = np.array(w.CSM_LAST)[((mix // np.uint64(97)) % np.uint64(len(w.CSM_LAST))).astype(np.int64)]
     name = np.char.add(np.char.add(first, " "), last)
     email = np.char.add(np.char.add(np.char.lower(first), "."), np.char.lower(last))
     email = np.char.add(np.char.add(email, "@customer-"), (user_id // 10_000).astype(str))
