@@ -223,3 +223,16 @@ def test_catalogue_entries_and_phrases():
         "Contacts who left the account in the last 60 days: 1"
     assert render_phrase(catalogue["contacts__power_users_active__30d"],
                          {"contacts__power_users_active__30d": 0.5}).endswith(": 50%")
+
+
+def test_a_model_s_names_decide_which_contact_features_are_built():
+    from healthscore.features.contacts import params_for_names
+
+    off = FeatureParams()
+    names = ["events__count__30d", "contacts__champion_events__14d", "contacts__left__45d"]
+    wanted = params_for_names(off, names).contacts
+    assert (wanted.enabled, wanted.window_days, wanted.left_days) == (True, 14, 45)
+    assert params_for_names(off, ["events__count__30d"]) is off
+    assert not params_for_names(ON, ["events__count__30d"]).contacts.enabled
+    assert params_for_names(ON, [f"contacts__left__{ON.contacts.left_days}d",
+                                 "contacts__power_users_active__30d"]) is ON
