@@ -120,6 +120,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
         from healthscore.commands.plays import uplift_of
 
         outputs.uplift = uplift_of(tables, layout, as_of=as_of, params=params)  # written with the date
+        if tables is not None:  # the people behind the score, when the source has contacts
+            from healthscore.scoring.people import make_people
+
+            outputs.people = make_people(tables, as_of, window_days=params.features.contacts.window_days)
         # the source tables are most of the memory; the report needs none
         del tables, previous, reuse, options
         from healthscore.plays import attach_tasks, notify_tasks

@@ -47,13 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write oracle.<format>: the true probability that each "
                              "customer is lost within N days of every first-of-month "
                              "cutoff (365 typical; Monte Carlo, slower; default: none)")
+    parser.add_argument("--contacts", action="store_true",
+                        help="also write contacts.<format>: each account's champion (with "
+                             "left_at when the champion left, and the new one) and "
+                             "executive sponsor; every other table is unchanged")
 
 
 def run(args: argparse.Namespace, params) -> int:
     spec = SimulationSpec(
         n_accounts=args.accounts, months=args.months, seed=args.seed, start=args.start,
         churn_scale=args.churn_scale, notice_days=args.notice_days,
-        oracle_horizon_days=args.oracle_horizon_days,
+        oracle_horizon_days=args.oracle_horizon_days, contacts=args.contacts,
         parents_share=getattr(args, "parents_share", DEFAULTS.parents_share),
     )
     out = args.out if args.out is not None else params.data.source

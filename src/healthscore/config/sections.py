@@ -20,6 +20,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
 from healthscore.config.challenger import ChallengerParams
+from healthscore.config.contacts import ContactParams
 from healthscore.config.expansion import ExpansionParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.parents import ParentParams
@@ -122,7 +123,7 @@ class FeatureParams:
     memory. ``signal_families``: the family (usage, support, billing, sentiment,
     engagement, contract, account) of each ``signals.signal`` value, by name, used by
     explanations; a signal not listed gets a family from words in its name, else
-    ``engagement``.
+    ``engagement``. ``contacts``: the per-user features (off by default).
     """
 
     windows: list[Positive] = field(default_factory=lambda: [7, 30, 90, 180])
@@ -147,6 +148,8 @@ class FeatureParams:
     ratio_pairs: list[list[Str]] = field(default_factory=list)
     per_seat: list[Str] = field(default_factory=list)
     pct_change: list[Str] = field(default_factory=list)
+    # Per-user health rolled up to the account (off by default): healthscore.config.contacts.
+    contacts: ContactParams = field(default_factory=ContactParams)
 
 
 # -------------------------------------------------------------------- model, split

@@ -49,6 +49,8 @@ def as_known_at(tables: Tables, when: pd.Timestamp) -> Tables:
         keep = frame["account_id"].isin(ids).to_numpy(bool).copy()
         if spec.event_time and spec.event_time in frame:
             keep &= ~(frame[spec.event_time] >= when).fillna(False).to_numpy(bool)
+        if name == "contacts" and "started_at" in frame:  # not yet a contact at ``when``
+            keep &= ~(frame["started_at"] >= when).fillna(False).to_numpy(bool)
         out = frame.loc[keep].copy() if name != "accounts" else accounts.copy()
         for column in spec.timestamps:
             if column == spec.event_time or (name, column) in SCHEDULED or column not in out:

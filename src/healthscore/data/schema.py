@@ -147,6 +147,20 @@ TABLES: dict[str, TableSpec] = {
             numeric=("value",),
             event_time="timestamp",
         ),
+        # The people of an account (optional): one row per contact, e.g. from the CRM.
+        # No ``event_time``: a contact row is not a signal, so the data's start and end
+        # ignore it; point in time, a row counts from ``started_at`` (always, when
+        # unknown) and a contact has left once ``left_at`` is before the cutoff
+        # (:mod:`healthscore.features.contacts`). ``role`` is read in lower case with
+        # ``_`` for spaces (``Executive Sponsor`` -> ``executive_sponsor``).
+        TableSpec(
+            "contacts",
+            required=("account_id", "user_id", "role"),
+            optional=("email", "name", "started_at", "left_at"),
+            key=("account_id", "user_id"),
+            timestamps=("started_at", "left_at"),
+            intervals=(("started_at", "left_at"),),
+        ),
         # What customer success did: one row per touch of a play (``plays[].name``).
         # Never a feature; with the tasks tables it is the record of who was treated
         # when (:mod:`healthscore.plays.uplift`). No ``event_time``: a touch is not a
@@ -163,6 +177,10 @@ TABLES: dict[str, TableSpec] = {
 }
 
 REQUIRED_TABLES = ("accounts", "subscriptions")
+
+#: The roles of ``contacts.role`` the features and the account page know by name; any
+#: other role is kept as written (in the canonical form).
+CONTACT_ROLES = ("champion", "executive_sponsor", "admin", "user")
 
 #: Tables the simulator writes besides the contract; never read as features.
 SIMULATOR_ONLY = ("ground_truth", "oracle")

@@ -237,6 +237,22 @@ def _interventions_until(frame: pd.DataFrame, observed_until: pd.Timestamp,
     return check.result()
 
 
+def _contacts_until(frame: pd.DataFrame, observed_until: pd.Timestamp,
+                    report: ValidationReport) -> pd.DataFrame:
+    """Contacts: ``role`` in its canonical form (lower case, ``_`` for spaces and
+    hyphens, so ``Executive Sponsor`` is ``executive_sponsor``); a contact who starts at
+    or after the end of the data is ignored (counted), as a dated row of any other
+    table would be (a ``left_at`` at or after it is blanked next, as any later fact)."""
+    role = frame["role"].astype("str").str.strip().str.lower().str.replace(r"[\s-]+", "_", regex=True)
+    frame = frame.assign(role=role.where(frame["role"].notna()))
+    if "started_at" not in frame:
+        return frame
+    check = Checker("contacts", frame, report, strict=False)
+    late = (frame["started_at"] >= observed_until).fillna(False).to_numpy(bool)
+    check.ignore("started_at", late, f"start at or after the end of the data ({observed_until.date()})")
+    return check.result()
+
+
 def validate_tables(
     frames: Mapping[str, pd.DataFrame],
     *,
@@ -304,6 +320,8 @@ def validate_tables(
         check_start(observed_until, parsed["subscriptions"])
     out["accounts"] = accounts
     for name, frame in parsed.items():
+        if name == "contacts":  # before apply_observed_until blanks a late start
+            frame = _contacts_until(frame, observed_until, report)
         frame = apply_observed_until(name, frame, observed_until, report)
         if name == "interventions":
             frame = _interventions_until(frame, observed_until, report)

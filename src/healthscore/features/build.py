@@ -26,7 +26,7 @@ from healthscore.config import FeatureParams
 from healthscore.errors import DataError, SchemaError
 from healthscore.features import accounts as account_source
 from healthscore.features import derived
-from healthscore.features import billing, emails, events, signals, subscriptions, surveys, tickets
+from healthscore.features import billing, contacts, emails, events, signals, subscriptions, surveys, tickets
 from healthscore.features._base import AccountContext
 from healthscore.features._windows import DAY_US, NAT, Clock, Queries, as_us
 from healthscore.features.plan import (
@@ -56,6 +56,7 @@ def feature_names(tables: Tables, params: FeatureParams, *, event_types=(), sign
     for module in SOURCES:
         if module.TABLE in tables:
             out += module.names(tables, params, _types_for(module, event_types, signal_types))
+    out += contacts.names(tables, params)  # several tables at once: per user, then per account
     return out + list(_derived_recipes(tables, params, out, event_types, signal_types))
 
 
@@ -144,6 +145,7 @@ def build_features(
     if plan is None:
         plan = plan_features(tables, params)
     else:
+        params = contacts.params_for_names(params, plan.feature_names)  # the plan decides
         expected = feature_names(tables, params, event_types=plan.event_types,
                                  signal_types=plan.signal_types)
         if tuple(expected) != tuple(plan.feature_names):
@@ -244,6 +246,11 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
         log.debug("features: partition %d/%d done (%d rows)", part + 1, n_parts, len(positions))
         if progress is not None:
             progress(part + 1, n_parts)
+    people = contacts.compute(tables, params, account=row_code, times=row_time,
+                              survey_kind=plan.survey_kind)
+    for name, column in people.items():
+        out[name][rows] = column
+    written.update(people)
     recipes = _derived_recipes(tables, params, [n for n in plan.feature_names if n in written],
                                plan.event_types, plan.signal_types)
     seats = (context.seats[np.maximum(code, 0)] if context.seats is not None else None)

@@ -25,7 +25,11 @@ from healthscore.config import FeatureParams
 FAMILIES = ("usage", "support", "billing", "sentiment", "engagement", "contract", "account")
 SOURCE_FAMILY = {"events": "usage", "tickets": "support", "invoices": "billing",
                  "surveys": "sentiment", "emails": "engagement", "signals": "engagement",
-                 "subscriptions": "contract", "accounts": "account", "exposure": "contract"}
+                 "subscriptions": "contract", "accounts": "account", "exposure": "contract",
+                 "contacts": "usage"}
+#: Features whose family is not their source's (the champion's survey is sentiment).
+FEATURE_FAMILY = {"contacts__champion_survey_last": "sentiment",
+                  "contacts__champion_tenure_days": "engagement"}
 #: Account columns that are categorical unless told otherwise.
 DEFAULT_CATEGORICALS = ("segment", "plan", "industry", "region")
 
@@ -86,6 +90,13 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("emails", "sent"): ("Emails sent, {w}", "emails", "Emails sent in the {w}: {value:.0f}", 0),
     ("emails", "open_rate"): ("Email open rate, {w}", "share", "Email open rate in the {w}: {value:.0%}", 1),
     ("emails", "click_rate"): ("Email click rate, {w}", "share", "Email click rate in the {w}: {value:.0%}", 1),
+    ("contacts", "champion_events"): ("Champion's product events, {w}", "events",
+                                      "The champion's product events in the {w}: {value:,.0f}", 1),
+    ("contacts", "power_users_active"): ("Power users still active, {w}", "share",
+                                         "Share of the power users of the {W} days before still "
+                                         "active in the {w}: {value:.0%}", 1),
+    ("contacts", "left"): ("Contacts who left, {w}", "contacts",
+                           "Contacts who left the account in the {w}: {value:.0f}", -1),
     ("subscriptions", "mrr_change"): ("MRR change, {w}", "currency", "MRR change over the {w}: {value:+,.0f}", 1),
 }
 
@@ -102,6 +113,12 @@ _FIXED: dict[str, tuple[str, str, str, int]] = {
                                           "Last payment received {value:.0f} ago", 0),
     "surveys__days_since_last_detractor": ("Days since the last detractor NPS", "days",
                                            "Last detractor NPS response {value:.0f} ago", 1),
+    "contacts__champion_days_since_active": ("Days since the champion's last product event", "days",
+                                             "The champion's last product event {value:.0f} ago", -1),
+    "contacts__champion_survey_last": ("Champion's latest survey score", "nps",
+                                       "The champion's latest survey score: {value:.0f}", 1),
+    "contacts__champion_tenure_days": ("Champion's time in the role", "days",
+                                       "The champion has been in the role for {value:,.0f}", 1),
     "tickets__open__now": ("Open tickets", "tickets", "Open support tickets: {value:.0f}", -1),
     "invoices__overdue__now": ("Overdue invoices", "invoices", "Overdue invoices: {value:.0f}", -1),
     "invoices__days_overdue__now": ("Days overdue", "days",
@@ -202,7 +219,7 @@ def _entry(name: str, present: set[str], categorical: set[str],
     if len(parts) < 2 or source not in SOURCE_FAMILY:
         raise ValueError(f"feature {name!r}: expected <source>__<measure>[__<window>] with "
                          f"source one of {', '.join(SOURCE_FAMILY)}")
-    family = SOURCE_FAMILY[source]
+    family = FEATURE_FAMILY.get(name, SOURCE_FAMILY[source])
     if name in _FIXED:
         label, unit, phrase, direction = _FIXED[name]
         return FeatureInfo(name, label, family, unit, phrase, "numeric", direction)

@@ -132,6 +132,42 @@ def renewal_view(row: Record, *, currency: str) -> dict[str, Any] | None:
     }
 
 
+#: Contacts listed on an account page at most (current ones first).
+PEOPLE_SHOWN = 12
+
+
+def _ago(as_of: Any, when: Any) -> str:
+    """``today``, ``3 days ago``; empty when ``when`` is unknown."""
+    if text.is_missing(when) or text.is_missing(as_of):
+        return ""
+    return text.in_days(-((pd.Timestamp(as_of) - pd.Timestamp(when)) / pd.Timedelta(days=1)))
+
+
+def people_rows(people: list[Record], *, as_of: Any) -> list[dict[str, Any]]:
+    """The people behind the score (:mod:`healthscore.scoring.people`), in words: each
+    contact's role, last product event, latest survey answer and whether they left."""
+    rows = []
+    for p in people[:PEOPLE_SHOWN]:
+        name = p.get("name")
+        last, survey = p.get("last_active"), p.get("survey_score")
+        recent = p.get("recent_events")
+        rows.append({
+            "name": str(name) if not text.is_missing(name) else f"User {p['user_id']}",
+            "user_id": str(p["user_id"]), "email": "" if text.is_missing(p.get("email")) else str(p["email"]),
+            "role": str(p["role"]).replace("_", " ").capitalize(),
+            "left": p.get("status") == "left",
+            "status": (f"Left on {text.date_text(p['left_at'])}" if p.get("status") == "left"
+                       else f"Since {text.date_text(p['started_at'])}" if not text.is_missing(p.get("started_at"))
+                       else "Current"),
+            "activity": (f"{text.date_text(last)} ({_ago(as_of, last)})"
+                         + ("" if text.is_missing(recent) else f", {text.count_words(recent, 'event')} lately")
+                         if not text.is_missing(last) else "No product use recorded"),
+            "survey": (f"{survey:.0f} on {text.date_text(p.get('survey_at'))}"
+                       if not text.is_missing(survey) else "No answer yet"),
+        })
+    return rows
+
+
 def build_account(
     row: Record,
     *,
@@ -145,6 +181,7 @@ def build_account(
     params: Any,
     horizon_days: int | None = None,
     profile: tuple[str, ...] = (),
+    people: list[Record] = (),
 ) -> dict[str, Any]:
     """Context of one account page.
 
@@ -163,6 +200,9 @@ def build_account(
         The horizon of ``risk_proba`` (the run's), said with the risk.
     profile : tuple of str
         The profile features: their points make the starting point, never drivers.
+    people : list of mappings
+        The account's contacts as known at the as-of date (``people/<as_of>.parquet``);
+        none: no "people behind the score" section.
     """
     k = params.drivers_shown
     values = {r["feature"]: r["value"] for r in points}  # also unscored context values
@@ -232,6 +272,7 @@ def build_account(
         "changes": _changes(changes, row=row, history=hist, previous_as_of=previous_as_of, shown=k,
                             profile=profile, currency=params.currency),
         "signals": signals,
+        "people": people_rows(list(people), as_of=row.get("as_of")),
         "next_steps": [{
             "step": s.step, "because": "; ".join(s.because),
             "cost": f"costs {abs(s.points):.1f} points" if len(s.because) == 1

@@ -98,6 +98,9 @@ class ReportInputs:
         The parent accounts rolled up on ``as_of`` and their drivers
         (``parents/<as_of>.parquet``, ``parent_drivers/<as_of>.parquet``,
         :mod:`healthscore.scoring.parents`; empty when the accounts have no parents).
+    people : DataFrame
+        The contacts behind the score (``people/<as_of>.parquet``, columns
+        :data:`healthscore.scoring.people.PEOPLE_COLUMNS`; empty when the run wrote none).
     model_info : dict
         ``version``, ``kind``, ``created_at``, ``metrics`` (flat test metrics),
         ``catalogue`` (feature -> entry), ``scale`` (offset, pdo, red_below,
@@ -129,6 +132,7 @@ class ReportInputs:
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     parents: pd.DataFrame = field(default_factory=pd.DataFrame)
     parent_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    people: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -115,7 +115,8 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         data.risk_list["account_id"].isin(ids)].to_dict("records")}
     parts = {name: records_by_account(frame, ids) for name, frame in (
         ("points", data.points), ("previous_points", data.previous_points),
-        ("changes", data.changes), ("history", data.history), ("alerts", data.alerts))}
+        ("changes", data.changes), ("history", data.history), ("alerts", data.alerts),
+        ("people", data.people))}
     for account_id, path in pages.items():
         view = build_account(
             rows[account_id], **{name: part[account_id] for name, part in parts.items()},

@@ -87,8 +87,10 @@ def plan_for_model(tables: Tables, features: FeatureParams, names: Sequence[str]
     The types are then taken from the model's own column names instead.
     """
     from healthscore.features import feature_names, plan_features
+    from healthscore.features.contacts import params_for_names
     from healthscore.features.plan import FeaturePlan, category_levels, slugify, top_types
 
+    features = params_for_names(features, names)  # the per-user features the model reads
     plan = plan_features(tables, features)
     if set(names) <= set(plan.feature_names):
         return plan

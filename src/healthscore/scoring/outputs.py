@@ -10,6 +10,7 @@ Layout under ``params.score.out_dir`` (architecture.md, "Scoring outputs")::
     alerts/<as_of>.parquet
     tasks/<as_of>.parquet                       tasks the plays made (healthscore.plays)
     calls/<as_of>.csv                           the week's call list (healthscore.scoring.calls)
+    people/<as_of>.parquet                      the contacts behind the score (healthscore.scoring.people)
     drift/<as_of>.parquet                       PSI per feature against training (healthscore.monitor)
     uplift/<as_of>.parquet                      each play's measured uplift (healthscore.plays.uplift)
     parents/<as_of>.parquet                     parent accounts rolled up (healthscore.scoring.parents)
@@ -106,6 +107,9 @@ class OutputLayout:
 
     def calls(self, as_of: Any) -> Path:
         return self.root / "calls" / f"{as_of_text(as_of)}.csv"
+
+    def people(self, as_of: Any) -> Path:
+        return self.root / "people" / f"{as_of_text(as_of)}.parquet"
 
     def drift(self, as_of: Any) -> Path:
         return self.root / "drift" / f"{as_of_text(as_of)}.parquet"
@@ -253,6 +257,7 @@ class DateOutputs:
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
     parents: pd.DataFrame | None = None  # written when set (healthscore.scoring.parents)
     parent_drivers: pd.DataFrame | None = None  # written with ``parents``
+    people: pd.DataFrame | None = None  # written when set: a source with contacts (scoring.people)
     challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
     #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
     #: ``points`` and ``changes`` are None, read with :meth:`read_points` / :meth:`read_changes`.
@@ -332,6 +337,9 @@ def write_date(
             for kind in ("parents", "parent_drivers"):
                 _write_parquet(getattr(outputs, kind), getattr(staged, kind)(when))
                 entries.append(getattr(staged, kind)(when))
+        if outputs.people is not None:
+            _write_parquet(outputs.people, staged.people(when))
+            entries.append(staged.people(when))
         for version, frame in (outputs.challengers or {}).items():
             _write_parquet(frame, staged.challenger_risk_list(version, when))
             entries.append(staged.challenger_risk_list(version, when))

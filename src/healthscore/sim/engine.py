@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.sim import observe
-from healthscore.sim import oracle
+from healthscore.sim import oracle, people
 from healthscore.sim import world as w
 from healthscore.sim.accounts import Roster, draw_book, draw_parents
 from healthscore.sim.plays import PlayBook
@@ -98,6 +98,7 @@ class ChunkEngine:
         self.last_struck_lag = self.last_struck
         # How many champions have left: the champion's seat is then someone else's.
         self.champion_gen = np.zeros(n, dtype=np.int64)
+        self.champions = people.ChampionLog() if spec.contacts else None  # the contacts table
         # Plays with a known effect (spec.plays): arms, and the log-odds they remove.
         self.playbook = PlayBook(spec.plays, b.account_id, b.segment) if spec.plays else None
         self.t = -spec.burn_in_months
@@ -309,6 +310,8 @@ class ChunkEngine:
         self.last_struck_lag = self.last_struck
         self.last_struck = np.where(occurs, struck_day, self.last_struck)
         self.champion_gen += occurs[w.C["champion_left"]]
+        if self.champions is not None:
+            self.champions.record(occurs[w.C["champion_left"]], struck_day[w.C["champion_left"]])
 
         good_day = month_start + np.floor(rng.random((2, n)) * length).astype(np.int64)
         good_occurs = alive & (rng.random((2, n)) < GOOD[:, :1] * np.exp(0.4 * self.z))
@@ -370,6 +373,8 @@ class ChunkEngine:
                 self._observe(t, *state)
             if on_month is not None:
                 on_month()
+        if self.champions is not None:
+            people.emit_contacts(self.book.account_id, self.book.created_day, self.champions, self.cols)
         return self.cols
 
 

@@ -19,8 +19,8 @@ from healthscore.errors import ConfigError, OutputError
 from healthscore.sim import world as w
 from healthscore.sim.run import iter_chunks
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import (CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES, PLAY_TABLES, SCHEMAS,
-                                    output_tables, table_schema)
+from healthscore.sim.tables import (CONTACTS_TABLE, CONTRACT_TABLES, ORACLE_TABLE, OUTPUT_TABLES,
+                                    PLAY_TABLES, SCHEMAS, spec_tables, table_schema)
 from healthscore.io.staging import Stage, folder_lock, is_bookkeeping
 
 #: The README's first line: the mark of a folder a simulation wrote.
@@ -45,6 +45,8 @@ TABLE_NOTES = {
     "surveys": "NPS answers (`kind` = nps, `score` 0-10)",
     "emails": "marketing and CS emails with open and click instants (null if none)",
     "signals": "CRM signals: " + ", ".join(w.SIGNALS),
+    "contacts": "each account's champion (seat 0; `left_at` when the champion left, the "
+                "heir's `started_at` that day) and executive sponsor (no product use)",
 }
 
 
@@ -68,7 +70,7 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
         "| table | rows | columns | meaning |",
         "|---|---:|---|---|",
     ]
-    for name in CONTRACT_TABLES:
+    for name in CONTRACT_TABLES + ((CONTACTS_TABLE,) if spec.contacts else ()):
         cols = ", ".join(table_schema(name, parents=bool(spec.parents_share)).names)
         note = TABLE_NOTES[name]
         if name == "accounts" and spec.parents_share:
@@ -221,7 +223,7 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
         ours = is_simulation_folder(out)
         if not ours:
             check_simulation_target(out, force=force)  # again, now that no one else writes it
-        names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
+        names = spec_tables(spec)
         paths = {name: stage.new / f"{name}.{format}" for name in names}
         writers = {name: _open_writer(paths[name], table_schema(name, parents=bool(spec.parents_share)), format)
                    for name in names}
@@ -238,7 +240,7 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
         paths["readme"] = stage.new / "README.md"
         paths["readme"].write_text(render_readme(spec, rows, format), encoding="utf-8")
         written = [path.name for path in paths.values()]
-        stale = [f"{name}.{ext}" for name in (*OUTPUT_TABLES, ORACLE_TABLE, *PLAY_TABLES)
+        stale = [f"{name}.{ext}" for name in (*OUTPUT_TABLES, ORACLE_TABLE, *PLAY_TABLES, CONTACTS_TABLE)
                  for ext in ("parquet", "csv")
                  if ours and f"{name}.{ext}" not in written and (out / f"{name}.{ext}").is_file()]
         stage.commit([n for n in written if n != "README.md"] + ["README.md"], remove=stale)

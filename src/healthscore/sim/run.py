@@ -11,7 +11,7 @@ from healthscore.progress import Progress
 from healthscore.sim.accounts import make_roster
 from healthscore.sim.engine import ChunkEngine, hidden_frame
 from healthscore.sim.spec import SimulationSpec
-from healthscore.sim.tables import build_table, output_tables
+from healthscore.sim.tables import build_table, spec_tables
 
 
 def _account_table(engine: ChunkEngine) -> dict:
@@ -40,7 +40,7 @@ def iter_chunks(spec: SimulationSpec, *, hidden: bool = False
     Tables follow :data:`healthscore.sim.tables.SCHEMAS`, sorted by account and time;
     ``oracle`` is among them when ``spec.oracle_horizon_days`` is set.
     """
-    names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
+    names = spec_tables(spec)
     roster = make_roster(spec)
     months = (spec.burn_in_months + spec.months) * n_chunks(spec)
     with Progress(months, what="simulate", unit="months" if n_chunks(spec) == 1 else "chunk-months") as bar:
@@ -71,7 +71,7 @@ def simulate(spec: SimulationSpec, *, return_hidden: bool = False) -> dict[str, 
         and ``hidden``). Timestamps are ``datetime64[us]``, naive UTC; ``account_id``
         is int64 everywhere.
     """
-    names = output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays))
+    names = spec_tables(spec)
     parts: dict[str, list[pa.Table]] = {name: [] for name in names}
     hidden_parts = []
     for tables, hidden in iter_chunks(spec, hidden=return_hidden):

@@ -67,6 +67,12 @@ class SimulationSpec:
         draw of a shift of its long-run hidden health (sd
         :data:`~healthscore.sim.world.PARENT_SHOCK_SD`): a customer's subsidiaries
         thrive or struggle together. Drawn from its own stream.
+    contacts : bool
+        Also write ``contacts``: each account's champion (the champion's seat, see
+        :mod:`healthscore.sim.observe`) and executive sponsor, a departed champion with
+        ``left_at`` and the new one with ``started_at`` (:mod:`healthscore.sim.people`).
+        Drawn from nothing random, so every other table is unchanged; off (default):
+        no table, and the README is as without the option.
     """
 
     n_accounts: int = 2000
@@ -83,6 +89,7 @@ class SimulationSpec:
     oracle_horizon_days: int | None = None
     plays: tuple[PlayEffect, ...] = ()
     parents_share: float = 0.0
+    contacts: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plays", tuple(self.plays))
@@ -130,7 +137,7 @@ class SimulationSpec:
     def to_dict(self) -> dict:
         """The spec as plain JSON-ready values.
 
-        ``oracle_horizon_days`` appears only when set, so a simulation without the
+        ``oracle_horizon_days`` (and ``contacts``) appears only when set, so a simulation without the
         oracle writes the same README as before the option existed.
         """
         out = dataclasses.asdict(self)
@@ -143,6 +150,8 @@ class SimulationSpec:
             del out["plays"]
         if not self.parents_share:
             del out["parents_share"]
+        if not self.contacts:
+            del out["contacts"]
         return out
 
     @property

@@ -63,6 +63,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("risk_horizon", pa.float64()), ("next_renewal_date", TS),
         ("risk_next_renewal", pa.float64()), ("term_months", pa.int64()),
     ]),
+    # written only when the spec asks for contacts (healthscore.sim.people)
+    "contacts": pa.schema([
+        ("account_id", pa.int64()), ("user_id", pa.int64()), ("role", pa.string()),
+        ("name", pa.string()), ("email", pa.string()), ("started_at", TS), ("left_at", TS),
+    ]),
     # written only when the spec has plays (healthscore.sim.plays)
     "interventions": pa.schema([
         ("account_id", pa.int64()), ("play", pa.string()), ("date", TS), ("outcome", pa.string()),
@@ -82,6 +87,8 @@ CONTRACT_TABLES = ("accounts", "subscriptions", "events", "tickets", "invoices",
 OUTPUT_TABLES = CONTRACT_TABLES + ("ground_truth",)
 #: Written only when the spec asks for it (``oracle_horizon_days``).
 ORACLE_TABLE = "oracle"
+#: Written only when the spec asks for it (``contacts``): a contract table.
+CONTACTS_TABLE = "contacts"
 #: Written only when the spec has plays (``plays``): a contract table, then the truth.
 PLAY_TABLES = ("interventions", "play_assignments", "play_truth")
 
@@ -102,7 +109,7 @@ CODES: dict[tuple[str, str], tuple[str, ...]] = {
     ("play_assignments", "segment"): w.SEGMENTS,
 }
 #: Instants held as days since 1970-01-01 (midnight) rather than microseconds.
-DAY_COLUMNS = {("accounts", "created_at"), ("subscriptions", "start_date"),
+DAY_COLUMNS = {("accounts", "created_at"), ("contacts", "started_at"), ("contacts", "left_at"), ("subscriptions", "start_date"),
                ("subscriptions", "end_date"), ("invoices", "issued_at"),
                ("invoices", "due_at"), ("ground_truth", "renewal_date"),
                ("ground_truth", "decision_date"), ("ground_truth", "cause_at"),
@@ -114,7 +121,7 @@ SORT_BY = {"subscriptions": "start_date", "events": "timestamp", "tickets": "ope
            "invoices": "issued_at", "surveys": "responded_at", "emails": "sent_at",
            "signals": "timestamp", "ground_truth": "renewal_date",
            "oracle": "cutoff_time", "interventions": "date", "play_assignments": "as_of",
-           "play_truth": "renewal_date"}
+           "play_truth": "renewal_date", "contacts": "started_at"}
 ROW_IDS = {"tickets": ("ticket_id", 100_000), "invoices": ("invoice_id", 10_000)}
 
 
@@ -129,10 +136,17 @@ def table_schema(table: str, *, parents: bool = False) -> pa.Schema:
     return schema.append(PARENT_FIELD) if parents and table == "accounts" else schema
 
 
-def output_tables(*, oracle: bool, plays: bool = False) -> tuple[str, ...]:
+def output_tables(*, oracle: bool, plays: bool = False, contacts: bool = False) -> tuple[str, ...]:
     """The tables a simulation writes: :data:`OUTPUT_TABLES`, then ``oracle`` if asked,
-    then :data:`PLAY_TABLES` when the spec has plays."""
-    return OUTPUT_TABLES + ((ORACLE_TABLE,) if oracle else ()) + (PLAY_TABLES if plays else ())
+    then :data:`PLAY_TABLES` when the spec has plays, then ``contacts`` if asked."""
+    return (OUTPUT_TABLES + ((ORACLE_TABLE,) if oracle else ()) + (PLAY_TABLES if plays else ())
+            + ((CONTACTS_TABLE,) if contacts else ()))
+
+
+def spec_tables(spec) -> tuple[str, ...]:
+    """:func:`output_tables` of a :class:`~healthscore.sim.spec.SimulationSpec`."""
+    return output_tables(oracle=spec.oracle_horizon_days is not None, plays=bool(spec.plays),
+                         contacts=spec.contacts)
 
 
 class Columns:
