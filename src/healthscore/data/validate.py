@@ -118,13 +118,16 @@ def _canonical_table(
     for column in spec.numeric:
         if column not in frame:
             continue
-        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-        bad = frame[column].notna().to_numpy() & values.isna().to_numpy()
-        check.flag(column, bad, "are not numbers", droppable=False, raw=raw)
+        if frame[column].dtype == np.float64:  # already numbers: no copy, nothing to flag
+            values = frame[column]
+        else:
+            values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+            bad = frame[column].notna().to_numpy() & values.isna().to_numpy()
+            check.flag(column, bad, "are not numbers", droppable=False, raw=raw)
         frame[column] = _check_magnitudes(check, spec, column, values, raw)
     for column in spec.non_negative:
         if column in frame:
-            check.flag(column, (frame[column] < 0).to_numpy(), "are negative", droppable=False)
+            check.flag(column, np.less(frame[column].to_numpy(), 0), "are negative", droppable=False)
     for start, end in spec.intervals:
         if start in frame and end in frame:
             bad = (frame[end] < frame[start]).to_numpy()

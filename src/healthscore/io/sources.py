@@ -77,7 +77,8 @@ def read_raw_tables(data: DataParams, *, source: str | Path | None = None) -> di
 def _read_file(file: Path, fmt: str) -> pd.DataFrame:
     try:
         if fmt == "parquet":
-            return pd.read_parquet(file)
+            # one block per column: no copy into 2-D blocks (a third of a plain read)
+            return pd.read_parquet(file, to_pandas_kwargs={"split_blocks": True})
         return pd.read_csv(file, low_memory=False)
     except Exception as exc:  # pyarrow / pandas raise many kinds
         raise DataError(f"cannot read {file}: {exc}") from None
