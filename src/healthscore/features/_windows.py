@@ -139,43 +139,47 @@ class Queries:
         return self.code * self.clock.stride
 
 
-def sort_order(code: np.ndarray, key: np.ndarray, times: np.ndarray, *, clock: Clock,
-               n_accounts: int, tiebreak: np.ndarray | None = None) -> np.ndarray:
+def sort_order(code: np.ndarray, times: np.ndarray, *, clock: Clock, n_accounts: int,
+               tiebreak: np.ndarray | None = None) -> np.ndarray:
     """An order of rows by (account, true time); ties by ``tiebreak`` when given.
 
     The order follows the true times, not the clipped keys (rows before ``lo`` share
     one key but "the last row" and run gaps need their real order); the keys are
     sorted in it too. Input already sorted by time (the usual case for event logs) is
-    ordered by a stable radix sort on the account code alone.
+    ordered by a stable radix sort on the account code alone. The order is the one
+    ``np.lexsort((tiebreak, times, code))`` gives (``np.lexsort((times, code))``
+    without a tiebreak).
     """
-    order = _stable_order(code, key, times, clock=clock, n_accounts=n_accounts)
+    order = _stable_order(code, times, clock=clock, n_accounts=n_accounts)
     if tiebreak is not None:
-        _order_ties(order, code, times, tiebreak)
+        _order_ties(order, code[order], times[order], tiebreak)
     return order
 
 
-def _order_ties(order: np.ndarray, code: np.ndarray, times: np.ndarray, tiebreak: np.ndarray) -> None:
+def _order_ties(order: np.ndarray, code_sorted: np.ndarray, times_sorted: np.ndarray,
+                tiebreak: np.ndarray) -> bool:
     """Reorder, in place, each run of rows with equal (account, time) in the stable
-    ``order`` by ``tiebreak`` (stable): the order ``np.lexsort((tiebreak, times, code))``
-    gives, at the cost of one pass when rows rarely share an instant."""
+    ``order`` by ``tiebreak`` (stable), given code and times already in ``order``: the
+    order ``np.lexsort((tiebreak, times, code))`` gives, at the cost of one pass when
+    rows rarely share an instant. True when a run was found (``order`` changed)."""
     if len(order) < 2:
-        return
-    c, t = code[order], times[order]
+        return False
+    c, t = code_sorted, times_sorted
     tie = np.empty(len(order), dtype=bool)  # tie[i]: row i shares the instant of row i - 1
     tie[0] = False
     np.logical_and(c[1:] == c[:-1], t[1:] == t[:-1], out=tie[1:])
-    del c, t
     if not tie.any():
-        return
+        return False
     member = tie.copy()
     member[:-1] |= tie[1:]
     at = np.flatnonzero(member)
     run = np.cumsum(~tie[at])
     rows = order[at]
     order[at] = rows[np.lexsort((tiebreak[rows], run))]
+    return True
 
 
-def _stable_order(code, key, times, *, clock: Clock, n_accounts: int) -> np.ndarray:
+def _stable_order(code: np.ndarray, times: np.ndarray, *, clock: Clock, n_accounts: int) -> np.ndarray:
     """A stable order of rows by (account, true time): rows sharing an instant keep
     their input order."""
     if len(times) > 1 and _sorted_by_code_and_time(code, times):
@@ -183,7 +187,8 @@ def _stable_order(code, key, times, *, clock: Clock, n_accounts: int) -> np.ndar
     if n_accounts < 65_535 and len(times) and bool(np.all(times[1:] >= times[:-1])):
         return np.argsort(code.astype(np.uint16), kind="stable")
     if len(times) and times.min() > clock.lo and times.max() < clock.hi:
-        return np.argsort(key, kind="stable")  # no clipping: key order is time order
+        # no clipping: key order is time order
+        return np.argsort(clock.key(code, times), kind="stable")
     return np.lexsort((times, code))
 
 
@@ -210,12 +215,13 @@ class TimeIndex:
 
     def __init__(self, code: np.ndarray, times: np.ndarray, queries: Queries, *,
                  tiebreak: np.ndarray | None = None):
-        key = queries.clock.key(code, times)
-        self.order = sort_order(code, key, times, clock=queries.clock,
-                                n_accounts=queries.n_accounts, tiebreak=tiebreak)
-        self.key = key[self.order]
-        self.time = times[self.order]
-        self.code = code[self.order]
+        clock = queries.clock
+        order = _stable_order(code, times, clock=clock, n_accounts=queries.n_accounts)
+        self.time, self.code = times[order], code[order]
+        if tiebreak is not None and _order_ties(order, self.code, self.time, tiebreak):
+            self.time, self.code = times[order], code[order]
+        self.order = order
+        self.key = clock.key(self.code, self.time)  # the keys in order, without a gather
         self.queries = queries
         self._ranks: dict[int, np.ndarray] = {}
 

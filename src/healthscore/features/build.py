@@ -252,7 +252,7 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
     if written != set(plan.feature_names):  # a source and its names() disagree: a bug
         raise RuntimeError(f"features computed {sorted(written ^ set(plan.feature_names))[:3]} "
                            "differ from the plan's names")
-    skipped = ~valid
+    skipped = np.flatnonzero(~valid)  # positions once, not a mask pass per feature
     for name, column in out.items():
         column[skipped] = -1 if name in categorical else np.nan
     return out
