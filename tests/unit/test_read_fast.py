@@ -100,3 +100,22 @@ def test_sort_order_with_a_tiebreak_is_lexsort_order():
         np.testing.assert_array_equal(order, np.lexsort((tie, times, code)))
         np.testing.assert_array_equal(sort_order(code, times, clock=clock, n_accounts=4),
                                       np.lexsort((times, code)))
+
+
+def test_features_do_not_depend_on_the_order_of_the_cutoff_rows(tmp_path):
+    """Cutoff rows sorted by account and time are written by slice, others by position."""
+    from healthscore.config import FeatureParams
+    from healthscore.features import build_features
+
+    tables, _ = read_source(DataParams(source=str(_write_source(tmp_path / "s", dictionary=True))))
+    months = pd.date_range("2023-04-01", "2024-01-01", freq="MS").to_numpy().astype("datetime64[us]")
+    ids = tables.accounts["account_id"].to_numpy()
+    cutoffs = pd.DataFrame({"account_id": np.repeat(ids, len(months)),
+                            "cutoff_time": np.tile(months, len(ids))})
+    params = FeatureParams(partition_accounts=100)
+    ordered = build_features(tables, cutoffs, params)
+    shuffle = np.random.default_rng(3).permutation(len(cutoffs))
+    mixed = build_features(tables, cutoffs.iloc[shuffle].reset_index(drop=True), params)
+    back = mixed.iloc[np.argsort(shuffle)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, ordered, check_exact=True)
+    assert ordered["events__count__30d"].notna().all()
