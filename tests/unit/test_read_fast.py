@@ -119,3 +119,15 @@ def test_features_do_not_depend_on_the_order_of_the_cutoff_rows(tmp_path):
     back = mixed.iloc[np.argsort(shuffle)].reset_index(drop=True)
     pd.testing.assert_frame_equal(back, ordered, check_exact=True)
     assert ordered["events__count__30d"].notna().all()
+
+
+def test_tables_read_from_parquet_can_be_changed_in_place(tmp_path):
+    """One block per column leaves a one-chunk column read-only; the reader copies it."""
+    tables, _ = read_source(DataParams(source=str(_write_source(tmp_path / "w", dictionary=False))))
+    for name, frame in tables.frames.items():
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, np.dtype):
+                assert np.asarray(frame[column].array).flags.writeable, (name, column)
+    accounts = tables.accounts
+    accounts.loc[0, "account_id"] = 99
+    assert accounts["account_id"].iloc[0] == 99
