@@ -81,11 +81,13 @@ class Checker:
         self.invalid = np.zeros(len(frame), dtype=bool)
         self.damage = np.zeros(len(frame), dtype=bool)
         self.found: list[Problem] = []
+        # whether any row was dropped or damaged: a full pass over the masks only then
+        self._dropped = self._damaged = False
 
     def flag(self, column: str, mask, rule: str, *, droppable: bool, raw=None, hint: str = "",
              damage: bool = True) -> None:
         mask = np.asarray(mask, dtype=bool)
-        n = int(mask.sum())
+        n = np.count_nonzero(mask)
         if not n:
             return
         action = "dropped" if droppable and not self.strict else "stop"
@@ -94,17 +96,19 @@ class Checker:
         if action == "dropped":
             self.drop |= mask
             self.invalid |= mask
+            self._dropped = True
             if damage:
                 self.damage |= mask
+                self._damaged = True
 
     def blank(self, column: str, values: np.ndarray, mask, rule: str, *, raw=None,
               hint: str = "") -> np.ndarray:
         """``values`` with the cells under ``mask`` set missing (counted); the rows stay."""
         mask = np.asarray(mask, dtype=bool)
-        n = int(mask.sum())
+        n = np.count_nonzero(mask)
         if not n:
             return values
-        present = int((pd.notna(values) | mask).sum())
+        present = np.count_nonzero(pd.notna(values) | mask)
         action = "blanked" if not self.strict else "stop"
         if n > MOST * present:
             action = "stop"
@@ -112,6 +116,7 @@ class Checker:
         example = _example(raw if raw is not None else self.frame, mask)
         self.found.append(Problem(self.name, column, rule, n, example, action, hint))
         self.damage |= mask
+        self._damaged = True
         values = values.copy()
         values[mask] = np.datetime64("NaT") if values.dtype.kind == "M" else np.nan
         return values
@@ -119,14 +124,15 @@ class Checker:
     def ignore(self, column: str, mask, rule: str) -> None:
         """Rows outside the observed period: removed silently but counted."""
         mask = np.asarray(mask, dtype=bool)
-        n = int(mask.sum())
+        n = np.count_nonzero(mask)
         if n:
             example = _example(self.frame, mask)
             self.found.append(Problem(self.name, column, rule, n, example, "ignored"))
             self.drop |= mask
+            self._dropped = True
 
     def result(self) -> pd.DataFrame:
-        lost = int(self.invalid.sum())
+        lost = np.count_nonzero(self.invalid) if self._dropped else 0
         if lost > MOST * len(self.frame):
             share = f"{lost:,} of its {len(self.frame):,} rows ({lost / len(self.frame):.0%})"
             self.found = [
@@ -135,10 +141,10 @@ class Checker:
                 for p in self.found
             ]
         self.report.problems.extend(self.found)
-        if self.damage.any() and "account_id" in self.frame:
+        if self._damaged and self.damage.any() and "account_id" in self.frame:
             ids = self.frame["account_id"].to_numpy()[self.damage]
             self.report.damaged_accounts.setdefault(self.name, set()).update(
                 pd.unique(ids[pd.notna(ids)]).tolist())
-        if self.drop.any():
+        if self._dropped:
             return self.frame.loc[~self.drop].reset_index(drop=True)
         return self.frame

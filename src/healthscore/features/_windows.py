@@ -57,6 +57,10 @@ def is_integral(values: np.ndarray) -> bool:
     """True when float sums of ``values`` are exact whatever the order of addition."""
     if values.dtype.kind in "iub":
         return True
+    head = values[:65_536]  # a fraction in the first rows settles it without a full pass
+    head = head[np.isfinite(head)]
+    if not np.all(head == np.floor(head)):
+        return False
     finite = values[np.isfinite(values)]
     return bool(np.all(finite == np.floor(finite)) and np.abs(finite).sum() < 2.0**52)
 
@@ -139,23 +143,56 @@ class Queries:
         return self.code * self.clock.stride
 
 
-def sort_order(code: np.ndarray, key: np.ndarray, times: np.ndarray, *, clock: Clock,
-               n_accounts: int, tiebreak: np.ndarray | None = None) -> np.ndarray:
+def sort_order(code: np.ndarray, times: np.ndarray, *, clock: Clock, n_accounts: int,
+               tiebreak: np.ndarray | None = None) -> np.ndarray:
     """An order of rows by (account, true time); ties by ``tiebreak`` when given.
 
     The order follows the true times, not the clipped keys (rows before ``lo`` share
     one key but "the last row" and run gaps need their real order); the keys are
     sorted in it too. Input already sorted by time (the usual case for event logs) is
-    ordered by a stable radix sort on the account code alone.
+    ordered by a stable radix sort on the account code alone. The order is the one
+    ``np.lexsort((tiebreak, times, code))`` gives (``np.lexsort((times, code))``
+    without a tiebreak).
     """
+    order = _stable_order(code, times, clock=clock, n_accounts=n_accounts)
     if tiebreak is not None:
-        return np.lexsort((tiebreak, times, code))
+        _order_ties(order, code[order], times[order], tiebreak)
+    return order
+
+
+def _order_ties(order: np.ndarray, code_sorted: np.ndarray, times_sorted: np.ndarray,
+                tiebreak: np.ndarray) -> bool:
+    """Reorder, in place, each run of rows with equal (account, time) in the stable
+    ``order`` by ``tiebreak`` (stable), given code and times already in ``order``: the
+    order ``np.lexsort((tiebreak, times, code))`` gives, at the cost of one pass when
+    rows rarely share an instant. True when a run was found (``order`` changed)."""
+    if len(order) < 2:
+        return False
+    c, t = code_sorted, times_sorted
+    tie = np.empty(len(order), dtype=bool)  # tie[i]: row i shares the instant of row i - 1
+    tie[0] = False
+    np.logical_and(c[1:] == c[:-1], t[1:] == t[:-1], out=tie[1:])
+    if not tie.any():
+        return False
+    member = tie.copy()
+    member[:-1] |= tie[1:]
+    at = np.flatnonzero(member)
+    run = np.cumsum(~tie[at])
+    rows = order[at]
+    order[at] = rows[np.lexsort((tiebreak[rows], run))]
+    return True
+
+
+def _stable_order(code: np.ndarray, times: np.ndarray, *, clock: Clock, n_accounts: int) -> np.ndarray:
+    """A stable order of rows by (account, true time): rows sharing an instant keep
+    their input order."""
     if len(times) > 1 and _sorted_by_code_and_time(code, times):
         return np.arange(len(times))
     if n_accounts < 65_535 and len(times) and bool(np.all(times[1:] >= times[:-1])):
         return np.argsort(code.astype(np.uint16), kind="stable")
     if len(times) and times.min() > clock.lo and times.max() < clock.hi:
-        return np.argsort(key, kind="stable")  # no clipping: key order is time order
+        # no clipping: key order is time order
+        return np.argsort(clock.key(code, times), kind="stable")
     return np.lexsort((times, code))
 
 
@@ -182,12 +219,13 @@ class TimeIndex:
 
     def __init__(self, code: np.ndarray, times: np.ndarray, queries: Queries, *,
                  tiebreak: np.ndarray | None = None):
-        key = queries.clock.key(code, times)
-        self.order = sort_order(code, key, times, clock=queries.clock,
-                                n_accounts=queries.n_accounts, tiebreak=tiebreak)
-        self.key = key[self.order]
-        self.time = times[self.order]
-        self.code = code[self.order]
+        clock = queries.clock
+        order = _stable_order(code, times, clock=clock, n_accounts=queries.n_accounts)
+        self.time, self.code = times[order], code[order]
+        if tiebreak is not None and _order_ties(order, self.code, self.time, tiebreak):
+            self.time, self.code = times[order], code[order]
+        self.order = order
+        self.key = clock.key(self.code, self.time)  # the keys in order, without a gather
         self.queries = queries
         self._ranks: dict[int, np.ndarray] = {}
 
@@ -314,7 +352,13 @@ def group_gaps(code: np.ndarray, group: np.ndarray, times: np.ndarray, *,
     n = len(times)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if missing is not None and group.dtype.kind in "iu" and missing.any():
+    if missing is not None and not missing.any():
+        missing = None
+    if group.dtype.kind in "iu":
+        few = _few_group_gaps(code, group, times, missing)
+        if few is not None:
+            return few
+    if missing is not None and group.dtype.kind in "iu":
         group = np.where(missing, group.max() + 1, group)  # its own group, flags zeroed below
     if group.dtype.kind in "iu" and fits_u16(code) and fits_u16(group):
         order = np.argsort(group.astype(np.uint16), kind="stable")
@@ -335,6 +379,37 @@ def group_gaps(code: np.ndarray, group: np.ndarray, times: np.ndarray, *,
     nxt = np.empty(n, np.int64)
     nxt[order] = after
     if missing is not None and missing.any():
+        prev[missing] = 0
+        nxt[missing] = 0
+    return prev, nxt
+
+
+#: At most this many groups (e.g. event types) are gapped group by group, without a sort.
+FEW_GROUPS = 16
+
+
+def _few_group_gaps(code, group, times, missing):
+    """:func:`group_gaps` for integer groups ``0..FEW_GROUPS-1`` (missing rows aside):
+    each group's rows, taken in their (account, time) order, are the same neighbours a
+    stable sort by (account, group) would give. None when the groups are not that few."""
+    present = group if missing is None else np.where(missing, 0, group)
+    if int(present.min()) < 0 or int(present.max()) >= FEW_GROUPS:
+        return None
+    n = len(times)
+    prev = np.full(n, _MAX_KEY, dtype=np.int64)
+    nxt = np.full(n, _MAX_KEY, dtype=np.int64)
+    for value in range(int(present.max()) + 1):
+        mine = group == value
+        if missing is not None:
+            mine &= ~missing
+        rows = np.flatnonzero(mine)
+        if len(rows) < 2:
+            continue
+        c, t = code[rows], times[rows]
+        gap = np.where(c[1:] == c[:-1], t[1:] - t[:-1], _MAX_KEY)
+        prev[rows[1:]] = gap
+        nxt[rows[:-1]] = gap
+    if missing is not None:
         prev[missing] = 0
         nxt[missing] = 0
     return prev, nxt

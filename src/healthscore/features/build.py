@@ -230,7 +230,7 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
         mine = mine[order]
         queries = Queries(code=local_code[order], account=row_code[mine], time=row_time[mine],
                           clock=clock, n_accounts=min(size, len(queried) - part * size))
-        positions = rows[mine]
+        positions = _as_slice(rows[mine])
         for module, extracted, table_dense, table_order, bounds in sources:
             take = table_order[bounds[part]:bounds[part + 1]]
             arrays = {k: v[take] for k, v in extracted.arrays.items()}
@@ -243,7 +243,7 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
         for name, column in attributes.items():
             out[name][positions] = column[queries.account]
         written.update(attributes)
-        log.debug("features: partition %d/%d done (%d rows)", part + 1, n_parts, len(positions))
+        log.debug("features: partition %d/%d done (%d rows)", part + 1, n_parts, len(mine))
         if progress is not None:
             progress(part + 1, n_parts)
     people = contacts.compute(tables, params, account=row_code, times=row_time,
@@ -259,10 +259,19 @@ def _fill(tables, plan, params, *, code, times, valid, index, context, progress)
     if written != set(plan.feature_names):  # a source and its names() disagree: a bug
         raise RuntimeError(f"features computed {sorted(written ^ set(plan.feature_names))[:3]} "
                            "differ from the plan's names")
-    skipped = ~valid
+    skipped = np.flatnonzero(~valid)  # positions once, not a mask pass per feature
     for name, column in out.items():
         column[skipped] = -1 if name in categorical else np.nan
     return out
+
+
+def _as_slice(positions: np.ndarray):
+    """``positions`` as a slice when they are one increasing run (cutoff rows sorted by
+    account and time, the usual case): a copy per feature instead of a scatter."""
+    if len(positions) and positions[-1] - positions[0] == len(positions) - 1 \
+            and bool(np.all(positions[1:] - positions[:-1] == 1)):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions
 
 
 def _split(part: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,8 @@ mapped onto the data contract and validated.
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from healthscore.config import DataParams
@@ -77,10 +79,21 @@ def read_raw_tables(data: DataParams, *, source: str | Path | None = None) -> di
 def _read_file(file: Path, fmt: str) -> pd.DataFrame:
     try:
         if fmt == "parquet":
-            return pd.read_parquet(file)
+            # one block per column: no copy into 2-D blocks (a third of a plain read)
+            return _writable(pd.read_parquet(file, to_pandas_kwargs={"split_blocks": True}))
         return pd.read_csv(file, low_memory=False)
     except Exception as exc:  # pyarrow / pandas raise many kinds
         raise DataError(f"cannot read {file}: {exc}") from None
+
+
+def _writable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every NumPy column writable, as a consolidating read gives it: a
+    column Arrow handed over without a copy (one chunk) is read-only, so it is copied."""
+    for column in frame.columns:
+        series = frame[column]
+        if isinstance(series.dtype, np.dtype) and not np.asarray(series.array).flags.writeable:
+            frame[column] = series.copy(deep=True)
+    return frame
 
 
 def _read_duckdb(path: Path) -> dict[str, pd.DataFrame]:
