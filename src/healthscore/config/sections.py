@@ -21,6 +21,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
                                        section)
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.expansion import ExpansionParams
+from healthscore.config.lifecycle import LifecycleParams, MilestoneParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 from healthscore.config.sql import SqlParams
@@ -146,6 +147,8 @@ class FeatureParams:
     ratio_pairs: list[list[Str]] = field(default_factory=list)
     per_seat: list[Str] = field(default_factory=list)
     pct_change: list[Str] = field(default_factory=list)
+    # Onboarding milestones (healthscore.features.milestones; off by default).
+    milestones: MilestoneParams = field(default_factory=MilestoneParams)
 
 
 # -------------------------------------------------------------------- model, split
@@ -432,3 +435,4 @@ class Params:
     notify: NotifyParams = field(default_factory=NotifyParams)
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
+    lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
