@@ -31,7 +31,8 @@ RANGE_COLUMNS = ["arr", "risk_proba", "segment", "owner"]
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
                    score: Any, alerts: Any, previous: Any = None, reuse: Any = None,
-                   currency: str = "$", spool_root: str | Path | None = None) -> DateOutputs:
+                   currency: str = "$", spool_root: str | Path | None = None,
+                   lifecycle: Any = None) -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Parameters
@@ -62,7 +63,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
             try:
                 part = score_date(tables, exported, as_of=as_of, features=features, score=score,
                                   alerts=alerts, previous=prev, reuse=mine, currency=currency,
-                                  book_ranges=False)
+                                  book_ranges=False, lifecycle=lifecycle)
             except NoActiveAccountsError:
                 continue  # a bucket with no customer on that date
             finally:
