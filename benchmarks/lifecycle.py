@@ -9,6 +9,10 @@ horizon mode, out-of-time split) three candidates:
     The churn model as it is (the milestone columns excluded).
 ``main+milestones``
     The same model with the milestone features.
+``main+masked``
+    The churn model (no milestones) with every windowed feature whose window reaches
+    back before the account's start set to NaN
+    (:func:`healthscore.features.lifecycle.mask_unlived_windows`).
 ``onboarding@T``
     A second model trained on the rows of accounts younger than ``T`` days only (with
     the milestones), the pattern of the expansion model's second model.
@@ -95,8 +99,11 @@ def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]
                                                                "events__seats_activated",
                                                                "events__first_days_count__"))]
     tenure = dataset[["account_id", "cutoff_time", TENURE]]
+    from healthscore.features.lifecycle import mask_unlived_windows
+
     candidates = {"main": _train(dataset, params, tables, exclude=milestones),
-                  "main+milestones": _train(dataset, params, tables, exclude=[])}
+                  "main+milestones": _train(dataset, params, tables, exclude=[]),
+                  "main+masked": _train(mask_unlived_windows(dataset), params, tables, exclude=milestones)}
     for train_below in (90, 180):
         young = dataset.loc[dataset[TENURE] < train_below]
         try:

@@ -167,3 +167,34 @@ def test_params_load_and_a_misspelt_key_is_named():
         make_params({"lifecycle": {"onboarding_dayz": 90}})
     with pytest.raises(ConfigError, match="lifecycle.onboarding_days"):
         make_params({"lifecycle": {"onboarding_days": 0}})
+
+
+# ------------------------------------------------------- windows not lived through
+
+
+def test_window_spans_and_the_age_scaled_features_are_never_masked():
+    from healthscore.features.lifecycle import window_span_days
+
+    assert window_span_days("events__count__90d") == 90
+    assert window_span_days("events__login__count__30d") == 30
+    assert window_span_days("events__count__30d_vs_prev_30d") == 60
+    assert window_span_days("events__count_tenure_scaled__90d") is None
+    assert window_span_days("events__first_days_count__30d") is None
+    assert window_span_days("accounts__tenure_days") is None
+    assert window_span_days("events__days_since_last") is None
+
+
+def test_a_window_longer_than_the_accounts_life_is_masked_not_zero():
+    from healthscore.features.lifecycle import mask_unlived_windows
+
+    frame = build(make_tables(BOOK), [(1, Q), (1, START + 45 * DAY), (2, Q)])
+    masked = mask_unlived_windows(frame)
+    # 19 days old: its 7-day window is lived through, its 30-day one is not
+    assert masked.loc[0, "events__count__7d"] == frame.loc[0, "events__count__7d"]
+    assert np.isnan(masked.loc[0, "events__count__30d"])
+    assert np.isnan(masked.loc[0, "events__count__30d_vs_prev_30d"])  # reads 60 days
+    assert masked.loc[1, "events__count__30d"] == frame.loc[1, "events__count__30d"]
+    assert np.isnan(masked.loc[1, "events__count__30d_vs_prev_30d"])
+    pd.testing.assert_series_equal(masked.iloc[2], frame.iloc[2])  # 400+ days old
+    assert masked.loc[0, "events__first_days_count__30d"] == frame.loc[0, "events__first_days_count__30d"]
+    assert not np.isnan(frame.loc[0, "events__count__30d"])  # the input is left as it was

@@ -9,6 +9,7 @@ metrics; it is not a model input (the tenure is).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -64,3 +65,42 @@ def stage_of_rows(frame: pd.DataFrame, *, params: LifecycleParams, mrr: Any = No
                         f"(columns: {', '.join(map(str, list(frame.columns)[:5]))}, ...); "
                         "expected the features of healthscore.features.build_features")
     return lifecycle_stage(frame[TENURE].to_numpy(dtype=np.float64, na_value=np.nan), mrr, params=params)
+
+
+_SPAN = re.compile(r"^(\d+)d(?:_vs_prev_(\d+)d)?$")
+#: Windowed features already scaled to the account's age: never masked.
+_SCALED = ("count_tenure_scaled", "first_days_count")
+
+
+def window_span_days(name: str) -> int | None:
+    """The days back a windowed feature reads (``w`` for ``..__<w>d``, ``2w`` for a
+    trend ``..__<w>d_vs_prev_<w>d``); None for any other name or an age-scaled one."""
+    parts = name.split("__")
+    match = _SPAN.match(parts[-1]) if len(parts) >= 3 else None
+    if match is None or any(p in _SCALED for p in parts[1:-1]):
+        return None
+    return int(match.group(1)) + int(match.group(2) or 0)
+
+
+def mask_unlived_windows(frame: pd.DataFrame, names: Any = None) -> pd.DataFrame:
+    """A copy of a feature frame where a windowed feature whose window reaches back
+    before the account's start (``accounts__tenure_days`` below its span) is NaN: a
+    30-day-old account has no 90-day count to be judged on, rather than a low one.
+
+    ``names``: the columns to consider (default: every column); rows whose tenure is
+    unknown are left as they are.
+    """
+    tenure = frame[TENURE].to_numpy(dtype=np.float64, na_value=np.nan) if TENURE in frame else None
+    out = frame.copy()
+    if tenure is None:
+        return out
+    for name in (frame.columns if names is None else names):
+        span = window_span_days(str(name))
+        if span is None or not pd.api.types.is_float_dtype(frame[name]):
+            continue
+        young = tenure < span
+        if young.any():
+            column = out[name].to_numpy(dtype=np.float64, copy=True)
+            column[young] = np.nan
+            out[name] = column
+    return out
