@@ -1,9 +1,9 @@
 """Lifecycle benchmark: which model serves onboarding accounts better (issue 18).
 
 On a simulated source (cached as the quality benchmark caches it), one training set
-with the onboarding milestones built (``features.milestones.enabled``), then through
-the train path of ``healthscore train`` (:func:`healthscore.model.training.train_models`,
-horizon mode, out-of-time split) three candidates:
+with the onboarding milestones built (``features.milestones.enabled``), then the model
+``healthscore train`` evaluates (:func:`healthscore.model.training.fit_hazard`, horizon
+mode, out-of-time split) for each candidate:
 
 ``main``
     The churn model as it is (the milestone columns excluded).
@@ -69,18 +69,34 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
 
 
 def _train(dataset: pd.DataFrame, params: Any, tables: Any, *, exclude: list[str]) -> pd.DataFrame:
-    """Test predictions (keys, label, risk_model) of the train path on ``dataset``."""
+    """Test predictions (keys, label, risk_model) of the model ``healthscore train``
+    evaluates on its test window: the hazard model of
+    :func:`healthscore.model.training.fit_hazard` trained to the validation start,
+    stopped and calibrated on outcomes known at the test start, its window risk on the
+    test rows whose whole horizon is known. (``train_models`` does this plus the
+    baselines and the served refit, which the comparison needs not.)"""
     import dataclasses
 
-    from healthscore.model.exposure import horizon_for
-    from healthscore.model.training import train_models
+    from healthscore.model.export import ExportedModel
+    from healthscore.model.exposure import account_exposure, horizon_for
+    from healthscore.model.predictor import HazardPredictor
+    from healthscore.model.scale import HealthScale
+    from healthscore.model.split import split_by_time, split_windows
+    from healthscore.model.training import fit_hazard, hazard_feature_columns
 
     model = dataclasses.replace(params.model, exclude_features=[*params.model.exclude_features, *exclude])
-    result = train_models(dataset, split=params.split, model=model, calibration=params.calibration,
-                          scorecard=params.scorecard, score=params.score, mode="ml",
-                          horizon=horizon_for(params.timeline, params.labels),
-                          observed_until=tables.observed_until)
-    return result.predictions[["account_id", "cutoff_time", "label", "risk_model"]]
+    horizon = horizon_for(params.timeline, params.labels)
+    windows = split_windows(dataset, params.split)
+    _, _, test = split_by_time(dataset, params.split)
+    names = hazard_feature_columns(dataset, exclude=model.exclude_features)
+    fitted = fit_hazard(dataset, names, horizon=horizon, train_until=windows.validation_start,
+                        known_until=windows.test_start, model=model, calibration=params.calibration)
+    exported = ExportedModel(HazardPredictor(fitted, horizon), HealthScale.from_params(params.score))
+    test = account_exposure(test, horizon)
+    return pd.DataFrame({"account_id": test["account_id"].to_numpy(),
+                         "cutoff_time": test["cutoff_time"].to_numpy(),
+                         "label": test["label"].to_numpy(dtype=np.int64),
+                         "risk_model": exported.predict_risk(test)})
 
 
 def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]) -> dict[str, Any]:
