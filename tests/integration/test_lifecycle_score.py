@@ -134,3 +134,9 @@ def test_a_model_with_milestones_scores_young_accounts(world, tmp_path, monkeypa
     points = OutputLayout(out).read_partition("points", AS_OF)
     assert {f"points:{n}" for n in milestones} <= set(points.columns)
     assert points["events__first_days_count__30d"].notna().any()
+
+
+def test_the_run_records_the_lifecycle_params_only_when_on(runs):
+    assert runs["on"].read_run(AS_OF)["params"]["lifecycle"] == {
+        "enabled": True, "onboarding_days": DAYS, "trial_max_mrr": None}
+    assert "lifecycle" not in runs["off"].read_run(AS_OF)["params"]

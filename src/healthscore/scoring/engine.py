@@ -338,7 +338,9 @@ def score_date(
             "green": int(bands.get("green", 0)), "alerts": int(len(alert_frame)),
             "compared": int(changes["account_id"].nunique()), "reused": int(reused),
         },
-        params={"score": params_to_dict(score), "alerts": params_to_dict(alerts)},
+        params={"score": params_to_dict(score), "alerts": params_to_dict(alerts),
+                **({"lifecycle": params_to_dict(lifecycle)} if lifecycle is not None and lifecycle.enabled
+                   else {})},
         catalogue={n: catalogue.get(n) for n in [*names, *extra] if n in catalogue},
         horizon=None if horizon is None else horizon.to_dict(),
         arr_at_risk=ranges,
