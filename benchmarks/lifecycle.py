@@ -15,7 +15,8 @@ mode, out-of-time split) for each candidate:
     (:func:`healthscore.features.lifecycle.mask_unlived_windows`).
 ``onboarding@T``
     A second model trained on the rows of accounts younger than ``T`` days only (with
-    the milestones), the pattern of the expansion model's second model.
+    the milestones; ``T`` 90, 180, 365), the pattern of the expansion model's second
+    model; one the train path cannot fit (no churned row in a window) is listed as such.
 
 Each is judged on the same test rows: those whose account is younger than the
 onboarding threshold (``lifecycle.onboarding_days`` candidates), by ROC-AUC and
@@ -120,12 +121,14 @@ def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]
     candidates = {"main": _train(dataset, params, tables, exclude=milestones),
                   "main+milestones": _train(dataset, params, tables, exclude=[]),
                   "main+masked": _train(mask_unlived_windows(dataset), params, tables, exclude=milestones)}
-    for train_below in (90, 180):
+    failed: dict[str, str] = {}
+    for train_below in (90, 180, 365):
         young = dataset.loc[dataset[TENURE] < train_below]
         try:
             candidates[f"onboarding@{train_below}"] = _train(young, params, tables, exclude=[])
         except Exception as exc:  # too few churned young rows for the train path
             logging.getLogger("lifecycle").warning("onboarding@%d: %s", train_below, exc)
+            failed[f"onboarding@{train_below}"] = str(exc)
     trained = time.perf_counter() - started - built
     figures: dict[str, Any] = {"seed": seed, "accounts": accounts, "months": months,
                                "overrides": overrides, "milestone_features": milestones, "by_stage": {}}
@@ -141,6 +144,7 @@ def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]
         figures["by_stage"][f"onboarding<{threshold}d"] = row
     figures["all_rows"] = {name: _metrics(p["label"].to_numpy(np.int64), p["risk_model"].to_numpy(np.float64))
                            for name, p in candidates.items() if name.startswith("main")}
+    figures["failed"] = failed
     figures["seconds"] = {"data_and_features": round(built, 1), "training": round(trained, 1)}
     return figures
 
@@ -159,6 +163,8 @@ def render_section(name: str, figures: dict[str, Any], command: str) -> str:
             lines.append(f"| {stage} | {candidate} | {_fmt(m['rows'])} | {_fmt(m['lost'])} | "
                          f"{_fmt(m['observed'])} | {_fmt(m['predicted'])} | {_fmt(m['roc_auc'])} | "
                          f"{_fmt(m['ece'])} |")
+    for candidate, reason in figures.get("failed", {}).items():
+        lines += ["", f"`{candidate}` could not be trained: {reason}"]
     lines += ["", f"Time: {figures['seconds']['data_and_features']:.0f} s data and features, "
               f"{figures['seconds']['training']:.0f} s training.", "", f"Reproduce: `{command}`", ""]
     return "\n".join(lines)
