@@ -78,10 +78,9 @@ def compute(arrays, queries: Queries, *, params: FeatureParams, meta=None,
     # every threshold inside it is exact whatever the partition's clock.
     span = max([*params.milestones.early_days, 1]) * DAY_US
     stride = span + 3
-    row_begin = np.full(len(time), NAT, dtype=np.int64)
-    first_of = np.full(queries.n_accounts, NAT, dtype=np.int64)
-    first_of[queries.code] = begin
-    row_begin = first_of[code] if len(code) else row_begin
+    start_of = np.full(queries.n_accounts, NAT, dtype=np.int64)  # per local account
+    start_of[queries.code] = begin
+    row_begin = start_of[code]
     relative = np.clip(time - row_begin, -1, span + 1) + 1
     keys = code.astype(np.int64) * stride + relative
     q_code = queries.code.astype(np.int64)
