@@ -84,7 +84,7 @@ def replay_date(tables: Tables, params: Params, as_of: pd.Timestamp) -> tuple[pd
     result = ExportedModel(served if horizon is None else HazardPredictor(served, horizon),
                            HealthScale.from_params(params.score))
     outputs = score_date(known, result, as_of=as_of, features=params.features,
-                         score=params.score, alerts=params.alerts)
+                         score=params.score, alerts=params.alerts, lifecycle=params.lifecycle)
     points = outputs.points.set_index("account_id")
     risk = outputs.risk_list.merge(behaviour_families(outputs.points, params), on="account_id", how="left")
     # the term the calendar assumed, as scored (NaN for a contract under a day)
@@ -251,11 +251,15 @@ def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
 
 def summarise(rows: pd.DataFrame, *, n_bins: int = 10) -> pd.DataFrame:
     """Metrics of ``risk_proba`` (and the oracle's) against ``lost``, per date and
-    pooled (``as_of`` = ``all``), overall, per term and per segment."""
+    pooled (``as_of`` = ``all``), overall, per term and per segment; per lifecycle
+    stage too when the rows have one (``lifecycle.enabled``)."""
     from sklearn.metrics import roc_auc_score
+    from healthscore.features.lifecycle import STAGE_COLUMN
 
     out = []
     groups = [("all", None), ("term", "term"), ("segment", "segment")]
+    if STAGE_COLUMN in rows.columns:
+        groups.append(("stage", STAGE_COLUMN))
     for when, frame in [("all", rows), *[(f"{d:%Y-%m-%d}", g) for d, g in rows.groupby("as_of")]]:
         for kind, column in groups:
             parts = [("all", frame)] if column is None else list(frame.groupby(column))

@@ -97,7 +97,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
             reuse = read_reusable_points(layout, as_of, fingerprint=model_identity(exported)[1],
                                          previous=previous, whole=not bucketed)
         options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
-                       previous=previous, reuse=reuse, currency=params.report.currency)
+                       previous=previous, reuse=reuse, currency=params.report.currency,
+                       lifecycle=params.lifecycle)
         if spark:
             outputs = score_on_spark(source, exported, model=model, layout=layout,
                                      master=getattr(args, "spark_master", None), **options)

@@ -22,6 +22,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.contacts import ContactParams
 from healthscore.config.expansion import ExpansionParams
+from healthscore.config.lifecycle import LifecycleParams, MilestoneParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.parents import ParentParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
@@ -150,6 +151,8 @@ class FeatureParams:
     pct_change: list[Str] = field(default_factory=list)
     # Per-user health rolled up to the account (off by default): healthscore.config.contacts.
     contacts: ContactParams = field(default_factory=ContactParams)
+    # Onboarding milestones (healthscore.features.milestones; off by default).
+    milestones: MilestoneParams = field(default_factory=MilestoneParams)
 
 
 # -------------------------------------------------------------------- model, split
@@ -437,3 +440,4 @@ class Params:
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
     parents: ParentParams = field(default_factory=ParentParams)
+    lifecycle: LifecycleParams = field(default_factory=LifecycleParams)

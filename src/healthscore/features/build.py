@@ -26,7 +26,8 @@ from healthscore.config import FeatureParams
 from healthscore.errors import DataError, SchemaError
 from healthscore.features import accounts as account_source
 from healthscore.features import derived
-from healthscore.features import billing, contacts, emails, events, signals, subscriptions, surveys, tickets
+from healthscore.features import (billing, contacts, emails, events, milestones, signals, subscriptions,
+                                 surveys, tickets)
 from healthscore.features._base import AccountContext
 from healthscore.features._windows import DAY_US, NAT, Clock, Queries, as_us
 from healthscore.features.plan import (
@@ -37,7 +38,7 @@ from healthscore.data.tables import Tables
 log = logging.getLogger(__name__)
 
 #: Table sources in output order (accounts' own columns come first).
-SOURCES = (subscriptions, events, tickets, billing, surveys, emails, signals)
+SOURCES = (subscriptions, events, tickets, billing, surveys, emails, signals, milestones)
 
 
 def _types_for(module, event_types, signal_types):

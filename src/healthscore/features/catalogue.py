@@ -69,6 +69,9 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("events", "count_tenure_scaled"): ("Product events, {w}, scaled to the account's age", "events",
                                         "Product events in the {w} (scaled to a full window for a "
                                         "young account): {value:,.0f}", 1),
+    ("events", "first_days_count"): ("Product events in the first {W} days as a customer", "events",
+                                     "Product events in the first {W} days as a customer (scaled "
+                                     "to {W} days while younger): {value:,.0f}", 1),
     ("events", "new_users"): ("New users, {w}", "users",
                               "Users with their first product event in the {w}: {value:.0f}", 0),
     ("tickets", "high_priority"): ("High-priority tickets, {w}", "tickets",
@@ -103,6 +106,12 @@ _WINDOWED: dict[tuple[str, str], tuple[str, str, str, int]] = {
 _FIXED: dict[str, tuple[str, str, str, int]] = {
     "events__days_since_last": ("Days since the last product event", "days",
                                 "Last product event {value:.0f} ago", -1),
+    # Onboarding milestones (healthscore.features.milestones).
+    "events__days_to_first_value": ("Days to first value", "days",
+                                    "First core product event {value:.0f} after the start", -1),
+    "events__seats_activated": ("Seats activated", "share",
+                                "Seats activated since the start: {value:.0%} of "
+                                "{accounts__seats:.0f}", 1),
     "tickets__days_since_last_high_priority": (
         "Days since the last high-priority ticket", "days",
         "Last high-priority ticket opened {value:.0f} ago", 1),

@@ -239,6 +239,7 @@ def build_account(
     return {
         "account_id": str(row["account_id"]), "name": row["name"], "owner": row["owner"],
         "segment": row["segment"], "arr": text.money(row["arr"], symbol=params.currency),
+        "stage": row.get("lifecycle_stage"),
         "score": f"{score:.0f}", "band": row["band"], "band_label": text.band_label(row["band"]),
         "risk_pct": text.percent(row["risk_proba"]),
         "horizon": horizon_words(horizon_days),

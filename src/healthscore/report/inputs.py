@@ -232,6 +232,8 @@ def normalise_risk_list(
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
     out["owner"] = _texts(frame, "owner", "Unassigned")
     out["segment"] = _texts(frame, "segment", "Unknown")
+    if "lifecycle_stage" in frame.columns:  # lifecycle.enabled (healthscore.features.lifecycle)
+        out["lifecycle_stage"] = _texts(frame, "lifecycle_stage", "unknown")
     out["arr"] = _numeric(frame, "arr")
     out["health_score"] = _numeric(frame, "health_score")
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)

@@ -176,6 +176,18 @@ def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency
     return out
 
 
+def stage_counts(risk_list: pd.DataFrame) -> list[tuple[str, int]]:
+    """``(stage, accounts)`` per lifecycle stage, youngest first (empty without the
+    ``lifecycle_stage`` column: ``lifecycle.enabled`` off)."""
+    from healthscore.features.lifecycle import STAGE_COLUMN, STAGES
+
+    if STAGE_COLUMN not in risk_list.columns:
+        return []
+    counts = risk_list[STAGE_COLUMN].value_counts()
+    order = [s for s in (*STAGES, "unknown") if s in counts.index]
+    return [(s, int(counts[s])) for s in order + sorted(set(counts.index) - set(order))]
+
+
 def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dict[str, Any]]:
     """The risk list as plain records for the sortable table (JSON in the page).
 
@@ -344,6 +356,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "currency": cur,
         "owners": sorted(rl["owner"].unique().tolist()),
         "segments": sorted(rl["segment"].unique().tolist()),
+        "stages": stage_counts(rl),
         "band_options": [(b, text.band_label(b)) for b in BAND_ORDER],
         "pages": len(pages), "accounts": len(rl),
     }

@@ -121,7 +121,8 @@ def read_account(layout: OutputLayout, account_id: Any, as_of: Any = None, *, to
         match = risk.loc[risk["account_id"] == key]
         if len(match):
             found = match.iloc[0]
-            result.details = {c: found[c] for c in ("name", "owner", "segment", "arr", "arr_at_risk",
+            result.details = {c: found[c] for c in ("name", "owner", "segment", "lifecycle_stage",
+                                                    "arr", "arr_at_risk",
                                                     "renewal_date", "days_to_renewal", "renewal_risk",
                                                     "profile_score", "previous_band", "score_change")
                               if c in found.index}
@@ -193,6 +194,8 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
     name = d.get("name")
     title = f"{name} (account {info.account_id})" if not is_missing(name) else f"Account {info.account_id}"
     facts = [f"{k}: {d[k]}" for k in ("owner", "segment") if not is_missing(d.get(k))]
+    if not is_missing(d.get("lifecycle_stage")):
+        facts.append(f"stage: {d['lifecycle_stage']}")
     if not is_missing(d.get("arr")):
         facts.append(f"ARR {money(d['arr'], symbol=currency)}")
     lines = [title + (" - " + ", ".join(facts) if facts else "")]

@@ -31,7 +31,8 @@ RANGE_COLUMNS = ["arr", "risk_proba", "segment", "owner"]
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
                    score: Any, alerts: Any, previous: Any = None, reuse: Any = None,
-                   currency: str = "$", spool_root: str | Path | None = None) -> DateOutputs:
+                   currency: str = "$", spool_root: str | Path | None = None,
+                   lifecycle: Any = None) -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Parameters
@@ -53,7 +54,8 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
     try:
         for k in progress(range(buckets), what="score", unit="buckets"):
             part = score_bucket(root, k, exported, as_of=as_of, features=features, score=score,
-                                alerts=alerts, previous=previous, reuse=reuse, currency=currency)
+                                alerts=alerts, previous=previous, reuse=reuse, currency=currency,
+                                lifecycle=lifecycle)
             if part is None:
                 continue
             if spool is not None:
@@ -72,7 +74,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
 
 def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Timestamp,
                  features: FeatureParams, score: Any, alerts: Any, previous: Any = None,
-                 reuse: Any = None, currency: str = "$") -> DateOutputs | None:
+                 reuse: Any = None, currency: str = "$", lifecycle: Any = None) -> DateOutputs | None:
     """:func:`~healthscore.scoring.score_date` of one bucket's accounts, against the
     previous date's rows of those accounts (``previous.for_accounts``); None when the
     bucket has no account, or none active on ``as_of``. What each bucket of
@@ -88,7 +90,7 @@ def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Time
     try:
         return score_date(tables, exported, as_of=as_of, features=features, score=score,
                           alerts=alerts, previous=prev, reuse=mine, currency=currency,
-                          book_ranges=False)
+                          book_ranges=False, lifecycle=lifecycle)
     except NoActiveAccountsError:
         return None  # a bucket with no customer on that date
 

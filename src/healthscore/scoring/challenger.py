@@ -62,7 +62,8 @@ def score_with(model: Any, *, as_of: pd.Timestamp, tables: Any, source: Any, par
     from healthscore.scoring.buckets import score_bucketed
 
     options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
-                   previous=None, reuse=None, currency=params.report.currency)
+                   previous=None, reuse=None, currency=params.report.currency,
+                   lifecycle=params.lifecycle)
     if tables is None:  # a bucketed source, one bucket at a time
         return score_bucketed(source, model, **options)
     return score_date(tables, model, **options)

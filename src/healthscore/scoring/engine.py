@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import AlertParams, FeatureParams, ScoreParams, params_to_dict
+from healthscore.config.lifecycle import LifecycleParams
+from healthscore.features.lifecycle import stage_of_rows
 from healthscore.errors import DataError, NoActiveAccountsError
 from healthscore.model.export import ExportedModel
 from healthscore.scoring.drivers import find_drivers, split_profile
@@ -31,7 +33,7 @@ from healthscore.scoring.points import (
     feature_names_of, hash_rows, make_points_frame, points_matrix,
 )
 from healthscore.scoring.risk_list import (
-    build_risk_list, feature_columns, make_scoring_cutoffs, render_drivers,
+    build_risk_list, feature_columns, make_scoring_cutoffs, render_drivers, with_stage,
 )
 from healthscore.data.tables import Tables
 
@@ -215,6 +217,7 @@ def score_date(
     reuse: pd.DataFrame | None = None,
     currency: str = "$",
     book_ranges: bool = True,
+    lifecycle: LifecycleParams | None = None,
 ) -> DateOutputs:
     """Score and explain every account active at ``as_of``; every output frame.
 
@@ -236,6 +239,9 @@ def score_date(
     book_ranges : bool
         Compute the book's ARR-at-risk ranges (the run's ``arr_at_risk``); a bucket of
         the book leaves them to the merge (:mod:`healthscore.scoring.buckets`).
+    lifecycle : LifecycleParams, optional
+        With ``enabled``, the risk list gets a ``lifecycle_stage`` column (the stage
+        at ``as_of``: :func:`healthscore.features.lifecycle.lifecycle_stage`).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -293,6 +299,9 @@ def score_date(
     risk_list = build_risk_list(scores, tables.accounts,
                                 None if previous is None else previous.history,
                                 top_drivers=texts, model_version=model_version, as_of=as_of)
+    if lifecycle is not None and lifecycle.enabled:
+        risk_list = with_stage(risk_list, ids, stage_of_rows(frame, params=lifecycle,
+                                                             mrr=cutoffs["mrr"].to_numpy()))
     if previous is not None:
         changes = attribute_changes(
             points, previous.points, current_scores=history, previous_scores=previous.history,
@@ -331,7 +340,9 @@ def score_date(
             "green": int(bands.get("green", 0)), "alerts": int(len(alert_frame)),
             "compared": int(changes["account_id"].nunique()), "reused": int(reused),
         },
-        params={"score": params_to_dict(score), "alerts": params_to_dict(alerts)},
+        params={"score": params_to_dict(score), "alerts": params_to_dict(alerts),
+                **({"lifecycle": params_to_dict(lifecycle)} if lifecycle is not None and lifecycle.enabled
+                   else {})},
         catalogue={n: catalogue.get(n) for n in [*names, *extra] if n in catalogue},
         horizon=None if horizon is None else horizon.to_dict(),
         arr_at_risk=ranges,

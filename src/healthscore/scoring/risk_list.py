@@ -232,6 +232,18 @@ def build_risk_list(
     return sort_risk_list(out.loc[:, columns])
 
 
+def with_stage(risk_list: pd.DataFrame, account_ids: Any, stages: Any) -> pd.DataFrame:
+    """The risk list with a ``lifecycle_stage`` column (string) after ``segment``, the
+    stage of each account of ``account_ids`` (same order as ``stages``)."""
+    from healthscore.features.lifecycle import STAGE_COLUMN
+
+    by_account = pd.Series(np.asarray(stages, dtype=object), index=pd.Index(np.asarray(account_ids)))
+    out = risk_list.copy()
+    at = list(out.columns).index("segment") + 1 if "segment" in out.columns else len(out.columns)
+    out.insert(at, STAGE_COLUMN, out["account_id"].map(by_account).astype("string"))
+    return out
+
+
 def sort_risk_list(frame: pd.DataFrame) -> pd.DataFrame:
     """The risk list's order: most ARR at risk first, then risk, then account id."""
     return frame.sort_values(["arr_at_risk", "risk_proba", "account_id"], ascending=[False, False, True],

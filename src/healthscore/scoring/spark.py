@@ -87,7 +87,7 @@ def model_folder_of(model: Any) -> str:
 def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str | Path,
                 as_of: pd.Timestamp, features: FeatureParams, score: ScoreParams,
                 alerts: AlertParams, spool_root: str | Path, previous: Any = None,
-                reuse: Any = None, currency: str = "$") -> DateOutputs:
+                reuse: Any = None, currency: str = "$", lifecycle: Any = None) -> DateOutputs:
     """:func:`~healthscore.scoring.buckets.score_bucketed` with each bucket a Spark task.
 
     Parameters
@@ -113,7 +113,8 @@ def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str |
     spool = Spool(spool_root, as_of_text(as_of))
     where = str(spool.folder.resolve())
     options = dict(as_of=as_of, features=features, score=score, alerts=alerts,
-                   previous=_resolved(previous), reuse=_resolved(reuse), currency=currency)
+                   previous=_resolved(previous), reuse=_resolved(reuse), currency=currency,
+                   lifecycle=lifecycle)
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = task_model(folder_text, fingerprint)
