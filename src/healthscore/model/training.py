@@ -437,8 +437,9 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     """A stable ``share`` of accounts, by a seeded hash of their id."""
-    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=f"{seed:016d}"[:16])
-    return (hashed.to_numpy() % 10_000) < share * 10_000
+    from healthscore.io.datasets import stable_share
+
+    return stable_share(ids, share=share, key=f"{seed:016d}"[:16])
 
 
 def oracle_risk(
