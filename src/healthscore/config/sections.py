@@ -21,6 +21,7 @@ from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, 
                                        section)
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.expansion import ExpansionParams
+from healthscore.config.large import LargeParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
 from healthscore.config.sql import SqlParams
@@ -432,3 +433,4 @@ class Params:
     notify: NotifyParams = field(default_factory=NotifyParams)
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
+    large: LargeParams = field(default_factory=LargeParams)
