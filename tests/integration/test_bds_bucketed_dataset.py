@@ -137,3 +137,24 @@ def test_out_may_replace_an_earlier_set_but_never_a_foreign_folder(world, built,
         check_out(foreign, parts=True)
     assert (foreign / "notes.txt").read_text() == "keep me"
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_train_reads_a_share_of_accounts_only_past_max_rows_in_memory(built):
+    from healthscore.commands.train import read_training_set
+
+    whole, meta = read_dataset(built)
+    same, same_meta = read_training_set(built, make_params({}).large)  # default: off
+    pd.testing.assert_frame_equal(same, whole)
+    assert "sample" not in same_meta
+    fits = make_params({"large": {"max_rows_in_memory": len(whole)}}).large
+    assert "sample" not in read_training_set(built, fits)[1]
+    large = make_params({"large": {"max_rows_in_memory": len(whole) // 4, "random_state": 3}}).large
+    part, part_meta = read_training_set(built, large)
+    want = whole.loc[stable_share(whole["account_id"], share=(len(whole) // 4) / len(whole),
+                                  key="sample-000000003")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, want)
+    assert part_meta["sample"]["rows"] == len(part) < len(whole) / 2
+    assert part_meta["rows"] == len(whole)  # the sidecar still describes the whole set
+    # calibration needs no weights: the sample's churn rate is the book's, within noise
+    rate = lambda f: float(f["label"].dropna().astype(int).mean())  # noqa: E731
+    assert abs(rate(part) - rate(whole)) < 0.05
