@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of .parquet/.csv tables, a .duckdb file or a postgresql:// URI (default: data.source)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="FILE",
                         help=f"training set to write, Parquet (default: {DEFAULT_OUT}); "
-                             "the sidecar FILE.meta.json is written beside it")
+                             "the sidecar FILE.meta.json is written beside it; from a bucketed "
+                             "source (ROOT/buckets.json) a folder FILE/ of parts, one bucket at a time")
     parser.add_argument("--cutoffs", default=None, metavar="FILE",
                         help="Parquet or CSV with account_id, cutoff_time and optional label, "
                              "renewal_date: build features for exactly these rows, keeping their "

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="DATASET.parquet",
-                        help="training set written by `healthscore build-dataset`")
+                        help="training set written by `healthscore build-dataset` (a Parquet file, or "
+                             "the folder of parts a bucketed source gives); past "
+                             "large.max_rows_in_memory rows a stable share of its accounts is read")
     parser.add_argument("--mode", choices=("ml", "scorecard"), default="ml",
                         help="ml: LightGBM (default); scorecard: the weighted rule scorecard, "
                              "for too few churned renewals to learn from")

@@ -138,8 +138,10 @@ class DatasetParts:
         full = dict(meta)
         full.setdefault("package_version", __version__)
         full.setdefault("schema_version", SCHEMA_VERSION)
+        digest = hashlib.sha256("".join(p["content_fingerprint"] for p in self.parts).encode())
         full.update(layout=PARTS, rows=sum(p["rows"] for p in self.parts),
-                    feature_names=self.feature_names or [], parts=self.parts)
+                    feature_names=self.feature_names or [], parts=self.parts,
+                    content_fingerprint=digest.hexdigest())  # of the parts, in order
         side = sidecar_path(self.path).name
         write_json_atomic(full, self._stage.new / side)
         self._stage.commit([self.path.name, side])

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError, InsufficientDataError
+from healthscore.io.datasets import stable_share
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import (
@@ -437,8 +438,6 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     """A stable ``share`` of accounts, by a seeded hash of their id."""
-    from healthscore.io.datasets import stable_share
-
     return stable_share(ids, share=share, key=f"{seed:016d}"[:16])
 
 
