@@ -77,7 +77,7 @@ def build_bucketed(root: str, out: str | Path, params: Params) -> dict:
     from healthscore.dataset.buckets import add_summaries, build_buckets, survey_buckets
     from healthscore.dataset.pipeline import make_dataset_meta, why_empty
     from healthscore.errors import DataError
-    from healthscore.progress import progress
+    from healthscore.progress import Progress
 
     survey = survey_buckets(root, params,
                             progress=progress_callback(what="build-dataset: survey", unit="buckets"))
@@ -85,11 +85,12 @@ def build_bucketed(root: str, out: str | Path, params: Params) -> dict:
              f"{survey.observed_until:%Y-%m-%d}")
     summary = None
     with DatasetParts(out) as parts:
-        built = build_buckets(root, params, survey)
-        for frame in progress(built, total=survey.buckets, what="build-dataset", unit="buckets"):
-            parts.add(frame)
-            summary = add_summaries(summary, frame)
-            del frame
+        with Progress(survey.buckets, what="build-dataset", unit="buckets") as bar:
+            for frame in build_buckets(root, params, survey):
+                parts.add(frame)
+                summary = add_summaries(summary, frame)
+                del frame  # before the next bucket is read: one bucket in memory
+                bar.advance()
         if not summary or not summary["rows"]:
             raise DataError(why_empty(params, explicit=False))
         summary["feature_names"] = list(survey.plan.feature_names)

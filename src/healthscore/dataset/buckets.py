@@ -101,6 +101,7 @@ def build_buckets(root: str | Path, params: Params, survey: BookSurvey) -> Itera
         frame = build_dataset(tables, params, plan=survey.plan, book_start=survey.book_start, part=True)
         del tables
         yield frame
+        del frame  # the caller has written it: not held while the next bucket builds
 
 
 def add_summaries(total: dict[str, Any] | None, part: pd.DataFrame) -> dict[str, Any]:
