@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=6000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--shares", type=float, nargs="+", default=[0.5, 0.25])
+    parser.add_argument("--states", type=int, nargs="+", default=[0],
+                        help="large.random_state values: each a different sample of the accounts")
+    parser.add_argument("--no-whole", action="store_true", help="leave out the run on the whole set")
     parser.add_argument("--name", default="bds_train_sample")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -69,9 +72,11 @@ def main() -> None:
     figures = {"data": {"accounts": args.accounts, "months": args.months, "rows": len(frame),
                         "labelled": int(frame["label"].notna().sum()),
                         "test_rows": len(test), "test_churn_rate": round(float(y_test.mean()), 4)}}
-    for share in [1.0, *args.shares]:
+    runs = ([] if args.no_whole else [(1.0, 0)]) + [(s, r) for s in args.shares for r in args.states]
+    for share, state in runs:
+        key = make_params({"large": {"random_state": state}}).large.key
         rows = frame if share >= 1 else frame.loc[
-            stable_share(frame["account_id"], share=share, key=params.large.key)].reset_index(drop=True)
+            stable_share(frame["account_id"], share=share, key=key)].reset_index(drop=True)
         started = time.perf_counter()
         result = train_models(rows, split=params.split, model=params.model, calibration=params.calibration,
                               scorecard=params.scorecard, score=params.score, horizon=horizon,
@@ -80,16 +85,17 @@ def main() -> None:
         risk = HazardPredictor(result.model, horizon).predict_risk(test)
         table = metrics_table(y_test, {"model": risk}, n_bins=params.calibration.ece_bins)
         row = table.query("segment == 'all'").set_index("predictor").loc["model"]
-        figures[f"share_{share:g}"] = {
+        name = f"share_{share:g}" + (f"_state_{state}" if share < 1 and args.states != [0] else "")
+        figures[name] = {
             "rows": len(rows), "accounts": int(rows["account_id"].nunique()),
             "roc_auc": round(float(row["roc_auc"]), 4), "ece": round(float(row["ece"]), 4),
             "log_loss": round(float(row["log_loss"]), 4), "brier": round(float(row["brier"]), 4),
             "mean_risk": round(float(risk.mean()), 4), "train_seconds": round(seconds, 1)}
-        print(share, figures[f"share_{share:g}"], flush=True)
+        print(name, figures[name], flush=True)
     command = "python benchmarks/bds_train_sample.py " + shlex.join(sys.argv[1:])
     record(args.name, figures, command=command.strip(), notes=(
         "Default params (horizon mode). Each share trains on the rows of a stable share of the "
-        "accounts (large.random_state 0); every model is scored on the test window of the whole "
+        "accounts (large.random_state as named, 0 where not); every model is scored on the test window of the whole "
         f"set ({len(test):,} rows), the mean risk against the observed rate test_churn_rate."))
 
 
