@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="DATASET.parquet",
-                        help="training set written by `healthscore build-dataset`")
+                        help="training set written by `healthscore build-dataset` (a Parquet file, or "
+                             "the folder of parts a bucketed source gives); past "
+                             "large.max_rows_in_memory rows a stable share of its accounts is read")
     parser.add_argument("--mode", choices=("ml", "scorecard"), default="ml",
                         help="ml: LightGBM (default); scorecard: the weighted rule scorecard, "
                              "for too few churned renewals to learn from")
@@ -39,13 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, params) -> int:
     from healthscore import tracking
-    from healthscore.io.datasets import read_dataset
     from healthscore.io.files import read_ground_truth
     from healthscore.model.export import catalogue_dict
     from healthscore.model.training import train_models
     from healthscore.monitor import training_reference
 
-    frame, meta = read_dataset(args.data)
+    frame, meta = read_training_set(args.data, params.large)
     truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
     if args.target == "expansion":  # same set and path, its own label
         from healthscore.commands.train_expansion import run_expansion
@@ -76,6 +77,26 @@ def run(args: argparse.Namespace, params) -> int:
     )
     print(render_summary(result, logged))
     return 0
+
+
+def read_training_set(path, large) -> tuple[pd.DataFrame, dict]:
+    """The training set at ``path``, whole or, past ``large.max_rows_in_memory`` rows, a
+    stable share of its accounts (:mod:`healthscore.config.large`); the sidecar then
+    says so under ``sample`` (logged with the run)."""
+    from healthscore.io.datasets import read_dataset, read_meta
+
+    share = large.share(int(read_meta(path).get("rows", 0)))
+    if share >= 1:
+        return read_dataset(path)
+    frame, meta = read_dataset(path, share=share, key=large.key)
+    meta = {**meta, "sample": {"share_of_accounts": share, "rows": int(len(frame)),
+                               "accounts": int(frame["account_id"].nunique()),
+                               "max_rows_in_memory": large.max_rows_in_memory,
+                               "random_state": large.random_state}}
+    log.warning("train: %s has %d rows, more than large.max_rows_in_memory=%d: training on a "
+                "stable %.1f %% of its accounts (%d rows)", path, meta["rows"],
+                large.max_rows_in_memory, 100 * share, len(frame))
+    return frame, meta
 
 
 def dataset_horizon(meta: dict):

@@ -23,6 +23,7 @@ from healthscore.config.challenger import ChallengerParams
 from healthscore.config.contacts import ContactParams
 from healthscore.config.expansion import ExpansionParams
 from healthscore.config.lifecycle import LifecycleParams, MilestoneParams
+from healthscore.config.large import LargeParams
 from healthscore.config.monitor import MonitorParams
 from healthscore.config.parents import ParentParams
 from healthscore.config.plays import NotifyParams, PlayList, default_plays
@@ -441,3 +442,4 @@ class Params:
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
     parents: ParentParams = field(default_factory=ParentParams)
     lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
+    large: LargeParams = field(default_factory=LargeParams)

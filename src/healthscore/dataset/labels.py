@@ -57,8 +57,10 @@ RETAINED_OUTCOMES = frozenset({"renewed", "renew", "retained", "won", "expanded"
                                "contracted", "0", "false"})
 
 
-def make_label_times(tables: Tables, timeline: TimelineParams, labels: LabelParams) -> pd.DataFrame:
-    """Cutoffs and their labels: :func:`make_cutoffs` then :func:`make_labels`.
+def make_label_times(tables: Tables, timeline: TimelineParams, labels: LabelParams, *,
+                     book_start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Cutoffs and their labels: :func:`make_cutoffs` (``book_start`` as there) then
+    :func:`make_labels`.
 
     Returns
     -------
@@ -67,7 +69,7 @@ def make_label_times(tables: Tables, timeline: TimelineParams, labels: LabelPara
         for censored rows) and, in renewal mode, ``subscription_id``; sorted by
         ``cutoff_time`` then ``account_id``.
     """
-    cutoffs = make_cutoffs(tables, timeline, labels)
+    cutoffs = make_cutoffs(tables, timeline, labels, book_start=book_start)
     return make_labels(cutoffs, tables, timeline=timeline, labels=labels)
 
 

@@ -32,6 +32,9 @@ def build_dataset(
     cutoffs: pd.DataFrame | None = None,
     cutoffs_source: str = "cutoffs",
     progress: Callable[..., Any] | None = None,
+    plan: Any = None,
+    book_start: pd.Timestamp | None = None,
+    part: bool = False,
 ) -> pd.DataFrame:
     """Build the training set of a data source.
 
@@ -51,6 +54,13 @@ def build_dataset(
     progress : callable, optional
         Passed to :func:`healthscore.features.build_features`, which calls it as
         feature partitions finish.
+    plan, book_start, part : optional
+        ``tables`` is one part of the data (a bucket of accounts,
+        :mod:`healthscore.dataset.buckets`): the whole data's
+        :class:`~healthscore.features.FeaturePlan` and
+        :func:`~healthscore.dataset.timeline.data_start`, so the part's rows are those
+        a build of the whole data gives its accounts; ``part``: a part without rows
+        gives an empty frame of the same columns instead of an error.
 
     Returns
     -------
@@ -68,16 +78,16 @@ def build_dataset(
     from healthscore.features import build_features  # the heaviest import, only when used
 
     if cutoffs is None:
-        rows = make_label_times(tables, params.timeline, params.labels)
+        rows = make_label_times(tables, params.timeline, params.labels, book_start=book_start)
     else:
         rows = check_cutoffs(cutoffs, tables, source=cutoffs_source)
         rows["term_days"] = np.nan
         rows["lost_at"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[us]")
-    if rows.empty:
-        raise DataError(_why_empty(params, explicit=cutoffs is not None))
+    if rows.empty and not part:
+        raise DataError(why_empty(params, explicit=cutoffs is not None))
     rows = rows.reset_index(drop=True)
     keys = rows[["account_id", "cutoff_time"]]
-    features = build_features(tables, keys, params.features, progress=progress)
+    features = build_features(tables, keys, params.features, plan=plan, progress=progress)
     _check_alignment(keys, features)
     feature_part = features.drop(columns=["account_id", "cutoff_time"]).reset_index(drop=True)
     bad = [c for c in feature_part.columns if "__" not in c]
@@ -119,7 +129,7 @@ def _check_alignment(keys: pd.DataFrame, features: pd.DataFrame) -> None:
         raise RuntimeError("build_features returned rows that differ from the cutoffs it was given")
 
 
-def _why_empty(params: Params, *, explicit: bool) -> str:
+def why_empty(params: Params, *, explicit: bool) -> str:
     if explicit:
         return "the cutoffs file has no rows"
     t = params.timeline
@@ -138,14 +148,28 @@ def dataset_meta(
 ) -> dict[str, Any]:
     """The provenance sidecar of a training set built from ``tables`` with ``params``:
     package and schema versions, the params used, the data fingerprint and the counts."""
+    from healthscore.io.datasets import fingerprint_tables
+
+    return make_dataset_meta(summarize_dataset(frame), params, source=source,
+                             data_fingerprint=fingerprint_tables(tables),
+                             observed_until=tables.observed_until, cutoffs_file=cutoffs_file)
+
+
+def make_dataset_meta(
+    summary: dict[str, Any], params: Params, *, source: Any, data_fingerprint: str,
+    observed_until: pd.Timestamp, cutoffs_file: Any = None, **more: Any,
+) -> dict[str, Any]:
+    """:func:`dataset_meta` from a :func:`summarize_dataset` (or a sum of them over
+    buckets) and the source's fingerprint and end; ``more``: further fields."""
     from healthscore.config import params_to_dict
-    from healthscore.io.datasets import fingerprint_tables, make_meta
+    from healthscore.io.datasets import make_meta
 
     return make_meta(
         params=params_to_dict(params),
         data_source=str(source),
-        data_fingerprint=fingerprint_tables(tables),
-        observed_until=tables.observed_until.isoformat(),
+        data_fingerprint=data_fingerprint,
+        observed_until=pd.Timestamp(observed_until).isoformat(),
         cutoffs_file=str(cutoffs_file) if cutoffs_file else None,
-        **summarize_dataset(frame),
+        **more,
+        **summary,
     )

@@ -43,7 +43,8 @@ from healthscore.data.tables import Tables
 
 log = logging.getLogger(__name__)
 
-def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) -> pd.DataFrame:
+def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams, *,
+                 book_start: pd.Timestamp | None = None) -> pd.DataFrame:
     """The rows of a training set, before labels.
 
     Parameters
@@ -54,6 +55,10 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
         Mode, lead time (days), cadence and the ``start``/``end`` bounds of cutoffs.
     labels : LabelParams
         Only ``grace_days`` is used here (active periods; validated with the rest).
+    book_start : Timestamp, optional
+        The :func:`data_start` of the whole data when ``tables`` is one part of it (a
+        bucket of accounts): the first cutoff without ``timeline.start``, the same for
+        every part. Default: that of ``tables``.
 
     Returns
     -------
@@ -67,7 +72,7 @@ def make_cutoffs(tables: Tables, timeline: TimelineParams, labels: LabelParams) 
     check_timeline(timeline, labels)
     start, end = _bounds(timeline)
     if start is None:
-        start = data_start(tables)
+        start = book_start if book_start is not None else data_start(tables)
         log.info("timeline.start not set: cutoffs from %s, when every table has data", f"{start:%Y-%m-%d}")
     if timeline.mode == "renewal":
         rows = _renewal_rows(tables, lead_days=timeline.lead_time_days)
@@ -94,12 +99,19 @@ def data_start(tables: Tables) -> pd.Timestamp:
     A cutoff before it would describe an account with, say, no usage at all only
     because usage was not recorded yet, so the default ``timeline.start`` is this.
     """
-    firsts = []
+    return pd.Timestamp(max(table_starts(tables).values())).as_unit("us")
+
+
+def table_starts(tables: Tables) -> dict[str, pd.Timestamp]:
+    """Each dated table's earliest event time (tables without one left out): over
+    parts of the data, the earliest of each table's parts, then the latest of those,
+    is :func:`data_start` of the whole."""
+    firsts = {}
     for name, frame in tables.frames.items():
         column = TABLES[name].event_time
         if column and column in frame and len(frame) and frame[column].notna().any():
-            firsts.append(frame[column].min())
-    return pd.Timestamp(max(firsts)).as_unit("us")
+            firsts[name] = pd.Timestamp(frame[column].min())
+    return firsts
 
 
 def check_timeline(timeline: TimelineParams, labels: LabelParams) -> None:

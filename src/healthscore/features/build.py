@@ -31,7 +31,7 @@ from healthscore.features import (billing, contacts, emails, events, milestones,
 from healthscore.features._base import AccountContext
 from healthscore.features._windows import DAY_US, NAT, Clock, Queries, as_us
 from healthscore.features.plan import (
-    FeaturePlan, category_levels, check_attributes, check_params, survey_kind, top_types,
+    FeaturePlan, PlanCounts, check_attributes, check_params, top_counted,
 )
 from healthscore.data.tables import Tables
 
@@ -66,34 +66,38 @@ def _derived_recipes(tables, params, built, event_types, signal_types):
                            seats="seats" in tables.accounts.columns)
 
 
-def _with_pair_types(values, top: tuple, params: FeatureParams) -> tuple:
-    """The top types plus every type a ``ratio_pairs`` entry names that occurs in
-    ``values`` (so it gets its own count columns)."""
+def _with_pair_types(counts: pd.Series, top: tuple, params: FeatureParams) -> tuple:
+    """The top types plus every type a ``ratio_pairs`` entry names that occurs in the
+    table (``counts``: its :func:`~healthscore.features.plan.type_counts`), so it gets its
+    own count columns."""
     named = [str(t) for pair in params.ratio_pairs for t in pair]
-    present = set(values.dropna().astype("str").unique()) if named else set()
+    present = set(counts.index[counts.to_numpy() > 0].astype("str")) if named else set()
     extra = [t for t in dict.fromkeys(named) if t in present and t not in top]
     return tuple(top) + tuple(extra)
 
 
-def plan_features(tables: Tables, params: FeatureParams) -> FeaturePlan:
+def plan_features(tables: Tables, params: FeatureParams, *, counts: PlanCounts | None = None) -> FeaturePlan:
     """Make the whole-table choices of a build (see :mod:`healthscore.features.plan`).
 
     The top event and signal types are the most frequent over the whole table (ties by
-    name); they look at no label, only at how common each type is.
+    name); they look at no label, only at how common each type is. ``counts``: the
+    :class:`~healthscore.features.plan.PlanCounts` of the whole data when ``tables`` is
+    one part of it (a bucket): the plan is then the whole data's, the columns those
+    of ``tables`` (every bucket has the same).
     """
     check_params(params)
     check_attributes(tables.accounts, params)
-    event_types = (_with_pair_types(tables["events"]["event"],
-                                    top_types(tables["events"]["event"], params.top_event_types),
-                                    params)
+    if counts is None:
+        counts = PlanCounts.of(tables, params)
+    event_types = (_with_pair_types(counts.event_types,
+                                    top_counted(counts.event_types, params.top_event_types), params)
                    if "events" in tables else ())
-    signal_types = (_with_pair_types(tables["signals"]["signal"],
-                                     top_types(tables["signals"]["signal"], params.top_signal_types),
-                                     params)
+    signal_types = (_with_pair_types(counts.signal_types,
+                                     top_counted(counts.signal_types, params.top_signal_types), params)
                     if "signals" in tables else ())
     names = feature_names(tables, params, event_types=event_types, signal_types=signal_types)
-    return FeaturePlan(tuple(names), event_types, signal_types, category_levels(tables, params),
-                       survey_kind(tables.get("surveys")))
+    return FeaturePlan(tuple(names), event_types, signal_types, counts.category_levels(),
+                       "nps" if counts.nps else None)
 
 
 def build_features(

@@ -81,14 +81,71 @@ def slugify(names) -> list[str]:
     return out
 
 
+def type_counts(values: pd.Series) -> pd.Series:
+    """How often each non-missing value occurs, indexed by its text (int64)."""
+    return values.dropna().astype("str").value_counts(sort=False).astype("int64")
+
+
 def top_types(values: pd.Series, n: int) -> tuple[str, ...]:
     """The ``n`` most frequent non-missing values; ties by name (deterministic)."""
     if n <= 0 or values.empty:
         return ()
-    counts = values.dropna().astype("str").value_counts(sort=False)
+    return top_counted(type_counts(values), n)
+
+
+def top_counted(counts: pd.Series, n: int) -> tuple[str, ...]:
+    """:func:`top_types` from the values' :func:`type_counts`."""
+    if n <= 0 or counts.empty:
+        return ()
     frame = pd.DataFrame({"name": counts.index.astype("str"), "n": counts.to_numpy()})
     frame = frame.sort_values(["n", "name"], ascending=[False, True], kind="stable")
     return tuple(frame["name"].head(n))
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    """What the whole-table choices of a plan read, counted on one part of the data
+    (a bucket of accounts) and added up over all parts (:meth:`merge`), so a plan made
+    from them equals the plan of the whole data (:func:`~healthscore.features.plan_features`).
+
+    Attributes
+    ----------
+    event_types, signal_types : Series or None
+        :func:`type_counts` of ``events.event`` and ``signals.signal`` (None: no table).
+    levels : mapping of str to frozenset
+        The values seen of each categorical account feature.
+    nps : bool
+        Some ``surveys.kind`` says ``nps``.
+    """
+
+    event_types: pd.Series | None = None
+    signal_types: pd.Series | None = None
+    levels: Mapping[str, frozenset] = field(default_factory=dict)
+    nps: bool = False
+
+    @classmethod
+    def of(cls, tables: Tables, params: FeatureParams) -> "PlanCounts":
+        """The counts of one part's tables."""
+        counts = {name: type_counts(tables[name][column]) if name in tables else None
+                  for name, column in (("events", "event"), ("signals", "signal"))}
+        levels = {name: frozenset(values) for name, values in category_levels(tables, params).items()}
+        return cls(counts["events"], counts["signals"], levels, survey_kind(tables.get("surveys")) == "nps")
+
+    def merge(self, other: "PlanCounts") -> "PlanCounts":
+        """The counts of both parts together."""
+        def add(a, b):
+            if a is None or b is None:
+                return a if b is None else b
+            return a.add(b, fill_value=0).astype("int64")
+
+        levels = {k: self.levels.get(k, frozenset()) | other.levels.get(k, frozenset())
+                  for k in dict.fromkeys([*self.levels, *other.levels])}
+        return PlanCounts(add(self.event_types, other.event_types),
+                          add(self.signal_types, other.signal_types), levels, self.nps or other.nps)
+
+    def category_levels(self) -> dict[str, tuple]:
+        """Sorted levels, as :func:`category_levels` gives them for the whole data."""
+        return {k: tuple(sorted(v, key=str)) for k, v in self.levels.items()}
 
 
 def survey_kind(surveys: pd.DataFrame | None) -> str | None:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError, InsufficientDataError
+from healthscore.io.datasets import stable_share
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import (
@@ -438,8 +439,7 @@ def fit_hazard(dataset: pd.DataFrame, names: list[str], *, horizon: Horizon,
 
 def _held_out(ids: pd.Series, *, share: float, seed: int) -> np.ndarray:
     """A stable ``share`` of accounts, by a seeded hash of their id."""
-    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key=f"{seed:016d}"[:16])
-    return (hashed.to_numpy() % 10_000) < share * 10_000
+    return stable_share(ids, share=share, key=f"{seed:016d}"[:16])
 
 
 def _labels(window: pd.DataFrame) -> np.ndarray:
