@@ -11,7 +11,8 @@ from healthscore.config import CalibrationParams, ModelParams, ScoreParams, Scor
 from healthscore.errors import InsufficientDataError
 from healthscore.model.synthetic import make_training_frame
 from healthscore.model.oracle import oracle_risk
-from healthscore.model.training import TrainResult, feature_columns, train_models
+from healthscore.model.train_result import TrainResult
+from healthscore.model.training import feature_columns, train_models
 
 FAST = ModelParams(n_estimators=80, learning_rate=0.1, min_child_samples=20, early_stopping_rounds=15, n_jobs=1)
 PREDICTORS = ["model", "logistic", "scorecard", "base_rate", "oracle"]

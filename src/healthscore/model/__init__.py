@@ -17,7 +17,8 @@ from healthscore.model.export import ExportedModel, load_bundle, load_exported, 
 from healthscore.model.gates import GateCheck, check_gates
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import split_by_time, split_windows
-from healthscore.model.training import TrainResult, train_models
+from healthscore.model.train_result import TrainResult
+from healthscore.model.training import train_models
 
 __all__ = [
     "BaseRateBaseline",

@@ -32,7 +32,8 @@ from healthscore.model.calibration import fit_platt
 from healthscore.model.evaluation import metrics_table
 from healthscore.model.scale import HealthScale
 from healthscore.model.split import split_by_time
-from healthscore.model.training import TrainResult, train_models
+from healthscore.model.train_result import TrainResult
+from healthscore.model.training import train_models
 
 #: The flat-metric keys that mark an exported model as an expansion model.
 MIN_INCREASE_KEY = "expansion_min_increase"

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import logging
-import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, TYPE_CHECKING
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,7 +22,6 @@ from healthscore.io.datasets import stable_share
 from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import (
-    METRICS,
     band_table,
     metrics_table,
     plot_lift,
@@ -41,11 +38,9 @@ from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.oracle import oracle_risk
 from healthscore.model.scale import HealthScale
 from healthscore.model.selection import inner_metrics, logit_of, prepared_logistic
-from healthscore.model.split import SplitWindows, split_by_time, split_windows
+from healthscore.model.split import split_by_time, split_windows
+from healthscore.model.train_result import TrainResult
 from healthscore.progress import Progress
-
-if TYPE_CHECKING:  # matplotlib loads only where a plot is drawn
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -67,69 +62,6 @@ def feature_columns(dataset: pd.DataFrame, *, exclude: Sequence[str] = ()) -> li
     if not names:
         raise DataError("training set: no feature column (names containing '__') found")
     return names
-
-
-@dataclass
-class TrainResult:
-    """Everything one training run produced, in memory.
-
-    ``predictors`` of the tables: ``model`` (the exported one: LightGBM in ``ml`` mode,
-    the rule scorecard in ``scorecard`` mode), ``logistic``, ``scorecard``,
-    ``base_rate`` and, with ground truth, ``oracle``.
-    """
-
-    mode: Literal["ml", "scorecard"]
-    exported: ExportedModel
-    model: HealthScoreModel | None
-    scorecard: RuleScorecard
-    logistic: LogisticBaseline
-    base_rate: BaseRateBaseline
-    scale: HealthScale
-    feature_names: list[str]
-    windows: SplitWindows
-    counts: pd.DataFrame
-    metrics: pd.DataFrame
-    validation_metrics: pd.DataFrame
-    bands: pd.DataFrame
-    predictions: pd.DataFrame
-    figures: dict[str, Figure] = field(default_factory=dict)
-    oracle_auc_ratio: float | None = None
-    example: pd.DataFrame | None = None
-    model_params: Any = None
-    tuning: pd.DataFrame | None = None
-    reliability: pd.DataFrame | None = None
-    selection: Any = None  # healthscore.model.selection.Selection: which predictor won and why
-
-    def overall(self, predictor: str = "model") -> dict[str, float]:
-        """Test metrics of one predictor over all test rows."""
-        row = self.metrics.query("segment == 'all' and predictor == @predictor")
-        return {} if row.empty else row.iloc[0].drop(["segment", "predictor"]).to_dict()
-
-    def flat_metrics(self) -> dict[str, float]:
-        """Metric name -> value, for MLflow: ``test_<predictor>_<metric>``,
-        ``val_<predictor>_<metric>``, ``segment/<segment>/test_<predictor>_<metric>``,
-        ``test_<predictor>_churn_rate_<band>``, ``rows_<window>``, ``churned_<window>``."""
-        out: dict[str, float] = {}
-        for row in self.metrics.itertuples(index=False):
-            prefix = "" if row.segment == "all" else f"segment/{_safe(row.segment)}/"
-            for metric in (*METRICS, "rows", "churned"):
-                if metric in ("rows", "churned") and row.segment == "all":
-                    continue
-                out[f"{prefix}test_{row.predictor}_{metric}"] = float(getattr(row, metric))
-        for row in self.validation_metrics.itertuples(index=False):
-            for metric in METRICS:
-                out[f"val_{row.predictor}_{metric}"] = float(getattr(row, metric))
-        for row in self.bands.itertuples(index=False):
-            out[f"test_{row.predictor}_churn_rate_{row.band}"] = float(row.churn_rate)
-            out[f"test_{row.predictor}_share_{row.band}"] = float(row.share)
-        for row in self.counts.itertuples(index=False):
-            out[f"rows_{row.window}"] = float(row.rows)
-            out[f"churned_{row.window}"] = float(row.churned)
-        if self.model is not None:
-            out["best_iteration"] = float(self.model.best_iteration_)
-        if self.oracle_auc_ratio is not None:
-            out["test_model_auc_to_oracle"] = float(self.oracle_auc_ratio)
-        return out
 
 
 def train_models(
@@ -456,7 +388,3 @@ def _count(name: str, window: pd.DataFrame) -> dict[str, Any]:
         "first_cutoff": cutoffs.min() if len(window) else pd.NaT,
         "last_cutoff": cutoffs.max() if len(window) else pd.NaT,
     }
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text))
