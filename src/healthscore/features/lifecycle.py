@@ -46,8 +46,8 @@ def lifecycle_stage(tenure_days: Any, mrr: Any = None, *, params: LifecycleParam
     out[known] = "mature"
     out[young] = "onboarding"
     if params.trial_max_mrr is not None and mrr is not None:
-        money = np.asarray(mrr, dtype=np.float64)
-        out[young & ~np.isnan(money) & (money <= params.trial_max_mrr)] = "trial"
+        paid = np.asarray(mrr, dtype=np.float64)
+        out[young & ~np.isnan(paid) & (paid <= params.trial_max_mrr)] = "trial"
     return out
 
 
