@@ -17,7 +17,6 @@ import pandas as pd
 from healthscore.config import Params
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-CUTOFF_ALIASES = {"observation_date": "cutoff_time", "is_churn": "label"}
 
 log = logging.getLogger("quality")
 
@@ -55,6 +54,8 @@ def read_cutoffs(path: Path) -> pd.DataFrame:
     ``cutoff_time``, optional ``label`` (and ``renewal_date``); fightchurn's
     ``observation_date`` / ``is_churn`` are renamed to those."""
     from healthscore.io.files import read_cutoffs_file
+
+    from healthscore.dataset.timeline import CUTOFF_ALIASES
 
     frame = read_cutoffs_file(path)
     if "cutoff_time" not in frame.columns:

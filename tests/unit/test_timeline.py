@@ -257,3 +257,18 @@ def test_rows_at_a_cutoff_do_not_depend_on_subscriptions_starting_later(draws, m
                          tables.observed_until)
         again = make_cutoffs(earlier, timeline, LabelParams(grace_days=7))
         assert keys(again[again["cutoff_time"] == t]) == keys(rows[rows["cutoff_time"] == t])
+
+
+def test_the_books_observation_table_reads_as_explicit_cutoffs():
+    """fightchurn's ``observation`` (observation_date, is_churn), as the book writes it,
+    is an explicit cutoff frame; canonical names win when both are there."""
+    tables = tables_of([(1, "2021-01-01", "2021-07-01"), (2, "2021-01-01", "2021-12-01")])
+    book = pd.DataFrame({"account_id": [1, 2], "observation_date": ["2021-02-10", "2021-03-10"],
+                         "is_churn": [True, False]})
+    got = check_cutoffs(book, tables, source="observation")
+    assert keys(got) == [(1, "2021-02-10"), (2, "2021-03-10")]
+    assert got["label"].tolist() == [1, 0]
+    both = book.assign(cutoff_time=["2021-04-01", "2021-05-01"])
+    assert keys(check_cutoffs(both, tables)) == [(1, "2021-04-01"), (2, "2021-05-01")]
+    with pytest.raises(SchemaError, match="no column 'cutoff_time'"):
+        check_cutoffs(book.drop(columns="observation_date"), tables)

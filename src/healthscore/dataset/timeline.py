@@ -169,6 +169,11 @@ def make_periods(
     return periods, membership
 
 
+#: Column names of "Fighting Churn with Data"'s observation table (fightchurn) read as
+#: an explicit cutoff frame's.
+CUTOFF_ALIASES = {"observation_date": "cutoff_time", "is_churn": "label"}
+
+
 def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs") -> pd.DataFrame:
     """Check and normalise an explicit cutoff frame (``build-dataset --cutoffs``).
 
@@ -176,7 +181,8 @@ def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs
     ----------
     frame : DataFrame
         ``account_id`` and ``cutoff_time``; optionally ``label`` (1/0/true/false/empty)
-        and ``renewal_date``. Other columns are ignored. Text is parsed (a CSV file
+        and ``renewal_date``; without ``cutoff_time``, the book's ``observation_date``
+        and ``is_churn`` (:data:`CUTOFF_ALIASES`). Other columns are ignored. Text is parsed (a CSV file
         read as strings works).
     tables : Tables
         The source whose accounts the rows must name.
@@ -198,6 +204,8 @@ def check_cutoffs(frame: pd.DataFrame, tables: Tables, *, source: str = "cutoffs
         Unparsable times or labels, missing values, unknown accounts or duplicate
         (account_id, cutoff_time) keys; each problem names the column and a row.
     """
+    if "cutoff_time" not in frame.columns:  # the book's observation table, as it is
+        frame = frame.rename(columns=CUTOFF_ALIASES)
     missing = [c for c in ("account_id", "cutoff_time") if c not in frame.columns]
     if missing:
         raise SchemaError(
