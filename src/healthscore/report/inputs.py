@@ -73,9 +73,11 @@ class ReportInputs:
     history : DataFrame
         Score history over every as-of date (``as_of`` column), one row per account
         and date.
-    points : DataFrame
-        Per-feature points and values at ``as_of``, long or wide.
-    previous_points : DataFrame
+    points : DataFrame or ParquetColumns
+        Per-feature points and values at ``as_of``, long or wide; :func:`read_report_inputs`
+        gives the wide file (:class:`healthscore.io.columns.ParquetColumns`), read a few
+        columns at a time by :func:`normalise_inputs` (a long frame after it).
+    previous_points : DataFrame or ParquetColumns
         The same at ``previous_as_of`` (empty when there is no earlier run).
     changes : DataFrame
         Why it changed: per account and feature, the change in points.
@@ -115,8 +117,8 @@ class ReportInputs:
     as_of: pd.Timestamp
     risk_list: pd.DataFrame
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
-    points: pd.DataFrame = field(default_factory=pd.DataFrame)
-    previous_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    points: Any = field(default_factory=pd.DataFrame)  # DataFrame or ParquetColumns
+    previous_points: Any = field(default_factory=pd.DataFrame)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: pd.DataFrame = field(default_factory=pd.DataFrame)
