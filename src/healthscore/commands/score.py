@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
                        previous=previous, reuse=reuse, currency=params.report.currency)
         if bucketed:
-            outputs = score_bucketed(source, exported, spool_root=layout.root, **options)
+            outputs = score_bucketed(source, exported, spool_root=layout.root, bounds=params.buckets, **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
+from healthscore.config.buckets import BucketParams
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.expansion import ExpansionParams
 from healthscore.config.monitor import MonitorParams
@@ -432,3 +433,4 @@ class Params:
     notify: NotifyParams = field(default_factory=NotifyParams)
     small_data: SmallDataParams = field(default_factory=SmallDataParams)
     expansion: ExpansionParams = field(default_factory=ExpansionParams)
+    buckets: BucketParams = field(default_factory=BucketParams)

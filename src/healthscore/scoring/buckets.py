@@ -10,12 +10,14 @@ row per account). The outputs equal those of one run over the whole source (test
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from healthscore.config import FeatureParams
+from healthscore.config.buckets import BucketParams
 from healthscore.errors import NoActiveAccountsError
 from healthscore.io.buckets import read_bucket, read_meta
 from healthscore.progress import progress
@@ -31,7 +33,8 @@ RANGE_COLUMNS = ["arr", "risk_proba", "segment", "owner"]
 
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
                    score: Any, alerts: Any, previous: Any = None, reuse: Any = None,
-                   currency: str = "$", spool_root: str | Path | None = None) -> DateOutputs:
+                   currency: str = "$", spool_root: str | Path | None = None,
+                   bounds: BucketParams | None = None) -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Parameters
@@ -46,7 +49,14 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         there (the returned outputs' ``spool``; ``points`` and ``changes`` are None until
         read, :meth:`~healthscore.scoring.outputs.DateOutputs.read_points`), else kept
         in memory and concatenated.
+    bounds : BucketParams, optional
+        At most how many accounts a feature partition and how many rows an explained
+        chunk hold within a bucket (``params.buckets``; default its defaults).
     """
+    bounds = bounds or BucketParams()
+    if features.partition_accounts > bounds.partition_accounts:  # the same features, a lower peak
+        features = dataclasses.replace(features, partition_accounts=bounds.partition_accounts)
+    chunk_rows = min(int(score.chunk_rows), int(bounds.chunk_rows))
     buckets = int(read_meta(root)["buckets"])
     spool = None if spool_root is None else Spool(spool_root, as_of_text(as_of))
     parts = []
@@ -62,7 +72,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
             try:
                 part = score_date(tables, exported, as_of=as_of, features=features, score=score,
                                   alerts=alerts, previous=prev, reuse=mine, currency=currency,
-                                  book_ranges=False)
+                                  book_ranges=False, chunk_rows=chunk_rows)
             except NoActiveAccountsError:
                 continue  # a bucket with no customer on that date
             finally:

@@ -66,7 +66,7 @@ def score_with(model: Any, *, as_of: pd.Timestamp, tables: Any, source: Any, par
     options = dict(as_of=as_of, features=params.features, score=params.score, alerts=params.alerts,
                    previous=None, reuse=None, currency=params.report.currency)
     if tables is None:  # a bucketed source, one bucket at a time
-        return score_bucketed(source, model, **options)
+        return score_bucketed(source, model, bounds=params.buckets, **options)
     return score_date(tables, model, **options)
 
 

@@ -213,6 +213,7 @@ def score_date(
     reuse: pd.DataFrame | None = None,
     currency: str = "$",
     book_ranges: bool = True,
+    chunk_rows: int | None = None,
 ) -> DateOutputs:
     """Score and explain every account active at ``as_of``; every output frame.
 
@@ -234,6 +235,9 @@ def score_date(
     book_ranges : bool
         Compute the book's ARR-at-risk ranges (the run's ``arr_at_risk``); a bucket of
         the book leaves them to the merge (:mod:`healthscore.scoring.buckets`).
+    chunk_rows : int, optional
+        Rows explained at a time (default ``score.chunk_rows``; a bucket's may be fewer:
+        the outputs are the same, the peak lower).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -265,7 +269,7 @@ def score_date(
     clock = time.perf_counter()
     ids = cutoffs["account_id"].to_numpy()
     explanation, hashes, reused = explain_rows(
-        exported, frame[names], chunk_rows=score.chunk_rows, reuse=reuse, account_ids=ids)
+        exported, frame[names], chunk_rows=chunk_rows or score.chunk_rows, reuse=reuse, account_ids=ids)
     timings["explain_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
