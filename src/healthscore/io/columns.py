@@ -83,5 +83,16 @@ class ParquetColumns:
             return pd.DataFrame(index=self.index)
         return pd.read_parquet(self.path, columns=columns)
 
+    def rows(self, values: Iterable[Any], *, column: str = "account_id") -> pd.DataFrame:
+        """Every column of the rows whose ``column`` is one of ``values``, in the file's
+        order (the filter is pushed down to the Parquet scan)."""
+        values = list(dict.fromkeys(values))
+        columns = list(self.columns)
+        if not values:
+            import pyarrow.parquet as pq
+
+            return pq.read_schema(self.path).empty_table().to_pandas().loc[:, columns]
+        return pd.read_parquet(self.path, columns=columns, filters=[(column, "in", values)])
+
     def __repr__(self) -> str:
         return f"ParquetColumns({str(self.path)!r}, {self.num_rows} rows x {len(self.columns)} columns)"

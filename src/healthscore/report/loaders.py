@@ -135,7 +135,8 @@ def read_report_inputs(
         history=history,
         points=points_of(when),
         previous_points=points_of(previous),
-        changes=layout.read_table("changes", when),
+        changes=(ParquetColumns(layout.changes(when)) if layout.changes(when).exists()
+                 else pd.DataFrame()),  # read for the accounts shown only (normalise_inputs)
         alerts=layout.read_table("alerts", when),
         calls=_read_calls(layout.calls(when)),
         run_info=run_info,
