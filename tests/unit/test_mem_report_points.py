@@ -112,3 +112,13 @@ def test_standings_among_the_file_are_those_among_the_frame(stored):
     got = with_standing(long, file, catalogue=catalogue, groups=groups, accounts=[11, 12])
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert want["standing"].notna().sum() > 50
+
+
+def test_rows_of_some_accounts_in_the_files_order(stored):
+    frame, file = stored
+    got = file.rows([40, 12, 999, 12])
+    want = frame[frame["account_id"].isin([12, 40])].reset_index(drop=True)
+    assert len(want) == 2
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want)
+    none = file.rows([])
+    assert none.empty and list(none.columns) == list(frame.columns)
