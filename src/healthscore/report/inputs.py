@@ -376,7 +376,7 @@ def _changes_shown(changes: Any, detail: list[Any] | None, alerts: pd.DataFrame)
     them): the only views that show change lines."""
     if isinstance(changes, pd.DataFrame) or changes is None:
         return changes
-    if detail is None:
+    if detail is None or changes.empty or "account_id" not in changes.columns:
         return changes[list(changes.columns)]
     alerted = [] if alerts is None or alerts.empty or "account_id" not in alerts.columns \
         else alerts["account_id"].tolist()
