@@ -1,4 +1,4 @@
-"""RSS per stage of the report of a scored date: python benchmarks/stream_profile_report.py OUT_DIR MODEL REPORT_DIR"""
+"""RSS per stage of the report of a scored date: python benchmarks/stream_profile_report.py OUT_DIR MODEL REPORT_DIR [AS_OF]"""
 import sys, time, threading, importlib
 import psutil
 proc = psutil.Process(); peak = [0]
@@ -25,8 +25,12 @@ wrap("healthscore.report.render", "records_by_account")
 from healthscore.config import read_params
 from healthscore.report import read_report_inputs, write_report
 OUT, MODEL, REPORT = sys.argv[1:4]
+AS_OF = sys.argv[4] if len(sys.argv) > 4 else None
 params = read_params("params.yaml", [])
 mark("start")
-inputs = read_report_inputs(OUT, model_dir=MODEL); mark("read_report_inputs")
-print("points MB", inputs.points.memory_usage(deep=True).sum()/2**20, inputs.points.shape, "risk MB", inputs.risk_list.memory_usage(deep=True).sum()/2**20, flush=True)
+inputs = read_report_inputs(OUT, as_of=AS_OF, model_dir=MODEL); mark("read_report_inputs")
+def mb(frame):  # a frame in memory, or the file the report reads a few columns at a time
+    return round(frame.memory_usage(deep=True).sum()/2**20) if hasattr(frame, "memory_usage") else "in file"
+print("points MB", mb(inputs.points), inputs.points.shape, "changes MB", mb(inputs.changes),
+      "risk MB", mb(inputs.risk_list), flush=True)
 write_report(inputs, params.report, out_dir=REPORT); mark("write_report")

@@ -101,9 +101,11 @@ def run(args: argparse.Namespace, params: Params) -> int:
                        lifecycle=params.lifecycle)
         if spark:
             outputs = score_on_spark(source, exported, model=model, layout=layout,
-                                     master=getattr(args, "spark_master", None), **options)
+                                     master=getattr(args, "spark_master", None), bounds=params.buckets,
+                                     **options)
         elif bucketed:
-            outputs = score_bucketed(source, exported, spool_root=layout.root, **options)
+            outputs = score_bucketed(source, exported, spool_root=layout.root, bounds=params.buckets,
+                                     **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring

@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 from healthscore.config.fields import (Bool, Cadence, Count, Depth, Float, Int, IsoDate,
                                        Key, Mismatch, NonNegative, Positive, Share, Str,
                                        section)
+from healthscore.config.buckets import BucketParams
 from healthscore.config.challenger import ChallengerParams
 from healthscore.config.contacts import ContactParams
 from healthscore.config.expansion import ExpansionParams
@@ -443,3 +444,4 @@ class Params:
     parents: ParentParams = field(default_factory=ParentParams)
     lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
     large: LargeParams = field(default_factory=LargeParams)
+    buckets: BucketParams = field(default_factory=BucketParams)

@@ -73,12 +73,15 @@ class ReportInputs:
     history : DataFrame
         Score history over every as-of date (``as_of`` column), one row per account
         and date.
-    points : DataFrame
-        Per-feature points and values at ``as_of``, long or wide.
-    previous_points : DataFrame
+    points : DataFrame or ParquetColumns
+        Per-feature points and values at ``as_of``, long or wide; :func:`read_report_inputs`
+        gives the wide file (:class:`healthscore.io.columns.ParquetColumns`), read a few
+        columns at a time by :func:`normalise_inputs` (a long frame after it).
+    previous_points : DataFrame or ParquetColumns
         The same at ``previous_as_of`` (empty when there is no earlier run).
-    changes : DataFrame
-        Why it changed: per account and feature, the change in points.
+    changes : DataFrame or ParquetColumns
+        Why it changed: per account and feature, the change in points (the loader's:
+        the file, read for the accounts shown).
     alerts : DataFrame
         Alerts raised at ``as_of``.
     calls : DataFrame
@@ -122,9 +125,9 @@ class ReportInputs:
     as_of: pd.Timestamp
     risk_list: pd.DataFrame
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
-    points: pd.DataFrame = field(default_factory=pd.DataFrame)
-    previous_points: pd.DataFrame = field(default_factory=pd.DataFrame)
-    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    points: Any = field(default_factory=pd.DataFrame)  # DataFrame or ParquetColumns
+    previous_points: Any = field(default_factory=pd.DataFrame)
+    changes: Any = field(default_factory=pd.DataFrame)  # DataFrame or ParquetColumns
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     calls: pd.DataFrame = field(default_factory=pd.DataFrame)
     run_info: Mapping[str, Any] = field(default_factory=dict)
@@ -378,6 +381,20 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
     })
 
 
+def _changes_shown(changes: Any, detail: list[Any] | None, alerts: pd.DataFrame) -> pd.DataFrame:
+    """The change lines the views show: a frame whole; from the file
+    (:class:`~healthscore.io.columns.ParquetColumns`) only those of the accounts with a
+    page (``detail``; every account when None) or an alert (its reason is worded from
+    them): the only views that show change lines."""
+    if isinstance(changes, pd.DataFrame) or changes is None:
+        return changes
+    if detail is None or changes.empty or "account_id" not in changes.columns:
+        return changes[list(changes.columns)]
+    alerted = [] if alerts is None or alerts.empty or "account_id" not in alerts.columns \
+        else alerts["account_id"].tolist()
+    return changes.rows([*detail, *alerted])
+
+
 def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None,
                      min_points: float | None = None) -> ReportInputs:
     """The inputs in the one shape the views use (module docstring); pure.
@@ -417,7 +434,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     # (the detail accounts' rows only: their pages are the only view that shows it)
     points = with_standing(points, inputs.points, catalogue=catalogue,
                            groups=risk_list.set_index("account_id")["segment"], accounts=detail)
-    changes = normalise_changes(inputs.changes, catalogue, profile)
+    changes = normalise_changes(_changes_shown(inputs.changes, detail, inputs.alerts), catalogue, profile)
     feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
         catalogue)[["feature", "label", "mean_abs_points"]] if len(mean_abs) else pd.DataFrame(

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from healthscore.errors import DataError
+from healthscore.io.columns import ParquetColumns
 from healthscore.report.inputs import ReportInputs
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 
@@ -114,10 +115,13 @@ def read_report_inputs(
     # the points without the bookkeeping of incremental scoring
     history = layout.read_history(columns=list(HISTORY_SHOWN), until=when)
 
-    def points_of(date: Any) -> pd.DataFrame:
-        if date is None or not (layout.points_partition(date) / "part-0.parquet").exists():
+    def points_of(date: Any) -> pd.DataFrame | ParquetColumns:
+        # the wide points stay in their file, read a few columns at a time by the views
+        # (hundreds of columns for every account: gigabytes in pandas at a million)
+        path = None if date is None else layout.points_partition(date) / "part-0.parquet"
+        if path is None or not path.exists():
             return pd.DataFrame()
-        return layout.read_partition("points", date, drop=POINTS_NOT_SHOWN)
+        return ParquetColumns(path, drop=POINTS_NOT_SHOWN)
 
     run_info = layout.read_run(when)
     runs = tuple(_run_summary(layout.read_run(d), d) for d in layout.dates() if d < when)
@@ -131,7 +135,8 @@ def read_report_inputs(
         history=history,
         points=points_of(when),
         previous_points=points_of(previous),
-        changes=layout.read_table("changes", when),
+        changes=(ParquetColumns(layout.changes(when)) if layout.changes(when).exists()
+                 else pd.DataFrame()),  # read for the accounts shown only (normalise_inputs)
         alerts=layout.read_table("alerts", when),
         calls=_read_calls(layout.calls(when)),
         run_info=run_info,

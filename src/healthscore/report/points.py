@@ -7,6 +7,11 @@ Scoring writes points wide (``points:<feature>`` beside each value, plus ``base`
 family, phrase and unit and a ``profile`` flag (a profile fact: the account's starting
 point, never a driver); :func:`point_summary` gives the per-account sums without
 building the rows. Pure.
+
+A wide input may be a frame or the file itself
+(:class:`healthscore.io.columns.ParquetColumns`, as ``read_report_inputs`` gives it):
+both are taken :data:`COLUMN_GROUP` columns at a time, so the whole numeric frame of
+every account is never in memory, and both give the same rows and sums.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from healthscore.data.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 BASE_FEATURE = "__base__"
 RESIDUAL_FEATURE = "__residual__"
 PSEUDO_FEATURES = (BASE_FEATURE, RESIDUAL_FEATURE)
+#: Columns of a wide points frame taken at a time: a file's
+#: (:class:`healthscore.io.columns.ParquetColumns`) is read a group at a time.
+COLUMN_GROUP = 32
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
 
 
@@ -88,22 +96,32 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
     in_detail = everyone if detail is None else np.isin(ids, np.asarray(list(detail), dtype=ids.dtype))
     pieces = []
     used = set(point_cols.values())
-    for feature, col in point_cols.items():
-        value_col = feature if feature in points.columns else None
-        used.add(value_col)
-        pts = pd.to_numeric(points[col], errors="coerce").to_numpy()
-        keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
-        pieces.append(pd.DataFrame({
-            "account_id": ids[keep], "feature": feature,
-            "value": points[value_col].to_numpy()[keep].astype(object) if value_col else np.nan,
-            "points": pts[keep],
-        }))
+    features = list(point_cols)
+    for start in range(0, len(features), COLUMN_GROUP):  # a few columns in memory at a time
+        group = features[start:start + COLUMN_GROUP]
+        part = points[list(dict.fromkeys(
+            [point_cols[f] for f in group] + [f for f in group if f in points.columns]))]
+        for feature in group:
+            col = point_cols[feature]
+            value_col = feature if feature in points.columns else None
+            used.add(value_col)
+            pts = pd.to_numeric(part[col], errors="coerce").to_numpy()
+            keep = in_detail if hurt_below is None else in_detail | (pts <= hurt_below)
+            pieces.append(pd.DataFrame({
+                "account_id": ids[keep], "feature": feature,
+                "value": part[value_col].to_numpy()[keep].astype(object) if value_col else np.nan,
+                "points": pts[keep],
+            }))
+        del part
     # Values without points (features a phrase refers to, e.g. accounts__seats): kept
     # for the phrases, with NaN points so they never count as drivers.
-    for col in points.columns:
-        if "__" in col and col not in used and not col.startswith(POINTS_PREFIX):
+    values_only = [col for col in points.columns
+                   if "__" in col and col not in used and not col.startswith(POINTS_PREFIX)]
+    for start in range(0, len(values_only), COLUMN_GROUP):
+        part = points[values_only[start:start + COLUMN_GROUP]]
+        for col in part.columns:
             pieces.append(pd.DataFrame({"account_id": ids[in_detail], "feature": col,
-                                        "value": points[col].to_numpy()[in_detail].astype(object),
+                                        "value": part[col].to_numpy()[in_detail].astype(object),
                                         "points": np.nan}))
     for name, pseudo in ((POINTS_BASE, BASE_FEATURE), (POINTS_RESIDUAL, RESIDUAL_FEATURE)):
         if name in points.columns:
@@ -128,12 +146,29 @@ def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[
         mean_abs = pts.abs().groupby(frame["feature"].astype(str)).mean()
         return sums.astype("float64"), profile_sums.astype("float64"), mean_abs.dropna()
     cols = _wide_point_columns(points.columns)
-    wide = points[list(cols.values())].apply(pd.to_numeric, errors="coerce")
+    names = list(cols)
+    flags = is_profile(names, profile)
     ids = points["account_id"].to_numpy()
-    sums = pd.Series(wide.sum(axis=1).to_numpy(), index=ids)
-    flags = is_profile(list(cols), profile)
-    profile_sums = pd.Series(wide.loc[:, flags].sum(axis=1).to_numpy(), index=ids)
-    mean_abs = pd.Series(wide.abs().mean(axis=0).to_numpy(), index=list(cols))
+    # Column group by column group (a file's read a group at a time), never the whole
+    # numeric frame: the sums run column after column, in the frame's order, as
+    # DataFrame.sum(axis=1) adds them, so they are the same to the last bit.
+    sums = profile_sums = None
+    means = []
+    for start in range(0, len(names), COLUMN_GROUP):
+        group = names[start:start + COLUMN_GROUP]
+        wide = points[[cols[f] for f in group]].apply(pd.to_numeric, errors="coerce")
+        means.append(wide.abs().mean(axis=0).to_numpy())
+        for j in range(len(group)):
+            column = wide.iloc[:, j].to_numpy(dtype=np.float64)
+            column = np.where(np.isnan(column), 0.0, column)
+            sums = column if sums is None else sums + column
+            if flags[start + j]:
+                profile_sums = column if profile_sums is None else profile_sums + column
+        del wide
+    zeros = np.zeros(len(ids), dtype=np.float64)
+    sums = pd.Series(zeros if sums is None else sums, index=ids)
+    profile_sums = pd.Series(zeros if profile_sums is None else profile_sums, index=ids)
+    mean_abs = pd.Series(np.concatenate(means) if means else np.zeros(0), index=names, dtype="float64")
     return (sums.groupby(level=0).sum().astype("float64"),
             profile_sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna())
 

@@ -10,12 +10,14 @@ row per account). The outputs equal those of one run over the whole source (test
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from healthscore.config import FeatureParams
+from healthscore.config.buckets import BucketParams
 from healthscore.errors import NoActiveAccountsError
 from healthscore.io.buckets import read_bucket, read_meta
 from healthscore.progress import progress
@@ -32,7 +34,7 @@ RANGE_COLUMNS = ["arr", "risk_proba", "segment", "owner"]
 def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, features: FeatureParams,
                    score: Any, alerts: Any, previous: Any = None, reuse: Any = None,
                    currency: str = "$", spool_root: str | Path | None = None,
-                   lifecycle: Any = None) -> DateOutputs:
+                   lifecycle: Any = None, bounds: BucketParams | None = None) -> DateOutputs:
     """:func:`~healthscore.scoring.score_date` one bucket at a time, merged.
 
     Parameters
@@ -47,7 +49,11 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         there (the returned outputs' ``spool``; ``points`` and ``changes`` are None until
         read, :meth:`~healthscore.scoring.outputs.DateOutputs.read_points`), else kept
         in memory and concatenated.
+    bounds : BucketParams, optional
+        At most how many accounts a feature partition and how many rows an explained
+        chunk hold within a bucket (``params.buckets``; default its defaults).
     """
+    features, chunk_rows = bucket_bounds(features, score, bounds)
     buckets = int(read_meta(root)["buckets"])
     spool = None if spool_root is None else Spool(spool_root, as_of_text(as_of))
     parts = []
@@ -55,7 +61,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
         for k in progress(range(buckets), what="score", unit="buckets"):
             part = score_bucket(root, k, exported, as_of=as_of, features=features, score=score,
                                 alerts=alerts, previous=previous, reuse=reuse, currency=currency,
-                                lifecycle=lifecycle)
+                                lifecycle=lifecycle, chunk_rows=chunk_rows)
             if part is None:
                 continue
             if spool is not None:
@@ -72,9 +78,20 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
     return finish_buckets(parts, exported, spool=spool)
 
 
+def bucket_bounds(features: FeatureParams, score: Any, bounds: BucketParams | None) -> tuple[FeatureParams, int]:
+    """The feature params and explained chunk size of one bucket: at most
+    ``bounds.partition_accounts`` accounts a feature partition and ``bounds.chunk_rows``
+    rows a chunk (``params.buckets``; default its defaults): the same outputs, a lower peak."""
+    bounds = bounds or BucketParams()
+    if features.partition_accounts > bounds.partition_accounts:
+        features = dataclasses.replace(features, partition_accounts=bounds.partition_accounts)
+    return features, min(int(score.chunk_rows), int(bounds.chunk_rows))
+
+
 def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Timestamp,
                  features: FeatureParams, score: Any, alerts: Any, previous: Any = None,
-                 reuse: Any = None, currency: str = "$", lifecycle: Any = None) -> DateOutputs | None:
+                 reuse: Any = None, currency: str = "$", lifecycle: Any = None,
+                 chunk_rows: int | None = None) -> DateOutputs | None:
     """:func:`~healthscore.scoring.score_date` of one bucket's accounts, against the
     previous date's rows of those accounts (``previous.for_accounts``); None when the
     bucket has no account, or none active on ``as_of``. What each bucket of
@@ -90,7 +107,7 @@ def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Time
     try:
         return score_date(tables, exported, as_of=as_of, features=features, score=score,
                           alerts=alerts, previous=prev, reuse=mine, currency=currency,
-                          book_ranges=False, lifecycle=lifecycle)
+                          book_ranges=False, lifecycle=lifecycle, chunk_rows=chunk_rows)
     except NoActiveAccountsError:
         return None  # a bucket with no customer on that date
 

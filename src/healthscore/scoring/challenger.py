@@ -65,7 +65,7 @@ def score_with(model: Any, *, as_of: pd.Timestamp, tables: Any, source: Any, par
                    previous=None, reuse=None, currency=params.report.currency,
                    lifecycle=params.lifecycle)
     if tables is None:  # a bucketed source, one bucket at a time
-        return score_bucketed(source, model, **options)
+        return score_bucketed(source, model, bounds=params.buckets, **options)
     return score_date(tables, model, **options)
 
 

@@ -31,7 +31,7 @@ from healthscore.config import AlertParams, FeatureParams, ScoreParams
 from healthscore.errors import HealthscoreError, ModelError, NoActiveAccountsError
 from healthscore.io.buckets import read_meta
 from healthscore.io.files import json_text
-from healthscore.scoring.buckets import finish_buckets, score_bucket
+from healthscore.scoring.buckets import bucket_bounds, finish_buckets, score_bucket
 from healthscore.scoring.outputs import DateOutputs, as_of_text
 from healthscore.scoring.spool import SPOOLED, Spool, write_part
 
@@ -87,7 +87,8 @@ def model_folder_of(model: Any) -> str:
 def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str | Path,
                 as_of: pd.Timestamp, features: FeatureParams, score: ScoreParams,
                 alerts: AlertParams, spool_root: str | Path, previous: Any = None,
-                reuse: Any = None, currency: str = "$", lifecycle: Any = None) -> DateOutputs:
+                reuse: Any = None, currency: str = "$", lifecycle: Any = None,
+                bounds: Any = None) -> DateOutputs:
     """:func:`~healthscore.scoring.buckets.score_bucketed` with each bucket a Spark task.
 
     Parameters
@@ -112,9 +113,10 @@ def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str |
     fingerprint = exported.info.get("bundle_fingerprint")
     spool = Spool(spool_root, as_of_text(as_of))
     where = str(spool.folder.resolve())
+    features, chunk_rows = bucket_bounds(features, score, bounds)  # as on one machine
     options = dict(as_of=as_of, features=features, score=score, alerts=alerts,
                    previous=_resolved(previous), reuse=_resolved(reuse), currency=currency,
-                   lifecycle=lifecycle)
+                   lifecycle=lifecycle, chunk_rows=chunk_rows)
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = task_model(folder_text, fingerprint)
