@@ -124,3 +124,15 @@ def record(name: str, figures: Mapping[str, Any], *, command: str, notes: str = 
     write_text_atomic(json.dumps(entry, indent=2, default=str) + "\n", paths["json"])
     write_text_atomic(render_markdown(entry), paths["md"])
     return paths
+
+
+def update_sections(name: str, figures: Mapping[str, Any], command: str, *, path: Path) -> dict[str, Any]:
+    """Replace section ``name`` of the JSON record ``path`` (one section per run kind,
+    each with its command, machine and versions) and return every section, for a
+    benchmark whose Markdown shows all of them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sections = json.loads(path.read_text()) if path.exists() else {}
+    sections[name] = {**figures, "command": command, "machine": machine_info(),
+                      "versions": package_versions()}
+    write_text_atomic(json.dumps(sections, indent=2, sort_keys=True) + "\n", path)
+    return sections

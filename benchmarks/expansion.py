@@ -28,7 +28,6 @@ per seed; a run replaces its own section and keeps the others.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -132,12 +131,8 @@ def render_section(name: str, figures: dict[str, Any], command: str) -> str:
 
 def write_results(name: str, figures: dict[str, Any], command: str, *, out: Path) -> Path:
     """Replace section ``name`` of ``expansion.md``/``expansion.json`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "expansion.json"
-    sections = json.loads(path.read_text()) if path.exists() else {}
-    sections[name] = {**figures, "command": command, "machine": _common.machine_info(),
-                      "versions": _common.package_versions()}
-    write_text_atomic(json.dumps(sections, indent=2, sort_keys=True) + "\n", path)
+    sections = _common.update_sections(name, figures, command, path=path)
     head = ["# Expansion propensity: quality", "",
             "Written by `benchmarks/expansion.py`; settings are chosen on seed 11, seed 7 is the test.", ""]
     body = [render_section(k, v, v["command"]) for k, v in sorted(sections.items())]

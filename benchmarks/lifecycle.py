@@ -33,7 +33,6 @@ seed; a run replaces its own section and keeps the others.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -172,12 +171,8 @@ def render_section(name: str, figures: dict[str, Any], command: str) -> str:
 
 def write_results(name: str, figures: dict[str, Any], command: str, *, out: Path) -> Path:
     """Replace section ``name`` of ``lifecycle.md``/``lifecycle.json`` under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "lifecycle.json"
-    sections = json.loads(path.read_text()) if path.exists() else {}
-    sections[name] = {**figures, "command": command, "machine": _common.machine_info(),
-                      "versions": _common.package_versions()}
-    write_text_atomic(json.dumps(sections, indent=2, sort_keys=True) + "\n", path)
+    sections = _common.update_sections(name, figures, command, path=path)
     text = ["# Benchmark: lifecycle stages (onboarding accounts)", ""]
     for key in sorted(sections):
         text.append(render_section(key, sections[key], sections[key]["command"]))
