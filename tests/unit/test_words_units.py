@@ -79,7 +79,7 @@ def test_a_signal_seen_for_the_first_time_says_so():
     assert text == "First 'competitor mention' signal 15 days ago (-5 pts)"
     assert describe_change({**line, "value_before": "missing"}) == text  # lines stored earlier
     # the report's alert box words it the same (its arrow aside)
-    from healthscore.report.inputs import change_reason
+    from healthscore.report.changes_view import change_reason
     assert change_reason([{**line, "value_now": line["value_after"]}], profile=(), profile_now=None) == \
         "First 'competitor mention' signal 15 days ago (\u22125.0 pts)"
     assert reason_labels(f"{text}; Open tickets: 0 -> 4 (-3 pts)") == [

@@ -25,7 +25,7 @@ from healthscore.scoring.drivers import family_hurting_points
 from healthscore.scoring.profile import (
     STARTING_POINT, contract_days_of, holds_up, split_changes, standing_words, starting_point_words, whole,
 )
-from healthscore.report.inputs import SPECIAL_CHANGES
+from healthscore.report.changes_view import SPECIAL_CHANGES
 from healthscore.scoring.changes import is_model_update, split_words
 from healthscore.scoring.risk_words import describe_risk, horizon_words
 

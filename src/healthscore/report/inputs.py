@@ -36,28 +36,13 @@ import pandas as pd
 from healthscore.errors import DataError
 from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
-from healthscore.scoring.profile import (
-    STARTING_POINT, is_profile, profile_features_of, split_changes, with_standing,
-)
+from healthscore.scoring.profile import profile_features_of, with_standing
 from healthscore.report.points import (
-    PSEUDO_FEATURES, base_and_residual, catalogue_columns, empty_frame, normalise_points, point_summary,
+    base_and_residual, catalogue_columns, empty_frame, normalise_points, numeric_column, point_summary,
+    text_column,
 )
 from healthscore.data.schema import AS_OF
-from healthscore.scoring.changes import MODEL_CHANGED, OTHER_CHANGES, change_head
-
-
-#: Pseudo-features of the changes table (healthscore.scoring.changes) -> label.
-SPECIAL_CHANGES = {MODEL_CHANGED: "The model was updated", OTHER_CHANGES: "All other signals together"}
-
-#: The changes' columns as ``score`` writes them (:data:`healthscore.data.schema.CHANGE_COLUMNS`)
-#: -> as the views say them: the value and points "now", beside "before".
-_CHANGES_VIEW_NAMES = {"value_after": "value_now", "points_after": "points_now"}
-
-_CHANGES_LONG = ["account_id", "feature", "points_change", "points_before", "points_now",
-                 "value_before", "value_now", "label", "family", "unit", "against_direction", "profile"]
-
-#: Changed lines named as an alert's reason, at most.
-ALERT_REASONS = 3
+from healthscore.report.changes_view import changes_shown, normalise_alerts, normalise_changes
 
 
 @dataclass(frozen=True)
@@ -147,19 +132,6 @@ class ReportInputs:
 # ----------------------------------------------------------------- helpers
 
 
-def _numeric(frame: pd.DataFrame, column: str, default: float = np.nan) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(default, index=frame.index, dtype="float64")
-    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
-
-
-def _texts(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(default, index=frame.index, dtype=object)
-    values = frame[column].astype(object)
-    return values.where(values.notna(), default).map(str)
-
-
 def parse_drivers(value: Any) -> list[str]:
     """``top_drivers`` as a list of short texts: the text ``score`` writes (lines joined
     by ``; ``, :func:`healthscore.scoring.risk_list.render_drivers`), or a list of them."""
@@ -231,33 +203,33 @@ def normalise_risk_list(
             raise DataError(f"risk_list: no column {column!r}; expected the risk list of "
                             "`healthscore score` (healthscore.data.schema.RISK_LIST_COLUMNS)")
     out = pd.DataFrame({"account_id": frame["account_id"].to_numpy()}, index=frame.index)
-    out["name"] = _texts(frame, "name", "")
+    out["name"] = text_column(frame, "name", "")
     out.loc[out["name"] == "", "name"] = out["account_id"].map(str)
-    out["owner"] = _texts(frame, "owner", "Unassigned")
-    out["segment"] = _texts(frame, "segment", "Unknown")
+    out["owner"] = text_column(frame, "owner", "Unassigned")
+    out["segment"] = text_column(frame, "segment", "Unknown")
     if "lifecycle_stage" in frame.columns:  # lifecycle.enabled (healthscore.features.lifecycle)
-        out["lifecycle_stage"] = _texts(frame, "lifecycle_stage", "unknown")
-    out["arr"] = _numeric(frame, "arr")
-    out["health_score"] = _numeric(frame, "health_score")
+        out["lifecycle_stage"] = text_column(frame, "lifecycle_stage", "unknown")
+    out["arr"] = numeric_column(frame, "arr")
+    out["health_score"] = numeric_column(frame, "health_score")
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
     out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))
-    risk = _numeric(frame, "risk_proba")
+    risk = numeric_column(frame, "risk_proba")
     implied = scale.risk_from_score(out["health_score"].to_numpy())
     out["risk_proba"] = risk.where(risk.notna(), pd.Series(implied, index=out.index))
-    at_risk = _numeric(frame, "arr_at_risk")
+    at_risk = numeric_column(frame, "arr_at_risk")
     out["arr_at_risk"] = at_risk.where(at_risk.notna(), out["arr"] * out["risk_proba"])
     # The next renewal: its date, the days to it and the chance it is lost.
     renewal = pd.to_datetime(frame["renewal_date"], errors="coerce") if "renewal_date" in frame.columns \
         else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    days = _numeric(frame, "days_to_renewal")
+    days = numeric_column(frame, "days_to_renewal")
     if as_of is not None:
         from_date = (renewal - pd.Timestamp(as_of)).dt.days.astype("float64")
         days = days.where(days.notna(), from_date)
         renewal = renewal.where(renewal.notna(), pd.Timestamp(as_of) + pd.to_timedelta(days, unit="D"))
     out["renewal_date"] = renewal.to_numpy()
     out["days_to_renewal"] = days
-    out["renewal_risk"] = _numeric(frame, "renewal_risk")
-    out["score_change"] = _numeric(frame, "score_change")
+    out["renewal_risk"] = numeric_column(frame, "renewal_risk")
+    out["score_change"] = numeric_column(frame, "score_change")
     prev = frame["previous_band"] if "previous_band" in frame.columns else pd.Series(None, index=frame.index)
     out["previous_band"] = prev.astype(object).where(prev.notna(), None)
     drivers = frame["top_drivers"] if "top_drivers" in frame.columns else pd.Series(None, index=frame.index)
@@ -265,12 +237,12 @@ def normalise_risk_list(
     # The score's arithmetic: base + points (+ residual) = unclipped score.
     ids = out["account_id"]
     point_sum = ids.map(sums).astype("float64")
-    base = _numeric(frame, "base_points")
+    base = numeric_column(frame, "base_points")
     base = base.where(base.notna(), ids.map(extras["base_points"]) if len(extras) else np.nan)
     residual = ids.map(extras["residual_points"]).astype("float64") if len(extras) else pd.Series(
         np.nan, index=out.index)
     out["residual_points"] = residual.fillna(0.0)
-    unclipped = _numeric(frame, "unclipped_score")
+    unclipped = numeric_column(frame, "unclipped_score")
     from_base = base + point_sum.fillna(0.0) + out["residual_points"]
     unclipped = unclipped.where(unclipped.notna(), from_base)
     from_risk = pd.Series(scale.unclipped_from_risk(out["risk_proba"].to_numpy()), index=out.index)
@@ -281,7 +253,7 @@ def normalise_risk_list(
     # The starting point: base + profile facts' points ("accounts like this score N").
     own_profile = ids.map(profile_sums).astype("float64") if profile_sums is not None and len(profile_sums) \
         else pd.Series(np.nan, index=out.index)
-    stored = _numeric(frame, "profile_score")
+    stored = numeric_column(frame, "profile_score")
     out["profile_score"] = stored.where(stored.notna(), out["base_points"] + own_profile.fillna(0.0))
     for column in ("model_version", "as_of"):
         if column in frame.columns:
@@ -300,99 +272,13 @@ def normalise_history(history: pd.DataFrame, *, scale: HealthScale) -> pd.DataFr
     out = pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
         "as_of": pd.to_datetime(frame[AS_OF].astype(str)).to_numpy(),
-        "health_score": _numeric(frame, "health_score").to_numpy(),
-        "risk_proba": _numeric(frame, "risk_proba").to_numpy(),
-        "arr": _numeric(frame, "arr").to_numpy(),
+        "health_score": numeric_column(frame, "health_score").to_numpy(),
+        "risk_proba": numeric_column(frame, "risk_proba").to_numpy(),
+        "arr": numeric_column(frame, "arr").to_numpy(),
     })
     band = frame["band"].astype(object).to_numpy() if "band" in frame.columns else None
     out["band"] = band if band is not None else _bands(out["health_score"], scale)
     return out.sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
-
-
-def normalise_changes(changes: pd.DataFrame, catalogue: Mapping[str, Any],
-                      profile: tuple[str, ...] = ()) -> pd.DataFrame:
-    if changes is None or changes.empty or "feature" not in changes.columns:
-        return empty_frame(_CHANGES_LONG)
-    frame = changes.rename(columns=_CHANGES_VIEW_NAMES)
-    for column in ("points_before", "points_now"):
-        frame[column] = _numeric(frame, column)
-    change = _numeric(frame, "points_change")
-    frame["points_change"] = change.where(change.notna(), frame["points_now"] - frame["points_before"])
-    for column in ("value_before", "value_now"):
-        if column not in frame.columns:
-            frame[column] = np.nan
-    against = frame["against_direction"] if "against_direction" in frame.columns else False
-    frame["against_direction"] = pd.Series(against, index=frame.index).fillna(False).astype(bool)
-    frame["feature"] = frame["feature"].astype(str)
-    frame = frame[~frame["feature"].isin(PSEUDO_FEATURES)]
-    frame = catalogue_columns(frame, catalogue)
-    special = frame["feature"].isin(SPECIAL_CHANGES)
-    frame.loc[special, "label"] = frame.loc[special, "feature"].map(SPECIAL_CHANGES)
-    frame.loc[special, "family"] = ""
-    frame["profile"] = is_profile(frame["feature"], profile) & ~special.to_numpy()
-    return frame[_CHANGES_LONG].reset_index(drop=True)
-
-
-def change_reason(lines: list[Mapping[str, Any]], *, profile: tuple[str, ...], profile_now: Any) -> str:
-    """The changes that lowered an account's score, worded as its page shows them
-    (no profile fact, no unchanged value): ``Days overdue: 0 days -> 45 days
-    (−12.0 pts)``; at most :data:`ALERT_REASONS` lines, the largest first."""
-    view = split_changes(lines, profile=profile, profile_now=profile_now, top=len(lines))
-    parts = []
-    for line in view.named:
-        if float(line["points_change"]) < 0:
-            said = line["label"] if line["feature"] in SPECIAL_CHANGES else change_head(line, arrow="\u2192")
-            parts.append((float(line["points_change"]), said))
-    start = view.starting_point
-    if start is not None and start["points_change"] < 0:
-        then_now = "" if start["before"] is None else \
-            f": {start['before']:.0f} \u2192 {start['now']:.0f}"
-        parts.append((start["points_change"], f"{STARTING_POINT}{then_now}"))
-    parts.sort(key=lambda p: p[0])
-    words = [f"{label} ({text.signed(points)} pts)" for points, label in parts[:ALERT_REASONS]]
-    if not words and view.rest < 0:
-        words = [f"{SPECIAL_CHANGES['other changes']} ({text.signed(view.rest)} pts)"]
-    return "; ".join(words)
-
-
-def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = None,
-                     risk_list: pd.DataFrame | None = None, profile: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Alerts with readable kinds. An account with change lines gets its reason worded
-    from them (:func:`change_reason`), so an alert never names a profile fact nor an
-    unchanged value; the stored reason is kept otherwise."""
-    if alerts is None or alerts.empty:
-        return empty_frame(["account_id", "kind", "reason"])
-    frame = alerts
-    reasons = _texts(frame, "reason", "")
-    if changes is not None and len(changes):
-        ids = set(frame["account_id"])
-        mine = changes[changes["account_id"].isin(ids)]
-        start = risk_list.set_index("account_id")["profile_score"] if risk_list is not None else pd.Series(dtype=float)
-        worded = {a: change_reason(part.to_dict("records"), profile=profile, profile_now=start.get(a))
-                  for a, part in mine.groupby("account_id", sort=False)}
-        # with change lines, never the stored text (it may name a profile fact)
-        reasons = pd.Series([(worded[a] or "Many small changes together") if a in worded else r
-                             for a, r in zip(frame["account_id"], reasons)], index=frame.index, dtype=object)
-    return pd.DataFrame({
-        "account_id": frame["account_id"].to_numpy(),
-        "kind": _texts(frame, "kind", "alert").map(
-            lambda k: "; ".join(text.alert_label(p.strip()) for p in k.split(",") if p.strip())).to_numpy(),
-        "reason": reasons.to_numpy(),
-    })
-
-
-def _changes_shown(changes: Any, detail: list[Any] | None, alerts: pd.DataFrame) -> pd.DataFrame:
-    """The change lines the views show: a frame whole; from the file
-    (:class:`~healthscore.io.columns.ParquetColumns`) only those of the accounts with a
-    page (``detail``; every account when None) or an alert (its reason is worded from
-    them): the only views that show change lines."""
-    if isinstance(changes, pd.DataFrame) or changes is None:
-        return changes
-    if detail is None or changes.empty or "account_id" not in changes.columns:
-        return changes[list(changes.columns)]
-    alerted = [] if alerts is None or alerts.empty or "account_id" not in alerts.columns \
-        else alerts["account_id"].tolist()
-    return changes.rows([*detail, *alerted])
 
 
 def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None,
@@ -434,7 +320,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     # (the detail accounts' rows only: their pages are the only view that shows it)
     points = with_standing(points, inputs.points, catalogue=catalogue,
                            groups=risk_list.set_index("account_id")["segment"], accounts=detail)
-    changes = normalise_changes(_changes_shown(inputs.changes, detail, inputs.alerts), catalogue, profile)
+    changes = normalise_changes(changes_shown(inputs.changes, detail, inputs.alerts), catalogue, profile)
     feature_points = catalogue_columns(
         pd.DataFrame({"feature": mean_abs.index.astype(str), "mean_abs_points": mean_abs.to_numpy()}),
         catalogue)[["feature", "label", "mean_abs_points"]] if len(mean_abs) else pd.DataFrame(

@@ -213,3 +213,18 @@ def base_and_residual(points: pd.DataFrame) -> pd.DataFrame:
         out[target] = pd.Series(dtype="float64") if column not in points.columns else \
             pd.to_numeric(points[column], errors="coerce").groupby(ids).sum()
     return pd.DataFrame(out)
+
+
+def numeric_column(frame: pd.DataFrame, column: str, default: float = np.nan) -> pd.Series:
+    """``frame[column]`` as float64 (unparsable: NaN), or ``default`` everywhere when absent."""
+    if column not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype="float64")
+    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+
+
+def text_column(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
+    """``frame[column]`` as text (missing: ``default``), or ``default`` everywhere when absent."""
+    if column not in frame.columns:
+        return pd.Series(default, index=frame.index, dtype=object)
+    values = frame[column].astype(object)
+    return values.where(values.notna(), default).map(str)
