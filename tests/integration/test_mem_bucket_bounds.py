@@ -12,8 +12,6 @@ import healthscore.features as features_module
 import healthscore.scoring.engine as engine
 from healthscore.cli import main
 from healthscore.io.buckets import write_buckets
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 
 D1, D2 = "2024-05-01", "2024-06-01"
@@ -24,9 +22,7 @@ def world(tmp_path_factory, simulated_renewals):
     """A simulated source (seed 11), the same source in 3 buckets, a small trained model."""
     root = tmp_path_factory.mktemp("mem_bounds")
     data, tables, labelled, names = simulated_renewals(root, accounts=150, months=18, seed=11)
-    exported = ExportedModel(simulated_renewals.fit(labelled, names, 30), HealthScale(),
-                             catalogue=catalogue_dict(names))
-    save_bundle(exported, root / "model")
+    simulated_renewals.save(labelled, names, 30, root / "model")
     return {"data": data, "buckets": write_buckets(tables, root / "buckets", 3), "model": root / "model"}
 
 

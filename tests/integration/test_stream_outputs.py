@@ -11,8 +11,6 @@ import pytest
 
 from healthscore.cli import main
 from healthscore.io.buckets import write_buckets
-from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 import healthscore.scoring.spool as spool
 
@@ -24,9 +22,7 @@ def stream_world(tmp_path_factory, simulated_renewals):
     """A simulated source (seed 11), the same source in 7 buckets, a small trained model."""
     root = tmp_path_factory.mktemp("stream")
     data, tables, labelled, names = simulated_renewals(root, accounts=170, months=18, seed=11)
-    exported = ExportedModel(simulated_renewals.fit(labelled, names, 40), HealthScale(),
-                             catalogue=catalogue_dict(names))
-    save_bundle(exported, root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     buckets = write_buckets(tables, root / "buckets", 7)
     return {"data": data, "buckets": buckets, "model": root / "model"}
 
