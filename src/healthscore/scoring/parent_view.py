@@ -24,7 +24,7 @@ from healthscore.scoring.account import parse_account_id
 from healthscore.scoring.arr_range import describe_range
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.parents import has_parents, parent_groups, roll_up_parents
-from healthscore.scoring.risk_words import format_points, horizon_words
+from healthscore.scoring.risk_words import driver_lines, family_lines, horizon_words
 from healthscore.scoring.wording import percent
 
 
@@ -127,23 +127,11 @@ def render_parent(info: ParentExplanation, *, currency: str = "$", outcome: str 
         lines.append(f"Since {as_of_text(info.previous_as_of)}: {int(r['score_change']):+d} points")
     lines.append("")
     lines.append("Its accounts' behaviour, each account's points weighted by its share of the parent's ARR:")
-    for title, drivers in (("What lowers the parent's health", info.hurting),
-                           ("What raises it", info.helping)):
-        lines.append("")
-        lines.append(f"{title}:")
-        if not drivers:
-            lines.append("  (nothing)")
-        for d in drivers:
-            lines.append(f"  {format_points(d['points']):>9}  {d['label']} ({d['family']})"
-                         + (f": {d['accounts']}" if d.get("accounts") else ""))
+    lines += driver_lines((("What lowers the parent's health", info.hurting), ("What raises it", info.helping)),
+                          lambda d: f"{d['label']} ({d['family']})" + (f": {d['accounts']}" if d.get("accounts") else ""))
     lines.append("")
     lines.append("Points lost by family, ARR-weighted:")
-    costly = sorted((float(r[f"points_{f}"]), f) for f in FAMILIES
-                    if f"points_{f}" in r and float(r[f"points_{f}"]) <= -0.05)
-    for value, family in costly:
-        lines.append(f"  {family:<11} {format_points(value):>9}")
-    if not costly:
-        lines.append("  (no behavioural signal costs points)")
+    lines += family_lines((f, r[f"points_{f}"]) for f in FAMILIES if f"points_{f}" in r)
     lines.append("")
     lines.append("Its accounts, most ARR at risk first:")
     for m in info.members:
