@@ -30,6 +30,7 @@ from healthscore.scoring.risk_words import (
     describe_risk, driver_lines, family_lines, format_points, horizon_words,
 )
 from healthscore.scoring.changes import describe_change, is_model_update, split_words
+from healthscore.scoring.history import trend_line
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
 from healthscore.scoring.risk_list import PhraseBook, RowView, feature_columns
@@ -209,10 +210,8 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
     if "renewal_date" in d:
         lines.append(renewal_words(d.get("renewal_date"), d.get("days_to_renewal"), d.get("arr"),
                                    d.get("renewal_risk"), currency=currency) + ".")
-    if len(info.trend) > 1:
-        trend = " -> ".join(f"{as_of_text(a)} {s}" for a, s in
-                            zip(info.trend["as_of"].tail(8), info.trend["health_score"].tail(8)))
-        lines.append(f"Trend: {trend}")
+    if trend_line(info.trend):
+        lines.append(trend_line(info.trend))
     lines.append("")
     start = starting_point_words(info.profile_score, segment=d.get("segment"), contract_days=info.contract_days)
     lines.append(f"Starting point: {start}.")
