@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
         raise DataError("--csv writes the whole call list (calls/<as_of>.csv); drop --owner to write it")
     layout = OutputLayout(args.out or params.score.out_dir)
     when = layout.scored_date(args.as_of)
-    risk_list = layout.read_table("risk_list", when)
+    risk_list = members = layout.read_table("risk_list", when)
     if args.owner is not None:
         owners = risk_list["owner"].astype("string")
         if not (owners == args.owner).any():
@@ -52,7 +52,10 @@ def run(args: argparse.Namespace, params: Params) -> int:
     points = layout.read_partition("points", when, account_ids=quiet.tolist()) if len(quiet) else None
     stored = DateOutputs(when, risk_list, pd.DataFrame(), points, layout.read_table("changes", when),
                          alerts, layout.read_run(when))
-    calls = calls_of(stored, params)
+    if layout.parents(when).exists():  # accounts with parent_account_id: the parents' lines too
+        stored.parents, stored.parent_drivers, stored.parent_alerts = (
+            layout.read_table(kind, when) for kind in ("parents", "parent_drivers", "parent_alerts"))
+    calls = calls_of(stored, params, members=members)
     print(render_calls(calls, as_of=when, currency=params.report.currency))
     if args.csv:
         path = layout.calls(when)

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
 
     layout = OutputLayout(args.out or params.score.out_dir)
     as_of = layout.scored_date(args.as_of)
-    tasks = layout.read_table("tasks", as_of)
+    from healthscore.plays.hook import sent_tasks
+
+    tasks = sent_tasks(layout.read_table("tasks", as_of), layout.read_table("parent_tasks", as_of))
     if tasks.empty:
         tasks = empty_tasks()
     held = int((tasks["arm"] == ARM_HOLDOUT).sum()) if "arm" in tasks.columns else 0

@@ -143,7 +143,9 @@ def run(args: argparse.Namespace, params: Params) -> int:
             print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     # after the commit and outside the lock: a slow channel holds up no other run
     log_drift(drift, outputs.drift, exported, as_of=as_of, params=params)
-    print(notify_tasks(outputs.tasks, params.notify, as_of=outputs.as_of,
+    from healthscore.plays.hook import sent_tasks
+
+    print(notify_tasks(sent_tasks(outputs.tasks, outputs.parent_tasks), params.notify, as_of=outputs.as_of,
                        dry_run=getattr(args, "dry_run", False)))
     return 0
 
@@ -222,7 +224,9 @@ def summarise(outputs, layout) -> str:
         f"  history, points, changes, alerts, run: under {layout.root}",
     ]
     if outputs.parents is not None:
-        lines.append(f"  parents: {len(outputs.parents):,} parent accounts rolled up (parents/)")
+        lines.append(f"  parents: {len(outputs.parents):,} parent accounts rolled up (parents/)"
+                     + ("" if outputs.parent_alerts is None else
+                        f", {len(outputs.parent_alerts):,} alerts (parent_alerts/)"))
     if "tasks" in counts:
         lines.append(f"  tasks: {counts['tasks']:,} from the plays (tasks/)")
     drift = outputs.run.get("drift") or {}

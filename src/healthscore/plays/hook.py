@@ -25,8 +25,47 @@ def attach_tasks(outputs, plays: Sequence[Play], *, layout=None) -> None:
     run = dict(outputs.run)
     run["counts"] = {**run.get("counts", {}), "tasks": int((arm == ARM_TASK).sum()),
                      "held_out": int((arm == ARM_HOLDOUT).sum())}
+    if getattr(outputs, "parent_alerts", None) is not None:  # accounts with parent_account_id
+        outputs.parent_tasks = make_parent_tasks(outputs, plays)
+        run["counts"]["parent_tasks"] = int(len(outputs.parent_tasks))
     run["plays"] = [p.name for p in plays]
     outputs.run = run
+
+
+def make_parent_tasks(outputs, plays: Sequence[Play]) -> pd.DataFrame:
+    """The tasks ``plays`` make from the parent alerts of ``outputs`` (columns
+    :data:`~healthscore.data.schema.TASK_COLUMNS`, ``account_id`` renamed
+    ``parent_account_id``): a parent is matched as an account whose renewal is its
+    accounts' soonest and whose family points are its ARR-weighted ones
+    (:func:`healthscore.scoring.parent_alerts.parent_accounts`). No parent is held out
+    (the hold-out arms measure a play's uplift on accounts), and a task id names the
+    parent, never the account of the same id."""
+    import dataclasses
+
+    from healthscore.data.schema import PARENT_ID
+    from healthscore.plays.tasks import task_id
+    from healthscore.scoring.parent_alerts import parent_accounts
+
+    rows = parent_accounts(outputs.parents, outputs.risk_list)
+    alerts = outputs.parent_alerts.rename(columns={PARENT_ID: "account_id"})
+    tasks = make_tasks(alerts, rows, rows, [dataclasses.replace(p, holdout=0.0) for p in plays],
+                       as_of=outputs.as_of)
+    tasks["task_id"] = pd.array([task_id(outputs.as_of, p, f"parent {a}")
+                                 for p, a in zip(tasks["play"], tasks["account_id"])], dtype="string")
+    return tasks.rename(columns={"account_id": PARENT_ID})
+
+
+def sent_tasks(tasks: pd.DataFrame | None, parent_tasks: pd.DataFrame | None) -> pd.DataFrame | None:
+    """What a run sends: its tasks, then its parents' (keyed ``account_id`` as the
+    channels read them, named ``... (parent)``); ``tasks`` alone without parents."""
+    if parent_tasks is None or parent_tasks.empty:
+        return tasks
+    from healthscore.data.schema import PARENT_ID
+
+    parents = parent_tasks.rename(columns={PARENT_ID: "account_id"})
+    if tasks is None or tasks.empty:
+        return parents
+    return pd.concat([tasks, parents.astype({"account_id": tasks["account_id"].dtype})], ignore_index=True)
 
 
 def read_tasks(layout, *, before: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -26,8 +26,11 @@ from healthscore.scoring.profile import (
     standing_words, starting_point_words, whole,
 )
 from healthscore.scoring.wording import percent, renewal_words
-from healthscore.scoring.risk_words import describe_risk, format_points, horizon_words
+from healthscore.scoring.risk_words import (
+    describe_risk, driver_lines, family_lines, format_points, horizon_words,
+)
 from healthscore.scoring.changes import describe_change, is_model_update, split_words
+from healthscore.scoring.history import trend_line
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.points import feature_names_of, points_matrix
 from healthscore.scoring.risk_list import PhraseBook, RowView, feature_columns
@@ -207,30 +210,18 @@ def render_account(info: AccountExplanation, *, outcome: str = "are lost", curre
     if "renewal_date" in d:
         lines.append(renewal_words(d.get("renewal_date"), d.get("days_to_renewal"), d.get("arr"),
                                    d.get("renewal_risk"), currency=currency) + ".")
-    if len(info.trend) > 1:
-        trend = " -> ".join(f"{as_of_text(a)} {s}" for a, s in
-                            zip(info.trend["as_of"].tail(8), info.trend["health_score"].tail(8)))
-        lines.append(f"Trend: {trend}")
+    if trend_line(info.trend):
+        lines.append(trend_line(info.trend))
     lines.append("")
     start = starting_point_words(info.profile_score, segment=d.get("segment"), contract_days=info.contract_days)
     lines.append(f"Starting point: {start}.")
     lines.append("Measured against it, this account's behaviour:")
-    for title_text, drivers in (("What lowers the score", info.drivers_hurting),
-                                ("What raises the score", info.drivers_helping)):
-        lines.append("")
-        lines.append(f"{title_text}:")
-        if not drivers:
-            lines.append("  (nothing)")
-        for item in drivers:
-            lines.append(f"  {format_points(item['points']):>9}  {item['phrase']}")
+    lines += driver_lines((("What lowers the score", info.drivers_hurting),
+                           ("What raises the score", info.drivers_helping)), lambda d: d["phrase"])
     lines.append("")
     lines.append(f"Points lost by family, behaviour only (against the starting point of {whole(info.profile_score)}):"
                  if not is_missing(info.profile_score) else "Points lost by family, behaviour only:")
-    costly = sorted((v, f) for f, v in info.families.items() if v <= -0.05)
-    for value, family in costly:
-        lines.append(f"  {family:<11} {format_points(value):>9}")
-    if not costly:
-        lines.append("  (no behavioural signal costs points)")
+    lines += family_lines(info.families)
     if info.previous_as_of is not None:
         lines.append("")
         change = "n/a points" if info.score_change is None else \

@@ -105,11 +105,16 @@ def score_bucket(root: str | Path, bucket: int, exported: Any, *, as_of: pd.Time
     mine = None if reuse is None else (reuse.for_accounts(ids) if hasattr(reuse, "for_accounts")
                                        else reuse[reuse["account_id"].isin(ids)])
     try:
-        return score_date(tables, exported, as_of=as_of, features=features, score=score,
+        part = score_date(tables, exported, as_of=as_of, features=features, score=score,
                           alerts=alerts, previous=prev, reuse=mine, currency=currency,
                           book_ranges=False, lifecycle=lifecycle, chunk_rows=chunk_rows)
     except NoActiveAccountsError:
         return None  # a bucket with no customer on that date
+    from healthscore.scoring.people import make_people
+
+    # the people behind the score (a source with contacts), as one run over the source
+    part.people = make_people(tables, as_of, window_days=features.contacts.window_days)
+    return part
 
 
 def finish_buckets(parts: list[DateOutputs], exported: Any, *, spool: Spool | None) -> DateOutputs:
@@ -148,6 +153,9 @@ def merge_outputs(parts: list[DateOutputs]) -> DateOutputs:
     timings = {key: sum(float(p.run.get("timings", {}).get(key, 0.0)) for p in parts)
                for key in run.get("timings", {})}
     run.update(counts=counts, timings=timings, buckets=len(parts))
+    people = [p.people for p in parts if p.people is not None]
     return DateOutputs(parts[0].as_of, sort_risk_list(cat("risk_list")), by_account(cat("history")),
                        by_account(cat("points")), by_account(cat("changes"), "rank"),
-                       sort_alerts(cat("alerts")), run)
+                       sort_alerts(cat("alerts")), run,
+                       # each bucket's in the whole run's order within an account
+                       people=by_account(pd.concat(people, ignore_index=True)) if people else None)

@@ -171,13 +171,17 @@ RISK_COLUMNS = ("account_id", "name", "owner", "arr", "arr_at_risk", "health_sco
                 "days_to_renewal", "top_drivers")
 
 
-def calls_of(outputs: Any, params: Any) -> pd.DataFrame:
+def calls_of(outputs: Any, params: Any, *, members: pd.DataFrame | None = None) -> pd.DataFrame:
     """The call list of one date's outputs (a :class:`~healthscore.scoring.outputs.DateOutputs`,
-    in memory or read back), with ``params``'s ``calls``, ``score`` and ``report`` sections.
+    in memory or read back), with ``params``'s ``calls``, ``score``, ``report`` (and
+    ``parents``) sections.
 
     Reads only what a call can show: the risk list's candidates (alerted or red) and
     their :data:`RISK_COLUMNS`, the change lines of the alerted accounts, and the points
     columns of the red accounts without an alert (a bucketed run's are spooled on disk).
+    With parents (``outputs.parents``), their lines join the list
+    (:func:`with_parent_lines`; ``members``: the whole risk list their accounts are read
+    from, when ``outputs.risk_list`` is one owner's).
     """
     risk_list, alerts = outputs.risk_list, outputs.alerts
     alerted = alerts["account_id"] if len(alerts) else pd.Series([], dtype=risk_list["account_id"].dtype)
@@ -188,9 +192,55 @@ def calls_of(outputs: Any, params: Any) -> pd.DataFrame:
     points = outputs.read_points(account_ids=needing_points(candidates, alerts),
                                  columns=[POINTS_PREFIX + n for n in catalogue])
     changes = outputs.read_changes(account_ids=alerted.unique())
-    return make_calls(candidates, alerts, changes, params=params.calls, catalogue=catalogue,
-                      points=points, profile=params.score.profile_features,
-                      step_overrides=params.report.next_steps)
+    calls = make_calls(candidates, alerts, changes, params=params.calls, catalogue=catalogue,
+                       points=points, profile=params.score.profile_features,
+                       step_overrides=params.report.next_steps)
+    if getattr(outputs, "parents", None) is None:
+        return calls  # no parent_account_id: the list as it always was
+    return with_parent_lines(calls, outputs, params,
+                             members=outputs.risk_list if members is None else members)
+
+
+def with_parent_lines(calls: pd.DataFrame, outputs: Any, params: Any, *, members: pd.DataFrame) -> pd.DataFrame:
+    """``calls`` with one line per parent to call, ranked with its owner's accounts.
+
+    A parent is a candidate as an account is (:func:`make_calls` on its row of
+    :func:`~healthscore.scoring.parent_alerts.parent_accounts`: a parent alert, or red
+    with one of its accounts renewing within ``calls.renewal_days``); its reason is its
+    alert's (the accounts that fell) or its costliest driver, its next step that of its
+    costliest driver's signal. Every line gets ``line`` (``account`` or ``parent``) and
+    ``children`` (a parent's accounts, most ARR at risk first, at most
+    ``parents.children_named``: :func:`~healthscore.scoring.parent_alerts.children_text`).
+    """
+    from healthscore.data.schema import PARENT_ID
+    from healthscore.scoring.parent_alerts import children_text, parent_accounts
+
+    rows = parent_accounts(outputs.parents, members)
+    owners = set(calls["owner"].astype(str)) | set(outputs.risk_list["owner"].astype("string").fillna("(no owner)"))
+    rows = rows.loc[rows["owner"].astype("string").fillna("(no owner)").isin(owners).to_numpy(dtype=bool)]
+    found = getattr(outputs, "parent_alerts", None)
+    alerts = (pd.DataFrame() if found is None or found.empty
+              else found.rename(columns={PARENT_ID: "account_id"}))
+    lines = make_calls(rows, alerts, pd.DataFrame(), params=params.calls, catalogue={},
+                       step_overrides=params.report.next_steps)
+    drivers = getattr(outputs, "parent_drivers", None)
+    if drivers is not None and len(drivers) and len(lines):
+        costliest = drivers.loc[(drivers["kind"] == "hurting") & (drivers["rank"] == 1)] \
+            .drop_duplicates(PARENT_ID).set_index(PARENT_ID)
+        lines["next_step"] = pd.array([
+            (step_for(costliest.at[p, "feature"], costliest.at[p, "family"], overrides=params.report.next_steps)
+             if p in costliest.index else None) or step for p, step in zip(lines["account_id"], lines["next_step"])],
+            dtype="string")
+    named = children_text(members, named=params.parents.children_named)
+    lines = lines.assign(line="parent", children=lines["account_id"].map(named).astype("string").to_numpy())
+    merged = pd.concat([calls.assign(line="account", children=""), lines], ignore_index=True)
+    merged = merged.sort_values(["owner", "priority", "line", "account_id"], ascending=[True, False, False, True],
+                                kind="stable")
+    merged["rank"] = merged.groupby("owner", sort=False).cumcount() + 1
+    merged = merged.loc[merged["rank"] <= params.calls.per_owner]
+    for column in ("line", "children"):
+        merged[column] = merged[column].astype("string")
+    return merged.reset_index(drop=True)
 
 
 def render_calls(calls: pd.DataFrame, *, as_of: Any, currency: str = "$") -> str:
@@ -203,11 +253,14 @@ def render_calls(calls: pd.DataFrame, *, as_of: Any, currency: str = "$") -> str
         out.append("")
         out.append(f"{owner}: {len(group)} to contact")
         for row in group.to_dict("records"):
+            parent = row.get("line") == "parent"  # its name says so: "Acme (parent)"
             out.append(f"  {row['rank']}. {row['name']} (#{row['account_id']}): "
                        f"{money(row['arr_at_risk'], symbol=currency, compact=True)} ARR at stake "
                        f"of {money(row['arr'], symbol=currency, compact=True)}, "
                        f"score {row['health_score']} ({row['band']})"
                        + (f"; {row['why_now']}" if row["why_now"] else ""))
+            if parent and not pd.isna(row.get("children")) and row.get("children"):
+                out.append(f"     accounts: {row['children']}")
             if row["reason"]:
                 out.append(f"     why: {row['reason']}")
             out.append(f"     next: {row['next_step']}")

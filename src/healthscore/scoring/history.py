@@ -6,6 +6,10 @@
 ``points_<family>`` column per family (usage, support, billing, sentiment, engagement,
 contract, account). ``base + residual + sum(points_<family>) = unclipped_score``.
 The as-of date is the partition's folder name (read back as an ``as_of`` column).
+
+A parent account's score (accounts with ``parent_account_id``) is kept per date in
+``parents/<as_of>.parquet``; :func:`read_parent_history` reads those of every complete
+date as one history, so a parent has a trend as an account has (:func:`trend_line`).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import pandas as pd
 from healthscore.scoring.drivers import catalogue_entry, family_column, family_points
 from healthscore.scoring.explain import Explanation
 from healthscore.features.catalogue import FAMILIES
-from healthscore.data.schema import HISTORY_HEAD_COLUMNS
-from healthscore.scoring.outputs import OutputLayout
+from healthscore.data.schema import HISTORY_HEAD_COLUMNS, PARENT_ID
+from healthscore.scoring.outputs import OutputLayout, as_of_text
 
 HISTORY_COLUMNS = (*HISTORY_HEAD_COLUMNS, *(family_column(f) for f in FAMILIES))
 
@@ -137,3 +141,35 @@ def read_reusable_points(layout: OutputLayout, as_of: Any, *, fingerprint: str,
     if "model_fingerprint" in frame and (frame["model_fingerprint"] == fingerprint).all():
         return frame
     return None
+
+
+def read_parent_history(layout: OutputLayout, *, parent_ids: Any = None,
+                        columns: list[str] | None = None, until: Any = None) -> pd.DataFrame:
+    """The parents' scores of every complete date (up to ``until``): ``parent_account_id``,
+    ``columns`` (default ``health_score, band, arr_weighted_risk, arr``) and ``as_of``
+    (datetime64[us]), by date then parent; ``parent_ids``: only those. Empty when no
+    date has parents."""
+    wanted = columns or ["health_score", "band", "arr_weighted_risk", "arr"]
+    parts = []
+    for when in layout.dates():
+        if until is not None and when > pd.Timestamp(until):
+            break
+        path = layout.parents(when)
+        if not path.exists():
+            continue
+        filters = None if parent_ids is None else [(PARENT_ID, "in", list(parent_ids))]
+        frame = pd.read_parquet(path, columns=[PARENT_ID, *wanted], filters=filters)
+        parts.append(frame.assign(as_of=pd.Series(when, index=frame.index).astype("datetime64[us]")))
+    if not parts:
+        return pd.DataFrame(columns=[PARENT_ID, *wanted, "as_of"])
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["as_of", PARENT_ID], kind="stable").reset_index(drop=True)
+
+
+def trend_line(trend: pd.DataFrame, *, last: int = 8) -> str | None:
+    """``Trend: 2024-05-01 71 -> 2024-06-01 64`` of a history (``as_of``, ``health_score``;
+    the ``last`` dates); None with fewer than two dates."""
+    if len(trend) <= 1:
+        return None
+    return "Trend: " + " -> ".join(f"{as_of_text(a)} {s}" for a, s in
+                                   zip(trend["as_of"].tail(last), trend["health_score"].tail(last)))

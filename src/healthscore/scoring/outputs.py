@@ -124,6 +124,13 @@ class OutputLayout:
     def parent_drivers(self, as_of: Any) -> Path:
         return self.root / "parent_drivers" / f"{as_of_text(as_of)}.parquet"
 
+    def parent_alerts(self, as_of: Any) -> Path:
+        """The parents' alerts (:mod:`healthscore.scoring.parent_alerts`)."""
+        return self.root / "parent_alerts" / f"{as_of_text(as_of)}.parquet"
+
+    def parent_tasks(self, as_of: Any) -> Path:
+        return self.root / "parent_tasks" / f"{as_of_text(as_of)}.parquet"
+
     def run(self, as_of: Any) -> Path:
         return self.root / "run" / f"{as_of_text(as_of)}.json"
 
@@ -225,8 +232,8 @@ class OutputLayout:
         return pd.read_parquet(path, filters=filters, columns=columns)
 
     def read_table(self, kind: str, as_of: Any) -> pd.DataFrame:
-        """``changes``, ``alerts``, ``tasks``, ``parents``, ``parent_drivers`` or the risk
-        list of a date (empty frame if absent)."""
+        """``changes``, ``alerts``, ``tasks``, ``parents``, ``parent_drivers``,
+        ``parent_alerts``, ``parent_tasks`` or the risk list of a date (empty frame if absent)."""
         path = self.risk_list(as_of) if kind == "risk_list" else getattr(self, kind)(as_of)
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
@@ -257,6 +264,8 @@ class DateOutputs:
     uplift: pd.DataFrame | None = None  # written when set (healthscore.plays.uplift)
     parents: pd.DataFrame | None = None  # written when set (healthscore.scoring.parents)
     parent_drivers: pd.DataFrame | None = None  # written with ``parents``
+    parent_alerts: pd.DataFrame | None = None  # written when set (healthscore.scoring.parent_alerts)
+    parent_tasks: pd.DataFrame | None = None  # written when set: the plays' tasks of the parent alerts
     people: pd.DataFrame | None = None  # written when set: a source with contacts (scoring.people)
     challengers: Mapping[str, pd.DataFrame] | None = None  # version -> risk list (score --challenger)
     #: A bucketed run's spooled points and changes (healthscore.scoring.spool): then
@@ -334,9 +343,10 @@ def write_date(
             _write_parquet(outputs.uplift, staged.uplift(when))
             entries.append(staged.uplift(when))
         if outputs.parents is not None:
-            for kind in ("parents", "parent_drivers"):
-                _write_parquet(getattr(outputs, kind), getattr(staged, kind)(when))
-                entries.append(getattr(staged, kind)(when))
+            for kind in ("parents", "parent_drivers", "parent_alerts", "parent_tasks"):
+                if getattr(outputs, kind) is not None:
+                    _write_parquet(getattr(outputs, kind), getattr(staged, kind)(when))
+                    entries.append(getattr(staged, kind)(when))
         if outputs.people is not None:
             _write_parquet(outputs.people, staged.people(when))
             entries.append(staged.people(when))

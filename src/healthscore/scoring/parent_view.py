@@ -2,9 +2,10 @@
 
 :func:`attach_parents` is the one call the score path makes: when the risk list carries
 ``parent_account_id``, it rolls the members up (:func:`healthscore.scoring.parents.roll_up_parents`)
-into ``outputs.parents`` and ``outputs.parent_drivers``, written with the date
-(``parents/<as_of>.parquet``, ``parent_drivers/<as_of>.parquet``). No column, nothing
-is added: every output is as before.
+into ``outputs.parents`` and ``outputs.parent_drivers``, and alerts the parents
+(``outputs.parent_alerts``: :mod:`healthscore.scoring.parent_alerts`), written with the
+date (``parents/``, ``parent_drivers/``, ``parent_alerts/<as_of>.parquet``). Without the
+column nothing is added: every output is as before.
 
 :func:`read_parent` and :func:`render_parent` read a parent back from the stored
 outputs and say it in the account view's words (``healthscore explain PARENT_ID``).
@@ -22,9 +23,10 @@ from healthscore.features.catalogue import FAMILIES
 from healthscore.features.phrases import is_missing, money
 from healthscore.scoring.account import parse_account_id
 from healthscore.scoring.arr_range import describe_range
+from healthscore.scoring.history import read_parent_history, trend_line
 from healthscore.scoring.outputs import OutputLayout, as_of_text
 from healthscore.scoring.parents import has_parents, parent_groups, roll_up_parents
-from healthscore.scoring.risk_words import format_points, horizon_words
+from healthscore.scoring.risk_words import driver_lines, family_lines, horizon_words
 from healthscore.scoring.wording import percent
 
 
@@ -48,8 +50,14 @@ def attach_parents(outputs: Any, *, exported: Any, tables: Any, layout: OutputLa
         accounts=None if tables is None else tables.accounts, previous=previous,
         model_version=str(outputs.run.get("model_version", "")), as_of=outputs.as_of,
         currency=params.report.currency)
+    from healthscore.scoring.parent_alerts import make_parent_alerts
+
+    told = layout.read_table("parent_alerts", earlier) if earlier is not None else None
+    outputs.parent_alerts = make_parent_alerts(outputs.parents, previous, risk, outputs.alerts, params.alerts,
+                                               previous_alerts=told)
     outputs.run = {**outputs.run, "parents": {
-        "parents": int(len(outputs.parents)), "accounts": int(len(members)), "level": float(settings.level)}}
+        "parents": int(len(outputs.parents)), "accounts": int(len(members)), "level": float(settings.level),
+        "alerts": int(len(outputs.parent_alerts))}}
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ParentExplanation:
     horizon_days: int | None = None
     level: float = 0.8
     previous_as_of: pd.Timestamp | None = None
+    trend: pd.DataFrame = field(default_factory=pd.DataFrame)  # as_of, health_score per date
 
 
 def read_parent(layout: OutputLayout, parent_id: Any, as_of: Any = None) -> ParentExplanation | None:
@@ -93,7 +102,8 @@ def read_parent(layout: OutputLayout, parent_id: Any, as_of: Any = None) -> Pare
         members=members.to_dict("records"),
         horizon_days=None if horizon.get("horizon_days") is None else int(horizon["horizon_days"]),
         level=float((run.get("parents") or {}).get("level", 0.8)),
-        previous_as_of=layout.previous_date(when))
+        previous_as_of=layout.previous_date(when),
+        trend=read_parent_history(layout, parent_ids=[key], until=when))
 
 
 def parent_title(row: dict[str, Any], parent_id: Any) -> str:
@@ -125,25 +135,15 @@ def render_parent(info: ParentExplanation, *, currency: str = "$", outcome: str 
                  f"({percent(info.level)} range {span}); {int(r['red_accounts'])} in the red band.")
     if not is_missing(r.get("score_change")) and info.previous_as_of is not None:
         lines.append(f"Since {as_of_text(info.previous_as_of)}: {int(r['score_change']):+d} points")
+    if trend_line(info.trend):
+        lines.append(trend_line(info.trend))
     lines.append("")
     lines.append("Its accounts' behaviour, each account's points weighted by its share of the parent's ARR:")
-    for title, drivers in (("What lowers the parent's health", info.hurting),
-                           ("What raises it", info.helping)):
-        lines.append("")
-        lines.append(f"{title}:")
-        if not drivers:
-            lines.append("  (nothing)")
-        for d in drivers:
-            lines.append(f"  {format_points(d['points']):>9}  {d['label']} ({d['family']})"
-                         + (f": {d['accounts']}" if d.get("accounts") else ""))
+    lines += driver_lines((("What lowers the parent's health", info.hurting), ("What raises it", info.helping)),
+                          lambda d: f"{d['label']} ({d['family']})" + (f": {d['accounts']}" if d.get("accounts") else ""))
     lines.append("")
     lines.append("Points lost by family, ARR-weighted:")
-    costly = sorted((float(r[f"points_{f}"]), f) for f in FAMILIES
-                    if f"points_{f}" in r and float(r[f"points_{f}"]) <= -0.05)
-    for value, family in costly:
-        lines.append(f"  {family:<11} {format_points(value):>9}")
-    if not costly:
-        lines.append("  (no behavioural signal costs points)")
+    lines += family_lines((f, r[f"points_{f}"]) for f in FAMILIES if f"points_{f}" in r)
     lines.append("")
     lines.append("Its accounts, most ARR at risk first:")
     for m in info.members:

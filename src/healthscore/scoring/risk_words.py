@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -18,6 +18,34 @@ def format_points(points: float) -> str:
     if abs(points) < 0.95:
         return f"{points:+.1f} pts"
     return f"{points:+.0f} pts"
+
+
+def driver_lines(sections: Sequence[tuple[str, Sequence[Any]]], words: Any) -> list[str]:
+    """The "What lowers / What raises" block of an explanation, as terminal lines.
+
+    ``sections``: ``(title, drivers)`` pairs in order (each driver a mapping with
+    ``points``); ``words(driver)``: the text after its points. Each section starts with
+    a blank line and ``title:``, then one line per driver, its points right-aligned, or
+    ``(nothing)``. The one layout of an account's drivers and a parent's."""
+    lines: list[str] = []
+    for title, drivers in sections:
+        lines.append("")
+        lines.append(f"{title}:")
+        if not drivers:
+            lines.append("  (nothing)")
+        for item in drivers:
+            lines.append(f"  {format_points(item['points']):>9}  {words(item)}")
+    return lines
+
+
+def family_lines(points_by_family: Mapping[str, float] | Iterable[tuple[str, float]]) -> list[str]:
+    """The points each family costs, costliest first: one line per family that costs at
+    least 0.05 points, or ``(no behavioural signal costs points)``."""
+    pairs = points_by_family.items() if isinstance(points_by_family, Mapping) else points_by_family
+    costly = sorted((float(v), f) for f, v in pairs if float(v) <= -0.05)
+    if not costly:
+        return ["  (no behavioural signal costs points)"]
+    return [f"  {family:<11} {format_points(value):>9}" for value, family in costly]
 
 
 def horizon_words(horizon_days: Any) -> str | None:

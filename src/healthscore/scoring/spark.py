@@ -132,6 +132,8 @@ def score_spark(spark: Any, root: str | Path, exported: Any, *, model_dir: str |
                 if part is not None:
                     for kind in (*SPOOLED, *NARROW):
                         write_part(Path(where), kind, getattr(part, kind), bucket)
+                    if part.people is not None:  # a source with contacts
+                        write_part(Path(where), "people", part.people, bucket)
                 done.append(None if part is None else json_text(dict(part.run)))
                 failed.append(error)
             yield pd.DataFrame({"bucket": batch["id"].astype("int64").to_numpy(), "run": done,
@@ -172,8 +174,10 @@ def _read_part(spool: Spool, bucket: int, run_text: str, as_of: pd.Timestamp) ->
     for kind in SPOOLED:
         spool.adopt(kind, path[kind])
     narrow = {kind: pd.read_parquet(path[kind]) for kind in NARROW}
+    people = spool.folder / "people" / f"part-{bucket:05d}.parquet"
     return DateOutputs(pd.Timestamp(as_of), narrow["risk_list"], narrow["history"], None, None,
-                       narrow["alerts"], json.loads(run_text))
+                       narrow["alerts"], json.loads(run_text),
+                       people=pd.read_parquet(people) if people.exists() else None)
 
 
 def _resolved(stored: Any) -> Any:
