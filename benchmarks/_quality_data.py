@@ -32,17 +32,25 @@ def simulator_code_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def simulated_data(accounts: int, months: int, seed: int, *, cache: Path = CACHE) -> Path:
-    """The simulator's tables (and ``ground_truth``) for this size and seed, cached."""
+def simulated_data(accounts: int, months: int, seed: int, *, cache: Path = CACHE,
+                   oracle_horizon_days: int | None = None,
+                   oracle_expansion_increase: float | None = None) -> Path:
+    """The simulator's tables (and ``ground_truth``) for this size and seed, cached;
+    with ``oracle_horizon_days`` (and ``oracle_expansion_increase``) the oracle too
+    (the other tables are the same bytes)."""
     from healthscore.sim.simulate import SimulationSpec, write_simulation
 
-    folder = cache / f"quality-sim-{accounts}x{months}-s{seed}-{simulator_code_hash()}"
+    extra = "" if oracle_horizon_days is None else f"-o{oracle_horizon_days}"
+    extra += "" if oracle_expansion_increase is None else f"-e{oracle_expansion_increase:g}"
+    folder = cache / f"quality-sim-{accounts}x{months}-s{seed}{extra}-{simulator_code_hash()}"
     if (folder / "ground_truth.parquet").exists():
         return folder
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     started = time.perf_counter()
-    write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed), staging)
+    write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed,
+                                    oracle_horizon_days=oracle_horizon_days,
+                                    oracle_expansion_increase=oracle_expansion_increase), staging)
     staging.rename(folder)
     log.info("simulated %d accounts x %d months in %.0f s", accounts, months,
              time.perf_counter() - started)

@@ -6,16 +6,19 @@ set (:func:`healthscore.dataset.pipeline.build_dataset`), relabel it for expansi
 ``expansion.min_increase`` within ``expansion.horizon_days``), then train and evaluate
 exactly as ``healthscore train --target expansion`` does
 (:func:`healthscore.model.expansion.train_expansion`). Recorded per predictor on the
-test window: ROC-AUC, PR-AUC, log loss, Brier, expected calibration error and top-decile
-lift; the predictors are the model, logistic regression, ``scorecard`` (the churn rule
-scorecard's health score mapped onto the expansion rate: "healthy means upsell"),
-``green_growing`` (the vendor rule "green and growing") and the base rate. The growth
-view's floor (``expansion.min_proba``) is read off the table of observed expansion
-rates above each floor, on the test window of the validation seed (11), never seed 7.
-
-The simulator's oracle has no expansion probability (the expansion of a renewal
-depends on the account's future health path, seat rounding and the plan rule: not a
-cheap addition to :mod:`healthscore.sim.oracle`), so no oracle ratio is reported.
+test window: ROC-AUC, PR-AUC, log loss, Brier, expected calibration error (against the
+realised expansions) and top-decile lift; the predictors are the model, logistic
+regression, ``scorecard`` (the churn rule scorecard's health score mapped onto the
+expansion rate: "healthy means upsell"), ``green_growing`` (the vendor rule "green and
+growing"), the base rate and ``oracle``: the simulator's true expansion probability
+(``oracle.expansion_proba``, :mod:`healthscore.sim.expansion_oracle`, simulated with
+``oracle_horizon_days`` = ``expansion.horizon_days`` and ``oracle_expansion_increase`` =
+``expansion.min_increase``; every other table is the same bytes as without it). Beside
+them: the model's AUC over the oracle's, and the oracle's ECE (how well the truth
+itself is calibrated on these rows: the floor any model's ECE is read against). The
+growth view's floor (``expansion.min_proba``) is read off the table of observed
+expansion rates above each floor, on the test window of the validation seed (11),
+never seed 7. ``--no-oracle``: the tables without it (faster).
 
     python benchmarks/expansion.py --simulate 6000 --months 48 --seed 11   # validation seed
     python benchmarks/expansion.py --simulate 6000 --months 48 --seed 7    # the test seed, once
@@ -48,27 +51,33 @@ from _quality_data import simulated_data  # noqa: E402
 
 ROOT = HERE.parent
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "top_decile_lift")
-PREDICTORS = ("model", "logistic", "scorecard", "green_growing", "base_rate")
+PREDICTORS = ("model", "logistic", "scorecard", "green_growing", "base_rate", "oracle")
 FLOORS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
-def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]) -> dict[str, Any]:
+def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str],
+                  oracle: bool = True) -> dict[str, Any]:
     """Every figure of one section (plain values, JSON-ready)."""
     from healthscore.config import make_params, params_to_dict
     from healthscore.dataset.expansion import expansion_dataset
     from healthscore.dataset.pipeline import build_dataset
+    from healthscore.io.files import read_oracle
     from healthscore.io.sources import read_source
     from healthscore.model.expansion import MEAN_INCREASE_KEY, train_expansion
 
     base = params_to_dict(read_params(ROOT / "params.yaml"))
     params = make_params(base, overrides=overrides)
     started = time.perf_counter()
-    data = simulated_data(accounts, months, seed)
+    e = params.expansion
+    data = simulated_data(accounts, months, seed,
+                          oracle_horizon_days=e.horizon_days if oracle else None,
+                          oracle_expansion_increase=e.min_increase if oracle else None)
+    truth = read_oracle(data / "oracle.parquet") if oracle else None
     tables, _ = read_source(params.data, source=data)
     dataset = build_dataset(tables, params)
     frame = expansion_dataset(dataset, tables, labels=params.labels, expansion=params.expansion)
     built = time.perf_counter() - started
-    result = train_expansion(frame, params)
+    result = train_expansion(frame, params, ground_truth=truth)
     trained = time.perf_counter() - started - built
     overall = result.metrics.query("segment == 'all'").set_index("predictor")
     predictions = result.predictions
@@ -84,6 +93,9 @@ def run_benchmark(*, accounts: int, months: int, seed: int, overrides: list[str]
         "features": len(result.feature_names),
         "best_iteration": int(result.model.best_iteration_),
         "mean_increase": float(result.extra_metrics[MEAN_INCREASE_KEY]),
+        "auc_to_oracle": None if result.oracle_auc_ratio is None else float(result.oracle_auc_ratio),
+        "oracle_rows": (int(np.isfinite(predictions["risk_oracle"]).sum())
+                        if "risk_oracle" in predictions else None),
         "floors": floor_table(predictions["label"].to_numpy(), predictions["risk_model"].to_numpy()),
         "seconds": {"data_and_features": round(built, 1), "training": round(trained, 1)},
     }
@@ -123,10 +135,22 @@ def render_section(name: str, figures: dict[str, Any], command: str) -> str:
               "| floor | share of rows | mean predicted | observed expansion rate |", "|---:|---:|---:|---:|"]
     for f in figures["floors"]:
         lines.append(f"| {f['floor']:.1f} | {f['share']:.3f} | {_fmt(f['predicted'])} | {_fmt(f['observed'])} |")
-    lines += ["", "No oracle: the simulator's oracle table has no expansion probability.", "",
+    lines += [""] + _oracle_lines(figures) + ["",
               f"Time: {figures['seconds']['data_and_features']:.0f} s data and features, "
               f"{figures['seconds']['training']:.0f} s training.", "", f"Reproduce: `{command}`", ""]
     return "\n".join(lines)
+
+
+def _oracle_lines(figures: dict[str, Any]) -> list[str]:
+    """The model against the simulator's true expansion probability."""
+    oracle, model = figures["metrics"].get("oracle"), figures["metrics"]["model"]
+    if oracle is None or figures.get("auc_to_oracle") is None:
+        return ["No oracle: simulated without the expansion oracle (`--no-oracle`)."]
+    return [f"Against the oracle (`oracle.expansion_proba`, {figures['oracle_rows']:,} test rows): "
+            f"model AUC / oracle AUC {figures['auc_to_oracle']:.4f} ({_fmt(model['roc_auc'])} / "
+            f"{_fmt(oracle['roc_auc'])}); ECE against the realised expansions: model "
+            f"{_fmt(model['ece'])}, oracle {_fmt(oracle['ece'])} (the truth's own ECE on these "
+            "rows: sampling noise and shared shocks)."]
 
 
 def write_results(name: str, figures: dict[str, Any], command: str, *, out: Path) -> Path:
@@ -160,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--name", default=None, help="section name (default: simulator-seed<S>)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--no-oracle", dest="oracle", action="store_false",
+                        help="simulate without the expansion oracle (no oracle figures)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     figures = run_benchmark(accounts=args.simulate, months=args.months, seed=args.seed,
-                            overrides=args.overrides)
+                            overrides=args.overrides, oracle=args.oracle)
     command = shlex.join(["python", "benchmarks/expansion.py", *(argv if argv is not None else sys.argv[1:])])
     print(write_results(args.name or f"simulator-seed{args.seed}", figures, command, out=args.out))
     return 0

@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write oracle.<format>: the true probability that each "
                              "customer is lost within N days of every first-of-month "
                              "cutoff (365 typical; Monte Carlo, slower; default: none)")
+    parser.add_argument("--oracle-expansion", action="store_true",
+                        help="with --oracle-horizon-days: the oracle also has expansion_proba, "
+                             "the true probability that the MRR rises by expansion.min_increase "
+                             "of params.yaml within the horizon (the expansion label with no "
+                             "lead time); every other column and table is unchanged")
     parser.add_argument("--contacts", action="store_true",
                         help="also write contacts.<format>: each account's champion (with "
                              "left_at when the champion left, and the new one) and "
@@ -54,10 +59,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, params) -> int:
+    increase = None
+    if getattr(args, "oracle_expansion", False):
+        if args.oracle_horizon_days is None:
+            raise ConfigError("simulate --oracle-expansion needs --oracle-horizon-days N (the "
+                              "expansion oracle's horizon; expansion.horizon_days is "
+                              f"{params.expansion.horizon_days})")
+        if params.expansion.lead_time_days:
+            raise ConfigError("simulate --oracle-expansion: the oracle's window starts at the "
+                              "cutoff, but expansion.lead_time_days is "
+                              f"{params.expansion.lead_time_days}; set it to 0")
+        increase = float(params.expansion.min_increase)
     spec = SimulationSpec(
         n_accounts=args.accounts, months=args.months, seed=args.seed, start=args.start,
         churn_scale=args.churn_scale, notice_days=args.notice_days,
-        oracle_horizon_days=args.oracle_horizon_days, contacts=args.contacts,
+        oracle_horizon_days=args.oracle_horizon_days, oracle_expansion_increase=increase,
+        contacts=args.contacts,
         parents_share=getattr(args, "parents_share", DEFAULTS.parents_share),
     )
     out = args.out if args.out is not None else params.data.source

@@ -131,7 +131,7 @@ def train_expansion(
     rule.fit(train, _y(train), X_val=validation, y_val=_y(validation))
     risks = {RULE: rule.predict_risk(test)}
     if ground_truth is not None:
-        risks["oracle"] = oracle_expansion(test, ground_truth)
+        risks["oracle"] = oracle_expansion(test, ground_truth, horizon_days=params.expansion.horizon_days)
     y_test = _y(test)
     segments = test["accounts__segment"] if "accounts__segment" in test.columns else None
     extra = metrics_table(y_test, risks, segments=segments, n_bins=params.calibration.ece_bins)
@@ -154,13 +154,27 @@ def train_expansion(
     return out
 
 
-def oracle_expansion(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> np.ndarray:
-    """The simulator's expansion probability of each row (NaN where it has none)."""
+def oracle_expansion(rows: pd.DataFrame, ground_truth: pd.DataFrame, *,
+                     horizon_days: int | None = None) -> np.ndarray:
+    """The simulator's expansion probability of each row (NaN where it has none).
+
+    ``horizon_days``: the label's (``expansion.horizon_days``); an oracle table of
+    another horizon (its ``horizon_days`` column) is refused, it measures another event.
+    """
     from healthscore.model.oracle import oracle_risk
 
     if "expansion_proba" not in ground_truth.columns:
         raise DataError("ground truth: no column 'expansion_proba' (the simulator's oracle "
-                        "table with the expansion probability)")
+                        "table with the expansion probability: simulate --oracle-horizon-days N "
+                        "--oracle-expansion)")
+    if horizon_days is not None and "horizon_days" in ground_truth.columns:
+        other = ground_truth.loc[ground_truth["horizon_days"] != horizon_days]
+        if len(other):
+            row = other.iloc[0]
+            raise DataError(f"ground truth: column horizon_days is {int(row['horizon_days'])} (e.g. "
+                            f"account_id {row['account_id']}, cutoff_time {row['cutoff_time']}), "
+                            f"but expansion.horizon_days is {horizon_days}: the oracle's "
+                            "expansion_proba is of another horizon")
     return oracle_risk(rows, ground_truth, keys=("account_id", "cutoff_time"), value="expansion_proba")
 
 

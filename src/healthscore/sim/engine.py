@@ -11,7 +11,9 @@ only). Within month ``t``:
 4. the month's observable rows are drawn (:mod:`healthscore.sim.observe`).
 
 With ``spec.oracle_horizon_days`` set, the state at 00:00 of every month of the window
-is also handed to :mod:`healthscore.sim.oracle`, which draws from its own stream.
+is also handed to :mod:`healthscore.sim.oracle`, which draws from its own stream (and,
+with ``spec.oracle_expansion_increase``, to :mod:`healthscore.sim.expansion_oracle`, from
+another).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.sim import observe
-from healthscore.sim import oracle, people
+from healthscore.sim import expansion_oracle, oracle, people
 from healthscore.sim import world as w
 from healthscore.sim.accounts import Roster, draw_book, draw_parents
 from healthscore.sim.plays import PlayBook
@@ -49,7 +51,8 @@ class ChunkEngine:
     The stream is ``SeedSequence([seed, 1, chunk_index])``; shared parts of the world
     (CSM roster, bad releases) come from ``roster``. The oracle (when the spec asks
     for one) draws from ``SeedSequence([seed, 2, chunk_index, month])``, one stream
-    per cutoff month, so it changes nothing else.
+    per cutoff month, and the expansion oracle from ``SeedSequence([seed, 3,
+    chunk_index, month])``, so they change nothing else.
     """
 
     def __init__(self, spec: SimulationSpec, roster: Roster, chunk_index: int, *,
@@ -250,11 +253,27 @@ class ChunkEngine:
             np.random.SeedSequence([self.spec.seed, 2, self.chunk_index, t]))
         risk_horizon, risk_next = oracle.score_cutoff(state, self.spec, random_state=rng)
         n = len(idx)
+        extra = {}
+        if self.spec.oracle_expansion_increase is not None:  # its own stream: the rest unchanged
+            rng = np.random.default_rng(
+                np.random.SeedSequence([self.spec.seed, 3, self.chunk_index, t]))
+            extra["expansion_proba"] = expansion_oracle.expansion_cutoff(
+                state, self._expansion_state(idx), self.spec, random_state=rng)
         self.cols.add("oracle", account_id=self.book.account_id[idx],
                       cutoff_time=np.full(n, state.day),
                       horizon_days=np.full(n, self.spec.oracle_horizon_days),
                       risk_horizon=risk_horizon, next_renewal_date=state.renewal_day[:, 0],
-                      risk_next_renewal=risk_next, term_months=self.book.term[idx])
+                      risk_next_renewal=risk_next, term_months=self.book.term[idx], **extra)
+
+    def _expansion_state(self, idx: np.ndarray) -> expansion_oracle.ExpansionState:
+        """The contracts of the customers ``idx`` at the cutoff, for the expansion oracle."""
+        b = self.book
+        ks = self.cur[idx, None] + 1 + np.arange(oracle.renewal_columns(self.spec.oracle_horizon_days))
+        return expansion_oracle.ExpansionState(
+            min_increase=self.spec.oracle_expansion_increase,
+            renewal_month=b.a0[idx, None] + ks * b.term[idx, None], term=b.term[idx],
+            seats=self.seats[idx].astype(np.float64), discount=b.discount[idx], mrr=self.mrr[idx],
+            plan=self.plan[idx], pending_team=self.pending_team[idx], pending_cut=self.pending_cut[idx])
 
     def _renew(self, t: int) -> None:
         """Contracts ending in month ``t`` renew (new row, new seats) unless churned."""

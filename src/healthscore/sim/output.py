@@ -119,13 +119,15 @@ def render_readme(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> str:
 
 def _oracle_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[str]:
     days = spec.oracle_horizon_days
-    return [
+    share = spec.oracle_expansion_increase
+    names = table_schema("oracle", expansion=share is not None).names
+    lines = [
         f"## Oracle (`oracle.{fmt}`, never a feature)",
         "",
         f"{rows['oracle']} rows, one per (`account_id`, `cutoff_time`) for every first "
         "of a month in the window (00:00) at which the account is a customer (a "
         "contract with `start_date` < `cutoff_time` <= `end_date`): "
-        + ", ".join(SCHEMAS["oracle"].names) + ".",
+        + ", ".join(names) + ".",
         "",
         f"`risk_horizon` is the true probability that the account's last contract ends "
         f"within [`cutoff_time`, `cutoff_time` + {days} days), `risk_next_renewal` "
@@ -136,6 +138,16 @@ def _oracle_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[
         "dynamics (standard error: median 0.003, below 0.0065 for 95 % of the rows).",
         "",
     ]
+    if share is not None:
+        lines += [
+            f"`expansion_proba` is the true probability that the MRR rises by at least "
+            f"{share:.0%} over the MRR held at the cutoff at some renewal within the same "
+            f"{days} days and that the account is not lost in them (the expansion label "
+            "with no lead time), given the same hidden state plus the contract and the "
+            "pending new teams and budget cuts; averaged over paths the same way.",
+            "",
+        ]
+    return lines
 
 
 def _play_notes(spec: SimulationSpec, rows: dict[str, int], fmt: str) -> list[str]:
@@ -225,8 +237,9 @@ def write_simulation(spec: SimulationSpec, out_dir: str | Path, *,
             check_simulation_target(out, force=force)  # again, now that no one else writes it
         names = spec_tables(spec)
         paths = {name: stage.new / f"{name}.{format}" for name in names}
-        writers = {name: _open_writer(paths[name], table_schema(name, parents=bool(spec.parents_share)), format)
-                   for name in names}
+        expansion = spec.oracle_expansion_increase is not None
+        writers = {name: _open_writer(paths[name], table_schema(
+            name, parents=bool(spec.parents_share), expansion=expansion), format) for name in names}
         rows = dict.fromkeys(names, 0)
         try:
             for tables, _ in iter_chunks(spec):

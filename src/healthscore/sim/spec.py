@@ -54,6 +54,13 @@ class SimulationSpec:
         every first-of-month cutoff (:mod:`healthscore.sim.oracle`). It draws from
         its own stream, so every other table is unchanged; it costs a Monte Carlo
         run per cutoff, hence opt-in.
+    oracle_expansion_increase : float or None
+        ``None`` (default): the oracle as without the option. A share (0.10 typical,
+        ``expansion.min_increase`` of ``params.yaml``): the oracle table also has
+        ``expansion_proba``, the true probability that the MRR rises by at least that
+        share within ``oracle_horizon_days`` without the account being lost
+        (:mod:`healthscore.sim.expansion_oracle`); needs ``oracle_horizon_days``. Its
+        own stream: every other column and table is unchanged.
     plays : tuple of PlayEffect
         Plays applied with a known true effect per cause, with hold-outs assigned like
         the real plays' (:mod:`healthscore.sim.plays`); empty (default): none, and
@@ -87,6 +94,7 @@ class SimulationSpec:
     chunk_accounts: int = 5000
     burn_in_months: int = 12
     oracle_horizon_days: int | None = None
+    oracle_expansion_increase: float | None = None
     plays: tuple[PlayEffect, ...] = ()
     parents_share: float = 0.0
     contacts: bool = False
@@ -117,6 +125,13 @@ class SimulationSpec:
                  and not isinstance(self.oracle_horizon_days, bool)
                  and 1 <= self.oracle_horizon_days <= 3660),
              "oracle_horizon_days", "None or an integer in 1..3660"),
+            (self.oracle_expansion_increase is None
+             or (self.oracle_horizon_days is not None
+                 and isinstance(self.oracle_expansion_increase, (int, float, np.floating))
+                 and not isinstance(self.oracle_expansion_increase, bool)
+                 and 0 < self.oracle_expansion_increase <= 10),
+             "oracle_expansion_increase",
+             "None or a share in (0, 10] with oracle_horizon_days set"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -137,13 +152,15 @@ class SimulationSpec:
     def to_dict(self) -> dict:
         """The spec as plain JSON-ready values.
 
-        ``oracle_horizon_days`` (and ``contacts``) appears only when set, so a simulation without the
+        ``oracle_horizon_days`` (``oracle_expansion_increase``, ``contacts``) appears only when set, so a simulation without the
         oracle writes the same README as before the option existed.
         """
         out = dataclasses.asdict(self)
         out["segment_mix"] = list(self.segment_mix)
         if self.oracle_horizon_days is None:
             del out["oracle_horizon_days"]
+        if self.oracle_expansion_increase is None:
+            del out["oracle_expansion_increase"]
         if self.plays:
             out["plays"] = [p.to_dict() for p in self.plays]
         else:

@@ -129,11 +129,18 @@ ROW_IDS = {"tickets": ("ticket_id", 100_000), "invoices": ("invoice_id", 10_000)
 PARENT_FIELD = pa.field("parent_account_id", pa.int64())
 
 
-def table_schema(table: str, *, parents: bool = False) -> pa.Schema:
+#: ``oracle.expansion_proba``, written when the spec asks for the expansion oracle.
+EXPANSION_FIELD = pa.field("expansion_proba", pa.float64())
+
+
+def table_schema(table: str, *, parents: bool = False, expansion: bool = False) -> pa.Schema:
     """The Arrow schema of ``table``: :data:`SCHEMAS`'s, with ``parent_account_id``
-    last in ``accounts`` when the spec draws parents."""
+    last in ``accounts`` when the spec draws parents and ``expansion_proba`` last in
+    ``oracle`` when it asks for the expansion oracle."""
     schema = SCHEMAS[table]
-    return schema.append(PARENT_FIELD) if parents and table == "accounts" else schema
+    if parents and table == "accounts":
+        return schema.append(PARENT_FIELD)
+    return schema.append(EXPANSION_FIELD) if expansion and table == "oracle" else schema
 
 
 def output_tables(*, oracle: bool, plays: bool = False, contacts: bool = False) -> tuple[str, ...]:
@@ -198,7 +205,8 @@ def _seq_within(keys: np.ndarray) -> np.ndarray:
 
 def build_table(table: str, arrays: dict[str, np.ndarray]) -> pa.Table:
     """One chunk's table, sorted by (account_id, time), with row ids filled in."""
-    schema = table_schema(table, parents="parent_account_id" in arrays)
+    schema = table_schema(table, parents="parent_account_id" in arrays,
+                          expansion="expansion_proba" in arrays)
     n = len(arrays["account_id"]) if arrays else 0
     if n == 0:
         return schema.empty_table()
