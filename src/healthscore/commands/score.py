@@ -177,8 +177,9 @@ def drift_of(outputs, exported, *, layout, tables, params):
     ``run/<as_of>.json`` under ``drift``, and each alert is logged as a warning."""
     from healthscore.monitor import monitor_date
 
-    points = outputs.points if outputs.points is not None else outputs.read_points(
-        columns=list(exported.feature_names))  # spooled (bucketed): the values drift reads
+    points = outputs.points
+    if points is None and outputs.spool is not None:  # spooled (bucketed): one bucket's values at a time
+        points = outputs.spool.read_parts("points", columns=list(exported.feature_names))
     outputs.drift, drift = monitor_date(points, outputs.risk_list, exported, as_of=outputs.as_of,
                                         layout=layout, tables=tables, params=params)
     outputs.run = {**outputs.run, "drift": drift}
