@@ -67,7 +67,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.scoring.engine import model_identity
 
     from healthscore.io.buckets import is_bucketed, read_meta
-    from healthscore.scoring.buckets import score_bucketed
 
     layout = OutputLayout(check_folder(getattr(args, "out", None) or params.score.out_dir,
                                        what="score output folder"))
@@ -104,8 +103,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
                                      master=getattr(args, "spark_master", None), bounds=params.buckets,
                                      **options)
         elif bucketed:
-            outputs = score_bucketed(source, exported, spool_root=layout.root, bounds=params.buckets,
-                                     **options)
+            outputs = score_buckets_locally(source, exported, layout=layout, bounds=params.buckets,
+                                            **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring
@@ -161,6 +160,24 @@ def score_on_spark(source, exported, *, model, layout, master, **options):
     finally:
         if started:
             spark.stop()
+
+
+def score_buckets_locally(source, exported, *, layout, bounds, previous, **options):
+    """:func:`healthscore.scoring.buckets.score_bucketed` on this machine; a bucketed
+    folder's previous date is split per bucket first (:mod:`healthscore.scoring.bucket_split`:
+    one pass over its files, not one per bucket), the parts removed after."""
+    from healthscore.io.buckets import read_meta
+    from healthscore.scoring.bucket_split import split_previous
+    from healthscore.scoring.buckets import score_bucketed
+
+    if isinstance(source, (str, Path)):
+        previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
+    try:
+        return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
+                              previous=previous, **options)
+    finally:
+        if hasattr(previous, "close"):
+            previous.close()
 
 
 def sql_source(source, data):
