@@ -67,7 +67,6 @@ def run(args: argparse.Namespace, params: Params) -> int:
     from healthscore.scoring.engine import model_identity
 
     from healthscore.io.buckets import is_bucketed, read_meta
-    from healthscore.scoring.buckets import score_bucketed
 
     layout = OutputLayout(check_folder(getattr(args, "out", None) or params.score.out_dir,
                                        what="score output folder"))
@@ -104,8 +103,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
                                      master=getattr(args, "spark_master", None), bounds=params.buckets,
                                      **options)
         elif bucketed:
-            outputs = score_bucketed(source, exported, spool_root=layout.root, bounds=params.buckets,
-                                     **options)
+            outputs = score_buckets_locally(source, exported, layout=layout, bounds=params.buckets,
+                                            **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring
@@ -165,6 +164,24 @@ def score_on_spark(source, exported, *, model, layout, master, **options):
             spark.stop()
 
 
+def score_buckets_locally(source, exported, *, layout, bounds, previous, **options):
+    """:func:`healthscore.scoring.buckets.score_bucketed` on this machine; a bucketed
+    folder's previous date is split per bucket first (:mod:`healthscore.scoring.bucket_split`:
+    one pass over its files, not one per bucket), the parts removed after."""
+    from healthscore.io.buckets import read_meta
+    from healthscore.scoring.bucket_split import split_previous
+    from healthscore.scoring.buckets import score_bucketed
+
+    if isinstance(source, (str, Path)):
+        previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
+    try:
+        return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
+                              previous=previous, **options)
+    finally:
+        if hasattr(previous, "close"):
+            previous.close()
+
+
 def sql_source(source, data):
     """A ``postgresql://`` URI as a source read bucket by bucket (:class:`~healthscore.io.sql.SqlSource`,
     ``data.sql.buckets``); any other source as it is."""
@@ -179,8 +196,9 @@ def drift_of(outputs, exported, *, layout, tables, params):
     ``run/<as_of>.json`` under ``drift``, and each alert is logged as a warning."""
     from healthscore.monitor import monitor_date
 
-    points = outputs.points if outputs.points is not None else outputs.read_points(
-        columns=list(exported.feature_names))  # spooled (bucketed): the values drift reads
+    points = outputs.points
+    if points is None and outputs.spool is not None:  # spooled (bucketed): one bucket's values at a time
+        points = outputs.spool.read_parts("points", columns=list(exported.feature_names))
     outputs.drift, drift = monitor_date(points, outputs.risk_list, exported, as_of=outputs.as_of,
                                         layout=layout, tables=tables, params=params)
     outputs.run = {**outputs.run, "drift": drift}

@@ -22,6 +22,10 @@ import pandas as pd
 
 from healthscore.errors import DataError
 
+#: Columns of a wide file (or frame) taken at a time by the code that reads it a few
+#: columns at a time (the report's points, the peer standings): one Parquet read per
+#: group, never the whole numeric frame, never one read per column.
+COLUMN_GROUP = 32
 #: Columns pyarrow adds for a stored pandas index (never data).
 _INDEX_PREFIX = "__index_level_"
 

@@ -28,14 +28,17 @@ __all__ = ["build_reference", "drift_metrics", "monitor_date", "render_recommend
            "training_reference"]
 
 
-def monitor_date(points: pd.DataFrame, risk_list: pd.DataFrame, exported: Any, *, as_of: Any,
+def monitor_date(points: Any, risk_list: pd.DataFrame, exported: Any, *, as_of: Any,
                  layout: Any, tables: Any, params: Any) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """``(drift table or None, summary)`` of one scored date.
 
     Parameters
     ----------
-    points, risk_list : DataFrame
-        The date's stored points (feature values as scored) and risk list.
+    points : DataFrame or iterable of DataFrame
+        The date's stored points (feature values as scored), or its parts one at a time
+        (a bucketed run's spool: :func:`~healthscore.monitor.drift.feature_shares`).
+    risk_list : DataFrame
+        The date's risk list.
     exported : ExportedModel
         The model whose ``reference`` the date is compared with (None: "no training
         reference", no drift table).

@@ -2,7 +2,8 @@
 scores whose outcomes have matured.
 
 * :func:`drift_table`: PSI of every feature of the reference and of the health score,
-  from a date's stored points (the values as scored) and its risk list; one row each.
+  from a date's stored points (the values as scored; whole, or part by part:
+  :func:`feature_shares`) and its risk list; one row each.
 * :func:`band_shift`: share of each band now and at training.
 * :func:`matured_calibration`: the latest earlier risk list whose whole horizon has
   passed in the current data, against what happened (the backtest's outcomes and the
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from healthscore.model.scale import BANDS
 from healthscore.monitor.psi import psi
-from healthscore.monitor.reference import current_shares
+from healthscore.monitor.reference import current_counts, current_shares
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,35 @@ def level_of(value: float, monitor: Any) -> str:
     return "alert" if value >= monitor.psi_alert else "warn" if value >= monitor.psi_warn else "stable"
 
 
-def drift_table(points: pd.DataFrame, risk_list: pd.DataFrame, reference: Mapping[str, Any], *,
-                catalogue: Mapping[str, Any], monitor: Any) -> pd.DataFrame:
-    """PSI of each reference feature (values from ``points``) and of the health score
-    (from ``risk_list``), largest first, the score's row first.
+def feature_shares(points: pd.DataFrame | Iterable[pd.DataFrame],
+                   reference: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
+    """Per reference feature, the shares of its bins over the rows of ``points`` (None:
+    a feature the points lack).
+
+    ``points`` is a date's points frame or the frames of its parts (a bucketed run's
+    spooled buckets, read one at a time): each part's counts are summed and divided by
+    the rows once, so the shares equal those of the whole frame to the last bit, and only
+    one part's values are in memory at a time. A feature counts when every part has it.
+    """
+    parts = [points] if isinstance(points, pd.DataFrame) else points
+    features = reference["features"]
+    counts: dict[str, np.ndarray] | None = None
+    rows = 0
+    for part in parts:
+        present = [n for n in features if n in part.columns and (counts is None or n in counts)]
+        mine = {n: current_counts(part[n], features[n]) for n in present}
+        counts = mine if counts is None else {n: counts[n] + mine[n] for n in present}
+        rows += len(part)
+    counts = counts or {}
+    return {n: counts[n] / max(rows, 1) if n in counts else None for n in features}
+
+
+def drift_table(points: pd.DataFrame | Iterable[pd.DataFrame], risk_list: pd.DataFrame,
+                reference: Mapping[str, Any], *, catalogue: Mapping[str, Any],
+                monitor: Any) -> pd.DataFrame:
+    """PSI of each reference feature (values from ``points``: a frame or its parts,
+    :func:`feature_shares`) and of the health score (from ``risk_list``), largest first,
+    the score's row first.
 
     A feature the date's points lack (scored by another model) has PSI NaN, level
     ``unknown``. ``counted`` is False for the features ``monitor.expected_drift`` names
@@ -53,15 +79,15 @@ def drift_table(points: pd.DataFrame, risk_list: pd.DataFrame, reference: Mappin
     from healthscore.scoring.drivers import profile_mask
 
     rows = []
-    entries = [(SCORE, reference["score"], risk_list[SCORE] if SCORE in risk_list else None)]
-    entries += [(n, e, points[n] if n in points.columns else None)
-                for n, e in reference["features"].items()]
-    for name, entry, values in entries:
+    score = None if SCORE not in risk_list else current_shares(risk_list[SCORE], reference["score"])
+    shares = feature_shares(points, reference)
+    entries = [(SCORE, reference["score"], score)]
+    entries += [(n, e, shares[n]) for n, e in reference["features"].items()]
+    for name, entry, actual in entries:
         expected = np.asarray(entry["shares"], dtype=np.float64)
-        if values is None:
+        if actual is None:
             value, missing_now = math.nan, math.nan
         else:
-            actual = current_shares(values, entry)
             value, missing_now = psi(expected, actual), float(actual[-1])
         info = catalogue.get(name) or {}
         rows.append({

@@ -38,16 +38,22 @@ def quantile_edges(values: Any, *, bins: int) -> list[float]:
     return [float(e) for e in np.unique(edges)]
 
 
-def numeric_shares(values: Any, edges: Sequence[float]) -> np.ndarray:
-    """Share of ``values`` in each bin: ``(-inf, e0], (e0, e1], ..., (e_last, inf)`` and
-    missing (NaN or infinite) last; shape ``(len(edges) + 2,)``, zeros when empty."""
+def numeric_counts(values: Any, edges: Sequence[float]) -> np.ndarray:
+    """How many of ``values`` fall in each bin of :func:`numeric_shares` (float64, exact:
+    the counts of parts of the values add up to those of the whole)."""
     x = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(x)
     index = np.where(finite, np.searchsorted(np.asarray(edges, dtype=np.float64),
                                              np.where(finite, x, 0.0), side="left"),
                      len(edges) + 1)
-    counts = np.bincount(index, minlength=len(edges) + 2).astype(np.float64)
-    return counts / max(x.size, 1)
+    return np.bincount(index, minlength=len(edges) + 2).astype(np.float64)
+
+
+def numeric_shares(values: Any, edges: Sequence[float]) -> np.ndarray:
+    """Share of ``values`` in each bin: ``(-inf, e0], (e0, e1], ..., (e_last, inf)`` and
+    missing (NaN or infinite) last; shape ``(len(edges) + 2,)``, zeros when empty."""
+    x = np.asarray(values, dtype=np.float64)
+    return numeric_counts(x, edges) / max(x.size, 1)
 
 
 def category_text(values: Any) -> pd.Series:
@@ -62,14 +68,18 @@ def category_levels(values: Any) -> list[str]:
     return sorted(set(category_text(values)) - {MISSING})
 
 
-def categorical_shares(values: Any, levels: Sequence[str]) -> np.ndarray:
-    """Share of ``values`` at each of ``levels``, then unseen levels, then missing;
-    shape ``(len(levels) + 2,)``."""
+def categorical_counts(values: Any, levels: Sequence[str]) -> np.ndarray:
+    """How many of ``values`` are at each bin of :func:`categorical_shares` (float64, exact)."""
     text = category_text(values)
     known = {level: i for i, level in enumerate(levels)}
     index = text.map(lambda v: known.get(v, len(levels) + (v == MISSING))).to_numpy(np.int64)
-    counts = np.bincount(index, minlength=len(levels) + 2).astype(np.float64)
-    return counts / max(len(text), 1)
+    return np.bincount(index, minlength=len(levels) + 2).astype(np.float64)
+
+
+def categorical_shares(values: Any, levels: Sequence[str]) -> np.ndarray:
+    """Share of ``values`` at each of ``levels``, then unseen levels, then missing;
+    shape ``(len(levels) + 2,)``."""
+    return categorical_counts(values, levels) / max(len(values), 1)
 
 
 def psi(expected: Any, actual: Any) -> float:

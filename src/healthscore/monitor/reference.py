@@ -21,8 +21,8 @@ import pandas as pd
 
 from healthscore.errors import ModelError
 from healthscore.model.scale import BANDS
-from healthscore.monitor.psi import (categorical_shares, category_levels, numeric_shares,
-                                     quantile_edges)
+from healthscore.monitor.psi import (categorical_counts, categorical_shares, category_levels,
+                                     numeric_counts, numeric_shares, quantile_edges)
 
 REFERENCE_FORMAT = 1
 
@@ -44,12 +44,18 @@ def describe_values(values: pd.Series, *, bins: int) -> dict[str, Any]:
     return {"kind": "numeric", "edges": edges, "shares": numeric_shares(x, edges).tolist()}
 
 
+def current_counts(values: Any, entry: Mapping[str, Any]) -> np.ndarray:
+    """How many of ``values`` fall in each bin of a reference entry (float64, exact: a
+    date's counts are the sums of its buckets' counts)."""
+    if entry["kind"] == "categorical":
+        return categorical_counts(values, entry["levels"])
+    return numeric_counts(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64),
+                          entry["edges"])
+
+
 def current_shares(values: Any, entry: Mapping[str, Any]) -> np.ndarray:
     """Shares of ``values`` in the bins of a reference entry."""
-    if entry["kind"] == "categorical":
-        return categorical_shares(values, entry["levels"])
-    return numeric_shares(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64),
-                          entry["edges"])
+    return current_counts(values, entry) / max(len(values), 1)
 
 
 def build_reference(rows: pd.DataFrame, exported: Any, *, bins: int,

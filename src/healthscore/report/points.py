@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.errors import DataError
+from healthscore.io.columns import COLUMN_GROUP  # a file's columns read a group at a time
 from healthscore.features.phrases import feature_family, feature_label
 from healthscore.scoring.profile import is_profile
 from healthscore.data.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
@@ -30,9 +31,6 @@ from healthscore.data.schema import POINTS_BASE, POINTS_PREFIX, POINTS_RESIDUAL
 BASE_FEATURE = "__base__"
 RESIDUAL_FEATURE = "__residual__"
 PSEUDO_FEATURES = (BASE_FEATURE, RESIDUAL_FEATURE)
-#: Columns of a wide points frame taken at a time: a file's
-#: (:class:`healthscore.io.columns.ParquetColumns`) is read a group at a time.
-COLUMN_GROUP = 32
 _POINTS_LONG = ["account_id", "feature", "value", "points", "label", "family", "phrase", "unit", "profile"]
 
 

@@ -83,14 +83,31 @@ class PreviousDate:
     layout: OutputLayout
     as_of: pd.Timestamp
     model_version: str | None
+    #: ``history`` / ``points`` -> their file split per bucket
+    #: (:func:`healthscore.scoring.bucket_split.split_previous`): each bucket reads its part.
+    parts: Mapping[str, Any] | None = None
 
     def for_accounts(self, account_ids: Any) -> Previous:
         ids = list(account_ids)
         alerts = self.layout.read_table("alerts", self.as_of)
-        return Previous(self.as_of, self.layout.read_partition("history", self.as_of, account_ids=ids),
-                        self.layout.read_partition("points", self.as_of, account_ids=ids),
+        return Previous(self.as_of, self._read("history", ids), self._read("points", ids),
                         self.model_version,
                         alerts[alerts["account_id"].isin(ids)] if len(alerts) else alerts)
+
+    def _read(self, kind: str, ids: list) -> pd.DataFrame:
+        split = (self.parts or {}).get(kind)
+        if split is not None:
+            return split.read(ids)
+        return self.layout.read_partition(kind, self.as_of, account_ids=ids)
+
+    def with_parts(self, parts: Mapping[str, Any]) -> "PreviousDate":
+        """The same date read from ``parts`` (per-bucket splits of its files)."""
+        return PreviousDate(self.layout, self.as_of, self.model_version, dict(parts))
+
+    def close(self) -> None:
+        """Remove the split parts, if any (idempotent)."""
+        for split in (self.parts or {}).values():
+            split.close()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import PROFILE_FEATURES
+from healthscore.io.columns import COLUMN_GROUP
 from healthscore.scoring.drivers import catalogue_entry, profile_mask
 from healthscore.features.phrases import is_missing, positive_days
 
@@ -315,8 +316,15 @@ def with_standing(points: pd.DataFrame, book: pd.DataFrame, *, catalogue: Mappin
     wanted = points if accounts is None else points.loc[points["account_id"].isin(list(accounts))]
     features = [f for f in pd.unique(wanted["feature"].astype(str)) if f in book.columns]
     directions = {f: catalogue_entry(catalogue, f).get("healthy_direction") for f in features}
-    standing = peer_standing(book, features, directions=directions, groups=groups,
-                             accounts=pd.unique(wanted["account_id"]))
+    # only the features peer_standing ranks, COLUMN_GROUP at a time: a file (ParquetColumns)
+    # is read a few columns per read, not one; the rows come in the same order
+    ranked = [f for f in features if not is_missing(directions[f]) and int(directions[f]) != 0]
+    ids = pd.unique(wanted["account_id"])
+    pieces = [peer_standing(book[["account_id", *ranked[start:start + COLUMN_GROUP]]],
+                            ranked[start:start + COLUMN_GROUP], directions=directions, groups=groups,
+                            accounts=ids) for start in range(0, len(ranked), COLUMN_GROUP)]
+    standing = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0] if pieces else \
+        peer_standing(book[["account_id"]], [], directions=directions, groups=groups, accounts=ids)
     out = points.drop(columns=["standing"], errors="ignore").merge(
         standing, on=["account_id", "feature"], how="left", validate="m:1")
     return out.set_axis(points.index) if len(out) == len(points) else out

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,21 @@ class Spool:
         table = _sorted(pa.concat_tables(tables, promote_options="permissive"), keys)
         del tables  # the parts' buffers (the sorted copy is its own): one copy less at the peak
         return table.to_pandas()
+
+    def read_parts(self, kind: str, *, columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The spooled ``kind`` rows one part (one bucket) at a time, in the parts' order,
+        ``columns`` only (with the keys); no part: the empty frame :meth:`read` gives.
+        For what adds up over the rows in any order (the drift's bin counts)."""
+        paths = self.parts[kind]
+        if not paths:
+            yield self.read(kind, columns=columns)
+            return
+        cols = None
+        if columns is not None:
+            wanted = {*SPOOLED[kind], *columns}
+            cols = [c for c in pq.read_schema(paths[0]).names if c in wanted]
+        for path in paths:
+            yield pq.read_table(path, columns=cols).to_pandas()
 
     def write_merged(self, kind: str, path: Path) -> None:
         """The date's ``kind`` file at ``path``, merged from the parts in key order
