@@ -58,3 +58,26 @@ def test_growth_view_lists_healthy_likely_accounts_by_expected_gain(page, growth
         assert "/accounts/" in page.url
     page.screenshot(path=str(tmp_path / "growth.png"), full_page=True)
     assert page.errors == [] and page.dialogs == []
+
+
+def test_risk_table_shows_and_sorts_the_expansion_chance(page, growth_report, portfolio, tmp_path):
+    out, risk = growth_report
+    page.goto((out / "index.html").as_uri())
+    table = page.locator("#risk-table")
+    head = table.locator("th[data-key=expansion]")
+    assert head.inner_text().strip().lower().startswith("expansion")
+    head.locator("button").click()  # the highest chance first
+    first = table.locator("tbody tr").nth(0)
+    best = risk.loc[risk["expansion_proba"].idxmax()]
+    assert first.get_attribute("data-id") == str(best["account_id"])
+    assert first.locator("td.expansion").inner_text() == f"{round(100 * best['expansion_proba'])}%"
+    assert table.locator("tbody tr").count() == table.locator("td.expansion").count()
+    assert page.errors == [] and page.dialogs == []
+    # without an expansion model the table has no such column
+    from healthscore.config import ReportParams
+    from healthscore.report import write_report
+    plain = tmp_path / "plain"
+    write_report(portfolio, ReportParams(), out_dir=plain)
+    page.goto((plain / "index.html").as_uri())
+    assert page.locator("#risk-table th[data-key=expansion]").count() == 0
+    assert page.locator("#risk-table td.expansion").count() == 0

@@ -148,3 +148,45 @@ def test_without_the_column_no_parent_output_and_the_same_bytes(project):
         pd.testing.assert_frame_equal(accounts.sort_values(["owner", "account_id"]).reset_index(drop=True),
                                       calls.drop(columns="rank").sort_values(["owner", "account_id"])
                                       .reset_index(drop=True), check_dtype=False)
+
+
+def test_the_report_shows_each_alerted_parent_with_its_alert(project, tmp_path):
+    from html.parser import HTMLParser
+
+    from healthscore.config import ReportParams
+    from healthscore.report import read_report_inputs, write_report
+    from healthscore.scoring.wording import alert_kinds
+
+    inputs = read_report_inputs(project / "outputs", as_of=DATES[1])
+    alerts = OutputLayout(project / "outputs").read_table("parent_alerts", DATES[1])
+    assert len(inputs.parent_alerts) == len(alerts) > 0
+    write_report(inputs, ReportParams(), out_dir=tmp_path / "report")
+    page = (tmp_path / "report" / "parents.html").read_text()
+
+    class Alerts(HTMLParser):  # the parent each alert paragraph sits under, and its text
+        def __init__(self):
+            super().__init__()
+            self.parent, self.inside, self.found = None, False, {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if "data-members-of" in attrs:
+                self.parent = attrs["data-members-of"]
+            if attrs.get("data-testid") == "parent-alert":
+                self.inside, self.found[self.parent] = True, ""
+
+        def handle_endtag(self, tag):
+            if tag == "p":
+                self.inside = False
+
+        def handle_data(self, data):
+            if self.inside:
+                self.found[self.parent] += data
+
+    parser = Alerts()
+    parser.feed(page)
+    assert set(parser.found) == {str(p) for p in alerts[PARENT_ID]}
+    for row in alerts.to_dict("records"):
+        shown = parser.found[str(row[PARENT_ID])]
+        assert shown.startswith(f"Alert: {alert_kinds(row['kind'])}") and row["reason"] in shown
+    assert f'data-testid="parents-alerted">{len(alerts)}<' in page

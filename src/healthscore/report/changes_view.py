@@ -97,8 +97,7 @@ def normalise_alerts(alerts: pd.DataFrame, *, changes: pd.DataFrame | None = Non
                              for a, r in zip(frame["account_id"], reasons)], index=frame.index, dtype=object)
     return pd.DataFrame({
         "account_id": frame["account_id"].to_numpy(),
-        "kind": text_column(frame, "kind", "alert").map(
-            lambda k: "; ".join(text.alert_label(p.strip()) for p in k.split(",") if p.strip())).to_numpy(),
+        "kind": text_column(frame, "kind", "alert").map(text.alert_kinds).to_numpy(),
         "reason": reasons.to_numpy(),
     })
 

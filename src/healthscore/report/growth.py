@@ -49,7 +49,8 @@ def build_growth(
     bands = list(settings.get("healthy_bands") or ["green"])
     min_proba = float(settings.get("min_proba", 0.0))
     top = int(settings.get("top_accounts", 50))
-    extra = [c for c in ("expansion_proba", "expansion_arr_gain", "expansion_signals") if c in raw.columns]
+    extra = [c for c in ("expansion_proba", "expansion_arr_gain", "expansion_signals")
+             if c in raw.columns and c not in shown.columns]  # the shown list keeps expansion_proba
     frame = shown.merge(raw[["account_id", *extra]], on="account_id", how="left", validate="1:1")
     if "expansion_arr_gain" not in frame:
         frame["expansion_arr_gain"] = frame["expansion_proba"] * frame["arr"]

@@ -86,6 +86,9 @@ class ReportInputs:
         The parent accounts rolled up on ``as_of`` and their drivers
         (``parents/<as_of>.parquet``, ``parent_drivers/<as_of>.parquet``,
         :mod:`healthscore.scoring.parents`; empty when the accounts have no parents).
+    parent_alerts : DataFrame
+        The parents' alerts of ``as_of`` (``parent_alerts/<as_of>.parquet``,
+        :mod:`healthscore.scoring.parent_alerts`; empty when none was raised).
     people : DataFrame
         The contacts behind the score (``people/<as_of>.parquet``, columns
         :data:`healthscore.scoring.people.PEOPLE_COLUMNS`; empty when the run wrote none).
@@ -120,6 +123,7 @@ class ReportInputs:
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     parents: pd.DataFrame = field(default_factory=pd.DataFrame)
     parent_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    parent_alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
@@ -210,6 +214,8 @@ def normalise_risk_list(
     if "lifecycle_stage" in frame.columns:  # lifecycle.enabled (healthscore.features.lifecycle)
         out["lifecycle_stage"] = text_column(frame, "lifecycle_stage", "unknown")
     out["arr"] = numeric_column(frame, "arr")
+    if "expansion_proba" in frame.columns:  # an expansion model exported (healthscore.scoring.expansion)
+        out["expansion_proba"] = numeric_column(frame, "expansion_proba")
     out["health_score"] = numeric_column(frame, "health_score")
     band = frame["band"].astype(object) if "band" in frame.columns else pd.Series(None, index=frame.index)
     out["band"] = band.where(band.notna(), _bands(out["health_score"], scale))

@@ -144,6 +144,7 @@ def read_report_inputs(
         uplift=read_uplift(layout, when),
         parents=layout.read_table("parents", when),
         parent_drivers=layout.read_table("parent_drivers", when),
+        parent_alerts=layout.read_table("parent_alerts", when),
         people=layout.read_table("people", when),
         model_info=model_info,
     )

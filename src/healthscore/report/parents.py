@@ -33,7 +33,7 @@ def has_parents_view(parents: pd.DataFrame | None) -> bool:
 
 def build_parents(
     parents: pd.DataFrame, drivers: pd.DataFrame, risk_list: pd.DataFrame, *, run: Mapping[str, Any],
-    pages: Mapping[Any, str], currency: str = "$",
+    pages: Mapping[Any, str], currency: str = "$", alerts: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The view's content.
 
@@ -47,6 +47,9 @@ def build_parents(
         ``run/<as_of>.json`` (its ``parents.level``).
     pages : mapping
         Account id -> account page (accounts with one are linked).
+    alerts : DataFrame, optional
+        ``parent_alerts/<as_of>.parquet``: a parent alerted on the date shows its alert
+        and reasons (the accounts whose score fell) above its drivers.
     """
     level = float((run.get("parents") or {}).get("level", 0.8))
     groups = parent_groups(risk_list) if PARENT_ID in risk_list else pd.Series(pd.NA, index=risk_list.index)
@@ -56,9 +59,12 @@ def build_parents(
     hurting = drivers.loc[drivers["kind"] == "hurting"] if not drivers.empty else drivers
     drivers_of = {key: frame.sort_values("rank").to_dict("records")
                   for key, frame in hurting.groupby(PARENT_ID, sort=False)} if not hurting.empty else {}
+    alert_of = {} if alerts is None or alerts.empty else \
+        {a[PARENT_ID]: a for a in alerts.to_dict("records")}
     rows = []
     for r in parents.to_dict("records"):
         key = r[PARENT_ID]
+        alert = alert_of.get(key)
         accounts = by_parent.get(key, members.iloc[:0])
         rows.append({
             "parent_id": str(key), "title": parent_title(r, key), "owner": r.get("owner") or "",
@@ -71,6 +77,9 @@ def build_parents(
             "at_risk_value": float(r["arr_at_risk"]),
             "any_lost": text.percent(r["any_lost_proba"]),
             "change": None if text.is_missing(r.get("score_change")) else int(r["score_change"]),
+            "alert": None if alert is None else {
+                "kind": text.alert_kinds(alert["kind"]),
+                "reason": "" if text.is_missing(alert.get("reason")) else str(alert["reason"])},
             "drivers": [{"label": d["label"], "family": d["family"], "points": format_points(d["points"]),
                          "accounts": d["accounts"]} for d in drivers_of.get(key, [])],
             "members": [{"account_id": str(m["account_id"]), "name": m.get("name") or f"account {m['account_id']}",
@@ -88,5 +97,6 @@ def build_parents(
         "arr": text.money(parents["arr"].sum(), symbol=currency),
         "at_risk": text.money(parents["arr_at_risk"].sum(), symbol=currency),
         "red": int((parents["band"] == "red").sum()),
+        "alerted": len(alert_of),
     }
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from healthscore.scoring import wording as text
 from healthscore.report import charts, leader
+from healthscore.report.growth import has_growth
 from healthscore.report.inputs import ReportInputs
 
 BAND_ORDER = ("red", "yellow", "green")
@@ -196,8 +197,9 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
     """
     frame = risk_list
     renewal = pd.to_datetime(frame["renewal_date"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    expansion = frame["expansion_proba"].to_numpy(dtype="float64") if has_growth(frame) else None
     records = []
-    for r, renewal_text in zip(frame.itertuples(index=False), renewal):
+    for i, (r, renewal_text) in enumerate(zip(frame.itertuples(index=False), renewal)):
         records.append({
             "id": str(r.account_id), "name": str(r.name), "owner": str(r.owner),
             "segment": str(r.segment), "band": str(r.band),
@@ -212,6 +214,8 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dic
             "driver": r.top_drivers[0] if r.top_drivers else "",
             "href": pages.get(r.account_id),
         })
+        if expansion is not None:  # the "Expansion" column (report.js draws it when present)
+            records[-1]["expansion"] = None if np.isnan(expansion[i]) else round(float(expansion[i]), 4)
     return records
 
 
@@ -353,6 +357,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur,
                                     losses=losses["by_group"]),
         "rows": table_rows(rl, pages=pages),
+        "has_expansion": has_growth(rl),
         "currency": cur,
         "owners": sorted(rl["owner"].unique().tolist()),
         "segments": sorted(rl["segment"].unique().tolist()),

@@ -109,7 +109,7 @@ def render_report(inputs: ReportInputs, params: Any) -> dict[str, str]:
         files[PARENTS_PAGE] = env.get_template("parents.html.j2").render(
             **common, root="", page="parents", g=build_parents(
                 inputs.parents, inputs.parent_drivers, inputs.risk_list, run=run, pages=pages,
-                currency=params.currency))
+                currency=params.currency, alerts=inputs.parent_alerts))
     template = env.get_template("account.html.j2")
     rows = {r["account_id"]: r for r in data.risk_list.loc[
         data.risk_list["account_id"].isin(ids)].to_dict("records")}

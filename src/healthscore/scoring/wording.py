@@ -66,6 +66,11 @@ def alert_label(kind: Any) -> str:
     return ALERT_WORDS.get(str(kind), str(kind).replace("_", " ").capitalize())
 
 
+def alert_kinds(kinds: Any) -> str:
+    """An alert's ``kind`` (its rules, comma-separated) in words: ``New red; Band drop``."""
+    return "; ".join(alert_label(p.strip()) for p in str(kinds).split(",") if p.strip())
+
+
 def in_days(days: Any) -> str:
     """``in 65 days``, ``tomorrow``, ``today``; ``n/a`` when unknown."""
     if is_missing(days):

@@ -102,6 +102,8 @@
       var ch = el("td", "num " + (r.change < 0 ? "down" : r.change > 0 ? "up" : ""), signed(r.change));
       tr.appendChild(ch);
       tr.appendChild(el("td", "driver small", r.driver));
+      if (r.expansion !== undefined)  // an expansion model exported: its chance, as a share
+        tr.appendChild(el("td", "num expansion", r.expansion === null ? "n/a" : Math.round(100 * r.expansion) + "%"));
       return tr;
     }
 
