@@ -20,11 +20,13 @@ def mlflow_store(tmp_path_factory, monkeypatch) -> str:
 
 @pytest.fixture(scope="session")
 def simulated_renewals():
-    """``make(root, *, accounts, months, seed)``: a simulated source written to
-    ``root / "data"``, its tables and labelled renewal rows, ``(data, tables, labelled,
-    names)`` (default params); and
+    """``make(root, *, accounts, months, seed, params=None, **spec)``: a simulated source
+    written to ``root / "data"`` (``spec``: more :class:`SimulationSpec` fields), its
+    tables and labelled renewal rows, ``(data, tables, labelled, names)`` (``params``:
+    overrides of the default params); and
     ``fit(labelled, names, trees)``: a small deterministic LightGBM on them;
-    ``save(labelled, names, trees, folder)``: that model exported to ``folder``. What the
+    ``save(labelled, names, trees, folder)``: that model exported to ``folder``;
+    ``copy_without(data, folder, column)``: the source without an optional column. What the
     tests that need a real trained model on real tables start from."""
     from healthscore.config import make_params
     from healthscore.io.sources import read_source
@@ -32,10 +34,10 @@ def simulated_renewals():
     from healthscore.dataset.pipeline import build_dataset
     from healthscore.sim.simulate import SimulationSpec, write_simulation
 
-    def make(root: Path, *, accounts: int, months: int, seed: int):
+    def make(root: Path, *, accounts: int, months: int, seed: int, params: dict | None = None, **spec):
         data = root / "data"
-        write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed), data)
-        params = make_params({})
+        write_simulation(SimulationSpec(n_accounts=accounts, months=months, seed=seed, **spec), data)
+        params = make_params(params or {})
         tables, _ = read_source(params.data, source=data)
         dataset = build_dataset(tables, params)
         labelled = dataset[dataset["label"].notna()]
@@ -55,6 +57,18 @@ def simulated_renewals():
                                   catalogue=catalogue_dict(names)), folder)
         return folder
 
+    def copy_without(data: Path, folder: Path, column: str) -> Path:
+        """Every table of ``data`` written to ``folder`` without ``column`` (the same
+        source as it would be without an optional column)."""
+        import pandas as pd
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in sorted(data.glob("*.parquet")):
+            frame = pd.read_parquet(path)
+            frame.drop(columns=[c for c in frame.columns if c == column]).to_parquet(folder / path.name, index=False)
+        return folder
+
     make.fit = fit
     make.save = save
+    make.copy_without = copy_without
     return make

@@ -14,8 +14,6 @@ from healthscore.cli import main
 from healthscore.config import make_params
 from healthscore.dataset.pipeline import build_dataset
 from healthscore.io.sources import read_source
-from healthscore.model import ExportedModel, HealthScale, HealthScoreModel
-from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
 from healthscore.scoring.people import PEOPLE_COLUMNS
 from healthscore.sim.simulate import SimulationSpec, write_simulation
@@ -25,7 +23,7 @@ ON = {"features": {"contacts": {"enabled": True}}}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("contacts-score")
     spec = SimulationSpec(n_accounts=200, months=18, seed=11, contacts=True)
     write_simulation(spec, root / "data")
@@ -35,10 +33,7 @@ def world(tmp_path_factory):
     dataset = build_dataset(tables, params)
     names = [c for c in dataset.columns if "__" in c]
     labelled = dataset[dataset["label"].notna()]
-    model = HealthScoreModel(n_estimators=40, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    simulated_renewals.save(labelled, names, 40, root / "model")
     return {"root": root, "tables": tables, "names": names, "dataset": dataset}
 
 
@@ -94,7 +89,7 @@ def test_score_builds_what_the_model_reads_and_writes_the_people(world, tmp_path
     assert "Champion" in page.read_text() and "Executive sponsor" in page.read_text()
 
 
-def test_a_source_without_contacts_writes_no_people(world, tmp_path, monkeypatch):
+def test_a_source_without_contacts_writes_no_people(world, tmp_path, monkeypatch, simulated_renewals):
     monkeypatch.chdir(tmp_path)
     root, out = world["root"], tmp_path / "outputs"
     params = make_params({})
@@ -102,10 +97,7 @@ def test_a_source_without_contacts_writes_no_people(world, tmp_path, monkeypatch
     dataset = build_dataset(tables, params)
     names = [c for c in dataset.columns if "__" in c]
     labelled = dataset[dataset["label"].notna()]
-    model = HealthScoreModel(n_estimators=20, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), tmp_path / "model")
+    simulated_renewals.save(labelled, names, 20, tmp_path / "model")
     assert main(["--set", f"score.out_dir={out}", "score", "--as-of", AS_OF,
                  "--data", str(root / "plain"), "--model", str(tmp_path / "model")]) == 0
     assert not OutputLayout(out).people(AS_OF).exists()

@@ -9,37 +9,28 @@ import pytest
 
 from healthscore.cli import main
 from healthscore.config import make_params
-from healthscore.dataset.pipeline import build_dataset
 from healthscore.io.buckets import read_bucket, write_buckets
 from healthscore.io.sources import read_source
-from healthscore.model import ExportedModel, HealthScale, HealthScoreModel
-from healthscore.model.export import catalogue_dict, save_bundle
+from healthscore.model.export import load_bundle
 from healthscore.scoring import OutputLayout
 from healthscore.scoring.buckets import merge_outputs, score_bucket
 from healthscore.scoring.people import PEOPLE_COLUMNS
-from healthscore.sim.simulate import SimulationSpec, write_simulation
 
 AS_OF = "2024-05-01"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, simulated_renewals):
     """A simulation with contacts (seed 11), the same source in 3 buckets, a small model
     that reads the contact features."""
     root = tmp_path_factory.mktemp("grp-bucket-people")
-    write_simulation(SimulationSpec(n_accounts=200, months=18, seed=11, contacts=True), root / "data")
-    params = make_params({"features": {"contacts": {"enabled": True}}})
-    tables, _ = read_source(params.data, source=root / "data")
-    dataset = build_dataset(tables, params)
-    names = [c for c in dataset.columns if "__" in c]
-    labelled = dataset[dataset["label"].notna()]
-    model = HealthScoreModel(n_estimators=20, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
-    exported = ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names))
-    save_bundle(exported, root / "model")
-    return {"root": root, "data": root / "data", "buckets": write_buckets(tables, root / "buckets", 3),
-            "model": root / "model", "exported": exported, "params": params, "labelled": labelled}
+    overrides = {"features": {"contacts": {"enabled": True}}}
+    data, tables, labelled, names = simulated_renewals(root, accounts=200, months=18, seed=11,
+                                                       params=overrides, contacts=True)
+    exported = load_bundle(simulated_renewals.save(labelled, names, 20, root / "model"))
+    return {"root": root, "data": data, "buckets": write_buckets(tables, root / "buckets", 3),
+            "model": root / "model", "exported": exported, "params": make_params(overrides),
+            "labelled": labelled}
 
 
 def _score(world, source, out) -> OutputLayout:
@@ -77,7 +68,7 @@ def test_score_bucket_gives_its_accounts_people_and_the_merge_orders_them(world)
     assert len(merged) == sum(len(p.people) for p in parts)
 
 
-def test_without_contacts_a_bucket_has_no_people(world, tmp_path):
+def test_without_contacts_a_bucket_has_no_people(world, tmp_path, simulated_renewals):
     import dataclasses
 
     params = make_params({})
@@ -87,10 +78,8 @@ def test_without_contacts_a_bucket_has_no_people(world, tmp_path):
     exported = world["exported"]
     names = [n for n in exported.feature_names if not n.startswith("contacts__")]
     labelled = world["labelled"]
-    model = HealthScoreModel(n_estimators=5, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
-    part = score_bucket(plain, 0, ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)),
+    model = load_bundle(simulated_renewals.save(labelled, names, 5, tmp_path / "model"))
+    part = score_bucket(plain, 0, model,
                         as_of=pd.Timestamp(AS_OF), features=params.features, score=params.score,
                         alerts=params.alerts)
     assert part is not None and len(part.risk_list) and part.people is None

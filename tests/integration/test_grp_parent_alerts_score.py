@@ -24,30 +24,11 @@ LOOSE = ["--set", "alerts.drop_points=2", "--set", "alerts.reason_min_points=1",
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    from healthscore.config import make_params
-    from healthscore.dataset.pipeline import build_dataset
-    from healthscore.io.sources import read_source
-    from healthscore.model import ExportedModel, HealthScale, HealthScoreModel
-    from healthscore.model.export import catalogue_dict, save_bundle
-    from healthscore.sim.simulate import SimulationSpec, write_simulation
-
+def project(tmp_path_factory, simulated_renewals):
     root = tmp_path_factory.mktemp("grp-parent-alerts")
-    write_simulation(SimulationSpec(n_accounts=300, months=18, seed=11, parents_share=0.4), root / "data")
-    plain = root / "plain"
-    plain.mkdir()
-    for path in (root / "data").glob("*.parquet"):
-        frame = pd.read_parquet(path)
-        frame.drop(columns=[c for c in frame.columns if c == PARENT_ID]).to_parquet(plain / path.name, index=False)
-    params = make_params({})
-    tables, _ = read_source(params.data, source=root / "data")
-    dataset = build_dataset(tables, params)
-    names = [c for c in dataset.columns if "__" in c]
-    labelled = dataset[dataset["label"].notna()]
-    model = HealthScoreModel(n_estimators=30, num_leaves=5, max_depth=3, min_child_samples=5,
-                             early_stopping_rounds=0, holdout_share=0.0, n_jobs=1)
-    model.fit(labelled[names], labelled["label"].astype(int))
-    save_bundle(ExportedModel(model, HealthScale(), catalogue=catalogue_dict(names)), root / "model")
+    data, _, labelled, names = simulated_renewals(root, accounts=300, months=18, seed=11, parents_share=0.4)
+    plain = simulated_renewals.copy_without(data, root / "plain", PARENT_ID)
+    simulated_renewals.save(labelled, names, 30, root / "model")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)  # no params.yaml: defaults (the shipped plays)
         for data, out in ((root / "data", root / "outputs"), (plain, root / "plain-outputs")):

@@ -18,17 +18,13 @@ FAST = ["--set", "model.n_estimators=40", "--set", "model.min_churned_rows=20"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, simulated_renewals):
     """A simulation with parents (and a copy without the column), one model, both scored."""
     from healthscore.sim.simulate import SimulationSpec, write_simulation
 
     root = tmp_path_factory.mktemp("parent-score")
     write_simulation(SimulationSpec(n_accounts=500, months=30, seed=11, parents_share=0.4), root / "data")
-    plain = root / "plain"
-    plain.mkdir()
-    for path in (root / "data").glob("*.parquet"):
-        frame = pd.read_parquet(path)
-        frame.drop(columns=[c for c in frame.columns if c == PARENT_ID]).to_parquet(plain / path.name, index=False)
+    plain = simulated_renewals.copy_without(root / "data", root / "plain", PARENT_ID)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
