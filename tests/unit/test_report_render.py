@@ -231,6 +231,23 @@ def test_only_the_riskiest_accounts_keep_every_feature_but_sums_and_patterns_see
     assert means["events__active_users__30d"] == pytest.approx((6.0 + 8.0 + 15.0) / 3)
 
 
+def test_the_previous_runs_hurting_accounts_are_counted_without_its_long_rows(tmp_path):
+    from healthscore.report.portfolio import driver_patterns
+
+    before = {1: [(30, -7.0), (3, -6.0), ("SMB", 1.0)], 2: [(10, -5.0), (18, 8.0), ("SMB", 1.0)],
+              3: [(0, 0.0), (20, 10.0), ("Enterprise", 2.5)]}
+    _write_scoring_outputs(tmp_path / "outputs", before_rows=before)
+    inputs = read_report_inputs(tmp_path / "outputs")
+    full = normalise_inputs(inputs)
+    lean = normalise_inputs(inputs, detail_accounts=0, min_points=5.0)
+    assert full.previous_hurt is None and lean.previous_hurt is not None  # counted (hurt_accounts)
+    assert lean.previous_points.empty  # no page: none of the previous run's long rows are kept
+    patterns = driver_patterns(lean, min_points=5.0, currency="$")
+    assert patterns == driver_patterns(full, min_points=5.0, currency="$")
+    before_of = {row["feature"]: row["before"] for row in patterns["drivers"]}
+    assert before_of["invoices__days_overdue__now"] == 2 and before_of["events__active_users__30d"] == 1
+
+
 def test_risk_list_without_accounts_is_an_error():
     with pytest.raises(DataError, match="risk_list"):
         render_report(make_inputs(risk_list=make_inputs().risk_list.iloc[:0]), ReportParams())
@@ -370,13 +387,14 @@ def test_a_folder_with_other_files_is_refused(tmp_path):
 # ---------------------------------------------------- loader and command
 
 
-def _write_scoring_outputs(root):
-    """The two dates in the layout `healthscore score` writes (wide points)."""
+def _write_scoring_outputs(root, before_rows=None):
+    """The two dates in the layout `healthscore score` writes (wide points); the first
+    date's points ``before_rows`` (default :data:`BEFORE_ROWS`)."""
     from healthscore.scoring.outputs import DateOutputs, OutputLayout, write_date
 
     inputs = make_inputs()
     layout = OutputLayout(root)
-    for when, rows in ((BEFORE, BEFORE_ROWS), (NOW, NOW_ROWS)):
+    for when, rows in ((BEFORE, BEFORE_ROWS if before_rows is None else before_rows), (NOW, NOW_ROWS)):
         long = _long(rows)
         wide = long.pivot(index="account_id", columns="feature", values="points").add_prefix("points:")
         values = long.pivot(index="account_id", columns="feature", values="value")

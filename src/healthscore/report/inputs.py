@@ -38,8 +38,8 @@ from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
 from healthscore.scoring.profile import profile_features_of, with_standing
 from healthscore.report.points import (
-    base_and_residual, catalogue_columns, empty_frame, normalise_points, numeric_column, point_summary,
-    text_column,
+    base_and_residual, catalogue_columns, empty_frame, hurt_accounts, normalise_points, numeric_column,
+    point_summary, text_column,
 )
 from healthscore.data.schema import AS_OF
 from healthscore.report.changes_view import changes_shown, normalise_alerts, normalise_changes
@@ -101,6 +101,11 @@ class ReportInputs:
     feature_points : DataFrame
         Filled by :func:`normalise_inputs`: per feature, the mean absolute points over
         every scored account (``feature, label, mean_abs_points``), for the model page.
+    previous_hurt : Series or None
+        Filled by :func:`normalise_inputs` with ``detail_accounts`` and ``min_points``:
+        per feature, the scored accounts the previous run's points hurt by at least
+        ``min_points`` (:func:`~healthscore.report.points.hurt_accounts`); then
+        ``previous_points`` keeps the detail accounts' rows only (their pages).
     scale : HealthScale or None
         Filled by :func:`normalise_inputs`: the scale and bands the run scored with.
     horizon_days : int or None
@@ -128,6 +133,7 @@ class ReportInputs:
     model_info: Mapping[str, Any] = field(default_factory=dict)
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    previous_hurt: pd.Series | None = None
     scale: HealthScale | None = None
     horizon_days: int | None = None
     profile: tuple[str, ...] = ()
@@ -320,8 +326,17 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     hurt_below = None if min_points is None else -abs(min_points)
     points, _ = normalise_points(inputs.points, catalogue, detail=detail, hurt_below=hurt_below,
                                  profile=profile)
+    previous_hurt = None
+    if detail is not None and hurt_below is not None:
+        # the previous run's hurting rows of every account are only ever counted (the
+        # overview's growing drivers): counted here, the long rows kept for the pages only
+        previous_hurt = hurt_accounts(inputs.previous_points, min_points=hurt_below, profile=profile,
+                                      accounts=risk_list["account_id"])
+        hurt_before = None
+    else:
+        hurt_before = hurt_below
     previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
-                                          hurt_below=hurt_below, profile=profile)
+                                          hurt_below=hurt_before, profile=profile)
     # where each value stands among similar accounts (the same segment): profile.holds_up
     # (the detail accounts' rows only: their pages are the only view that shows it)
     points = with_standing(points, inputs.points, catalogue=catalogue,
@@ -340,6 +355,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
         history=normalise_history(inputs.history, scale=scale),
         points=points,
         previous_points=previous_points,
+        previous_hurt=previous_hurt,
         changes=changes,
         alerts=normalise_alerts(inputs.alerts, changes=changes, risk_list=risk_list, profile=profile),
         run_info=run,

@@ -6,7 +6,7 @@ Scoring writes points wide (``points:<feature>`` beside each value, plus ``base`
 :func:`normalise_points` turns either into long rows with the catalogue's label,
 family, phrase and unit and a ``profile`` flag (a profile fact: the account's starting
 point, never a driver); :func:`point_summary` gives the per-account sums without
-building the rows. Pure.
+building the rows, :func:`hurt_accounts` the accounts each feature hurts. Pure.
 
 A wide input may be a frame or the file itself
 (:class:`healthscore.io.columns.ParquetColumns`, as ``read_report_inputs`` gives it):
@@ -169,6 +169,40 @@ def point_summary(points: pd.DataFrame, profile: tuple[str, ...] = ()) -> tuple[
     mean_abs = pd.Series(np.concatenate(means) if means else np.zeros(0), index=names, dtype="float64")
     return (sums.groupby(level=0).sum().astype("float64"),
             profile_sums.groupby(level=0).sum().astype("float64"), mean_abs.dropna())
+
+
+def hurt_accounts(points: pd.DataFrame, *, min_points: float, profile: tuple[str, ...] = (),
+                  accounts: Any = None) -> pd.Series:
+    """Per feature (indexed by name), how many accounts (of ``accounts``; default every
+    one) its points cost at least ``min_points`` points, profile facts left out: what
+    the overview counts of the hurting long rows, from either layout without making
+    them (a wide file is read :data:`COLUMN_GROUP` columns at a time). Features hurting
+    no account count 0 (a long input leaves them out)."""
+    limit = -abs(float(min_points))
+    if points is None or points.empty:
+        return pd.Series(dtype="int64")
+    if "feature" in points.columns:
+        frame = points[~points["feature"].astype(str).isin(PSEUDO_FEATURES)]
+        features = frame["feature"].astype(str)
+        keep = (pd.to_numeric(frame["points"], errors="coerce") <= limit).to_numpy() \
+            & ~is_profile(features, profile)
+        if accounts is not None:
+            keep &= frame["account_id"].isin(pd.Index(accounts)).to_numpy()
+        return frame["account_id"][keep].groupby(features[keep]).nunique()
+    cols = _wide_point_columns(points.columns)
+    names = [n for n, flag in zip(cols, is_profile(list(cols), profile)) if not flag]
+    ids = points["account_id"].to_numpy()
+    mine = np.ones(len(ids), dtype=bool) if accounts is None else \
+        pd.Index(ids).isin(pd.Index(accounts))
+    counts = {}
+    for start in range(0, len(names), COLUMN_GROUP):
+        group = names[start:start + COLUMN_GROUP]
+        wide = points[[cols[f] for f in group]]
+        for feature in group:
+            pts = pd.to_numeric(wide[cols[feature]], errors="coerce").to_numpy()
+            counts[feature] = pd.unique(ids[mine & (pts <= limit)]).size
+        del wide
+    return pd.Series(counts, dtype="int64")
 
 
 def normalise_points(points: pd.DataFrame, catalogue: Mapping[str, Any], *, detail: Any = None,

@@ -120,7 +120,9 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     first).
     """
     now = _hurt(inputs.points, inputs.risk_list, min_points)
-    before = _hurt(inputs.previous_points, inputs.risk_list, min_points)
+    # the previous run's hurting accounts per feature: counted by normalise_inputs over
+    # every account (its long rows are then the pages' only), else from the long rows
+    counted = inputs.previous_hurt
     # a previous run's points may hold no hurting row at all once normalised
     has_before = inputs.previous_as_of is not None
     total = max(len(inputs.risk_list), 1)
@@ -129,7 +131,13 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
         grouped = now.groupby("feature").agg(
             accounts=("account_id", "nunique"), arr=("arr", "sum"), points=("points", "sum"),
             label=("label", "first"), family=("family", "first"))
-        prev_counts = before.groupby("feature")["account_id"].nunique() if has_before else pd.Series(dtype=float)
+        if not has_before:
+            prev_counts = pd.Series(dtype=float)
+        elif counted is not None:
+            prev_counts = counted
+        else:
+            prev_counts = _hurt(inputs.previous_points, inputs.risk_list, min_points) \
+                .groupby("feature")["account_id"].nunique()
         grouped["before"] = grouped.index.map(prev_counts).astype("float64")
         if has_before:
             grouped["before"] = grouped["before"].fillna(0)
