@@ -23,6 +23,7 @@ import pandas as pd
 from healthscore.config import Params
 from healthscore.errors import UsageError
 from healthscore.io.staging import LOCK_WAIT_S, check_folder, folder_lock
+from healthscore.memory import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace, params: Params) -> int:
                    update_latest=latest is None or as_of >= latest)
         print(summarise(outputs, layout))
         if not getattr(args, "no_report", False):
+            release_memory()  # the report starts from what the scoring gave back
             print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
     # after the commit and outside the lock: a slow channel holds up no other run
     log_drift(drift, outputs.drift, exported, as_of=as_of, params=params)

@@ -20,6 +20,7 @@ from healthscore.config import FeatureParams
 from healthscore.config.buckets import BucketParams
 from healthscore.errors import NoActiveAccountsError
 from healthscore.io.buckets import read_bucket, read_meta
+from healthscore.memory import release_memory
 from healthscore.progress import progress
 from healthscore.scoring.alerts import sort_alerts
 from healthscore.scoring.engine import arr_ranges, level_sd_of, score_date
@@ -69,6 +70,7 @@ def score_bucketed(root: str | Path, exported: Any, *, as_of: pd.Timestamp, feat
                     spool.add(kind, getattr(part, kind))
                     setattr(part, kind, None)
             parts.append(part)
+            release_memory()  # the bucket's frames are gone: their pages go back too
         if not parts:
             raise NoActiveAccountsError(f"no account is active on {as_of:%Y-%m-%d} in any bucket of {root}")
     except BaseException:
