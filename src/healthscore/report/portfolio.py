@@ -16,6 +16,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from markupsafe import Markup
+
 from healthscore.scoring import wording as text
 from healthscore.report import charts, leader
 from healthscore.report.growth import has_growth
@@ -197,34 +199,50 @@ def stage_counts(risk_list: pd.DataFrame) -> list[tuple[str, int]]:
     return [(s, int(counts[s])) for s in order + sorted(set(counts.index) - set(order))]
 
 
-def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> list[dict[str, Any]]:
-    """The risk list as plain records for the sortable table (JSON in the page).
+def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> pd.DataFrame:
+    """The risk list as the sortable table's records, one column per record key.
 
-    Numbers stay numbers (the script sorts on them); ``href`` is set only for accounts
-    with a page.
+    Numbers stay numbers (the script sorts on them), missing ones None; ``href`` is set
+    only for accounts with a page; ``expansion`` only with an expansion model
+    (:func:`~healthscore.report.growth.has_growth`). Column by column, never a Python
+    dict per account: a book of a million accounts is one frame, not a million dicts.
     """
     frame = risk_list
-    renewal = pd.to_datetime(frame["renewal_date"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    expansion = frame["expansion_proba"].to_numpy(dtype="float64") if has_growth(frame) else None
-    records = []
-    for i, (r, renewal_text) in enumerate(zip(frame.itertuples(index=False), renewal)):
-        records.append({
-            "id": str(r.account_id), "name": str(r.name), "owner": str(r.owner),
-            "segment": str(r.segment), "band": str(r.band),
-            "score": None if text.is_missing(r.health_score) else float(r.health_score),
-            "risk": None if text.is_missing(r.risk_proba) else round(float(r.risk_proba), 4),
-            "arr": None if text.is_missing(r.arr) else float(r.arr),
-            "arr_at_risk": None if text.is_missing(r.arr_at_risk) else round(float(r.arr_at_risk), 2),
-            "renewal": None if text.is_missing(renewal_text) else renewal_text,
-            "days": None if text.is_missing(r.days_to_renewal) else int(round(float(r.days_to_renewal))),
-            "renewal_risk": None if text.is_missing(r.renewal_risk) else round(float(r.renewal_risk), 4),
-            "change": None if text.is_missing(r.score_change) else float(r.score_change),
-            "driver": r.top_drivers[0] if r.top_drivers else "",
-            "href": pages.get(r.account_id),
-        })
-        if expansion is not None:  # the "Expansion" column (report.js draws it when present)
-            records[-1]["expansion"] = None if np.isnan(expansion[i]) else round(float(expansion[i]), 4)
-    return records
+
+    def number(column: str, digits: int | None = None) -> pd.Series:
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        return values if digits is None else values.round(digits)
+
+    days = number("days_to_renewal").round()
+    drivers = frame["top_drivers"].map(
+        lambda d: d[0] if isinstance(d, (list, tuple, np.ndarray)) and len(d) else "")
+    records = pd.DataFrame({
+        "id": frame["account_id"].astype(str), "name": frame["name"].astype(str),
+        "owner": frame["owner"].astype(str), "segment": frame["segment"].astype(str),
+        "band": frame["band"].astype(str),
+        "score": number("health_score"), "risk": number("risk_proba", 4), "arr": number("arr"),
+        "arr_at_risk": number("arr_at_risk", 2),
+        "renewal": pd.to_datetime(frame["renewal_date"]).dt.strftime("%Y-%m-%d"),
+        "days": days.astype("Int64"),
+        "renewal_risk": number("renewal_risk", 4), "change": number("score_change"),
+        "driver": drivers.astype(str),
+        "href": frame["account_id"].map(lambda a: pages.get(a)),
+    })
+    if has_growth(frame):  # the "Expansion" column (report.js draws it when present)
+        records["expansion"] = number("expansion_proba", 4)
+    return records.reset_index(drop=True)
+
+
+#: What the page's JSON must not hold raw inside a <script> element (as Jinja's tojson).
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+def table_json(records: pd.DataFrame) -> Markup:
+    """:func:`table_rows` as the JSON array the page embeds, safe inside ``<script>``:
+    written by pandas in one pass (no list of dicts, no second copy by a template
+    filter)."""
+    text_ = records.to_json(orient="records", double_precision=15, force_ascii=True)
+    return Markup(text_.translate(_SCRIPT_SAFE))
 
 
 def arr_at_risk_view(inputs: ReportInputs, *, currency: str) -> dict[str, Any]:
@@ -364,7 +382,7 @@ def build_portfolio(inputs: ReportInputs, params: Any, *, pages: Mapping[Any, st
         "alerts": new_alerts(inputs, pages=pages, currency=cur),
         "patterns": driver_patterns(inputs, min_points=params.driver_min_points, currency=cur,
                                     losses=losses["by_group"]),
-        "rows": table_rows(rl, pages=pages),
+        "rows": table_json(table_rows(rl, pages=pages)),
         "has_expansion": has_growth(rl),
         "currency": cur,
         "owners": sorted(rl["owner"].unique().tolist()),
