@@ -139,15 +139,19 @@ def run(args: argparse.Namespace, params: Params) -> int:
         write_date(layout, outputs, write_csv=write_risk_csv,
                    update_latest=latest is None or as_of >= latest)
         print(summarise(outputs, layout))
+        from healthscore.plays.hook import sent_tasks
+
+        # what the rest of the run needs; the written outputs themselves are let go, so
+        # the report (which reads them back a few columns at a time) starts lean
+        scored_on, drift_table = outputs.as_of, outputs.drift
+        tasks = sent_tasks(outputs.tasks, outputs.parent_tasks)
+        del outputs
         if not getattr(args, "no_report", False):
             release_memory()  # the report starts from what the scoring gave back
-            print(f"  report: {write_date_report(layout.root, outputs.as_of, params, model)}")
+            print(f"  report: {write_date_report(layout.root, scored_on, params, model)}")
     # after the commit and outside the lock: a slow channel holds up no other run
-    log_drift(drift, outputs.drift, exported, as_of=as_of, params=params)
-    from healthscore.plays.hook import sent_tasks
-
-    print(notify_tasks(sent_tasks(outputs.tasks, outputs.parent_tasks), params.notify, as_of=outputs.as_of,
-                       dry_run=getattr(args, "dry_run", False)))
+    log_drift(drift, drift_table, exported, as_of=as_of, params=params)
+    print(notify_tasks(tasks, params.notify, as_of=scored_on, dry_run=getattr(args, "dry_run", False)))
     return 0
 
 
