@@ -219,9 +219,13 @@ def test_only_the_riskiest_accounts_keep_every_feature_but_sums_and_patterns_see
     full = normalise_inputs(inputs)
     one = normalise_inputs(inputs, detail_accounts=1, min_points=5.0)
     assert sorted(one.points["feature"]) == sorted(full.points.loc[full.points["account_id"] == 1, "feature"])
-    # no page at all: only the rows that cost an account at least 5 points are left
+    # no page at all: no long row is left; the rows costing an account at least 5
+    # points are counted (hurt), never kept
     lean = normalise_inputs(inputs, detail_accounts=0, min_points=5.0)
-    assert sorted(zip(lean.points["account_id"], lean.points["points"])) == [(1, -12.0), (1, -6.0)]
+    assert lean.points.empty and full.hurt is None
+    counted = lean.hurt["features"]
+    assert sorted(zip(counted.index, counted["accounts"], counted["points"])) == [
+        ("events__active_users__30d", 1, -6.0), ("invoices__days_overdue__now", 1, -12.0)]
     # what is shown for every account is unchanged
     pd.testing.assert_frame_equal(lean.risk_list, full.risk_list)
     assert driver_patterns(lean, min_points=5.0, currency="$") == \
@@ -577,3 +581,24 @@ def test_the_scale_and_bands_are_the_runs():
     no_scale = make_inputs(model_info={"version": "7", "catalogue": CATALOGUE})
     with pytest.raises(DataError, match="scale"):
         render_report(no_scale, ReportParams())
+
+
+def test_a_large_book_lists_its_riskiest_renewals_and_counts_every_one():
+    from healthscore.report.portfolio import RENEWALS_LISTED, renewals_view
+
+    n = RENEWALS_LISTED + 37
+    rng = np.random.default_rng(4)
+    book = pd.DataFrame({
+        "account_id": np.arange(n), "name": [f"A{i}" for i in range(n)], "owner": "Dana", "band": "red",
+        "renewal_date": pd.Timestamp("2024-07-01"), "days_to_renewal": rng.integers(0, 91, n).astype(float),
+        "arr": rng.integers(1, 50, n) * 1000.0, "renewal_risk": rng.random(n), "health_score": 40.0,
+    })
+    view = renewals_view(book, days=90, pages={}, currency="$")
+    at_risk = book["arr"] * book["renewal_risk"]
+    assert len(view["rows"]) == RENEWALS_LISTED and view["due"] == n and view["unlisted"] == 37
+    assert view["accounts"] == f"{n:,}"
+    assert [r["account_id"] for r in view["rows"]] == \
+        [str(i) for i in at_risk.sort_values(ascending=False, kind="stable").index[:RENEWALS_LISTED]]
+    from healthscore.scoring import wording as text
+
+    assert view["at_risk"] == text.money(at_risk.sum(), symbol="$", compact=True)  # every renewal counted

@@ -38,7 +38,7 @@ from healthscore.model.scale import HealthScale
 from healthscore.scoring import wording as text
 from healthscore.scoring.profile import profile_features_of, with_standing
 from healthscore.report.points import (
-    base_and_residual, catalogue_columns, empty_frame, hurt_accounts, normalise_points, numeric_column,
+    base_and_residual, catalogue_columns, empty_frame, hurt_accounts, hurt_summary, normalise_points, numeric_column,
     point_summary, text_column,
 )
 from healthscore.data.schema import AS_OF
@@ -106,6 +106,11 @@ class ReportInputs:
         per feature, the scored accounts the previous run's points hurt by at least
         ``min_points`` (:func:`~healthscore.report.points.hurt_accounts`); then
         ``previous_points`` keeps the detail accounts' rows only (their pages).
+    hurt : dict of str to DataFrame, or None
+        Filled by :func:`normalise_inputs` with ``detail_accounts`` and ``min_points``:
+        what the drivers hurting accounts now add up to over every account
+        (:func:`~healthscore.report.points.hurt_summary`); then ``points`` keeps the
+        detail accounts' rows only.
     scale : HealthScale or None
         Filled by :func:`normalise_inputs`: the scale and bands the run scored with.
     horizon_days : int or None
@@ -134,6 +139,7 @@ class ReportInputs:
     previous_as_of: pd.Timestamp | None = None
     feature_points: pd.DataFrame = field(default_factory=pd.DataFrame)
     previous_hurt: pd.Series | None = None
+    hurt: Mapping[str, pd.DataFrame] | None = None
     scale: HealthScale | None = None
     horizon_days: int | None = None
     profile: tuple[str, ...] = ()
@@ -301,9 +307,11 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
     (entries of the features scored), ``scale``, ``model_version``, ``model_kind``.
 
     With ``detail_accounts`` = N, only the N riskiest accounts (:func:`riskiest`) keep
-    every feature's points and values (their pages show them); the others keep the
-    features that cost them at least ``min_points`` points (the overview's patterns
-    count those). Sums and per-feature means are taken over every account first.
+    every feature's points and values (their pages show them); with ``min_points`` too,
+    what the overview's patterns count of every account's drivers costing at least
+    that many points is counted from the points as given (``hurt`` and
+    ``previous_hurt``), never made into long rows. Sums and per-feature means are
+    taken over every account first.
     """
     run = dict(inputs.run_info or {})
     model_info = dict(inputs.model_info or {})
@@ -324,19 +332,17 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
                                     profile_sums=profile_sums, as_of=inputs.as_of)
     detail = None if detail_accounts is None else riskiest(risk_list, detail_accounts)
     hurt_below = None if min_points is None else -abs(min_points)
-    points, _ = normalise_points(inputs.points, catalogue, detail=detail, hurt_below=hurt_below,
-                                 profile=profile)
-    previous_hurt = None
+    hurt = previous_hurt = None
     if detail is not None and hurt_below is not None:
-        # the previous run's hurting rows of every account are only ever counted (the
-        # overview's growing drivers): counted here, the long rows kept for the pages only
+        # the hurting rows of every account are only ever counted (the overview's
+        # patterns): counted here, from the wide file a few columns at a time; the long
+        # rows are kept for the detail accounts' pages only
+        hurt = hurt_summary(inputs.points, risk_list, min_points=hurt_below, profile=profile,
+                            catalogue=catalogue)
         previous_hurt = hurt_accounts(inputs.previous_points, min_points=hurt_below, profile=profile,
                                       accounts=risk_list["account_id"])
-        hurt_before = None
-    else:
-        hurt_before = hurt_below
-    previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail,
-                                          hurt_below=hurt_before, profile=profile)
+    points, _ = normalise_points(inputs.points, catalogue, detail=detail, profile=profile)
+    previous_points, _ = normalise_points(inputs.previous_points, catalogue, detail=detail, profile=profile)
     # where each value stands among similar accounts (the same segment): profile.holds_up
     # (the detail accounts' rows only: their pages are the only view that shows it)
     points = with_standing(points, inputs.points, catalogue=catalogue,
@@ -356,6 +362,7 @@ def normalise_inputs(inputs: ReportInputs, *, detail_accounts: int | None = None
         points=points,
         previous_points=previous_points,
         previous_hurt=previous_hurt,
+        hurt=hurt,
         changes=changes,
         alerts=normalise_alerts(inputs.alerts, changes=changes, risk_list=risk_list, profile=profile),
         run_info=run,

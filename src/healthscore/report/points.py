@@ -75,7 +75,7 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
 
     ``detail`` (account ids, default: every account) keeps every feature of those
     accounts; the other accounts keep only the features with points at or below
-    ``hurt_below`` (none when it is None) and their base and residual: a hundred
+    ``hurt_below`` and their base and residual (nothing when it is None): a hundred
     thousand accounts of two hundred features would otherwise make tens of millions of
     rows that no view shows. Long input is returned whole.
     """
@@ -122,9 +122,10 @@ def points_to_long(points: pd.DataFrame, *, detail: Any = None,
                                         "value": part[col].to_numpy()[in_detail].astype(object),
                                         "points": np.nan}))
     for name, pseudo in ((POINTS_BASE, BASE_FEATURE), (POINTS_RESIDUAL, RESIDUAL_FEATURE)):
-        if name in points.columns:
-            pieces.append(pd.DataFrame({"account_id": ids, "feature": pseudo, "value": np.nan,
-                                        "points": pd.to_numeric(points[name], errors="coerce")}))
+        if name in points.columns:  # of the kept accounts (every account's: base_and_residual)
+            kept = in_detail if hurt_below is None else everyone
+            pieces.append(pd.DataFrame({"account_id": ids[kept], "feature": pseudo, "value": np.nan,
+                                        "points": pd.to_numeric(points[name], errors="coerce").to_numpy()[kept]}))
     return pd.concat(pieces, ignore_index=True)
 
 
@@ -260,3 +261,91 @@ def text_column(frame: pd.DataFrame, column: str, default: str) -> pd.Series:
         return pd.Series(default, index=frame.index, dtype=object)
     values = frame[column].astype(object)
     return values.where(values.notna(), default).map(str)
+
+
+#: The risk-list columns whose groups the overview's patterns count drivers for.
+HURT_GROUPS = ("segment", "owner")
+
+
+def _hurting_rows(points: Any, limit: float, profile: tuple[str, ...], position: Any):
+    """``(feature, risk-list rows it hurts, their points)`` per feature of either layout:
+    rows of accounts in the risk list (``position``: account id -> row) whose points
+    are at or below ``limit``, profile facts left out; a wide input read
+    :data:`COLUMN_GROUP` columns at a time."""
+    if "feature" in points.columns:
+        frame = points[~points["feature"].astype(str).isin(PSEUDO_FEATURES)]
+        features = frame["feature"].astype(str)
+        pts = pd.to_numeric(frame["points"], errors="coerce").to_numpy(dtype=np.float64)
+        rows = position.get_indexer(frame["account_id"])
+        keep = (pts <= limit) & (rows >= 0) & ~np.asarray(is_profile(features, profile), dtype=bool)
+        hurt = pd.DataFrame({"feature": features[keep].to_numpy(), "row": rows[keep], "points": pts[keep]})
+        for feature, part in hurt.groupby("feature", sort=True):
+            yield feature, part["row"].to_numpy(), part["points"].to_numpy()
+        return
+    cols = _wide_point_columns(points.columns)
+    names = [n for n, flag in zip(cols, is_profile(list(cols), profile)) if not flag]
+    rows = position.get_indexer(points["account_id"])
+    mine = rows >= 0
+    for start in range(0, len(names), COLUMN_GROUP):
+        group = names[start:start + COLUMN_GROUP]
+        wide = points[[cols[f] for f in group]]
+        for feature in group:
+            pts = pd.to_numeric(wide[cols[feature]], errors="coerce").to_numpy(dtype=np.float64)
+            keep = mine & (pts <= limit)
+            if keep.any():
+                yield feature, rows[keep], pts[keep]
+        del wide
+
+
+def hurt_summary(points: Any, risk_list: pd.DataFrame, *, min_points: float,
+                 catalogue: Mapping[str, Any], profile: tuple[str, ...] = (),
+                 groups: tuple[str, ...] = HURT_GROUPS) -> dict[str, pd.DataFrame]:
+    """What the overview's patterns count of the drivers hurting accounts now, from
+    either layout, without the long rows of every account (a wide file is read
+    :data:`COLUMN_GROUP` columns at a time).
+
+    A feature hurts an account of ``risk_list`` when its points cost it at least
+    ``min_points`` points; profile facts never do. Returns ``"features"`` (indexed by
+    feature, sorted: ``accounts``, ``arr`` of those accounts, ``points`` summed,
+    ``label``, ``family``) and, per column of ``groups``, a frame of ``group, label,
+    accounts`` (the accounts of the group each label hurts; labels hurting none left
+    out).
+    """
+    limit = -abs(float(min_points))
+    attrs = risk_list.drop_duplicates("account_id")
+    position = pd.Index(attrs["account_id"])
+    arr = pd.to_numeric(attrs["arr"], errors="coerce").to_numpy(dtype=np.float64)
+    stats, by_feature = [], {}
+    if points is not None and not points.empty:
+        for feature, rows, pts in _hurting_rows(points, limit, profile, position):
+            accounts = np.unique(rows)
+            by_feature[feature] = accounts
+            stats.append((feature, accounts.size, np.nansum(arr[rows]), pts.sum()))
+    features = pd.DataFrame(stats, columns=["feature", "accounts", "arr", "points"])
+    named = catalogue_columns(features[["feature"]], catalogue)
+    if points is not None and "label" in getattr(points, "columns", ()) and len(features):
+        # long rows normalised already: their own label and family
+        first = points.drop_duplicates("feature").set_index("feature")
+        named["label"] = named["feature"].map(first["label"]).where(
+            named["feature"].isin(first.index), named["label"])
+        named["family"] = named["feature"].map(first["family"]).where(
+            named["feature"].isin(first.index), named["family"])
+    features = features.assign(label=named["label"].to_numpy(), family=named["family"].to_numpy())
+    features = features.set_index("feature").sort_index()
+    by_label: dict[str, list[np.ndarray]] = {}
+    for feature, label in features["label"].items():
+        by_label.setdefault(label, []).append(by_feature[feature])
+    out = {"features": features}
+    for column in groups:
+        codes, values = pd.factorize(attrs[column]) if column in attrs.columns else (
+            np.full(len(attrs), -1), pd.Index([]))
+        parts = []
+        for label, accounts in by_label.items():
+            mine = codes[np.unique(np.concatenate(accounts))]
+            counts = np.bincount(mine[mine >= 0], minlength=len(values))
+            hit = np.flatnonzero(counts)
+            parts.append(pd.DataFrame({"group": values[hit], "label": label, "accounts": counts[hit]}))
+        out[column] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            {"group": pd.Series(dtype=object), "label": pd.Series(dtype=object),
+             "accounts": pd.Series(dtype="int64")})
+    return out

@@ -22,6 +22,7 @@ from healthscore.scoring import wording as text
 from healthscore.report import charts, leader
 from healthscore.report.growth import has_growth
 from healthscore.report.inputs import ReportInputs
+from healthscore.report.points import hurt_accounts, hurt_summary
 
 BAND_ORDER = ("red", "yellow", "green")
 
@@ -30,6 +31,10 @@ ARR_RANGE_LEVEL = 0.8
 
 #: Accounts of the renewals view listed before the rest fold away.
 RENEWALS_SHOWN = 25
+#: Accounts the renewals view lists at most (shown and folded); the others renewing
+#: within the days are counted and found in the risk table (its "Next renewal" column),
+#: so a large book's page does not repeat tens of thousands of rows.
+RENEWALS_LISTED = 500
 
 
 def band_summary(risk_list: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
@@ -99,18 +104,6 @@ def new_alerts(inputs: ReportInputs, *, pages: Mapping[Any, str], currency: str)
     return out
 
 
-def _hurt(points: pd.DataFrame, risk_list: pd.DataFrame, min_points: float) -> pd.DataFrame:
-    """Rows of ``points`` that hurt their account, with the account's ARR, segment, owner.
-
-    Profile facts are the account's starting point, not drivers: they never hurt."""
-    if points.empty:
-        return points.assign(arr=[], segment=[], owner=[])
-    behaviour = ~points["profile"].astype(bool) if "profile" in points.columns else True
-    hurt = points[(points["points"] <= -abs(min_points)) & behaviour]
-    attrs = risk_list.set_index("account_id")[["arr", "segment", "owner"]]
-    return hurt.join(attrs, on="account_id", how="inner")
-
-
 def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, top: int = 12,
                     losses: Mapping[tuple[str, Any], str] | None = None) -> dict:
     """Which drivers hurt the most accounts and ARR now, and which grew since last run.
@@ -120,27 +113,30 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     run, largest rise first), ``by_segment`` and ``by_owner`` (per group: accounts,
     ARR, ARR at risk, share red, its three most common drivers; the most ARR at risk
     first).
+
+    What hurts now is counted by :func:`~healthscore.report.points.hurt_summary`
+    (by ``normalise_inputs`` over every account of the file, else here from the
+    points given); the previous run's hurting accounts per feature by
+    :func:`~healthscore.report.points.hurt_accounts`. Profile facts are the account's
+    starting point, not drivers: they never hurt.
     """
-    now = _hurt(inputs.points, inputs.risk_list, min_points)
-    # the previous run's hurting accounts per feature: counted by normalise_inputs over
-    # every account (its long rows are then the pages' only), else from the long rows
-    counted = inputs.previous_hurt
-    # a previous run's points may hold no hurting row at all once normalised
+    summary = inputs.hurt if inputs.hurt is not None else hurt_summary(
+        inputs.points, inputs.risk_list, min_points=min_points, profile=inputs.profile,
+        catalogue=(inputs.model_info or {}).get("catalogue") or {})
+    now = summary["features"]
     has_before = inputs.previous_as_of is not None
     total = max(len(inputs.risk_list), 1)
     rows = []
     if not now.empty:
-        grouped = now.groupby("feature").agg(
-            accounts=("account_id", "nunique"), arr=("arr", "sum"), points=("points", "sum"),
-            label=("label", "first"), family=("family", "first"))
+        grouped = now
         if not has_before:
             prev_counts = pd.Series(dtype=float)
-        elif counted is not None:
-            prev_counts = counted
+        elif inputs.previous_hurt is not None:
+            prev_counts = inputs.previous_hurt
         else:
-            prev_counts = _hurt(inputs.previous_points, inputs.risk_list, min_points) \
-                .groupby("feature")["account_id"].nunique()
-        grouped["before"] = grouped.index.map(prev_counts).astype("float64")
+            prev_counts = hurt_accounts(inputs.previous_points, min_points=min_points, profile=inputs.profile,
+                                        accounts=inputs.risk_list["account_id"])
+        grouped = grouped.assign(before=grouped.index.map(prev_counts).astype("float64"))
         if has_before:
             grouped["before"] = grouped["before"].fillna(0)
         grouped = grouped.sort_values(["accounts", "arr"], ascending=False)
@@ -160,17 +156,19 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     growing = sorted((r for r in rows if (r["growth"] or 0) > 0), key=lambda r: -r["growth"])[:5]
     return {
         "drivers": rows[:top], "by_arr": by_arr, "growing": growing, "has_before": has_before,
-        "by_segment": _by_group(inputs.risk_list, now, "segment", currency, losses or {}),
-        "by_owner": _by_group(inputs.risk_list, now, "owner", currency, losses or {}),
+        "by_segment": _by_group(inputs.risk_list, summary["segment"], "segment", currency, losses or {}),
+        "by_owner": _by_group(inputs.risk_list, summary["owner"], "owner", currency, losses or {}),
     }
 
 
 def _by_group(risk_list: pd.DataFrame, hurt: pd.DataFrame, column: str, currency: str,
               losses: Mapping[tuple[str, Any], str]) -> list[dict]:
+    """Per group of ``column``; ``hurt``: the accounts each label hurts per group
+    (``group, label, accounts``: :func:`~healthscore.report.points.hurt_summary`)."""
     out = []
     for value, part in risk_list.groupby(column, sort=True):
-        mine = hurt[hurt[column] == value]
-        counts = mine.groupby("label")["account_id"].nunique().sort_values(ascending=False).head(3)
+        mine = hurt[hurt["group"] == value]
+        counts = mine.set_index("label")["accounts"].sort_index().sort_values(ascending=False).head(3)
         at_risk = float(part["arr_at_risk"].fillna(0).sum())
         out.append({
             "name": value, "accounts": len(part),
@@ -308,7 +306,8 @@ def arr_at_risk_view(inputs: ReportInputs, *, currency: str) -> dict[str, Any]:
 def renewals_view(risk_list: pd.DataFrame, *, days: int, pages: Mapping[Any, str],
                   currency: str) -> dict[str, Any]:
     """Accounts whose next renewal falls within ``days`` days of the scoring date, the
-    most ARR at risk at that renewal (ARR x renewal risk) first."""
+    most ARR at risk at that renewal (ARR x renewal risk) first: the first
+    :data:`RENEWALS_LISTED` as rows, every one in the counts and sums."""
     due = risk_list[(risk_list["days_to_renewal"] >= 0) & (risk_list["days_to_renewal"] <= days)]
     due = due.assign(renewal_at_risk=due["arr"] * due["renewal_risk"])
     due = due.sort_values(["renewal_at_risk", "days_to_renewal", "arr"], ascending=[False, True, False],
@@ -325,10 +324,11 @@ def renewals_view(risk_list: pd.DataFrame, *, days: int, pages: Mapping[Any, str
         "at_risk_value": None if text.is_missing(r["renewal_at_risk"]) else round(float(r["renewal_at_risk"]), 2),
         "score": None if text.is_missing(r["health_score"]) else int(round(r["health_score"])),
         "band": r["band"],
-    } for r in due.to_dict("records")]
+    } for r in due.head(RENEWALS_LISTED).to_dict("records")]
     return {
         "days": int(days), "rows": rows, "shown": RENEWALS_SHOWN,
-        "accounts": f"{len(rows):,}",
+        "due": len(due), "unlisted": len(due) - len(rows),
+        "accounts": f"{len(due):,}",
         "arr": text.money(due["arr"].fillna(0).sum(), symbol=currency, compact=True),
         "at_risk": text.money(due["renewal_at_risk"].fillna(0).sum(), symbol=currency, compact=True),
     }
