@@ -334,3 +334,25 @@ def test_a_scorecard_export_is_scored_and_explained_by_rule_points():
     # a rule at its best value helps by its weight's share of 50 points
     best = X.index[(X[NAMES[0]] >= 15) & (X[NAMES[1]] == 0)][0]
     np.testing.assert_allclose(expl.points[X.index.get_loc(best)], [2 / 3 * 50, 1 / 3 * 50])
+
+
+@pytest.mark.parametrize("version", ["1", "2"])  # the same model, and a new one (its own line)
+def test_change_lines_worked_out_a_few_accounts_at_a_time_are_the_same_table(monkeypatch, version):
+    import healthscore.scoring.changes as changes_module
+
+    rng = np.random.default_rng(8)
+    ids = rng.permutation(40) + 1
+    before = {int(i): list(np.round(rng.normal(0, 4, 3), 1)) for i in ids[:33]}
+    after = {int(i): list(np.round(rng.normal(0, 4, 3), 1)) for i in ids[5:]}
+    first = read_previous_from(make_outputs("2024-01-31", before))
+    second = make_outputs("2024-02-29", after, base=38.0, version=version)
+
+    def lines():
+        return attribute_changes(second.points, first.points, current_scores=second.history,
+                                 previous_scores=first.history, model_changed=first.model_version != version,
+                                 previous_as_of=first.as_of, catalogue=CATALOGUE, top=2)
+
+    whole = lines()
+    assert whole["account_id"].nunique() > 20
+    monkeypatch.setattr(changes_module, "CHANGE_ACCOUNTS", 3)  # 10 parts, the last one short
+    pd.testing.assert_frame_equal(lines(), whole)

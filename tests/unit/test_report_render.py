@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html as html_module
-import json
 import re
 
 import numpy as np
@@ -36,6 +35,7 @@ from healthscore.scoring.actions import suggest_next_steps
 from healthscore.scoring.profile import contract_words, starting_point_words
 from healthscore.report.inputs import normalise_inputs
 from healthscore.report.points import points_to_long
+from healthscore.report.portfolio import table_records
 from healthscore.scoring.risk_words import describe_risk
 
 NOW, BEFORE = pd.Timestamp("2024-06-01"), pd.Timestamp("2024-05-01")
@@ -281,7 +281,7 @@ def test_text_from_the_data_is_escaped_everywhere(files):
         assert "<img src=x" not in html, name
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in files["accounts/2.html"]
     table = re.search(r'<script type="application/json" id="risk-data">(.*?)</script>', files["index.html"], re.S)
-    rows = json.loads(table.group(1))
+    rows = table_records(table.group(1))
     assert {r["name"] for r in rows} == {"Acme", XSS_NAME, "Initech"}  # the JSON round-trips
     assert "\\u003cscript\\u003e" in table.group(1)
 
@@ -478,7 +478,7 @@ def test_the_next_renewal_is_on_the_account_page_and_in_the_risk_table(files):
     assert "Next renewal <strong>2024-06-21</strong>, in 20 days: <strong>$10,000</strong> ARR at stake" in page
     assert 'data-testid="renewal-risk">30%<' in page
     table = re.search(r'<script type="application/json" id="risk-data">(.*?)</script>', files["index.html"], re.S)
-    acme = next(r for r in json.loads(table.group(1)) if r["id"] == "1")
+    acme = next(r for r in table_records(table.group(1)) if r["id"] == "1")
     assert (acme["renewal"], acme["days"], acme["renewal_risk"], acme["arr"]) == ("2024-06-21", 20, 0.3, 10_000.0)
 
 

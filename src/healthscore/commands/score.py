@@ -180,6 +180,7 @@ def score_buckets_locally(source, exported, *, layout, bounds, previous, **optio
 
     if isinstance(source, (str, Path)):
         previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
+        release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
     try:
         return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
                               previous=previous, **options)

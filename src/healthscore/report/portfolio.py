@@ -236,11 +236,20 @@ _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'
 
 
 def table_json(records: pd.DataFrame) -> Markup:
-    """:func:`table_rows` as the JSON array the page embeds, safe inside ``<script>``:
-    written by pandas in one pass (no list of dicts, no second copy by a template
-    filter)."""
-    text_ = records.to_json(orient="records", double_precision=15, force_ascii=True)
+    """:func:`table_rows` as the JSON the page embeds, safe inside ``<script>``: one
+    object ``{"columns": [keys], "data": [[values of a record], ...]}`` (each key once,
+    not once per account: half the text of a list of objects), written by pandas in
+    one pass. The page's script (and :func:`table_records`) makes the records of it."""
+    text_ = records.to_json(orient="split", index=False, double_precision=15, force_ascii=True)
     return Markup(text_.translate(_SCRIPT_SAFE))
+
+
+def table_records(page_json: str) -> list[dict[str, Any]]:
+    """The records of :func:`table_json`'s text, as the page's script makes them."""
+    import json
+
+    table = json.loads(page_json)
+    return [dict(zip(table["columns"], values)) for values in table["data"]]
 
 
 def arr_at_risk_view(inputs: ReportInputs, *, currency: str) -> dict[str, Any]:

@@ -50,6 +50,9 @@ _DAYS_SINCE = "Days since the last "
 
 _VERSION = "version "  # the values of the model line of a split change
 _TINY = 1e-9  # an "other changes" line smaller than this is float noise, not shown
+#: Accounts whose change lines are worked out at a time (bounds the transient
+#: accounts x features matrices; the table is the same for any value).
+CHANGE_ACCOUNTS = 4_096
 
 
 def attribute_changes(
@@ -101,11 +104,31 @@ def attribute_changes(
     both = cur_ids.intersection(prev_ids)
     if len(both) == 0:
         return _empty(current["account_id"].dtype)
-    # positions, not copies: a points frame is an account's every feature and value
-    at_cur, at_prev = cur_ids.get_indexer(both), prev_ids.get_indexer(both)
     split = model_changed and previous_model_points is not None
     if split and not pd.Index(previous_model_points["account_id"]).equals(cur_ids):
         raise ValueError("attribute_changes: previous_model_points must hold current's accounts in order")
+    # a few thousand accounts at a time: the (accounts x features) matrices of the
+    # change are transient and each account's lines its own, so the parts add up to
+    # the same table
+    step = max(int(CHANGE_ACCOUNTS), 1)
+    parts = [_changes_of(both[start:start + step], current, previous, cur_ids, prev_ids, split=split,
+                         previous_scores=previous_scores, current_scores=current_scores,
+                         model_changed=model_changed, previous_as_of=previous_as_of, catalogue=catalogue,
+                         top=top, currency=currency, previous_model_points=previous_model_points,
+                         versions=versions)
+             for start in range(0, len(both), step)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _changes_of(both: pd.Index, current: pd.DataFrame, previous: pd.DataFrame, cur_ids: pd.Index,
+                prev_ids: pd.Index, *, split: bool, current_scores: pd.DataFrame,
+                previous_scores: pd.DataFrame, model_changed: bool, previous_as_of: pd.Timestamp,
+                catalogue: Mapping[str, Any], top: int, currency: str,
+                previous_model_points: pd.DataFrame | None,
+                versions: tuple[str, str] | None) -> pd.DataFrame:
+    """:func:`attribute_changes` of the accounts ``both`` (on both dates)."""
+    # positions, not copies: a points frame is an account's every feature and value
+    at_cur, at_prev = cur_ids.get_indexer(both), prev_ids.get_indexer(both)
     # the data's part: one model (the previous one, split) on both dates
     now = previous_model_points if split else current
     names = list(dict.fromkeys(feature_names_of(now) + feature_names_of(previous)))

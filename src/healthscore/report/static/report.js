@@ -55,7 +55,12 @@
     var table = document.getElementById("risk-table");
     if (!dataNode || !table) return;
     var currency = table.getAttribute("data-currency") || "$";  // report.currency
-    var rows = JSON.parse(dataNode.textContent);
+    var table_ = JSON.parse(dataNode.textContent);  // {columns: [keys], data: [[values], ...]}
+    var rows = table_.data.map(function (values) {
+      var r = {};
+      table_.columns.forEach(function (key, i) { r[key] = values[i]; });
+      return r;
+    });
     var body = table.querySelector("tbody");
     var state = { key: "score", dir: 1, all: false };
     var fOwner = document.getElementById("f-owner");
