@@ -18,5 +18,5 @@ class BucketParams:
     ``features`` and ``score`` alone.
     """
 
-    partition_accounts: Positive = 6_250
-    chunk_rows: Positive = 12_500
+    partition_accounts: Positive = 3_125
+    chunk_rows: Positive = 6_250
