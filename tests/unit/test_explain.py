@@ -322,3 +322,19 @@ def test_the_notebooks_import_of_describe_risk_is_the_one_wording():
     assert explain.describe_risk is risk_words.describe_risk
     assert explain.describe_risk(0.14, horizon_days=365) == (
         "about 1 in 7 accounts like this are lost within 12 months")
+
+
+def test_drivers_found_a_block_of_rows_at_a_time_are_the_same(monkeypatch):
+    import healthscore.scoring.drivers as drivers_module
+
+    rng = np.random.default_rng(12)
+    points = np.round(rng.normal(0, 3, (23, 9)), 1)
+    points[rng.random(points.shape) < 0.2] = 0.0  # zero points: neither hurting nor helping
+    whole = drivers_module.find_drivers(points, k=4)
+    monkeypatch.setattr(drivers_module, "DRIVER_ROWS", 5)  # 5 blocks, the last one short
+    blocks = drivers_module.find_drivers(points, k=4)
+    for name in ("hurting", "hurting_points", "helping", "helping_points"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name))
+    assert (whole.hurting[:, 0] >= 0).sum() > 15
+    empty = drivers_module.find_drivers(np.zeros((0, 9)), k=4)
+    assert empty.hurting.shape == (0, 4)

@@ -61,6 +61,10 @@ class Drivers:
     helping_points: np.ndarray
 
 
+#: Rows whose drivers are found at a time (:func:`find_drivers`; the same drivers for any value).
+DRIVER_ROWS = 4_096
+
+
 def _top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (n, k) of the ``k`` largest positive values per row, largest first."""
     n, p = values.shape
@@ -97,9 +101,15 @@ def find_drivers(points: np.ndarray, *, k: int = 5) -> Drivers:
     k : int
     """
     points = np.asarray(points, dtype=np.float64)
-    hurt, hurt_val = _top_k(-points, k)
-    helps, helps_val = _top_k(points, k)
-    return Drivers(hurt, -hurt_val, helps, helps_val)
+    parts = []
+    # rows a block at a time: each row's drivers are its own, and the (rows x features)
+    # temporaries of the partition stay a few MiB however many accounts there are
+    for start in range(0, max(len(points), 1), DRIVER_ROWS):
+        block = points[start:start + DRIVER_ROWS]
+        hurt, hurt_val = _top_k(-block, k)
+        helps, helps_val = _top_k(block, k)
+        parts.append((hurt, -hurt_val, helps, helps_val))
+    return Drivers(*(np.concatenate(column) for column in zip(*parts)))
 
 
 def profile_mask(feature_names: Sequence[str], profile: Sequence[str]) -> np.ndarray:
