@@ -111,8 +111,9 @@ def attribute_changes(
     # change are transient and each account's lines its own, so the parts add up to
     # the same table
     step = max(int(CHANGE_ACCOUNTS), 1)
+    scores = tuple(frame.set_index("account_id")["health_score"] for frame in (current_scores, previous_scores))
     parts = [_changes_of(both[start:start + step], current, previous, cur_ids, prev_ids, split=split,
-                         previous_scores=previous_scores, current_scores=current_scores,
+                         scores=scores,
                          model_changed=model_changed, previous_as_of=previous_as_of, catalogue=catalogue,
                          top=top, currency=currency, previous_model_points=previous_model_points,
                          versions=versions)
@@ -121,12 +122,13 @@ def attribute_changes(
 
 
 def _changes_of(both: pd.Index, current: pd.DataFrame, previous: pd.DataFrame, cur_ids: pd.Index,
-                prev_ids: pd.Index, *, split: bool, current_scores: pd.DataFrame,
-                previous_scores: pd.DataFrame, model_changed: bool, previous_as_of: pd.Timestamp,
+                prev_ids: pd.Index, *, split: bool, scores: tuple[pd.Series, pd.Series],
+                model_changed: bool, previous_as_of: pd.Timestamp,
                 catalogue: Mapping[str, Any], top: int, currency: str,
                 previous_model_points: pd.DataFrame | None,
                 versions: tuple[str, str] | None) -> pd.DataFrame:
-    """:func:`attribute_changes` of the accounts ``both`` (on both dates)."""
+    """:func:`attribute_changes` of the accounts ``both`` (on both dates); ``scores``:
+    the health score by account id on the current and the previous date."""
     # positions, not copies: a points frame is an account's every feature and value
     at_cur, at_prev = cur_ids.get_indexer(both), prev_ids.get_indexer(both)
     # the data's part: one model (the previous one, split) on both dates
@@ -164,10 +166,8 @@ def _changes_of(both: pd.Index, current: pd.DataFrame, previous: pd.DataFrame, c
     feat = pick[rows_i, cols_k]
     entries = [catalogue_entry(catalogue, n) for n in names]
     account = both.to_numpy()
-    score_change = (
-        pd.Series(account).map(current_scores.set_index("account_id")["health_score"]).to_numpy(np.float64)
-        - pd.Series(account).map(previous_scores.set_index("account_id")["health_score"]).to_numpy(np.float64)
-    )
+    score_now, score_before = (pd.Series(account).map(score).to_numpy(np.float64) for score in scores)
+    score_change = score_now - score_before
     lines = pd.DataFrame({
         "row": rows_i,
         "rank": cols_k + 1,
