@@ -322,14 +322,11 @@ def hurt_summary(points: Any, risk_list: pd.DataFrame, *, min_points: float,
             by_feature[feature] = accounts
             stats.append((feature, accounts.size, np.nansum(arr[rows]), pts.sum()))
     features = pd.DataFrame(stats, columns=["feature", "accounts", "arr", "points"])
-    named = catalogue_columns(features[["feature"]], catalogue)
-    if points is not None and "label" in getattr(points, "columns", ()) and len(features):
-        # long rows normalised already: their own label and family
-        first = points.drop_duplicates("feature").set_index("feature")
-        named["label"] = named["feature"].map(first["label"]).where(
-            named["feature"].isin(first.index), named["label"])
-        named["family"] = named["feature"].map(first["family"]).where(
-            named["feature"].isin(first.index), named["family"])
+    # the catalogue's label and family, unless long rows carry their own
+    given = [c for c in ("label", "family") if points is not None and c in points.columns]
+    named = features[["feature"]] if not given or features.empty else features[["feature"]].merge(
+        points[["feature", *given]].drop_duplicates("feature"), on="feature", how="left")
+    named = catalogue_columns(named, catalogue)
     features = features.assign(label=named["label"].to_numpy(), family=named["family"].to_numpy())
     features = features.set_index("feature").sort_index()
     by_label: dict[str, list[np.ndarray]] = {}

@@ -11,6 +11,7 @@ the scoring run's (``run/<as_of>.json``: ``arr_at_risk``,
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 import numpy as np
@@ -128,7 +129,6 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
     total = max(len(inputs.risk_list), 1)
     rows = []
     if not now.empty:
-        grouped = now
         if not has_before:
             prev_counts = pd.Series(dtype=float)
         elif inputs.previous_hurt is not None:
@@ -136,7 +136,7 @@ def driver_patterns(inputs: ReportInputs, *, min_points: float, currency: str, t
         else:
             prev_counts = hurt_accounts(inputs.previous_points, min_points=min_points, profile=inputs.profile,
                                         accounts=inputs.risk_list["account_id"])
-        grouped = grouped.assign(before=grouped.index.map(prev_counts).astype("float64"))
+        grouped = now.assign(before=now.index.map(prev_counts).astype("float64"))
         if has_before:
             grouped["before"] = grouped["before"].fillna(0)
         grouped = grouped.sort_values(["accounts", "arr"], ascending=False)
@@ -246,8 +246,6 @@ def table_json(records: pd.DataFrame) -> Markup:
 
 def table_records(page_json: str) -> list[dict[str, Any]]:
     """The records of :func:`table_json`'s text, as the page's script makes them."""
-    import json
-
     table = json.loads(page_json)
     return [dict(zip(table["columns"], values)) for values in table["data"]]
 
