@@ -16,7 +16,8 @@ import pytest
 
 from healthscore.errors import DataError, SchemaError
 from healthscore.scoring.arr_range import (
-    ARR_RANGE_COLUMNS, STREAM_BLOCK, TOTAL, arr_at_risk, describe_range, interval_coverage,
+    ARR_RANGE_COLUMNS, STREAM_BLOCK, TOTAL, arr_at_risk, arr_at_risk_groups, describe_range,
+    interval_coverage,
 )
 
 
@@ -138,6 +139,24 @@ def test_results_do_not_depend_on_chunk_accounts():
     pd.testing.assert_frame_equal(
         arr_at_risk(frame, n_draws=300, random_state=42, chunk_accounts=STREAM_BLOCK), whole,
         check_exact=True)
+
+
+@pytest.mark.parametrize("logit_sd", [0.0, 0.3])
+def test_several_groupings_read_one_set_of_draws(logit_sd):
+    frame = _portfolio(2 * STREAM_BLOCK + 31, seed=5, groups=3)
+    frame["owner"] = np.random.default_rng(6).choice(["ann", "bo", "cy", "di", "ed"], len(frame))
+    options = dict(n_draws=500, random_state=3, logit_sd=logit_sd)
+    tables = arr_at_risk_groups(frame, by=(None, "segment", "owner"), **options)
+    assert len(tables) == 3
+    totals = [t.loc[t["group"] == TOTAL].reset_index(drop=True) for t in tables]
+    for other in totals[1:]:  # the same draws: the same total row in every table
+        pd.testing.assert_frame_equal(other, totals[0], check_exact=True)
+    for by, table in zip((None, "segment", "owner"), tables):  # each as it reads alone
+        pd.testing.assert_frame_equal(table, arr_at_risk(frame, by=by, **options), check_exact=True)
+    owners = tables[2].set_index("group").drop(TOTAL)
+    assert list(owners.index) == ["ann", "bo", "cy", "di", "ed"]
+    assert owners["accounts"].sum() == len(frame)
+    assert owners["expected_arr_lost"].sum() == pytest.approx(totals[0]["expected_arr_lost"][0])
 
 
 def test_the_seed_moves_only_the_monte_carlo_columns():

@@ -8,6 +8,8 @@ accounts lost is ``sum_i Bernoulli(p_i)`` (a Poisson-binomial variable).
 * :func:`arr_at_risk`: per group and in total, the expected ARR and accounts lost
   (exact) and the central ``level`` range of each (the count exactly, the ARR by seeded
   Monte Carlo).
+* :func:`arr_at_risk_groups`: the same for several groupings at once (the book, per
+  segment, per owner), every table from one set of draws.
 * :func:`interval_coverage`: the share of realised outcomes inside their range, to
   check the ranges against what happened.
 * :func:`describe_range`: ``$1.2M expected (80% range $900k–$1.5M)``, in the
@@ -18,23 +20,26 @@ whose cumulative probability is at least ``q``; the range is the ``(1 - level) /
 ``(1 + level) / 2`` quantiles, both ends included, so it holds at least ``level`` of the
 probability (exactly for the count, up to Monte Carlo error for the ARR).
 
-Random numbers (why the draws do not depend on ``chunk_accounts``): accounts are put in
-group order (a stable sort, so frame order within a group) and cut into fixed blocks of
-:data:`STREAM_BLOCK` accounts; block ``b`` draws its ``STREAM_BLOCK x n_draws`` uniforms
-from its own PCG64 stream, ``SeedSequence(random_state, spawn_key=(b,))`` (the ``b``-th
-child of ``SeedSequence(random_state).spawn``). A chunk is a whole number of blocks and
-the ARR lost is summed per (block, group) segment and added in block order, so every
+Random numbers (why the draws do not depend on ``chunk_accounts`` or on the groups):
+accounts are taken in frame order and cut into fixed blocks of :data:`STREAM_BLOCK`
+accounts; block ``b`` draws its ``STREAM_BLOCK x n_draws`` uniforms from its own PCG64
+stream, ``SeedSequence(random_state, spawn_key=(b,))`` (the ``b``-th child of
+``SeedSequence(random_state).spawn``). A chunk is a whole number of blocks, each block's
+ARR lost is summed per group (a sparse product) and blocks are added in order, so every
 sum is done in the same order whatever the chunk: the results are bit-for-bit the same.
-They do change when the frame's rows are reordered within a group (other accounts get
-other streams), as any Monte Carlo keyed by position would.
+Every grouping of :func:`arr_at_risk_groups` reads the same draws, so the total row is
+the same in each table. The draws do change when the frame's rows are reordered (other
+accounts get other streams), as any Monte Carlo keyed by position would.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from numpy.typing import ArrayLike
 
 from healthscore.errors import DataError, SchemaError
@@ -137,36 +142,62 @@ def arr_at_risk(
     tails below 1e-15. The ARR range is Monte Carlo over the same accounts; its memory
     is O(groups x n_draws + chunk x n_draws) whatever the number of accounts.
     """
+    return arr_at_risk_groups(frame, arr=arr, risk=risk, by=(by,), level=level, n_draws=n_draws,
+                              random_state=random_state, chunk_accounts=chunk_accounts,
+                              logit_sd=logit_sd)[0]
+
+
+def arr_at_risk_groups(
+    frame: pd.DataFrame,
+    *,
+    by: Sequence[str | None],
+    arr: str = "arr",
+    risk: str = "risk_proba",
+    level: float = 0.8,
+    n_draws: int = 4000,
+    random_state: int = 0,
+    chunk_accounts: int = 1024,
+    logit_sd: float = 0.0,
+) -> list[pd.DataFrame]:
+    """:func:`arr_at_risk` of each grouping of ``by``, one table each, in order, all
+    from the same draws: the book's portfolio is drawn once, whatever the number of
+    groupings, and the total row is the same in every table. The other parameters,
+    the columns and the errors are :func:`arr_at_risk`'s."""
     _check_options(level=level, n_draws=n_draws, random_state=random_state,
                    chunk_accounts=chunk_accounts)
-    amounts = _amounts(frame, arr)
-    proba = _probabilities(frame, risk)
-    codes, labels = _groups(frame, by)
-
-    order = np.argsort(codes, kind="stable")
-    amounts, proba, codes = amounts[order], proba[order], codes[order]
-    starts = np.searchsorted(codes, np.arange(len(labels) + 1))
     if not (np.isfinite(logit_sd) and logit_sd >= 0):
         raise ValueError(f"arr_at_risk: logit_sd must be a finite number >= 0, got {logit_sd!r}")
-    losses, lost_counts = _simulate_losses(amounts, proba, codes, len(labels), n_draws=n_draws,
-                                           random_state=random_state, chunk_accounts=chunk_accounts,
-                                           logit_sd=float(logit_sd))
+    amounts = _amounts(frame, arr)
+    proba = _probabilities(frame, risk)
+    groupings = [_groups(frame, column) for column in by]
+    total_codes = np.zeros(len(frame), dtype=np.int64)
+    draws = _simulate_losses(amounts, proba, [total_codes, *(codes for codes, _ in groupings)],
+                             [1, *(len(labels) for _, labels in groupings)], n_draws=n_draws,
+                             random_state=random_state, chunk_accounts=chunk_accounts,
+                             logit_sd=float(logit_sd))
     low_q, high_q = (1 - level) / 2, (1 + level) / 2
+    (total_losses, total_lost), *group_draws = draws
 
-    rows, counts = [], []
-    for g, label in enumerate(labels):
-        a, p = amounts[starts[g]:starts[g + 1]], proba[starts[g]:starts[g + 1]]
-        counts.append(count_distribution(p) if logit_sd == 0 else lost_counts[g])
-        if by is not None:
-            rows.append(_row(label, a, p, losses[g], counts[-1], low_q, high_q))
-    if by is None:  # the one group is the total
-        total_losses, total_count = losses[0], counts[0]
-    else:  # the same draws summed draw by draw; the counts convolved
-        total_losses = losses.sum(axis=0) if len(labels) else np.zeros(n_draws)
-        total_count = (convolve_all([trim(*c) for c in counts]) if logit_sd == 0
-                       else lost_counts.sum(axis=0))
-    rows.append(_row(TOTAL, amounts, proba, total_losses, total_count, low_q, high_q))
-    return pd.DataFrame(rows, columns=list(ARR_RANGE_COLUMNS))
+    tables = []
+    for column, (codes, labels), (losses, lost_counts) in zip(by, groupings, group_draws):
+        rows, counts = [], []
+        if column is not None:
+            order = np.argsort(codes, kind="stable")
+            starts = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+            for g, label in enumerate(labels):
+                members = order[starts[g]:starts[g + 1]]
+                a, p = amounts[members], proba[members]
+                counts.append(count_distribution(p) if logit_sd == 0 else lost_counts[g])
+                rows.append(_row(label, a, p, losses[g], counts[-1], low_q, high_q))
+        if logit_sd > 0:
+            total_count = total_lost[0]
+        elif column is None:
+            total_count = count_distribution(proba)
+        else:  # the groups' exact distributions convolved
+            total_count = convolve_all([trim(*c) for c in counts])
+        rows.append(_row(TOTAL, amounts, proba, total_losses[0], total_count, low_q, high_q))
+        tables.append(pd.DataFrame(rows, columns=list(ARR_RANGE_COLUMNS)))
+    return tables
 
 
 def interval_coverage(realised: ArrayLike, low: ArrayLike, high: ArrayLike) -> float:
@@ -307,46 +338,59 @@ def _groups(frame: pd.DataFrame, by: str | None) -> tuple[np.ndarray, list[Any]]
 
 
 def _simulate_losses(
-    amounts: np.ndarray, proba: np.ndarray, codes: np.ndarray, n_groups: int, *,
+    amounts: np.ndarray, proba: np.ndarray, groupings: Sequence[np.ndarray], sizes: Sequence[int], *,
     n_draws: int, random_state: int, chunk_accounts: int, logit_sd: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """ARR lost and accounts lost per group and draw, shapes (n_groups, n_draws);
-    accounts in group order. With ``logit_sd``, each draw shifts every logit by one
-    shared normal draw (its own seeded stream)."""
-    losses = np.zeros((n_groups, n_draws))
-    lost_counts = np.zeros((n_groups, n_draws))
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """ARR lost and accounts lost per group and draw, shapes (groups, n_draws), for each
+    grouping (group codes of the accounts, in frame order, and the number of groups).
+    With ``logit_sd``, each draw shifts every logit by one shared normal draw (its own
+    seeded stream); without, the counts per draw are not needed and stay 0."""
+    out = [(np.zeros((size, n_draws)), np.zeros((size, n_draws))) for size in sizes]
     n = len(amounts)
     if n == 0:
-        return losses, lost_counts
+        return out
     shift = None
     if logit_sd > 0:
         level = np.random.SeedSequence(random_state, spawn_key=(2**32 - 1,))
         shift = np.random.Generator(np.random.PCG64(level)).normal(0.0, logit_sd, n_draws)
         with np.errstate(divide="ignore"):
-            base = np.log(proba) - np.log1p(-proba)
+            base = (np.log(proba) - np.log1p(-proba)).astype(np.float32)
+        shift = shift.astype(np.float32)
     step = max(chunk_accounts // STREAM_BLOCK, 1) * STREAM_BLOCK
-    uniforms = np.empty((min(step, n), n_draws))
-    lost = np.empty(uniforms.shape, dtype=bool)
-    # segments cut at each block start and at each group's first account
-    cuts = np.union1d(np.arange(0, n, STREAM_BLOCK), np.flatnonzero(np.diff(codes)) + 1)
+    # single precision: a draw's uniforms and a block's sums (of at most STREAM_BLOCK
+    # amounts, about 1e-7 relative) are far finer than the Monte Carlo error
+    uniforms = np.empty((min(step, n), n_draws), dtype=np.float32)
+    lost = np.empty(uniforms.shape, dtype=np.float32)
+    chances, weights = proba.astype(np.float32), amounts.astype(np.float32)
     for start in range(0, n, step):
         stop = min(start + step, n)
         u, hit = uniforms[: stop - start], lost[: stop - start]
         for block_start in range(start, stop, STREAM_BLOCK):
             seed = np.random.SeedSequence(random_state, spawn_key=(block_start // STREAM_BLOCK,))
             rows = slice(block_start - start, min(block_start + STREAM_BLOCK, stop) - start)
-            np.random.Generator(np.random.PCG64(seed)).random(out=u[rows])
+            np.random.Generator(np.random.PCG64(seed)).random(out=u[rows], dtype=np.float32)
         if shift is None:
-            np.less(u, proba[start:stop, None], out=hit)
+            np.less(u, chances[start:stop, None], out=hit, casting="unsafe")
         else:
-            np.less(u, 1.0 / (1.0 + np.exp(-(base[start:stop, None] + shift[None, :]))), out=hit)
-        inside = cuts[np.searchsorted(cuts, start):np.searchsorted(cuts, stop)]
-        for lo, hi in zip(inside, [*inside[1:], stop]):
-            # a segment's ARR lost in each draw: sum of a_i over its accounts lost
-            losses[codes[lo]] += np.einsum("i,ij->j", amounts[lo:hi], hit[lo - start:hi - start])
-            if shift is not None:
-                lost_counts[codes[lo]] += hit[lo - start:hi - start].sum(axis=0)
-    return losses, lost_counts
+            chance = np.add(base[start:stop, None], shift[None, :], out=hit)
+            np.negative(chance, out=chance)
+            np.exp(chance, out=chance)
+            chance += 1.0
+            np.reciprocal(chance, out=chance)  # sigmoid(base + shift), in place
+            np.less(u, chance, out=hit, casting="unsafe")
+        weighted = np.multiply(hit, weights[start:stop, None], out=u)  # a_i where lost, else 0
+        for block_start in range(start, stop, STREAM_BLOCK):
+            cols = slice(block_start, min(block_start + STREAM_BLOCK, stop))
+            rows = slice(cols.start - start, cols.stop - start)
+            for codes, (losses, lost_counts) in zip(groupings, out):
+                # the block's groups, one sparse row each: their sums in one product
+                present, local = np.unique(codes[cols], return_inverse=True)
+                members = scipy.sparse.csr_matrix(
+                    (np.ones(local.size, dtype=np.float32), (local, np.arange(local.size))), shape=(present.size, local.size))
+                losses[present] += members @ weighted[rows]
+                if shift is not None:
+                    lost_counts[present] += members @ hit[rows]
+    return out
 
 
 def _row(label: Any, a: np.ndarray, p: np.ndarray, draws: np.ndarray,

@@ -188,15 +188,18 @@ def arr_ranges(risk_list: pd.DataFrame, *, level: float = 0.8, logit_sd: float =
     the whole book (``None``) and per value of each column of ``by``
     (:func:`healthscore.scoring.arr_range.arr_at_risk`; ``logit_sd``, the model's
     ``level_sd``, makes losses move together; a missing ARR counts 0, a missing group
-    ``unknown``): one dict per group, ``by`` naming its column (``all`` for the book)."""
-    from healthscore.scoring.arr_range import arr_at_risk
+    ``unknown``): one dict per group, ``by`` naming its column (``all`` for the book).
+    Every grouping reads the same draws of the book
+    (:func:`~healthscore.scoring.arr_range.arr_at_risk_groups`)."""
+    from healthscore.scoring.arr_range import arr_at_risk_groups
 
     frame = risk_list.assign(arr=risk_list["arr"].fillna(0.0))
-    out = []
     for column in by:
         if column is not None:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), "unknown")
-        table = arr_at_risk(frame, by=column, level=level, logit_sd=logit_sd, random_state=random_state)
+    tables = arr_at_risk_groups(frame, by=by, level=level, logit_sd=logit_sd, random_state=random_state)
+    out = []
+    for column, table in zip(by, tables):
         if column is not None:
             table = table.loc[table["group"] != "all"]
         out += [{"by": column or "all", **{k: (v.item() if hasattr(v, "item") else v)
