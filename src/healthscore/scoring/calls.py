@@ -97,19 +97,21 @@ def make_calls(
     frame["urgency"] = urgency
     frame["priority"] = at_stake * (1 + urgency)
     frame["why_now"] = [_why_now(k, d, s) for k, d, s in zip(kinds, days[keep], soon)]
+    frame["alert_reason"] = alert_reason[keep].to_numpy(dtype=object)
+    frame["owner"] = frame["owner"].astype("string").fillna("(no owner)")
+    frame = frame.sort_values(["owner", "priority", "account_id"], ascending=[True, False, True],
+                              kind="stable")
+    frame["rank"] = frame.groupby("owner", sort=False).cumcount() + 1
+    frame = frame.loc[frame["rank"] <= params.per_owner].copy()
 
+    # the reasons of the calls kept only (the priority does not read them)
     lead = [_lead(a, r, changes, points, catalogue, profile)
-            for a, r in zip(frame["account_id"], alert_reason[keep])]
+            for a, r in zip(frame["account_id"], frame["alert_reason"])]
     drivers = frame["top_drivers"].astype("string").fillna("").to_numpy(dtype=object)
     frame["reason"] = [text or (d.split("; ")[0] if d else "") for (text, _, _), d in zip(lead, drivers)]
     frame["next_step"] = [
         (step_for(f, fam, overrides=step_overrides) if f else None) or DEFAULT_STEP
         for _, f, fam in lead]
-    frame["owner"] = frame["owner"].astype("string").fillna("(no owner)")
-    frame = frame.sort_values(["owner", "priority", "account_id"], ascending=[True, False, True],
-                              kind="stable")
-    frame["rank"] = frame.groupby("owner", sort=False).cumcount() + 1
-    frame = frame.loc[frame["rank"] <= params.per_owner]
     for column in ("reason", "next_step", "why_now", "owner"):
         frame[column] = frame[column].astype("string")
     return frame.loc[:, list(CALL_COLUMNS)].reset_index(drop=True)
