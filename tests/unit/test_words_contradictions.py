@@ -86,6 +86,30 @@ def test_standing_compares_within_the_segment_when_it_is_big_enough():
     assert book_wide.set_index("account_id").loc[3, "standing"] == pytest.approx(3 / 7)
 
 
+def test_standing_equals_the_average_rank_among_the_group_or_the_book():
+    rng = np.random.default_rng(11)
+    n = 400
+    value = rng.integers(0, 30, n).astype(float)  # many ties
+    value[rng.random(n) < 0.1] = np.nan
+    book = pd.DataFrame({"account_id": np.arange(n) * 3, "f__x__7d": value})
+    segment = pd.Series(rng.choice(["A", "B", "C"], n, p=[0.6, 0.37, 0.03]), index=book["account_id"])
+    asked = book["account_id"].to_numpy()[rng.random(n) < 0.3]
+    found = peer_standing(book, ["f__x__7d"], directions={"f__x__7d": -1}, groups=segment,
+                          accounts=asked, min_peers=20).set_index("account_id")["standing"]
+    # the reference: pandas' average rank, within the segment when it has 20 values
+    worse = pd.Series(-value, index=book["account_id"])
+    def share(v):
+        rank, count = v.rank(method="average"), v.count()
+        return (rank - 1) / (count - 1)
+    seg = segment.reindex(worse.index)
+    inside = worse.groupby(seg).transform(share)
+    big = worse.groupby(seg).transform("count") >= 20
+    expected = inside.where(big, share(worse)).loc[asked]
+    assert list(found.index) == list(asked)
+    np.testing.assert_allclose(found.to_numpy(), expected.to_numpy())
+    assert found.isna().sum() == np.isnan(value[np.isin(book["account_id"], asked)]).sum() > 0
+
+
 def test_standing_of_a_few_accounts_equals_the_whole_books_and_leaves_the_rest_blank():
     from healthscore.scoring.profile import with_standing
 
