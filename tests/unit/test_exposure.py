@@ -109,6 +109,30 @@ def hazard_model():
     return exported, X[exported.feature_names]
 
 
+def test_interval_contributions_equal_every_rows_treeshap_and_split_the_trees(hazard_model):
+    from healthscore.model.exposure import INTERVAL_COLUMNS
+    from healthscore.model.tree_split import split_trees
+
+    exported, X = hazard_model
+    model = exported.model  # the HealthScoreModel under the hazard predictor
+    rows, owner = expand_intervals(X)
+    assert len(rows) > len(X)  # monthly contracts: several intervals each
+    whole = model.contributions(rows)
+    np.testing.assert_allclose(model.interval_contributions(rows, owner, varying=INTERVAL_COLUMNS),
+                               whole, rtol=0, atol=1e-10)
+    fixed, moving = split_trees(model.booster_, INTERVAL_COLUMNS)
+    assert fixed.num_trees() + moving.num_trees() == model.booster_.num_trees()
+    assert fixed.num_trees() > 0 and moving.num_trees() > 0
+    at = [model.booster_.feature_name().index(c) for c in INTERVAL_COLUMNS]
+    matrix = model._matrix(rows)
+    assert np.all(fixed.predict(matrix, pred_contrib=True)[:, at] == 0)  # never splits on them
+    np.testing.assert_allclose(fixed.predict(matrix, raw_score=True) + moving.predict(matrix, raw_score=True),
+                               model.predict_margin(rows), rtol=0, atol=1e-10)
+    # no tree on the varying columns: every tree is fixed, the whole model explained once per account
+    only, none = split_trees(model.booster_, ["not_a_column"])
+    assert none is None and only.num_trees() == model.booster_.num_trees()
+
+
 def test_horizon_points_add_up_to_the_score_exactly(hazard_model):
     exported, X = hazard_model
     explanation = explain_model(exported, X)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -30,6 +31,7 @@ from healthscore.model.encoding import encode_frame, learn_columns
 from healthscore.model.exposure import LEAD
 from healthscore.model.model_files import read_model, write_model
 from healthscore.model.split import stratified_holdout
+from healthscore.model.tree_split import split_trees
 
 class HealthScoreModel(ClassifierMixin, BaseEstimator):
     """Calibrated LightGBM binary classifier of churn (label 1 = churned).
@@ -418,6 +420,34 @@ class HealthScoreModel(ClassifierMixin, BaseEstimator):
         """
         matrix = self._matrix(X)
         return self.booster_.predict(matrix, pred_contrib=True, num_threads=self.n_jobs)
+
+    def interval_contributions(self, rows: pd.DataFrame, owner: np.ndarray, *,
+                               varying: Sequence[str]) -> np.ndarray:
+        """:meth:`contributions` of ``rows``, the intervals of accounts: the rows of one
+        account (the same ``owner``, consecutive) differ only in the ``varying``
+        columns. The trees that split on none of them are explained on each account's
+        first row and repeated over its rows, the others on every row
+        (:func:`healthscore.model.tree_split.split_trees`): equal to
+        ``contributions(rows)`` up to the order of floating-point additions."""
+        owner = np.asarray(owner)
+        fixed, moving = self._tree_split(tuple(varying))
+        if fixed is None or len(rows) == 0:
+            return self.contributions(rows)
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        account = np.cumsum(first) - 1
+        out = fixed.predict(self._matrix(rows.iloc[np.flatnonzero(first)]), pred_contrib=True,
+                            num_threads=self.n_jobs)[account]
+        if moving is not None:
+            out += moving.predict(self._matrix(rows), pred_contrib=True, num_threads=self.n_jobs)
+        return out
+
+    def _tree_split(self, varying: tuple[str, ...]) -> tuple[Any, Any]:
+        """The booster's trees cut by ``varying`` (cached per booster and columns)."""
+        key = (id(self.booster_), varying)
+        cached = getattr(self, "_tree_splits", None)
+        if cached is None or cached[0] != key:
+            self._tree_splits = cached = (key, split_trees(self.booster_, varying))
+        return cached[1]
 
     # --------------------------------------------------------------- persistence
 

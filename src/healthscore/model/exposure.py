@@ -177,6 +177,10 @@ def account_exposure(frame: pd.DataFrame, horizon: Horizon) -> pd.DataFrame:
     return frame.drop(columns=list(ACCOUNT_EXPOSURE), errors="ignore").join(extra)
 
 
+#: The columns in which the intervals of one account differ (:func:`expand_intervals`).
+INTERVAL_COLUMNS = ("exposure__lead_days", "exposure__renewal_index")
+
+
 def expand_intervals(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per interval of each account row of ``X`` (with :data:`ACCOUNT_EXPOSURE`).
 

@@ -35,7 +35,7 @@ from scipy.special import expit
 from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel
-from healthscore.model.exposure import combine_hazards, expand_intervals, horizon_weights
+from healthscore.model.exposure import INTERVAL_COLUMNS, combine_hazards, expand_intervals, horizon_weights
 from healthscore.model.predictor import HazardPredictor
 from healthscore.model.scale import round_score
 from healthscore.scoring.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
@@ -264,7 +264,7 @@ def explain_horizon(hazard: HazardPredictor, X: pd.DataFrame, *, scale: Any) -> 
     model = hazard.model
     rows, owner = expand_intervals(X)
     n = len(X)
-    contributions = model.contributions(rows)
+    contributions = model.interval_contributions(rows, owner, varying=INTERVAL_COLUMNS)
     calibrator = model.calibrator_
     factor = float(scale.factor)
     lead = np.broadcast_to(np.asarray(model.lead_years(rows), dtype=np.float64), (len(rows),))
