@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from healthscore.errors import DataError, HealthscoreError, ModelError, ValidationError
-from healthscore.scoring.spark import _task_error, model_folder_of
+from healthscore.scoring.tasks import model_folder_of, task_error
 from healthscore.scoring.spool import Spool, write_part
 
 
@@ -50,7 +50,7 @@ def test_only_empty_parts_merge_to_an_empty_file_with_the_columns(tmp_path):
     ("NotAnError", HealthscoreError),
 ])
 def test_a_task_error_comes_back_of_its_class_naming_the_bucket(kind, expected):
-    error = _task_error(3, "/data/buckets", kind, "accounts.account_id: duplicate key 17")
+    error = task_error(3, "/data/buckets", kind, "accounts.account_id: duplicate key 17")
     assert type(error) is expected
     assert str(error) == "bucket 3 of /data/buckets: accounts.account_id: duplicate key 17"
     assert not isinstance(error, ValidationError)

@@ -104,8 +104,8 @@ def run(args: argparse.Namespace, params: Params) -> int:
                                      master=getattr(args, "spark_master", None), bounds=params.buckets,
                                      **options)
         elif bucketed:
-            outputs = score_buckets_locally(source, exported, layout=layout, bounds=params.buckets,
-                                            **options)
+            outputs = score_buckets_locally(source, exported, model=model, layout=layout,
+                                            bounds=params.buckets, **options)
         else:
             outputs = score_date(tables, exported, **options)
         from healthscore.scoring.challenger import finish_scoring
@@ -159,7 +159,8 @@ def score_on_spark(source, exported, *, model, layout, master, **options):
     """:func:`healthscore.scoring.spark.score_spark` on the active Spark session or a new
     one on ``master`` (stopped after, when this run started it)."""
     from healthscore.features.spark import spark_session
-    from healthscore.scoring.spark import model_folder_of, score_spark
+    from healthscore.scoring.spark import score_spark
+    from healthscore.scoring.tasks import model_folder_of
 
     folder = model_folder_of(model)  # before Spark starts: a URI is refused at once
     spark, started = spark_session(master, app_name="healthscore-score")
@@ -170,18 +171,33 @@ def score_on_spark(source, exported, *, model, layout, master, **options):
             spark.stop()
 
 
-def score_buckets_locally(source, exported, *, layout, bounds, previous, **options):
-    """:func:`healthscore.scoring.buckets.score_bucketed` on this machine; a bucketed
-    folder's previous date is split per bucket first (:mod:`healthscore.scoring.bucket_split`:
-    one pass over its files, not one per bucket), the parts removed after."""
+def score_buckets_locally(source, exported, *, model, layout, bounds, previous, **options):
+    """:func:`healthscore.scoring.buckets.score_bucketed` on this machine, one bucket at a
+    time or ``bounds.workers`` at once (:func:`healthscore.scoring.pool.score_pool`: a
+    bucketed folder and a model folder); a bucketed folder's previous date is split per
+    bucket first (:mod:`healthscore.scoring.bucket_split`: one pass over its files, not
+    one per bucket), the parts removed after."""
     from healthscore.io.buckets import read_meta
+    from healthscore.model.export import is_model_uri
     from healthscore.scoring.bucket_split import split_previous
     from healthscore.scoring.buckets import score_bucketed
 
-    if isinstance(source, (str, Path)):
+    folder = isinstance(source, (str, Path))
+    workers = int(getattr(bounds, "workers", 1))
+    if workers > 1 and (not folder or is_model_uri(str(model))):
+        log.warning("buckets.workers %d: one bucket at a time (%s)", workers,
+                    "a SQL source is read by the run's process" if not folder
+                    else "the workers load a model folder, not a registry URI: export it")
+        workers = 1
+    if folder:
         previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
         release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
     try:
+        if workers > 1:
+            from healthscore.scoring.pool import score_pool
+
+            return score_pool(source, exported, model_dir=model, workers=workers, spool_root=layout.root,
+                              bounds=bounds, previous=previous, **options)
         return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
                               previous=previous, **options)
     finally:

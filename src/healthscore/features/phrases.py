@@ -9,6 +9,7 @@ unit, the scale said: ``CSAT 1.9 of 5``), the one formatter of a value. Pure.
 
 from __future__ import annotations
 
+import functools
 import string
 from typing import Any, Mapping
 
@@ -210,6 +211,15 @@ def _value_in_phrase(info: FeatureInfo, value: Any, spec: str, conversion: str |
     return format_value(value, info.unit, spec=spec or None, currency=currency)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_phrase(phrase: str) -> tuple[tuple[tuple[Any, ...], ...], tuple[str, ...]]:
+    """A phrase's pieces (``string.Formatter().parse``) and the literal after each,
+    parsed once per phrase, not once per row."""
+    parsed = tuple(string.Formatter().parse(phrase))
+    following = tuple(parsed[i + 1][0] if i + 1 < len(parsed) else "" for i in range(len(parsed)))
+    return parsed, following
+
+
 def render_phrase(info: FeatureInfo, row: Mapping, *, currency: str = "$") -> str:
     """The entry's phrase for one row (a dict or Series of feature values).
 
@@ -224,8 +234,7 @@ def render_phrase(info: FeatureInfo, row: Mapping, *, currency: str = "$") -> st
         return f"{info.label}: not available"
     if not info.phrase:
         return f"{info.label}: {value_text(info, value, currency=currency)}"
-    parsed = list(string.Formatter().parse(info.phrase))
-    following = [parsed[i + 1][0] if i + 1 < len(parsed) else "" for i in range(len(parsed))]
+    parsed, following = _parse_phrase(info.phrase)
     pieces: list[str] = []
     complete = True
     for (literal, field, spec, conversion), after in zip(parsed, following):
