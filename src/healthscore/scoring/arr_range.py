@@ -357,11 +357,12 @@ def _simulate_losses(
             base = (np.log(proba) - np.log1p(-proba)).astype(np.float32)
         shift = shift.astype(np.float32)
     step = max(chunk_accounts // STREAM_BLOCK, 1) * STREAM_BLOCK
-    # single precision: a draw's uniforms and a block's sums (of at most STREAM_BLOCK
-    # amounts, about 1e-7 relative) are far finer than the Monte Carlo error
+    # the uniforms and the lost flags in single precision (far finer than the Monte
+    # Carlo error); the amounts and their sums in double, so no sum exceeds its ARR
     uniforms = np.empty((min(step, n), n_draws), dtype=np.float32)
     lost = np.empty(uniforms.shape, dtype=np.float32)
-    chances, weights = proba.astype(np.float32), amounts.astype(np.float32)
+    arr_lost = np.empty(uniforms.shape, dtype=np.float64)
+    chances = proba.astype(np.float32)
     for start in range(0, n, step):
         stop = min(start + step, n)
         u, hit = uniforms[: stop - start], lost[: stop - start]
@@ -378,7 +379,7 @@ def _simulate_losses(
             chance += 1.0
             np.reciprocal(chance, out=chance)  # sigmoid(base + shift), in place
             np.less(u, chance, out=hit, casting="unsafe")
-        weighted = np.multiply(hit, weights[start:stop, None], out=u)  # a_i where lost, else 0
+        weighted = np.multiply(hit, amounts[start:stop, None], out=arr_lost[: stop - start])  # a_i if lost
         for block_start in range(start, stop, STREAM_BLOCK):
             cols = slice(block_start, min(block_start + STREAM_BLOCK, stop))
             rows = slice(cols.start - start, cols.stop - start)
@@ -386,10 +387,10 @@ def _simulate_losses(
                 # the block's groups, one sparse row each: their sums in one product
                 present, local = np.unique(codes[cols], return_inverse=True)
                 members = scipy.sparse.csr_matrix(
-                    (np.ones(local.size, dtype=np.float32), (local, np.arange(local.size))), shape=(present.size, local.size))
+                    (np.ones(local.size), (local, np.arange(local.size))), shape=(present.size, local.size))
                 losses[present] += members @ weighted[rows]
                 if shift is not None:
-                    lost_counts[present] += members @ hit[rows]
+                    lost_counts[present] += members.astype(np.float32) @ hit[rows]
     return out
 
 
