@@ -53,6 +53,10 @@ TOTAL = "all"
 #: Accounts per random stream. Fixed, so that the draws do not depend on the chunking.
 STREAM_BLOCK = 256
 
+#: Runs of whole blocks summed at once (in threads), then added in order. Fixed, so
+#: that the sums do not depend on the machine.
+LANES = 2
+
 #: Columns of :func:`arr_at_risk`'s result, in order.
 ARR_RANGE_COLUMNS = (
     "group", "accounts", "arr", "expected_arr_lost", "arr_lost_low", "arr_lost_high",
@@ -357,40 +361,59 @@ def _simulate_losses(
             base = (np.log(proba) - np.log1p(-proba)).astype(np.float32)
         shift = shift.astype(np.float32)
     step = max(chunk_accounts // STREAM_BLOCK, 1) * STREAM_BLOCK
-    # the uniforms and the lost flags in single precision (far finer than the Monte
-    # Carlo error); the amounts and their sums in double, so no sum exceeds its ARR
-    uniforms = np.empty((min(step, n), n_draws), dtype=np.float32)
-    lost = np.empty(uniforms.shape, dtype=np.float32)
-    arr_lost = np.empty(uniforms.shape, dtype=np.float64)
     chances = proba.astype(np.float32)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        u, hit = uniforms[: stop - start], lost[: stop - start]
-        for block_start in range(start, stop, STREAM_BLOCK):
-            seed = np.random.SeedSequence(random_state, spawn_key=(block_start // STREAM_BLOCK,))
-            rows = slice(block_start - start, min(block_start + STREAM_BLOCK, stop) - start)
-            np.random.Generator(np.random.PCG64(seed)).random(out=u[rows], dtype=np.float32)
-        if shift is None:
-            np.less(u, chances[start:stop, None], out=hit, casting="unsafe")
-        else:
-            chance = np.add(base[start:stop, None], shift[None, :], out=hit)
-            np.negative(chance, out=chance)
-            np.exp(chance, out=chance)
-            chance += 1.0
-            np.reciprocal(chance, out=chance)  # sigmoid(base + shift), in place
-            np.less(u, chance, out=hit, casting="unsafe")
-        weighted = np.multiply(hit, amounts[start:stop, None], out=arr_lost[: stop - start])  # a_i if lost
-        for block_start in range(start, stop, STREAM_BLOCK):
-            cols = slice(block_start, min(block_start + STREAM_BLOCK, stop))
-            rows = slice(cols.start - start, cols.stop - start)
-            for codes, (losses, lost_counts) in zip(groupings, out):
-                # the block's groups, one sparse row each: their sums in one product
-                present, local = np.unique(codes[cols], return_inverse=True)
-                members = scipy.sparse.csr_matrix(
-                    (np.ones(local.size), (local, np.arange(local.size))), shape=(present.size, local.size))
-                losses[present] += members @ weighted[rows]
-                if shift is not None:
-                    lost_counts[present] += members.astype(np.float32) @ hit[rows]
+
+    def lane(first: int, last: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The sums over the accounts first..last - 1 (whole blocks), block by block."""
+        sums = [(np.zeros((size, n_draws)), np.zeros((size, n_draws))) for size in sizes]
+        # the uniforms and the lost flags in single precision (far finer than the Monte
+        # Carlo error); the amounts and their sums in double, so no sum exceeds its ARR
+        uniforms = np.empty((min(step, max(last - first, 0)), n_draws), dtype=np.float32)
+        lost = np.empty(uniforms.shape, dtype=np.float32)
+        arr_lost = np.empty(uniforms.shape, dtype=np.float64)
+        for start in range(first, last, step):
+            stop = min(start + step, last)
+            u, hit = uniforms[: stop - start], lost[: stop - start]
+            for block_start in range(start, stop, STREAM_BLOCK):
+                seed = np.random.SeedSequence(random_state, spawn_key=(block_start // STREAM_BLOCK,))
+                rows = slice(block_start - start, min(block_start + STREAM_BLOCK, stop) - start)
+                np.random.Generator(np.random.PCG64(seed)).random(out=u[rows], dtype=np.float32)
+            if shift is None:
+                np.less(u, chances[start:stop, None], out=hit, casting="unsafe")
+            else:
+                chance = np.add(base[start:stop, None], shift[None, :], out=hit)
+                np.negative(chance, out=chance)
+                np.exp(chance, out=chance)
+                chance += 1.0
+                np.reciprocal(chance, out=chance)  # sigmoid(base + shift), in place
+                np.less(u, chance, out=hit, casting="unsafe")
+            weighted = np.multiply(hit, amounts[start:stop, None], out=arr_lost[: stop - start])  # a_i if lost
+            for block_start in range(start, stop, STREAM_BLOCK):
+                cols = slice(block_start, min(block_start + STREAM_BLOCK, stop))
+                rows = slice(cols.start - start, cols.stop - start)
+                for codes, (losses, lost_counts) in zip(groupings, sums):
+                    # the block's groups, one sparse row each: their sums in one product
+                    present, local = np.unique(codes[cols], return_inverse=True)
+                    members = scipy.sparse.csr_matrix(
+                        (np.ones(local.size), (local, np.arange(local.size))), shape=(present.size, local.size))
+                    losses[present] += members @ weighted[rows]
+                    if shift is not None:
+                        lost_counts[present] += members.astype(np.float32) @ hit[rows]
+        return sums
+
+    # LANES fixed runs of whole blocks, each summed in its own thread (the draws, the
+    # comparisons and the sparse sums run outside the interpreter's lock), then added
+    # in lane order: the same sums whatever the chunk or the machine
+    blocks = -(-n // STREAM_BLOCK)
+    cuts = [min(n, -(-blocks * k // LANES) * STREAM_BLOCK) for k in range(LANES + 1)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=LANES) as pool:
+        lanes = list(pool.map(lambda k: lane(cuts[k], cuts[k + 1]), range(LANES)))
+    for sums in lanes:
+        for (losses, lost_counts), (more_losses, more_counts) in zip(out, sums):
+            losses += more_losses
+            lost_counts += more_counts
     return out
 
 
