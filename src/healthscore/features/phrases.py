@@ -163,7 +163,7 @@ def value_spec(entry: Any) -> str | None:
     if not phrase:
         return None
     try:
-        for _, field, spec, _ in string.Formatter().parse(phrase):
+        for _, field, spec, _ in _parse_phrase(phrase)[0]:
             if field == "value":
                 return spec or None
     except ValueError:

@@ -242,7 +242,10 @@ def _texts(frame: pd.DataFrame, names: list[str], rows: np.ndarray, feat: np.nda
             continue
         column = frame[names[j]].to_numpy()[rows[mask]]
         info = feature_info(names[j], entries[j])
-        out[mask] = [value_text(info, v, currency=currency, missing=NONE_RECORDED) for v in column]
+        # each distinct value worded once (code -1, a missing value, takes the last)
+        codes, distinct = pd.factorize(column)
+        words = [value_text(info, v, currency=currency, missing=NONE_RECORDED) for v in [*distinct, None]]
+        out[mask] = np.array(words, dtype=object)[codes]
     return out
 
 
