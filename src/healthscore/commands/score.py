@@ -189,15 +189,20 @@ def score_buckets_locally(source, exported, *, model, layout, bounds, previous, 
                     "a SQL source is read by the run's process" if not folder
                     else "the workers load a model folder, not a registry URI: export it")
         workers = 1
-    if folder:
+
+    def split(previous):
         previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
         release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
-    try:
-        if workers > 1:
-            from healthscore.scoring.pool import score_pool
+        return previous
 
-            return score_pool(source, exported, model_dir=model, workers=workers, spool_root=layout.root,
-                              bounds=bounds, previous=previous, **options)
+    if workers > 1:
+        from healthscore.scoring.pool import score_pool
+
+        return score_pool(source, exported, model_dir=model, workers=workers, spool_root=layout.root,
+                          bounds=bounds, previous=previous, prepare=split, **options)
+    if folder:
+        previous = split(previous)
+    try:
         return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
                               previous=previous, **options)
     finally:

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -35,7 +35,8 @@ _WORKER: dict[str, Any] = {}
 def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, workers: int,
                as_of: pd.Timestamp, features: Any, score: Any, alerts: Any,
                spool_root: str | Path, previous: Any = None, reuse: Any = None,
-               currency: str = "$", lifecycle: Any = None, bounds: Any = None) -> DateOutputs:
+               currency: str = "$", lifecycle: Any = None, bounds: Any = None,
+               prepare: Callable[[Any], Any] | None = None) -> DateOutputs:
     """:func:`~healthscore.scoring.buckets.score_bucketed` with ``workers`` buckets at once,
     each in a worker process.
 
@@ -48,6 +49,10 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
         Worker processes (at most one per bucket).
     spool_root : path
         The output folder: the workers write their parts into the date's spool there.
+    prepare : callable, optional
+        ``previous`` -> what the buckets read of it (the per-bucket split of its files,
+        :func:`~healthscore.scoring.bucket_split.split_previous`), run while the workers
+        start; what it returns is closed after the run.
 
     Other parameters are :func:`~healthscore.scoring.buckets.score_bucketed`'s. Returns
     the merged outputs, their points and changes spooled (``outputs.spool``).
@@ -59,17 +64,22 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
     spool = Spool(spool_root, as_of_text(as_of))
     where = str(spool.folder.resolve())
     features, chunk_rows = bucket_bounds(features, score, bounds)
-    options = dict(as_of=as_of, features=features, score=score, alerts=alerts,
-                   previous=resolved(previous), reuse=resolved(reuse), currency=currency,
-                   lifecycle=lifecycle, chunk_rows=chunk_rows)
     workers = max(1, min(int(workers), buckets))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    results = []
+    results, prepared = [], previous
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start_worker, initargs=(folder, fingerprint, threads)) as pool:
+            # the workers start (interpreter, imports, model) while the previous date is split
+            started = [pool.submit(_ready) for _ in range(workers)]
+            prepared = previous if prepare is None else prepare(previous)
+            options = dict(as_of=as_of, features=features, score=score, alerts=alerts,
+                           previous=resolved(prepared), reuse=resolved(reuse), currency=currency,
+                           lifecycle=lifecycle, chunk_rows=chunk_rows)
             pending = {pool.submit(_score_one, root, k, where, options) for k in range(buckets)}
             try:
+                for future in started:
+                    future.result()  # a worker that could not start (its model) raises here
                 with Progress(buckets, what="score", unit="buckets") as bar:
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -83,6 +93,9 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
     except BaseException:
         spool.close()
         raise
+    finally:
+        if prepared is not previous and hasattr(prepared, "close"):
+            prepared.close()
     outputs = finish_buckets(parts, exported, spool=spool)
     outputs.run = {**outputs.run, "workers": workers}  # how it ran: that many buckets at once
     return outputs
@@ -96,6 +109,10 @@ def _start_worker(folder: str, fingerprint: str | None, threads: int) -> None:
     if estimator is not None:
         estimator.n_jobs = threads
     _WORKER.update(folder=folder, fingerprint=fingerprint)
+
+
+def _ready() -> None:
+    """Nothing: a worker has started once it returns."""
 
 
 def _score_one(root: str, bucket: int, where: str, options: dict[str, Any]) -> tuple[int, str | None, str | None]:

@@ -266,15 +266,24 @@ def peer_standing(
 
 def _share_worse(value: np.ndarray, at: np.ndarray) -> np.ndarray:
     """For the values at positions ``at``: (values below + half the other equal ones)
-    / (values - 1), among the values that are numbers (NaN: no standing); one sort and
-    two searches, so a few accounts' standings cost one sort of the book's values."""
-    known = np.sort(value[~np.isnan(value)])
+    / (values - 1), among the values that are numbers (NaN: no standing). The book's
+    values are placed among the few asked ones (two searches in a short sorted array,
+    then counts), so a few accounts' standings never sort the book."""
     x = value[at]
-    below = np.searchsorted(known, x, side="left")
-    equal = np.searchsorted(known, x, side="right") - below
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (below + (equal - 1) / 2) / (known.size - 1)
-    return np.where(np.isnan(x) | (known.size <= 1), np.nan, share)
+    out = np.full(x.shape, np.nan)
+    known = value[~np.isnan(value)]
+    asked = ~np.isnan(x)
+    if known.size <= 1 or not asked.any():
+        return out
+    ask = np.unique(x[asked])  # sorted, distinct
+    left = np.searchsorted(ask, known, side="left")
+    right = np.searchsorted(ask, known, side="right")
+    # v < ask[j] exactly when at most j asked values are <= v; v == ask[j] when it sits at j
+    below = np.cumsum(np.bincount(right, minlength=ask.size + 1))[:ask.size]
+    equal = np.bincount(left[right > left], minlength=ask.size)[:ask.size]
+    j = np.searchsorted(ask, x[asked])
+    out[asked] = (below[j] + (equal[j] - 1) / 2) / (known.size - 1)
+    return out
 
 
 def holds_up(points: Any, standing: Any) -> bool:
