@@ -224,7 +224,8 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> pd.DataF
         "days": days.astype("Int64"),
         "renewal_risk": number("renewal_risk", 4), "change": number("score_change"),
         "driver": drivers.astype(str),
-        "href": frame["account_id"].map(lambda a: pages.get(a)),
+        "href": frame["account_id"].map(dict(pages)).astype(object).where(
+            frame["account_id"].isin(list(pages)), None),
     })
     if has_growth(frame):  # the "Expansion" column (report.js draws it when present)
         records["expansion"] = number("expansion_proba", 4)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -317,16 +318,21 @@ def write_date(
     when = outputs.as_of
     with folder_lock(layout.root), Stage(layout.root, f"score-{as_of_text(when)}") as stage:
         staged = OutputLayout(stage.new)
-        for kind, path in (("points", staged.points_partition(when) / "part-0.parquet"),
-                           ("changes", staged.changes(when))):
-            if getattr(outputs, kind) is None and outputs.spool is not None:
-                outputs.spool.write_merged(kind, path)  # merged from the buckets' parts
-            else:
-                _write_parquet(getattr(outputs, kind), path)
-        _write_parquet(outputs.history, staged.history_partition(when) / "part-0.parquet")
-        _write_parquet(outputs.alerts, staged.alerts(when))
-        _write_parquet(outputs.risk_list, staged.risk_list(when))
-        write_csv(outputs.risk_list, staged.risk_list(when, suffix="csv"))
+        # the risk list's CSV (the interpreter's work) in a thread while the Parquet files
+        # (written outside the interpreter's lock) are merged; waited for before the commit
+        # and before the stage is removed on an error
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            csv = pool.submit(_write_csv, write_csv, outputs.risk_list, staged.risk_list(when, suffix="csv"))
+            for kind, path in (("points", staged.points_partition(when) / "part-0.parquet"),
+                               ("changes", staged.changes(when))):
+                if getattr(outputs, kind) is None and outputs.spool is not None:
+                    outputs.spool.write_merged(kind, path)  # merged from the buckets' parts
+                else:
+                    _write_parquet(getattr(outputs, kind), path)
+            _write_parquet(outputs.history, staged.history_partition(when) / "part-0.parquet")
+            _write_parquet(outputs.alerts, staged.alerts(when))
+            _write_parquet(outputs.risk_list, staged.risk_list(when))
+            csv.result()
         entries = [staged.points_partition(when), staged.history_partition(when), staged.changes(when),
                    staged.alerts(when), staged.risk_list(when), staged.risk_list(when, suffix="csv")]
         if outputs.tasks is not None:
@@ -361,6 +367,11 @@ def write_date(
         stage.commit([p.relative_to(stage.new).as_posix() for p in entries])
     if outputs.spool is not None:
         outputs.spool.close()
+
+
+def _write_csv(write_csv: Callable[[pd.DataFrame, Path], None], frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(frame, path)
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
