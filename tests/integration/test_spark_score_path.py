@@ -15,6 +15,7 @@ from healthscore.io.buckets import write_buckets
 from healthscore.model import ExportedModel, HealthScale
 from healthscore.model.export import catalogue_dict, save_bundle
 from healthscore.scoring import OutputLayout
+from same_outputs import assert_same_outputs, broken_run_inputs, folder_bytes, output_files  # tests/
 
 pytestmark = pytest.mark.xdist_group("spark")  # one Spark session at a time on the machine
 
@@ -59,28 +60,10 @@ def scored(world, spark, tmp_path_factory):
     return OutputLayout(root / "local"), OutputLayout(root / "spark")
 
 
-def _files(layout: OutputLayout) -> list[str]:
-    return sorted(p.relative_to(layout.root).as_posix() for p in layout.root.rglob("*") if p.is_file())
-
-
 @pytest.mark.parametrize("as_of", [D1, D2])
 def test_spark_writes_what_one_machine_writes_row_for_row(scored, as_of):
     local, spark = scored
-    for name, path in (("risk_list", lambda layout: layout.risk_list(as_of)),
-                       ("changes", lambda layout: layout.changes(as_of)),
-                       ("alerts", lambda layout: layout.alerts(as_of))):
-        pd.testing.assert_frame_equal(pd.read_parquet(path(spark)), pd.read_parquet(path(local)),
-                                      check_exact=True, obj=name)
-    for kind in ("history", "points"):
-        pd.testing.assert_frame_equal(spark.read_partition(kind, as_of), local.read_partition(kind, as_of),
-                                      check_exact=True, obj=kind)
-    # the same bytes, CSV included: the same frames went through the same writers
-    for path in (local.risk_list(as_of, suffix="csv"), local.risk_list(as_of),
-                 local.points_partition(as_of) / "part-0.parquet", local.changes(as_of)):
-        assert (spark.root / path.relative_to(local.root)).read_bytes() == path.read_bytes(), path.name
-    want, got = local.read_run(as_of), spark.read_run(as_of)
-    for run in (want, got):  # what differs: the clock, and the output folder itself
-        run.pop("timings"), run.pop("created_at", None), run["params"]["score"].pop("out_dir")
+    want, got = assert_same_outputs(local, spark, as_of)
     assert got == want
 
 
@@ -89,7 +72,7 @@ def test_the_second_date_has_changes_and_alerts_and_the_same_files(scored):
     assert len(pd.read_parquet(local.changes(D2))) > 0  # the comparison is not vacuous
     assert len(pd.read_parquet(local.alerts(D2))) > 0
     assert spark.read_run(D2)["buckets"] == BUCKETS
-    assert _files(spark) == _files(local)  # no spool or staging folder left behind
+    assert output_files(spark) == output_files(local)  # no spool or staging folder left behind
 
 
 def test_a_source_that_is_not_bucketed_is_refused(world, tmp_path, capsys):
@@ -106,22 +89,13 @@ def test_a_source_that_is_not_bucketed_is_refused(world, tmp_path, capsys):
 def test_a_failed_spark_run_leaves_the_earlier_outputs(world, spark, scored, tmp_path, capsys):
     """A bucket with a bad row fails its task: the run stops with the project's one-line
     error naming the bucket, table and column, and the folder keeps the dates it had."""
-    import shutil
-
     local, _ = scored
-    out = tmp_path / "out"
-    shutil.copytree(local.root, out)
-    before = {p: (out / p).read_bytes() for p in _files(OutputLayout(out))}
-    broken = tmp_path / "broken"
-    shutil.copytree(world["buckets"], broken)
-    (part,) = (broken / "accounts" / "bucket=2").glob("*.parquet")
-    accounts = pd.read_parquet(part)
-    pd.concat([accounts, accounts.iloc[:1]], ignore_index=True).to_parquet(part, index=False)
+    out, before, broken = broken_run_inputs(tmp_path, local.root, world["buckets"])
     capsys.readouterr()
     code = main(["-q", "--set", f"score.out_dir={out}", "score", "--as-of", D2, "--data", str(broken),
                  "--model", str(world["model"]), "--no-report", "--engine", "spark"])
     err = capsys.readouterr().err
     assert code == 2, err
     assert "bucket 2 of" in err and "accounts" in err and "account_id" in err, err
-    assert {p: (out / p).read_bytes() for p in _files(OutputLayout(out))} == before
+    assert folder_bytes(out) == before
     assert json.loads((out / "run" / f"{D2}.json").read_text())["counts"]["scored"] > 0
