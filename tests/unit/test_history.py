@@ -3,6 +3,7 @@ changed, formula neutralisation."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,13 @@ def test_a_crash_mid_write_leaves_earlier_outputs_untouched(tmp_path, monkeypatc
     written = []
 
     def crashing_csv(frame, path):
+        # the CSV is written in a thread beside the Parquet files: crash once the risk
+        # list's Parquet is staged, so that the crash lands in the middle of the write
+        staged = path.with_suffix(".parquet")
+        for _ in range(3000):  # at most 30 s; the main thread writes it in milliseconds
+            if staged.exists():
+                break
+            time.sleep(0.01)
         written.append(sorted(p.name for p in path.parent.iterdir()))  # the Parquet is there
         raise OSError("disk full")
 
