@@ -13,8 +13,8 @@ Persistence (:mod:`healthscore.model.model_files`) is three plain files, no pick
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import lightgbm as lgb

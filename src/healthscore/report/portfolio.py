@@ -212,6 +212,7 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> pd.DataF
         return values if digits is None else values.round(digits)
 
     days = number("days_to_renewal").round()
+    hrefs = frame["account_id"].map(dict(pages)).astype(object)
     drivers = frame["top_drivers"].map(
         lambda d: d[0] if isinstance(d, (list, tuple, np.ndarray)) and len(d) else "")
     records = pd.DataFrame({
@@ -224,8 +225,7 @@ def table_rows(risk_list: pd.DataFrame, *, pages: Mapping[Any, str]) -> pd.DataF
         "days": days.astype("Int64"),
         "renewal_risk": number("renewal_risk", 4), "change": number("score_change"),
         "driver": drivers.astype(str),
-        "href": frame["account_id"].map(dict(pages)).astype(object).where(
-            frame["account_id"].isin(list(pages)), None),
+        "href": hrefs.where(hrefs.notna(), None),
     })
     if has_growth(frame):  # the "Expansion" column (report.js draws it when present)
         records["expansion"] = number("expansion_proba", 4)

@@ -35,6 +35,7 @@ accounts get other streams), as any Monte Carlo keyed by position would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -406,8 +407,6 @@ def _simulate_losses(
     # in lane order: the same sums whatever the chunk or the machine
     blocks = -(-n // STREAM_BLOCK)
     cuts = [min(n, -(-blocks * k // LANES) * STREAM_BLOCK) for k in range(LANES + 1)]
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=LANES) as pool:
         lanes = list(pool.map(lambda k: lane(cuts[k], cuts[k + 1]), range(LANES)))
     for sums in lanes:

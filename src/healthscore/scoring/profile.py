@@ -241,10 +241,10 @@ def peer_standing(
     ids = book["account_id"]
     keep = np.ones(len(book), dtype=bool) if accounts is None else ids.isin(list(accounts)).to_numpy()
     at = np.flatnonzero(keep)
-    group = (ids.map(groups) if groups is not None else pd.Series("", index=book.index))
-    codes = pd.factorize(group.astype("string").fillna(""))[0]
-    members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1 if codes.size else 0)] \
-        if groups is not None else []
+    members = []  # the positions of each group's accounts (none: the book alone)
+    if groups is not None:
+        codes, labels = pd.factorize(ids.map(groups).astype("string").fillna(""))
+        members = [np.flatnonzero(codes == c) for c in range(len(labels))]
     pieces = []
     for name in features:
         direction = directions.get(name)

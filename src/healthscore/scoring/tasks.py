@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from healthscore.errors import HealthscoreError, ModelError
+from healthscore import errors
+from healthscore.errors import HealthscoreError, ModelError, NoActiveAccountsError
 from healthscore.io.files import json_text
 from healthscore.scoring.buckets import score_bucket
 from healthscore.scoring.outputs import DateOutputs
@@ -96,8 +97,6 @@ def bucket_task(root: str, bucket: int, model: Any, where: str, options: dict[st
 def task_error(bucket: int, root: str, kind: str, message: str) -> HealthscoreError:
     """The project error a task stopped on, naming the bucket: of its own class, or of
     the nearest base that takes a message alone (``ValidationError`` -> ``DataError``)."""
-    from healthscore import errors
-
     found = getattr(errors, kind, None)
     cls = found if isinstance(found, type) and issubclass(found, HealthscoreError) else HealthscoreError
     cls = next(c for c in cls.__mro__ if c.__init__ is Exception.__init__)
@@ -138,8 +137,6 @@ def collect_parts(spool: Spool, results: list[tuple[int, str | None, str | None]
     NoActiveAccountsError
         No bucket had an active account.
     """
-    from healthscore.errors import NoActiveAccountsError
-
     results = sorted(results, key=lambda r: r[0])
     for bucket, _, error in results:
         if error is not None:
