@@ -45,3 +45,12 @@ def test_the_expansion_chance_only_with_an_expansion_model():
     assert all("expansion" not in r for r in plain)
     grown = table_records(str(table_json(table_rows(_risk_list(expansion_proba=[0.45678, np.nan]), pages={}))))
     assert [r["expansion"] for r in grown] == [0.4568, None]
+
+
+def test_the_text_is_pandas_split_text():
+    """The columns written once and the data by the "values" encoder: the very text of
+    pandas' ``orient="split"`` (made safe for a script), missing values and links included."""
+    records = table_rows(_risk_list(expansion_proba=[0.45678, np.nan]), pages={7: "accounts/7.html"})
+    split = records.to_json(orient="split", index=False, double_precision=15, force_ascii=True)
+    assert str(table_json(records)) == split.translate(
+        str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"}))

@@ -17,7 +17,9 @@ after a killed run, by the next writer of the folder, never seen as outputs.
 
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,14 @@ import pyarrow.parquet as pq
 from healthscore.io.buckets import account_bucket
 from healthscore.io.staging import Stage
 
-#: Rows of the file read at a time while splitting (one batch of every column in memory).
-SPLIT_ROWS = 16_384
+#: Rows of the file read at a time while splitting, at most (one batch of every column
+#: in memory, and its copy in bucket order) ...
+SPLIT_ROWS = 65_536
+#: ... and fewer when a batch of the file's rows would take more memory than this: the
+#: points file of a wide model is ~4 KB a row.
+SPLIT_BYTES = 128 * 2**20
+#: Bytes a row of a column of a type of no fixed width counts for in :func:`_batch_rows`.
+TEXT_BYTES = 32
 
 
 class BucketSplit:
@@ -53,14 +61,33 @@ class BucketSplit:
         source = pq.ParquetFile(self.path)
         schema = source.schema_arrow  # with the pandas metadata: the same dtypes read back
         writers: dict[int, pq.ParquetWriter] = {}
+        # The parts are read once, by this run: no statistics, and dictionary pages only
+        # for the dictionary columns (a categorical reads back with its own categories).
+        # A write costs per column chunk, so a batch gives each bucket one slice (its
+        # rows in the file's order) and a few threads write the buckets' slices at once
+        # (Parquet writes release the GIL).
+        options = {"write_statistics": False,
+                   "use_dictionary": [f.name for f in schema if pa.types.is_dictionary(f.type)]}
+
+        def write(k: int, rows: pa.RecordBatch) -> None:
+            writers[k].write_batch(rows)
+
         try:
-            for batch in source.iter_batches(batch_size=SPLIT_ROWS):
-                which = account_bucket(batch.column("account_id").to_numpy(zero_copy_only=False), self.buckets)
-                for k in np.unique(which).tolist():
-                    if k not in writers:
-                        self.parts[k] = self._stage.new / f"bucket-{k:05d}.parquet"
-                        writers[k] = pq.ParquetWriter(self.parts[k], schema)
-                    writers[k].write_batch(batch.filter(pa.array(which == k)))
+            with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+                for batch in source.iter_batches(batch_size=_batch_rows(schema)):
+                    which = account_bucket(batch.column("account_id").to_numpy(zero_copy_only=False),
+                                           self.buckets)
+                    order = np.argsort(which, kind="stable")  # stable: the file's order in a bucket
+                    ordered, which = batch.take(pa.array(order)), which[order]
+                    keys, starts = np.unique(which, return_index=True)
+                    ends = [*starts[1:].tolist(), len(which)]
+                    for k in keys.tolist():
+                        if k not in writers:
+                            self.parts[k] = self._stage.new / f"bucket-{k:05d}.parquet"
+                            writers[k] = pq.ParquetWriter(self.parts[k], schema, **options)
+                    # one slice per bucket, each bucket's writer used by one thread at a time
+                    list(pool.map(write, keys.tolist(),
+                                  [ordered.slice(a, b - a) for a, b in zip(starts.tolist(), ends)]))
         finally:
             for writer in writers.values():
                 writer.close()
@@ -81,6 +108,14 @@ class BucketSplit:
     def close(self) -> None:
         """Remove the parts (idempotent)."""
         shutil.rmtree(self._stage.path, ignore_errors=True)
+
+
+def _batch_rows(schema: pa.Schema) -> int:
+    """Rows read at a time: :data:`SPLIT_ROWS`, fewer when a row of ``schema`` (its
+    fixed-width columns' widths, :data:`TEXT_BYTES` for each other) is wide."""
+    per_row = sum(f.type.byte_width if pa.types.is_primitive(f.type) and f.type.bit_width >= 8
+                  else TEXT_BYTES for f in schema)
+    return max(1, min(SPLIT_ROWS, SPLIT_BYTES // max(1, per_row)))
 
 
 def split_previous(previous: Any, *, buckets: int) -> Any:

@@ -267,7 +267,7 @@ def peer_standing(
 def _share_worse(value: np.ndarray, at: np.ndarray) -> np.ndarray:
     """For the values at positions ``at``: (values below + half the other equal ones)
     / (values - 1), among the values that are numbers (NaN: no standing). The book's
-    values are placed among the few asked ones (two searches in a short sorted array,
+    values are placed among the few asked ones (one search in a short sorted array,
     then counts), so a few accounts' standings never sort the book."""
     x = value[at]
     out = np.full(x.shape, np.nan)
@@ -276,11 +276,13 @@ def _share_worse(value: np.ndarray, at: np.ndarray) -> np.ndarray:
     if known.size <= 1 or not asked.any():
         return out
     ask = np.unique(x[asked])  # sorted, distinct
-    left = np.searchsorted(ask, known, side="left")
     right = np.searchsorted(ask, known, side="right")
-    # v < ask[j] exactly when at most j asked values are <= v; v == ask[j] when it sits at j
+    # v < ask[j] exactly when at most j asked values are <= v; v == ask[j] when the last
+    # asked value <= v is v itself (the asked values are distinct: one search, not two)
     below = np.cumsum(np.bincount(right, minlength=ask.size + 1))[:ask.size]
-    equal = np.bincount(left[right > left], minlength=ask.size)[:ask.size]
+    last = right - 1
+    same = last[(last >= 0) & (ask[np.maximum(last, 0)] == known)]
+    equal = np.bincount(same, minlength=ask.size)[:ask.size]
     j = np.searchsorted(ask, x[asked])
     out[asked] = (below[j] + (equal[j] - 1) / 2) / (known.size - 1)
     return out
