@@ -72,6 +72,10 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="Spark local[N]")
     parser.add_argument("--model", default=None, help="exported model folder (default: trained here)")
     parser.add_argument("--train-accounts", type=int, default=3000)
+    parser.add_argument("--score-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a params override for every `score` (e.g. buckets.workers=2: the "
+                             "local run's buckets two at a time; Spark's tasks are Spark's)")
+    parser.add_argument("--name", default=None, help="results file stem (default scoring_spark_<accounts>)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
 
@@ -83,13 +87,15 @@ def main(argv=None) -> int:
                   buckets=args.buckets)
     end = pd.Timestamp(json.loads((buckets / "buckets.json").read_text())["observed_until"])
     days = [f"{end - pd.Timedelta(days=d):%Y-%m-%d}" for d in (8, 7)]
-    figures: dict = {"accounts": args.accounts, "buckets": args.buckets, "spark_cores": args.cores}
+    figures: dict = {"accounts": args.accounts, "buckets": args.buckets, "spark_cores": args.cores,
+                     "settings": list(args.score_set)}
+    extra = [item for kv in args.score_set for item in ("--set", kv)]
     spark = ("--engine", "spark", "--spark-master", f"local[{args.cores}]")
     with tempfile.TemporaryDirectory(prefix="bench-score-spark-") as tmp:
         for engine, after in (("local", ()), ("spark", spark)):
             for label, day in zip(("score", "next_day"), days):
                 print(f"{engine}: healthscore score of {args.accounts:,} accounts on {day} ...")
-                figures[f"{engine}_{label}"] = score_command(buckets, model, Path(tmp) / engine, day,
+                figures[f"{engine}_{label}"] = score_command(buckets, model, Path(tmp) / engine, day, *extra,
                                                              report=False, after=after)
         figures["equal"] = compare(Path(tmp) / "local", Path(tmp) / "spark", days[1])
     from pyspark import __version__ as spark_version
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
         notes = ("local: `score` of the bucketed source on one machine; spark: the same command with "
                  "--engine spark on local[N], session start included; equal: the second day's "
                  "outputs read back from both folders, compared exactly.")
-        record(f"scoring_spark_{args.accounts}", figures,
+        record(args.name or f"scoring_spark_{args.accounts}", figures,
                command="python benchmarks/scoring_spark.py " + shlex.join(argv or sys.argv[1:]), notes=notes)
     return 0
 

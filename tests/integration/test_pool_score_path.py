@@ -77,3 +77,25 @@ def test_a_failed_worker_run_leaves_the_earlier_outputs(world, scored, tmp_path,
     assert len(err.strip().splitlines()) == 1, err
     assert folder_bytes(out) == before
     assert json.loads((out / "run" / f"{D2}.json").read_text())["counts"]["scored"] > 0
+
+
+def test_a_worker_that_finds_another_model_stops_the_run_on_that_error_in_one_line(world, tmp_path):
+    """The workers load the model folder themselves; one that finds another bundle than
+    the run's process loaded (promoted during the run) gives that ModelError, not a
+    broken pool, and nothing is written."""
+    from dataclasses import replace
+
+    from healthscore.config import read_params
+    from healthscore.errors import ModelError
+    from healthscore.model.export import load_exported
+    from healthscore.scoring.pool import score_pool
+
+    params = read_params()
+    loaded = load_exported(world["model"])
+    other = replace(loaded, info={**loaded.info, "bundle_fingerprint": "not-the-folder's"})
+    with pytest.raises(ModelError, match=r"^a worker process of .*: .*was it promoted during the run") as caught:
+        score_pool(world["buckets"], other, model_dir=world["model"], workers=2,
+                   as_of=pd.Timestamp(D1), features=params.features, score=params.score,
+                   alerts=params.alerts, spool_root=tmp_path / "out", bounds=params.buckets)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists() or not any(p.is_file() for p in (tmp_path / "out").rglob("*"))

@@ -14,6 +14,7 @@ predictions.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -27,7 +28,10 @@ from healthscore.progress import Progress
 from healthscore.scoring.buckets import bucket_bounds, finish_buckets
 from healthscore.scoring.outputs import DateOutputs, as_of_text
 from healthscore.scoring.spool import Spool
-from healthscore.scoring.tasks import bucket_task, collect_parts, model_folder_of, resolved, task_model
+from healthscore.errors import HealthscoreError
+from healthscore.scoring.tasks import (
+    bucket_task, collect_parts, model_folder_of, project_error, resolved, task_model,
+)
 
 _WORKER: dict[str, Any] = {}
 
@@ -78,8 +82,10 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
                            lifecycle=lifecycle, chunk_rows=chunk_rows)
             pending = {pool.submit(_score_one, root, k, where, options) for k in range(buckets)}
             try:
-                for future in started:
-                    future.result()  # a worker that could not start (its model) raises here
+                for future in started:  # a worker that could not load the model: its error, one line
+                    failed = future.result()
+                    if failed is not None:
+                        raise project_error(failed[0], f"a worker process of {folder}: {failed[1]}")
                 with Progress(buckets, what="score", unit="buckets") as bar:
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -103,19 +109,28 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
 
 def _start_worker(folder: str, fingerprint: str | None, threads: int) -> None:
     """A worker's start: the model loaded once, its LightGBM threads set to its share
-    of the cores."""
-    exported = task_model(folder, fingerprint)
+    of the cores. A project error (the folder holds another model now) is kept for
+    :func:`_ready` to return: raised here, it would break the pool, and the run would
+    end on ``BrokenProcessPool`` instead of the error."""
+    _WORKER.update(folder=folder, fingerprint=fingerprint, error=None)
+    try:
+        exported = task_model(folder, fingerprint)
+    except HealthscoreError as exc:
+        _WORKER["error"] = (type(exc).__name__, str(exc))
+        return
     estimator = exported.model  # the LightGBM model (None: the rule scorecard)
     if estimator is not None:
         estimator.n_jobs = threads
-    _WORKER.update(folder=folder, fingerprint=fingerprint)
 
 
-def _ready() -> None:
-    """Nothing: a worker has started once it returns."""
+def _ready() -> tuple[str, str] | None:
+    """The error this worker's start stopped on (class name, message), or None."""
+    return _WORKER["error"]
 
 
 def _score_one(root: str, bucket: int, where: str, options: dict[str, Any]) -> tuple[int, str | None, str | None]:
+    if _WORKER["error"] is not None:  # no model here: the run stops on its start's error
+        return bucket, None, json.dumps(list(_WORKER["error"]))
     model = task_model(_WORKER["folder"], _WORKER["fingerprint"])
     run, error = bucket_task(root, bucket, model, where, options)
     return bucket, run, error

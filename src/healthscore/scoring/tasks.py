@@ -95,12 +95,17 @@ def bucket_task(root: str, bucket: int, model: Any, where: str, options: dict[st
 
 
 def task_error(bucket: int, root: str, kind: str, message: str) -> HealthscoreError:
-    """The project error a task stopped on, naming the bucket: of its own class, or of
+    """The project error a task stopped on, naming the bucket (:func:`project_error`)."""
+    return project_error(kind, f"bucket {bucket} of {root}: {message}")
+
+
+def project_error(kind: str, message: str) -> HealthscoreError:
+    """A project error of the class named ``kind`` (another process's, by name), or of
     the nearest base that takes a message alone (``ValidationError`` -> ``DataError``)."""
     found = getattr(errors, kind, None)
     cls = found if isinstance(found, type) and issubclass(found, HealthscoreError) else HealthscoreError
     cls = next(c for c in cls.__mro__ if c.__init__ is Exception.__init__)
-    return cls(f"bucket {bucket} of {root}: {message}")
+    return cls(message)
 
 
 def read_part(spool: Spool, bucket: int, run_text: str, as_of: pd.Timestamp) -> DateOutputs:
