@@ -15,6 +15,7 @@ seconds, default 600), then fails with a one-line error naming the pid that hold
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
@@ -155,20 +156,40 @@ def run(args: argparse.Namespace, params: Params) -> int:
     return 0
 
 
-def score_on_spark(source, exported, *, model, layout, master, **options):
+def score_on_spark(source, exported, *, model, layout, master, previous, **options):
     """:func:`healthscore.scoring.spark.score_spark` on the active Spark session or a new
-    one on ``master`` (stopped after, when this run started it)."""
+    one on ``master`` (stopped after, when this run started it). The previous date is
+    split per bucket first, as on one machine (:func:`split_previous_of`), into the
+    output folder the tasks write their parts to."""
     from healthscore.features.spark import spark_session
     from healthscore.scoring.spark import score_spark
     from healthscore.scoring.tasks import model_folder_of
 
     folder = model_folder_of(model)  # before Spark starts: a URI is refused at once
-    spark, started = spark_session(master, app_name="healthscore-score")
+    previous = split_previous_of(previous, source)
     try:
-        return score_spark(spark, source, exported, model_dir=folder, spool_root=layout.root, **options)
+        spark, started = spark_session(master, app_name="healthscore-score")
+        try:
+            return score_spark(spark, source, exported, model_dir=folder, spool_root=layout.root,
+                               previous=previous, **options)
+        finally:
+            if started:
+                spark.stop()
     finally:
-        if started:
-            spark.stop()
+        if hasattr(previous, "close"):
+            previous.close()
+
+
+def split_previous_of(previous, source):
+    """The previous date of a bucketed folder ``source`` split per bucket
+    (:mod:`healthscore.scoring.bucket_split`: one pass over its files, not one per
+    bucket); the caller closes it (removes the parts)."""
+    from healthscore.io.buckets import read_meta
+    from healthscore.scoring.bucket_split import split_previous
+
+    previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
+    release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
+    return previous
 
 
 def score_buckets_locally(source, exported, *, model, layout, bounds, previous, **options):
@@ -177,9 +198,7 @@ def score_buckets_locally(source, exported, *, model, layout, bounds, previous, 
     bucketed folder and a model folder); a bucketed folder's previous date is split per
     bucket first (:mod:`healthscore.scoring.bucket_split`: one pass over its files, not
     one per bucket), the parts removed after."""
-    from healthscore.io.buckets import read_meta
     from healthscore.model.export import is_model_uri
-    from healthscore.scoring.bucket_split import split_previous
     from healthscore.scoring.buckets import score_bucketed
 
     folder = isinstance(source, (str, Path))
@@ -190,11 +209,7 @@ def score_buckets_locally(source, exported, *, model, layout, bounds, previous, 
                     else "the workers load a model folder, not a registry URI: export it")
         workers = 1
 
-    def split(previous):
-        previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
-        release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
-        return previous
-
+    split = functools.partial(split_previous_of, source=source)
     if workers > 1:
         from healthscore.scoring.pool import score_pool
 

@@ -47,9 +47,9 @@ class BucketSplit:
     [("account_id", "in", ids)])`` gives."""
 
     def __init__(self, path: str | Path, *, buckets: int, root: str | Path, label: str) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()  # absolute: read by worker processes or Spark tasks
         self.buckets = int(buckets)
-        self._stage = Stage(root, f"split-{label}").__enter__()
+        self._stage = Stage(Path(root).resolve(), f"split-{label}").__enter__()
         self.parts: dict[int, Path] = {}
         try:
             self._split()
