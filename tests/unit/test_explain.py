@@ -221,6 +221,25 @@ def test_family_points_sum_members_and_keep_every_family():
     np.testing.assert_allclose(frame.sum(axis=1), points.sum(axis=1))
 
 
+def test_family_points_are_the_same_digits_whatever_the_blas_threads_and_the_rows_beside():
+    # A worker process, a Spark task and the run's own process may give BLAS other
+    # thread counts, and a bucket's chunk holds other rows than the whole book: the
+    # family sums stored in the history must not move in the last digit with either.
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    names = [f"events__f{i}" for i in range(300)]
+    families = {n: FAMILIES[i % len(FAMILIES)] for i, n in enumerate(names)}
+    points = rng.normal(size=(6000, len(names))) * 3
+    with threadpool_limits(limits=1):
+        one = family_points(points, names, families).to_numpy()
+    with threadpool_limits(limits=2):
+        two = family_points(points, names, families).to_numpy()
+    rows = family_points(points[1234:1300].copy(), names, families).to_numpy()
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(rows, one[1234:1300])
+
+
 # ---------------------------------------------------------------------- scorecard
 
 

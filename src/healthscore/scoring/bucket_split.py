@@ -36,7 +36,7 @@ from healthscore.io.staging import Stage
 SPLIT_ROWS = 65_536
 #: ... and fewer when a batch of the file's rows would take more memory than this: the
 #: points file of a wide model is ~4 KB a row.
-SPLIT_BYTES = 128 * 2**20
+SPLIT_BYTES = 64 * 2**20
 #: Bytes a row of a column of a type of no fixed width counts for in :func:`_batch_rows`.
 TEXT_BYTES = 32
 

@@ -147,11 +147,12 @@ def family_points(
     ``account``.
     """
     points = np.asarray(points, dtype=np.float64)
-    member = np.zeros((points.shape[1], len(FAMILIES)))
-    position = {f: j for j, f in enumerate(FAMILIES)}
-    for i, name in enumerate(feature_names):
-        member[i, position.get(families.get(name, "account"), position["account"])] = 1.0
-    return pd.DataFrame(points @ member, columns=[family_column(f) for f in FAMILIES])
+    which = np.array([families.get(name, "account") for name in feature_names], dtype=object)
+    which[~np.isin(which, FAMILIES)] = "account"
+    # Each family's columns summed by NumPy's own reduction, not by a matrix product:
+    # BLAS sums in an order that depends on its thread count and the block a row falls
+    # in, so the same points would give other last digits on a worker or a Spark task.
+    return pd.DataFrame({family_column(f): points[:, which == f].sum(axis=1) for f in FAMILIES})
 
 
 def family_hurting_points(
