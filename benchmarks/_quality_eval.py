@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _quality_markdown import METRICS  # noqa: E402
 import _quality_small  # noqa: E402
 
-PREDICTORS = ("model", "selected", "logistic", "scorecard", "base_rate", "oracle")
+PREDICTORS = ("model", "selected", "blend", "logistic", "scorecard", "base_rate", "oracle")
 
 
 def analyse_test(exported: Any, *, fit: pd.DataFrame, test: pd.DataFrame, names: list[str], features: Any,
