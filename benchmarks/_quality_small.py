@@ -37,7 +37,7 @@ def fit_fold(part: pd.DataFrame, test: pd.DataFrame, names: list[str], params: A
              "scorecard": fitted.card.predict_risk(X_test)}
     selection = fitted.selection
     risks["selected"] = risks["model" if selection.exported == "lightgbm" else "scorecard"]
-    risks["blend"], blend_weight = _blend(fitted, part, X_test, params)
+    risks["blend"], blend_weight = _blend(fitted, part, X_test)
     best = fitted.logistic_grid.sort_values("inner_roc_auc", ascending=False, kind="stable").iloc[0]
     notes = {"trees": fitted.model.best_iteration_, "selected": selection.exported,
              "selection": selection.reason,
@@ -52,8 +52,7 @@ def fit_fold(part: pd.DataFrame, test: pd.DataFrame, names: list[str], params: A
 BLEND_WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 
 
-def _blend(fitted: Any, part: pd.DataFrame, X_test: pd.DataFrame,
-           params: Any) -> tuple[np.ndarray, float]:
+def _blend(fitted: Any, part: pd.DataFrame, X_test: pd.DataFrame) -> tuple[np.ndarray, float]:
     """A measured-only candidate (not exported): LightGBM's margin and the scorecard's
     negated score, each standardised, mixed with the LightGBM share whose mean ROC-AUC
     over the inner validation blocks is highest (each block's out-of-fold scores
@@ -64,16 +63,16 @@ def _blend(fitted: Any, part: pd.DataFrame, X_test: pd.DataFrame,
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    from healthscore.model.inner_cv import inner_time_folds
-
     y = part["label"].to_numpy(dtype=np.int64)
-    folds = inner_time_folds(part["cutoff_time"].to_numpy(), y, n_folds=params.small_data.inner_folds)
     oof = (fitted.oof["lightgbm"], fitted.oof["scorecard"])
 
     def z(v, ref):
         return (v - np.mean(ref)) / (np.std(ref) or 1.0)
 
-    blocks = [(val, [z(o[val], o[val]) for o in oof]) for _, val in folds]
+    def card_score(X):  # the scorecard's out-of-fold score: its negated health score
+        return -fitted.card.health_score(X).astype(np.float64)
+
+    blocks = [(val, [z(o[val], o[val]) for o in oof]) for _, val in fitted.folds]
     mean_auc = [np.mean([roc_auc_score(y[val], w * a + (1 - w) * b) for val, (a, b) in blocks
                          if 0 < y[val].sum() < len(y[val])]) for w in BLEND_WEIGHTS]
     w = BLEND_WEIGHTS[int(np.argmax(mean_auc))]
@@ -81,7 +80,6 @@ def _blend(fitted: Any, part: pd.DataFrame, X_test: pd.DataFrame,
     labels = np.concatenate([y[val] for val, _ in blocks])
     platt = LogisticRegression(C=1e6).fit(mixed.reshape(-1, 1), labels)
     X_part = part[X_test.columns]
-    lgb_ref, card_ref = fitted.model.predict_margin(X_part), -fitted.card.health_score(X_part).astype(np.float64)
-    test = (w * z(fitted.model.predict_margin(X_test), lgb_ref)
-            + (1 - w) * z(-fitted.card.health_score(X_test).astype(np.float64), card_ref))
+    test = (w * z(fitted.model.predict_margin(X_test), fitted.model.predict_margin(X_part))
+            + (1 - w) * z(card_score(X_test), card_score(X_part)))
     return platt.predict_proba(test.reshape(-1, 1))[:, 1], w

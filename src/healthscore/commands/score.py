@@ -15,6 +15,7 @@ seconds, default 600), then fails with a one-line error naming the pid that hold
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 from pathlib import Path
@@ -160,14 +161,13 @@ def score_on_spark(source, exported, *, model, layout, master, previous, **optio
     """:func:`healthscore.scoring.spark.score_spark` on the active Spark session or a new
     one on ``master`` (stopped after, when this run started it). The previous date is
     split per bucket first, as on one machine (:func:`split_previous_of`), into the
-    output folder the tasks write their parts to."""
+    output folder the tasks read their parts from."""
     from healthscore.features.spark import spark_session
     from healthscore.scoring.spark import score_spark
     from healthscore.scoring.tasks import model_folder_of
 
     folder = model_folder_of(model)  # before Spark starts: a URI is refused at once
-    previous = split_previous_of(previous, source)
-    try:
+    with split_previous_of(previous, source) as previous:
         spark, started = spark_session(master, app_name="healthscore-score")
         try:
             return score_spark(spark, source, exported, model_dir=folder, spool_root=layout.root,
@@ -175,21 +175,23 @@ def score_on_spark(source, exported, *, model, layout, master, previous, **optio
         finally:
             if started:
                 spark.stop()
-    finally:
-        if hasattr(previous, "close"):
-            previous.close()
 
 
+@contextlib.contextmanager
 def split_previous_of(previous, source):
     """The previous date of a bucketed folder ``source`` split per bucket
     (:mod:`healthscore.scoring.bucket_split`: one pass over its files, not one per
-    bucket); the caller closes it (removes the parts)."""
+    bucket) for the ``with`` block; its parts are removed after."""
     from healthscore.io.buckets import read_meta
     from healthscore.scoring.bucket_split import split_previous
 
     previous = split_previous(previous, buckets=int(read_meta(source)["buckets"]))
     release_memory()  # the split's writers held hundreds of MiB: back before the first bucket
-    return previous
+    try:
+        yield previous
+    finally:
+        if hasattr(previous, "close"):
+            previous.close()
 
 
 def score_buckets_locally(source, exported, *, model, layout, bounds, previous, **options):
@@ -215,14 +217,9 @@ def score_buckets_locally(source, exported, *, model, layout, bounds, previous, 
 
         return score_pool(source, exported, model_dir=model, workers=workers, spool_root=layout.root,
                           bounds=bounds, previous=previous, prepare=split, **options)
-    if folder:
-        previous = split(previous)
-    try:
+    with split(previous) if folder else contextlib.nullcontext(previous) as previous:
         return score_bucketed(source, exported, spool_root=layout.root, bounds=bounds,
                               previous=previous, **options)
-    finally:
-        if hasattr(previous, "close"):
-            previous.close()
 
 
 def sql_source(source, data):

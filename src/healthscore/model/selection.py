@@ -162,6 +162,7 @@ class SmallDataFit:
     selection: Selection
     logistic_grid: pd.DataFrame
     oof: dict[str, np.ndarray]  # each candidate's out-of-fold score (NaN outside the blocks)
+    folds: list[tuple[np.ndarray, np.ndarray]]  # the inner (fit, validate) masks they came from
 
 
 def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibration: Any,
@@ -196,7 +197,7 @@ def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibrat
            "scorecard": -card.health_score(X).astype(np.float64)}  # fixed rules: no fit to leak
     selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part",
                                  margin=small_data.min_auc_gain)
-    return SmallDataFit(fitted, logistic, card, selection, grid, oof)
+    return SmallDataFit(fitted, logistic, card, selection, grid, oof, folds)
 
 
 def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray], *,

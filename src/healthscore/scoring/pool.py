@@ -14,12 +14,13 @@ predictions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import pandas as pd
 
@@ -40,7 +41,7 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
                as_of: pd.Timestamp, features: Any, score: Any, alerts: Any,
                spool_root: str | Path, previous: Any = None, reuse: Any = None,
                currency: str = "$", lifecycle: Any = None, bounds: Any = None,
-               prepare: Callable[[Any], Any] | None = None) -> DateOutputs:
+               prepare: Callable[[Any], ContextManager[Any]] | None = None) -> DateOutputs:
     """:func:`~healthscore.scoring.buckets.score_bucketed` with ``workers`` buckets at once,
     each in a worker process.
 
@@ -54,9 +55,9 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
     spool_root : path
         The output folder: the workers write their parts into the date's spool there.
     prepare : callable, optional
-        ``previous`` -> what the buckets read of it (the per-bucket split of its files,
-        :func:`~healthscore.scoring.bucket_split.split_previous`), run while the workers
-        start; what it returns is closed after the run.
+        ``previous`` -> a context manager of what the buckets read of it (the per-bucket
+        split of its files, :func:`healthscore.commands.score.split_previous_of`),
+        entered while the workers start and left once they have stopped.
 
     Other parameters are :func:`~healthscore.scoring.buckets.score_bucketed`'s. Returns
     the merged outputs, their points and changes spooled (``outputs.spool``).
@@ -70,13 +71,15 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
     features, chunk_rows = bucket_bounds(features, score, bounds)
     workers = max(1, min(int(workers), buckets))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    results, prepared = [], previous
+    results = []
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(folder, fingerprint, threads)) as pool:
+        # the split's parts are removed after the pool has shut down (its workers read them)
+        with contextlib.ExitStack() as split, ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(folder, fingerprint, threads)) as pool:
             # the workers start (interpreter, imports, model) while the previous date is split
             started = [pool.submit(_ready) for _ in range(workers)]
-            prepared = previous if prepare is None else prepare(previous)
+            prepared = previous if prepare is None else split.enter_context(prepare(previous))
             options = dict(as_of=as_of, features=features, score=score, alerts=alerts,
                            previous=resolved(prepared), reuse=resolved(reuse), currency=currency,
                            lifecycle=lifecycle, chunk_rows=chunk_rows)
@@ -99,9 +102,6 @@ def score_pool(root: str | Path, exported: Any, *, model_dir: str | Path, worker
     except BaseException:
         spool.close()
         raise
-    finally:
-        if prepared is not previous and hasattr(prepared, "close"):
-            prepared.close()
     outputs = finish_buckets(parts, exported, spool=spool)
     outputs.run = {**outputs.run, "workers": workers}  # how it ran: that many buckets at once
     return outputs
