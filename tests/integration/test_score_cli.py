@@ -32,7 +32,8 @@ def world(tmp_path_factory, simulated_renewals):
     exported = ExportedModel(model, HealthScale(),
                              catalogue=catalogue_dict(names))
     save_bundle(exported, root / "model")
-    return {"data": data, "model": root / "model", "tables": tables, "params": params}
+    return {"data": data, "model": root / "model", "tables": tables, "params": params,
+            "labelled": labelled, "names": names}
 
 
 def score(world, out, as_of, *extra):
@@ -203,3 +204,39 @@ def test_scoring_a_bucketed_source_gives_what_the_whole_source_gives(world, scor
     assert len(pd.read_parquet(whole.root / "changes" / f"{D2}.parquet")) > 0
     run = json.loads((out / "run" / f"{D2}.json").read_text())
     assert run["buckets"] == 12 and run["counts"]["scored"] == len(pd.read_parquet(whole.risk_list(D2)))
+
+
+def test_a_blend_model_scores_and_explains_in_points_that_add_up(world, tmp_path, monkeypatch):
+    """A blend of the trees and the rule scorecard (issue 15) through the whole score
+    path: its scores are its own prediction, its stored points rebuild them."""
+    from healthscore.features import build_features
+    from healthscore.model.baselines import RuleScorecard
+    from healthscore.model.predictor import BlendPredictor
+
+    monkeypatch.chdir(tmp_path)
+    scale = HealthScale()
+    trees = load_exported(world["model"]).model
+    labelled, names = world["labelled"], world["names"]
+    card = RuleScorecard.from_params(world["params"].scorecard, scale).fit(
+        labelled[names], labelled["label"].to_numpy())
+    blend = BlendPredictor(trees, card, intercept=-1.0, margin_coef=0.6, card_coef=-0.03, share=0.5)
+    save_bundle(ExportedModel(blend, scale, catalogue=catalogue_dict(names)), tmp_path / "blend")
+    out = tmp_path / "outputs"
+    assert main(["--set", f"score.out_dir={out}", "score", "--as-of", D1, "--data",
+                 str(world["data"]), "--model", str(tmp_path / "blend"), "--no-report"]) == 0
+    layout = OutputLayout(out)
+    exported = load_exported(tmp_path / "blend")
+    assert exported.kind == "blend"
+    active = make_scoring_cutoffs(world["tables"], pd.Timestamp(D1))
+    rows = build_features(world["tables"], active[["account_id", "cutoff_time"]],
+                          world["params"].features)
+    expected = exported.predict_frame(rows[exported.feature_names])
+    expected.index = rows["account_id"].to_numpy()
+    now = layout.read_history().set_index("account_id")
+    np.testing.assert_array_equal(now["health_score"], expected.loc[now.index, "health_score"])
+    np.testing.assert_allclose(now["risk_proba"], expected.loc[now.index, "risk_proba"], atol=1e-12)
+    points = layout.read_partition("points", D1)
+    np.testing.assert_allclose(unclipped_of(points), now.loc[points["account_id"], "unclipped_score"],
+                               atol=1e-9)
+    rule = f"points:{card.feature_names[0]}"
+    assert points[rule].abs().max() > 0

@@ -6,7 +6,9 @@ stopping on one window, and the Platt step is fitted on the out-of-fold margins
 (:mod:`healthscore.model.selection`). ``inner_folds``: expanding-window folds over the
 training part's cutoff days. ``select``: ``train`` compares LightGBM, the prepared
 logistic regression and the rule scorecard on that inner validation (on the validation
-window when the data is large) and exports the winner it can export.
+window when the data is large) and exports the winner it can export. ``blend``: the
+blend of LightGBM and the scorecard (LightGBM's share chosen by the inner folds) is a
+candidate too (small data only).
 ``logistic_cs`` / ``logistic_transforms``: the L1 logistic regression's grid, chosen by
 the same inner folds. ``group_above``: correlated metrics whose absolute correlation
 exceeds it are averaged (standardised) into one score for the logistic regression
@@ -35,6 +37,7 @@ class SmallDataParams:
     max_churned_rows: Count = 1000
     inner_folds: Annotated[Int, Field(ge=2, le=20)] = 4
     select: Bool = True
+    blend: Bool = True
     logistic_cs: list[Annotated[Float, Field(gt=0)]] = field(
         default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0])
     logistic_transforms: list[Transform] = field(default_factory=lambda: ["log1p", "rank"])

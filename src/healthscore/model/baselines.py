@@ -111,7 +111,9 @@ class LogisticBaseline:
                 ("prepare", ColumnTransformer(transformers)),
                 ("logistic", LogisticRegression(
                     C=self.C, max_iter=self.max_iter,
-                    **({"l1_ratio": 1.0, "solver": "liblinear"} if self.penalty == "l1" else {}))),
+                    # liblinear shuffles its coordinates: seeded, the same run gives the same fit
+                    **({"l1_ratio": 1.0, "solver": "liblinear", "random_state": 0}
+                       if self.penalty == "l1" else {}))),
             ]
         )
         self.pipeline_.fit(frame, target)

@@ -1,9 +1,11 @@
 """One contract for everything that scores: the :class:`Predictor` protocol.
 
-Three classes implement it:
+Four classes implement it:
 
 * :class:`~healthscore.model.estimator.HealthScoreModel` (renewal mode: one row, one
   renewal, one risk);
+* :class:`BlendPredictor`: a ``HealthScoreModel`` and the rule scorecard mixed on the
+  logit scale (small data, when the inner folds prefer the mix);
 * :class:`HazardPredictor`: a ``HealthScoreModel`` that learned the hazard of each
   renewal interval, with the :class:`~healthscore.model.exposure.Horizon` of the served
   risk; it owns the interval expansion and :func:`~healthscore.model.exposure.combine_hazards`;
@@ -41,7 +43,7 @@ class Predictor(Protocol):
 
     Attributes
     ----------
-    kind : {"lightgbm", "scorecard"}
+    kind : {"lightgbm", "blend", "scorecard"}
         The name a bundle's manifest and a run's tags record.
     horizon : Horizon or None
         The outcome window of ``risk_proba`` for a hazard predictor; None when a row is
@@ -155,6 +157,95 @@ class HazardPredictor:
         return directory
 
 
+#: The file a blend writes beside its model's and its scorecard's.
+BLEND_FILE = "blend.json"
+BLEND_FORMAT = 1
+
+
+class BlendPredictor:
+    """LightGBM's margin and the rule scorecard's score mixed on the logit scale.
+
+    ``logit = intercept + margin_coef * margin + card_coef * card_score``, where
+    ``margin`` is the tree model's raw margin and ``card_score`` the scorecard's
+    unrounded weighted rule points (0-100; ``card_coef`` is negative: more points,
+    less risk). Both terms are linear in their parts, so TreeSHAP contributions and
+    rule points add up to the score exactly (``scoring.explain``). ``share`` is
+    LightGBM's share of the standardised mix, as chosen
+    (:func:`healthscore.model.selection.fit_blend`); it is recorded, not used.
+    """
+
+    kind = "blend"
+    horizon = None
+    scale_scores = True
+
+    def __init__(self, model: HealthScoreModel, card: RuleScorecard, *, intercept: float,
+                 margin_coef: float, card_coef: float, share: float) -> None:
+        if not isinstance(model, HealthScoreModel) or not isinstance(card, RuleScorecard):
+            raise ModelError(f"blend: expected a HealthScoreModel and a RuleScorecard, got "
+                             f"{type(model).__name__} and {type(card).__name__}")
+        coefs = (intercept, margin_coef, card_coef, share)
+        if not all(np.isfinite(c) for c in coefs):
+            raise ModelError(f"blend: coefficients must be finite, got {coefs}")
+        self.model, self.card = model, card
+        self.intercept, self.margin_coef = float(intercept), float(margin_coef)
+        self.card_coef, self.share = float(card_coef), float(share)
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = list(self.model.feature_names_)
+        return names + [n for n in self.card.feature_names if n not in names]
+
+    @property
+    def tree_model(self) -> HealthScoreModel:
+        return self.model
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        margin = self.model.predict_margin(X[self.model.feature_names_])
+        return self.intercept + self.margin_coef * margin + self.card_coef * self.card.unclipped_score(X)
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        return expit(self.predict_logit(X))
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
+        return self.predict_risk(X)
+
+    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
+                     logit: np.ndarray | None = None) -> np.ndarray:
+        if scale is None:
+            raise ModelError("blend: a health score needs the health scale")
+        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
+
+    def to_dict(self) -> dict:
+        return {"format": BLEND_FORMAT, "kind": "blend", "intercept": self.intercept,
+                "margin_coef": self.margin_coef, "card_coef": self.card_coef, "share": self.share}
+
+    def identity(self) -> bytes:
+        return (self.model.identity() + self.card.identity()
+                + json.dumps(self.to_dict(), sort_keys=True).encode())
+
+    def save(self, directory: str | Path) -> Path:
+        directory = self.model.save(directory)
+        self.card.save(directory)
+        (directory / BLEND_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return directory
+
+
+def _load_blend(directory: Path, scale: HealthScale) -> Predictor:
+    from healthscore.model.manifest import read_model_json
+
+    path = directory / BLEND_FILE
+    data = read_model_json(path)
+    if not isinstance(data, dict) or data.get("format") != BLEND_FORMAT or data.get("kind") != "blend":
+        raise ModelError(f"{path}: expected a blend of format {BLEND_FORMAT}")
+    try:
+        coefs = {k: float(data[k]) for k in ("intercept", "margin_coef", "card_coef", "share")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: not the coefficients a blend export writes ({exc})") from None
+    return BlendPredictor(HealthScoreModel.load(directory), RuleScorecard.load(directory, scale=scale),
+                          **coefs)
+
+
 def _load_lightgbm(directory: Path, scale: HealthScale) -> Predictor:
     model = HealthScoreModel.load(directory)
     if (directory / HORIZON_FILE).exists():
@@ -169,6 +260,7 @@ def _load_scorecard(directory: Path, scale: HealthScale) -> Predictor:
 #: Manifest ``kind`` -> the reader of the files that kind writes.
 LOADERS: dict[str, Callable[[Path, HealthScale], Predictor]] = {
     "lightgbm": _load_lightgbm,
+    "blend": _load_blend,
     "scorecard": _load_scorecard,
 }
 
@@ -200,4 +292,4 @@ def check_predictor(predictor: object) -> None:
     if lacking:
         raise ModelError(f"exported model: a {type(predictor).__name__} is not a Predictor "
                          f"(no {', '.join(lacking)}); expected a HealthScoreModel, a "
-                         "HazardPredictor or a RuleScorecard")
+                         "HazardPredictor, a BlendPredictor or a RuleScorecard")

@@ -8,13 +8,16 @@ validation window. The test window is never seen.
 The comparison: each candidate's out-of-fold prediction on the inner validation blocks
 (LightGBM's raw margin at the tree count chosen by the same folds, the logistic
 regression's logit with its settings chosen by them, the scorecard's negated health
-score); the winner has the highest mean ROC-AUC over the blocks. Only LightGBM and the
-scorecard can be exported today: when the logistic regression wins, the better of the
-other two is exported and ``train`` says so.
+score, and the blend of LightGBM and the scorecard with the share chosen by them); the
+winner has the highest mean ROC-AUC over the blocks, each block weighted by the churned
+rows its fit part learned from (:func:`~healthscore.model.inner_cv.block_weights`).
+LightGBM, the blend and the scorecard can be exported: when the logistic regression
+wins, the best of the others is exported and ``train`` says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass
@@ -25,12 +28,16 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from healthscore.model.baselines import LogisticBaseline
-from healthscore.model.inner_cv import oof_mask
+from healthscore.model.inner_cv import block_weights, oof_mask
 
 log = logging.getLogger(__name__)
 
 #: Predictors ``train`` can export (a logistic regression has no model folder yet).
-EXPORTABLE = ("lightgbm", "scorecard")
+EXPORTABLE = ("lightgbm", "blend", "scorecard")
+
+#: LightGBM's share of the blend's standardised mix: the grid the inner folds choose
+#: from (0 and 1 are the scorecard and LightGBM alone).
+BLEND_SHARES = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
 #: Measured on socialnet7-dev (benchmarks/results/quality.md, section ``socialnet7``:
 #: TimeSeriesSplit(5), inner folds, test folds only; recorded 2026-12-02): churned rows in
@@ -95,14 +102,16 @@ class Selection:
 def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
                      folds: list[tuple[np.ndarray, np.ndarray]], *, where: str,
                      margin: float = 0.0) -> Selection:
-    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds``; another
-    candidate displaces LightGBM (whose drivers explain each account) only by more than
-    ``margin`` (``small_data.min_auc_gain``)."""
+    """Rank candidates by mean ROC-AUC over the validation blocks of ``folds`` (weighted
+    by :func:`~healthscore.model.inner_cv.block_weights`); another candidate displaces
+    LightGBM (whose drivers explain each account) only by more than ``margin``
+    (``small_data.min_auc_gain``)."""
     has = oof_mask(folds, len(y))
+    weights = block_weights(folds, y)
     rows = []
     for name, values in oof.items():
         aucs = [_auc(y[val], values[val]) for _, val in folds]
-        rows.append({"predictor": name, "roc_auc": float(np.nanmean(aucs)),
+        rows.append({"predictor": name, "roc_auc": weighted_mean(aucs, weights),
                      "pooled_roc_auc": _auc(y[has], values[has]),
                      "top_decile_lift": _lift(y[has], values[has]),
                      "rows": int(has.sum()), "churned": int(y[has].sum()), "blocks": len(folds)})
@@ -125,6 +134,86 @@ def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
     if exported != winner:
         reason += f"; a {winner} model cannot be exported yet, so {exported} is"
     return Selection(table, winner, exported, reason)
+
+
+def weighted_mean(values: Any, weights: np.ndarray) -> float:
+    """Mean of ``values`` weighted by ``weights``, NaN values left out (NaN if all are)."""
+    values = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(values)
+    if not keep.any():
+        return float("nan")
+    return float(np.average(values[keep], weights=np.asarray(weights)[keep]))
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The blend the inner folds chose: the served ``predictor``, LightGBM's ``share``,
+    ``oof`` (the blocks' mixed out-of-fold scores, NaN outside them), ``oof_risk``
+    (their Platt risk) and ``grid`` (the weighted mean inner ROC-AUC of each share)."""
+
+    predictor: Any
+    share: float
+    oof: np.ndarray
+    oof_risk: np.ndarray
+    grid: pd.DataFrame
+
+
+def fit_blend(model: Any, card: Any, X: pd.DataFrame, y: np.ndarray,
+              folds: list[tuple[np.ndarray, np.ndarray]]) -> Blend:
+    """Mix LightGBM's margin and the scorecard's score with the share the inner folds
+    prefer.
+
+    On each validation block, the inner booster's out-of-fold margin and the
+    scorecard's negated score are standardised within the block (the inner boosters'
+    margins are on different scales) and mixed as ``share * margin + (1 - share) *
+    rules``; the share with the highest weighted mean ROC-AUC over the blocks
+    (:data:`BLEND_SHARES`) wins, ties to the larger share. Platt's slope is fitted on
+    the blocks' mixes; the served mix standardises the refitted booster's margins and
+    the rules' scores on the whole part, and the intercept matches the part's churn
+    rate (:func:`~healthscore.model.calibration.matching_intercept`, as the booster's
+    own calibration does).
+
+    ``model`` is the refitted :class:`~healthscore.model.estimator.HealthScoreModel`
+    (with ``oof_margin_`` from ``folds``), ``card`` the fitted scorecard.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from healthscore.model.calibration import matching_intercept
+    from healthscore.model.predictor import BlendPredictor
+
+    def standard(v, ref):
+        sd = float(np.std(ref))
+        return (v - float(np.mean(ref))) / (sd if sd > 0 else 1.0)
+
+    rules = -card.unclipped_score(X)
+    blocks = [(val, standard(model.oof_margin_[val], model.oof_margin_[val]),
+               standard(rules[val], rules[val])) for _, val in folds]
+    weights = block_weights(folds, y)
+    aucs = [weighted_mean([_auc(y[val], w * m + (1 - w) * r) for val, m, r in blocks], weights)
+            for w in BLEND_SHARES]
+    grid = pd.DataFrame({"share": BLEND_SHARES, "inner_roc_auc": aucs})
+    best = max(range(len(BLEND_SHARES)), key=lambda i: (round(aucs[i], 9), i))
+    share = float(BLEND_SHARES[best])
+    oof = np.full(len(y), np.nan)
+    for val, m, r in blocks:
+        oof[val] = share * m + (1 - share) * r
+    has = ~np.isnan(oof)
+    platt = LogisticRegression(C=1e6).fit(oof[has].reshape(-1, 1), y[has])
+    slope = float(platt.coef_[0, 0])
+    oof_risk = np.full(len(y), np.nan)
+    oof_risk[has] = platt.predict_proba(oof[has].reshape(-1, 1))[:, 1]
+    margin = model.predict_margin(X[model.feature_names_])
+    mix = share * standard(margin, margin) + (1 - share) * standard(rules, rules)
+    intercept = matching_intercept(slope, mix, y)
+    sd_m = float(np.std(margin)) or 1.0
+    sd_r = float(np.std(rules)) or 1.0
+    margin_coef = slope * share / sd_m
+    card_coef = -slope * (1 - share) / sd_r  # on the card's score, not its negation
+    predictor = BlendPredictor(
+        model, card, margin_coef=margin_coef, card_coef=card_coef, share=share,
+        intercept=intercept - margin_coef * float(np.mean(margin))
+        - card_coef * float(np.mean(-rules)))
+    return Blend(predictor, share, oof, oof_risk, grid)
 
 
 def expectation(churned: int) -> str:
@@ -163,6 +252,12 @@ class SmallDataFit:
     logistic_grid: pd.DataFrame
     oof: dict[str, np.ndarray]  # each candidate's out-of-fold score (NaN outside the blocks)
     folds: list[tuple[np.ndarray, np.ndarray]]  # the inner (fit, validate) masks they came from
+    blend: Blend | None = None  # None when small_data.blend is off
+
+    def exported_predictor(self) -> Any:
+        """The predictor the selection exports."""
+        return {"lightgbm": self.model, "scorecard": self.card,
+                "blend": self.blend.predictor if self.blend is not None else None}[self.selection.exported]
 
 
 def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibration: Any,
@@ -195,9 +290,16 @@ def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibrat
     card = card.fit(X, y)
     oof = {"lightgbm": fitted.oof_margin_, "logistic": logistic_oof,
            "scorecard": -card.health_score(X).astype(np.float64)}  # fixed rules: no fit to leak
+    blend = fit_blend(fitted, card, X, y, folds) if small_data.blend else None
+    if blend is not None and 0 < blend.share < 1:  # at 0 or 1 it is one of the others
+        oof["blend"] = blend.oof
     selection = select_predictor(y, oof, folds, where="the inner time-ordered folds of the training part",
                                  margin=small_data.min_auc_gain)
-    return SmallDataFit(fitted, logistic, card, selection, grid, oof, folds)
+    if "blend" in oof:
+        selection = dataclasses.replace(selection, reason=selection.reason + (
+            f"; the blend mixes LightGBM's margin and the scorecard's score, standardised, "
+            f"at LightGBM's share {blend.share:.1f} (chosen by the same folds)"))
+    return SmallDataFit(fitted, logistic, card, selection, grid, oof, folds, blend)
 
 
 def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray], *,
@@ -234,6 +336,8 @@ def inner_metrics(inner: Any, part: pd.DataFrame, base_rate: Any, *, n_bins: int
     risks = {"model": inner.model.calibrator_.proba(inner.model.oof_margin_[has]),
              "logistic": expit(inner.oof["logistic"][has]),
              "scorecard": inner.card.predict_risk(X), "base_rate": base_rate.predict_risk(X)}
+    if inner.blend is not None and "blend" in inner.oof:
+        risks["blend"] = inner.blend.oof_risk[has]
     return metrics_table(part["label"].to_numpy(dtype=np.int64)[has], risks, n_bins=n_bins)
 
 

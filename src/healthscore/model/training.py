@@ -208,6 +208,8 @@ def train_models(
             mode, fitted = "scorecard", None
         exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale) \
             if fitted is not None else ExportedModel(card, scale)
+        if selection is not None and small_data.select and selection.exported == "blend":
+            exported = ExportedModel(inner.exported_predictor(), scale)
         bar.advance()
     else:
         exported = ExportedModel(card, scale)

@@ -45,6 +45,7 @@ METRIC_WORDS: dict[str, tuple[str, str, str, bool]] = {
 #: model kind -> in words
 KIND_WORDS: dict[str, str] = {
     "lightgbm": "Gradient-boosted trees (LightGBM), calibrated",
+    "blend": "Gradient-boosted trees (LightGBM) blended with the rule scorecard, calibrated",
     "scorecard": "Rule scorecard (weighted rules, no learning)",
     "logistic": "Logistic regression",
 }

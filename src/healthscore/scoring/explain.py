@@ -36,7 +36,7 @@ from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel
 from healthscore.model.exposure import INTERVAL_COLUMNS, combine_hazards, expand_intervals, horizon_weights
-from healthscore.model.predictor import HazardPredictor
+from healthscore.model.predictor import BlendPredictor, HazardPredictor
 from healthscore.model.scale import round_score
 from healthscore.scoring.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
 
@@ -240,6 +240,31 @@ def explain_scorecard(model: RuleScorecard, X: pd.DataFrame, *, scale: Any) -> E
         np.asarray(model.risk_from_score(score), dtype=np.float64), score,
         np.asarray(scale.band(score), dtype=object).reshape(-1),
     )
+
+
+@explain_predictor.register(BlendPredictor)
+def explain_blend(blend: BlendPredictor, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    """The blend's logit is ``intercept + margin_coef * margin + card_coef * card``:
+    a feature's points are its TreeSHAP share of the margin times ``-factor *
+    margin_coef`` plus, for a rule's feature, ``-factor * card_coef * weight * (rule
+    points - 50)``; the base holds the intercept, the expected margin and the card at
+    50 everywhere. Base + points = the unclipped score, exactly (no residual)."""
+    names = blend.feature_names
+    trees = list(blend.model.feature_names_)
+    contributions = blend.model.contributions(X[trees])
+    factor = float(scale.factor)
+    points = np.zeros((len(X), len(names)))
+    points[:, :len(trees)] = -factor * blend.margin_coef * contributions[:, :-1]
+    weights = blend.card.weights()
+    rule_points = blend.card.points(X).loc[:, list(weights.index)].to_numpy(dtype=np.float64)
+    column = {n: i for i, n in enumerate(names)}
+    for j, feature in enumerate(weights.index):
+        points[:, column[str(feature)]] += (-factor * blend.card_coef * float(weights.iloc[j])
+                                            * (rule_points[:, j] - SCORECARD_BASE))
+    logit_base = (blend.intercept + blend.margin_coef * contributions[:, -1]
+                  + blend.card_coef * SCORECARD_BASE * float(weights.sum()))
+    base = float(scale.offset) - factor * logit_base
+    return explanation_from_points(points, base, np.zeros(len(X)), feature_names=names, scale=scale)
 
 
 @explain_predictor.register(HazardPredictor)
