@@ -89,7 +89,24 @@ class Predictor(Protocol):
         """Write its files into ``directory`` (no pickle)."""
 
 
-class HazardPredictor:
+class ScaledLogit:
+    """What a predictor whose score is the health scale on its logit shares: the risk
+    from :meth:`predict_logit`, and the score from the scale (``scale_scores``)."""
+
+    scale_scores = True
+
+    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """``risk_proba``, shape (n,)."""
+        return expit(self.predict_logit(X))
+
+    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
+                     logit: np.ndarray | None = None) -> np.ndarray:
+        if scale is None:
+            raise ModelError(f"{type(self).__name__}: a health score needs the health scale")
+        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
+
+
+class HazardPredictor(ScaledLogit):
     """A hazard model: the chance of a loss within ``horizon`` from per-interval hazards.
 
     Parameters
@@ -105,7 +122,6 @@ class HazardPredictor:
     """
 
     kind = "lightgbm"
-    scale_scores = True
 
     def __init__(self, model: HealthScoreModel, horizon: Horizon) -> None:
         if not isinstance(model, HealthScoreModel) or not isinstance(horizon, Horizon):
@@ -133,20 +149,10 @@ class HazardPredictor:
         logits, owner = self.interval_logits(X)
         return combine_hazards(logits, owner, len(X))
 
-    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
-        """The chance of a loss within the horizon, shape (n,)."""
-        return expit(self.predict_logit(X))
-
     def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
         """The first interval's hazard, shape (n,): an account row is that interval, so
         no expansion."""
         return expit(self.model.predict_logit(X))
-
-    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
-                     logit: np.ndarray | None = None) -> np.ndarray:
-        if scale is None:
-            raise ModelError("hazard predictor: a health score needs the health scale")
-        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
 
     def identity(self) -> bytes:
         return self.model.identity() + json.dumps(self.horizon.to_dict(), sort_keys=True).encode()
@@ -162,7 +168,7 @@ BLEND_FILE = "blend.json"
 BLEND_FORMAT = 1
 
 
-class BlendPredictor:
+class BlendPredictor(ScaledLogit):
     """LightGBM's margin and the rule scorecard's score mixed on the logit scale.
 
     ``logit = intercept + margin_coef * margin + card_coef * card_score``, where
@@ -176,7 +182,6 @@ class BlendPredictor:
 
     kind = "blend"
     horizon = None
-    scale_scores = True
 
     def __init__(self, model: HealthScoreModel, card: RuleScorecard, *, intercept: float,
                  margin_coef: float, card_coef: float, share: float) -> None:
@@ -203,18 +208,9 @@ class BlendPredictor:
         margin = self.model.predict_margin(X[self.model.feature_names_])
         return self.intercept + self.margin_coef * margin + self.card_coef * self.card.unclipped_score(X)
 
-    def predict_risk(self, X: pd.DataFrame) -> np.ndarray:
-        return expit(self.predict_logit(X))
-
     def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
         """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
         return self.predict_risk(X)
-
-    def health_score(self, X: pd.DataFrame, *, scale: HealthScale | None = None,
-                     logit: np.ndarray | None = None) -> np.ndarray:
-        if scale is None:
-            raise ModelError("blend: a health score needs the health scale")
-        return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
 
     def to_dict(self) -> dict:
         return {"format": BLEND_FORMAT, "kind": "blend", "intercept": self.intercept,
