@@ -1,5 +1,5 @@
 """RSS per stage of scoring one bucket: python benchmarks/stream_profile_bucket.py BUCKETS_ROOT MODEL AS_OF [KEY=VALUE ...]"""
-import sys, time, threading, functools, importlib
+import sys, time, threading, importlib
 import psutil, pandas as pd
 proc = psutil.Process(); peak = [0]
 def sampler():

@@ -65,7 +65,7 @@ def test_cards_show_the_change_since_the_last_run(page, leader_report):
         now, before = int((rl["band"] == band).sum()), int((may["band"] == band).sum())
         assert card.locator(".value").inner_text() == str(now)
         delta = now - before
-        expected = (f"unchanged since 2024-05-01" if delta == 0 else
+        expected = ("unchanged since 2024-05-01" if delta == 0 else
                     f"{'+' if delta > 0 else MINUS}{abs(delta)} since 2024-05-01")
         assert card.locator("[data-testid=kpi-change]").inner_text() == expected
     alerts = page.locator("[data-testid=kpi-card][data-key=alerts]")

@@ -148,7 +148,7 @@ def test_explain_and_the_account_page_say_which_part_is_which(world, split, caps
     assert f"Model updated: {describe_change(line.to_dict()).split(': ', 1)[1]}" in said[model_at:]
     assert main(["--set", f"score.out_dir={layout.root}", "report", "--as-of", D2]) == 0
     pages = [p for p in (layout.root / "report").rglob("*.html")
-             if f"Model updated" in p.read_text() and "change-note" in p.read_text()]
+             if "Model updated" in p.read_text() and "change-note" in p.read_text()]
     assert pages, "no account page shows the model's part"
     page = pages[0].read_text()
     assert "This line comes from the model: the new model" in page

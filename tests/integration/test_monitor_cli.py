@@ -21,7 +21,6 @@ from healthscore.scoring import OutputLayout
 from healthscore.monitor.drift import matured_calibration
 from healthscore.monitor.reference import build_reference
 from healthscore.monitor.verdict import summarise_drift
-from healthscore.scoring import OutputLayout
 
 SHIFT_FROM = pd.Timestamp("2025-06-01")
 EARLY, D1, D2 = "2024-06-01", "2025-09-01", "2025-10-01"

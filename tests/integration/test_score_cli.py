@@ -206,10 +206,36 @@ def test_scoring_a_bucketed_source_gives_what_the_whole_source_gives(world, scor
     assert run["buckets"] == 12 and run["counts"]["scored"] == len(pd.read_parquet(whole.risk_list(D2)))
 
 
+def _served_through_score(exported: ExportedModel, world, folder) -> pd.DataFrame:
+    """Save ``exported``, score the world's first date with it, and check that the
+    history holds its own prediction and the stored points rebuild every score; the
+    points."""
+    from healthscore.features import build_features
+
+    save_bundle(exported, folder)
+    out = folder.parent / "outputs"
+    assert main(["--set", f"score.out_dir={out}", "score", "--as-of", D1, "--data",
+                 str(world["data"]), "--model", str(folder), "--no-report"]) == 0
+    layout = OutputLayout(out)
+    again = load_exported(folder)
+    assert again.kind == exported.kind
+    active = make_scoring_cutoffs(world["tables"], pd.Timestamp(D1))
+    rows = build_features(world["tables"], active[["account_id", "cutoff_time"]],
+                          world["params"].features)
+    expected = again.predict_frame(rows[again.feature_names])
+    expected.index = rows["account_id"].to_numpy()
+    now = layout.read_history().set_index("account_id")
+    np.testing.assert_array_equal(now["health_score"], expected.loc[now.index, "health_score"])
+    np.testing.assert_allclose(now["risk_proba"], expected.loc[now.index, "risk_proba"], atol=1e-12)
+    points = layout.read_partition("points", D1)
+    np.testing.assert_allclose(unclipped_of(points), now.loc[points["account_id"], "unclipped_score"],
+                               atol=1e-9)
+    return points
+
+
 def test_a_blend_model_scores_and_explains_in_points_that_add_up(world, tmp_path, monkeypatch):
     """A blend of the trees and the rule scorecard (issue 15) through the whole score
     path: its scores are its own prediction, its stored points rebuild them."""
-    from healthscore.features import build_features
     from healthscore.model.baselines import RuleScorecard
     from healthscore.model.predictor import BlendPredictor
 
@@ -220,23 +246,27 @@ def test_a_blend_model_scores_and_explains_in_points_that_add_up(world, tmp_path
     card = RuleScorecard.from_params(world["params"].scorecard, scale).fit(
         labelled[names], labelled["label"].to_numpy())
     blend = BlendPredictor(trees, card, intercept=-1.0, margin_coef=0.6, card_coef=-0.03, share=0.5)
-    save_bundle(ExportedModel(blend, scale, catalogue=catalogue_dict(names)), tmp_path / "blend")
-    out = tmp_path / "outputs"
-    assert main(["--set", f"score.out_dir={out}", "score", "--as-of", D1, "--data",
-                 str(world["data"]), "--model", str(tmp_path / "blend"), "--no-report"]) == 0
-    layout = OutputLayout(out)
-    exported = load_exported(tmp_path / "blend")
-    assert exported.kind == "blend"
-    active = make_scoring_cutoffs(world["tables"], pd.Timestamp(D1))
-    rows = build_features(world["tables"], active[["account_id", "cutoff_time"]],
-                          world["params"].features)
-    expected = exported.predict_frame(rows[exported.feature_names])
-    expected.index = rows["account_id"].to_numpy()
-    now = layout.read_history().set_index("account_id")
-    np.testing.assert_array_equal(now["health_score"], expected.loc[now.index, "health_score"])
-    np.testing.assert_allclose(now["risk_proba"], expected.loc[now.index, "risk_proba"], atol=1e-12)
-    points = layout.read_partition("points", D1)
-    np.testing.assert_allclose(unclipped_of(points), now.loc[points["account_id"], "unclipped_score"],
-                               atol=1e-9)
+    points = _served_through_score(ExportedModel(blend, scale, catalogue=catalogue_dict(names)),
+                                   world, tmp_path / "blend")
     rule = f"points:{card.feature_names[0]}"
     assert points[rule].abs().max() > 0
+
+
+def test_a_logistic_model_scores_and_explains_in_points_that_add_up(world, tmp_path, monkeypatch):
+    """The prepared logistic regression served (issue 15) through the whole score path:
+    read back from its skops pipeline, its scores are its own prediction and its stored
+    points rebuild them."""
+    from healthscore.model.baselines import LogisticBaseline
+    from healthscore.model.selection import served_logistic
+
+    monkeypatch.chdir(tmp_path)
+    scale = HealthScale()
+    labelled, names = world["labelled"], world["names"]
+    y = labelled["label"].to_numpy(dtype=np.int64)
+    regression = LogisticBaseline(C=0.3, penalty="l1", transform="log1p").fit(labelled[names], y)
+    served = served_logistic(regression, regression.predict_logit(labelled[names]), y)
+    points = _served_through_score(ExportedModel(served, scale, catalogue=catalogue_dict(names)),
+                                   world, tmp_path / "logistic")
+    weights = regression.pipeline_.named_steps["logistic"].coef_[0]
+    assert (weights != 0).any()
+    assert points[[c for c in points.columns if c.startswith("points:")]].abs().to_numpy().max() > 0

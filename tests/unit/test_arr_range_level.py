@@ -113,7 +113,7 @@ def test_a_negative_shock_sd_is_refused():
 
 
 def test_the_replayed_level_error_finds_a_drift_the_fitted_dates_hide():
-    from healthscore.model.exposure import Horizon, combine_hazards
+    from healthscore.model.exposure import Horizon
     from healthscore.model.hazard_level import replayed_spread
 
     rng = np.random.default_rng(12)
@@ -129,7 +129,6 @@ def test_the_replayed_level_error_finds_a_drift_the_fitted_dates_hide():
     steady = (rng.random(len(frame)) < expit(frame["margin"])).astype(float)
     drifting = (rng.random(len(frame)) < expit(frame["margin"] + frame["drift"])).astype(float)
     cutoffs = frame["cutoff_time"].to_numpy("datetime64[us]")
-    window = np.arange(len(frame))
     recent = pd.Timestamp("2024-12-01")
     # only intervals over by the end of the data are known
     ends = cutoffs + (np.round(frame["lead"].to_numpy() * 365) * 86_400_000_000).astype("timedelta64[us]")

@@ -4,7 +4,6 @@ simulation of outcomes with a planted effect per cause."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

@@ -2,11 +2,13 @@
 
 A *bundle* folder holds plain files, never a pickle:
 
-* ``manifest.json``: ``kind`` (``lightgbm`` or ``scorecard``), format, package version,
+* ``manifest.json``: ``kind`` (``lightgbm``, ``blend``, ``logistic`` or ``scorecard``), format, package version,
   creation time, run information, and every other file's SHA-256 and size with the
   bundle ``fingerprint`` (:mod:`healthscore.model.manifest`);
 * ``lightgbm``: ``model.txt``, ``calibration.json``, ``features.json``;
-  ``scorecard``: ``scorecard.json``;
+  ``scorecard``: ``scorecard.json``; ``blend``: both and ``blend.json``;
+  ``logistic``: ``logistic.json``, ``logistic.skops`` (the scikit-learn pipeline, read
+  by skops with an allowlist of types) and ``logistic_calibration.json``;
 * ``horizon.json`` for a hazard model (the outcome window of ``risk_proba``);
 * ``scale.json`` (the health scale), ``catalogue.json`` (feature catalogue, may be
   empty), ``metrics.json`` (flat test metrics of the run, as
@@ -105,7 +107,8 @@ class ExportedModel:
 
     @property
     def kind(self) -> str:
-        """``lightgbm`` or ``scorecard``, as the manifest and the run record it."""
+        """``lightgbm``, ``blend``, ``logistic`` or ``scorecard``, as the manifest and the
+        run record it."""
         return self.predictor.kind
 
     @property
@@ -115,7 +118,8 @@ class ExportedModel:
 
     @property
     def model(self) -> HealthScoreModel | None:
-        """The LightGBM model behind the scores; None for the rule scorecard."""
+        """The LightGBM model behind the scores; None for the rule scorecard and the
+        logistic regression."""
         return self.predictor.tree_model
 
     @property

@@ -146,6 +146,16 @@ def read_model_json(path: str | Path, default: Any = ..., *, redo: str = REEXPOR
         raise ModelError(f"{path}: not valid JSON ({exc}); {redo}") from None
 
 
+def read_kind_json(path: str | Path, *, kind: str, format: int, what: str) -> dict:
+    """A model file's JSON object that says it is ``kind`` of ``format`` (``what``
+    names it in the error): missing, unreadable, or another kind or format is a
+    :class:`~healthscore.errors.ModelError`."""
+    data = read_model_json(path)
+    if not isinstance(data, dict) or data.get("format") != format or data.get("kind") != kind:
+        raise ModelError(f"{path}: expected {what} of format {format}")
+    return data
+
+
 def check_model_text(text: str, path: Path) -> None:
     """Refuse a LightGBM model text whose trees are not where ``tree_sizes`` says.
 

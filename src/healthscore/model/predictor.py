@@ -1,11 +1,13 @@
 """One contract for everything that scores: the :class:`Predictor` protocol.
 
-Four classes implement it:
+Five classes implement it:
 
 * :class:`~healthscore.model.estimator.HealthScoreModel` (renewal mode: one row, one
   renewal, one risk);
 * :class:`BlendPredictor`: a ``HealthScoreModel`` and the rule scorecard mixed on the
   logit scale (small data, when the inner folds prefer the mix);
+* :class:`LogisticPredictor`: the prepared L1 logistic regression (small data, when the
+  inner folds prefer it), calibrated;
 * :class:`HazardPredictor`: a ``HealthScoreModel`` that learned the hazard of each
   renewal interval, with the :class:`~healthscore.model.exposure.Horizon` of the served
   risk; it owns the interval expansion and :func:`~healthscore.model.exposure.combine_hazards`;
@@ -29,7 +31,7 @@ import pandas as pd
 from scipy.special import expit
 
 from healthscore.errors import ModelError
-from healthscore.model.baselines import RuleScorecard
+from healthscore.model.baselines import LogisticBaseline, RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
 from healthscore.model.scale import HealthScale
@@ -43,7 +45,7 @@ class Predictor(Protocol):
 
     Attributes
     ----------
-    kind : {"lightgbm", "blend", "scorecard"}
+    kind : {"lightgbm", "blend", "logistic", "scorecard"}
         The name a bundle's manifest and a run's tags record.
     horizon : Horizon or None
         The outcome window of ``risk_proba`` for a hazard predictor; None when a row is
@@ -227,13 +229,69 @@ class BlendPredictor(ScaledLogit):
         return directory
 
 
+#: The file a served logistic regression writes beside the regression's own.
+CALIBRATION_FILE = "logistic_calibration.json"
+CALIBRATION_FORMAT = 1
+
+
+class LogisticPredictor(ScaledLogit):
+    """The prepared L1 logistic regression, served: ``logit = slope * regression logit
+    + intercept`` (Platt's step on held-out logits, the level matched as LightGBM's
+    is). The regression's logit is a sum of one term per column
+    (:meth:`~healthscore.model.baselines.LogisticBaseline.contributions`), so its
+    points add up to the score exactly (``scoring.explain``)."""
+
+    kind = "logistic"
+    horizon = None
+    tree_model = None
+
+    def __init__(self, regression: LogisticBaseline, *, slope: float, intercept: float) -> None:
+        if not isinstance(regression, LogisticBaseline) or not hasattr(regression, "constant_"):
+            raise ModelError(f"logistic: expected a fitted LogisticBaseline, got {type(regression).__name__}")
+        if not (np.isfinite(slope) and np.isfinite(intercept)):
+            raise ModelError(f"logistic: calibration must be finite, got slope {slope}, intercept {intercept}")
+        self.regression, self.slope, self.intercept = regression, float(slope), float(intercept)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.regression.feature_names
+
+    def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
+        return self.slope * self.regression.predict_logit(X) + self.intercept
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
+        return self.predict_risk(X)
+
+    def to_dict(self) -> dict:
+        return {"format": CALIBRATION_FORMAT, "kind": "logistic", "slope": self.slope, "intercept": self.intercept}
+
+    def identity(self) -> bytes:
+        return self.regression.identity() + json.dumps(self.to_dict(), sort_keys=True).encode()
+
+    def save(self, directory: str | Path) -> Path:
+        directory = self.regression.save(directory)
+        (directory / CALIBRATION_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return directory
+
+
+def _load_logistic(directory: Path, scale: HealthScale) -> Predictor:
+    from healthscore.model.manifest import read_kind_json
+
+    path = directory / CALIBRATION_FILE
+    data = read_kind_json(path, kind="logistic", format=CALIBRATION_FORMAT, what="a logistic calibration")
+    try:
+        slope, intercept = float(data["slope"]), float(data["intercept"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: not the calibration a logistic export writes ({exc})") from None
+    return LogisticPredictor(LogisticBaseline.load(directory), slope=slope, intercept=intercept)
+
+
 def _load_blend(directory: Path, scale: HealthScale) -> Predictor:
-    from healthscore.model.manifest import read_model_json
+    from healthscore.model.manifest import read_kind_json
 
     path = directory / BLEND_FILE
-    data = read_model_json(path)
-    if not isinstance(data, dict) or data.get("format") != BLEND_FORMAT or data.get("kind") != "blend":
-        raise ModelError(f"{path}: expected a blend of format {BLEND_FORMAT}")
+    data = read_kind_json(path, kind="blend", format=BLEND_FORMAT, what="a blend")
     try:
         coefs = {k: float(data[k]) for k in ("intercept", "margin_coef", "card_coef", "share")}
     except (KeyError, TypeError, ValueError) as exc:
@@ -257,6 +315,7 @@ def _load_scorecard(directory: Path, scale: HealthScale) -> Predictor:
 LOADERS: dict[str, Callable[[Path, HealthScale], Predictor]] = {
     "lightgbm": _load_lightgbm,
     "blend": _load_blend,
+    "logistic": _load_logistic,
     "scorecard": _load_scorecard,
 }
 
@@ -288,4 +347,4 @@ def check_predictor(predictor: object) -> None:
     if lacking:
         raise ModelError(f"exported model: a {type(predictor).__name__} is not a Predictor "
                          f"(no {', '.join(lacking)}); expected a HealthScoreModel, a "
-                         "HazardPredictor, a BlendPredictor or a RuleScorecard")
+                         "HazardPredictor, a BlendPredictor, a LogisticPredictor or a RuleScorecard")

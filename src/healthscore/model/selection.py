@@ -11,8 +11,8 @@ regression's logit with its settings chosen by them, the scorecard's negated hea
 score, and the blend of LightGBM and the scorecard with the share chosen by them); the
 winner has the highest mean ROC-AUC over the blocks, each block weighted by the churned
 rows its fit part learned from (:func:`~healthscore.model.inner_cv.block_weights`).
-LightGBM, the blend and the scorecard can be exported: when the logistic regression
-wins, the best of the others is exported and ``train`` says so.
+Each can be exported; the logistic regression as a
+:class:`~healthscore.model.predictor.LogisticPredictor` (:func:`served_logistic`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ from healthscore.model.baselines import LogisticBaseline
 from healthscore.model.inner_cv import block_weights, oof_mask
 
 log = logging.getLogger(__name__)
-
-#: Predictors ``train`` can export (a logistic regression has no model folder yet).
-EXPORTABLE = ("lightgbm", "blend", "scorecard")
 
 #: LightGBM's share of the blend's standardised mix: the grid the inner folds choose
 #: from (0 and 1 are the scorecard and LightGBM alone).
@@ -90,7 +87,7 @@ def fit_logistic(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, n
 class Selection:
     """The inner comparison: ``table`` (one row per candidate: ``predictor``,
     ``roc_auc`` mean over the blocks, ``pooled_roc_auc``, ``top_decile_lift``,
-    ``rows``, ``churned``, ``blocks``), the ``winner``, the ``exported`` predictor and
+    ``rows``, ``churned``, ``blocks``), the ``winner``, the ``exported`` predictor (the winner) and
     ``reason`` in words."""
 
     table: pd.DataFrame
@@ -122,7 +119,6 @@ def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
     tied = winner != "lightgbm" and "lightgbm" in aucs and aucs[winner] - aucs["lightgbm"] <= margin
     if tied:
         winner = "lightgbm"
-    exported = winner if winner in EXPORTABLE else next(p for p in table["predictor"] if p in EXPORTABLE)
     others = ", ".join(f"{r.predictor} {r.roc_auc:.3f}" for r in table.itertuples()
                        if r.predictor != winner)
     reason = (f"{winner} won on {where}: mean ROC-AUC {aucs[winner]:.3f} against "
@@ -131,9 +127,7 @@ def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
     if tied:
         reason += (f"; {table.loc[0, 'predictor']} is ahead by {table.loc[0, 'roc_auc'] - aucs['lightgbm']:.4f}, "
                    f"not more than small_data.min_auc_gain {margin:g}")
-    if exported != winner:
-        reason += f"; a {winner} model cannot be exported yet, so {exported} is"
-    return Selection(table, winner, exported, reason)
+    return Selection(table, winner, winner, reason)
 
 
 def weighted_mean(values: Any, weights: np.ndarray) -> float:
@@ -253,11 +247,39 @@ class SmallDataFit:
     oof: dict[str, np.ndarray]  # each candidate's out-of-fold score (NaN outside the blocks)
     folds: list[tuple[np.ndarray, np.ndarray]]  # the inner (fit, validate) masks they came from
     blend: Blend | None = None  # None when small_data.blend is off
+    X: pd.DataFrame | None = None  # the part's features and labels (the served calibration)
+    y: np.ndarray | None = None
 
     def exported_predictor(self) -> Any:
         """The predictor the selection exports."""
+        if self.selection.exported == "logistic":
+            return served_logistic(self.logistic, self.oof["logistic"], self.y, folds=self.folds, X=self.X)
         return {"lightgbm": self.model, "scorecard": self.card,
                 "blend": self.blend.predictor if self.blend is not None else None}[self.selection.exported]
+
+
+def served_logistic(regression: LogisticBaseline, held_out_logit: np.ndarray, y: np.ndarray, *,
+                    folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                    X: pd.DataFrame | None = None) -> Any:
+    """The logistic regression as served: Platt's step on held-out logits.
+
+    Large data (no ``folds``): ``held_out_logit`` and ``y`` are the validation window's,
+    the regression the one that scored them. Small data: ``held_out_logit`` is the
+    inner folds' out-of-fold logit over the part ``X``, ``y`` (NaN outside the blocks),
+    the slope is fitted within the blocks and the level matched on the refitted
+    regression's own logits of the part (:func:`~healthscore.model.inner_cv.oof_calibrator`,
+    as LightGBM's calibration is)."""
+    from healthscore.model.calibration import fit_platt
+    from healthscore.model.inner_cv import oof_calibrator
+    from healthscore.model.predictor import LogisticPredictor
+
+    if folds is None:
+        slope, intercept = fit_platt(held_out_logit, y, what="logistic regression's logit")
+    else:
+        calibrator = oof_calibrator(np.nan_to_num(held_out_logit), y, folds,
+                                    refit_margin=regression.predict_logit(X), method="platt")
+        slope, intercept = calibrator.a, calibrator.b
+    return LogisticPredictor(regression, slope=slope, intercept=intercept)
 
 
 def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibration: Any,
@@ -299,7 +321,7 @@ def fit_small_data(part: pd.DataFrame, names: list[str], *, model: Any, calibrat
         selection = dataclasses.replace(selection, reason=selection.reason + (
             f"; the blend mixes LightGBM's margin and the scorecard's score, standardised, "
             f"at LightGBM's share {blend.share:.1f} (chosen by the same folds)"))
-    return SmallDataFit(fitted, logistic, card, selection, grid, oof, folds, blend)
+    return SmallDataFit(fitted, logistic, card, selection, grid, oof, folds, blend, X, y)
 
 
 def select_on_validation(y_val: np.ndarray, scores: dict[str, np.ndarray], *,

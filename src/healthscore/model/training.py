@@ -37,7 +37,7 @@ from healthscore.model.exposure import (
 from healthscore.model.hazard_level import calibrate_hazards
 from healthscore.model.oracle import oracle_risk
 from healthscore.model.scale import HealthScale
-from healthscore.model.selection import inner_metrics, logit_of, prepared_logistic
+from healthscore.model.selection import inner_metrics, prepared_logistic, served_logistic
 from healthscore.model.split import split_by_time, split_windows
 from healthscore.model.train_result import TrainResult
 from healthscore.progress import Progress
@@ -199,7 +199,7 @@ def train_models(
 
             selection = select_on_validation(y_val, {
                 "lightgbm": fitted.predict_margin(X_val),
-                "logistic": logit_of(logistic.predict_risk(X_val)),
+                "logistic": logistic.predict_logit(X_val),
                 "scorecard": -card.health_score(X_val).astype(np.float64)},
                 margin=small_data.min_auc_gain)
         if selection is not None:
@@ -208,8 +208,9 @@ def train_models(
             mode, fitted = "scorecard", None
         exported = ExportedModel(fitted if horizon is None else HazardPredictor(fitted, horizon), scale) \
             if fitted is not None else ExportedModel(card, scale)
-        if selection is not None and small_data.select and selection.exported == "blend":
-            exported = ExportedModel(inner.exported_predictor(), scale)
+        if selection is not None and small_data.select and selection.exported in ("blend", "logistic"):
+            exported = ExportedModel(inner.exported_predictor() if inner is not None else served_logistic(
+                logistic, logistic.predict_logit(X_val), y_val), scale)
         bar.advance()
     else:
         exported = ExportedModel(card, scale)

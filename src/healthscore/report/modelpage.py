@@ -47,7 +47,7 @@ KIND_WORDS: dict[str, str] = {
     "lightgbm": "Gradient-boosted trees (LightGBM), calibrated",
     "blend": "Gradient-boosted trees (LightGBM) blended with the rule scorecard, calibrated",
     "scorecard": "Rule scorecard (weighted rules, no learning)",
-    "logistic": "Logistic regression",
+    "logistic": "Logistic regression (L1, prepared metrics), calibrated",
 }
 
 #: the run's counts -> in words (shown in this order; a count not listed is not shown)

@@ -36,7 +36,7 @@ from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.export import ExportedModel
 from healthscore.model.exposure import INTERVAL_COLUMNS, combine_hazards, expand_intervals, horizon_weights
-from healthscore.model.predictor import BlendPredictor, HazardPredictor
+from healthscore.model.predictor import BlendPredictor, HazardPredictor, LogisticPredictor
 from healthscore.model.scale import round_score
 from healthscore.scoring.risk_words import describe_risk  # noqa: F401  (notebooks/02 imports it from here)
 
@@ -265,6 +265,21 @@ def explain_blend(blend: BlendPredictor, X: pd.DataFrame, *, scale: Any) -> Expl
                   + blend.card_coef * SCORECARD_BASE * float(weights.sum()))
     base = float(scale.offset) - factor * logit_base
     return explanation_from_points(points, base, np.zeros(len(X)), feature_names=names, scale=scale)
+
+
+@explain_predictor.register(LogisticPredictor)
+def explain_logistic(served: LogisticPredictor, X: pd.DataFrame, *, scale: Any) -> Explanation:
+    """The served logit is ``slope * (base + sum_j c_j) + intercept``, ``c_j`` each
+    column's exact share of the regression's logit measured from the fitting rows'
+    average (:meth:`~healthscore.model.baselines.LogisticBaseline.contributions`): a
+    feature's points are ``-factor * slope * c_j``, the base ``offset - factor *
+    (slope * base + intercept)``. Base + points = the unclipped score, exactly."""
+    contributions = served.regression.contributions(X)
+    factor = float(scale.factor)
+    points = -factor * served.slope * contributions[:, :-1]
+    base = float(scale.offset) - factor * (served.slope * contributions[:, -1] + served.intercept)
+    return explanation_from_points(points, base, np.zeros(len(X)), feature_names=served.feature_names,
+                                   scale=scale)
 
 
 @explain_predictor.register(HazardPredictor)
