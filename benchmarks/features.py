@@ -20,6 +20,7 @@ every table <= 90 s. Figures go to ``benchmarks/results/features.json``/``.md``
 
     python benchmarks/features.py                      # 100,000 accounts (minutes)
     python benchmarks/features.py --accounts 2000      # smoke run (seconds)
+    python benchmarks/features.py --derived --skip pandas --name features_derived
 """
 
 from __future__ import annotations
@@ -221,9 +222,15 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+#: ``--derived``: the behaviour metrics params.yaml leaves to each data set (issue 15),
+#: on the simulator's own event types.
+DERIVED = {"ratio_pairs": [["search", "login"], ["comment", "record_edit"], ["dashboard_view", "login"]],
+           "per_seat": ["events__count", "events__active_users"], "pct_change": ["events__count"]}
+
+
 def child(kind: str, data: Path, args) -> dict:
     """One measurement in this (fresh) process."""
-    params = FeatureParams()
+    params = FeatureParams(**(DERIVED if args.derived and kind != "pandas" else {}))
     if kind == "events":
         tables = load(data, EVENT_TABLES)
     elif kind == "full":
@@ -261,6 +268,7 @@ def child(kind: str, data: Path, args) -> dict:
 def _run_child(kind: str, data: Path, args) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--data", str(data),
                "--months", str(args.months), "--baseline-accounts", str(args.baseline_accounts)]
+    command += ["--derived"] if args.derived else []
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"benchmark child {kind!r} failed:\n{done.stderr[-4000:]}")
@@ -277,6 +285,9 @@ def main(argv=None) -> int:
                         help="accounts in the pandas baseline's slice")
     parser.add_argument("--skip", nargs="*", default=[], choices=("events", "full", "pandas"))
     parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument("--derived", action="store_true",
+                        help="the derived behaviour metrics on too (DERIVED: ratios, per seat, "
+                             "percentage change; not in the pandas baseline)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
