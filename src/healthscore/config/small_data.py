@@ -6,7 +6,7 @@ stopping on one window, and the Platt step is fitted on the out-of-fold margins
 (:mod:`healthscore.model.selection`). ``inner_folds``: expanding-window folds over the
 training part's cutoff days. ``select``: ``train`` compares LightGBM, the prepared
 logistic regression and the rule scorecard on that inner validation (on the validation
-window when the data is large) and exports the winner it can export. ``blend``: the
+window when the data is large) and exports the winner. ``blend``: the
 blend of LightGBM and the scorecard (LightGBM's share chosen by the inner folds) is a
 candidate too (small data only).
 ``logistic_cs`` / ``logistic_transforms``: the L1 logistic regression's grid, chosen by
