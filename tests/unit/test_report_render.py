@@ -107,7 +107,7 @@ def make_inputs(now_rows=None, **overrides) -> ReportInputs:
         previous_points=then, changes=changes,
         alerts=pd.DataFrame({"account_id": [1], "kind": ["band_drop"], "reason": ["yellow to red"]}),
         run_info={"model_version": "7", "counts": {"scored": 3}, "horizon": HORIZON},
-        model_info={"version": "7", "catalogue": CATALOGUE, "scale": SCALE,
+        model_info={"version": "7", "kind": "lightgbm", "catalogue": CATALOGUE, "scale": SCALE,
                     "metrics": {"test_model_roc_auc": 0.8, "test_scorecard_roc_auc": 0.7,
                                 "test_model_churn_rate_red": 0.4}},
     )
@@ -353,8 +353,14 @@ def test_overview_movers_alerts_and_patterns(files):
 
 
 def test_model_page_compares_the_model_with_its_baselines(files):
+    from healthscore.report.modelpage import metric_table
+
     html = files["model.html"]
     assert "Model (LightGBM)" in html and "Rule scorecard" in html
+    # the served model's column says what it is when the selection chose another learner
+    per_pred = {"model": {"roc_auc": 0.7}, "logistic": {"roc_auc": 0.7}}
+    labels = [c["label"] for c in metric_table(per_pred, kind="logistic")["columns"]]
+    assert labels == ["Model (logistic regression)", "Logistic regression"]
     assert "<strong title=\"best of the real predictors\">0.800</strong>" in html
     assert "40%" in html  # observed churn in the red band
 

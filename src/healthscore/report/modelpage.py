@@ -73,7 +73,7 @@ PLOT_WORDS: dict[str, tuple[str, str]] = {
 }
 
 PREDICTOR_WORDS: dict[str, str] = {
-    "model": "Model (LightGBM)", "logistic": "Logistic regression", "scorecard": "Rule scorecard",
+    "model": "Model", "logistic": "Logistic regression", "scorecard": "Rule scorecard",
     "base_rate": "Base rate", "oracle": "Oracle (simulation truth)",
 }
 
@@ -117,10 +117,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-def metric_table(per_pred: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """Rows per metric, columns per predictor (model first); the best value marked."""
+#: model kind -> the served model's column in the test table (it is one of the baselines'
+#: learners when the small-data selection chose a logistic regression or the scorecard)
+MODEL_COLUMN: dict[str, str] = {
+    "lightgbm": "Model (LightGBM)", "blend": "Model (LightGBM blended with the rules)",
+    "logistic": "Model (logistic regression)", "scorecard": "Model (rule scorecard)",
+}
+
+
+def metric_table(per_pred: Mapping[str, Mapping[str, float]], *, kind: str = "lightgbm") -> dict[str, Any]:
+    """Rows per metric, columns per predictor (model first, named by its ``kind``); the
+    best value marked."""
+    words = {**PREDICTOR_WORDS, "model": MODEL_COLUMN.get(kind, "Model")}
     order = [p for p in PREDICTOR_WORDS if p in per_pred] + sorted(p for p in per_pred if p not in PREDICTOR_WORDS)
-    columns = [{"key": p, "label": PREDICTOR_WORDS.get(p, p.replace("_", " ").capitalize())} for p in order]
+    columns = [{"key": p, "label": words.get(p, p.replace("_", " ").capitalize())} for p in order]
     rows = []
     for metric, (name, term, meaning, higher) in METRIC_WORDS.items():
         vals = {p: per_pred[p].get(metric, np.nan) for p in order}
@@ -250,7 +260,7 @@ def build_model_page(inputs: Any, params: Any) -> dict[str, Any]:
         "scale": {"offset": f"{scale.offset:g}", "pdo": f"{scale.pdo:g}",
                   "red_below": scale.red_below, "green_from": scale.green_from,
                   "words": scale_words(scale)},
-        "metrics": metric_table(per_pred),
+        "metrics": metric_table(per_pred, kind=kind),
         "band_chart": band_chart, "band_rows": band_rows,
         "reliability": reliability,
         "drivers": drivers,
