@@ -1,8 +1,10 @@
 """`healthscore train`: train, calibrate and evaluate the model beside its baselines.
 
 Reads the training set written by ``build-dataset``, splits it by cutoff time, trains
-LightGBM (or, with ``--mode scorecard``, only the rule scorecard), evaluates it and the
-baselines on the test window, logs everything to MLflow and registers the model.
+LightGBM (or, with ``--mode scorecard``, only the rule scorecard; in renewal mode the
+selection of :mod:`healthscore.model.selection` may serve the blend, the logistic
+regression or the scorecard instead), evaluates it and the baselines on the test
+window, logs everything to MLflow and registers the model.
 ``healthscore promote`` then moves the ``champion`` alias when the gates pass.
 """
 
