@@ -112,6 +112,23 @@ def test_large_data_keeps_early_stopping_and_selects_on_the_validation_window(sy
     table = result.selection.table.set_index("predictor")
     winner = result.selection.winner
     assert table.loc[winner, "roc_auc"] == table["roc_auc"].max()
+    assert result.exported.kind == winner  # whichever wins is served
+
+
+def test_a_logistic_regression_that_wins_on_the_validation_window_is_served(synthetic):
+    """Large data: a logistic regression ahead of LightGBM on the validation window is
+    exported with Platt's step fitted on that window."""
+    from healthscore.model.predictor import LogisticPredictor
+
+    dataset, _ = synthetic
+    # LightGBM with 2 trees of 2 leaves cannot keep up with the regression
+    stump = dataclasses.replace(FAST, n_estimators=2, num_leaves=2, early_stopping_rounds=1)
+    result = _train(dataset, small_data=dataclasses.replace(SMALL, max_churned_rows=0), model=stump)
+    assert result.selection.winner == "logistic", result.selection.reason
+    served = result.exported.predictor
+    assert isinstance(served, LogisticPredictor) and served.regression is result.logistic
+    test = result.metrics.query("segment == 'all'").set_index("predictor")
+    assert test.loc["model", "roc_auc"] == pytest.approx(test.loc["logistic", "roc_auc"])
 
 
 def test_train_prints_which_predictor_won_and_why(synthetic):
