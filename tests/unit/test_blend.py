@@ -20,6 +20,7 @@ from healthscore.model.selection import BLEND_SHARES, fit_small_data, select_pre
 from healthscore.model.synthetic import make_training_frame
 from healthscore.model.training import feature_columns
 from healthscore.scoring.explain import SCORECARD_BASE, explain_model
+from points_add_up import assert_points_add_up  # tests/
 
 FAST = ModelParams(n_estimators=60, learning_rate=0.1, min_child_samples=20,
                    early_stopping_rounds=15, n_jobs=1)
@@ -100,11 +101,7 @@ def test_a_blend_explains_its_score_in_tree_and_rule_points_that_add_up(fitted):
     predictor = _blend(inner)
     X = part[predictor.feature_names]
     exported = ExportedModel(predictor, scale)
-    explanation = explain_model(exported, X)
-    np.testing.assert_allclose(explanation.base + explanation.points.sum(axis=1),
-                               scale.offset - scale.factor * predictor.predict_logit(X), atol=1e-9)
-    np.testing.assert_array_equal(explanation.residual, 0.0)
-    np.testing.assert_array_equal(explanation.health_score, exported.health_score(X))
+    explanation = assert_points_add_up(exported, X, scale=scale)
     np.testing.assert_allclose(explanation.risk_proba, exported.predict_risk(X), rtol=1e-9)
 
     # without the trees' share, a rule's points are its weighted distance from 50

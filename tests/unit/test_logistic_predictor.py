@@ -16,7 +16,7 @@ from healthscore.model.baselines import LOGISTIC_PIPELINE, LogisticBaseline
 from healthscore.model.export import load_bundle, save_bundle
 from healthscore.model.predictor import LogisticPredictor
 from healthscore.model.selection import select_predictor, served_logistic
-from healthscore.scoring.explain import explain_model
+from points_add_up import assert_points_add_up  # tests/
 
 
 def _frame(n: int = 500, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -100,12 +100,7 @@ def test_a_served_regression_explains_its_score_in_points_that_add_up():
     regression = LogisticBaseline(C=1.0, penalty="l1", transform="log1p").fit(X, y)
     scale = HealthScale()
     served = served_logistic(regression, regression.predict_logit(X), y)
-    exported = ExportedModel(served, scale)
-    explanation = explain_model(exported, X)
-    np.testing.assert_allclose(explanation.base + explanation.points.sum(axis=1),
-                               scale.offset - scale.factor * served.predict_logit(X), atol=1e-9)
-    np.testing.assert_array_equal(explanation.residual, 0.0)
-    np.testing.assert_array_equal(explanation.health_score, exported.health_score(X))
+    explanation = assert_points_add_up(ExportedModel(served, scale), X, scale=scale)
     # fewer events, lower score: the usage column's points rise with usage
     usage = explanation.points[:, explanation.feature_names.index("events__count__30d")]
     assert np.corrcoef(usage, X["events__count__30d"].rank())[0, 1] > 0.5
