@@ -144,7 +144,8 @@ def time_series_folds(dataset: pd.DataFrame, n_splits: int, *, holdout_share: fl
 def evaluate_cv(dataset: pd.DataFrame, params: Params, *, n_splits: int,
                 truth: pd.DataFrame | None, tune: bool) -> dict[str, Any]:
     """``TimeSeriesSplit`` folds; each mirrors ``train_models`` on its own windows."""
-    from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+    from healthscore.model.baselines import BaseRateBaseline, RuleScorecard
+    from healthscore.model.logistic import LogisticBaseline
     from healthscore.model.estimator import HealthScoreModel
     from healthscore.model.evaluation import metrics_table
     from healthscore.model.export import ExportedModel

@@ -256,7 +256,7 @@ def test_a_logistic_model_scores_and_explains_in_points_that_add_up(world, tmp_p
     """The prepared logistic regression served (issue 15) through the whole score path:
     read back from its skops pipeline, its scores are its own prediction and its stored
     points rebuild them."""
-    from healthscore.model.baselines import LogisticBaseline
+    from healthscore.model.logistic import LogisticBaseline
     from healthscore.model.selection import served_logistic
 
     monkeypatch.chdir(tmp_path)

@@ -10,7 +10,8 @@ import pytest
 
 from healthscore.config import ScorecardParams, ScorecardRule
 from healthscore.errors import ConfigError, DataError, ModelError
-from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+from healthscore.model.baselines import BaseRateBaseline, RuleScorecard
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.scale import HealthScale
 
 SCALE = HealthScale()

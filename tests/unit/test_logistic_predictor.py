@@ -12,7 +12,7 @@ from scipy.special import expit
 
 from healthscore.errors import ModelError
 from healthscore.model import ExportedModel, HealthScale
-from healthscore.model.baselines import LOGISTIC_PIPELINE, LogisticBaseline
+from healthscore.model.logistic import LOGISTIC_PIPELINE, LogisticBaseline
 from healthscore.model.export import load_bundle, save_bundle
 from healthscore.model.predictor import LogisticPredictor
 from healthscore.model.selection import select_predictor, served_logistic

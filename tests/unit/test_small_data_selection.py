@@ -11,7 +11,7 @@ from healthscore.config import (CalibrationParams, ModelParams, ScoreParams, Sco
                                 SplitParams)
 from healthscore.config.small_data import SmallDataParams
 from healthscore.errors import InsufficientDataError
-from healthscore.model.baselines import LogisticBaseline
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.grouping import CorrelatedGroups
 from healthscore.model.inner_cv import inner_time_folds
 from healthscore.model.selection import fit_logistic, select_predictor

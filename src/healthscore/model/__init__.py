@@ -9,7 +9,8 @@
 * :class:`ExportedModel`, :func:`load_exported`: what scoring loads.
 """
 
-from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+from healthscore.model.baselines import BaseRateBaseline, RuleScorecard
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.calibration import Calibrator
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import band_table, classification_metrics, metrics_table

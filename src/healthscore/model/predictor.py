@@ -31,10 +31,11 @@ import pandas as pd
 from scipy.special import expit
 
 from healthscore.errors import ModelError
-from healthscore.model.baselines import LogisticBaseline, RuleScorecard
+from healthscore.model.baselines import RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.exposure import RENEWALS, Horizon, combine_hazards, expand_intervals
 from healthscore.model.scale import HealthScale
+from healthscore.model.logistic import LogisticBaseline
 
 #: The file a hazard predictor writes beside its model's.
 HORIZON_FILE = "horizon.json"
@@ -238,7 +239,7 @@ class LogisticPredictor(ScaledLogit):
     """The prepared L1 logistic regression, served: ``logit = slope * regression logit
     + intercept`` (Platt's step on held-out logits, the level matched as LightGBM's
     is). The regression's logit is a sum of one term per column
-    (:meth:`~healthscore.model.baselines.LogisticBaseline.contributions`), so its
+    (:meth:`~healthscore.model.logistic.LogisticBaseline.contributions`), so its
     points add up to the score exactly (``scoring.explain``)."""
 
     kind = "logistic"

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from healthscore.model.baselines import LogisticBaseline
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.inner_cv import block_weights, oof_mask
 
 log = logging.getLogger(__name__)

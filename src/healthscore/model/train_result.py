@@ -9,7 +9,8 @@ from typing import Any, Literal, TYPE_CHECKING
 
 import pandas as pd
 
-from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+from healthscore.model.baselines import BaseRateBaseline, RuleScorecard
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import METRICS
 from healthscore.model.export import ExportedModel

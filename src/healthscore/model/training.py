@@ -19,7 +19,7 @@ import pandas as pd
 
 from healthscore.errors import DataError, InsufficientDataError
 from healthscore.io.datasets import stable_share
-from healthscore.model.baselines import BaseRateBaseline, LogisticBaseline, RuleScorecard
+from healthscore.model.baselines import BaseRateBaseline, RuleScorecard
 from healthscore.model.estimator import HealthScoreModel
 from healthscore.model.evaluation import (
     band_table,
@@ -35,6 +35,7 @@ from healthscore.model.exposure import (
     EXPOSURE_FEATURES, Horizon, account_exposure, make_interval_rows, window_risk,
 )
 from healthscore.model.hazard_level import calibrate_hazards
+from healthscore.model.logistic import LogisticBaseline
 from healthscore.model.oracle import oracle_risk
 from healthscore.model.scale import HealthScale
 from healthscore.model.selection import inner_metrics, prepared_logistic, served_logistic

@@ -271,7 +271,7 @@ def explain_blend(blend: BlendPredictor, X: pd.DataFrame, *, scale: Any) -> Expl
 def explain_logistic(served: LogisticPredictor, X: pd.DataFrame, *, scale: Any) -> Explanation:
     """The served logit is ``slope * (base + sum_j c_j) + intercept``, ``c_j`` each
     column's exact share of the regression's logit measured from the fitting rows'
-    average (:meth:`~healthscore.model.baselines.LogisticBaseline.contributions`): a
+    average (:meth:`~healthscore.model.logistic.LogisticBaseline.contributions`): a
     feature's points are ``-factor * slope * c_j``, the base ``offset - factor *
     (slope * base + intercept)``. Base + points = the unclipped score, exactly."""
     contributions = served.regression.contributions(X)
