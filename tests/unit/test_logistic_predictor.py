@@ -132,7 +132,7 @@ def test_the_small_data_regression_is_served_with_its_inner_folds_calibration():
                            card=RuleScorecard.from_params(ScorecardParams(), HealthScale()),
                            small_data=SmallDataParams(inner_folds=3, logistic_cs=[0.3],
                                                       logistic_transforms=["log1p"]))
-    inner.selection = dataclasses.replace(inner.selection, winner="logistic", exported="logistic")
+    inner.selection = dataclasses.replace(inner.selection, winner="logistic")
     served = inner.exported_predictor()
     assert isinstance(served, LogisticPredictor) and served.regression is inner.logistic
     y = part["label"].to_numpy()

@@ -104,9 +104,11 @@ class LogisticBaseline:
             ]
         )
         self.pipeline_.fit(frame, target)
-        # the prepared columns' means on the fitting rows: the reference the points of
-        # contributions() are measured from (so the base is the average logit)
-        self.means_ = np.asarray(self._prepared(frame).mean(axis=0), dtype=np.float64).ravel()
+        # the one-hot columns' shares on the fitting rows: with the standardised numbers'
+        # means (0), the reference contributions() measures from (the base is the average logit)
+        self.category_means_ = (_dense(self.pipeline_.named_steps["prepare"].named_transformers_["categorical"]
+                                       .transform(frame[self.categorical_])).mean(axis=0)
+                                if self.categorical_ else np.zeros(0))
         return self
 
     @property
@@ -150,8 +152,8 @@ class LogisticBaseline:
         weights = regression.coef_[0]
         column = {name: j for j, name in enumerate(names)}
         base = float(regression.intercept_[0])
-        parts = []  # (values (n, k), their weights (k,), their reference means (k,), input index (k,))
-        if "numeric" in prepare.output_indices_ and self.numeric_:
+        parts = []  # (terms (n, k) measured from the fitting rows' average, input index (k,))
+        if self.numeric_:
             numeric = prepare.named_transformers_["numeric"]
             out_slice = prepare.output_indices_["numeric"]
             steps = [step for _, step in numeric.steps]
@@ -170,34 +172,31 @@ class LogisticBaseline:
                 base -= float(np.sum(w * scaler.mean_ / scaler.scale_))
             else:
                 coef = w
-            # standardised on the fitting rows: their means are 0
-            parts.append((values, coef, np.zeros(len(coef)), np.array([column[c] for c in inputs])))
-        if "categorical" in prepare.output_indices_ and self.categorical_:
+            # standardised on the fitting rows: their means are 0, so they are the reference
+            parts.append((np.asarray(values, dtype=np.float64) * coef, [column[c] for c in inputs]))
+        if self.categorical_:
             encoder = prepare.named_transformers_["categorical"]
-            out_slice = prepare.output_indices_["categorical"]
-            values = encoder.transform(frame[self.categorical_])
-            values = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
-            inputs = np.repeat([column[c] for c in self.categorical_],
-                               [len(c) for c in encoder.categories_])
-            parts.append((values, weights[out_slice], self.means_[out_slice], inputs))
-        for values, coef, means, inputs in parts:
-            terms = (np.asarray(values, dtype=np.float64) - means) * coef
+            coef = weights[prepare.output_indices_["categorical"]]
+            values = _dense(encoder.transform(frame[self.categorical_]))
+            parts.append(((values - self.category_means_) * coef,
+                          np.repeat([column[c] for c in self.categorical_], [len(c) for c in encoder.categories_])))
+            base += float(np.dot(coef, self.category_means_))
+        for terms, inputs in parts:
             for k, j in enumerate(inputs):
                 out[:, j] += terms[:, k]
-            base += float(np.dot(coef, means))
         out[:, -1] = base
         return out
 
     # ------------------------------------------------------------------ files
 
     def to_dict(self) -> dict[str, Any]:
-        """Settings, columns and reference means: what the pipeline file lacks."""
+        """Settings, columns and the categories' reference shares: what the pipeline file lacks."""
         return {"format": LOGISTIC_FORMAT, "kind": "logistic",
                 "settings": {"C": self.C, "max_iter": self.max_iter, "penalty": self.penalty,
                              "transform": self.transform, "group_above": self.group_above},
                 "numeric": list(self.numeric_), "categorical": list(self.categorical_),
                 "constant": self.constant_,
-                "means": None if self.constant_ is not None else [float(v) for v in self.means_]}
+                "category_means": None if self.constant_ is not None else [float(v) for v in self.category_means_]}
 
     def identity(self) -> bytes:
         """Settings, columns and the fitted weights as bytes: what decides a logit."""
@@ -223,8 +222,6 @@ class LogisticBaseline:
     def load(cls, directory: str | Path) -> "LogisticBaseline":
         """Read what :meth:`save` wrote; a pipeline file naming any type outside
         :data:`LOGISTIC_TRUSTED` (and scikit-learn's own) is refused, not run."""
-        import skops.io
-
         from healthscore.model.manifest import read_kind_json
 
         directory = Path(directory)
@@ -234,30 +231,41 @@ class LogisticBaseline:
             model = cls(**data["settings"])
             model.numeric_, model.categorical_ = list(data["numeric"]), list(data["categorical"])
             model.constant_ = None if data["constant"] is None else float(data["constant"])
-            model.means_ = None if data["means"] is None else np.asarray(data["means"], dtype=np.float64)
+            model.category_means_ = (None if data["category_means"] is None
+                                     else np.asarray(data["category_means"], dtype=np.float64))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path}: not what a logistic regression export writes ({exc})") from None
-        model.pipeline_ = None
-        if model.constant_ is None:
-            pipeline = directory / LOGISTIC_PIPELINE
-            if not pipeline.exists():
-                raise ModelError(f"model folder {directory}: missing {LOGISTIC_PIPELINE}")
-            try:
-                untrusted = skops.io.get_untrusted_types(file=pipeline)
-                refused = [t for t in untrusted if t not in LOGISTIC_TRUSTED]
-                if refused:
-                    raise ModelError(f"{pipeline}: refused to load type(s) {', '.join(refused)}")
-                model.pipeline_ = skops.io.load(pipeline, trusted=untrusted)
-            except ModelError:
-                raise
-            except Exception as exc:  # a damaged file: skops raises what its reader met
-                raise ModelError(f"{pipeline}: not a pipeline a logistic regression export writes "
-                                 f"({type(exc).__name__}: {exc})") from None
+        model.pipeline_ = None if model.constant_ is not None else _load_pipeline(directory / LOGISTIC_PIPELINE)
         return model
 
-    def _prepared(self, frame: pd.DataFrame) -> np.ndarray:
-        values = self.pipeline_.named_steps["prepare"].transform(frame)
-        return values.toarray() if hasattr(values, "toarray") else np.asarray(values)
+
+def _load_pipeline(path: Path) -> Pipeline:
+    """The skops pipeline file at ``path``, refusing any type outside :data:`LOGISTIC_TRUSTED`."""
+    import skops.io
+
+    if not path.exists():
+        raise ModelError(f"model folder {path.parent}: missing {path.name}")
+
+    def damaged(exc: Exception) -> ModelError:  # skops raises whatever its reader met
+        return ModelError(f"{path}: not a pipeline a logistic regression export writes "
+                          f"({type(exc).__name__}: {exc})")
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise damaged(exc) from None
+    refused = [t for t in untrusted if t not in LOGISTIC_TRUSTED]
+    if refused:
+        raise ModelError(f"{path}: refused to load type(s) {', '.join(refused)}")
+    try:
+        return skops.io.load(path, trusted=untrusted)
+    except Exception as exc:
+        raise damaged(exc) from None
+
+
+def _dense(values: Any) -> np.ndarray:
+    """A transformer's output as a float64 array (one-hot output may be sparse)."""
+    return np.asarray(values.toarray() if hasattr(values, "toarray") else values, dtype=np.float64)
 
 
 def _signed_log1p(X):

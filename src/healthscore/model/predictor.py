@@ -109,6 +109,28 @@ class ScaledLogit:
         return scale.score_from_logit(self.predict_logit(X) if logit is None else logit)
 
 
+class RenewalLogit(ScaledLogit):
+    """A scaled-logit predictor whose row is one renewal: no horizon, and the next
+    renewal's risk is ``risk_proba`` itself."""
+
+    horizon = None
+
+    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
+        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
+        return self.predict_risk(X)
+
+
+def _read_numbers(path: Path, keys: tuple[str, ...], *, kind: str, format: int, what: str) -> dict[str, float]:
+    """The numbers ``keys`` of a model file of ``kind`` and ``format`` (``what`` names it)."""
+    from healthscore.model.manifest import read_kind_json
+
+    data = read_kind_json(path, kind=kind, format=format, what=what)
+    try:
+        return {k: float(data[k]) for k in keys}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: not the numbers {what} export writes ({exc})") from None
+
+
 class HazardPredictor(ScaledLogit):
     """A hazard model: the chance of a loss within ``horizon`` from per-interval hazards.
 
@@ -171,7 +193,7 @@ BLEND_FILE = "blend.json"
 BLEND_FORMAT = 1
 
 
-class BlendPredictor(ScaledLogit):
+class BlendPredictor(RenewalLogit):
     """LightGBM's margin and the rule scorecard's score mixed on the logit scale.
 
     ``logit = intercept + margin_coef * margin + card_coef * card_score``, where
@@ -184,7 +206,6 @@ class BlendPredictor(ScaledLogit):
     """
 
     kind = "blend"
-    horizon = None
 
     def __init__(self, model: HealthScoreModel, card: RuleScorecard, *, intercept: float,
                  margin_coef: float, card_coef: float, share: float) -> None:
@@ -211,10 +232,6 @@ class BlendPredictor(ScaledLogit):
         margin = self.model.predict_margin(X[self.model.feature_names_])
         return self.intercept + self.margin_coef * margin + self.card_coef * self.card.unclipped_score(X)
 
-    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
-        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
-        return self.predict_risk(X)
-
     def to_dict(self) -> dict:
         return {"format": BLEND_FORMAT, "kind": "blend", "intercept": self.intercept,
                 "margin_coef": self.margin_coef, "card_coef": self.card_coef, "share": self.share}
@@ -235,7 +252,7 @@ CALIBRATION_FILE = "logistic_calibration.json"
 CALIBRATION_FORMAT = 1
 
 
-class LogisticPredictor(ScaledLogit):
+class LogisticPredictor(RenewalLogit):
     """The prepared L1 logistic regression, served: ``logit = slope * regression logit
     + intercept`` (Platt's step on held-out logits, the level matched as LightGBM's
     is). The regression's logit is a sum of one term per column
@@ -243,7 +260,6 @@ class LogisticPredictor(ScaledLogit):
     points add up to the score exactly (``scoring.explain``)."""
 
     kind = "logistic"
-    horizon = None
     tree_model = None
 
     def __init__(self, regression: LogisticBaseline, *, slope: float, intercept: float) -> None:
@@ -260,10 +276,6 @@ class LogisticPredictor(ScaledLogit):
     def predict_logit(self, X: pd.DataFrame) -> np.ndarray:
         return self.slope * self.regression.predict_logit(X) + self.intercept
 
-    def predict_renewal_risk(self, X: pd.DataFrame) -> np.ndarray:
-        """The next renewal's risk: ``risk_proba`` (a row is one renewal)."""
-        return self.predict_risk(X)
-
     def to_dict(self) -> dict:
         return {"format": CALIBRATION_FORMAT, "kind": "logistic", "slope": self.slope, "intercept": self.intercept}
 
@@ -277,26 +289,14 @@ class LogisticPredictor(ScaledLogit):
 
 
 def _load_logistic(directory: Path, scale: HealthScale) -> Predictor:
-    from healthscore.model.manifest import read_kind_json
-
-    path = directory / CALIBRATION_FILE
-    data = read_kind_json(path, kind="logistic", format=CALIBRATION_FORMAT, what="a logistic calibration")
-    try:
-        slope, intercept = float(data["slope"]), float(data["intercept"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: not the calibration a logistic export writes ({exc})") from None
-    return LogisticPredictor(LogisticBaseline.load(directory), slope=slope, intercept=intercept)
+    calibration = _read_numbers(directory / CALIBRATION_FILE, ("slope", "intercept"), kind="logistic",
+                                format=CALIBRATION_FORMAT, what="a logistic calibration")
+    return LogisticPredictor(LogisticBaseline.load(directory), **calibration)
 
 
 def _load_blend(directory: Path, scale: HealthScale) -> Predictor:
-    from healthscore.model.manifest import read_kind_json
-
-    path = directory / BLEND_FILE
-    data = read_kind_json(path, kind="blend", format=BLEND_FORMAT, what="a blend")
-    try:
-        coefs = {k: float(data[k]) for k in ("intercept", "margin_coef", "card_coef", "share")}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: not the coefficients a blend export writes ({exc})") from None
+    coefs = _read_numbers(directory / BLEND_FILE, ("intercept", "margin_coef", "card_coef", "share"),
+                          kind="blend", format=BLEND_FORMAT, what="a blend")
     return BlendPredictor(HealthScoreModel.load(directory), RuleScorecard.load(directory, scale=scale),
                           **coefs)
 

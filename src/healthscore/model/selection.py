@@ -96,8 +96,12 @@ class Selection:
 
     table: pd.DataFrame
     winner: str
-    exported: str
     reason: str
+
+    @property
+    def exported(self) -> str:
+        """What ``train`` exports: the winner (every candidate can be served)."""
+        return self.winner
 
 
 def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
@@ -131,7 +135,7 @@ def select_predictor(y: np.ndarray, oof: dict[str, np.ndarray],
     if tied:
         reason += (f"; {table.loc[0, 'predictor']} is ahead by {table.loc[0, 'roc_auc'] - aucs['lightgbm']:.4f}, "
                    f"not more than small_data.min_auc_gain {margin:g}")
-    return Selection(table, winner, winner, reason)
+    return Selection(table, winner, reason)
 
 
 def weighted_mean(values: Any, weights: np.ndarray) -> float:
@@ -174,9 +178,9 @@ def fit_blend(model: Any, card: Any, X: pd.DataFrame, y: np.ndarray,
     ``model`` is the refitted :class:`~healthscore.model.estimator.HealthScoreModel`
     (with ``oof_margin_`` from ``folds``), ``card`` the fitted scorecard.
     """
-    from sklearn.linear_model import LogisticRegression
+    from scipy.special import expit
 
-    from healthscore.model.calibration import matching_intercept
+    from healthscore.model.calibration import fit_platt, matching_intercept
     from healthscore.model.predictor import BlendPredictor
 
     def standard(v, ref):
@@ -196,10 +200,9 @@ def fit_blend(model: Any, card: Any, X: pd.DataFrame, y: np.ndarray,
     for val, m, r in blocks:
         oof[val] = share * m + (1 - share) * r
     has = ~np.isnan(oof)
-    platt = LogisticRegression(C=1e6).fit(oof[has].reshape(-1, 1), y[has])
-    slope = float(platt.coef_[0, 0])
+    slope, oof_intercept = fit_platt(oof[has], y[has], what="blend's mix")
     oof_risk = np.full(len(y), np.nan)
-    oof_risk[has] = platt.predict_proba(oof[has].reshape(-1, 1))[:, 1]
+    oof_risk[has] = expit(slope * oof[has] + oof_intercept)
     margin = model.predict_margin(X[model.feature_names_])
     mix = share * standard(margin, margin) + (1 - share) * standard(rules, rules)
     intercept = matching_intercept(slope, mix, y)
@@ -281,7 +284,7 @@ def served_logistic(regression: LogisticBaseline, held_out_logit: np.ndarray, y:
     if folds is None:
         slope, intercept = fit_platt(held_out_logit, y, what="logistic regression's logit")
     else:
-        calibrator = oof_calibrator(np.nan_to_num(held_out_logit), y, folds,
+        calibrator = oof_calibrator(held_out_logit, y, folds,
                                     refit_margin=regression.predict_logit(X), method="platt")
         slope, intercept = calibrator.a, calibrator.b
     return LogisticPredictor(regression, slope=slope, intercept=intercept)
