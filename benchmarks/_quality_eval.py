@@ -88,6 +88,11 @@ def pool(parts: list[dict[str, Any]], truth: pd.DataFrame | None, names: list[st
                           ["account_id", "renewal_date"]]
         out["fidelity"] = _round(cause_fidelity(points, truth))
         out["fidelity_renewals"] = int(len(named.merge(points[["account_id", "renewal_date"]])))
+        if "cause_traced" in truth.columns:  # the cause left its trace by the cutoff
+            traced = truth.loc[truth["cause_traced"].astype(bool)]
+            out["fidelity_traced"] = _round(cause_fidelity(points, traced))
+            out["fidelity_traced_renewals"] = int(len(
+                named.merge(traced[["account_id", "renewal_date"]]).merge(points[["account_id", "renewal_date"]])))
     out["test_rows"] = rows
     return out
 

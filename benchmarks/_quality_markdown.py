@@ -103,6 +103,11 @@ def render_bars(s: dict[str, Any]) -> list[str]:
     if s.get("fidelity") is not None:
         lines += ["", f"Fidelity over {s['fidelity_renewals']:,} churned test renewals with a named "
                       "primary cause: the cause's family among the 3 most hurting families."]
+        if s.get("fidelity_traced") is not None:
+            lines[-1] += (f" Over the {s['fidelity_traced_renewals']:,} of them whose cause had left its "
+                          "direct trace in the data by the cutoff (an overdue invoice, a recorded "
+                          "downgrade request, a competitor mention or an NPS answer of 6 or less; the "
+                          f"usage and support causes always leave one): {s['fidelity_traced']:.4f}.")
     return lines
 
 

@@ -53,6 +53,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from healthscore.config import read_params
@@ -103,6 +104,8 @@ def run_section(options: argparse.Namespace) -> dict[str, Any]:
     if truth_path is not None:
         truth = pd.read_parquet(truth_path)
         truth["renewal_date"] = pd.to_datetime(truth["renewal_date"]).astype("datetime64[us]")
+        if "cause_at" in truth.columns:
+            truth["cause_traced"] = traced_by_cutoff(truth, dataset, truth_path.parent)
     started = time.perf_counter()
     if options.cv:
         figures = evaluate_cv(dataset, params, n_splits=options.cv, truth=truth, tune=options.tune)
@@ -123,6 +126,21 @@ def run_section(options: argparse.Namespace) -> dict[str, Any]:
     }
     section["bars"] = checks(section)
     return section
+
+
+def traced_by_cutoff(truth: pd.DataFrame, dataset: pd.DataFrame, folder: Path) -> np.ndarray:
+    """Whether each ground-truth decision's cause left its trace in ``folder``'s tables
+    by the cutoff of its row in ``dataset`` (False without a row): the fidelity an
+    explanation reading the data can reach (:func:`healthscore.model.oracle.cause_traced`)."""
+    from healthscore.model.oracle import TRACES, cause_traced
+
+    keys = ["account_id", "renewal_date"]
+    cutoffs = dataset[keys + ["cutoff_time"]].drop_duplicates(keys)
+    cutoffs = cutoffs.assign(renewal_date=pd.to_datetime(cutoffs["renewal_date"]).astype("datetime64[us]"))
+    rows = truth[keys + ["primary_cause", "cause_at"]].merge(cutoffs, on=keys, how="left")
+    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in {t for t, _, _ in TRACES.values()}
+              if (folder / f"{t}.parquet").exists()}
+    return cause_traced(rows, tables)
 
 
 def reproduce_command(options: argparse.Namespace) -> str:

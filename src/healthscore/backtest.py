@@ -208,11 +208,11 @@ def run_backtest(
     out = {"rows": rows, "metrics": summarise(rows), "reliability": _reliability(rows),
            "bands": _bands(rows), "coverage": cover}
     if ground_truth is not None:
-        out["fidelity"] = fidelity(rows, ground_truth)
+        out["fidelity"] = fidelity(rows, ground_truth, tables)
     return out
 
 
-def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
+def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame, tables=None) -> pd.DataFrame:
     """Share of accounts lost within the horizon, with a named primary cause of that
     loss, whose cause family is among the three behavioural families costing the most
     points at the as-of date; per contract term and overall.
@@ -220,20 +220,26 @@ def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
     ``fidelity`` counts every such loss; ``fidelity_seen`` only those whose cause had
     struck before the as-of date (the simulator's ``cause_at``, when present): a cause
     that strikes later in the horizon is in no data the explanation could read.
+    With ``tables``, ``fidelity_traced`` counts only those whose cause had also left
+    its direct trace in them by the as-of date (:func:`~healthscore.model.oracle.
+    cause_traced`: a budget cut the CRM never recorded is not in the data either).
     """
+    from healthscore.model.oracle import cause_traced
     from healthscore.scoring.drivers import cause_fidelity
 
     truth = ground_truth.assign(renewal_date=pd.to_datetime(ground_truth["renewal_date"]).astype("datetime64[us]"))
     truth = truth.loc[truth["churned"].astype(bool) & truth["primary_cause"].notna()]
     lost = rows.loc[rows["lost"] == 1].assign(renewal_date=lambda f: f["lost_at"])
 
-    def share(group: pd.DataFrame, seen: bool) -> tuple[int, float]:
+    def share(group: pd.DataFrame, seen: bool, traced: bool = False) -> tuple[int, float]:
         """(losses counted, fidelity) pooled over the as-of dates of ``group``."""
         count, hits = 0, 0.0
         for as_of, part in group.groupby("as_of"):
             named = truth.merge(part[["account_id", "renewal_date"]], on=["account_id", "renewal_date"])
             if seen:
                 named = named.loc[pd.to_datetime(named["cause_at"]) < pd.Timestamp(as_of)]
+            if traced:
+                named = named.loc[cause_traced(named.assign(cutoff_time=pd.Timestamp(as_of)), tables)]
             if len(named):
                 count += len(named)
                 hits += len(named) * cause_fidelity(part, named)
@@ -245,6 +251,8 @@ def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
         row = {"term": term, "lost_with_named_cause": count, "fidelity": value}
         if "cause_at" in truth.columns:
             row["cause_seen_by_as_of"], row["fidelity_seen"] = share(group, seen=True)
+            if tables is not None:
+                row["cause_traced_by_as_of"], row["fidelity_traced"] = share(group, True, traced=True)
         out.append(row)
     return pd.DataFrame(out)
 

@@ -64,6 +64,9 @@ def test_replayed_scores_are_compared_with_what_happened(book):
     # only causes that struck before the as-of date: a subset, which an explanation can show
     assert 0 < fidelity.loc["all", "cause_seen_by_as_of"] <= fidelity.loc["all", "lost_with_named_cause"]
     assert 0 <= fidelity.loc["all", "fidelity_seen"] <= 1
+    # and of those, the ones whose cause had left its trace in the tables by then
+    assert 0 < fidelity.loc["all", "cause_traced_by_as_of"] <= fidelity.loc["all", "cause_seen_by_as_of"]
+    assert 0 <= fidelity.loc["all", "fidelity_traced"] <= 1
 
 
 def test_the_model_of_a_date_never_sees_what_came_after_it(book):

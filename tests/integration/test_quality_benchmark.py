@@ -84,6 +84,9 @@ def test_simulator_bars_fidelity_drivers_and_leak_check(results):
             "model beats scorecard on AUC", "model beats logistic on log loss"} <= set(bars)
     assert bars["explanation fidelity"]["passed"] == (section["fidelity"] >= 0.80)
     assert 0.0 <= section["fidelity"] <= 1.0 and section["fidelity_renewals"] > 0
+    # the part whose cause left its trace in the simulator's tables by the cutoff
+    assert 0 < section["fidelity_traced_renewals"] <= section["fidelity_renewals"]
+    assert 0.0 <= section["fidelity_traced"] <= 1.0 and "direct trace" in markdown
     assert "### Bars" in markdown and ("| PASS |" in markdown or "| FAIL |" in markdown)
     drivers = section["drivers"]
     assert drivers and drivers[0]["mean_abs_points"] > 0

@@ -119,7 +119,10 @@ def render_backtest(result: dict, *, horizon, command: str) -> str:
     if "fidelity" in result:
         lines += ["## Explanation fidelity (accounts lost, cause family in the top 3 behavioural families)",
                   "", "`fidelity`: every loss with a named cause; `fidelity_seen`: those whose cause "
-                  "struck before the as-of date (a later cause is in no data the explanation read).",
+                  "struck before the as-of date (a later cause is in no data the explanation read); "
+                  "`fidelity_traced`: those whose cause had also left its direct trace in the data "
+                  "by then (an overdue invoice, a recorded downgrade request, a competitor mention "
+                  "or an NPS answer of 6 or less; the usage and support causes always leave one).",
                   "", _table(result["fidelity"]), ""]
     return "\n".join(lines)
 

@@ -40,3 +40,52 @@ def oracle_risk(
     if unmatched:
         log.warning("oracle: %d of %d test row(s) have no ground truth", unmatched, len(merged))
     return merged["churn_proba"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+#: The direct trace a simulated cause leaves in the tables (:mod:`healthscore.sim.observe`),
+#: as a reader sees it at a cutoff: ``cause -> (table, time column, which rows)``. A
+#: cause not listed always leaves one (champion_left: the champion's usage goes silent;
+#: bad_release and support_escalation: bug reports and escalated tickets).
+TRACES = {
+    # an invoice due since the strike and overdue at the cutoff (paid late or not yet)
+    "payment_trouble": ("invoices", "due_at",
+                        lambda t: t["paid_at"].isna() | (t["paid_at"] > t["due_at"])),
+    # the CRM recorded the downgrade request (7 times in 10)
+    "budget_cut": ("signals", "timestamp", lambda t: t["signal"] == "downgrade_request"),
+    # a competitor mention (about 1 in 3) or a passive or detractor NPS answer
+    "competitor_evaluation": ("signals", "timestamp", lambda t: t["signal"] == "competitor_mention"),
+    "competitor_evaluation/nps": ("surveys", "responded_at", lambda t: t["score"] <= 6),
+}
+
+
+def cause_traced(rows: pd.DataFrame, tables, *, cutoff: str = "cutoff_time") -> np.ndarray:
+    """Whether each row's ``primary_cause`` left its direct trace in the data between
+    the strike (``cause_at``) and the row's ``cutoff``, by :data:`TRACES`.
+
+    A row without a cause, or whose cause struck at or after its cutoff, has none
+    (False). ``tables`` maps table names to canonical frames (a :class:`~healthscore.data.
+    tables.Tables` does); an absent table shows no trace. The explanation fidelity of
+    the rows with a trace is what an explanation reading the data can reach; the others
+    are named only by chance.
+    """
+    missing = [c for c in ("account_id", "primary_cause", "cause_at", cutoff) if c not in rows.columns]
+    if missing:
+        raise DataError(f"cause_traced: rows have no column {missing[0]!r}")
+    start = pd.to_datetime(rows["cause_at"]).to_numpy("datetime64[us]")
+    end = pd.to_datetime(rows[cutoff]).to_numpy("datetime64[us]")
+    cause = rows["primary_cause"].astype(object).to_numpy()
+    struck = ~np.isnat(start) & (start < end)
+    listed = {name.split("/")[0] for name in TRACES}
+    traced = struck & ~np.isin(cause, list(listed)) & ~pd.isna(cause)
+    for name, (table, column, keep) in TRACES.items():
+        mine = np.flatnonzero(struck & (cause == name.split("/")[0]))
+        if len(mine) == 0 or table not in tables:
+            continue
+        frame = tables[table]
+        frame = frame.loc[keep(frame), ["account_id", column]]
+        pairs = pd.DataFrame({"account_id": rows["account_id"].to_numpy()[mine], "row": mine,
+                              "start": start[mine], "end": end[mine]}).merge(frame, on="account_id")
+        when = pairs[column].to_numpy("datetime64[us]")
+        inside = (when >= pairs["start"].to_numpy()) & (when < pairs["end"].to_numpy())
+        traced[pairs["row"].to_numpy()[inside]] = True
+    return traced
