@@ -104,10 +104,11 @@ def render_bars(s: dict[str, Any]) -> list[str]:
         lines += ["", f"Fidelity over {s['fidelity_renewals']:,} churned test renewals with a named "
                       "primary cause: the cause's family among the 3 most hurting families."]
         if s.get("fidelity_traced") is not None:
+            from healthscore.model.oracle import TRACES_IN_WORDS
+
             lines[-1] += (f" Over the {s['fidelity_traced_renewals']:,} of them whose cause had left its "
-                          "direct trace in the data by the cutoff (an overdue invoice, a recorded "
-                          "downgrade request, a competitor mention or an NPS answer of 6 or less; the "
-                          f"usage and support causes always leave one): {s['fidelity_traced']:.4f}.")
+                          f"direct trace in the data by the cutoff ({TRACES_IN_WORDS}): "
+                          f"{s['fidelity_traced']:.4f}.")
     return lines
 
 

@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record  # noqa: E402
 
-from healthscore.model.oracle import TRACES, cause_traced  # noqa: E402
+from healthscore.model.oracle import cause_traced, trace_tables  # noqa: E402
 
 KEYS = ("account_id", "cutoff_time", "renewal_date", "label")
 #: Windows of configs/renewal-task.yaml's split on the seed-7 simulation.
@@ -74,9 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 and rows[c].dtype.kind in "fiub"]
     seen = pd.to_datetime(rows["cause_at"]) < pd.to_datetime(rows["cutoff_time"])
     causes = sorted(rows["primary_cause"].dropna().unique())
-    folder = Path(args.ground_truth).parent
-    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in {t for t, _, _ in TRACES.values()}}
-    has_trace = pd.Series(cause_traced(rows, tables), index=rows.index)
+    has_trace = pd.Series(cause_traced(rows, trace_tables(Path(args.ground_truth).parent)), index=rows.index)
     for cause in causes:
         acting = (rows["primary_cause"] == cause) & seen
         rows[f"cause_{cause}"] = acting.astype(np.float64)

@@ -132,15 +132,13 @@ def traced_by_cutoff(truth: pd.DataFrame, dataset: pd.DataFrame, folder: Path) -
     """Whether each ground-truth decision's cause left its trace in ``folder``'s tables
     by the cutoff of its row in ``dataset`` (False without a row): the fidelity an
     explanation reading the data can reach (:func:`healthscore.model.oracle.cause_traced`)."""
-    from healthscore.model.oracle import TRACES, cause_traced
+    from healthscore.model.oracle import cause_traced, trace_tables
 
     keys = ["account_id", "renewal_date"]
     cutoffs = dataset[keys + ["cutoff_time"]].drop_duplicates(keys)
     cutoffs = cutoffs.assign(renewal_date=pd.to_datetime(cutoffs["renewal_date"]).astype("datetime64[us]"))
     rows = truth[keys + ["primary_cause", "cause_at"]].merge(cutoffs, on=keys, how="left")
-    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in {t for t, _, _ in TRACES.values()}
-              if (folder / f"{t}.parquet").exists()}
-    return cause_traced(rows, tables)
+    return cause_traced(rows, trace_tables(folder))
 
 
 def reproduce_command(options: argparse.Namespace) -> str:

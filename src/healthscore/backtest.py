@@ -229,17 +229,22 @@ def fidelity(rows: pd.DataFrame, ground_truth: pd.DataFrame, tables=None) -> pd.
 
     truth = ground_truth.assign(renewal_date=pd.to_datetime(ground_truth["renewal_date"]).astype("datetime64[us]"))
     truth = truth.loc[truth["churned"].astype(bool) & truth["primary_cause"].notna()]
+    keys = ["account_id", "renewal_date"]
     lost = rows.loc[rows["lost"] == 1].assign(renewal_date=lambda f: f["lost_at"])
+    if tables is not None and "cause_at" in truth.columns:  # once per lost account and date
+        causes = lost[keys + ["as_of"]].merge(truth[keys + ["primary_cause", "cause_at"]], on=keys,
+                                          how="left", validate="many_to_one")
+        lost = lost.assign(traced=cause_traced(causes, tables, cutoff="as_of"))
 
     def share(group: pd.DataFrame, seen: bool, traced: bool = False) -> tuple[int, float]:
         """(losses counted, fidelity) pooled over the as-of dates of ``group``."""
         count, hits = 0, 0.0
         for as_of, part in group.groupby("as_of"):
-            named = truth.merge(part[["account_id", "renewal_date"]], on=["account_id", "renewal_date"])
+            named = truth.merge(part[keys + (["traced"] if traced else [])], on=keys)
             if seen:
                 named = named.loc[pd.to_datetime(named["cause_at"]) < pd.Timestamp(as_of)]
             if traced:
-                named = named.loc[cause_traced(named.assign(cutoff_time=pd.Timestamp(as_of)), tables)]
+                named = named.loc[named["traced"]]
             if len(named):
                 count += len(named)
                 hits += len(named) * cause_fidelity(part, named)

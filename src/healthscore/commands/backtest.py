@@ -77,6 +77,8 @@ def run(args: argparse.Namespace, params) -> int:
 
 def render_backtest(result: dict, *, horizon, command: str) -> str:
     """The backtest's tables in Markdown."""
+    from healthscore.model.oracle import TRACES_IN_WORDS
+
     metrics = result["metrics"]
     pooled = metrics.loc[metrics["as_of"] == "all"]
     columns = ["group", "value", "accounts", "lost", "observed", "predicted", "ece", "roc_auc"]
@@ -121,8 +123,7 @@ def render_backtest(result: dict, *, horizon, command: str) -> str:
                   "", "`fidelity`: every loss with a named cause; `fidelity_seen`: those whose cause "
                   "struck before the as-of date (a later cause is in no data the explanation read); "
                   "`fidelity_traced`: those whose cause had also left its direct trace in the data "
-                  "by then (an overdue invoice, a recorded downgrade request, a competitor mention "
-                  "or an NPS answer of 6 or less; the usage and support causes always leave one).",
+                  f"by then ({TRACES_IN_WORDS}).",
                   "", _table(result["fidelity"]), ""]
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,20 +43,30 @@ def oracle_risk(
     return merged["churn_proba"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-#: The direct trace a simulated cause leaves in the tables (:mod:`healthscore.sim.observe`),
-#: as a reader sees it at a cutoff: ``cause -> (table, time column, which rows)``. A
+#: The direct traces a simulated cause leaves in the tables (:mod:`healthscore.sim.observe`),
+#: as a reader sees them at a cutoff: ``cause -> [(table, time column, which rows)]``. A
 #: cause not listed always leaves one (champion_left: the champion's usage goes silent;
 #: bad_release and support_escalation: bug reports and escalated tickets).
 TRACES = {
     # an invoice due since the strike and overdue at the cutoff (paid late or not yet)
-    "payment_trouble": ("invoices", "due_at",
-                        lambda t: t["paid_at"].isna() | (t["paid_at"] > t["due_at"])),
+    "payment_trouble": [("invoices", "due_at",
+                         lambda t: t["paid_at"].isna() | (t["paid_at"] > t["due_at"]))],
     # the CRM recorded the downgrade request (7 times in 10)
-    "budget_cut": ("signals", "timestamp", lambda t: t["signal"] == "downgrade_request"),
+    "budget_cut": [("signals", "timestamp", lambda t: t["signal"] == "downgrade_request")],
     # a competitor mention (about 1 in 3) or a passive or detractor NPS answer
-    "competitor_evaluation": ("signals", "timestamp", lambda t: t["signal"] == "competitor_mention"),
-    "competitor_evaluation/nps": ("surveys", "responded_at", lambda t: t["score"] <= 6),
+    "competitor_evaluation": [("signals", "timestamp", lambda t: t["signal"] == "competitor_mention"),
+                              ("surveys", "responded_at", lambda t: t["score"] <= 6)],
 }
+#: :data:`TRACES` in words, for the tables that report a fidelity over traced causes.
+TRACES_IN_WORDS = ("an overdue invoice, a recorded downgrade request, a competitor mention or an "
+                   "NPS answer of 6 or less; the usage and support causes always leave one")
+
+
+def trace_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`TRACES` in a simulator's output ``folder`` (those present)."""
+    names = {table for traces in TRACES.values() for table, _, _ in traces}
+    return {t: pd.read_parquet(folder / f"{t}.parquet") for t in sorted(names)
+            if (folder / f"{t}.parquet").exists()}
 
 
 def cause_traced(rows: pd.DataFrame, tables, *, cutoff: str = "cutoff_time") -> np.ndarray:
@@ -75,17 +86,17 @@ def cause_traced(rows: pd.DataFrame, tables, *, cutoff: str = "cutoff_time") -> 
     end = pd.to_datetime(rows[cutoff]).to_numpy("datetime64[us]")
     cause = rows["primary_cause"].astype(object).to_numpy()
     struck = ~np.isnat(start) & (start < end)
-    listed = {name.split("/")[0] for name in TRACES}
-    traced = struck & ~np.isin(cause, list(listed)) & ~pd.isna(cause)
-    for name, (table, column, keep) in TRACES.items():
-        mine = np.flatnonzero(struck & (cause == name.split("/")[0]))
-        if len(mine) == 0 or table not in tables:
-            continue
-        frame = tables[table]
-        frame = frame.loc[keep(frame), ["account_id", column]]
-        pairs = pd.DataFrame({"account_id": rows["account_id"].to_numpy()[mine], "row": mine,
-                              "start": start[mine], "end": end[mine]}).merge(frame, on="account_id")
-        when = pairs[column].to_numpy("datetime64[us]")
-        inside = (when >= pairs["start"].to_numpy()) & (when < pairs["end"].to_numpy())
-        traced[pairs["row"].to_numpy()[inside]] = True
+    traced = struck & ~np.isin(cause, list(TRACES)) & ~pd.isna(cause)
+    for name, traces in TRACES.items():
+        mine = np.flatnonzero(struck & (cause == name))
+        for table, column, keep in traces:
+            if len(mine) == 0 or table not in tables:
+                continue
+            frame = tables[table]
+            frame = frame.loc[keep(frame), ["account_id", column]]
+            pairs = pd.DataFrame({"account_id": rows["account_id"].to_numpy()[mine], "row": mine,
+                                  "start": start[mine], "end": end[mine]}).merge(frame, on="account_id")
+            when = pairs[column].to_numpy("datetime64[us]")
+            inside = (when >= pairs["start"].to_numpy()) & (when < pairs["end"].to_numpy())
+            traced[pairs["row"].to_numpy()[inside]] = True
     return traced
