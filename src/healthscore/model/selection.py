@@ -36,16 +36,20 @@ log = logging.getLogger(__name__)
 #: from (0 and 1 are the scorecard and LightGBM alone).
 BLEND_SHARES = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
-#: Measured on two draws of fightchurn's socialnet7 (benchmarks/results/quality.md,
-#: sections ``socialnet7`` and ``socialnet7-seed3``: TimeSeriesSplit(5), inner folds, test
-#: folds only; recorded 2026-12-07): (draw, churned rows in the training part, test
-#: ROC-AUC of what the selection served, of LightGBM, of the rule scorecard) per fold.
-#: The same training size gave 0.79 on one draw and 0.66 on the other.
+#: Measured on four draws of fightchurn's socialnet7 (benchmarks/results/quality.md,
+#: sections ``socialnet7`` and ``socialnet7-seed3`` .. ``-seed5``: TimeSeriesSplit(5),
+#: inner folds, test folds only; recorded 2026-12-07): (draw, churned rows in the
+#: training part, test ROC-AUC of what the selection served, of LightGBM, of the rule
+#: scorecard) per fold. The same training size gave 0.79 on one draw and 0.66 on another.
 MEASURED: tuple[tuple[str, int, float, float, float], ...] = (
     ("socialnet7-dev", 37, 0.699, 0.648, 0.700), ("socialnet7-dev", 77, 0.746, 0.759, 0.720),
     ("socialnet7-dev", 106, 0.738, 0.738, 0.676), ("socialnet7-dev", 126, 0.793, 0.793, 0.737),
     ("socialnet7 seed 3", 38, 0.719, 0.714, 0.719), ("socialnet7 seed 3", 79, 0.651, 0.649, 0.623),
-    ("socialnet7 seed 3", 99, 0.702, 0.701, 0.665), ("socialnet7 seed 3", 129, 0.657, 0.492, 0.530))
+    ("socialnet7 seed 3", 99, 0.702, 0.701, 0.665), ("socialnet7 seed 3", 129, 0.657, 0.492, 0.530),
+    ("socialnet7 seed 4", 33, 0.813, 0.759, 0.819), ("socialnet7 seed 4", 72, 0.735, 0.693, 0.730),
+    ("socialnet7 seed 4", 118, 0.643, 0.646, 0.621), ("socialnet7 seed 4", 149, 0.688, 0.688, 0.667),
+    ("socialnet7 seed 5", 36, 0.687, 0.688, 0.774), ("socialnet7 seed 5", 72, 0.699, 0.637, 0.698),
+    ("socialnet7 seed 5", 104, 0.645, 0.617, 0.644), ("socialnet7 seed 5", 137, 0.700, 0.654, 0.689))
 
 
 def fit_logistic(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], *,
