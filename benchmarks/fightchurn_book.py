@@ -112,9 +112,9 @@ def nested_figures(out_dir: Path, *, fightchurn_python: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def book_figures(out_dir: Path, *, fightchurn_python: str) -> dict[str, Any]:
+def book_figures(out_dir: Path) -> dict[str, Any]:
     """The book's cross-validation results in ``out_dir`` (its ``CHURN_OUT_DIR``/socialnet7),
-    as it reports them and nested."""
+    as it reports them."""
     rows = pd.read_csv(out_dir / f"{SCHEMA}_dataset.csv")
     lr = pd.read_csv(out_dir / f"{SCHEMA}_dataset_crossval.csv")
     xgb = pd.read_csv(out_dir / f"{SCHEMA}_dataset_crossval_xgb.csv")
@@ -131,7 +131,6 @@ def book_figures(out_dir: Path, *, fightchurn_python: str) -> dict[str, Any]:
         "xgboost_refit": {"roc_auc": _r(by_loss["mean_test_AUC"]), "top_decile_lift": _r(by_loss["mean_test_lift"])},
         "xgboost_grid_median_roc_auc": _r(xgb["mean_test_AUC"].median()),
         "grid_sizes": {"logistic": len(lr), "xgboost": len(xgb)},
-        "nested": nested_figures(out_dir, fightchurn_python=fightchurn_python),
     }
 
 
@@ -212,16 +211,11 @@ def main(argv: list[str] | None = None) -> int:
             run_listings(fightchurn_python=args.fightchurn_python, env=env, log_path=out_dir / "listings.log")
             log.info("%s: healthscore, the same folds", name)
             figures["draws"][name] = {
-                "data": str(folder), "book": book_figures(out_dir / SCHEMA, fightchurn_python=args.fightchurn_python),
+                "data": str(folder),
+                "book": {**book_figures(out_dir / SCHEMA),
+                         "nested": nested_figures(out_dir / SCHEMA, fightchurn_python=args.fightchurn_python)},
                 "healthscore": our_figures(folder, name=f"book-folds-{name}", out=out_dir / "quality")}
-    draws = figures["draws"].values()
-    figures["mean_roc_auc"] = {
-        **{p: _r(sum(d["healthscore"][p]["roc_auc"] for d in draws) / len(draws)) for p in ("selected", "model", "scorecard")},
-        **{p: _r(sum(d["book"][p]["roc_auc"] for d in draws) / len(draws))
-           for p in ("logistic_best", "xgboost_best", "xgboost_refit")},
-        "xgboost_grid_median": _r(sum(d["book"]["xgboost_grid_median_roc_auc"] for d in draws) / len(draws)),
-        **{f"{p}_nested": _r(sum(d["book"]["nested"][p]["roc_auc"] for d in draws) / len(draws))
-           for p in ("logistic", "xgboost")}}
+    figures["mean_roc_auc"] = mean_roc_auc(figures["draws"])
     figures["recorded_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     figures["versions"] = _common.package_versions()
     figures["fightchurn"] = subprocess.run(
@@ -236,6 +230,19 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(render(figures, command), args.out / "fightchurn_book.md")
     print(render(figures, command))
     return 0
+
+
+def mean_roc_auc(draws: dict[str, Any]) -> dict[str, float]:
+    """Each column's ROC-AUC averaged over the draws."""
+    draws = list(draws.values())
+
+    def mean(get) -> float:
+        return _r(sum(get(d) for d in draws) / len(draws))
+
+    return {**{p: mean(lambda d, p=p: d["healthscore"][p]["roc_auc"]) for p in ("selected", "model", "scorecard")},
+            **{p: mean(lambda d, p=p: d["book"][p]["roc_auc"]) for p in ("logistic_best", "xgboost_best", "xgboost_refit")},
+            "xgboost_grid_median": mean(lambda d: d["book"]["xgboost_grid_median_roc_auc"]),
+            **{f"{p}_nested": mean(lambda d, p=p: d["book"]["nested"][p]["roc_auc"]) for p in ("logistic", "xgboost")}}
 
 
 def _r(value: Any, digits: int = 5) -> float:
