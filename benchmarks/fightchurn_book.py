@@ -13,9 +13,13 @@ For each draw (a folder in the ``../shared/data/socialnet7-dev`` layout, e.g. wr
    account tenure), the chapter-4 data set, chapter 8's metric scores and groups, and
    chapter 9's cross-validation of the L1 logistic regression (9.5) and of XGBoost
    (9.6): ``TimeSeriesSplit(n_splits=2)`` over the observations in date order, a grid
-   of 9 ``C`` values and of 256 XGBoost settings, then the same grids nested;
-3. ``benchmarks/quality.py --cv 2`` runs healthscore on the same observations and the
-   same two time-ordered folds, every choice made on each training part's inner folds.
+   of 9 ``C`` values and of 256 XGBoost settings, then the same grids nested; then the
+   same from chapter 7's metrics (ratios, the dislike share, the change in new friends,
+   days since the last new friend, 84-day scaled unfriends) and its data set, whose rows
+   start on 2020-03-01;
+3. ``benchmarks/quality.py --cv 2`` runs healthscore on each data set's rows (the draw's
+   own tables, healthscore's own features) and the same two time-ordered folds, every
+   choice made on each training part's inner folds.
 
 The book reports the best grid point by its mean test-fold score, so its figures are
 chosen on the test folds; healthscore's are not. Both are written side by side, with
@@ -60,16 +64,33 @@ PASSWORD_ENV = "HEALTHSCORE_DB_PASSWORD"
 TABLES = ("account", "subscription", "event", "event_type", "observation", "active_period")
 EVENT_TYPES = 8  # the count metrics of chapter 3, listing 3 (versions 1..8)
 
-#: (chapter, listing, versions) of the book's pipeline, in order.
-LISTINGS: tuple[tuple[int, int, tuple[int, ...]], ...] = (
-    (3, 3, tuple(range(1, EVENT_TYPES + 1))),  # count metrics (28 days, weekly)
-    (3, 4, (*range(1, EVENT_TYPES + 1), 11)),  # their names, and account_tenure's
-    (3, 13, ()),  # account tenure
-    (4, 5, ()),  # the data set
-    (8, 1, (2,)),  # metric scores and correlation groups of that data set
-    (9, 5, (1,)),  # L1 logistic regression, cross-validated
-    (9, 6, (1,)),  # XGBoost, cross-validated
+#: (chapter, listing, versions, insert) of the book's pipeline up to its chapter-4 data
+#: set (the 8 event counts over 28 days, measured weekly, and the tenure), in order.
+CHAPTER4: tuple[tuple[int, int, tuple[int, ...], bool], ...] = (
+    (3, 3, tuple(range(1, EVENT_TYPES + 1)), False),  # count metrics (28 days, weekly)
+    (3, 4, (*range(1, EVENT_TYPES + 1), 11), False),  # their names, and account_tenure's
+    (3, 13, (), False),  # account tenure
+    (4, 5, (), False),  # the data set
+    (8, 1, (2,), False),  # metric scores and correlation groups of that data set
+    (9, 5, (1,), False),  # L1 logistic regression, cross-validated
+    (9, 6, (1,), False),  # XGBoost, cross-validated
 )
+#: Then chapter 7's metrics (ratios, a share, a percentage change, days since, 84-day
+#: scaled counts) and its data set, from 2020-03-01 (its metrics need the history).
+CHAPTER7: tuple[tuple[int, int, tuple[int, ...], bool], ...] = (
+    (7, 3, (), True),  # total opinions (the dislike share's denominator)
+    (7, 4, (), True),  # new friends' percentage change
+    (7, 6, (), True),  # days since the last new friend
+    (7, 7, (), True),  # unfriends per 28 days over 84 days
+    (7, 8, (), True),  # the same, tenure scaled
+    (7, 1, tuple(range(1, 8)), True),  # the ratios
+    (7, 2, (), False),  # the data set
+    (8, 1, (), False),
+    (9, 5, (), False),
+    (9, 6, (), False),
+)
+#: The book's two data sets: their file stem and pipeline.
+DATA_SETS = {"chapter4": (f"{SCHEMA}_dataset", CHAPTER4), "chapter7": (f"{SCHEMA}_dataset2", CHAPTER7)}
 OURS = ("selected", "model", "logistic", "scorecard", "blend")
 
 
@@ -92,37 +113,39 @@ def load_draw(connection: Any, folder: Path, *, fightchurn_python: str, env: dic
     connection.commit()
 
 
-def run_listings(*, fightchurn_python: str, env: dict[str, str], log_path: Path) -> None:
-    """The book's pipeline (:data:`LISTINGS`) on the schema, its output in ``log_path``."""
-    with log_path.open("w") as out:
-        for chapter, listing, versions in LISTINGS:
+def run_listings(listings, *, fightchurn_python: str, env: dict[str, str], log_path: Path) -> None:
+    """The book's ``listings`` (:data:`CHAPTER4`, :data:`CHAPTER7`) on the schema, their
+    output appended to ``log_path``."""
+    with log_path.open("a") as out:
+        for chapter, listing, versions, insert in listings:
             command = [fightchurn_python, "-m", "fightchurn.run_churn_listing", "--schema", SCHEMA,
-                       "--chapter", str(chapter), "--listing", str(listing)]
+                       "--chapter", str(chapter), "--listing", str(listing), *(["--insert"] if insert else [])]
             if versions:
                 command += ["--version", *map(str, versions)]
             subprocess.run(command, env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
 
 
-def nested_figures(out_dir: Path, *, fightchurn_python: str) -> dict[str, Any]:
+def nested_figures(out_dir: Path, stem: str, *, fightchurn_python: str) -> dict[str, Any]:
     """The book's models with settings chosen on each training part only
     (``benchmarks/_fightchurn_nested.py``, run by fightchurn's Python)."""
     script = Path(__file__).resolve().parent / "_fightchurn_nested.py"
-    done = subprocess.run([fightchurn_python, "-W", "ignore", str(script), str(out_dir / f"{SCHEMA}_dataset.csv")],
+    done = subprocess.run([fightchurn_python, "-W", "ignore", str(script), str(out_dir / f"{stem}.csv")],
                           check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
 
 
-def book_figures(out_dir: Path) -> dict[str, Any]:
-    """The book's cross-validation results in ``out_dir`` (its ``CHURN_OUT_DIR``/socialnet7),
-    as it reports them."""
-    rows = pd.read_csv(out_dir / f"{SCHEMA}_dataset.csv")
-    lr = pd.read_csv(out_dir / f"{SCHEMA}_dataset_crossval.csv")
-    xgb = pd.read_csv(out_dir / f"{SCHEMA}_dataset_crossval_xgb.csv")
+def book_figures(out_dir: Path, stem: str = f"{SCHEMA}_dataset") -> dict[str, Any]:
+    """The book's cross-validation results of data set ``stem`` in ``out_dir`` (its
+    ``CHURN_OUT_DIR``/socialnet7), as it reports them."""
+    rows = pd.read_csv(out_dir / f"{stem}.csv")
+    lr = pd.read_csv(out_dir / f"{stem}_crossval.csv")
+    xgb = pd.read_csv(out_dir / f"{stem}_crossval_xgb.csv")
     best_lr = lr.sort_values("mean_test_AUC", ascending=False, kind="stable").iloc[0]
     best_xgb = xgb.sort_values("mean_test_AUC", ascending=False, kind="stable").iloc[0]
     by_loss = xgb.sort_values("rank_test_loss", kind="stable").iloc[0]  # what 9.6 refits
     return {
         "rows": len(rows), "churned": int(rows["is_churn"].sum()),
+        "first_observation": str(rows["observation_date"].min()),
         "logistic_best": {"C": float(best_lr["param_C"]), "roc_auc": _r(best_lr["mean_test_AUC"]),
                           "top_decile_lift": _r(best_lr["mean_test_lift"])},
         "xgboost_best": {"roc_auc": _r(best_xgb["mean_test_AUC"]), "top_decile_lift": _r(best_xgb["mean_test_lift"]),
@@ -134,11 +157,23 @@ def book_figures(out_dir: Path) -> dict[str, Any]:
     }
 
 
-def our_figures(folder: Path, *, name: str, out: Path) -> dict[str, Any]:
-    """``quality.py --cv 2`` on the draw (the book's folds); the section's test figures."""
+def book_rows(folder: Path, data_set: Path, out: Path) -> Path:
+    """The draw's observations that are rows of the book's ``data_set`` (chapter 7's
+    starts in March), written to ``out``."""
+    observations = pd.read_parquet(folder / "observation.parquet")
+    rows = pd.read_csv(data_set, usecols=["account_id", "observation_date"])
+    keys = set(zip(rows["account_id"], rows["observation_date"]))
+    keep = [(a, str(d)[:10]) in keys for a, d in zip(observations["account_id"], observations["observation_date"])]
+    observations.loc[keep].to_parquet(out, index=False)
+    return out
+
+
+def our_figures(folder: Path, cutoffs: Path, *, name: str, out: Path) -> dict[str, Any]:
+    """``quality.py --cv 2`` on the draw's ``cutoffs`` (the book's rows and folds); the
+    section's test figures."""
     options = quality.make_parser().parse_args([
         "--data", str(folder), "--params", str(ROOT / "configs" / "socialnet7.yaml"),
-        "--cutoffs", str(folder / "observation.parquet"), "--cv", "2", "--name", name, "--out", str(out)])
+        "--cutoffs", str(cutoffs), "--cv", "2", "--name", name, "--out", str(out)])
     section = quality.run_section(options)
     table = section["table"]
     return {**{p: {"roc_auc": table[p]["roc_auc"], "top_decile_lift": table[p]["top_decile_lift"]}
@@ -146,42 +181,76 @@ def our_figures(folder: Path, *, name: str, out: Path) -> dict[str, Any]:
             "selected_by_fold": [f.get("selected") for f in section["folds"]]}
 
 
+TITLES = {"chapter4": "The book's chapter-4 data set (8 event counts over 28 days and the tenure; every observation)",
+          "chapter7": "The book's chapter-7 data set (its ratios, shares, changes and scaled counts added; "
+                      "observations from 2020-03-01)"}
+
+
 def render(figures: dict[str, Any], command: str) -> str:
-    """The side-by-side table in Markdown."""
-    lines = ["# The book's models against healthscore, same draws, same folds", "",
+    """The side-by-side tables in Markdown, one per data set of the book."""
+    lines = ["# The book's models against healthscore, same draws, same rows, same folds", "",
              f"Recorded {figures['recorded_at']} with:", "", f"    {command}", "",
-             "Folds: `TimeSeriesSplit(n_splits=2)` over each draw's observations in date order "
-             "(the book's chapter 9). Mean test ROC-AUC (top-decile lift) over the two folds. "
-             "The book's figures are its best grid point by the mean test-fold score (chosen on "
-             "the test folds: 9 `C` values, 256 XGBoost settings); 'refit' is the setting listing "
-             "9.6 keeps (best test log loss). 'Nested' runs the book's own grid search on each "
-             "training part alone (`TimeSeriesSplit(2)` of it, refitted by the book's criterion) "
-             "and scores the test part with what it chose (`benchmarks/_fightchurn_nested.py`): "
-             "like healthscore's, those choices never see the test folds.", "",
-             "| draw | rows | churned | healthscore selected | healthscore LightGBM | rule scorecard "
-             "| book L1 logistic, nested | book XGBoost, nested | book L1 logistic, best C "
-             "| book XGBoost, best of grid | book XGBoost, refit | XGBoost grid median |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Folds: `TimeSeriesSplit(n_splits=2)` over the data set's rows in date order "
+             "(the book's chapter 9); healthscore reads the same draw's tables and predicts the "
+             "same rows with its own features (`quality.py --cv 2`). Mean test ROC-AUC (top-decile "
+             "lift) over the two folds. The book's figures as it reports them are its best grid "
+             "point by the mean test-fold score (chosen on the test folds: 9 `C` values, 256 "
+             "XGBoost settings); 'refit' is the setting listing 9.6 keeps (best test log loss). "
+             "'Nested' runs the book's own grid search on each training part alone "
+             "(`TimeSeriesSplit(2)` of it, refitted by the book's criterion) and scores the test "
+             "part with what it chose (`benchmarks/_fightchurn_nested.py`): like healthscore's, "
+             "those choices never see the test folds."]
 
     def cell(d: dict[str, Any]) -> str:
         return f"{d['roc_auc']:.3f} ({d['top_decile_lift']:.2f})"
 
-    for name, draw in figures["draws"].items():
-        ours, book = draw["healthscore"], draw["book"]
-        lines.append(f"| {name} | {book['rows']:,} | {book['churned']:,} | {cell(ours['selected'])} | "
-                     f"{cell(ours['model'])} | {cell(ours['scorecard'])} | {cell(book['nested']['logistic'])} | "
-                     f"{cell(book['nested']['xgboost'])} | {cell(book['logistic_best'])} | "
-                     f"{cell(book['xgboost_best'])} | {cell(book['xgboost_refit'])} | "
-                     f"{book['xgboost_grid_median_roc_auc']:.3f} |")
-    mean = figures["mean_roc_auc"]
-    lines.append(f"| mean | | | {mean['selected']:.3f} | {mean['model']:.3f} | {mean['scorecard']:.3f} | "
-                 f"{mean['logistic_nested']:.3f} | {mean['xgboost_nested']:.3f} | {mean['logistic_best']:.3f} | {mean['xgboost_best']:.3f} | {mean['xgboost_refit']:.3f} | "
-                 f"{mean['xgboost_grid_median']:.3f} |")
+    for task in DATA_SETS:
+        lines += ["", f"## {TITLES[task]}", "",
+                  "| draw | rows | churned | healthscore selected | healthscore LightGBM | rule scorecard "
+                  "| book L1 logistic, nested | book XGBoost, nested | book L1 logistic, best C "
+                  "| book XGBoost, best of grid | book XGBoost, refit | XGBoost grid median |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, draw in figures["draws"].items():
+            ours, book = draw[task]["healthscore"], draw[task]["book"]
+            lines.append(f"| {name} | {book['rows']:,} | {book['churned']:,} | {cell(ours['selected'])} | "
+                         f"{cell(ours['model'])} | {cell(ours['scorecard'])} | {cell(book['nested']['logistic'])} | "
+                         f"{cell(book['nested']['xgboost'])} | {cell(book['logistic_best'])} | "
+                         f"{cell(book['xgboost_best'])} | {cell(book['xgboost_refit'])} | "
+                         f"{book['xgboost_grid_median_roc_auc']:.3f} |")
+        mean = figures["mean_roc_auc"][task]
+        lines.append(f"| mean | | | {mean['selected']:.3f} | {mean['model']:.3f} | {mean['scorecard']:.3f} | "
+                     f"{mean['logistic_nested']:.3f} | {mean['xgboost_nested']:.3f} | {mean['logistic_best']:.3f} | "
+                     f"{mean['xgboost_best']:.3f} | {mean['xgboost_refit']:.3f} | {mean['xgboost_grid_median']:.3f} |")
     versions = ", ".join(f"{k} {v}" for k, v in figures["versions"].items())
     m = figures["machine"]
-    lines += ["", f"Versions: {versions}, fightchurn {figures['fightchurn']} (its own environment). Machine: {m['cpu']}, "
-                  f"{m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}.", ""]
+    lines += ["", f"Versions: {versions}, fightchurn {figures['fightchurn']} (its own environment). "
+                  f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}.", ""]
     return "\n".join(lines)
+
+
+def run_draw(connection: Any, name: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Load one draw, run the book's pipeline and healthscore on each data set's rows."""
+    url = urlsplit(args.db)
+    out_dir = args.work / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CHURN_DB": url.path.lstrip("/"), "CHURN_DB_USER": url.username or "",
+           "CHURN_DB_PASS": os.environ.get(PASSWORD_ENV, ""), "CHURN_DB_HOST": url.hostname or "localhost",
+           "PGPORT": str(url.port or 5432), "CHURN_OUT_DIR": str(out_dir), "MPLBACKEND": "Agg"}
+    log.info("%s: loading %s", name, folder)
+    load_draw(connection, folder, fightchurn_python=args.fightchurn_python, env=env)
+    (out_dir / "listings.log").unlink(missing_ok=True)
+    draw: dict[str, Any] = {"data": str(folder)}
+    for task, (stem, listings) in DATA_SETS.items():
+        log.info("%s: the book's listings, %s", name, task)
+        run_listings(listings, fightchurn_python=args.fightchurn_python, env=env, log_path=out_dir / "listings.log")
+        book = out_dir / SCHEMA
+        log.info("%s: healthscore on the %s rows, the same folds", name, task)
+        rows = book_rows(folder, book / f"{stem}.csv", out_dir / f"{task}_rows.parquet")
+        draw[task] = {
+            "book": {**book_figures(book, stem),
+                     "nested": nested_figures(book, stem, fightchurn_python=args.fightchurn_python)},
+            "healthscore": our_figures(folder, rows, name=f"book-{task}-{name}", out=out_dir / f"quality-{task}")}
+    return draw
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,29 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("draws", nargs="+", metavar="NAME=PARQUET_DIR")
     args = parser.parse_args(argv)
-    url = urlsplit(args.db)
-    password = os.environ.get(PASSWORD_ENV, "")
     figures: dict[str, Any] = {"draws": {}}
     with connect(args.db, password_env=PASSWORD_ENV) as connection:
         for spec in args.draws:
             name, _, folder = spec.partition("=")
-            folder = Path(folder)
-            out_dir = args.work / name
-            out_dir.mkdir(parents=True, exist_ok=True)
-            env = {**os.environ, "CHURN_DB": url.path.lstrip("/"), "CHURN_DB_USER": url.username or "",
-                   "CHURN_DB_PASS": password, "CHURN_DB_HOST": url.hostname or "localhost",
-                   "PGPORT": str(url.port or 5432), "CHURN_OUT_DIR": str(out_dir), "MPLBACKEND": "Agg"}
-            log.info("%s: loading %s", name, folder)
-            load_draw(connection, folder, fightchurn_python=args.fightchurn_python, env=env)
-            log.info("%s: the book's listings", name)
-            run_listings(fightchurn_python=args.fightchurn_python, env=env, log_path=out_dir / "listings.log")
-            log.info("%s: healthscore, the same folds", name)
-            figures["draws"][name] = {
-                "data": str(folder),
-                "book": {**book_figures(out_dir / SCHEMA),
-                         "nested": nested_figures(out_dir / SCHEMA, fightchurn_python=args.fightchurn_python)},
-                "healthscore": our_figures(folder, name=f"book-folds-{name}", out=out_dir / "quality")}
-    figures["mean_roc_auc"] = mean_roc_auc(figures["draws"])
+            figures["draws"][name] = run_draw(connection, name, Path(folder), args)
+    figures["mean_roc_auc"] = {task: mean_roc_auc({n: d[task] for n, d in figures["draws"].items()})
+                               for task in DATA_SETS}
     figures["recorded_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     figures["versions"] = _common.package_versions()
     figures["fightchurn"] = subprocess.run(
@@ -233,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def mean_roc_auc(draws: dict[str, Any]) -> dict[str, float]:
-    """Each column's ROC-AUC averaged over the draws."""
+    """Each column's ROC-AUC averaged over the draws (each ``{"book": ..., "healthscore": ...}``)."""
     draws = list(draws.values())
 
     def mean(get) -> float:
