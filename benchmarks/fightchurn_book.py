@@ -51,17 +51,14 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 import quality  # noqa: E402
+from fightchurn_export import PASSWORD_ENV, TYPES  # noqa: E402
 
 from healthscore.io.files import write_text_atomic  # noqa: E402
 from healthscore.io.sql import connect, quote  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SCHEMA = "socialnet7"
-PASSWORD_ENV = "HEALTHSCORE_DB_PASSWORD"
-TABLES = ("account", "subscription", "event", "event_type", "observation", "active_period")
 EVENT_TYPES = 8  # the count metrics of chapter 3, listing 3 (versions 1..8)
 
 #: (chapter, listing, versions, insert) of the book's pipeline up to its chapter-4 data
@@ -89,8 +86,14 @@ CHAPTER7: tuple[tuple[int, int, tuple[int, ...], bool], ...] = (
     (9, 5, (), False),
     (9, 6, (), False),
 )
-#: The book's two data sets: their file stem and pipeline.
-DATA_SETS = {"chapter4": (f"{SCHEMA}_dataset", CHAPTER4), "chapter7": (f"{SCHEMA}_dataset2", CHAPTER7)}
+#: The book's two data sets: their file stem, pipeline and title in the results.
+DATA_SETS = {
+    "chapter4": (f"{SCHEMA}_dataset", CHAPTER4,
+                 "The book's chapter-4 data set (8 event counts over 28 days and the tenure; every observation)"),
+    "chapter7": (f"{SCHEMA}_dataset2", CHAPTER7,
+                 "The book's chapter-7 data set (its ratios, shares, changes and scaled counts added; "
+                 "observations from 2020-03-01)"),
+}
 OURS = ("selected", "model", "logistic", "scorecard", "blend")
 
 
@@ -104,7 +107,7 @@ def load_draw(connection: Any, folder: Path, *, fightchurn_python: str, env: dic
     staging = f"{SCHEMA}_load"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(staging)}")
-        for table in TABLES:
+        for table in TYPES:  # the tables fightchurn_export writes
             cursor.adbc_ingest(table, pq.read_table(folder / f"{table}.parquet"), mode="replace",
                                db_schema_name=staging)
             cursor.execute(f"INSERT INTO {quote(SCHEMA)}.{quote(table)} "
@@ -161,29 +164,23 @@ def book_rows(folder: Path, data_set: Path, out: Path) -> Path:
     """The draw's observations that are rows of the book's ``data_set`` (chapter 7's
     starts in March), written to ``out``."""
     observations = pd.read_parquet(folder / "observation.parquet")
-    rows = pd.read_csv(data_set, usecols=["account_id", "observation_date"])
-    keys = set(zip(rows["account_id"], rows["observation_date"]))
-    keep = [(a, str(d)[:10]) in keys for a, d in zip(observations["account_id"], observations["observation_date"])]
-    observations.loc[keep].to_parquet(out, index=False)
+    rows = pd.read_csv(data_set, usecols=["account_id", "observation_date"], parse_dates=["observation_date"])
+    rows["observation_date"] = rows["observation_date"].dt.date
+    observations.merge(rows, on=["account_id", "observation_date"]).to_parquet(out, index=False)
     return out
 
 
-def our_figures(folder: Path, cutoffs: Path, *, name: str, out: Path) -> dict[str, Any]:
+def our_figures(folder: Path, cutoffs: Path, *, name: str) -> dict[str, Any]:
     """``quality.py --cv 2`` on the draw's ``cutoffs`` (the book's rows and folds); the
     section's test figures."""
     options = quality.make_parser().parse_args([
-        "--data", str(folder), "--params", str(ROOT / "configs" / "socialnet7.yaml"),
-        "--cutoffs", str(cutoffs), "--cv", "2", "--name", name, "--out", str(out)])
+        "--data", str(folder), "--params", str(quality.ROOT / "configs" / "socialnet7.yaml"),
+        "--cutoffs", str(cutoffs), "--cv", "2", "--name", name])
     section = quality.run_section(options)
     table = section["table"]
     return {**{p: {"roc_auc": table[p]["roc_auc"], "top_decile_lift": table[p]["top_decile_lift"]}
                for p in OURS if p in table},
             "selected_by_fold": [f.get("selected") for f in section["folds"]]}
-
-
-TITLES = {"chapter4": "The book's chapter-4 data set (8 event counts over 28 days and the tenure; every observation)",
-          "chapter7": "The book's chapter-7 data set (its ratios, shares, changes and scaled counts added; "
-                      "observations from 2020-03-01)"}
 
 
 def render(figures: dict[str, Any], command: str) -> str:
@@ -205,7 +202,7 @@ def render(figures: dict[str, Any], command: str) -> str:
         return f"{d['roc_auc']:.3f} ({d['top_decile_lift']:.2f})"
 
     for task in DATA_SETS:
-        lines += ["", f"## {TITLES[task]}", "",
+        lines += ["", f"## {DATA_SETS[task][2]}", "",
                   "| draw | rows | churned | healthscore selected | healthscore LightGBM | rule scorecard "
                   "| book L1 logistic, nested | book XGBoost, nested | book L1 logistic, best C "
                   "| book XGBoost, best of grid | book XGBoost, refit | XGBoost grid median |",
@@ -240,7 +237,7 @@ def run_draw(connection: Any, name: str, folder: Path, args: argparse.Namespace)
     load_draw(connection, folder, fightchurn_python=args.fightchurn_python, env=env)
     (out_dir / "listings.log").unlink(missing_ok=True)
     draw: dict[str, Any] = {"data": str(folder)}
-    for task, (stem, listings) in DATA_SETS.items():
+    for task, (stem, listings, _) in DATA_SETS.items():
         log.info("%s: the book's listings, %s", name, task)
         run_listings(listings, fightchurn_python=args.fightchurn_python, env=env, log_path=out_dir / "listings.log")
         book = out_dir / SCHEMA
@@ -249,7 +246,7 @@ def run_draw(connection: Any, name: str, folder: Path, args: argparse.Namespace)
         draw[task] = {
             "book": {**book_figures(book, stem),
                      "nested": nested_figures(book, stem, fightchurn_python=args.fightchurn_python)},
-            "healthscore": our_figures(folder, rows, name=f"book-{task}-{name}", out=out_dir / f"quality-{task}")}
+            "healthscore": our_figures(folder, rows, name=f"book-{task}-{name}")}
     return draw
 
 
@@ -259,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="postgresql://USER@HOST:PORT/DATABASE")
     parser.add_argument("--fightchurn-python", required=True, help="python of fightchurn's environment")
     parser.add_argument("--work", type=Path, required=True, help="folder for the book's outputs")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument("--out", type=Path, default=_common.RESULTS, help="results folder")
     parser.add_argument("draws", nargs="+", metavar="NAME=PARQUET_DIR")
     args = parser.parse_args(argv)
     figures: dict[str, Any] = {"draws": {}}

@@ -89,8 +89,10 @@ def cause_traced(rows: pd.DataFrame, tables, *, cutoff: str = "cutoff_time") -> 
     traced = struck & ~np.isin(cause, list(TRACES)) & ~pd.isna(cause)
     for name, traces in TRACES.items():
         mine = np.flatnonzero(struck & (cause == name))
+        if len(mine) == 0:
+            continue
         for table, column, keep in traces:
-            if len(mine) == 0 or table not in tables:
+            if table not in tables:
                 continue
             frame = tables[table]
             frame = frame.loc[keep(frame), ["account_id", column]]
